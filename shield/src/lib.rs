@@ -1,0 +1,2 @@
+//! fnshield
+#![deny(unsafe_code)]

@@ -1,0 +1,601 @@
+//! The decision engine: pure, allocation-free, lock-free decisions over tables compiled from a
+//! [`Policy`].
+//!
+//! These functions are called from the SIGSYS handler, so they never allocate, never lock and
+//! never panic on any input. Tables are built once (allocating) by [`Decider::new`]; lookups
+//! only read them. Modes live in atomics so that a policy can be *tightened* at run time
+//! (allow → alert → block), never loosened.
+
+use crate::policy::{
+    canonical, HostPattern, IpNet, Mode, Policy, PolicyKind, PortRange, Target,
+    AWS_ENDPOINT_SUFFIXES,
+};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+/// Longest path the engine handles (Linux `PATH_MAX`). Longer paths are refused.
+pub const PATH_MAX: usize = 4096;
+
+/// What to do with one operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Let it through silently.
+    Allow,
+    /// Let it through and report an alert.
+    Alert,
+    /// Refuse it and report a block.
+    Block,
+}
+
+impl Verdict {
+    #[inline]
+    fn from_mode(m: Mode) -> Self {
+        match m {
+            Mode::Allow => Verdict::Allow,
+            Mode::Alert => Verdict::Alert,
+            Mode::Block => Verdict::Block,
+        }
+    }
+
+    #[inline]
+    fn rank(self) -> u8 {
+        match self {
+            Verdict::Allow => 0,
+            Verdict::Alert => 1,
+            Verdict::Block => 2,
+        }
+    }
+}
+
+/// How a path is being accessed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Opening for reading, listing a directory.
+    Read,
+    /// Opening for writing or creating; modifying metadata; creating, removing or renaming.
+    Write,
+    /// Opening for reading and writing.
+    ReadWrite,
+    /// stat, access, readlink: reveals metadata only. Counts as a read under the tmp root;
+    /// `read_handler` does not cover it.
+    Meta,
+}
+
+/// The outcome of [`Decider::classify_path`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PathDecision {
+    /// The policy that decided, or `None` when no policy covers the path.
+    pub policy: Option<PolicyKind>,
+    /// The verdict.
+    pub verdict: Verdict,
+}
+
+impl PathDecision {
+    const ALLOW: PathDecision = PathDecision {
+        policy: None,
+        verdict: Verdict::Allow,
+    };
+}
+
+/// Index of each mode in the atomic mode table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(usize)]
+pub enum ModeSlot {
+    /// `outbound_connectivity`.
+    Outbound = 0,
+    /// Reads under the tmp root.
+    TmpRead = 1,
+    /// Writes under the tmp root.
+    TmpWrite = 2,
+    /// `create_child_process`.
+    Child = 3,
+    /// `read_handler`.
+    ReadHandler = 4,
+}
+
+/// Tables compiled from a [`Policy`].
+#[derive(Debug)]
+pub struct Decider {
+    modes: [AtomicU8; 5],
+    tmp_root: Box<[u8]>,
+    tmp_allow_read: Vec<Box<[u8]>>,
+    tmp_allow_write: Vec<Box<[u8]>>,
+    protected: Vec<Box<[u8]>>,
+    exec_allow: Vec<Box<[u8]>>,
+    nets: Vec<(IpNet, PortRange)>,
+    hosts: Vec<(HostPattern, PortRange)>,
+    always: Vec<(IpNet, PortRange)>,
+    aws: Vec<HostPattern>,
+}
+
+fn bytes(p: &std::path::Path) -> Box<[u8]> {
+    p.as_os_str().as_encoded_bytes().into()
+}
+
+impl Decider {
+    /// Compile the tables. This allocates; lookups do not.
+    pub fn new(policy: &Policy) -> Self {
+        let m = policy.modes();
+        let mut nets = Vec::new();
+        let mut hosts = Vec::new();
+        for d in policy.outbound_allow() {
+            match d.target() {
+                Target::Net(n) => nets.push((*n, d.ports())),
+                Target::Host(h) => hosts.push((h.clone(), d.ports())),
+            }
+        }
+        let always = policy
+            .always_reachable()
+            .iter()
+            .filter_map(|d| match d.target() {
+                Target::Net(n) => Some((*n, d.ports())),
+                Target::Host(_) => None,
+            })
+            .collect();
+        let aws = if policy.aws_endpoints_allowed() {
+            AWS_ENDPOINT_SUFFIXES
+                .iter()
+                .map(|s| HostPattern::Suffix((*s).to_owned()))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Decider {
+            modes: [
+                AtomicU8::new(m.outbound() as u8),
+                AtomicU8::new(m.tmp_read() as u8),
+                AtomicU8::new(m.tmp_write() as u8),
+                AtomicU8::new(m.child() as u8),
+                AtomicU8::new(m.read_handler() as u8),
+            ],
+            tmp_root: bytes(policy.tmp_root()),
+            tmp_allow_read: policy.tmp_allow_read().iter().map(|p| bytes(p)).collect(),
+            tmp_allow_write: policy.tmp_allow_write().iter().map(|p| bytes(p)).collect(),
+            protected: policy.protected().iter().map(|p| bytes(p)).collect(),
+            exec_allow: policy.exec_allow().iter().map(|p| bytes(p)).collect(),
+            nets,
+            hosts,
+            always,
+            aws,
+        }
+    }
+
+    /// The current mode of one slot.
+    #[inline]
+    pub fn mode(&self, slot: ModeSlot) -> Mode {
+        Mode::from_u8(self.modes[slot as usize].load(Ordering::Relaxed))
+    }
+
+    /// Make a mode stricter. Loosening is impossible: a request for a looser mode leaves the
+    /// current one. Returns the mode now in force.
+    pub fn tighten(&self, slot: ModeSlot, to: Mode) -> Mode {
+        let prev = self.modes[slot as usize].fetch_max(to as u8, Ordering::AcqRel);
+        Mode::from_u8(prev.max(to as u8))
+    }
+
+    /// The tmp root, normalised.
+    pub fn tmp_root(&self) -> &[u8] {
+        &self.tmp_root
+    }
+
+    /// Classify an access to an absolute path. The path is normalised lexically first
+    /// (`.`, `..`, repeated `/`, and `/proc/{self,thread-self,N}/root` prefixes). A relative or
+    /// over-long path cannot be classified and is treated as covered by every path policy
+    /// (the strictest applicable mode wins), so that it fails closed.
+    pub fn classify_path(&self, path: &[u8], access: Access) -> PathDecision {
+        let mut buf = [0u8; PATH_MAX];
+        let Some(n) = normalize_proc(path, &mut buf) else {
+            return self.unresolvable(access);
+        };
+        self.classify_normalized(&buf[..n], access)
+    }
+
+    fn unresolvable(&self, access: Access) -> PathDecision {
+        let mut best = PathDecision::ALLOW;
+        let mut consider = |policy, mode: Mode| {
+            let v = Verdict::from_mode(mode);
+            if v.rank() > best.verdict.rank() {
+                best = PathDecision {
+                    policy: Some(policy),
+                    verdict: v,
+                };
+            }
+        };
+        if access != Access::Meta {
+            consider(PolicyKind::ReadHandler, self.mode(ModeSlot::ReadHandler));
+        }
+        match access {
+            Access::Read | Access::Meta => {
+                consider(PolicyKind::ReadWriteTmp, self.mode(ModeSlot::TmpRead))
+            }
+            Access::Write => consider(PolicyKind::ReadWriteTmp, self.mode(ModeSlot::TmpWrite)),
+            Access::ReadWrite => {
+                consider(PolicyKind::ReadWriteTmp, self.mode(ModeSlot::TmpRead));
+                consider(PolicyKind::ReadWriteTmp, self.mode(ModeSlot::TmpWrite));
+            }
+        }
+        best
+    }
+
+    /// Classify an already-normalised absolute path.
+    pub fn classify_normalized(&self, p: &[u8], access: Access) -> PathDecision {
+        let mut best = PathDecision::ALLOW;
+        if access != Access::Meta && self.protected.iter().any(|pat| pattern_covers(pat, p)) {
+            best = PathDecision {
+                policy: Some(PolicyKind::ReadHandler),
+                verdict: Verdict::from_mode(self.mode(ModeSlot::ReadHandler)),
+            };
+        }
+        if is_under(&self.tmp_root, p) {
+            let read = matches!(access, Access::Read | Access::ReadWrite | Access::Meta);
+            let write = matches!(access, Access::Write | Access::ReadWrite);
+            let mut v = Verdict::Allow;
+            if read && !self.tmp_allow_read.iter().any(|a| is_under(a, p)) {
+                v = Verdict::from_mode(self.mode(ModeSlot::TmpRead));
+            }
+            if write && !self.tmp_allow_write.iter().any(|a| is_under(a, p)) {
+                let w = Verdict::from_mode(self.mode(ModeSlot::TmpWrite));
+                if w.rank() > v.rank() {
+                    v = w;
+                }
+            }
+            if v.rank() > best.verdict.rank() || (best.policy.is_none() && v != Verdict::Allow) {
+                best = PathDecision {
+                    policy: Some(PolicyKind::ReadWriteTmp),
+                    verdict: v,
+                };
+            }
+        }
+        best
+    }
+
+    /// Decide an outbound connection to `ip:port`. `names` yields the host names learnt for
+    /// `ip` from DNS answers. Returns the verdict and the index into `names` of the name that
+    /// allowed it, if a name did.
+    pub fn decide_connect(
+        &self,
+        ip: IpAddr,
+        port: u16,
+        names: &mut dyn Iterator<Item = &[u8]>,
+    ) -> Verdict {
+        let ip = canonical(ip);
+        if self
+            .always
+            .iter()
+            .any(|(n, p)| p.contains(port) && n.contains(ip))
+        {
+            return Verdict::Allow;
+        }
+        let mode = self.mode(ModeSlot::Outbound);
+        if mode == Mode::Allow {
+            return Verdict::Allow;
+        }
+        if self
+            .nets
+            .iter()
+            .any(|(n, p)| p.contains(port) && n.contains(ip))
+        {
+            return Verdict::Allow;
+        }
+        for name in names {
+            if self
+                .hosts
+                .iter()
+                .any(|(h, p)| p.contains(port) && h.matches(name))
+                || self.aws.iter().any(|h| h.matches(name))
+            {
+                return Verdict::Allow;
+            }
+        }
+        Verdict::from_mode(mode)
+    }
+
+    /// Decide running the executable at `path` (absolute; normalised here).
+    pub fn decide_exec(&self, path: &[u8]) -> Verdict {
+        let mode = self.mode(ModeSlot::Child);
+        if mode == Mode::Allow {
+            return Verdict::Allow;
+        }
+        let mut buf = [0u8; PATH_MAX];
+        if let Some(n) = normalize(path, &mut buf) {
+            if self.exec_allow.iter().any(|a| **a == buf[..n]) {
+                return Verdict::Allow;
+            }
+        }
+        Verdict::from_mode(mode)
+    }
+
+    /// Decide creating a process (fork family), which has no path.
+    pub fn decide_fork(&self) -> Verdict {
+        Verdict::from_mode(self.mode(ModeSlot::Child))
+    }
+}
+
+/// Whether `p` is `root` or below it (component-wise; both normalised).
+#[inline]
+pub fn is_under(root: &[u8], p: &[u8]) -> bool {
+    p.starts_with(root) && (p.len() == root.len() || p[root.len()] == b'/' || root == b"/")
+}
+
+/// Whether `pattern` covers `path`: `pattern` is a component-wise prefix of `path`, where a
+/// `*` component matches any single component. Both are normalised absolute paths.
+#[inline]
+pub fn pattern_covers(pattern: &[u8], path: &[u8]) -> bool {
+    let mut pc = pattern.split(|&b| b == b'/').filter(|c| !c.is_empty());
+    let mut xc = path.split(|&b| b == b'/').filter(|c| !c.is_empty());
+    loop {
+        match (pc.next(), xc.next()) {
+            (None, _) => return true,
+            (Some(_), None) => return false,
+            (Some(a), Some(b)) => {
+                if a != b"*" && a != b {
+                    return false;
+                }
+            }
+        }
+    }
+}
+
+/// Lexically normalise an absolute path into `out`: collapse repeated `/`, drop `.`, resolve
+/// `..` (never above `/`), drop a trailing `/`. Returns the length, or `None` for a relative
+/// path, an empty path, an embedded NUL, or a result longer than `out`.
+///
+/// Allocation-free and async-signal-safe.
+pub fn normalize(path: &[u8], out: &mut [u8]) -> Option<usize> {
+    if path.first() != Some(&b'/') || path.contains(&0) || out.is_empty() {
+        return None;
+    }
+    let mut len = 0usize;
+    for comp in path.split(|&b| b == b'/') {
+        match comp {
+            b"" | b"." => {}
+            b".." => {
+                while len > 0 && out[len - 1] != b'/' {
+                    len -= 1;
+                }
+                len = len.saturating_sub(1);
+            }
+            c => {
+                if len + 1 + c.len() > out.len() {
+                    return None;
+                }
+                out[len] = b'/';
+                out[len + 1..len + 1 + c.len()].copy_from_slice(c);
+                len += 1 + c.len();
+            }
+        }
+    }
+    if len == 0 {
+        out[0] = b'/';
+        len = 1;
+    }
+    Some(len)
+}
+
+/// [`normalize`], then strip `/proc/self/root`, `/proc/thread-self/root` and `/proc/<pid>/root`
+/// prefixes (each names `/` inside a Lambda sandbox) until none is left.
+pub fn normalize_proc(path: &[u8], out: &mut [u8; PATH_MAX]) -> Option<usize> {
+    let mut n = normalize(path, out)?;
+    for _ in 0..8 {
+        let Some(rest_at) = proc_root_prefix(&out[..n]) else {
+            return Some(n);
+        };
+        if rest_at >= n {
+            out[0] = b'/';
+            n = 1;
+        } else {
+            out.copy_within(rest_at..n, 0);
+            n -= rest_at;
+        }
+    }
+    // Absurdly nested /proc/self/root chains: fail closed.
+    None
+}
+
+/// If `p` starts with `/proc/<self|thread-self|digits>/root` (+ `/` or end), the offset of
+/// the remainder.
+fn proc_root_prefix(p: &[u8]) -> Option<usize> {
+    let rest = p.strip_prefix(b"/proc/")?;
+    let slash = rest.iter().position(|&b| b == b'/')?;
+    let who = &rest[..slash];
+    let ok = who == b"self"
+        || who == b"thread-self"
+        || (!who.is_empty() && who.iter().all(u8::is_ascii_digit));
+    if !ok {
+        return None;
+    }
+    let after = &rest[slash..];
+    let tail = after.strip_prefix(b"/root")?;
+    if tail.is_empty() || tail[0] == b'/' {
+        Some(p.len() - tail.len())
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::Env;
+    use proptest::prelude::*;
+
+    fn norm(s: &str) -> Option<String> {
+        let mut b = [0u8; PATH_MAX];
+        normalize_proc(s.as_bytes(), &mut b).map(|n| String::from_utf8(b[..n].to_vec()).unwrap())
+    }
+
+    #[test]
+    fn normalisation_table() {
+        let cases = [
+            ("/", Some("/")),
+            ("//", Some("/")),
+            ("/tmp/./a//b/", Some("/tmp/a/b")),
+            ("/tmp/../var/task/x", Some("/var/task/x")),
+            ("/../../etc", Some("/etc")),
+            ("/tmp/a/..", Some("/tmp")),
+            (
+                "/proc/self/root/var/task/bootstrap",
+                Some("/var/task/bootstrap"),
+            ),
+            ("/proc/thread-self/root/proc/self/root/tmp", Some("/tmp")),
+            ("/proc/123/root", Some("/")),
+            ("/proc/self/rootx/a", Some("/proc/self/rootx/a")),
+            ("/proc/self/environ", Some("/proc/self/environ")),
+            ("relative", None),
+            ("", None),
+        ];
+        for (i, want) in cases {
+            assert_eq!(norm(i).as_deref(), want, "{i}");
+        }
+    }
+
+    fn decider(file: &str, env: &[(&str, &str)]) -> Decider {
+        let env = Env::from_pairs(env.iter().map(|(a, b)| (*a, *b)));
+        let mut raw = crate::policy::load::from_str(std::path::Path::new("t.toml"), file).unwrap();
+        raw.overlay(crate::policy::load::from_env(&env).unwrap());
+        Decider::new(&raw.into_policy(&env, "nameserver 169.254.78.1\n").unwrap())
+    }
+
+    #[test]
+    fn path_table() {
+        let d = decider(
+            r#"
+            [read_write_tmp]
+            read = "alert"
+            write = "block"
+            allow_write = ["/tmp/cache"]
+            [read_handler]
+            protect = ["/etc/secret"]
+            "#,
+            &[("LAMBDA_TASK_ROOT", "/var/task")],
+        );
+        use Access::*;
+        use PolicyKind::*;
+        use Verdict::*;
+        let cases: &[(&str, Access, Option<PolicyKind>, Verdict)] = &[
+            ("/tmp/x", Read, Some(ReadWriteTmp), Alert),
+            ("/tmp/x", Write, Some(ReadWriteTmp), Block),
+            ("/tmp/cache/x", Write, None, Allow),
+            ("/tmp/cache/x", Read, Some(ReadWriteTmp), Alert),
+            ("/tmp/cache/x", ReadWrite, Some(ReadWriteTmp), Alert),
+            ("/tmp/cachex", Write, Some(ReadWriteTmp), Block),
+            ("/tmpx/a", Write, None, Allow),
+            ("/tmp/../var/task/bootstrap", Read, Some(ReadHandler), Block),
+            ("/var/task", Read, Some(ReadHandler), Block),
+            ("/var/task", Meta, None, Allow),
+            ("/var/taskforce", Read, None, Allow),
+            ("/opt/lib/x.so", Read, Some(ReadHandler), Block),
+            ("/proc/self/environ", Read, Some(ReadHandler), Block),
+            ("/proc/42/task/43/environ", Read, Some(ReadHandler), Block),
+            (
+                "/proc/self/root/proc/self/environ",
+                Read,
+                Some(ReadHandler),
+                Block,
+            ),
+            ("/proc/self/mem", ReadWrite, Some(ReadHandler), Block),
+            ("/proc/self/exe", Read, Some(ReadHandler), Block),
+            ("/proc/self/status", Read, None, Allow),
+            ("/etc/secret/key", Read, Some(ReadHandler), Block),
+            ("/etc/passwd", Read, None, Allow),
+            ("relative/path", Read, Some(ReadHandler), Block),
+        ];
+        for (p, a, pol, v) in cases {
+            let got = d.classify_path(p.as_bytes(), *a);
+            assert_eq!((got.policy, got.verdict), (*pol, *v), "{p} {a:?}");
+        }
+    }
+
+    #[test]
+    fn connect_table() {
+        let d = decider(
+            r#"
+            [outbound_connectivity]
+            allow = ["10.0.0.0/8:443", "api.example.com", "*.example.org:8000-8100"]
+            "#,
+            &[
+                ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"),
+                ("AWS_XRAY_DAEMON_ADDRESS", "169.254.79.129:2000"),
+            ],
+        );
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let none = |d: &Decider, a: &str, p| d.decide_connect(ip(a), p, &mut std::iter::empty());
+        assert_eq!(none(&d, "10.1.2.3", 443), Verdict::Allow);
+        assert_eq!(none(&d, "10.1.2.3", 80), Verdict::Block);
+        assert_eq!(none(&d, "127.0.0.1", 1234), Verdict::Allow);
+        assert_eq!(none(&d, "::1", 1234), Verdict::Allow);
+        assert_eq!(none(&d, "::ffff:127.0.0.1", 1), Verdict::Allow);
+        assert_eq!(none(&d, "127.0.0.2", 80), Verdict::Block);
+        assert_eq!(none(&d, "169.254.79.129", 2000), Verdict::Allow);
+        assert_eq!(none(&d, "169.254.79.129", 2001), Verdict::Block);
+        assert_eq!(none(&d, "169.254.78.1", 53), Verdict::Allow);
+        assert_eq!(none(&d, "169.254.78.1", 54), Verdict::Block);
+        let with = |d: &Decider, a: &str, p, n: &[&str]| {
+            d.decide_connect(ip(a), p, &mut n.iter().map(|s| s.as_bytes()))
+        };
+        assert_eq!(
+            with(&d, "127.0.0.9", 80, &["api.example.com"]),
+            Verdict::Allow
+        );
+        assert_eq!(
+            with(&d, "127.0.0.9", 80, &["evil.com", "x.example.org"]),
+            Verdict::Block
+        );
+        assert_eq!(
+            with(&d, "127.0.0.9", 8050, &["evil.com", "x.example.org"]),
+            Verdict::Allow
+        );
+        assert_eq!(
+            with(&d, "127.0.0.9", 443, &["sts.us-east-1.amazonaws.com"]),
+            Verdict::Allow
+        );
+        let no_aws = decider("[outbound_connectivity]\naws_endpoints = false\n", &[]);
+        assert_eq!(
+            with(&no_aws, "127.0.0.9", 443, &["sts.amazonaws.com"]),
+            Verdict::Block
+        );
+    }
+
+    #[test]
+    fn exec_and_tighten() {
+        let d = decider(
+            "[create_child_process]\nmode = \"alert\"\nallow = [\"/usr/bin/ffmpeg\"]\n",
+            &[],
+        );
+        assert_eq!(d.decide_exec(b"/usr/bin/ffmpeg"), Verdict::Allow);
+        assert_eq!(d.decide_exec(b"/usr/bin/../bin/ffmpeg"), Verdict::Allow);
+        assert_eq!(d.decide_exec(b"/bin/sh"), Verdict::Alert);
+        assert_eq!(d.tighten(ModeSlot::Child, Mode::Block), Mode::Block);
+        assert_eq!(d.decide_exec(b"/bin/sh"), Verdict::Block);
+        // Loosening is impossible.
+        assert_eq!(d.tighten(ModeSlot::Child, Mode::Allow), Mode::Block);
+        assert_eq!(d.decide_exec(b"/bin/sh"), Verdict::Block);
+    }
+
+    proptest! {
+        #[test]
+        fn normalisation_is_idempotent(parts in proptest::collection::vec("(\\.\\.|\\.|tmp|var|task|proc|self|root|a|b|)", 0..12)) {
+            let p = format!("/{}", parts.join("/"));
+            let mut b1 = [0u8; PATH_MAX];
+            let mut b2 = [0u8; PATH_MAX];
+            let n1 = normalize_proc(p.as_bytes(), &mut b1).unwrap();
+            let n2 = normalize_proc(&b1[..n1], &mut b2).unwrap();
+            prop_assert_eq!(&b1[..n1], &b2[..n2]);
+            // Normalised paths contain no `.`/`..` components and no `//`.
+            let s = &b1[..n1];
+            prop_assert!(!s.windows(2).any(|w| w == b"//"));
+            prop_assert!(!s.split(|&c| c == b'/').any(|c| c == b"." || c == b".."));
+        }
+
+        #[test]
+        fn nothing_outside_the_root_is_tmp(parts in proptest::collection::vec("(\\.\\.|\\.|tmp|tmpx|t|cache|x|)", 0..10)) {
+            let d = decider("", &[]);
+            let p = format!("/{}", parts.join("/"));
+            let mut b = [0u8; PATH_MAX];
+            let n = normalize_proc(p.as_bytes(), &mut b).unwrap();
+            let under = b[..n] == *b"/tmp" || b[..n].starts_with(b"/tmp/");
+            let got = d.classify_path(p.as_bytes(), Access::Write);
+            prop_assert_eq!(got.policy == Some(PolicyKind::ReadWriteTmp), under, "{}", p);
+        }
+    }
+}

@@ -1,0 +1,468 @@
+//! Events: what fnshield reports for every alert and block, and where it sends them.
+//!
+//! Interceptors write fixed-size [`Record`]s into a lock-free [`Ring`] (async-signal-safe).
+//! The [`Reporter`] drains the ring outside signal context, turns records into [`Event`]s,
+//! folds repeats within an invocation into one event with a `count`, and emits them to the
+//! configured sinks when the invocation is flushed (after its response has been posted and
+//! before the next event is requested).
+
+pub mod record;
+pub mod ring;
+mod sink;
+
+pub use record::{Record, RecordKind};
+pub use ring::Ring;
+pub use sink::{emf_line, json_line, Callback};
+
+use crate::policy::{PolicyKind, Sinks};
+use std::collections::HashMap;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The process-wide event ring the interceptors write into.
+pub static RING: Ring = Ring::new();
+
+/// What the shield did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// The operation went ahead and was reported.
+    Alerted,
+    /// The operation was refused and reported.
+    Blocked,
+}
+
+impl Action {
+    /// `alerted` or `blocked`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Action::Alerted => "alerted",
+            Action::Blocked => "blocked",
+        }
+    }
+
+    /// The FunctionShield `mode` value: `alert` or `block`.
+    pub const fn mode_str(self) -> &'static str {
+        match self {
+            Action::Alerted => "alert",
+            Action::Blocked => "block",
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One validation problem, as reported in events (no instance values).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ViolationDetail {
+    /// JSON Pointer into the validated document.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// What the event is about.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Details {
+    /// A file-system access.
+    Path {
+        /// The path as the caller gave it, resolved to an absolute path.
+        path: String,
+        /// `read`, `write`, `read_write` or `metadata`.
+        access: &'static str,
+    },
+    /// An outbound connection or datagram.
+    Connect {
+        /// Destination address.
+        ip: IpAddr,
+        /// Destination port.
+        port: u16,
+        /// The host name learnt from DNS for this address, if any.
+        host: Option<String>,
+    },
+    /// Running a program.
+    Exec {
+        /// The executable.
+        path: String,
+        /// Its arguments (bounded; see `truncated`).
+        argv: Vec<String>,
+    },
+    /// Creating a process (fork, vfork, clone).
+    Fork,
+    /// An event or response failed validation.
+    Validation {
+        /// `event` or `response`.
+        target: &'static str,
+        /// The problems found.
+        violations: Vec<ViolationDetail>,
+    },
+    /// A policy is not (fully) enforced.
+    Degraded {
+        /// The policy concerned.
+        policy: String,
+        /// Why.
+        reason: String,
+    },
+    /// Events were lost because the ring was full.
+    EventsLost {
+        /// How many.
+        lost: u64,
+    },
+    /// The /tmp wipe left something behind.
+    TmpNotWiped {
+        /// What was left and why, one entry per item.
+        leftovers: Vec<String>,
+    },
+}
+
+/// One alert or block.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Event {
+    /// The policy that fired.
+    pub policy: PolicyKind,
+    /// What the shield did.
+    pub action: Action,
+    /// What it was about.
+    pub details: Details,
+    /// The syscall, when the event comes from an interceptor.
+    pub syscall: Option<&'static str>,
+    /// The process that made the call (a child's pid for supervised children).
+    pub pid: u32,
+    /// When it happened (the first occurrence when folded).
+    pub timestamp: SystemTime,
+    /// The invocation's request id, or `unknown`.
+    pub request_id: String,
+    /// `AWS_LAMBDA_FUNCTION_NAME`.
+    pub function_name: String,
+    /// How many identical occurrences this event stands for, within one invocation.
+    pub count: u64,
+    /// Set when a path or argv was truncated to fit the record.
+    pub truncated: bool,
+}
+
+impl Event {
+    /// A new event with count 1, timestamped now, attributed to `request_id`.
+    pub fn new(
+        policy: PolicyKind,
+        action: Action,
+        details: Details,
+        request_id: impl Into<String>,
+    ) -> Self {
+        Event {
+            policy,
+            action,
+            details,
+            syscall: None,
+            pid: std::process::id(),
+            timestamp: SystemTime::now(),
+            request_id: request_id.into(),
+            function_name: String::new(),
+            count: 1,
+            truncated: false,
+        }
+    }
+
+    /// How to allow what was blocked: the configuration key and the builder call.
+    pub fn how_to_allow(&self) -> String {
+        match (&self.details, self.policy) {
+            (Details::Connect { ip, port, host }, _) => {
+                let dest = match host {
+                    Some(h) => format!("{h}:{port}"),
+                    None if ip.is_ipv6() => format!("[{ip}]:{port}"),
+                    None => format!("{ip}:{port}"),
+                };
+                format!(
+                    "add \"{dest}\" to outbound_connectivity.allow (builder: .allow_destination(\"{dest}\"))"
+                )
+            }
+            (Details::Path { path, access }, PolicyKind::ReadWriteTmp) => {
+                let (key, call) = if *access == "write" || *access == "read_write" {
+                    ("read_write_tmp.allow_write", "allow_tmp_write")
+                } else {
+                    ("read_write_tmp.allow_read", "allow_tmp_read")
+                };
+                format!("add \"{path}\" or a parent directory to {key} (builder: .{call}(\"{path}\"))")
+            }
+            (Details::Path { .. }, _) => {
+                "set read_handler.mode = \"allow\" (builder: .read_handler(Mode::Allow); env: SHIELD_POLICY_READ_HANDLER=allow); protected paths cannot be allowed one by one".into()
+            }
+            (Details::Exec { path, .. }, _) => format!(
+                "add \"{path}\" to create_child_process.allow (builder: .allow_exec(\"{path}\"))"
+            ),
+            (Details::Fork, _) => "list the programs the function runs in create_child_process.allow (builder: .allow_exec(...)), or set create_child_process.mode = \"allow\"".into(),
+            (Details::Validation { .. }, _) => "fix the event or the schema; validation.mode = \"alert\" (env: SHIELD_POLICY_INPUT_VALIDATION=alert) lets invalid events through".into(),
+            (Details::Degraded { .. }, _) => "see the Enforcement report; require_enforcement = true makes this fatal".into(),
+            (Details::EventsLost { .. }, _) => "events arrive faster than the ring drains; see the README's event reference".into(),
+            (Details::TmpNotWiped { .. }, _) => "remove the leftovers' cause (open files, other mounts) or add them to tmp_wipe.keep".into(),
+        }
+    }
+
+    fn fold_key(&self) -> String {
+        format!(
+            "{}|{:?}|{:?}|{:?}|{:?}",
+            self.request_id, self.policy, self.action, self.syscall, self.details
+        )
+    }
+
+    /// Build an event from a ring record.
+    pub fn from_record(r: &Record, function_name: &str) -> Self {
+        let text = String::from_utf8_lossy(&r.text[..r.text_len as usize]).into_owned();
+        let details = match r.kind {
+            RecordKind::Path => Details::Path {
+                path: text,
+                access: match r.access {
+                    0 => "read",
+                    1 => "write",
+                    2 => "read_write",
+                    _ => "metadata",
+                },
+            },
+            RecordKind::Net => {
+                let ip = if r.family == 6 {
+                    IpAddr::V6(Ipv6Addr::from(r.ip))
+                } else {
+                    IpAddr::V4(Ipv4Addr::new(r.ip[0], r.ip[1], r.ip[2], r.ip[3]))
+                };
+                Details::Connect {
+                    ip,
+                    port: r.port,
+                    host: (!text.is_empty()).then_some(text),
+                }
+            }
+            RecordKind::Exec => Details::Exec {
+                path: text,
+                argv: if r.argv_len == 0 {
+                    Vec::new()
+                } else {
+                    r.argv[..r.argv_len as usize]
+                        .split(|&b| b == 0)
+                        .map(|a| String::from_utf8_lossy(a).into_owned())
+                        .collect()
+                },
+            },
+            RecordKind::Fork => Details::Fork,
+        };
+        let request_id = if r.request_id_len == 0 {
+            "unknown".to_owned()
+        } else {
+            String::from_utf8_lossy(&r.request_id[..r.request_id_len as usize]).into_owned()
+        };
+        Event {
+            policy: PolicyKind::from_u8(r.policy),
+            action: if r.blocked {
+                Action::Blocked
+            } else {
+                Action::Alerted
+            },
+            details,
+            syscall: (r.syscall >= 0).then(|| crate::syscall_name(r.syscall as i64)),
+            pid: r.pid,
+            timestamp: UNIX_EPOCH + Duration::from_nanos(r.timestamp_ns),
+            request_id,
+            function_name: function_name.to_owned(),
+            count: 1,
+            truncated: r.truncated,
+        }
+    }
+}
+
+/// Counts of what one flush emitted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FlushSummary {
+    /// Distinct blocked events emitted.
+    pub blocked: u64,
+    /// Distinct alerted events emitted.
+    pub alerted: u64,
+}
+
+#[derive(Default)]
+struct Pending {
+    order: Vec<String>,
+    events: HashMap<String, Event>,
+}
+
+/// Drains the ring, folds repeats and emits to sinks.
+pub struct Reporter {
+    sinks: Sinks,
+    emf_namespace: String,
+    function_name: String,
+    callback: Option<Callback>,
+    pending: Mutex<Pending>,
+    lost_reported: AtomicU64,
+    out: Mutex<Box<dyn std::io::Write + Send>>,
+}
+
+impl fmt::Debug for Reporter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reporter")
+            .field("sinks", &self.sinks)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Reporter {
+    /// A reporter writing JSON and EMF lines to stdout.
+    pub fn new(
+        sinks: Sinks,
+        emf_namespace: &str,
+        function_name: &str,
+        callback: Option<Callback>,
+    ) -> Self {
+        Self::with_writer(
+            sinks,
+            emf_namespace,
+            function_name,
+            callback,
+            Box::new(std::io::stdout()),
+        )
+    }
+
+    /// A reporter writing JSON and EMF lines to `out` (for tests).
+    pub fn with_writer(
+        sinks: Sinks,
+        emf_namespace: &str,
+        function_name: &str,
+        callback: Option<Callback>,
+        out: Box<dyn std::io::Write + Send>,
+    ) -> Self {
+        Reporter {
+            sinks,
+            emf_namespace: emf_namespace.to_owned(),
+            function_name: function_name.to_owned(),
+            callback,
+            pending: Mutex::new(Pending::default()),
+            lost_reported: AtomicU64::new(0),
+            out: Mutex::new(out),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Add an event (from outside signal context), folding it with identical ones.
+    pub fn record(&self, mut ev: Event) {
+        if ev.function_name.is_empty() {
+            ev.function_name = self.function_name.clone();
+        }
+        let key = ev.fold_key();
+        let mut p = self.lock();
+        match p.events.get_mut(&key) {
+            Some(e) => e.count += ev.count,
+            None => {
+                p.order.push(key.clone());
+                p.events.insert(key, ev);
+            }
+        }
+    }
+
+    /// Move everything in `ring` into the pending set.
+    pub fn collect_from<const N: usize>(&self, ring: &Ring<N>) {
+        while let Some(r) = ring.pop() {
+            self.record(Event::from_record(&r, &self.function_name));
+        }
+        let lost = ring.overflowed();
+        let before = self.lost_reported.swap(lost, Ordering::AcqRel);
+        if lost > before {
+            self.record(Event::new(
+                PolicyKind::Shield,
+                Action::Alerted,
+                Details::EventsLost {
+                    lost: lost - before,
+                },
+                "unknown",
+            ));
+        }
+    }
+
+    /// Move everything in the process ring into the pending set.
+    pub fn collect(&self) {
+        self.collect_from(&RING);
+    }
+
+    /// Blocks recorded so far for `request_id` (after [`Reporter::collect`]).
+    pub fn blocks_for(&self, request_id: &str) -> u64 {
+        let p = self.lock();
+        p.events
+            .values()
+            .filter(|e| {
+                e.request_id == request_id
+                    && e.action == Action::Blocked
+                    && e.policy != PolicyKind::Shield
+            })
+            .map(|e| e.count)
+            .sum()
+    }
+
+    /// Emit the pending events of `request_id` plus those attributed to `unknown` (or all
+    /// pending events when `request_id` is `None`), then one EMF line for them.
+    pub fn flush(&self, request_id: Option<&str>) -> FlushSummary {
+        self.collect();
+        let take: Vec<Event> = {
+            let mut p = self.lock();
+            let Pending { order, events } = &mut *p;
+            let mut out = Vec::new();
+            order.retain(|k| {
+                let e = &events[k];
+                let mine = match request_id {
+                    None => true,
+                    Some(id) => e.request_id == id || e.request_id == "unknown",
+                };
+                if mine {
+                    out.push(events.remove(k).expect("key in order is in map"));
+                }
+                !mine
+            });
+            out
+        };
+        let mut summary = FlushSummary::default();
+        if take.is_empty() {
+            return summary;
+        }
+        let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
+        for e in &take {
+            match e.action {
+                Action::Blocked => summary.blocked += 1,
+                Action::Alerted => summary.alerted += 1,
+            }
+            if self.sinks.json {
+                let _ = writeln!(out, "{}", json_line(e));
+            }
+            if self.sinks.tracing {
+                sink::trace(e);
+            }
+            if let Some(cb) = &self.callback {
+                // A panicking user callback must not take the function down.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(e)));
+            }
+        }
+        if self.sinks.emf {
+            let _ = writeln!(
+                out,
+                "{}",
+                emf_line(
+                    &self.emf_namespace,
+                    &self.function_name,
+                    request_id.unwrap_or("unknown"),
+                    &take,
+                    SystemTime::now()
+                )
+            );
+        }
+        let _ = out.flush();
+        summary
+    }
+}
+
+use std::io::Write as _;
+
+/// A shared handle to the reporter.
+pub type SharedReporter = Arc<Reporter>;

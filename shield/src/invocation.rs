@@ -1,0 +1,211 @@
+//! Which invocation an event belongs to.
+//!
+//! Attribution rules, in order:
+//! 1. an event carries the request id of the invocation whose handler future the thread was
+//!    polling when the syscall happened (a thread-local set around every poll);
+//! 2. otherwise, when exactly one invocation is in flight, the event is attributed to it (this
+//!    covers `spawn_blocking`, helper threads and child processes);
+//! 3. otherwise the request id is `unknown`.
+//!
+//! The read side ([`current_request_id`]) is async-signal-safe: a const-initialised
+//! thread-local and atomics, guarded by a per-slot generation counter so that a request id
+//! being replaced while it is read is reported as `unknown`, never torn.
+
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+
+/// Invocations that can be attributed at once; more than this in flight are `unknown`.
+pub const SLOTS: usize = 64;
+/// Longest request id kept (Lambda's are 36 characters).
+pub const ID_MAX: usize = 64;
+
+struct Slot {
+    /// Even: free or stable. Odd: being written.
+    gen: AtomicU32,
+    busy: AtomicU8,
+    len: AtomicU8,
+    id: [AtomicU64; ID_MAX / 8],
+}
+
+impl Slot {
+    const fn new() -> Self {
+        Slot {
+            gen: AtomicU32::new(0),
+            busy: AtomicU8::new(0),
+            len: AtomicU8::new(0),
+            id: [const { AtomicU64::new(0) }; ID_MAX / 8],
+        }
+    }
+}
+
+static TABLE: [Slot; SLOTS] = [const { Slot::new() }; SLOTS];
+static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// Slot index + 1 of the invocation this thread is polling; 0 when none.
+    static CURRENT: Cell<u16> = const { Cell::new(0) };
+}
+
+/// An invocation in flight. Dropping it ends the invocation.
+#[derive(Debug)]
+pub struct InvocationGuard {
+    slot: Option<usize>,
+}
+
+/// Register an invocation. Attribution is best-effort past [`SLOTS`] concurrent invocations.
+pub fn begin(request_id: &str) -> InvocationGuard {
+    IN_FLIGHT.fetch_add(1, Ordering::AcqRel);
+    for (i, s) in TABLE.iter().enumerate() {
+        if s.busy
+            .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+        {
+            s.gen.fetch_add(1, Ordering::AcqRel); // odd: writing
+            let b = request_id.as_bytes();
+            let n = b.len().min(ID_MAX);
+            let mut padded = [0u8; ID_MAX];
+            padded[..n].copy_from_slice(&b[..n]);
+            for (w, chunk) in s.id.iter().zip(padded.chunks_exact(8)) {
+                let mut c = [0u8; 8];
+                c.copy_from_slice(chunk);
+                w.store(u64::from_le_bytes(c), Ordering::Relaxed);
+            }
+            s.len.store(n as u8, Ordering::Relaxed);
+            s.gen.fetch_add(1, Ordering::AcqRel); // even: stable
+            return InvocationGuard { slot: Some(i) };
+        }
+    }
+    InvocationGuard { slot: None }
+}
+
+impl InvocationGuard {
+    /// Run `fut` with this invocation bound to every thread that polls it.
+    pub fn bind<F: Future>(&self, fut: F) -> Bound<F> {
+        Bound {
+            inner: Box::pin(fut),
+            tag: self.slot.map_or(0, |s| s as u16 + 1),
+        }
+    }
+}
+
+impl Drop for InvocationGuard {
+    fn drop(&mut self) {
+        if let Some(i) = self.slot {
+            let s = &TABLE[i];
+            s.gen.fetch_add(1, Ordering::AcqRel);
+            s.len.store(0, Ordering::Relaxed);
+            s.gen.fetch_add(1, Ordering::AcqRel);
+            s.busy.store(0, Ordering::Release);
+        }
+        IN_FLIGHT.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A future that marks its thread as working for one invocation while it is polled.
+pub struct Bound<F> {
+    inner: Pin<Box<F>>,
+    tag: u16,
+}
+
+impl<F: Future> Future for Bound<F> {
+    type Output = F::Output;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let tag = self.tag;
+        let prev = CURRENT.with(|c| c.replace(tag));
+        struct Restore(u16);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                let p = self.0;
+                CURRENT.with(|c| c.set(p));
+            }
+        }
+        let _restore = Restore(prev);
+        self.inner.as_mut().poll(cx)
+    }
+}
+
+fn read_slot(i: usize, out: &mut [u8; ID_MAX]) -> usize {
+    let s = &TABLE[i];
+    let g1 = s.gen.load(Ordering::Acquire);
+    if g1 & 1 == 1 || s.busy.load(Ordering::Acquire) == 0 {
+        return 0;
+    }
+    let n = s.len.load(Ordering::Relaxed) as usize;
+    for (k, w) in s.id.iter().enumerate() {
+        out[k * 8..k * 8 + 8].copy_from_slice(&w.load(Ordering::Relaxed).to_le_bytes());
+    }
+    if s.gen.load(Ordering::Acquire) != g1 {
+        return 0;
+    }
+    n.min(ID_MAX)
+}
+
+/// Copy the request id the calling thread's events belong to into `out`; returns its length,
+/// 0 meaning `unknown`.
+///
+/// Async-signal-safe.
+pub fn current_request_id(out: &mut [u8; ID_MAX]) -> usize {
+    let tag = CURRENT.try_with(|c| c.get()).unwrap_or(0);
+    if tag != 0 {
+        return read_slot(tag as usize - 1, out);
+    }
+    if IN_FLIGHT.load(Ordering::Acquire) == 1 {
+        let mut found = None;
+        for (i, s) in TABLE.iter().enumerate() {
+            if s.busy.load(Ordering::Acquire) == 1 {
+                if found.is_some() {
+                    return 0;
+                }
+                found = Some(i);
+            }
+        }
+        if let Some(i) = found {
+            return read_slot(i, out);
+        }
+    }
+    0
+}
+
+/// Invocations currently in flight.
+pub fn in_flight() -> usize {
+    IN_FLIGHT.load(Ordering::Acquire)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn current() -> String {
+        let mut b = [0u8; ID_MAX];
+        let n = current_request_id(&mut b);
+        String::from_utf8_lossy(&b[..n]).into_owned()
+    }
+
+    // One test: the table is process-global.
+    #[test]
+    fn attribution_rules() {
+        assert_eq!(current(), "");
+        let a = begin("req-a");
+        // Exactly one in flight: any thread gets it.
+        assert_eq!(std::thread::spawn(current).join().unwrap(), "req-a");
+        let b = begin("req-b");
+        assert_eq!(std::thread::spawn(current).join().unwrap(), "");
+        // Polled futures see their own invocation.
+        let fa = a.bind(async { current() });
+        let fb = b.bind(async { current() });
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        assert_eq!(rt.block_on(fa), "req-a");
+        assert_eq!(rt.block_on(fb), "req-b");
+        assert_eq!(current(), "");
+        drop(a);
+        assert_eq!(std::thread::spawn(current).join().unwrap(), "req-b");
+        drop(b);
+        assert_eq!(current(), "");
+        assert_eq!(in_flight(), 0);
+    }
+}

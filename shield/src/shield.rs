@@ -267,6 +267,52 @@ pub(crate) struct Inner {
     pub(crate) policy: Policy,
     pub(crate) reporter: Arc<Reporter>,
     pub(crate) enforcement: std::sync::OnceLock<Enforcement>,
+    /// Held shared by every invocation in flight; the tmp wipe takes it exclusively.
+    pub(crate) tmp_gate: Arc<tokio::sync::RwLock<()>>,
+    /// Verdicts of the outer layer's event screening, by request id.
+    pub(crate) verdicts: std::sync::Mutex<std::collections::HashMap<String, EventVerdict>>,
+}
+
+/// What the outer layer decided about an event before the handler wrapper sees it.
+#[derive(Debug)]
+pub(crate) enum EventVerdict {
+    /// Run the handler on the event as delivered.
+    Pass,
+    /// Run the handler on this event instead (an SQS batch with invalid records removed).
+    Replace(serde_json::Value),
+    /// Do not run the handler; answer with this.
+    Reject(Result<serde_json::Value, lambda_runtime::Diagnostic>),
+}
+
+impl Inner {
+    /// Screen the raw event (limits, schema) before lambda_runtime deserialises it. A
+    /// rejected event's body is replaced by `{}` so that deserialisation cannot fail on it.
+    pub(crate) fn screen_event(&self, request_id: &str, body: &mut bytes::Bytes) {
+        let _ = (request_id, body);
+    }
+
+    pub(crate) fn take_event_verdict(&self, request_id: &str) -> EventVerdict {
+        self.verdicts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(request_id)
+            .unwrap_or(EventVerdict::Pass)
+    }
+
+    /// Validate the handler's response.
+    pub(crate) fn check_response(
+        &self,
+        request_id: &str,
+        response: serde_json::Value,
+    ) -> Result<serde_json::Value, lambda_runtime::Diagnostic> {
+        let _ = request_id;
+        Ok(response)
+    }
+
+    /// Wipe the tmp root (called with no invocation in flight).
+    pub(crate) fn wipe_tmp(&self, request_id: &str) {
+        let _ = request_id;
+    }
 }
 
 impl Shield {
@@ -292,6 +338,8 @@ impl Shield {
                 policy,
                 reporter,
                 enforcement: std::sync::OnceLock::new(),
+                tmp_gate: Arc::new(tokio::sync::RwLock::new(())),
+                verdicts: Default::default(),
             }),
         })
     }
@@ -316,5 +364,34 @@ impl Shield {
     /// installed or the policy's syscalls are not intercepted.
     pub fn tighten(&self, policy: PolicyKind, to: Mode) -> Option<Mode> {
         crate::intercept::tighten(policy, to)
+    }
+}
+
+/// Why [`Shield::install`] failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InstallError {
+    /// `require_enforcement` is set and a policy cannot be enforced.
+    #[error("fnshield cannot enforce the policy and require_enforcement is set:\n{0}")]
+    NotEnforced(Box<Enforcement>),
+    /// A shield is already installed in this process.
+    #[error("a shield is already installed in this process; install exactly one, at cold start")]
+    AlreadyInstalled,
+    /// Setting up a component failed.
+    #[error("{0}")]
+    Setup(String),
+}
+
+impl Shield {
+    /// Install the shield in this process: probe the kernel, install one seccomp filter and
+    /// arm the interceptor. Returns the [`Enforcement`] report. Call it once, at cold start,
+    /// ideally before any other thread exists ([`crate::run`] and the attribute macro do).
+    pub fn install(&self) -> Result<&Enforcement, InstallError> {
+        if let Some(e) = self.inner.enforcement.get() {
+            return Ok(e);
+        }
+        let report = crate::intercept::install(&self.inner)?;
+        let _ = self.inner.enforcement.set(report);
+        Ok(self.inner.enforcement.get().expect("just set"))
     }
 }

@@ -211,7 +211,7 @@ mod tests {
         );
         assert_eq!(
             json_line(&e),
-            r#"{"function_shield":true,"policy":"read_write_tmp","mode":"alert","action":"alerted","details":{"access":"write","path":"/tmp/x"},"timestamp":"2026-11-18T11:06:40.123Z","request_id":"req-1","function_name":"fn","syscall":"connect","pid":7,"count":3,"how_to_allow":"add \"/tmp/x\" or a parent directory to read_write_tmp.allow_write (builder: .allow_tmp_write(\"/tmp/x\"))"}"#
+            r#"{"function_shield":true,"policy":"read_write_tmp","mode":"alert","action":"alerted","details":{"path":"/tmp/x","access":"write"},"timestamp":"2026-11-18T11:06:40.123Z","request_id":"req-1","function_name":"fn","syscall":"connect","pid":7,"count":3,"how_to_allow":"add \"/tmp/x\" or a parent directory to read_write_tmp.allow_write (builder: .allow_tmp_write(\"/tmp/x\"))"}"#
         );
     }
 

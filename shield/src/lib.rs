@@ -1,2 +1,5 @@
 //! fnshield
 #![deny(unsafe_code)]
+pub mod arch;
+pub mod dns;
+pub mod filter;

@@ -2,26 +2,24 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod arch;
 pub mod decide;
+pub mod dns;
 pub mod enforce;
 mod error;
 pub mod event;
+pub mod filter;
 mod intercept;
-mod lambda;
-pub use lambda::{error_type, run, ShieldLayer, ShieldRuntimeService, ShieldService};
-pub use shield::InstallError;
 pub mod invocation;
+mod lambda;
 pub mod policy;
 mod shield;
 
 pub use enforce::{Enforcement, EnforcementState, Mechanism, PolicyEnforcement};
 pub use error::{ConfigError, Source};
 pub use event::{Action, Details, Event};
+pub use lambda::{error_type, run, ShieldLayer, ShieldRuntimeService, ShieldService};
 pub use policy::{InterceptorChoice, Mode, Policy, PolicyKind};
-pub use shield::{Shield, ShieldBuilder};
+pub use shield::{InstallError, Shield, ShieldBuilder};
 
-/// The name of a syscall number, for events.
-pub(crate) fn syscall_name(nr: i64) -> &'static str {
-    let _ = nr;
-    "unknown"
-}
+pub(crate) use arch::syscall_name;

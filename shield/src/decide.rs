@@ -290,6 +290,13 @@ impl Decider {
         Verdict::from_mode(mode)
     }
 
+    /// Whether `ip` is a resolver (an always-reachable destination on port 53), whose DNS
+    /// answers may teach the host table.
+    pub fn is_resolver(&self, ip: IpAddr) -> bool {
+        let ip = canonical(ip);
+        self.always.iter().any(|(n, p)| p.contains(53) && n.contains(ip))
+    }
+
     /// Decide running the executable at `path` (absolute; normalised here).
     pub fn decide_exec(&self, path: &[u8]) -> Verdict {
         let mode = self.mode(ModeSlot::Child);

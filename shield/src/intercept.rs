@@ -1,53 +1,312 @@
-//! Glue between the shield and the kernel interceptors.
+//! Glue between the shield and the kernel interceptors: choose the interceptor, compile the
+//! filter from the policy, install it, and report what is enforced.
 
+use crate::arch::{self, nr};
+use crate::decide::{Decider, ModeSlot};
 use crate::enforce::{Enforcement, EnforcementState, KernelProbe, Mechanism, PolicyEnforcement};
 use crate::event::{Action, Details, Event};
-use crate::policy::{Mode, PolicyKind};
-use crate::shield::{InstallError, Inner};
+use crate::filter::{Action as F, ArgCmp, Filter, FilterSpec, Rule, SyscallPlan};
+use crate::policy::{InterceptorChoice, Mode, Policy, PolicyKind};
+use crate::shield::{Inner, InstallError};
+use crate::sys;
 
 /// Tighten a policy (see [`crate::Shield::tighten`]).
 pub(crate) fn tighten(policy: PolicyKind, to: Mode) -> Option<Mode> {
-    let _ = (policy, to);
-    None
+    let st = sys::trap::STATE.get()?;
+    let slots: &[ModeSlot] = match policy {
+        PolicyKind::OutboundConnectivity => &[ModeSlot::Outbound],
+        PolicyKind::ReadWriteTmp => &[ModeSlot::TmpRead, ModeSlot::TmpWrite],
+        PolicyKind::CreateChildProcess => &[ModeSlot::Child],
+        PolicyKind::ReadHandler => &[ModeSlot::ReadHandler],
+        _ => return None,
+    };
+    let mut now = to;
+    for &s in slots {
+        if st.decider.mode(s) == Mode::Allow && !INTERCEPTED[s as usize].load(std::sync::atomic::Ordering::Relaxed) {
+            return None;
+        }
+        now = st.decider.tighten(s, to);
+    }
+    Some(now)
 }
 
-/// Install kernel enforcement for `shield` and report what is enforced.
-pub(crate) fn install(shield: &Inner) -> Result<Enforcement, InstallError> {
-    let policies = PolicyKind::RUNTIME
+static INTERCEPTED: [std::sync::atomic::AtomicBool; 5] = [const { std::sync::atomic::AtomicBool::new(false) }; 5];
+
+fn plan(nr: i64, action: F) -> SyscallPlan {
+    SyscallPlan {
+        nr,
+        branches: Vec::new(),
+        default: action,
+    }
+}
+
+fn when(nr: i64, rules: Vec<Rule>, then: F, otherwise: F) -> SyscallPlan {
+    SyscallPlan {
+        nr,
+        branches: vec![(rules, then)],
+        default: otherwise,
+    }
+}
+
+/// Which policies need interception (not `allow`, or tightening requested).
+pub(crate) struct Needs {
+    pub outbound: bool,
+    pub paths_open: bool,
+    pub paths_read: bool,
+    pub paths_write: bool,
+    pub exec: bool,
+    pub fork_in_kernel: bool,
+}
+
+pub(crate) fn needs(p: &Policy) -> Needs {
+    let m = p.modes();
+    let on = |mode: Mode| mode != Mode::Allow || p.runtime_tightening();
+    Needs {
+        outbound: on(m.outbound()),
+        paths_open: on(m.tmp_read()) || on(m.tmp_write()) || on(m.read_handler()),
+        paths_read: on(m.tmp_read()),
+        paths_write: on(m.tmp_write()),
+        exec: on(m.child()),
+        fork_in_kernel: m.child() == Mode::Block && p.exec_allow().is_empty(),
+    }
+}
+
+/// The filter specification for `policy` with the trap interceptor. Pure: inspect it and run
+/// it through [`Filter::run`] without installing it.
+pub fn trap_filter_spec(policy: &Policy, trampoline_ip: u64) -> FilterSpec {
+    let n = needs(policy);
+    let enosys = F::Errno(libc::ENOSYS as u16);
+    let eperm = F::Errno(libc::EPERM as u16);
+    let mut s = vec![
+        plan(nr::CLONE3, enosys),
+        plan(nr::IO_URING_SETUP, enosys),
+        plan(nr::IO_URING_ENTER, enosys),
+        plan(nr::IO_URING_REGISTER, enosys),
+        plan(nr::PTRACE, eperm),
+        plan(nr::PROCESS_VM_WRITEV, eperm),
+        when(
+            nr::RT_SIGACTION,
+            vec![
+                Rule { arg: 0, cmp: ArgCmp::Eq(libc::SIGSYS as u64) },
+                Rule { arg: 1, cmp: ArgCmp::NonZero },
+            ],
+            eperm,
+            F::Allow,
+        ),
+    ];
+    if n.outbound {
+        s.push(plan(nr::CONNECT, F::Trap));
+        s.push(when(nr::SENDTO, vec![Rule { arg: 4, cmp: ArgCmp::NonZero }], F::Trap, F::Allow));
+        s.push(plan(nr::SENDMSG, F::Trap));
+        s.push(plan(nr::SENDMMSG, F::Trap));
+        s.push(when(nr::RECVFROM, vec![Rule { arg: 4, cmp: ArgCmp::NonZero }], F::Trap, F::Allow));
+    }
+    if n.paths_open {
+        for &o in arch::groups::OPEN {
+            if o == nr::OPEN_BY_HANDLE_AT {
+                s.push(plan(o, eperm));
+            } else {
+                s.push(plan(o, F::Trap));
+            }
+        }
+    }
+    if n.paths_read {
+        for &o in arch::groups::PATH_READ {
+            s.push(plan(o, F::Trap));
+        }
+        s.push(plan(nr::NAME_TO_HANDLE_AT, F::Trap));
+    }
+    if n.paths_write {
+        for &o in arch::groups::PATH_WRITE {
+            s.push(plan(o, F::Trap));
+        }
+    }
+    if n.exec {
+        s.push(plan(nr::EXECVE, F::Trap));
+        s.push(plan(nr::EXECVEAT, F::Trap));
+    }
+    if n.fork_in_kernel {
+        #[cfg(target_arch = "x86_64")]
+        {
+            s.push(plan(nr::FORK, eperm));
+            s.push(plan(nr::VFORK, eperm));
+        }
+        s.push(when(
+            nr::CLONE,
+            vec![Rule { arg: 0, cmp: ArgCmp::MaskedEq { mask: libc::CLONE_THREAD as u64, value: 0 } }],
+            eperm,
+            F::Allow,
+        ));
+    }
+    FilterSpec {
+        arch: arch::AUDIT_ARCH,
+        syscalls: s,
+        exempt_ip: Some(trampoline_ip),
+        exempt_actions: vec![F::Trap, F::Notify],
+        otherwise: F::Allow,
+    }
+}
+
+fn not_enforced(reason: &str) -> Vec<PolicyEnforcement> {
+    PolicyKind::RUNTIME
         .iter()
         .map(|&p| PolicyEnforcement {
             policy: p,
             state: EnforcementState::NotEnforced,
             mechanism: Mechanism::None,
-            reason: "kernel enforcement is not available in this build".into(),
+            reason: reason.to_owned(),
         })
-        .collect();
-    let report = Enforcement {
-        policies,
-        interceptor: Mechanism::None,
-        interceptor_reason: "no interceptor".into(),
-        kernel: KernelProbe::default(),
+        .collect()
+}
+
+fn exe_identity() -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self/exe").map(|m| (m.dev(), m.ino())).unwrap_or((u64::MAX, u64::MAX))
+}
+
+/// Install kernel enforcement for `shield` and report what is enforced.
+pub(crate) fn install(shield: &Inner) -> Result<Enforcement, InstallError> {
+    let policy = &shield.policy;
+    let mut kernel = sys::probe::probe();
+    let children = policy.children_may_run();
+    let (want_notify, why) = match policy.interceptor() {
+        InterceptorChoice::Notify => (true, "forced by configuration (interceptor = \"notify\")".to_owned()),
+        InterceptorChoice::Trap => (false, "forced by configuration (interceptor = \"trap\")".to_owned()),
+        _ if children => (
+            true,
+            "child processes may run (create_child_process is not block, or executables are allowed); TRAP would kill exec'd children".to_owned(),
+        ),
+        _ => (false, "no child process can run, so the SIGSYS trap (the fast path) is safe".to_owned()),
     };
-    finish(shield, report)
+    if want_notify {
+        let reason = format!(
+            "the notify interceptor is required ({why}) and is not implemented yet; nothing is intercepted rather than killing children with SIGSYS"
+        );
+        return finish(
+            shield,
+            Enforcement {
+                policies: not_enforced(&reason),
+                interceptor: Mechanism::None,
+                interceptor_reason: why,
+                kernel,
+            },
+        );
+    }
+    if !kernel.trap_available {
+        let reason = "the kernel does not offer SECCOMP_RET_TRAP (seccomp unavailable or refused)";
+        kernel.refused = Some(reason.into());
+        return finish(
+            shield,
+            Enforcement {
+                policies: not_enforced(reason),
+                interceptor: Mechanism::None,
+                interceptor_reason: why,
+                kernel,
+            },
+        );
+    }
+    let spec = trap_filter_spec(policy, sys::trampoline_ip());
+    let filter = Filter::try_from(&spec).map_err(|e| InstallError::Setup(format!("filter: {e}")))?;
+    let n = needs(policy);
+    let state = sys::trap::TrapState {
+        decider: Decider::new(policy),
+        hosts: crate::dns::HostTable::new(),
+        exe: exe_identity(),
+        check_exe: n.paths_open,
+    };
+    if sys::trap::STATE.set(state).is_err() {
+        return Err(InstallError::AlreadyInstalled);
+    }
+    if let Err(e) = sys::install_sigsys_handler() {
+        let reason = format!("sigaction(SIGSYS) failed: errno {e}");
+        kernel.refused = Some(reason.clone());
+        return finish(shield, Enforcement { policies: not_enforced(&reason), interceptor: Mechanism::None, interceptor_reason: why, kernel });
+    }
+    if !kernel.no_new_privs {
+        let r = sys::set_no_new_privs();
+        if r < 0 {
+            let reason = format!(
+                "prctl(PR_SET_NO_NEW_PRIVS) refused (errno {}) and NoNewPrivs is not already set",
+                -r
+            );
+            kernel.refused = Some(reason.clone());
+            return finish(shield, Enforcement { policies: not_enforced(&reason), interceptor: Mechanism::None, interceptor_reason: why, kernel });
+        }
+    }
+    const TSYNC: u64 = 1;
+    let r = sys::install_filter(filter.insns(), TSYNC);
+    if r != 0 {
+        let reason = if r > 0 {
+            format!("seccomp TSYNC could not synchronise thread {r}")
+        } else {
+            format!("seccomp(SECCOMP_SET_MODE_FILTER) refused: errno {}", -r)
+        };
+        kernel.refused = Some(reason.clone());
+        return finish(shield, Enforcement { policies: not_enforced(&reason), interceptor: Mechanism::None, interceptor_reason: why, kernel });
+    }
+    let m = policy.modes();
+    for (slot, on) in [
+        (ModeSlot::Outbound, n.outbound),
+        (ModeSlot::TmpRead, n.paths_open),
+        (ModeSlot::TmpWrite, n.paths_open),
+        (ModeSlot::Child, n.exec),
+        (ModeSlot::ReadHandler, n.paths_open),
+    ] {
+        INTERCEPTED[slot as usize].store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+    let line = |p: PolicyKind, mode: Mode, state: EnforcementState, mech: Mechanism, reason: &str| PolicyEnforcement {
+        policy: p,
+        state: if mode == Mode::Allow && !policy.runtime_tightening() { EnforcementState::NotEnforced } else { state },
+        mechanism: if mode == Mode::Allow && !policy.runtime_tightening() { Mechanism::None } else { mech },
+        reason: if mode == Mode::Allow && !policy.runtime_tightening() { "mode is allow".to_owned() } else { reason.to_owned() },
+    };
+    let tmp_mode = m.tmp_read().max(m.tmp_write());
+    let policies = vec![
+        line(PolicyKind::OutboundConnectivity, m.outbound(), EnforcementState::FullyEnforced, Mechanism::SeccompTrap,
+            "connect, sendto, sendmsg, sendmmsg trapped; host names learnt from DNS answers received with recvfrom"),
+        line(PolicyKind::ReadWriteTmp, tmp_mode, EnforcementState::FullyEnforced, Mechanism::SeccompTrap,
+            "opens, the stat/access/readlink family and path-based writes trapped; opened files verified"),
+        line(PolicyKind::CreateChildProcess, m.child(), EnforcementState::FullyEnforced, Mechanism::SeccompTrap,
+            "execve/execveat trapped; fork, vfork and clone without CLONE_THREAD refused in the kernel (EPERM); clone3 ENOSYS"),
+        line(PolicyKind::ReadHandler, m.read_handler(), EnforcementState::FullyEnforced, Mechanism::SeccompTrap,
+            "opens trapped; the opened file is verified by path and by the executable's inode"),
+    ];
+    finish(
+        shield,
+        Enforcement {
+            policies,
+            interceptor: Mechanism::SeccompTrap,
+            interceptor_reason: why,
+            kernel,
+        },
+    )
 }
 
 fn finish(shield: &Inner, report: Enforcement) -> Result<Enforcement, InstallError> {
-    if shield.policy.require_enforcement() && !report.is_fully_enforced() {
+    let degraded: Vec<_> = report
+        .policies
+        .iter()
+        .filter(|p| p.state != EnforcementState::FullyEnforced && p.reason != "mode is allow")
+        .collect();
+    if shield.policy.require_enforcement() && !degraded.is_empty() {
         return Err(InstallError::NotEnforced(Box::new(report)));
     }
-    for p in &report.policies {
-        if p.state != EnforcementState::FullyEnforced {
-            shield.reporter.record(Event::new(
-                PolicyKind::Shield,
-                Action::Alerted,
-                Details::Degraded {
-                    policy: p.policy.as_str().to_owned(),
-                    reason: format!("{:?} via {}: {}", p.state, p.mechanism, p.reason),
-                },
-                "unknown",
-            ));
-        }
+    for p in degraded {
+        shield.reporter.record(Event::new(
+            PolicyKind::Shield,
+            Action::Alerted,
+            Details::Degraded {
+                policy: p.policy.as_str().to_owned(),
+                reason: format!("{:?} via {}: {}", p.state, p.mechanism, p.reason),
+            },
+            "unknown",
+        ));
     }
     shield.reporter.flush(None);
     Ok(report)
+}
+
+/// Kernel probe without installing anything.
+pub fn probe_kernel() -> KernelProbe {
+    sys::probe::probe()
 }

@@ -9,11 +9,12 @@ pub mod enforce;
 mod error;
 pub mod event;
 pub mod filter;
-mod intercept;
+pub mod intercept;
 pub mod invocation;
 mod lambda;
 pub mod policy;
 mod shield;
+mod sys;
 
 pub use enforce::{Enforcement, EnforcementState, Mechanism, PolicyEnforcement};
 pub use error::{ConfigError, Source};

@@ -1,0 +1,156 @@
+//! The only module with `unsafe` code: the syscall trampoline, seccomp installation, kernel
+//! probes and the SIGSYS trap handler. Every `unsafe` block carries a `// SAFETY:` comment.
+#![allow(unsafe_code)]
+
+pub(crate) mod probe;
+pub(crate) mod trap;
+
+use std::arch::global_asm;
+
+#[cfg(target_arch = "x86_64")]
+global_asm!(
+    ".text",
+    ".globl fnshield_syscall6",
+    ".type fnshield_syscall6,@function",
+    "fnshield_syscall6:",
+    "mov rax, rdi",
+    "mov rdi, rsi",
+    "mov rsi, rdx",
+    "mov rdx, rcx",
+    "mov r10, r8",
+    "mov r8, r9",
+    "mov r9, [rsp+8]",
+    "syscall",
+    ".globl fnshield_syscall_ret",
+    "fnshield_syscall_ret:",
+    "ret",
+    ".size fnshield_syscall6, .-fnshield_syscall6",
+);
+
+#[cfg(target_arch = "aarch64")]
+global_asm!(
+    ".text",
+    ".globl fnshield_syscall6",
+    ".type fnshield_syscall6,%function",
+    "fnshield_syscall6:",
+    "mov x8, x0",
+    "mov x0, x1",
+    "mov x1, x2",
+    "mov x2, x3",
+    "mov x3, x4",
+    "mov x4, x5",
+    "mov x5, x6",
+    "svc #0",
+    ".globl fnshield_syscall_ret",
+    "fnshield_syscall_ret:",
+    "ret",
+    ".size fnshield_syscall6, .-fnshield_syscall6",
+);
+
+extern "C" {
+    fn fnshield_syscall6(nr: i64, a0: u64, a1: u64, a2: u64, a3: u64, a4: u64, a5: u64) -> i64;
+    static fnshield_syscall_ret: u8;
+}
+
+/// The address the kernel reports as `instruction_pointer` for calls made through the
+/// trampoline; the filter exempts it from TRAP and USER_NOTIF.
+pub(crate) fn trampoline_ip() -> u64 {
+    // Only the address of the label is taken; it is never read.
+    std::ptr::addr_of!(fnshield_syscall_ret) as u64
+}
+
+/// Issue a syscall through the exempt trampoline. Returns the raw result (`-errno` on
+/// failure). Async-signal-safe.
+///
+/// Callers pass either plain integers or pointers to memory that is live for the call and
+/// valid for what the syscall does with it; pointer arguments copied from a trapped call are
+/// forwarded as the trapped caller gave them, and the kernel validates them.
+#[inline]
+pub(crate) fn syscall(nr: i64, a: [u64; 6]) -> i64 {
+    // SAFETY: the trampoline performs exactly one syscall with these registers and returns;
+    // callers uphold the pointer contract in this function's documentation.
+    unsafe { fnshield_syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5]) }
+}
+
+/// `seccomp(SECCOMP_SET_MODE_FILTER, flags, prog)`. Returns the raw result.
+pub(crate) fn install_filter(insns: &[crate::filter::Insn], flags: u64) -> i64 {
+    let prog = libc::sock_fprog {
+        len: insns.len() as u16,
+        // `Insn` has the layout of `sock_filter` (repr(C): u16, u8, u8, u32).
+        filter: insns.as_ptr() as *mut libc::sock_filter,
+    };
+    syscall(
+        libc::SYS_seccomp,
+        [1 /* SECCOMP_SET_MODE_FILTER */, flags, &prog as *const _ as u64, 0, 0, 0],
+    )
+}
+
+/// `prctl(PR_SET_NO_NEW_PRIVS, 1)`. Returns the raw result.
+pub(crate) fn set_no_new_privs() -> i64 {
+    syscall(libc::SYS_prctl, [libc::PR_SET_NO_NEW_PRIVS as u64, 1, 0, 0, 0, 0])
+}
+
+/// Install the SIGSYS handler. Returns an errno on failure.
+pub(crate) fn install_sigsys_handler() -> Result<(), i32> {
+    // SAFETY: a zeroed sigaction is a valid "no flags, empty mask" value; we then fill the
+    // handler and flags. `trap::on_sigsys` has the SA_SIGINFO signature and is
+    // async-signal-safe. SA_ONSTACK is deliberately not set: Rust's per-thread alternate
+    // stacks are too small for the handler's buffers.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = trap::on_sigsys as *const () as usize;
+        sa.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
+        libc::sigemptyset(&mut sa.sa_mask);
+        if libc::sigaction(libc::SIGSYS, &sa, std::ptr::null_mut()) != 0 {
+            return Err(*libc::__errno_location());
+        }
+    }
+    Ok(())
+}
+
+/// Copy up to `buf.len()` bytes of this process's memory at `addr` without faulting: bad
+/// addresses give a short (or zero) count instead of a crash. Async-signal-safe.
+pub(crate) fn read_mem(addr: u64, buf: &mut [u8]) -> usize {
+    if addr == 0 || buf.is_empty() {
+        return 0;
+    }
+    let local = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    let remote = libc::iovec {
+        iov_base: addr as *mut libc::c_void,
+        iov_len: buf.len(),
+    };
+    let pid = syscall(libc::SYS_getpid, [0; 6]);
+    let r = syscall(
+        libc::SYS_process_vm_readv,
+        [pid as u64, &local as *const _ as u64, 1, &remote as *const _ as u64, 1, 0],
+    );
+    if r < 0 {
+        0
+    } else {
+        r as usize
+    }
+}
+
+/// Read a NUL-terminated string at `addr` into `buf` without faulting. Returns its length
+/// (without the NUL), or `None` if it is unreadable or does not fit.
+pub(crate) fn read_cstr(addr: u64, buf: &mut [u8]) -> Option<usize> {
+    let mut have = 0usize;
+    while have < buf.len() {
+        // Read up to the end of the current page, at most 256 bytes at a time.
+        let a = addr + have as u64;
+        let to_page_end = 4096 - (a as usize & 4095);
+        let want = to_page_end.min(256).min(buf.len() - have);
+        let got = read_mem(a, &mut buf[have..have + want]);
+        if got == 0 {
+            return None;
+        }
+        if let Some(z) = buf[have..have + got].iter().position(|&b| b == 0) {
+            return Some(have + z);
+        }
+        have += got;
+    }
+    None
+}

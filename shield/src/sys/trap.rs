@@ -1,0 +1,619 @@
+//! The SIGSYS trap interceptor.
+//!
+//! Everything reachable from [`on_sigsys`] is async-signal-safe: no allocation, no locks, no
+//! tracing, no `regex`. It reads pointer arguments with `process_vm_readv` into its own stack
+//! buffers (a bad pointer gives EFAULT, never a crash), decides on the copies with the
+//! precompiled [`Decider`], re-issues the syscall on the copies through the exempt
+//! trampoline, and records events into the lock-free ring.
+
+use super::{read_cstr, read_mem, syscall};
+use crate::arch::nr;
+use crate::decide::{Access, Decider, PathDecision, Verdict, PATH_MAX};
+use crate::dns::{HostTable, Name};
+use crate::event::{Record, RecordKind, RING};
+use crate::invocation;
+use crate::policy::PolicyKind;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::OnceLock;
+
+/// State the handler reads. Set once at install, before the filter goes in.
+pub(crate) struct TrapState {
+    pub(crate) decider: Decider,
+    pub(crate) hosts: HostTable<1024>,
+    /// (st_dev, st_ino) of the running executable: protected whatever path reaches it.
+    pub(crate) exe: (u64, u64),
+    /// Whether `read_handler` is enforced (the exe identity check applies).
+    pub(crate) check_exe: bool,
+}
+
+pub(crate) static STATE: OnceLock<TrapState> = OnceLock::new();
+
+const AT_FDCWD: i64 = libc::AT_FDCWD as i64;
+const EACCES: i64 = libc::EACCES as i64;
+const EPERM: i64 = libc::EPERM as i64;
+const EFAULT: i64 = libc::EFAULT as i64;
+const ENAMETOOLONG: i64 = libc::ENAMETOOLONG as i64;
+
+/// The SIGSYS handler.
+///
+/// Async-signal-safe: saves and restores `errno`, touches only the precompiled tables, atomics,
+/// the event ring and its own stack.
+pub(crate) extern "C" fn on_sigsys(_sig: libc::c_int, _info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+    // SAFETY: __errno_location returns the calling thread's errno slot, valid for the
+    // thread's lifetime.
+    let errno = unsafe { libc::__errno_location() };
+    // SAFETY: as above.
+    let saved = unsafe { *errno };
+    let uc = ctx.cast::<libc::ucontext_t>();
+    // SAFETY: for an SA_SIGINFO handler the kernel passes a valid ucontext_t as the third
+    // argument; it lives on this stack frame's caller for the handler's duration.
+    let (nr, args) = unsafe { regs(&*uc) };
+    let ret = match STATE.get() {
+        Some(st) => handle(st, nr, args),
+        None => -(libc::ENOSYS as i64),
+    };
+    // SAFETY: same ucontext as above; writing the return register is how a trap handler
+    // completes an emulated syscall.
+    unsafe { set_ret(&mut *uc, ret) };
+    // SAFETY: as above.
+    unsafe { *errno = saved };
+}
+
+#[cfg(target_arch = "x86_64")]
+fn regs(uc: &libc::ucontext_t) -> (i64, [u64; 6]) {
+    let g = &uc.uc_mcontext.gregs;
+    let r = |i: libc::c_int| g[i as usize] as u64;
+    (
+        g[libc::REG_RAX as usize],
+        [r(libc::REG_RDI), r(libc::REG_RSI), r(libc::REG_RDX), r(libc::REG_R10), r(libc::REG_R8), r(libc::REG_R9)],
+    )
+}
+
+#[cfg(target_arch = "x86_64")]
+fn set_ret(uc: &mut libc::ucontext_t, ret: i64) {
+    uc.uc_mcontext.gregs[libc::REG_RAX as usize] = ret;
+}
+
+#[cfg(target_arch = "aarch64")]
+fn regs(uc: &libc::ucontext_t) -> (i64, [u64; 6]) {
+    let r = &uc.uc_mcontext.regs;
+    (r[8] as i64, [r[0], r[1], r[2], r[3], r[4], r[5]])
+}
+
+#[cfg(target_arch = "aarch64")]
+fn set_ret(uc: &mut libc::ucontext_t, ret: i64) {
+    uc.uc_mcontext.regs[0] = ret as u64;
+}
+
+/// Dispatch one trapped syscall; returns the value the caller sees.
+pub(crate) fn handle(st: &TrapState, nr: i64, a: [u64; 6]) -> i64 {
+    match nr {
+        nr::OPENAT => open_like(st, nr, a, a[0] as i32 as i64, 1, a[2]),
+        #[cfg(target_arch = "x86_64")]
+        nr::OPEN => open_like(st, nr, a, AT_FDCWD, 0, a[1]),
+        #[cfg(target_arch = "x86_64")]
+        nr::CREAT => open_like(st, nr, a, AT_FDCWD, 0, (libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC) as u64),
+        nr::OPENAT2 => {
+            let mut how = [0u8; 8];
+            if a[3] < 8 || read_mem(a[2], &mut how) != 8 {
+                return -EFAULT;
+            }
+            open_like(st, nr, a, a[0] as i32 as i64, 1, u64::from_le_bytes(how))
+        }
+        nr::EXECVE => exec(st, nr, a, AT_FDCWD, 0, 1, 0),
+        nr::EXECVEAT => exec(st, nr, a, a[0] as i32 as i64, 1, 2, a[4]),
+        nr::CONNECT => net_addr(st, nr, a, 1, 2),
+        nr::SENDTO => net_addr(st, nr, a, 4, 5),
+        nr::SENDMSG => sendmsg(st, nr, a),
+        nr::SENDMMSG => sendmmsg(st, nr, a),
+        nr::RECVFROM => recvfrom(st, nr, a),
+        _ => match path_table(nr) {
+            Some((paths, access, empty_flag)) => path_call(st, nr, a, paths, access, empty_flag),
+            None => syscall(nr, a),
+        },
+    }
+}
+
+/// A path argument: (dirfd argument index or none for AT_FDCWD, path argument index).
+type PathArg = (Option<usize>, usize);
+
+/// Path-taking syscalls other than opens and exec: their path arguments, the access they
+/// make, and (flags argument index, AT_EMPTY_PATH-like bit) when an empty path names the fd.
+fn path_table(n: i64) -> Option<(&'static [PathArg], Access, Option<(usize, u64)>)> {
+    const P0: &[PathArg] = &[(None, 0)];
+    const D01: &[PathArg] = &[(Some(0), 1)];
+    const TWO: &[PathArg] = &[(None, 0), (None, 1)];
+    const D01_D23: &[PathArg] = &[(Some(0), 1), (Some(2), 3)];
+    const EMPTY: u64 = libc::AT_EMPTY_PATH as u64;
+    use Access::{Meta, Write};
+    Some(match n {
+        #[cfg(target_arch = "x86_64")]
+        nr::STAT | nr::LSTAT | nr::ACCESS | nr::READLINK => (P0, Meta, None),
+        nr::STATFS | nr::CHDIR | nr::GETXATTR | nr::LGETXATTR | nr::LISTXATTR | nr::LLISTXATTR => (P0, Meta, None),
+        nr::NEWFSTATAT => (D01, Meta, Some((3, EMPTY))),
+        nr::STATX => (D01, Meta, Some((2, EMPTY))),
+        nr::FACCESSAT | nr::READLINKAT | nr::NAME_TO_HANDLE_AT => (D01, Meta, None),
+        nr::FACCESSAT2 => (D01, Meta, Some((3, EMPTY))),
+        #[cfg(target_arch = "x86_64")]
+        nr::MKDIR | nr::MKNOD | nr::UNLINK | nr::RMDIR | nr::CHMOD | nr::CHOWN | nr::LCHOWN | nr::UTIME | nr::UTIMES => {
+            (P0, Write, None)
+        }
+        nr::TRUNCATE | nr::SETXATTR | nr::LSETXATTR | nr::REMOVEXATTR | nr::LREMOVEXATTR => (P0, Write, None),
+        nr::MKDIRAT | nr::MKNODAT | nr::UNLINKAT | nr::FCHMODAT | nr::FCHMODAT2 | nr::UTIMENSAT => (D01, Write, None),
+        #[cfg(target_arch = "x86_64")]
+        nr::FUTIMESAT => (D01, Write, None),
+        nr::FCHOWNAT => (D01, Write, Some((4, EMPTY))),
+        #[cfg(target_arch = "x86_64")]
+        nr::RENAME | nr::LINK => (TWO, Write, None),
+        nr::RENAMEAT | nr::RENAMEAT2 => (D01_D23, Write, None),
+        nr::LINKAT => (D01_D23, Write, Some((4, EMPTY))),
+        #[cfg(target_arch = "x86_64")]
+        nr::SYMLINK => (&[(None, 1)], Write, None),
+        nr::SYMLINKAT => (&[(Some(1), 2)], Write, None),
+        _ => return None,
+    })
+}
+
+/// A NUL-terminated copy of a path argument.
+struct PathCopy {
+    buf: [u8; PATH_MAX + 1],
+    len: usize,
+}
+
+impl PathCopy {
+    fn read(addr: u64) -> Result<PathCopy, i64> {
+        let mut c = PathCopy {
+            buf: [0; PATH_MAX + 1],
+            len: 0,
+        };
+        match read_cstr(addr, &mut c.buf[..PATH_MAX]) {
+            Some(n) => {
+                c.len = n;
+                c.buf[n] = 0;
+                Ok(c)
+            }
+            None if read_mem(addr, &mut [0u8; 1]) == 0 => Err(-EFAULT),
+            None => Err(-ENAMETOOLONG),
+        }
+    }
+    fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+    fn ptr(&self) -> u64 {
+        self.buf.as_ptr() as u64
+    }
+}
+
+/// Resolve `path` (relative to `dirfd`) to an absolute path in `out`.
+fn resolve(dirfd: i64, path: &[u8], out: &mut [u8; PATH_MAX]) -> Option<usize> {
+    if path.first() == Some(&b'/') {
+        out[..path.len()].copy_from_slice(path);
+        return Some(path.len());
+    }
+    let base = if dirfd == AT_FDCWD {
+        let r = syscall(libc::SYS_getcwd, [out.as_mut_ptr() as u64, PATH_MAX as u64, 0, 0, 0, 0]);
+        if r <= 0 {
+            return None;
+        }
+        // getcwd returns the length including the NUL.
+        (r as usize).saturating_sub(1)
+    } else {
+        fd_path(dirfd, out)?
+    };
+    if out[..base].first() != Some(&b'/') {
+        return None; // "(unreachable)" cwd, sockets, pipes: cannot be classified.
+    }
+    if path.is_empty() {
+        return Some(base);
+    }
+    if base + 1 + path.len() > PATH_MAX {
+        return None;
+    }
+    out[base] = b'/';
+    out[base + 1..base + 1 + path.len()].copy_from_slice(path);
+    Some(base + 1 + path.len())
+}
+
+/// readlink("/proc/self/fd/N") through the trampoline.
+fn fd_path(fd: i64, out: &mut [u8; PATH_MAX]) -> Option<usize> {
+    if fd < 0 {
+        return None;
+    }
+    let mut p = *b"/proc/self/fd/\0\0\0\0\0\0\0\0\0\0\0\0";
+    let mut digits = [0u8; 20];
+    let mut n = 0;
+    let mut v = fd as u64;
+    loop {
+        digits[n] = b'0' + (v % 10) as u8;
+        n += 1;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    for i in 0..n {
+        p[14 + i] = digits[n - 1 - i];
+    }
+    let r = syscall(nr::READLINKAT, [AT_FDCWD as u64, p.as_ptr() as u64, out.as_mut_ptr() as u64, PATH_MAX as u64, 0, 0]);
+    (r > 0).then_some(r as usize)
+}
+
+fn now_realtime_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes one timespec into `ts`; it is async-signal-safe (vDSO).
+    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+pub(crate) fn now_monotonic_secs() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: as in `now_realtime_ns`.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64
+}
+
+/// Fill the common fields and push.
+fn push(mut rec: Record) {
+    rec.pid = syscall(libc::SYS_getpid, [0; 6]) as u32;
+    rec.timestamp_ns = now_realtime_ns();
+    let mut id = [0u8; invocation::ID_MAX];
+    let n = invocation::current_request_id(&mut id);
+    let n = n.min(rec.request_id.len());
+    rec.request_id[..n].copy_from_slice(&id[..n]);
+    rec.request_id_len = n as u8;
+    RING.push(&rec);
+}
+
+fn access_code(a: Access) -> u8 {
+    match a {
+        Access::Read => 0,
+        Access::Write => 1,
+        Access::ReadWrite => 2,
+        Access::Meta => 3,
+    }
+}
+
+fn record_path(nr: i64, d: PathDecision, path: &[u8], access: Access) {
+    if d.verdict == Verdict::Allow {
+        return;
+    }
+    let mut rec = Record::new(d.policy.unwrap_or(PolicyKind::ReadWriteTmp), d.verdict == Verdict::Block, RecordKind::Path, nr);
+    rec.access = access_code(access);
+    rec.set_text(path);
+    push(rec);
+}
+
+fn open_access(flags: u64) -> Access {
+    let f = flags as i32;
+    if f & libc::O_PATH != 0 {
+        return Access::Meta;
+    }
+    let write_bits = f & (libc::O_CREAT | libc::O_TRUNC) != 0;
+    match f & libc::O_ACCMODE {
+        libc::O_WRONLY => Access::Write,
+        libc::O_RDWR => Access::ReadWrite,
+        _ if write_bits => Access::ReadWrite,
+        _ => Access::Read,
+    }
+}
+
+fn open_like(st: &TrapState, nr: i64, mut a: [u64; 6], dirfd: i64, path_idx: usize, flags: u64) -> i64 {
+    let copy = match PathCopy::read(a[path_idx]) {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
+    let access = open_access(flags);
+    let mut abs = [0u8; PATH_MAX];
+    let d = match resolve(dirfd, copy.bytes(), &mut abs) {
+        Some(n) => {
+            let d = st.decider.classify_path(&abs[..n], access);
+            record_path(nr, d, &abs[..n], access);
+            d
+        }
+        None => {
+            let d = st.decider.classify_path(copy.bytes(), access);
+            record_path(nr, d, copy.bytes(), access);
+            d
+        }
+    };
+    if d.verdict == Verdict::Block {
+        return -EACCES;
+    }
+    a[path_idx] = copy.ptr();
+    let fd = syscall(nr, a);
+    if fd < 0 || access == Access::Meta {
+        return fd;
+    }
+    verify_opened(st, nr, fd, access, d)
+}
+
+/// After an allowed open: confirm what was opened. A symlink, `..`, a `/proc/self/fd/N`
+/// re-open or a hard link to the executable must not smuggle a protected file out.
+fn verify_opened(st: &TrapState, nr: i64, fd: i64, access: Access, first: PathDecision) -> i64 {
+    let mut real = [0u8; PATH_MAX];
+    let mut d = match fd_path(fd, &mut real) {
+        Some(n) if real[0] == b'/' => {
+            let d = st.decider.classify_path(&real[..n], access);
+            if d != first && d.verdict != Verdict::Allow {
+                record_path(nr, d, &real[..n], access);
+            }
+            d
+        }
+        _ => PathDecision {
+            policy: None,
+            verdict: Verdict::Allow,
+        },
+    };
+    if st.check_exe && d.verdict != Verdict::Block {
+        // SAFETY: a zeroed `stat` is a valid plain-data value for fstat to fill.
+        let mut sb: libc::stat = unsafe { std::mem::zeroed() };
+        if syscall(libc::SYS_fstat, [fd as u64, &mut sb as *mut _ as u64, 0, 0, 0, 0]) == 0
+            && (sb.st_dev, sb.st_ino) == st.exe
+        {
+            let v = match st.decider.mode(crate::decide::ModeSlot::ReadHandler) {
+                crate::policy::Mode::Block => Verdict::Block,
+                crate::policy::Mode::Alert => Verdict::Alert,
+                crate::policy::Mode::Allow => Verdict::Allow,
+            };
+            d = PathDecision {
+                policy: Some(PolicyKind::ReadHandler),
+                verdict: v,
+            };
+            record_path(nr, d, b"/proc/self/exe", access);
+        }
+    }
+    if d.verdict == Verdict::Block {
+        syscall(libc::SYS_close, [fd as u64, 0, 0, 0, 0, 0]);
+        return -EACCES;
+    }
+    fd
+}
+
+fn path_call(st: &TrapState, nr: i64, mut a: [u64; 6], paths: &[PathArg], access: Access, empty: Option<(usize, u64)>) -> i64 {
+    let mut copies: [Option<PathCopy>; 2] = [None, None];
+    let mut blocked = false;
+    for (slot, &(dirfd_idx, path_idx)) in paths.iter().enumerate().take(2) {
+        if a[path_idx] == 0 {
+            continue; // e.g. utimensat(fd, NULL, ...): acts on the fd.
+        }
+        let copy = match PathCopy::read(a[path_idx]) {
+            Ok(c) => c,
+            Err(e) => return e,
+        };
+        let dirfd = dirfd_idx.map_or(AT_FDCWD, |i| a[i] as i32 as i64);
+        let empty_ok = empty.is_some_and(|(fi, bit)| a[fi] & bit != 0);
+        let mut abs = [0u8; PATH_MAX];
+        let resolved = if copy.len == 0 && !empty_ok { None } else { resolve(dirfd, copy.bytes(), &mut abs) };
+        let (d, shown): (PathDecision, &[u8]) = match resolved {
+            Some(n) => (st.decider.classify_path(&abs[..n], access), &abs[..n]),
+            None if copy.len == 0 => (PathDecision { policy: None, verdict: Verdict::Allow }, b""),
+            None => (st.decider.classify_path(copy.bytes(), access), copy.bytes()),
+        };
+        record_path(nr, d, shown, access);
+        blocked |= d.verdict == Verdict::Block;
+        copies[slot] = Some(copy);
+    }
+    if blocked {
+        return -EACCES;
+    }
+    for (slot, &(_, path_idx)) in paths.iter().enumerate().take(2) {
+        if let Some(c) = &copies[slot] {
+            a[path_idx] = c.ptr();
+        }
+    }
+    syscall(nr, a)
+}
+
+fn exec(st: &TrapState, nr: i64, mut a: [u64; 6], dirfd: i64, path_idx: usize, argv_idx: usize, flags: u64) -> i64 {
+    let copy = match PathCopy::read(a[path_idx]) {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
+    let mut abs = [0u8; PATH_MAX];
+    let empty_ok = flags & libc::AT_EMPTY_PATH as u64 != 0;
+    let n = if copy.len == 0 && !empty_ok { None } else { resolve(dirfd, copy.bytes(), &mut abs) };
+    let shown: &[u8] = match n {
+        Some(n) => &abs[..n],
+        None => copy.bytes(),
+    };
+    let v = match n {
+        Some(_) => st.decider.decide_exec(shown),
+        None => st.decider.decide_exec(b"\0unresolvable"),
+    };
+    if v != Verdict::Allow {
+        let mut rec = Record::new(PolicyKind::CreateChildProcess, v == Verdict::Block, RecordKind::Exec, nr);
+        rec.set_text(shown);
+        let mut i = 0u64;
+        while i < 32 {
+            let mut p = [0u8; 8];
+            if read_mem(a[argv_idx] + i * 8, &mut p) != 8 {
+                break;
+            }
+            let ptr = u64::from_le_bytes(p);
+            if ptr == 0 {
+                break;
+            }
+            let mut arg = [0u8; 128];
+            let len = match read_cstr(ptr, &mut arg[..127]) {
+                Some(l) => l,
+                None => {
+                    rec.truncated = true;
+                    let l = read_mem(ptr, &mut arg[..127]);
+                    arg[..l].iter().position(|&b| b == 0).unwrap_or(l)
+                }
+            };
+            rec.push_arg(&arg[..len]);
+            i += 1;
+        }
+        push(rec);
+    }
+    if v == Verdict::Block {
+        return -EACCES;
+    }
+    a[path_idx] = copy.ptr();
+    syscall(nr, a)
+}
+
+/// Parse a sockaddr copy: Some((ip, port)) for AF_INET / AF_INET6.
+fn inet(sa: &[u8]) -> Option<(IpAddr, u16)> {
+    if sa.len() < 2 {
+        return None;
+    }
+    let family = u16::from_ne_bytes([sa[0], sa[1]]) as i32;
+    match family {
+        libc::AF_INET if sa.len() >= 8 => Some((
+            IpAddr::V4(Ipv4Addr::new(sa[4], sa[5], sa[6], sa[7])),
+            u16::from_be_bytes([sa[2], sa[3]]),
+        )),
+        libc::AF_INET6 if sa.len() >= 24 => {
+            let mut o = [0u8; 16];
+            o.copy_from_slice(&sa[8..24]);
+            Some((IpAddr::V6(Ipv6Addr::from(o)), u16::from_be_bytes([sa[2], sa[3]])))
+        }
+        _ => None,
+    }
+}
+
+/// Decide a destination; records the event. Returns true if blocked.
+fn decide_dest(st: &TrapState, nr: i64, ip: IpAddr, port: u16) -> bool {
+    let ip = crate::policy::canonical(ip);
+    let mut names = [Name::empty(), Name::empty(), Name::empty(), Name::empty()];
+    let mut count = 0usize;
+    st.hosts.lookup(ip, now_monotonic_secs(), &mut |n: &Name| {
+        if count < names.len() {
+            names[count] = *n;
+            count += 1;
+        }
+    });
+    let v = st.decider.decide_connect(ip, port, &mut names[..count].iter().map(|n| n.as_bytes()));
+    if v != Verdict::Allow {
+        let mut rec = Record::new(PolicyKind::OutboundConnectivity, v == Verdict::Block, RecordKind::Net, nr);
+        rec.set_ip(ip, port);
+        if count > 0 {
+            rec.set_text(names[0].as_bytes());
+        }
+        push(rec);
+    }
+    v == Verdict::Block
+}
+
+const SA_MAX: usize = 128;
+
+fn net_addr(st: &TrapState, nr: i64, mut a: [u64; 6], addr_idx: usize, len_idx: usize) -> i64 {
+    if a[addr_idx] == 0 {
+        return syscall(nr, a);
+    }
+    let mut sa = [0u8; SA_MAX];
+    let len = (a[len_idx] as usize).min(SA_MAX);
+    if read_mem(a[addr_idx], &mut sa[..len]) != len {
+        return -EFAULT;
+    }
+    if let Some((ip, port)) = inet(&sa[..len]) {
+        if decide_dest(st, nr, ip, port) {
+            return -EPERM;
+        }
+    }
+    a[addr_idx] = sa.as_ptr() as u64;
+    a[len_idx] = len as u64;
+    syscall(nr, a)
+}
+
+const MSGHDR: usize = std::mem::size_of::<libc::msghdr>();
+
+fn sendmsg(st: &TrapState, nr: i64, mut a: [u64; 6]) -> i64 {
+    let mut hdr = [0u8; MSGHDR];
+    if read_mem(a[1], &mut hdr) != MSGHDR {
+        return -EFAULT;
+    }
+    let mut sa = [0u8; SA_MAX];
+    match check_msghdr(st, nr, &mut hdr, &mut sa) {
+        Err(e) => return e,
+        Ok(()) => {}
+    }
+    a[1] = hdr.as_ptr() as u64;
+    syscall(nr, a)
+}
+
+/// Check a copied msghdr's destination; point its name at `sa` (our copy).
+fn check_msghdr(st: &TrapState, nr: i64, hdr: &mut [u8; MSGHDR], sa: &mut [u8; SA_MAX]) -> Result<(), i64> {
+    let name = u64::from_ne_bytes(hdr[0..8].try_into().unwrap_or([0; 8]));
+    let namelen = u32::from_ne_bytes(hdr[8..12].try_into().unwrap_or([0; 4])) as usize;
+    if name == 0 || namelen == 0 {
+        return Ok(());
+    }
+    let len = namelen.min(SA_MAX);
+    if read_mem(name, &mut sa[..len]) != len {
+        return Err(-EFAULT);
+    }
+    if let Some((ip, port)) = inet(&sa[..len]) {
+        if decide_dest(st, nr, ip, port) {
+            return Err(-EPERM);
+        }
+    }
+    hdr[0..8].copy_from_slice(&(sa.as_ptr() as u64).to_ne_bytes());
+    hdr[8..12].copy_from_slice(&(len as u32).to_ne_bytes());
+    Ok(())
+}
+
+/// sendmmsg: at most this many messages are sent per call (the caller sees a short count,
+/// which sendmmsg's contract allows).
+const MMSG_MAX: usize = 8;
+
+fn sendmmsg(st: &TrapState, nr: i64, mut a: [u64; 6]) -> i64 {
+    const ENTRY: usize = std::mem::size_of::<libc::mmsghdr>();
+    let vlen = (a[2] as usize).min(MMSG_MAX);
+    let mut hdrs = [[0u8; MSGHDR]; MMSG_MAX];
+    let mut names = [[0u8; SA_MAX]; MMSG_MAX];
+    for i in 0..vlen {
+        if read_mem(a[1] + (i * ENTRY) as u64, &mut hdrs[i]) != MSGHDR {
+            return -EFAULT;
+        }
+        if let Err(e) = check_msghdr(st, nr, &mut hdrs[i], &mut names[i]) {
+            return e;
+        }
+    }
+    let mut vec = [[0u8; ENTRY]; MMSG_MAX];
+    for i in 0..vlen {
+        vec[i][..MSGHDR].copy_from_slice(&hdrs[i]);
+    }
+    let user = a[1];
+    a[1] = vec.as_ptr() as u64;
+    a[2] = vlen as u64;
+    let r = syscall(nr, a);
+    if r > 0 {
+        for (i, entry) in vec.iter().enumerate().take(r as usize) {
+            let p = (user + (i * ENTRY + MSGHDR) as u64) as *mut u32;
+            let v = u32::from_ne_bytes(entry[MSGHDR..MSGHDR + 4].try_into().unwrap_or([0; 4]));
+            // SAFETY: the caller passed this vector to sendmmsg, which writes msg_len into
+            // each sent entry; we read the same entries successfully above.
+            unsafe { p.write_unaligned(v) };
+        }
+    }
+    r
+}
+
+/// recvfrom with a source address: performed as asked; answers from a resolver on port 53
+/// teach the host table which names an address has.
+fn recvfrom(st: &TrapState, nr: i64, a: [u64; 6]) -> i64 {
+    let r = syscall(nr, a);
+    if r <= 0 || a[4] == 0 || a[5] == 0 {
+        return r;
+    }
+    let mut lenb = [0u8; 4];
+    if read_mem(a[5], &mut lenb) != 4 {
+        return r;
+    }
+    let len = (u32::from_ne_bytes(lenb) as usize).min(SA_MAX);
+    let mut sa = [0u8; SA_MAX];
+    if read_mem(a[4], &mut sa[..len]) != len {
+        return r;
+    }
+    if let Some((ip, 53)) = inet(&sa[..len]) {
+        if st.decider.is_resolver(crate::policy::canonical(ip)) {
+            let mut msg = [0u8; 4096];
+            let n = read_mem(a[1], &mut msg[..(r as usize).min(4096)]);
+            st.hosts.learn_from_response(&msg[..n], now_monotonic_secs());
+        }
+    }
+    r
+}

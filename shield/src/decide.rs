@@ -294,7 +294,9 @@ impl Decider {
     /// answers may teach the host table.
     pub fn is_resolver(&self, ip: IpAddr) -> bool {
         let ip = canonical(ip);
-        self.always.iter().any(|(n, p)| p.contains(53) && n.contains(ip))
+        self.always
+            .iter()
+            .any(|(n, p)| p.contains(53) && n.contains(ip))
     }
 
     /// Decide running the executable at `path` (absolute; normalised here).

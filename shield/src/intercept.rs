@@ -22,7 +22,9 @@ pub(crate) fn tighten(policy: PolicyKind, to: Mode) -> Option<Mode> {
     };
     let mut now = to;
     for &s in slots {
-        if st.decider.mode(s) == Mode::Allow && !INTERCEPTED[s as usize].load(std::sync::atomic::Ordering::Relaxed) {
+        if st.decider.mode(s) == Mode::Allow
+            && !INTERCEPTED[s as usize].load(std::sync::atomic::Ordering::Relaxed)
+        {
             return None;
         }
         now = st.decider.tighten(s, to);
@@ -30,7 +32,8 @@ pub(crate) fn tighten(policy: PolicyKind, to: Mode) -> Option<Mode> {
     Some(now)
 }
 
-static INTERCEPTED: [std::sync::atomic::AtomicBool; 5] = [const { std::sync::atomic::AtomicBool::new(false) }; 5];
+static INTERCEPTED: [std::sync::atomic::AtomicBool; 5] =
+    [const { std::sync::atomic::AtomicBool::new(false) }; 5];
 
 fn plan(nr: i64, action: F) -> SyscallPlan {
     SyscallPlan {
@@ -87,8 +90,14 @@ pub fn trap_filter_spec(policy: &Policy, trampoline_ip: u64) -> FilterSpec {
         when(
             nr::RT_SIGACTION,
             vec![
-                Rule { arg: 0, cmp: ArgCmp::Eq(libc::SIGSYS as u64) },
-                Rule { arg: 1, cmp: ArgCmp::NonZero },
+                Rule {
+                    arg: 0,
+                    cmp: ArgCmp::Eq(libc::SIGSYS as u64),
+                },
+                Rule {
+                    arg: 1,
+                    cmp: ArgCmp::NonZero,
+                },
             ],
             eperm,
             F::Allow,
@@ -96,10 +105,26 @@ pub fn trap_filter_spec(policy: &Policy, trampoline_ip: u64) -> FilterSpec {
     ];
     if n.outbound {
         s.push(plan(nr::CONNECT, F::Trap));
-        s.push(when(nr::SENDTO, vec![Rule { arg: 4, cmp: ArgCmp::NonZero }], F::Trap, F::Allow));
+        s.push(when(
+            nr::SENDTO,
+            vec![Rule {
+                arg: 4,
+                cmp: ArgCmp::NonZero,
+            }],
+            F::Trap,
+            F::Allow,
+        ));
         s.push(plan(nr::SENDMSG, F::Trap));
         s.push(plan(nr::SENDMMSG, F::Trap));
-        s.push(when(nr::RECVFROM, vec![Rule { arg: 4, cmp: ArgCmp::NonZero }], F::Trap, F::Allow));
+        s.push(when(
+            nr::RECVFROM,
+            vec![Rule {
+                arg: 4,
+                cmp: ArgCmp::NonZero,
+            }],
+            F::Trap,
+            F::Allow,
+        ));
     }
     if n.paths_open {
         for &o in arch::groups::OPEN {
@@ -133,7 +158,13 @@ pub fn trap_filter_spec(policy: &Policy, trampoline_ip: u64) -> FilterSpec {
         }
         s.push(when(
             nr::CLONE,
-            vec![Rule { arg: 0, cmp: ArgCmp::MaskedEq { mask: libc::CLONE_THREAD as u64, value: 0 } }],
+            vec![Rule {
+                arg: 0,
+                cmp: ArgCmp::MaskedEq {
+                    mask: libc::CLONE_THREAD as u64,
+                    value: 0,
+                },
+            }],
             eperm,
             F::Allow,
         ));
@@ -161,7 +192,9 @@ fn not_enforced(reason: &str) -> Vec<PolicyEnforcement> {
 
 fn exe_identity() -> (u64, u64) {
     use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self/exe").map(|m| (m.dev(), m.ino())).unwrap_or((u64::MAX, u64::MAX))
+    std::fs::metadata("/proc/self/exe")
+        .map(|m| (m.dev(), m.ino()))
+        .unwrap_or((u64::MAX, u64::MAX))
 }
 
 /// Install kernel enforcement for `shield` and report what is enforced.
@@ -206,11 +239,11 @@ pub(crate) fn install(shield: &Inner) -> Result<Enforcement, InstallError> {
         );
     }
     let spec = trap_filter_spec(policy, sys::trampoline_ip());
-    let filter = Filter::try_from(&spec).map_err(|e| InstallError::Setup(format!("filter: {e}")))?;
+    let filter =
+        Filter::try_from(&spec).map_err(|e| InstallError::Setup(format!("filter: {e}")))?;
     let n = needs(policy);
     let state = sys::trap::TrapState {
         decider: Decider::new(policy),
-        hosts: crate::dns::HostTable::new(),
         exe: exe_identity(),
         check_exe: n.paths_open,
     };
@@ -220,7 +253,15 @@ pub(crate) fn install(shield: &Inner) -> Result<Enforcement, InstallError> {
     if let Err(e) = sys::install_sigsys_handler() {
         let reason = format!("sigaction(SIGSYS) failed: errno {e}");
         kernel.refused = Some(reason.clone());
-        return finish(shield, Enforcement { policies: not_enforced(&reason), interceptor: Mechanism::None, interceptor_reason: why, kernel });
+        return finish(
+            shield,
+            Enforcement {
+                policies: not_enforced(&reason),
+                interceptor: Mechanism::None,
+                interceptor_reason: why,
+                kernel,
+            },
+        );
     }
     if !kernel.no_new_privs {
         let r = sys::set_no_new_privs();
@@ -230,7 +271,15 @@ pub(crate) fn install(shield: &Inner) -> Result<Enforcement, InstallError> {
                 -r
             );
             kernel.refused = Some(reason.clone());
-            return finish(shield, Enforcement { policies: not_enforced(&reason), interceptor: Mechanism::None, interceptor_reason: why, kernel });
+            return finish(
+                shield,
+                Enforcement {
+                    policies: not_enforced(&reason),
+                    interceptor: Mechanism::None,
+                    interceptor_reason: why,
+                    kernel,
+                },
+            );
         }
     }
     const TSYNC: u64 = 1;
@@ -242,7 +291,15 @@ pub(crate) fn install(shield: &Inner) -> Result<Enforcement, InstallError> {
             format!("seccomp(SECCOMP_SET_MODE_FILTER) refused: errno {}", -r)
         };
         kernel.refused = Some(reason.clone());
-        return finish(shield, Enforcement { policies: not_enforced(&reason), interceptor: Mechanism::None, interceptor_reason: why, kernel });
+        return finish(
+            shield,
+            Enforcement {
+                policies: not_enforced(&reason),
+                interceptor: Mechanism::None,
+                interceptor_reason: why,
+                kernel,
+            },
+        );
     }
     let m = policy.modes();
     for (slot, on) in [
@@ -254,12 +311,27 @@ pub(crate) fn install(shield: &Inner) -> Result<Enforcement, InstallError> {
     ] {
         INTERCEPTED[slot as usize].store(on, std::sync::atomic::Ordering::Relaxed);
     }
-    let line = |p: PolicyKind, mode: Mode, state: EnforcementState, mech: Mechanism, reason: &str| PolicyEnforcement {
-        policy: p,
-        state: if mode == Mode::Allow && !policy.runtime_tightening() { EnforcementState::NotEnforced } else { state },
-        mechanism: if mode == Mode::Allow && !policy.runtime_tightening() { Mechanism::None } else { mech },
-        reason: if mode == Mode::Allow && !policy.runtime_tightening() { "mode is allow".to_owned() } else { reason.to_owned() },
-    };
+    let line =
+        |p: PolicyKind, mode: Mode, state: EnforcementState, mech: Mechanism, reason: &str| {
+            PolicyEnforcement {
+                policy: p,
+                state: if mode == Mode::Allow && !policy.runtime_tightening() {
+                    EnforcementState::NotEnforced
+                } else {
+                    state
+                },
+                mechanism: if mode == Mode::Allow && !policy.runtime_tightening() {
+                    Mechanism::None
+                } else {
+                    mech
+                },
+                reason: if mode == Mode::Allow && !policy.runtime_tightening() {
+                    "mode is allow".to_owned()
+                } else {
+                    reason.to_owned()
+                },
+            }
+        };
     let tmp_mode = m.tmp_read().max(m.tmp_write());
     let policies = vec![
         line(PolicyKind::OutboundConnectivity, m.outbound(), EnforcementState::FullyEnforced, Mechanism::SeccompTrap,

@@ -81,13 +81,23 @@ pub(crate) fn install_filter(insns: &[crate::filter::Insn], flags: u64) -> i64 {
     };
     syscall(
         libc::SYS_seccomp,
-        [1 /* SECCOMP_SET_MODE_FILTER */, flags, &prog as *const _ as u64, 0, 0, 0],
+        [
+            1, /* SECCOMP_SET_MODE_FILTER */
+            flags,
+            &prog as *const _ as u64,
+            0,
+            0,
+            0,
+        ],
     )
 }
 
 /// `prctl(PR_SET_NO_NEW_PRIVS, 1)`. Returns the raw result.
 pub(crate) fn set_no_new_privs() -> i64 {
-    syscall(libc::SYS_prctl, [libc::PR_SET_NO_NEW_PRIVS as u64, 1, 0, 0, 0, 0])
+    syscall(
+        libc::SYS_prctl,
+        [libc::PR_SET_NO_NEW_PRIVS as u64, 1, 0, 0, 0, 0],
+    )
 }
 
 /// Install the SIGSYS handler. Returns an errno on failure.
@@ -125,7 +135,14 @@ pub(crate) fn read_mem(addr: u64, buf: &mut [u8]) -> usize {
     let pid = syscall(libc::SYS_getpid, [0; 6]);
     let r = syscall(
         libc::SYS_process_vm_readv,
-        [pid as u64, &local as *const _ as u64, 1, &remote as *const _ as u64, 1, 0],
+        [
+            pid as u64,
+            &local as *const _ as u64,
+            1,
+            &remote as *const _ as u64,
+            1,
+            0,
+        ],
     );
     if r < 0 {
         0

@@ -7,7 +7,17 @@ const SECCOMP_GET_ACTION_AVAIL: u64 = 2;
 
 fn action_avail(action: u32) -> bool {
     let a = action;
-    syscall(libc::SYS_seccomp, [SECCOMP_GET_ACTION_AVAIL, 0, &a as *const u32 as u64, 0, 0, 0]) == 0
+    syscall(
+        libc::SYS_seccomp,
+        [
+            SECCOMP_GET_ACTION_AVAIL,
+            0,
+            &a as *const u32 as u64,
+            0,
+            0,
+            0,
+        ],
+    ) == 0
 }
 
 /// Probe `/proc/self/status`, `SECCOMP_GET_ACTION_AVAIL` and the Landlock ABI.

@@ -19,7 +19,6 @@ use std::sync::OnceLock;
 /// State the handler reads. Set once at install, before the filter goes in.
 pub(crate) struct TrapState {
     pub(crate) decider: Decider,
-    pub(crate) hosts: HostTable<1024>,
     /// (st_dev, st_ino) of the running executable: protected whatever path reaches it.
     pub(crate) exe: (u64, u64),
     /// Whether `read_handler` is enforced (the exe identity check applies).
@@ -27,6 +26,9 @@ pub(crate) struct TrapState {
 }
 
 pub(crate) static STATE: OnceLock<TrapState> = OnceLock::new();
+
+/// IP → host names learnt from DNS answers (bounded, TTL-honouring, lock-free).
+pub(crate) static HOSTS: HostTable<1024> = HostTable::new();
 
 const AT_FDCWD: i64 = libc::AT_FDCWD as i64;
 const EACCES: i64 = libc::EACCES as i64;
@@ -38,7 +40,11 @@ const ENAMETOOLONG: i64 = libc::ENAMETOOLONG as i64;
 ///
 /// Async-signal-safe: saves and restores `errno`, touches only the precompiled tables, atomics,
 /// the event ring and its own stack.
-pub(crate) extern "C" fn on_sigsys(_sig: libc::c_int, _info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+pub(crate) extern "C" fn on_sigsys(
+    _sig: libc::c_int,
+    _info: *mut libc::siginfo_t,
+    ctx: *mut libc::c_void,
+) {
     // SAFETY: __errno_location returns the calling thread's errno slot, valid for the
     // thread's lifetime.
     let errno = unsafe { libc::__errno_location() };
@@ -65,7 +71,14 @@ fn regs(uc: &libc::ucontext_t) -> (i64, [u64; 6]) {
     let r = |i: libc::c_int| g[i as usize] as u64;
     (
         g[libc::REG_RAX as usize],
-        [r(libc::REG_RDI), r(libc::REG_RSI), r(libc::REG_RDX), r(libc::REG_R10), r(libc::REG_R8), r(libc::REG_R9)],
+        [
+            r(libc::REG_RDI),
+            r(libc::REG_RSI),
+            r(libc::REG_RDX),
+            r(libc::REG_R10),
+            r(libc::REG_R8),
+            r(libc::REG_R9),
+        ],
     )
 }
 
@@ -92,7 +105,14 @@ pub(crate) fn handle(st: &TrapState, nr: i64, a: [u64; 6]) -> i64 {
         #[cfg(target_arch = "x86_64")]
         nr::OPEN => open_like(st, nr, a, AT_FDCWD, 0, a[1]),
         #[cfg(target_arch = "x86_64")]
-        nr::CREAT => open_like(st, nr, a, AT_FDCWD, 0, (libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC) as u64),
+        nr::CREAT => open_like(
+            st,
+            nr,
+            a,
+            AT_FDCWD,
+            0,
+            (libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC) as u64,
+        ),
         nr::OPENAT2 => {
             let mut how = [0u8; 8];
             if a[3] < 8 || read_mem(a[2], &mut how) != 8 {
@@ -129,17 +149,29 @@ fn path_table(n: i64) -> Option<(&'static [PathArg], Access, Option<(usize, u64)
     Some(match n {
         #[cfg(target_arch = "x86_64")]
         nr::STAT | nr::LSTAT | nr::ACCESS | nr::READLINK => (P0, Meta, None),
-        nr::STATFS | nr::CHDIR | nr::GETXATTR | nr::LGETXATTR | nr::LISTXATTR | nr::LLISTXATTR => (P0, Meta, None),
+        nr::STATFS | nr::CHDIR | nr::GETXATTR | nr::LGETXATTR | nr::LISTXATTR | nr::LLISTXATTR => {
+            (P0, Meta, None)
+        }
         nr::NEWFSTATAT => (D01, Meta, Some((3, EMPTY))),
         nr::STATX => (D01, Meta, Some((2, EMPTY))),
         nr::FACCESSAT | nr::READLINKAT | nr::NAME_TO_HANDLE_AT => (D01, Meta, None),
         nr::FACCESSAT2 => (D01, Meta, Some((3, EMPTY))),
         #[cfg(target_arch = "x86_64")]
-        nr::MKDIR | nr::MKNOD | nr::UNLINK | nr::RMDIR | nr::CHMOD | nr::CHOWN | nr::LCHOWN | nr::UTIME | nr::UTIMES => {
+        nr::MKDIR
+        | nr::MKNOD
+        | nr::UNLINK
+        | nr::RMDIR
+        | nr::CHMOD
+        | nr::CHOWN
+        | nr::LCHOWN
+        | nr::UTIME
+        | nr::UTIMES => (P0, Write, None),
+        nr::TRUNCATE | nr::SETXATTR | nr::LSETXATTR | nr::REMOVEXATTR | nr::LREMOVEXATTR => {
             (P0, Write, None)
         }
-        nr::TRUNCATE | nr::SETXATTR | nr::LSETXATTR | nr::REMOVEXATTR | nr::LREMOVEXATTR => (P0, Write, None),
-        nr::MKDIRAT | nr::MKNODAT | nr::UNLINKAT | nr::FCHMODAT | nr::FCHMODAT2 | nr::UTIMENSAT => (D01, Write, None),
+        nr::MKDIRAT | nr::MKNODAT | nr::UNLINKAT | nr::FCHMODAT | nr::FCHMODAT2 | nr::UTIMENSAT => {
+            (D01, Write, None)
+        }
         #[cfg(target_arch = "x86_64")]
         nr::FUTIMESAT => (D01, Write, None),
         nr::FCHOWNAT => (D01, Write, Some((4, EMPTY))),
@@ -191,7 +223,10 @@ fn resolve(dirfd: i64, path: &[u8], out: &mut [u8; PATH_MAX]) -> Option<usize> {
         return Some(path.len());
     }
     let base = if dirfd == AT_FDCWD {
-        let r = syscall(libc::SYS_getcwd, [out.as_mut_ptr() as u64, PATH_MAX as u64, 0, 0, 0, 0]);
+        let r = syscall(
+            libc::SYS_getcwd,
+            [out.as_mut_ptr() as u64, PATH_MAX as u64, 0, 0, 0, 0],
+        );
         if r <= 0 {
             return None;
         }
@@ -234,19 +269,35 @@ fn fd_path(fd: i64, out: &mut [u8; PATH_MAX]) -> Option<usize> {
     for i in 0..n {
         p[14 + i] = digits[n - 1 - i];
     }
-    let r = syscall(nr::READLINKAT, [AT_FDCWD as u64, p.as_ptr() as u64, out.as_mut_ptr() as u64, PATH_MAX as u64, 0, 0]);
+    let r = syscall(
+        nr::READLINKAT,
+        [
+            AT_FDCWD as u64,
+            p.as_ptr() as u64,
+            out.as_mut_ptr() as u64,
+            PATH_MAX as u64,
+            0,
+            0,
+        ],
+    );
     (r > 0).then_some(r as usize)
 }
 
 fn now_realtime_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: clock_gettime writes one timespec into `ts`; it is async-signal-safe (vDSO).
     unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 pub(crate) fn now_monotonic_secs() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: as in `now_realtime_ns`.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec as u64
@@ -277,7 +328,12 @@ fn record_path(nr: i64, d: PathDecision, path: &[u8], access: Access) {
     if d.verdict == Verdict::Allow {
         return;
     }
-    let mut rec = Record::new(d.policy.unwrap_or(PolicyKind::ReadWriteTmp), d.verdict == Verdict::Block, RecordKind::Path, nr);
+    let mut rec = Record::new(
+        d.policy.unwrap_or(PolicyKind::ReadWriteTmp),
+        d.verdict == Verdict::Block,
+        RecordKind::Path,
+        nr,
+    );
     rec.access = access_code(access);
     rec.set_text(path);
     push(rec);
@@ -297,7 +353,14 @@ fn open_access(flags: u64) -> Access {
     }
 }
 
-fn open_like(st: &TrapState, nr: i64, mut a: [u64; 6], dirfd: i64, path_idx: usize, flags: u64) -> i64 {
+fn open_like(
+    st: &TrapState,
+    nr: i64,
+    mut a: [u64; 6],
+    dirfd: i64,
+    path_idx: usize,
+    flags: u64,
+) -> i64 {
     let copy = match PathCopy::read(a[path_idx]) {
         Ok(c) => c,
         Err(e) => return e,
@@ -347,7 +410,10 @@ fn verify_opened(st: &TrapState, nr: i64, fd: i64, access: Access, first: PathDe
     if st.check_exe && d.verdict != Verdict::Block {
         // SAFETY: a zeroed `stat` is a valid plain-data value for fstat to fill.
         let mut sb: libc::stat = unsafe { std::mem::zeroed() };
-        if syscall(libc::SYS_fstat, [fd as u64, &mut sb as *mut _ as u64, 0, 0, 0, 0]) == 0
+        if syscall(
+            libc::SYS_fstat,
+            [fd as u64, &mut sb as *mut _ as u64, 0, 0, 0, 0],
+        ) == 0
             && (sb.st_dev, sb.st_ino) == st.exe
         {
             let v = match st.decider.mode(crate::decide::ModeSlot::ReadHandler) {
@@ -369,7 +435,14 @@ fn verify_opened(st: &TrapState, nr: i64, fd: i64, access: Access, first: PathDe
     fd
 }
 
-fn path_call(st: &TrapState, nr: i64, mut a: [u64; 6], paths: &[PathArg], access: Access, empty: Option<(usize, u64)>) -> i64 {
+fn path_call(
+    st: &TrapState,
+    nr: i64,
+    mut a: [u64; 6],
+    paths: &[PathArg],
+    access: Access,
+    empty: Option<(usize, u64)>,
+) -> i64 {
     let mut copies: [Option<PathCopy>; 2] = [None, None];
     let mut blocked = false;
     for (slot, &(dirfd_idx, path_idx)) in paths.iter().enumerate().take(2) {
@@ -383,10 +456,20 @@ fn path_call(st: &TrapState, nr: i64, mut a: [u64; 6], paths: &[PathArg], access
         let dirfd = dirfd_idx.map_or(AT_FDCWD, |i| a[i] as i32 as i64);
         let empty_ok = empty.is_some_and(|(fi, bit)| a[fi] & bit != 0);
         let mut abs = [0u8; PATH_MAX];
-        let resolved = if copy.len == 0 && !empty_ok { None } else { resolve(dirfd, copy.bytes(), &mut abs) };
+        let resolved = if copy.len == 0 && !empty_ok {
+            None
+        } else {
+            resolve(dirfd, copy.bytes(), &mut abs)
+        };
         let (d, shown): (PathDecision, &[u8]) = match resolved {
             Some(n) => (st.decider.classify_path(&abs[..n], access), &abs[..n]),
-            None if copy.len == 0 => (PathDecision { policy: None, verdict: Verdict::Allow }, b""),
+            None if copy.len == 0 => (
+                PathDecision {
+                    policy: None,
+                    verdict: Verdict::Allow,
+                },
+                b"",
+            ),
             None => (st.decider.classify_path(copy.bytes(), access), copy.bytes()),
         };
         record_path(nr, d, shown, access);
@@ -404,14 +487,26 @@ fn path_call(st: &TrapState, nr: i64, mut a: [u64; 6], paths: &[PathArg], access
     syscall(nr, a)
 }
 
-fn exec(st: &TrapState, nr: i64, mut a: [u64; 6], dirfd: i64, path_idx: usize, argv_idx: usize, flags: u64) -> i64 {
+fn exec(
+    st: &TrapState,
+    nr: i64,
+    mut a: [u64; 6],
+    dirfd: i64,
+    path_idx: usize,
+    argv_idx: usize,
+    flags: u64,
+) -> i64 {
     let copy = match PathCopy::read(a[path_idx]) {
         Ok(c) => c,
         Err(e) => return e,
     };
     let mut abs = [0u8; PATH_MAX];
     let empty_ok = flags & libc::AT_EMPTY_PATH as u64 != 0;
-    let n = if copy.len == 0 && !empty_ok { None } else { resolve(dirfd, copy.bytes(), &mut abs) };
+    let n = if copy.len == 0 && !empty_ok {
+        None
+    } else {
+        resolve(dirfd, copy.bytes(), &mut abs)
+    };
     let shown: &[u8] = match n {
         Some(n) => &abs[..n],
         None => copy.bytes(),
@@ -421,7 +516,12 @@ fn exec(st: &TrapState, nr: i64, mut a: [u64; 6], dirfd: i64, path_idx: usize, a
         None => st.decider.decide_exec(b"\0unresolvable"),
     };
     if v != Verdict::Allow {
-        let mut rec = Record::new(PolicyKind::CreateChildProcess, v == Verdict::Block, RecordKind::Exec, nr);
+        let mut rec = Record::new(
+            PolicyKind::CreateChildProcess,
+            v == Verdict::Block,
+            RecordKind::Exec,
+            nr,
+        );
         rec.set_text(shown);
         let mut i = 0u64;
         while i < 32 {
@@ -468,7 +568,10 @@ fn inet(sa: &[u8]) -> Option<(IpAddr, u16)> {
         libc::AF_INET6 if sa.len() >= 24 => {
             let mut o = [0u8; 16];
             o.copy_from_slice(&sa[8..24]);
-            Some((IpAddr::V6(Ipv6Addr::from(o)), u16::from_be_bytes([sa[2], sa[3]])))
+            Some((
+                IpAddr::V6(Ipv6Addr::from(o)),
+                u16::from_be_bytes([sa[2], sa[3]]),
+            ))
         }
         _ => None,
     }
@@ -479,15 +582,22 @@ fn decide_dest(st: &TrapState, nr: i64, ip: IpAddr, port: u16) -> bool {
     let ip = crate::policy::canonical(ip);
     let mut names = [Name::empty(), Name::empty(), Name::empty(), Name::empty()];
     let mut count = 0usize;
-    st.hosts.lookup(ip, now_monotonic_secs(), &mut |n: &Name| {
+    HOSTS.lookup(ip, now_monotonic_secs(), &mut |n: &Name| {
         if count < names.len() {
             names[count] = *n;
             count += 1;
         }
     });
-    let v = st.decider.decide_connect(ip, port, &mut names[..count].iter().map(|n| n.as_bytes()));
+    let v = st
+        .decider
+        .decide_connect(ip, port, &mut names[..count].iter().map(|n| n.as_bytes()));
     if v != Verdict::Allow {
-        let mut rec = Record::new(PolicyKind::OutboundConnectivity, v == Verdict::Block, RecordKind::Net, nr);
+        let mut rec = Record::new(
+            PolicyKind::OutboundConnectivity,
+            v == Verdict::Block,
+            RecordKind::Net,
+            nr,
+        );
         rec.set_ip(ip, port);
         if count > 0 {
             rec.set_text(names[0].as_bytes());
@@ -535,7 +645,12 @@ fn sendmsg(st: &TrapState, nr: i64, mut a: [u64; 6]) -> i64 {
 }
 
 /// Check a copied msghdr's destination; point its name at `sa` (our copy).
-fn check_msghdr(st: &TrapState, nr: i64, hdr: &mut [u8; MSGHDR], sa: &mut [u8; SA_MAX]) -> Result<(), i64> {
+fn check_msghdr(
+    st: &TrapState,
+    nr: i64,
+    hdr: &mut [u8; MSGHDR],
+    sa: &mut [u8; SA_MAX],
+) -> Result<(), i64> {
     let name = u64::from_ne_bytes(hdr[0..8].try_into().unwrap_or([0; 8]));
     let namelen = u32::from_ne_bytes(hdr[8..12].try_into().unwrap_or([0; 4])) as usize;
     if name == 0 || namelen == 0 {
@@ -612,7 +727,7 @@ fn recvfrom(st: &TrapState, nr: i64, a: [u64; 6]) -> i64 {
         if st.decider.is_resolver(crate::policy::canonical(ip)) {
             let mut msg = [0u8; 4096];
             let n = read_mem(a[1], &mut msg[..(r as usize).min(4096)]);
-            st.hosts.learn_from_response(&msg[..n], now_monotonic_secs());
+            HOSTS.learn_from_response(&msg[..n], now_monotonic_secs());
         }
     }
     r

@@ -24,7 +24,7 @@
 //! * **The root itself is never removed, and never modified.** Only its contents are removed.
 //!   The root path is the only path the wiper ever resolves as a string; it is opened with
 //!   `O_DIRECTORY | O_NOFOLLOW`, so a root that is itself a symlink is refused (reported as a
-//!   failure with `ELOOP`). Everything below it is reached through directory file descriptors.
+//!   failure with `ENOTDIR`). Everything below it is reached through directory file descriptors.
 //! * **Symlinks are never followed.** Every directory is opened with `openat(parent_fd, name,
 //!   O_DIRECTORY | O_NOFOLLOW)` (via `openat2` with `RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH |
 //!   RESOLVE_NO_XDEV` where the kernel allows it), every entry is removed with
@@ -36,7 +36,7 @@
 //!   Where `openat2` is unavailable (Linux < 5.6, or a seccomp filter that refuses it; the
 //!   wiper notices `ENOSYS`/`EPERM` once and remembers), every directory's `st_dev` is compared
 //!   with the root's, and the `(st_dev, st_ino)` of every mount point under the root listed in
-//!   `/proc/self/mountinfo` at the start of the wipe is refused as well. A mount point is left
+//!   `/proc/thread-self/mountinfo` at the start of the wipe is refused as well. A mount point is left
 //!   alone, together with everything under it, and reported as
 //!   [`WipeFailureReason::CrossesMount`]. A file that is a mount point fails `unlinkat` with
 //!   `EBUSY` and is reported as [`WipeFailureReason::Busy`].
@@ -528,7 +528,7 @@ impl TmpWiper {
     }
 
     /// Testing aid: behave as if `openat2(2)` were unavailable (the fallback that compares
-    /// `st_dev` and reads `/proc/self/mountinfo`).
+    /// `st_dev` and reads `/proc/thread-self/mountinfo`).
     #[doc(hidden)]
     pub fn without_openat2(self) -> Self {
         self.openat2_usable.store(false, Ordering::Relaxed);
@@ -774,12 +774,16 @@ impl<'w> Walk<'w> {
     }
 
     fn stat_and_remove(&mut self, name: &CStr, ino: u64, keep: Option<u32>) {
-        let Some(fd) = self.top_fd() else { return };
-        match stat::fstatat(fd, name, fcntl::AtFlags::AT_SYMLINK_NOFOLLOW) {
-            Ok(st) if is_dir(&st) => self.descend(name, ino, keep, false),
-            Ok(st) => self.unlink(name, ino, reg_bytes(&st), keep, false),
-            Err(Errno::ENOENT) => {}
-            Err(e) => self.fail_entry(name, ino, WipeFailureReason::from_errno(e)),
+        loop {
+            let Some(fd) = self.top_fd() else { return };
+            return match stat::fstatat(fd, name, fcntl::AtFlags::AT_SYMLINK_NOFOLLOW) {
+                Ok(st) if is_dir(&st) => self.descend(name, ino, keep, false),
+                Ok(st) => self.unlink(name, ino, reg_bytes(&st), keep, false),
+                Err(Errno::ENOENT) => {}
+                // No search permission on the directory: fix it (once) and retry.
+                Err(Errno::EACCES) if self.fix_top_mode() => continue,
+                Err(e) => self.fail_entry(name, ino, WipeFailureReason::from_errno(e)),
+            };
         }
     }
 
@@ -799,8 +803,7 @@ impl<'w> Walk<'w> {
                 Err(Errno::EISDIR) if may_descend => return self.descend(name, ino, keep, false),
                 Err(Errno::EACCES | Errno::EPERM) if !fixed => {
                     fixed = true;
-                    let t = self.stack.len() - 1;
-                    if !self.fix_mode(t) {
+                    if !self.fix_top_mode() {
                         return self.fail_entry(name, ino, WipeFailureReason::PermissionDenied);
                     }
                 }
@@ -809,7 +812,13 @@ impl<'w> Walk<'w> {
         }
     }
 
-    /// Gives frame `t` (never the root) mode `u+rwx` if we own it or are root.
+    /// [`Self::fix_mode`] on the top directory.
+    fn fix_top_mode(&mut self) -> bool {
+        self.fix_mode(self.stack.len().saturating_sub(1))
+    }
+
+    /// Gives frame `t` (never the root) mode `u+rwx` if we own it or are root; false when
+    /// that is not allowed, was already done, or failed.
     fn fix_mode(&mut self, t: usize) -> bool {
         let euid = self.euid;
         let Some(frame) = self.stack.get_mut(t) else {
@@ -840,7 +849,10 @@ impl<'w> Walk<'w> {
             return;
         }
         let mut found = Vec::new();
-        if let Ok(table) = std::fs::read("/proc/self/mountinfo") {
+        // The calling thread's view: mount namespaces can differ between threads.
+        let table = std::fs::read("/proc/thread-self/mountinfo")
+            .or_else(|_| std::fs::read("/proc/self/mountinfo"));
+        if let Ok(table) = table {
             for line in table.split(|&b| b == b'\n') {
                 let Some(field) = line.split(|&b| b == b' ').nth(4) else {
                     continue;
@@ -871,7 +883,13 @@ impl<'w> Walk<'w> {
                     break fd;
                 }
                 Err(Errno::EACCES) if !fixed => {
+                    // Our own directory may lack search permission; otherwise the child
+                    // lacks read or search permission.
+                    if self.fix_top_mode() {
+                        continue;
+                    }
                     fixed = true;
+                    let Some(parent) = self.top_fd() else { return };
                     if self.fix_child_mode(parent, name) {
                         continue;
                     }
@@ -892,11 +910,14 @@ impl<'w> Walk<'w> {
     }
 
     fn stat_nondir_and_unlink(&mut self, name: &CStr, ino: u64, keep: Option<u32>) {
-        let Some(fd) = self.top_fd() else { return };
-        match stat::fstatat(fd, name, fcntl::AtFlags::AT_SYMLINK_NOFOLLOW) {
-            Ok(st) => self.unlink(name, ino, reg_bytes(&st), keep, false),
-            Err(Errno::ENOENT) => {}
-            Err(e) => self.fail_entry(name, ino, WipeFailureReason::from_errno(e)),
+        loop {
+            let Some(fd) = self.top_fd() else { return };
+            return match stat::fstatat(fd, name, fcntl::AtFlags::AT_SYMLINK_NOFOLLOW) {
+                Ok(st) => self.unlink(name, ino, reg_bytes(&st), keep, false),
+                Err(Errno::ENOENT) => {}
+                Err(Errno::EACCES) if self.fix_top_mode() => continue,
+                Err(e) => self.fail_entry(name, ino, WipeFailureReason::from_errno(e)),
+            };
         }
     }
 

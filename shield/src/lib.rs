@@ -24,3 +24,4 @@ pub use policy::{InterceptorChoice, Mode, Policy, PolicyKind};
 pub use shield::{InstallError, Shield, ShieldBuilder};
 
 pub(crate) use arch::syscall_name;
+pub mod wipe;

@@ -1,2 +1,3 @@
 //! fnshield
 #![deny(unsafe_code)]
+pub mod validate;

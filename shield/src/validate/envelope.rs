@@ -23,7 +23,7 @@
 //! violations of record 3 carry paths starting with `/Records/3/...`.
 //!
 //! Every decoded payload (a body string, a base64 blob, a gunzipped batch) goes through the same
-//! [limits](super::limits) as the raw event before it is parsed; gzip output is capped at
+//! limits ([`super::limits`]) as the raw event before it is parsed; gzip output is capped at
 //! `max_bytes` while it is being inflated, so a decompression bomb stops at the cap.
 //!
 //! Anything an envelope cannot unwrap — the field is missing or has the wrong type, bad base64,

@@ -8,22 +8,22 @@
 //! | `max_depth`     | 64             | nesting of arrays and objects                     |
 //! | `max_array_len` | 10 000         | elements in any one array                         |
 //!
-//! Depth and array length are checked by [`scan`], a single forward pass over the bytes that
+//! Depth and array length are checked by a scanner, a single forward pass over the bytes that
 //! knows about strings and escapes (a `[` inside `"a[b"` or after `\"` is not counted). It keeps
 //! one counter per open container and stops at the first limit crossed, so its memory is bounded
 //! by `max_depth` and it never recurses: a payload nested 100 000 levels deep is rejected after
-//! reading `max_depth + 1` opening brackets, long before `serde_json` (whose own recursion limit
-//! is 128) or the schema validator would see it. This is also why `max_depth` cannot exceed
+//! reading `max_depth + 1` opening brackets, long before `serde_json` (which refuses 128 levels
+//! and more) or the schema validator would see it. This is also why `max_depth` cannot exceed
 //! [`MAX_DEPTH_CEILING`].
 //!
 //! The scanner does not validate JSON syntax: malformed input that passes the limits is caught by
 //! the parser right after and reported as malformed.
 
-/// The largest `max_depth` that may be configured. `serde_json` refuses documents nested more
-/// than 128 levels; keeping the scanner's limit at or below it means every document the
+/// The largest `max_depth` that may be configured. `serde_json`'s recursion limit refuses
+/// documents nested 128 levels or more; keeping the scanner's limit at or below it means every document the
 /// scanner lets through can be parsed, and a too-deep document is reported as a limit
 /// violation rather than a parse error.
-pub const MAX_DEPTH_CEILING: usize = 128;
+pub const MAX_DEPTH_CEILING: usize = 127;
 
 /// Default for `max_bytes`: 6 MiB, Lambda's synchronous invocation payload limit.
 pub const DEFAULT_MAX_BYTES: usize = 6 * 1024 * 1024;

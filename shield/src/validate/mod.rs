@@ -162,7 +162,7 @@ impl<'de> Deserialize<'de> for Mode {
 /// | `envelope` | see [`Envelope`]: `"none"`, `"api_gateway_v1"`, ..., or `"/a/json/pointer"` | `"none"` |
 /// | `response_schema`, `response_schema_json` | schema for the handler's result | none |
 /// | `max_bytes` | [limit](limits) on raw and decoded payload size | 6 MiB |
-/// | `max_depth` | limit on nesting, at most 128 | 64 |
+/// | `max_depth` | limit on nesting, at most 127 | 64 |
 /// | `max_array_len` | limit on elements in one array | 10 000 |
 /// | `sqs_partial_batch` | report invalid SQS records in `batchItemFailures` instead of rejecting the batch (needs `envelope = "sqs"`) | false |
 ///
@@ -491,7 +491,7 @@ fn load_schema(
     keys: (&'static str, &'static str),
     task_root: &Path,
 ) -> Result<Option<Compiled>, ValidationError> {
-    let (origin, text) = match (file, json) {
+    let (origin, text, base) = match (file, json) {
         (Some(_), Some(_)) => {
             return Err(ValidationError::ConflictingSchemas {
                 file_key: keys.0,
@@ -511,25 +511,64 @@ fn load_schema(
                     path: path.clone(),
                     source,
                 })?;
-            (format!("file {}", path.display()), text)
+            let base = file_uri(&path);
+            (format!("file {}", path.display()), text, base)
         }
-        (None, Some(json)) => (format!("`{}` (embedded)", keys.1), json.to_owned()),
+        (None, Some(json)) => (
+            format!("`{}` (embedded)", keys.1),
+            json.to_owned(),
+            file_uri(&task_root.join(keys.1)),
+        ),
     };
     let schema: Value =
         serde_json::from_str(&text).map_err(|source| ValidationError::SchemaNotJson {
             origin: origin.clone(),
             source,
         })?;
-    let validator = jsonschema::options()
+    let mut options = jsonschema::options();
+    if let Some(base) = base {
+        // Relative `$ref`s then resolve to a `file:` URI naming the file they would need, which
+        // RefuseExternalRefs reports, instead of "No base URI is available".
+        options = options.with_base_uri(base);
+    }
+    let validator = options
         .should_validate_formats(true)
         .with_pattern_options(jsonschema::PatternOptions::regex())
         .with_retriever(RefuseExternalRefs)
         .build(&schema)
-        .map_err(|e| ValidationError::InvalidSchema {
-            origin,
-            problem: e.to_string(),
+        .map_err(|e| {
+            let mut problem = e.to_string();
+            let at = e.instance_path().as_str();
+            if !at.is_empty() {
+                problem.push_str(&format!(" (at {at})"));
+            }
+            if matches!(e.kind(), ValidationErrorKind::Format { format } if format == "regex") {
+                problem.push_str(
+                    "; patterns run on the linear-time `regex` engine, which has no \
+                     look-around or back-references",
+                );
+            }
+            ValidationError::InvalidSchema { origin, problem }
         })?;
     Ok(Some(Compiled { validator }))
+}
+
+/// `file://` URI of an absolute path, percent-encoding anything but unreserved characters and
+/// `/`. `None` for a path that is not absolute or not UTF-8.
+fn file_uri(path: &Path) -> Option<String> {
+    let s = path.to_str()?;
+    if !s.starts_with('/') {
+        return None;
+    }
+    let mut uri = String::from("file://");
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'.' | b'_' | b'~') {
+            uri.push(char::from(b));
+        } else {
+            uri.push_str(&format!("%{b:02X}"));
+        }
+    }
+    Some(uri)
 }
 
 fn check_limit(

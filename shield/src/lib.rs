@@ -25,3 +25,4 @@ pub use shield::{InstallError, Shield, ShieldBuilder};
 
 pub(crate) use arch::syscall_name;
 pub mod wipe;
+pub mod validate;

@@ -1,0 +1,1 @@
+//! DNS responder (todo)

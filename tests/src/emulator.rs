@@ -116,6 +116,7 @@ pub struct EmulatorBuilder {
     memory_mb: u32,
     invocation_timeout: Duration,
     wait_timeout: Duration,
+    background_capture: bool,
 }
 
 impl Default for EmulatorBuilder {
@@ -125,6 +126,7 @@ impl Default for EmulatorBuilder {
             memory_mb: 128,
             invocation_timeout: Duration::from_secs(60),
             wait_timeout: DEFAULT_WAIT_TIMEOUT,
+            background_capture: true,
         }
     }
 }
@@ -168,6 +170,20 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Whether a background task reads the function processes' output as it arrives
+    /// (default `true`).
+    ///
+    /// With `false`, output is read only at the drain points: the start of every
+    /// Runtime API request, process exit, and the accessors that return lines or the
+    /// timeline. The timeline order is the same either way; this mode exists to prove
+    /// it (a test that passes here does not rely on the reader's timing). A function
+    /// that writes more than the pipe buffer (64 KiB on Linux) between two requests
+    /// blocks in this mode.
+    pub fn background_capture(mut self, enabled: bool) -> Self {
+        self.background_capture = enabled;
+        self
+    }
+
     /// Binds `127.0.0.1:0` and starts serving on the current tokio runtime.
     ///
     /// # Panics
@@ -186,6 +202,7 @@ impl EmulatorBuilder {
             memory_mb: self.memory_mb,
             invocation_timeout: self.invocation_timeout,
             wait_timeout: self.wait_timeout,
+            background_capture: self.background_capture,
         });
         let server = tokio::spawn(server::serve(listener, shared.clone()));
         Emulator {
@@ -457,6 +474,7 @@ pub(crate) struct Shared {
     memory_mb: u32,
     invocation_timeout: Duration,
     wait_timeout: Duration,
+    background_capture: bool,
 }
 
 impl Shared {

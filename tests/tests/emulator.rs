@@ -154,7 +154,21 @@ async fn sequential_invocations_are_ordered_and_logs_precede_the_next_poll() {
 /// invocation k is recorded before the `/next` that follows k's response.
 #[tokio::test]
 async fn every_log_line_precedes_the_following_next_request() {
-    let emulator = Emulator::start().await;
+    log_lines_precede_next_requests(true).await;
+}
+
+/// The same without the background reader: the order must come from the drain at
+/// the start of each request, not from the reader usually winning the race.
+#[tokio::test]
+async fn log_order_does_not_depend_on_the_background_reader() {
+    log_lines_precede_next_requests(false).await;
+}
+
+async fn log_lines_precede_next_requests(background_capture: bool) {
+    let emulator = Emulator::builder()
+        .background_capture(background_capture)
+        .start()
+        .await;
     let _function = emulator.spawn_function(echo_fn(), &[]).await;
 
     let mut ids = Vec::new();

@@ -185,8 +185,10 @@ impl FunctionProcess {
         shared.attach(io.clone());
 
         // Detached: each reader ends at end of file (or when the runtime shuts down).
-        for stream in [LogStream::Stdout, LogStream::Stderr] {
-            tokio::spawn(read_pipe(io.clone(), stream, shared.clone()));
+        if shared.background_capture {
+            for stream in [LogStream::Stdout, LogStream::Stderr] {
+                tokio::spawn(read_pipe(io.clone(), stream, shared.clone()));
+            }
         }
 
         let (exit_tx, exit_rx) = watch::channel(None);

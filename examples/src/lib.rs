@@ -1,1 +1,99 @@
-//! Example functions.
+//! Example shielded Lambda functions and the demo driver.
+//!
+//! [`function_main`] is a Lambda function that does, on request, the things an attacker
+//! would: fetch from a host, run a shell command, read secrets or code, write to `/tmp`. It is
+//! shielded with [`fnshield::run`]; the shield's configuration comes from the environment and
+//! from `$LAMBDA_TASK_ROOT/fnshield.toml`, like a real deployment.
+
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use serde_json::{json, Value};
+use std::io::{Read, Write};
+
+/// The handler: `{"action": "...", "target": "..."}`.
+pub async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
+    let action = event
+        .payload
+        .get("action")
+        .and_then(Value::as_str)
+        .unwrap_or("echo")
+        .to_owned();
+    let target = event
+        .payload
+        .get("target")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    let outcome = match action.as_str() {
+        "echo" => return Ok(event.payload),
+        "fail" => return Err("the handler failed on purpose".into()),
+        "fetch" => fetch(&target),
+        "exec" => std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(&target)
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .map_err(|e| e.to_string()),
+        "read" => std::fs::read(&target)
+            .map(|b| format!("read {} bytes", b.len()))
+            .map_err(|e| e.to_string()),
+        "write" => std::fs::write(&target, b"data")
+            .map(|()| "written".to_owned())
+            .map_err(|e| e.to_string()),
+        "exists" => Ok(std::path::Path::new(&target).exists().to_string()),
+        "swallow" => {
+            // An attack whose failure the handler hides.
+            let _ = std::fs::read("/proc/self/environ");
+            Ok("all good".to_owned())
+        }
+        "spawn_blocking_read" => {
+            let t = target.clone();
+            tokio::task::spawn_blocking(move || std::fs::read(t).map(|b| b.len()))
+                .await?
+                .map(|n| format!("read {n} bytes"))
+                .map_err(|e| e.to_string())
+        }
+        other => Err(format!("unknown action {other}")),
+    };
+    Ok(match outcome {
+        Ok(v) => json!({"ok": true, "result": v}),
+        Err(e) => json!({"ok": false, "error": e}),
+    })
+}
+
+fn fetch(target: &str) -> Result<String, String> {
+    let mut s = std::net::TcpStream::connect(target).map_err(|e| e.to_string())?;
+    s.write_all(b"GET / HTTP/1.0\r\n\r\n")
+        .map_err(|e| e.to_string())?;
+    let mut body = String::new();
+    s.read_to_string(&mut body).map_err(|e| e.to_string())?;
+    Ok(body.lines().last().unwrap_or_default().to_owned())
+}
+
+/// Run the shielded example function (blocks until the Runtime API goes away).
+pub fn function_main() -> Result<(), Error> {
+    // Build and install the shield before the tokio runtime exists.
+    let shield = fnshield::Shield::builder()
+        .fail_on_block(std::env::var("EXAMPLE_FAIL_ON_BLOCK").is_ok())
+        .build()?;
+    shield.install()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(fnshield::run(shield, service_fn(handler)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn echo_and_unknown_actions() {
+        let ev = |v: Value| LambdaEvent::new(v, lambda_runtime::Context::default());
+        let out = handler(ev(json!({"action": "echo", "x": 1})))
+            .await
+            .unwrap();
+        assert_eq!(out["x"], 1);
+        let out = handler(ev(json!({"action": "nope"}))).await.unwrap();
+        assert_eq!(out["ok"], false);
+    }
+}

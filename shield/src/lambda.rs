@@ -91,11 +91,15 @@ where
         let request_id = event.context.request_id.clone();
         // Validation happened on the raw bytes in the outer layer; pick up its verdict.
         let pre = shield.take_event_verdict(&request_id);
+        let mut batch_failures = None;
         let payload = match pre {
             crate::shield::EventVerdict::Reject(outcome) => {
                 return Box::pin(async move { outcome });
             }
-            crate::shield::EventVerdict::Replace(v) => v,
+            crate::shield::EventVerdict::Replace(v, failed) => {
+                batch_failures = Some(failed);
+                v
+            }
             crate::shield::EventVerdict::Pass => event.payload,
         };
         let typed: A = match serde_json::from_value(payload) {
@@ -120,6 +124,10 @@ where
                 }
             };
             let value = shield.check_response(&request_id, value)?;
+            let value = match batch_failures {
+                Some(failed) => crate::validate::merge_batch_failures(Some(value), &failed),
+                None => value,
+            };
             if shield.policy.fail_on_block() {
                 shield.reporter.collect();
                 let n = shield.reporter.blocks_for(&request_id);

@@ -24,5 +24,5 @@ pub use policy::{InterceptorChoice, Mode, Policy, PolicyKind};
 pub use shield::{InstallError, Shield, ShieldBuilder};
 
 pub(crate) use arch::syscall_name;
-pub mod wipe;
 pub mod validate;
+pub mod wipe;

@@ -2,7 +2,7 @@
 
 use crate::enforce::Enforcement;
 use crate::error::{ConfigError, Source};
-use crate::event::{Callback, Reporter};
+use crate::event::{Action, Callback, Details, Event, Reporter, ViolationDetail};
 use crate::policy::{load, Env, InterceptorChoice, Mode, ModeKey, Policy, PolicyKind, Raw};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -269,6 +269,10 @@ pub(crate) struct Inner {
     pub(crate) enforcement: std::sync::OnceLock<Enforcement>,
     /// Held shared by every invocation in flight; the tmp wipe takes it exclusively.
     pub(crate) tmp_gate: Arc<tokio::sync::RwLock<()>>,
+    /// The compiled event validator, if validation is configured.
+    pub(crate) validator: Option<crate::validate::Validator>,
+    /// The tmp wiper, if wiping is on.
+    pub(crate) wiper: Option<crate::wipe::TmpWiper>,
     /// Verdicts of the outer layer's event screening, by request id.
     pub(crate) verdicts: std::sync::Mutex<std::collections::HashMap<String, EventVerdict>>,
 }
@@ -278,8 +282,9 @@ pub(crate) struct Inner {
 pub(crate) enum EventVerdict {
     /// Run the handler on the event as delivered.
     Pass,
-    /// Run the handler on this event instead (an SQS batch with invalid records removed).
-    Replace(serde_json::Value),
+    /// Run the handler on this event instead (an SQS batch with invalid records removed),
+    /// then report these message ids as batch item failures.
+    Replace(serde_json::Value, Vec<String>),
     /// Do not run the handler; answer with this.
     Reject(Result<serde_json::Value, lambda_runtime::Diagnostic>),
 }
@@ -288,7 +293,69 @@ impl Inner {
     /// Screen the raw event (limits, schema) before lambda_runtime deserialises it. A
     /// rejected event's body is replaced by `{}` so that deserialisation cannot fail on it.
     pub(crate) fn screen_event(&self, request_id: &str, body: &mut bytes::Bytes) {
-        let _ = (request_id, body);
+        use crate::validate::{EventVerdict as V, Rejection};
+        let Some(v) = &self.validator else { return };
+        let mode = self.policy.modes().validation();
+        let verdict = v.check_event(body);
+        let (violations, decided) = match verdict {
+            V::Valid => return,
+            V::Invalid {
+                violations,
+                rejection,
+            } => {
+                let r = match rejection {
+                    Rejection::Http400(resp) => Ok(resp),
+                    Rejection::InvocationError {
+                        error_type,
+                        message,
+                    } => Err(lambda_runtime::Diagnostic {
+                        error_type: error_type.to_owned(),
+                        error_message: message,
+                    }),
+                };
+                (violations, EventVerdict::Reject(r))
+            }
+            V::PartialBatch {
+                valid_event,
+                failures,
+            } => {
+                let ids = failures.iter().map(|(id, _)| id.clone()).collect();
+                let all = failures.into_iter().flat_map(|(_, v)| v).collect();
+                (all, EventVerdict::Replace(valid_event, ids))
+            }
+        };
+        if mode == Mode::Allow {
+            return;
+        }
+        self.reporter.record(Event::new(
+            PolicyKind::InputValidation,
+            if mode == Mode::Block {
+                Action::Blocked
+            } else {
+                Action::Alerted
+            },
+            Details::Validation {
+                target: "event",
+                violations: violations
+                    .iter()
+                    .map(|v| ViolationDetail {
+                        path: v.path().to_owned(),
+                        message: v.message().to_owned(),
+                    })
+                    .collect(),
+            },
+            request_id,
+        ));
+        if mode == Mode::Block {
+            if matches!(decided, EventVerdict::Reject(_)) {
+                // lambda_runtime must not fail to deserialise an event we reject anyway.
+                *body = bytes::Bytes::from_static(b"{}");
+            }
+            self.verdicts
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(request_id.to_owned(), decided);
+        }
     }
 
     pub(crate) fn take_event_verdict(&self, request_id: &str) -> EventVerdict {
@@ -305,13 +372,81 @@ impl Inner {
         request_id: &str,
         response: serde_json::Value,
     ) -> Result<serde_json::Value, lambda_runtime::Diagnostic> {
-        let _ = request_id;
-        Ok(response)
+        let Some(v) = self.validator.as_ref().filter(|v| v.has_response_schema()) else {
+            return Ok(response);
+        };
+        let mode = self.policy.modes().validation();
+        match v.check_response(&response) {
+            Ok(()) => Ok(response),
+            Err(_) if mode == Mode::Allow => Ok(response),
+            Err(violations) => {
+                self.reporter.record(Event::new(
+                    PolicyKind::InputValidation,
+                    if mode == Mode::Block {
+                        Action::Blocked
+                    } else {
+                        Action::Alerted
+                    },
+                    Details::Validation {
+                        target: "response",
+                        violations: violations
+                            .iter()
+                            .map(|v| ViolationDetail {
+                                path: v.path().to_owned(),
+                                message: v.message().to_owned(),
+                            })
+                            .collect(),
+                    },
+                    request_id,
+                ));
+                if mode == Mode::Block {
+                    let list: Vec<String> = violations
+                        .iter()
+                        .map(|v| format!("{}: {}", v.path(), v.message()))
+                        .collect();
+                    Err(lambda_runtime::Diagnostic {
+                        error_type: crate::error_type::INVALID_RESPONSE.to_owned(),
+                        error_message: format!(
+                            "the handler's response failed validation: {}",
+                            list.join("; ")
+                        ),
+                    })
+                } else {
+                    Ok(response)
+                }
+            }
+        }
     }
 
-    /// Wipe the tmp root (called with no invocation in flight).
+    /// Wipe the tmp root (called with no invocation in flight). Never panics; whatever is
+    /// left behind raises an alert event.
     pub(crate) fn wipe_tmp(&self, request_id: &str) {
-        let _ = request_id;
+        let Some(w) = &self.wiper else { return };
+        let report = crate::sys::trap::exempt(|| w.wipe());
+        tracing::debug!(
+            target: "fnshield",
+            files = report.files_removed(),
+            bytes = report.bytes_removed(),
+            failures = report.failures().len(),
+            micros = report.duration().as_micros() as u64,
+            "tmp wiped"
+        );
+        if self.policy.sinks().emf {
+            println!(
+                "{}",
+                report.to_emf_line(self.policy.emf_namespace(), self.policy.function_name())
+            );
+        }
+        if !report.is_clean() {
+            self.reporter.record(Event::new(
+                PolicyKind::ReadWriteTmp,
+                Action::Alerted,
+                Details::TmpNotWiped {
+                    leftovers: report.failures().iter().map(|f| f.to_string()).collect(),
+                },
+                request_id,
+            ));
+        }
     }
 }
 
@@ -327,6 +462,37 @@ impl Shield {
     }
 
     fn from_policy(policy: Policy, callback: Option<Callback>) -> Result<Shield, ConfigError> {
+        let validator = match policy.validation_config() {
+            None => None,
+            Some(table) => {
+                let cfg: crate::validate::ValidationConfig = serde_json::from_value(table.clone())
+                    .map_err(|e| ConfigError::Validation(format!("[validation] table: {e}")))?;
+                let mode = match policy.modes().validation() {
+                    Mode::Block => crate::validate::Mode::Block,
+                    Mode::Alert => crate::validate::Mode::Alert,
+                    Mode::Allow => crate::validate::Mode::Allow,
+                };
+                let cfg = cfg.mode(mode);
+                Some(
+                    crate::validate::Validator::new(&cfg, policy.task_root())
+                        .map_err(|e| ConfigError::Validation(e.to_string()))?,
+                )
+            }
+        };
+        let wiper = if policy.wipe().enabled {
+            let wipe_err = |e: crate::wipe::WipeError| ConfigError::BadValue {
+                origin: Source::Builder,
+                value: policy.tmp_root().display().to_string(),
+                expected: format!("a usable tmp root and keep-list for tmp_wipe ({e})"),
+            };
+            let mut cfg = crate::wipe::WipeConfig::new(policy.tmp_root()).map_err(wipe_err)?;
+            for k in &policy.wipe().keep {
+                cfg = cfg.keep(k).map_err(wipe_err)?;
+            }
+            Some(crate::wipe::TmpWiper::new(cfg))
+        } else {
+            None
+        };
         let reporter = Arc::new(Reporter::new(
             policy.sinks(),
             policy.emf_namespace(),
@@ -340,6 +506,8 @@ impl Shield {
                 enforcement: std::sync::OnceLock::new(),
                 tmp_gate: Arc::new(tokio::sync::RwLock::new(())),
                 verdicts: Default::default(),
+                validator,
+                wiper,
             }),
         })
     }
@@ -389,6 +557,9 @@ impl Shield {
     pub fn install(&self) -> Result<&Enforcement, InstallError> {
         if let Some(e) = self.inner.enforcement.get() {
             return Ok(e);
+        }
+        if self.inner.policy.wipe().at_cold_start {
+            self.inner.wipe_tmp("cold-start");
         }
         let report = crate::intercept::install(&self.inner)?;
         let _ = self.inner.enforcement.set(report);

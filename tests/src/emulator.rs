@@ -192,7 +192,9 @@ impl EmulatorBuilder {
         let listener = tokio::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
             .await
             .expect("bind 127.0.0.1:0 for the Runtime API emulator");
-        let addr = listener.local_addr().expect("local address of a bound socket");
+        let addr = listener
+            .local_addr()
+            .expect("local address of a bound socket");
         let shared = Arc::new(Shared {
             state: Mutex::new(State::default()),
             queue_changed: Notify::new(),
@@ -326,8 +328,10 @@ impl Emulator {
             id: id.clone(),
             body: body.into(),
         });
-        self.shared
-            .record_locked(&mut state, TimelineEvent::InvocationQueued { id: id.clone() });
+        self.shared.record_locked(
+            &mut state,
+            TimelineEvent::InvocationQueued { id: id.clone() },
+        );
         drop(state);
         self.shared.queue_changed.notify_waiters();
         self.shared.timeline_changed.notify_waiters();

@@ -98,8 +98,30 @@ fn set_ret(uc: &mut libc::ucontext_t, ret: i64) {
     uc.uc_mcontext.regs[0] = ret as u64;
 }
 
+thread_local! {
+    /// Set while the shield's own housekeeping (the tmp wipe) runs on this thread.
+    static EXEMPT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Run `f` with this thread's syscalls exempt from the policies: only for the shield's own
+/// housekeeping (wiping the tmp root between invocations). Not reachable from the public API.
+pub(crate) fn exempt<T>(f: impl FnOnce() -> T) -> T {
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            EXEMPT.with(|e| e.set(false));
+        }
+    }
+    EXEMPT.with(|e| e.set(true));
+    let _reset = Reset;
+    f()
+}
+
 /// Dispatch one trapped syscall; returns the value the caller sees.
 pub(crate) fn handle(st: &TrapState, nr: i64, a: [u64; 6]) -> i64 {
+    if EXEMPT.try_with(|e| e.get()).unwrap_or(false) {
+        return syscall(nr, a);
+    }
     match nr {
         nr::OPENAT => open_like(st, nr, a, a[0] as i32 as i64, 1, a[2]),
         #[cfg(target_arch = "x86_64")]

@@ -1,0 +1,195 @@
+//! End to end: the real example function binary, shielded, driven through the local Runtime
+//! API emulator on loopback.
+#![allow(missing_docs)]
+
+use fnshield_tests::emulator::{Emulator, RequestId, TimelineEvent};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+
+struct Setup {
+    task: PathBuf,
+    tmp: PathBuf,
+}
+
+fn setup(name: &str, extra_toml: &str) -> Setup {
+    let base = std::env::temp_dir().join(format!("fnshield-e2e-{name}-{}", std::process::id()));
+    let task = base.join("task");
+    let tmp = base.join("tmp");
+    std::fs::create_dir_all(&task).unwrap();
+    std::fs::create_dir_all(&tmp).unwrap();
+    std::fs::write(task.join("bootstrap"), b"code").unwrap();
+    std::fs::write(
+        task.join("fnshield.toml"),
+        format!("[read_write_tmp]\nroot = \"{}\"\nmode = \"allow\"\n[events]\nsinks = [\"json\"]\n{extra_toml}", tmp.display()),
+    )
+    .unwrap();
+    Setup { task, tmp }
+}
+
+async fn start(
+    s: &Setup,
+    envs: &[(&str, &str)],
+) -> (Emulator, fnshield_tests::emulator::FunctionProcess) {
+    let emu = Emulator::builder().function_name("e2e").start().await;
+    let mut all = vec![("LAMBDA_TASK_ROOT", s.task.to_str().unwrap())];
+    all.extend_from_slice(envs);
+    let p = emu
+        .spawn_function(
+            std::path::Path::new(env!("CARGO_BIN_EXE_shielded_fn")),
+            &all,
+        )
+        .await;
+    (emu, p)
+}
+
+fn shield_lines(emu: &Emulator, id: &RequestId) -> Vec<Value> {
+    emu.timeline()
+        .iter()
+        .filter_map(|e| match e.event() {
+            TimelineEvent::LogLine { line, .. } if line.contains("\"function_shield\"") => {
+                serde_json::from_str::<Value>(line).ok()
+            }
+            _ => None,
+        })
+        .filter(|v| v["request_id"] == id.as_str())
+        .collect()
+}
+
+/// Wait until the function has asked for the event after `id`'s result.
+async fn settled(emu: &Emulator, id: &RequestId) {
+    emu.wait_timeline("next after result", |t| {
+        let at = t.iter().position(|e| {
+            e.event().request_id() == Some(id)
+                && matches!(
+                    e.event(),
+                    TimelineEvent::ResponsePosted { .. } | TimelineEvent::ErrorPosted { .. }
+                )
+        })?;
+        t[at..]
+            .iter()
+            .any(|e| matches!(e.event(), TimelineEvent::NextRequested))
+            .then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn benign_event_and_handler_error() {
+    let s = setup("benign", "");
+    let (emu, _p) = start(&s, &[]).await;
+    let r = emu.call(json!({"action": "echo", "n": 42})).await;
+    assert_eq!(r.expect_response()["n"], 42);
+    let id = emu.invoke(json!({"action": "fail"}));
+    let e = emu.result(&id).await;
+    assert!(e
+        .expect_error()
+        .error_message()
+        .contains("failed on purpose"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn block_event_carries_request_id_and_is_flushed_before_next() {
+    let s = setup("flush", "");
+    let (emu, _p) = start(&s, &[]).await;
+    let id = emu.invoke(json!({"action": "read", "target": "/proc/self/environ"}));
+    let r = emu.result(&id).await.expect_response();
+    assert_eq!(r["ok"], false);
+    assert!(
+        r["error"].as_str().unwrap().contains("Permission denied"),
+        "{r}"
+    );
+    settled(&emu, &id).await;
+    let lines = shield_lines(&emu, &id);
+    assert_eq!(lines.len(), 1, "{}", emu.render_timeline());
+    assert_eq!(lines[0]["policy"], "read_handler");
+    assert_eq!(lines[0]["mode"], "block");
+    assert_eq!(lines[0]["details"]["path"], "/proc/self/environ");
+    // Order: response posted < event line logged < next requested.
+    let t = emu.timeline();
+    let pos = |f: &dyn Fn(&TimelineEvent) -> bool| t.iter().position(|e| f(e.event())).unwrap();
+    let posted = pos(&|e| matches!(e, TimelineEvent::ResponsePosted { id: i, .. } if i == &id));
+    let logged = pos(
+        &|e| matches!(e, TimelineEvent::LogLine { line, .. } if line.contains("\"function_shield\"") && line.contains(id.as_str())),
+    );
+    let next = posted
+        + t[posted..]
+            .iter()
+            .position(|e| matches!(e.event(), TimelineEvent::NextRequested))
+            .unwrap();
+    assert!(
+        posted < logged && logged < next,
+        "{}",
+        emu.render_timeline()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fail_on_block_turns_a_swallowed_block_into_shield_blocked() {
+    let s = setup("fob", "");
+    let (emu, _p) = start(&s, &[("EXAMPLE_FAIL_ON_BLOCK", "1")]).await;
+    let id = emu.invoke(json!({"action": "swallow"}));
+    let r = emu.result(&id).await;
+    assert_eq!(r.expect_error().error_type(), "Shield.Blocked", "{r:?}");
+    // A clean invocation still succeeds.
+    assert_eq!(
+        emu.call(json!({"action": "echo"})).await.expect_response()["action"],
+        "echo"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn spawn_blocking_events_are_attributed_to_the_only_invocation() {
+    let s = setup("blocking", "");
+    let (emu, _p) = start(&s, &[]).await;
+    let id = emu.invoke(json!({"action": "spawn_blocking_read", "target": "/proc/self/environ"}));
+    emu.result(&id).await;
+    settled(&emu, &id).await;
+    assert_eq!(
+        shield_lines(&emu, &id).len(),
+        1,
+        "{}",
+        emu.render_timeline()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tmp_is_wiped_between_invocations_after_the_response() {
+    let s = setup("wipe", "");
+    let (emu, _p) = start(&s, &[]).await;
+    let f = s.tmp.join("planted");
+    let id = emu.invoke(json!({"action": "write", "target": f}));
+    assert_eq!(emu.result(&id).await.expect_response()["ok"], true);
+    settled(&emu, &id).await;
+    let r = emu
+        .call(json!({"action": "exists", "target": f}))
+        .await
+        .expect_response();
+    assert_eq!(
+        r["result"], "false",
+        "the file written by invocation 1 survived"
+    );
+    assert!(!f.exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn invalid_events_are_rejected_before_the_handler() {
+    let schema =
+        r#"{"type":"object","required":["action"],"properties":{"action":{"enum":["echo"]}}}"#;
+    let s = setup("validate", "");
+    std::fs::write(s.task.join("event.schema.json"), schema).unwrap();
+    let toml = std::fs::read_to_string(s.task.join("fnshield.toml")).unwrap()
+        + "[validation]\nschema = \"event.schema.json\"\n";
+    std::fs::write(s.task.join("fnshield.toml"), toml).unwrap();
+    let (emu, _p) = start(&s, &[]).await;
+    assert_eq!(
+        emu.call(json!({"action": "echo"})).await.expect_response()["action"],
+        "echo"
+    );
+    let id = emu.invoke(json!({"action": "read", "target": "/etc/hostname"}));
+    let r = emu.result(&id).await;
+    assert_eq!(
+        r.expect_error().error_type(),
+        "Shield.InvalidEvent",
+        "{r:?}"
+    );
+}

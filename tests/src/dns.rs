@@ -263,7 +263,11 @@ async fn bind_pair() -> (UdpSocket, TcpListener) {
     panic!("no loopback port was free for both UDP and TCP after 32 tries");
 }
 
-async fn serve_udp(socket: UdpSocket, records: Arc<DnsRecords>, queries: Arc<Mutex<Vec<DnsQuery>>>) {
+async fn serve_udp(
+    socket: UdpSocket,
+    records: Arc<DnsRecords>,
+    queries: Arc<Mutex<Vec<DnsQuery>>>,
+) {
     let mut buf = [0u8; 4096];
     loop {
         let Ok((n, peer)) = socket.recv_from(&mut buf).await else {
@@ -483,9 +487,18 @@ mod tests {
     fn names_are_validated_and_normalised() {
         assert_eq!(normalize("API.Example.com.").unwrap(), "api.example.com");
         assert!(matches!(normalize(""), Err(DnsError::InvalidName { .. })));
-        assert!(matches!(normalize("a..b"), Err(DnsError::InvalidName { .. })));
-        assert!(matches!(normalize(&"x".repeat(64)), Err(DnsError::InvalidName { .. })));
-        assert!(matches!(normalize("a b"), Err(DnsError::InvalidName { .. })));
+        assert!(matches!(
+            normalize("a..b"),
+            Err(DnsError::InvalidName { .. })
+        ));
+        assert!(matches!(
+            normalize(&"x".repeat(64)),
+            Err(DnsError::InvalidName { .. })
+        ));
+        assert!(matches!(
+            normalize("a b"),
+            Err(DnsError::InvalidName { .. })
+        ));
         let conflict = DnsRecords::new()
             .host("a.test", [], 1)
             .unwrap()

@@ -39,14 +39,13 @@
 //! # Example
 //!
 //! ```no_run
-//! # async fn example() {
 //! use fnshield_tests::emulator::Emulator;
 //! use serde_json::json;
 //!
+//! # async fn example(function_binary: &std::path::Path) {
+//! // In an integration test: Path::new(env!("CARGO_BIN_EXE_echo_fn")).
 //! let emulator = Emulator::start().await;
-//! let function = emulator
-//!     .spawn_function(std::path::Path::new(env!("CARGO_BIN_EXE_echo_fn")), &[])
-//!     .await;
+//! let function = emulator.spawn_function(function_binary, &[]).await;
 //! let id = emulator.invoke(json!({"hello": "world"}));
 //! let result = emulator.result(&id).await;
 //! assert_eq!(result.expect_response(), json!({"hello": "world"}));
@@ -192,7 +191,9 @@ impl EmulatorBuilder {
         let listener = tokio::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
             .await
             .expect("bind 127.0.0.1:0 for the Runtime API emulator");
-        let addr = listener.local_addr().expect("local address of a bound socket");
+        let addr = listener
+            .local_addr()
+            .expect("local address of a bound socket");
         let shared = Arc::new(Shared {
             state: Mutex::new(State::default()),
             queue_changed: Notify::new(),
@@ -326,8 +327,10 @@ impl Emulator {
             id: id.clone(),
             body: body.into(),
         });
-        self.shared
-            .record_locked(&mut state, TimelineEvent::InvocationQueued { id: id.clone() });
+        self.shared.record_locked(
+            &mut state,
+            TimelineEvent::InvocationQueued { id: id.clone() },
+        );
         drop(state);
         self.shared.queue_changed.notify_waiters();
         self.shared.timeline_changed.notify_waiters();

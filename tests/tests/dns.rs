@@ -88,7 +88,11 @@ fn skip_name(msg: &[u8], mut pos: usize) -> usize {
 
 fn records() -> DnsRecords {
     DnsRecords::new()
-        .host("api.example.test", ["127.0.0.2".parse::<IpAddr>().unwrap()], 60)
+        .host(
+            "api.example.test",
+            ["127.0.0.2".parse::<IpAddr>().unwrap()],
+            60,
+        )
         .unwrap()
         .host("api.example.test", ["::2".parse::<IpAddr>().unwrap()], 60)
         .unwrap()
@@ -152,9 +156,21 @@ async fn cname_chain_is_followed_and_returned() {
     assert_eq!(
         answers,
         vec![
-            Rr { rtype: 5, ttl: 300, rdata: edge },
-            Rr { rtype: 5, ttl: 30, rdata: api },
-            Rr { rtype: 1, ttl: 60, rdata: vec![127, 0, 0, 2] },
+            Rr {
+                rtype: 5,
+                ttl: 300,
+                rdata: edge
+            },
+            Rr {
+                rtype: 5,
+                ttl: 30,
+                rdata: api
+            },
+            Rr {
+                rtype: 1,
+                ttl: 60,
+                rdata: vec![127, 0, 0, 2]
+            },
         ]
     );
 }

@@ -3,9 +3,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use fnshield_tests::emulator::{
-    Emulator, RequestId, TimelineEntry, TimelineEvent, WaitError,
-};
+use fnshield_tests::emulator::{Emulator, RequestId, TimelineEntry, TimelineEvent, WaitError};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -14,11 +12,7 @@ fn echo_fn() -> &'static Path {
 }
 
 /// Sequence number of the first entry matching `pred`, panicking with the timeline.
-fn seq_of(
-    timeline: &[TimelineEntry],
-    what: &str,
-    pred: impl Fn(&TimelineEvent) -> bool,
-) -> u64 {
+fn seq_of(timeline: &[TimelineEntry], what: &str, pred: impl Fn(&TimelineEvent) -> bool) -> u64 {
     timeline
         .iter()
         .find(|e| pred(e.event()))
@@ -113,7 +107,9 @@ async fn the_function_sees_the_request_id_the_emulator_issued() {
     // Lambda-Runtime-Aws-Request-Id header; it then posts to /{that id}/response.
     for id in [&first, &second] {
         assert_eq!(
-            function.lines_matching(&format!("echo_fn: handling {id}")).len(),
+            function
+                .lines_matching(&format!("echo_fn: handling {id}"))
+                .len(),
             1,
             "stdout: {:?}",
             function.stdout_lines()
@@ -142,7 +138,13 @@ async fn sequential_invocations_are_ordered_and_logs_precede_the_next_poll() {
         .unwrap_or_else(|| panic!("no /next after response 1:\n{}", render(&timeline)));
     let delivered_2 = seq_of(&timeline, "delivery of 2", delivered(&second));
 
-    let order = [delivered_1, done_line_1, response_1, next_after_1, delivered_2];
+    let order = [
+        delivered_1,
+        done_line_1,
+        response_1,
+        next_after_1,
+        delivered_2,
+    ];
     assert!(
         order.windows(2).all(|w| w[0] < w[1]),
         "expected delivered(1) < logged(1) < response(1) < /next < delivered(2), got {order:?}:\n{}",
@@ -152,14 +154,16 @@ async fn sequential_invocations_are_ordered_and_logs_precede_the_next_poll() {
 
 /// The ordering guarantee under repetition: every line printed while handling
 /// invocation k is recorded before the `/next` that follows k's response.
-#[tokio::test]
+// Two worker threads: the background reader and the server race for real.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_log_line_precedes_the_following_next_request() {
     log_lines_precede_next_requests(true).await;
 }
 
 /// The same without the background reader: the order must come from the drain at
 /// the start of each request, not from the reader usually winning the race.
-#[tokio::test]
+// Two worker threads: the background reader and the server race for real.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn log_order_does_not_depend_on_the_background_reader() {
     log_lines_precede_next_requests(false).await;
 }
@@ -206,7 +210,8 @@ async fn log_lines_precede_next_requests(background_capture: bool) {
     }
 }
 
-#[tokio::test]
+// Two worker threads: the background reader and the server race for real.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_concurrent_keeps_four_invocations_in_flight() {
     let emulator = Emulator::builder()
         .wait_timeout(Duration::from_secs(30))
@@ -303,7 +308,10 @@ async fn spawned_environment_is_lambda_like_and_isolated() {
     // `cargo test` runs this process with CARGO_* variables set; none may leak.
     assert!(std::env::var_os("CARGO_MANIFEST_DIR").is_some());
     let function = emulator
-        .spawn_function(Path::new("/usr/bin/env"), &[("LAMBDA_TASK_ROOT", "/srv/task")])
+        .spawn_function(
+            Path::new("/usr/bin/env"),
+            &[("LAMBDA_TASK_ROOT", "/srv/task")],
+        )
         .await;
     function.exit_status().await;
 
@@ -321,12 +329,16 @@ async fn spawned_environment_is_lambda_like_and_isolated() {
         assert!(lines.contains(line), "missing {line} in {lines:?}");
     }
     assert!(!lines.iter().any(|l| l.starts_with("CARGO_")), "{lines:?}");
-    assert!(!lines.iter().any(|l| l.starts_with("LAMBDA_TASK_ROOT=/var/task")));
+    assert!(!lines
+        .iter()
+        .any(|l| l.starts_with("LAMBDA_TASK_ROOT=/var/task")));
 }
 
 /// Sends one raw HTTP/1.1 request and returns the status code and body.
 async fn raw_request(emulator: &Emulator, method: &str, path: &str, body: &str) -> (u16, String) {
-    let mut stream = tokio::net::TcpStream::connect(emulator.addr()).await.unwrap();
+    let mut stream = tokio::net::TcpStream::connect(emulator.addr())
+        .await
+        .unwrap();
     let request = format!(
         "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         emulator.addr(),
@@ -336,7 +348,11 @@ async fn raw_request(emulator: &Emulator, method: &str, path: &str, body: &str) 
     let mut response = String::new();
     stream.read_to_string(&mut response).await.unwrap();
     let status = response[9..12].parse().unwrap();
-    let body = response.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
+    let body = response
+        .split("\r\n\r\n")
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned();
     (status, body)
 }
 
@@ -376,7 +392,9 @@ async fn next_delivers_the_protocol_headers() {
     let emulator = Emulator::builder().function_name("headers").start().await;
     let id = emulator.invoke(json!({"a": 1}));
 
-    let mut stream = tokio::net::TcpStream::connect(emulator.addr()).await.unwrap();
+    let mut stream = tokio::net::TcpStream::connect(emulator.addr())
+        .await
+        .unwrap();
     stream
         .write_all(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         .await
@@ -386,12 +404,21 @@ async fn next_delivers_the_protocol_headers() {
     let lower = response.to_ascii_lowercase();
 
     assert!(lower.starts_with("http/1.1 200"), "{response}");
-    assert!(lower.contains(&format!("lambda-runtime-aws-request-id: {id}")), "{response}");
+    assert!(
+        lower.contains(&format!("lambda-runtime-aws-request-id: {id}")),
+        "{response}"
+    );
     assert!(lower.contains(
         "lambda-runtime-invoked-function-arn: arn:aws:lambda:us-east-1:123456789012:function:headers"
     ));
-    assert!(lower.contains("lambda-runtime-trace-id: root=1-"), "{response}");
-    assert!(lower.contains("content-type: application/json"), "{response}");
+    assert!(
+        lower.contains("lambda-runtime-trace-id: root=1-"),
+        "{response}"
+    );
+    assert!(
+        lower.contains("content-type: application/json"),
+        "{response}"
+    );
     let deadline: u128 = lower
         .lines()
         .find_map(|l| l.strip_prefix("lambda-runtime-deadline-ms: "))
@@ -411,4 +438,26 @@ async fn next_delivers_the_protocol_headers() {
         emulator.timeline().last().unwrap().event(),
         TimelineEvent::InvocationDelivered { .. }
     ));
+}
+
+#[tokio::test]
+async fn dropping_the_handle_kills_the_function() {
+    use std::os::unix::process::ExitStatusExt;
+
+    let emulator = Emulator::start().await;
+    let function = emulator.spawn_function(echo_fn(), &[]).await;
+    let pid = function.pid();
+    // Make sure it is up and polling before it is killed.
+    emulator.call(json!({"up": true})).await.expect_response();
+    drop(function);
+
+    let status = emulator
+        .wait_timeline("the function's exit", |timeline| {
+            timeline.iter().find_map(|e| match e.event() {
+                TimelineEvent::ProcessExited { pid: p, status } if *p == pid => Some(*status),
+                _ => None,
+            })
+        })
+        .await;
+    assert_eq!(status.signal(), Some(9), "{status}");
 }

@@ -47,7 +47,9 @@ async fn handle(
 
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
-    let route = path.strip_prefix(PREFIX).map(|rest| rest.split('/').collect::<Vec<_>>());
+    let route = path
+        .strip_prefix(PREFIX)
+        .map(|rest| rest.split('/').collect::<Vec<_>>());
     let response = match (&method, route.as_deref()) {
         (&Method::GET, Some(["invocation", "next"])) => next(&shared).await,
         (&Method::POST, Some(["invocation", id, kind @ ("response" | "error")])) => {

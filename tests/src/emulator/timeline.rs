@@ -276,7 +276,9 @@ impl fmt::Display for TimelineEvent {
             TimelineEvent::ErrorPosted { id, error } => write!(f, "error {id}: {error}"),
             TimelineEvent::InitError { error } => write!(f, "init error: {error}"),
             TimelineEvent::LogLine { pid, stream, line } => write!(f, "[{pid} {stream}] {line}"),
-            TimelineEvent::ProcessExited { pid, status } => write!(f, "process {pid} exited: {status}"),
+            TimelineEvent::ProcessExited { pid, status } => {
+                write!(f, "process {pid} exited: {status}")
+            }
             TimelineEvent::ProtocolViolation {
                 method,
                 path,

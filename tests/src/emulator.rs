@@ -39,14 +39,13 @@
 //! # Example
 //!
 //! ```no_run
-//! # async fn example() {
 //! use fnshield_tests::emulator::Emulator;
 //! use serde_json::json;
 //!
+//! # async fn example(function_binary: &std::path::Path) {
+//! // In an integration test: Path::new(env!("CARGO_BIN_EXE_echo_fn")).
 //! let emulator = Emulator::start().await;
-//! let function = emulator
-//!     .spawn_function(std::path::Path::new(env!("CARGO_BIN_EXE_echo_fn")), &[])
-//!     .await;
+//! let function = emulator.spawn_function(function_binary, &[]).await;
 //! let id = emulator.invoke(json!({"hello": "world"}));
 //! let result = emulator.result(&id).await;
 //! assert_eq!(result.expect_response(), json!({"hello": "world"}));

@@ -154,14 +154,16 @@ async fn sequential_invocations_are_ordered_and_logs_precede_the_next_poll() {
 
 /// The ordering guarantee under repetition: every line printed while handling
 /// invocation k is recorded before the `/next` that follows k's response.
-#[tokio::test]
+// Two worker threads: the background reader and the server race for real.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_log_line_precedes_the_following_next_request() {
     log_lines_precede_next_requests(true).await;
 }
 
 /// The same without the background reader: the order must come from the drain at
 /// the start of each request, not from the reader usually winning the race.
-#[tokio::test]
+// Two worker threads: the background reader and the server race for real.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn log_order_does_not_depend_on_the_background_reader() {
     log_lines_precede_next_requests(false).await;
 }
@@ -208,7 +210,8 @@ async fn log_lines_precede_next_requests(background_capture: bool) {
     }
 }
 
-#[tokio::test]
+// Two worker threads: the background reader and the server race for real.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_concurrent_keeps_four_invocations_in_flight() {
     let emulator = Emulator::builder()
         .wait_timeout(Duration::from_secs(30))
@@ -435,4 +438,26 @@ async fn next_delivers_the_protocol_headers() {
         emulator.timeline().last().unwrap().event(),
         TimelineEvent::InvocationDelivered { .. }
     ));
+}
+
+#[tokio::test]
+async fn dropping_the_handle_kills_the_function() {
+    use std::os::unix::process::ExitStatusExt;
+
+    let emulator = Emulator::start().await;
+    let function = emulator.spawn_function(echo_fn(), &[]).await;
+    let pid = function.pid();
+    // Make sure it is up and polling before it is killed.
+    emulator.call(json!({"up": true})).await.expect_response();
+    drop(function);
+
+    let status = emulator
+        .wait_timeline("the function's exit", |timeline| {
+            timeline.iter().find_map(|e| match e.event() {
+                TimelineEvent::ProcessExited { pid: p, status } if *p == pid => Some(*status),
+                _ => None,
+            })
+        })
+        .await;
+    assert_eq!(status.signal(), Some(9), "{status}");
 }

@@ -153,7 +153,7 @@ impl SeccompData {
     /// `None` if `k` is misaligned or out of range (the kernel rejects such loads when
     /// the filter is installed).
     pub fn word(&self, k: u32) -> Option<u32> {
-        if k % 4 != 0 || k >= off::SIZE {
+        if !k.is_multiple_of(4) || k >= off::SIZE {
             return None;
         }
         let half = |v: u64, hi: bool| if hi { (v >> 32) as u32 } else { v as u32 };

@@ -161,7 +161,10 @@ type PathArg = (Option<usize>, usize);
 
 /// Path-taking syscalls other than opens and exec: their path arguments, the access they
 /// make, and (flags argument index, AT_EMPTY_PATH-like bit) when an empty path names the fd.
-fn path_table(n: i64) -> Option<(&'static [PathArg], Access, Option<(usize, u64)>)> {
+/// How a path syscall is handled: its path arguments, its access, and the empty-path flag.
+type PathSpec = (&'static [PathArg], Access, Option<(usize, u64)>);
+
+fn path_table(n: i64) -> Option<PathSpec> {
     const P0: &[PathArg] = &[(None, 0)];
     const D01: &[PathArg] = &[(Some(0), 1)];
     const TWO: &[PathArg] = &[(None, 0), (None, 1)];
@@ -658,9 +661,8 @@ fn sendmsg(st: &TrapState, nr: i64, mut a: [u64; 6]) -> i64 {
         return -EFAULT;
     }
     let mut sa = [0u8; SA_MAX];
-    match check_msghdr(st, nr, &mut hdr, &mut sa) {
-        Err(e) => return e,
-        Ok(()) => {}
+    if let Err(e) = check_msghdr(st, nr, &mut hdr, &mut sa) {
+        return e;
     }
     a[1] = hdr.as_ptr() as u64;
     syscall(nr, a)

@@ -1,0 +1,52 @@
+//! Ring push and the decision engine: ns per call and 0 allocations (see the unit tests for
+//! the allocation proof). `cargo bench -p benches --bench core`
+#![allow(missing_docs)]
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use fnshield::decide::{Access, Decider};
+use fnshield::event::{Record, RecordKind, Ring};
+use fnshield::PolicyKind;
+use std::hint::black_box;
+
+fn decider() -> Decider {
+    let env = fnshield::policy::Env::from_pairs([("LAMBDA_TASK_ROOT", "/var/task")]);
+    let policy = fnshield::Shield::builder()
+        .env(env)
+        .resolv_conf("nameserver 169.254.78.1\n")
+        .allow_destination("10.0.0.0/8:443")
+        .allow_destination("*.example.org")
+        .allow_tmp("/tmp/cache")
+        .allow_exec("/usr/bin/ffmpeg")
+        .build_policy()
+        .unwrap();
+    Decider::new(&policy)
+}
+
+fn benches(c: &mut Criterion) {
+    let ring: Box<Ring<1024>> = Box::new(Ring::new());
+    let mut rec = Record::new(PolicyKind::ReadWriteTmp, true, RecordKind::Path, 257);
+    rec.set_text(b"/tmp/some/file/path");
+    c.bench_function("ring_push_pop", |b| {
+        b.iter(|| {
+            ring.push(black_box(&rec));
+            black_box(ring.pop())
+        })
+    });
+    let d = decider();
+    c.bench_function("decide_path_tmp", |b| b.iter(|| d.classify_path(black_box(b"/tmp/cache/../x/y"), Access::Write)));
+    c.bench_function("decide_path_protected", |b| {
+        b.iter(|| d.classify_path(black_box(b"/proc/self/root/proc/self/environ"), Access::Read))
+    });
+    let ip = "127.0.0.2".parse().unwrap();
+    c.bench_function("decide_connect", |b| {
+        b.iter(|| d.decide_connect(black_box(ip), 443, &mut [b"x.example.com".as_slice()].into_iter()))
+    });
+    c.bench_function("decide_exec", |b| b.iter(|| d.decide_exec(black_box(b"/bin/sh"))));
+}
+
+criterion_group! {
+    name = core;
+    config = Criterion::default().sample_size(20).measurement_time(std::time::Duration::from_secs(1)).warm_up_time(std::time::Duration::from_millis(300));
+    targets = benches
+}
+criterion_main!(core);

@@ -1213,3 +1213,35 @@ fn unescape_mountinfo(field: &[u8]) -> Vec<u8> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mountinfo_escapes_are_decoded() {
+        assert_eq!(unescape_mountinfo(br"/tmp/a\040b"), b"/tmp/a b");
+        assert_eq!(unescape_mountinfo(br"/tmp/tab\011x\134"), b"/tmp/tab\tx\\");
+        // Malformed or truncated escapes are kept as they are.
+        assert_eq!(unescape_mountinfo(br"/tmp/x\04"), br"/tmp/x\04");
+        assert_eq!(unescape_mountinfo(br"/tmp/x\999"), br"/tmp/x\999");
+    }
+
+    #[test]
+    fn keep_trie_marks_whole_and_ancestor_nodes() {
+        let trie = KeepTrie::new(&[
+            PathBuf::from("a/b"),
+            PathBuf::from("a/c/d"),
+            PathBuf::from("e"),
+        ]);
+        let (a, whole) = trie.child(0, b"a").unwrap();
+        assert!(!whole);
+        assert_eq!(trie.child(a, b"b").map(|(_, w)| w), Some(true));
+        let (c, whole) = trie.child(a, b"c").unwrap();
+        assert!(!whole);
+        assert_eq!(trie.child(c, b"d").map(|(_, w)| w), Some(true));
+        assert_eq!(trie.child(0, b"e").map(|(_, w)| w), Some(true));
+        assert_eq!(trie.child(0, b"x"), None);
+        assert!(KeepTrie::new(&[]).is_empty());
+    }
+}

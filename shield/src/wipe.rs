@@ -1030,10 +1030,11 @@ impl<'w> Walk<'w> {
                 Err(Errno::ENOENT) => return,
                 Err(Errno::ENOTEMPTY | Errno::EEXIST) if passes + 1 < MAX_PASSES => {
                     // Refilled meanwhile (or `readdir` missed an entry): scan it again.
-                    if let Some(fd) = self.open_dir_checked(&name, ino) {
-                        self.push(fd, &name, ino, None, passes + 1, left);
-                    }
-                    return;
+                    return match self.open_dir_checked(&name, ino) {
+                        Ok(Some(fd)) => self.push(fd, &name, ino, None, passes + 1, left),
+                        Ok(None) => {}
+                        Err(e) => self.fail_entry(&name, ino, WipeFailureReason::from_errno(e)),
+                    };
                 }
                 Err(Errno::EACCES | Errno::EPERM) if !fixed => {
                     fixed = true;
@@ -1046,16 +1047,23 @@ impl<'w> Walk<'w> {
         }
     }
 
-    /// Opens `name` under `parent` and checks it is still inode `ino`; `None` when it vanished
-    /// or was replaced (both fine: the replacement is not ours to chase in this pass).
-    fn open_dir_checked(&mut self, name: &CStr, ino: u64) -> Option<OwnedFd> {
-        let (result, switched) = open_dir(self.wiper, self.top_fd()?, name);
+    /// Opens `name` under the top directory and checks it is still inode `ino`. `Ok(None)`
+    /// when it vanished or was replaced by something else (created after the wipe started).
+    fn open_dir_checked(&mut self, name: &CStr, ino: u64) -> Result<Option<OwnedFd>, Errno> {
+        let Some(parent) = self.top_fd() else {
+            return Ok(None);
+        };
+        let (result, switched) = open_dir(self.wiper, parent, name);
         if switched {
             self.load_mounts();
         }
-        let fd = result.ok()?;
-        let st = stat::fstat(&fd).ok()?;
-        (st.st_ino == ino).then_some(fd)
+        let fd = match result {
+            Ok(fd) => fd,
+            Err(Errno::ENOENT | Errno::ENOTDIR | Errno::ELOOP) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let st = stat::fstat(&fd)?;
+        Ok((st.st_ino == ino).then_some(fd))
     }
 
     /// Reopens the (closed) parent of `child`, which is now the top of the stack.
@@ -1212,4 +1220,36 @@ fn unescape_mountinfo(field: &[u8]) -> Vec<u8> {
         i += 1;
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mountinfo_escapes_are_decoded() {
+        assert_eq!(unescape_mountinfo(br"/tmp/a\040b"), b"/tmp/a b");
+        assert_eq!(unescape_mountinfo(br"/tmp/tab\011x\134"), b"/tmp/tab\tx\\");
+        // Malformed or truncated escapes are kept as they are.
+        assert_eq!(unescape_mountinfo(br"/tmp/x\04"), br"/tmp/x\04");
+        assert_eq!(unescape_mountinfo(br"/tmp/x\999"), br"/tmp/x\999");
+    }
+
+    #[test]
+    fn keep_trie_marks_whole_and_ancestor_nodes() {
+        let trie = KeepTrie::new(&[
+            PathBuf::from("a/b"),
+            PathBuf::from("a/c/d"),
+            PathBuf::from("e"),
+        ]);
+        let (a, whole) = trie.child(0, b"a").unwrap();
+        assert!(!whole);
+        assert_eq!(trie.child(a, b"b").map(|(_, w)| w), Some(true));
+        let (c, whole) = trie.child(a, b"c").unwrap();
+        assert!(!whole);
+        assert_eq!(trie.child(c, b"d").map(|(_, w)| w), Some(true));
+        assert_eq!(trie.child(0, b"e").map(|(_, w)| w), Some(true));
+        assert_eq!(trie.child(0, b"x"), None);
+        assert!(KeepTrie::new(&[]).is_empty());
+    }
 }

@@ -716,7 +716,7 @@ fn build_deep(root: &Path, depth: usize) {
 }
 
 #[test]
-fn deep_and_wide_tree_with_keeps_and_failures_below_the_descriptor_window() {
+fn deep_and_wide_tree_with_a_keep_below_the_descriptor_window() {
     // Depth beyond the open-directory window, with siblings at every level, so that parents
     // are closed and reopened (climbing with "..") many times.
     let dir = TestDir::new("deep-wide");

@@ -33,15 +33,30 @@ fn benches(c: &mut Criterion) {
         })
     });
     let d = decider();
-    c.bench_function("decide_path_tmp", |b| b.iter(|| d.classify_path(black_box(b"/tmp/cache/../x/y"), Access::Write)));
+    c.bench_function("decide_path_tmp", |b| {
+        b.iter(|| d.classify_path(black_box(b"/tmp/cache/../x/y"), Access::Write))
+    });
     c.bench_function("decide_path_protected", |b| {
-        b.iter(|| d.classify_path(black_box(b"/proc/self/root/proc/self/environ"), Access::Read))
+        b.iter(|| {
+            d.classify_path(
+                black_box(b"/proc/self/root/proc/self/environ"),
+                Access::Read,
+            )
+        })
     });
     let ip = "127.0.0.2".parse().unwrap();
     c.bench_function("decide_connect", |b| {
-        b.iter(|| d.decide_connect(black_box(ip), 443, &mut [b"x.example.com".as_slice()].into_iter()))
+        b.iter(|| {
+            d.decide_connect(
+                black_box(ip),
+                443,
+                &mut [b"x.example.com".as_slice()].into_iter(),
+            )
+        })
     });
-    c.bench_function("decide_exec", |b| b.iter(|| d.decide_exec(black_box(b"/bin/sh"))));
+    c.bench_function("decide_exec", |b| {
+        b.iter(|| d.decide_exec(black_box(b"/bin/sh")))
+    });
 }
 
 criterion_group! {

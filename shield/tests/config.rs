@@ -1,6 +1,6 @@
 //! Configuration: every error path names its source and what would be valid; precedence is
 //! builder < file < environment.
-#![allow(missing_docs)]
+#![allow(missing_docs, clippy::type_complexity)]
 
 use fnshield::policy::Env;
 use fnshield::{ConfigError, Mode, Shield};
@@ -19,7 +19,10 @@ fn build(
     env: &[(&str, &str)],
     b: impl FnOnce(fnshield::ShieldBuilder) -> fnshield::ShieldBuilder,
 ) -> Result<fnshield::Policy, ConfigError> {
-    let name = format!("{:x}", file.map_or(0, |(_, t)| t.len()) ^ env.len() * 7919);
+    let name = format!(
+        "{:x}",
+        file.map_or(0, |(_, t)| t.len()) ^ (env.len() * 7919)
+    );
     let d = dir(&name, file);
     let mut pairs = vec![("LAMBDA_TASK_ROOT".to_owned(), d.display().to_string())];
     if let Some((f, _)) = file {

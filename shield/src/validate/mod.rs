@@ -688,6 +688,10 @@ impl Validator {
 
     /// Checks one raw event, exactly as received from the Runtime API. Never panics, whatever
     /// the bytes; see the [module documentation](self) for the pipeline and outcomes.
+    ///
+    /// Without an event schema, envelopes are still unwrapped (so a body that is not JSON, or
+    /// too deep, is reported); with neither a schema nor an envelope only the limits are checked
+    /// and the event is not parsed at all.
     pub fn check_event(&self, raw: &[u8]) -> EventVerdict {
         if let Err(e) = limits::scan(raw, &self.limits) {
             return self.invalid(
@@ -698,6 +702,10 @@ impl Validator {
                     ViolationKind::Limit,
                 )],
             );
+        }
+        if self.event_schema.is_none() && self.envelope == Envelope::Whole {
+            // Limits only: nothing to unwrap or validate, so skip building a Value.
+            return EventVerdict::Valid;
         }
         let event: Value = match serde_json::from_slice(raw) {
             Ok(v) => v,

@@ -19,6 +19,9 @@
 //! | `cloudwatch_logs`               | `awslogs.data`, base64-decoded, gunzipped, parsed as JSON (the whole `{messageType, logGroup, logEvents, ...}` document) | `/awslogs/data` |
 //! | `/a/json/pointer`               | the value at that RFC 6901 pointer, as is (no string decoding) | the pointer             |
 //!
+//! The HTTP envelopes require a body: a request without one (`body` missing or `null`, as
+//! for a `GET`) is malformed, so put them only on routes that take a JSON body.
+//!
 //! Per-record envelopes (SQS, SNS, Kinesis) validate every record with the same schema; the
 //! violations of record 3 carry paths starting with `/Records/3/...`.
 //!

@@ -249,6 +249,39 @@ fn envelope_applied_to_the_wrong_trigger_is_malformed() {
 }
 
 #[test]
+fn http_event_with_the_wrong_shape_is_malformed() {
+    let v = order_validator(Envelope::ApiGatewayV2);
+    for (raw, message) in [
+        (
+            &br#"["SECRET"]"#[..],
+            "event does not have the shape of a `api_gateway_v2` event",
+        ),
+        (br#"{"body": 12345}"#, "`body` must be a string"),
+        (
+            br#"{"body": "{}", "body": "{}"}"#,
+            "event does not have the shape",
+        ),
+        (br#"{"body": "#, "event is not valid JSON"),
+    ] {
+        let (violations, rejection) = invalid(v.check_event(raw));
+        assert_eq!(
+            violations[0].kind(),
+            ViolationKind::Malformed,
+            "{violations:?}"
+        );
+        assert!(
+            violations[0].message().starts_with(message),
+            "{message}: {violations:?}"
+        );
+        let seen = observable(&violations, &rejection);
+        assert!(
+            !seen.contains("SECRET") && !seen.contains("12345"),
+            "{seen}"
+        );
+    }
+}
+
+#[test]
 fn no_input_value_is_ever_echoed() {
     // Every string value in the invalid and malformed fixtures contains "SECRET".
     let names = [

@@ -19,6 +19,9 @@
 //! | `cloudwatch_logs`               | `awslogs.data`, base64-decoded, gunzipped, parsed as JSON (the whole `{messageType, logGroup, logEvents, ...}` document) | `/awslogs/data` |
 //! | `/a/json/pointer`               | the value at that RFC 6901 pointer, as is (no string decoding) | the pointer             |
 //!
+//! The HTTP envelopes require a body: a request without one (`body` missing or `null`, as
+//! for a `GET`) is malformed, so put them only on routes that take a JSON body.
+//!
 //! Per-record envelopes (SQS, SNS, Kinesis) validate every record with the same schema; the
 //! violations of record 3 carry paths starting with `/Records/3/...`.
 //!
@@ -227,11 +230,39 @@ fn decode_base64(s: &str, location: &str) -> Result<Vec<u8>, Violation> {
         .map_err(|_| malformed(location, "payload is not valid base64"))
 }
 
+/// The fields of an HTTP trigger event (API Gateway v1/v2, ALB, Function URL) that validation
+/// reads. The event is deserialized straight into this struct: headers, request context and
+/// the rest are skipped by the parser without being built, which makes the HTTP envelopes
+/// several times cheaper than parsing the whole event into a `Value`.
+#[derive(Deserialize)]
+pub(crate) struct HttpEvent {
+    #[serde(default)]
+    body: Option<Value>,
+    #[serde(default, rename = "isBase64Encoded")]
+    is_base64_encoded: Option<Value>,
+    #[serde(default, rename = "multiValueHeaders")]
+    multi_value_headers: Option<serde::de::IgnoredAny>,
+}
+
+impl HttpEvent {
+    /// Whether the request carried `multiValueHeaders` (an ALB with multi-value headers enabled
+    /// must then be answered with `multiValueHeaders`).
+    pub(crate) fn has_multi_value_headers(&self) -> bool {
+        self.multi_value_headers.is_some()
+    }
+
+    /// Unwraps the body.
+    pub(crate) fn body_doc(&self, limits: &Limits) -> Doc<'static> {
+        let encoded = self.is_base64_encoded.as_ref().and_then(Value::as_bool);
+        http_body(self.body.as_ref(), encoded.unwrap_or(false), limits)
+    }
+}
+
 /// HTTP body: base64-decoded when `isBase64Encoded`, then parsed as JSON.
-fn http_body<'a>(event: &'a Value, limits: &Limits) -> Doc<'a> {
+fn http_body(body: Option<&Value>, base64_encoded: bool, limits: &Limits) -> Doc<'static> {
     let location = "/body";
     let content = (|| {
-        let body = match event.get("body") {
+        let body = match body {
             None | Some(Value::Null) => {
                 return Err(malformed(
                     location,
@@ -241,11 +272,7 @@ fn http_body<'a>(event: &'a Value, limits: &Limits) -> Doc<'a> {
             Some(Value::String(s)) => s,
             Some(_) => return Err(malformed(location, "`body` must be a string")),
         };
-        let encoded = event
-            .get("isBase64Encoded")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
-        let value = if encoded {
+        let value = if base64_encoded {
             let bytes = decode_base64(body, location)?;
             parse_limited(&bytes, location, "request body", limits)?
         } else {
@@ -341,7 +368,12 @@ pub(crate) fn extract<'a>(
             content: Ok(Cow::Borrowed(event)),
         }],
         Envelope::ApiGatewayV1 | Envelope::ApiGatewayV2 | Envelope::Alb | Envelope::FunctionUrl => {
-            vec![http_body(event, limits)]
+            let encoded = event.get("isBase64Encoded").and_then(Value::as_bool);
+            vec![http_body(
+                event.get("body"),
+                encoded.unwrap_or(false),
+                limits,
+            )]
         }
         Envelope::Sqs => per_record(event, |record, base| {
             let location = format!("{base}/body");

@@ -80,15 +80,21 @@ impl std::fmt::Display for LimitExceeded {
 }
 
 /// Checks `bytes` against all three limits without parsing or recursing.
+///
+/// Outside strings it looks at one byte at a time; inside a string it jumps to the next `"` or
+/// `\` with `memchr2` (SIMD), since most of a JSON document's bytes are string contents.
 pub(crate) fn scan(bytes: &[u8], limits: &Limits) -> Result<(), LimitExceeded> {
     if bytes.len() > limits.max_bytes {
         return Err(LimitExceeded::Size {
             limit: limits.max_bytes,
         });
     }
-    // One entry per open container: `Some(commas seen)` for arrays, `None` for objects.
-    // Bounded by max_depth, which is at most MAX_DEPTH_CEILING.
-    let mut stack: Vec<Option<usize>> = Vec::with_capacity(limits.max_depth.min(MAX_DEPTH_CEILING));
+    let max_depth = limits.max_depth.min(MAX_DEPTH_CEILING);
+    // One entry per open container: the commas seen so far for an array, OBJECT for an object.
+    // A fixed array: no allocation, and depth can never exceed MAX_DEPTH_CEILING.
+    const OBJECT: u32 = u32::MAX;
+    let mut stack = [0u32; MAX_DEPTH_CEILING];
+    let mut depth = 0usize;
     let mut i = 0;
     let len = bytes.len();
     while i < len {
@@ -96,35 +102,37 @@ pub(crate) fn scan(bytes: &[u8], limits: &Limits) -> Result<(), LimitExceeded> {
             b'"' => {
                 // Skip the string body: stop at the first unescaped quote.
                 i += 1;
-                while i < len {
-                    match bytes[i] {
-                        b'\\' => i += 2,
-                        b'"' => break,
-                        _ => i += 1,
+                loop {
+                    match memchr::memchr2(b'"', b'\\', &bytes[i.min(len)..]) {
+                        None => return Ok(()), // unterminated: the parser reports it
+                        Some(off) if bytes[i + off] == b'\\' => i += off + 2,
+                        Some(off) => {
+                            i += off;
+                            break;
+                        }
                     }
                 }
             }
             open @ (b'[' | b'{') => {
-                if stack.len() >= limits.max_depth {
+                if depth >= max_depth {
                     return Err(LimitExceeded::Depth {
                         limit: limits.max_depth,
                     });
                 }
-                stack.push(if open == b'[' { Some(0) } else { None });
+                stack[depth] = if open == b'[' { 0 } else { OBJECT };
+                depth += 1;
             }
-            b']' | b'}' => {
-                stack.pop();
-            }
-            b',' => {
-                if let Some(Some(commas)) = stack.last_mut() {
-                    *commas += 1;
-                    // n commas separate n + 1 elements.
-                    if *commas >= limits.max_array_len {
-                        return Err(LimitExceeded::ArrayLen {
-                            limit: limits.max_array_len,
-                        });
-                    }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            b',' if depth > 0 && stack[depth - 1] != OBJECT => {
+                // n commas separate n + 1 elements.
+                let commas = stack[depth - 1] + 1;
+                if commas as usize >= limits.max_array_len {
+                    return Err(LimitExceeded::ArrayLen {
+                        limit: limits.max_array_len,
+                    });
                 }
+                // Cannot reach OBJECT: a payload would need 4 billion commas in one array.
+                stack[depth - 1] = commas.min(OBJECT - 1);
             }
             _ => {}
         }

@@ -688,10 +688,14 @@ impl Validator {
 
     /// Checks one raw event, exactly as received from the Runtime API. Never panics, whatever
     /// the bytes; see the [module documentation](self) for the pipeline and outcomes.
+    ///
+    /// Without an event schema, envelopes are still unwrapped (so a body that is not JSON, or
+    /// too deep, is reported); with neither a schema nor an envelope only the limits are checked
+    /// and the event is not parsed at all.
     pub fn check_event(&self, raw: &[u8]) -> EventVerdict {
         if let Err(e) = limits::scan(raw, &self.limits) {
             return self.invalid(
-                None,
+                false,
                 vec![Violation::new(
                     String::new(),
                     e.to_string(),
@@ -699,23 +703,30 @@ impl Validator {
                 )],
             );
         }
+        if self.event_schema.is_none() && self.envelope == Envelope::Whole {
+            // Limits only: nothing to unwrap or validate, so skip building a Value.
+            return EventVerdict::Valid;
+        }
+        if self.envelope.is_http() {
+            return self.check_http(raw);
+        }
         let event: Value = match serde_json::from_slice(raw) {
             Ok(v) => v,
-            Err(e) => {
-                let msg = format!(
-                    "event is not valid JSON (line {}, column {})",
-                    e.line(),
-                    e.column()
-                );
-                return self.invalid(
-                    None,
-                    vec![Violation::new(String::new(), msg, ViolationKind::Malformed)],
-                );
-            }
+            Err(e) => return self.invalid(false, vec![not_json(&e, &self.envelope)]),
         };
+        if self.envelope == Envelope::Whole {
+            // Fast path: no envelope bookkeeping (sqs_partial_batch implies the SQS envelope).
+            let mut violations = Vec::new();
+            self.validate_doc(&event, "", &mut violations);
+            return if violations.is_empty() {
+                EventVerdict::Valid
+            } else {
+                self.invalid(false, violations)
+            };
+        }
         let docs = match envelope::extract(&self.envelope, &event, &self.limits) {
             Ok(docs) => docs,
-            Err(v) => return self.invalid(Some(&event), vec![v]),
+            Err(v) => return self.invalid(false, vec![v]),
         };
         if self.partial_batch {
             return self.partial(&event, docs);
@@ -733,7 +744,7 @@ impl Validator {
         if violations.is_empty() {
             EventVerdict::Valid
         } else {
-            self.invalid(Some(&event), violations)
+            self.invalid(false, violations)
         }
     }
 
@@ -771,8 +782,44 @@ impl Validator {
         }
     }
 
-    fn invalid(&self, event: Option<&Value>, violations: Vec<Violation>) -> EventVerdict {
-        let rejection = response::rejection(&self.envelope, event, &violations);
+    /// HTTP envelopes: deserialize only `body`, `isBase64Encoded` and `multiValueHeaders`.
+    fn check_http(&self, raw: &[u8]) -> EventVerdict {
+        // serde's derived struct visitor also accepts a JSON array (fields by position): insist
+        // on an object, as every HTTP trigger sends.
+        if raw.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            let message = format!(
+                "event does not have the shape of a `{}` event: expected a JSON object",
+                self.envelope
+            );
+            return self.invalid(
+                false,
+                vec![Violation::new(
+                    String::new(),
+                    message,
+                    ViolationKind::Malformed,
+                )],
+            );
+        }
+        let event: envelope::HttpEvent = match serde_json::from_slice(raw) {
+            Ok(e) => e,
+            Err(e) => return self.invalid(false, vec![not_json(&e, &self.envelope)]),
+        };
+        let multi = event.has_multi_value_headers();
+        let doc = event.body_doc(&self.limits);
+        let mut violations = Vec::new();
+        match doc.content {
+            Err(v) => violations.push(v),
+            Ok(value) => self.validate_doc(&value, &doc.location, &mut violations),
+        }
+        if violations.is_empty() {
+            EventVerdict::Valid
+        } else {
+            self.invalid(multi, violations)
+        }
+    }
+
+    fn invalid(&self, multi_value_headers: bool, violations: Vec<Violation>) -> EventVerdict {
+        let rejection = response::rejection(&self.envelope, multi_value_headers, &violations);
         EventVerdict::Invalid {
             violations,
             rejection,
@@ -804,7 +851,7 @@ impl Validator {
                         .to_owned(),
                     ViolationKind::Malformed,
                 );
-                return self.invalid(Some(event), vec![v]);
+                return self.invalid(false, vec![v]);
             };
             if fifo && !failures.is_empty() {
                 failures.push((
@@ -846,6 +893,24 @@ impl Validator {
             failures,
         }
     }
+}
+
+/// The violation for an event `serde_json` refused. Built from the error's category and
+/// position only: serde's own message can quote the input.
+fn not_json(e: &serde_json::Error, envelope: &Envelope) -> Violation {
+    let message = match e.classify() {
+        serde_json::error::Category::Data => format!(
+            "event does not have the shape of a `{envelope}` event (line {}, column {})",
+            e.line(),
+            e.column()
+        ),
+        _ => format!(
+            "event is not valid JSON (line {}, column {})",
+            e.line(),
+            e.column()
+        ),
+    };
+    Violation::new(String::new(), message, ViolationKind::Malformed)
 }
 
 /// Escapes one JSON Pointer reference token.

@@ -24,11 +24,11 @@ pub(crate) fn error_body(violations: &[Violation]) -> Value {
     json!({"message": "Invalid request", "errors": errors})
 }
 
-/// Builds the rejection for `envelope`. `event` is the parsed event when it could be parsed; it
-/// tells an ALB with multi-value headers apart (the response must then use `multiValueHeaders`).
+/// Builds the rejection for `envelope`. `multi_value_headers`: the request had
+/// `multiValueHeaders`, so an ALB response must use `multiValueHeaders` too.
 pub(crate) fn rejection(
     envelope: &Envelope,
-    event: Option<&Value>,
+    multi_value_headers: bool,
     violations: &[Violation],
 ) -> Rejection {
     if !envelope.is_http() {
@@ -40,8 +40,7 @@ pub(crate) fn rejection(
     let body = error_body(violations).to_string();
     let mut resp = Map::new();
     resp.insert("statusCode".into(), json!(400));
-    let multi = matches!(envelope, Envelope::Alb)
-        && event.is_some_and(|e| e.get("multiValueHeaders").is_some());
+    let multi = matches!(envelope, Envelope::Alb) && multi_value_headers;
     if multi {
         resp.insert(
             "multiValueHeaders".into(),

@@ -77,6 +77,15 @@ pub(crate) fn needs(p: &Policy) -> Needs {
 /// The filter specification for `policy` with the trap interceptor. Pure: inspect it and run
 /// it through [`Filter::run`] without installing it.
 pub fn trap_filter_spec(policy: &Policy, trampoline_ip: u64) -> FilterSpec {
+    filter_spec(policy, trampoline_ip, F::Trap)
+}
+
+/// The filter specification for `policy` with the user-notification interceptor.
+pub fn notify_filter_spec(policy: &Policy, trampoline_ip: u64) -> FilterSpec {
+    filter_spec(policy, trampoline_ip, F::Notify)
+}
+
+fn filter_spec(policy: &Policy, trampoline_ip: u64, intercept: F) -> FilterSpec {
     let n = needs(policy);
     let enosys = F::Errno(libc::ENOSYS as u16);
     let eperm = F::Errno(libc::EPERM as u16);
@@ -86,7 +95,16 @@ pub fn trap_filter_spec(policy: &Policy, trampoline_ip: u64) -> FilterSpec {
         plan(nr::IO_URING_ENTER, enosys),
         plan(nr::IO_URING_REGISTER, enosys),
         plan(nr::PTRACE, eperm),
-        plan(nr::PROCESS_VM_WRITEV, eperm),
+        // The trampoline may write into a caller's memory (notify emulation); everyone else
+        // gets EPERM from the interceptor.
+        plan(
+            nr::PROCESS_VM_WRITEV,
+            if intercept == F::Notify {
+                intercept
+            } else {
+                eperm
+            },
+        ),
         when(
             nr::RT_SIGACTION,
             vec![
@@ -104,25 +122,25 @@ pub fn trap_filter_spec(policy: &Policy, trampoline_ip: u64) -> FilterSpec {
         ),
     ];
     if n.outbound {
-        s.push(plan(nr::CONNECT, F::Trap));
+        s.push(plan(nr::CONNECT, intercept));
         s.push(when(
             nr::SENDTO,
             vec![Rule {
                 arg: 4,
                 cmp: ArgCmp::NonZero,
             }],
-            F::Trap,
+            intercept,
             F::Allow,
         ));
-        s.push(plan(nr::SENDMSG, F::Trap));
-        s.push(plan(nr::SENDMMSG, F::Trap));
+        s.push(plan(nr::SENDMSG, intercept));
+        s.push(plan(nr::SENDMMSG, intercept));
         s.push(when(
             nr::RECVFROM,
             vec![Rule {
                 arg: 4,
                 cmp: ArgCmp::NonZero,
             }],
-            F::Trap,
+            intercept,
             F::Allow,
         ));
     }
@@ -131,24 +149,24 @@ pub fn trap_filter_spec(policy: &Policy, trampoline_ip: u64) -> FilterSpec {
             if o == nr::OPEN_BY_HANDLE_AT {
                 s.push(plan(o, eperm));
             } else {
-                s.push(plan(o, F::Trap));
+                s.push(plan(o, intercept));
             }
         }
     }
     if n.paths_read {
         for &o in arch::groups::PATH_READ {
-            s.push(plan(o, F::Trap));
+            s.push(plan(o, intercept));
         }
-        s.push(plan(nr::NAME_TO_HANDLE_AT, F::Trap));
+        s.push(plan(nr::NAME_TO_HANDLE_AT, intercept));
     }
     if n.paths_write {
         for &o in arch::groups::PATH_WRITE {
-            s.push(plan(o, F::Trap));
+            s.push(plan(o, intercept));
         }
     }
     if n.exec {
-        s.push(plan(nr::EXECVE, F::Trap));
-        s.push(plan(nr::EXECVEAT, F::Trap));
+        s.push(plan(nr::EXECVE, intercept));
+        s.push(plan(nr::EXECVEAT, intercept));
     }
     if n.fork_in_kernel {
         #[cfg(target_arch = "x86_64")]
@@ -211,22 +229,17 @@ pub(crate) fn install(shield: &Inner) -> Result<Enforcement, InstallError> {
         ),
         _ => (false, "no child process can run, so the SIGSYS trap (the fast path) is safe".to_owned()),
     };
-    if want_notify {
-        let reason = format!(
-            "the notify interceptor is required ({why}) and is not implemented yet; nothing is intercepted rather than killing children with SIGSYS"
-        );
-        return finish(
-            shield,
-            Enforcement {
-                policies: not_enforced(&reason),
-                interceptor: Mechanism::None,
-                interceptor_reason: why,
-                kernel,
-            },
-        );
-    }
-    if !kernel.trap_available {
-        let reason = "the kernel does not offer SECCOMP_RET_TRAP (seccomp unavailable or refused)";
+    let available = if want_notify {
+        kernel.notify_available
+    } else {
+        kernel.trap_available
+    };
+    if !available {
+        let reason = if want_notify {
+            "the kernel does not offer SECCOMP_RET_USER_NOTIF (seccomp unavailable or refused)"
+        } else {
+            "the kernel does not offer SECCOMP_RET_TRAP (seccomp unavailable or refused)"
+        };
         kernel.refused = Some(reason.into());
         return finish(
             shield,
@@ -238,7 +251,11 @@ pub(crate) fn install(shield: &Inner) -> Result<Enforcement, InstallError> {
             },
         );
     }
-    let spec = trap_filter_spec(policy, sys::trampoline_ip());
+    let spec = if want_notify {
+        notify_filter_spec(policy, sys::trampoline_ip())
+    } else {
+        trap_filter_spec(policy, sys::trampoline_ip())
+    };
     let filter =
         Filter::try_from(&spec).map_err(|e| InstallError::Setup(format!("filter: {e}")))?;
     let n = needs(policy);
@@ -283,10 +300,30 @@ pub(crate) fn install(shield: &Inner) -> Result<Enforcement, InstallError> {
         }
     }
     const TSYNC: u64 = 1;
-    let r = sys::install_filter(filter.insns(), TSYNC);
-    if r != 0 {
-        let reason = if r > 0 {
-            format!("seccomp TSYNC could not synchronise thread {r}")
+    const NEW_LISTENER: u64 = 1 << 3;
+    const TSYNC_ESRCH: u64 = 1 << 4;
+    const WAIT_KILLABLE_RECV: u64 = 1 << 5;
+    let mut killable = false;
+    let r = if want_notify {
+        // WAIT_KILLABLE_RECV (Linux 6.0+): once the supervisor has received a call, only a
+        // fatal signal interrupts the caller, so emulated calls are not replayed after EINTR.
+        let r = sys::install_filter(
+            filter.insns(),
+            NEW_LISTENER | TSYNC | TSYNC_ESRCH | WAIT_KILLABLE_RECV,
+        );
+        if r == -(libc::EINVAL as i64) {
+            sys::install_filter(filter.insns(), NEW_LISTENER | TSYNC | TSYNC_ESRCH)
+        } else {
+            killable = r >= 0;
+            r
+        }
+    } else {
+        sys::install_filter(filter.insns(), TSYNC)
+    };
+    let bad = if want_notify { r < 0 } else { r != 0 };
+    if bad {
+        let reason = if r > 0 || r == -(libc::ESRCH as i64) {
+            format!("seccomp TSYNC could not synchronise a thread ({r})")
         } else {
             format!("seccomp(SECCOMP_SET_MODE_FILTER) refused: errno {}", -r)
         };
@@ -301,6 +338,34 @@ pub(crate) fn install(shield: &Inner) -> Result<Enforcement, InstallError> {
             },
         );
     }
+    let mechanism = if want_notify {
+        let listener = r as i32;
+        let spawned = std::thread::Builder::new()
+            .name("fnshield-supervisor".into())
+            .stack_size(1024 * 1024)
+            .spawn(move || sys::notify::supervise(listener));
+        if let Err(e) = spawned {
+            // Without a supervisor every notified call would hang or fail: refuse to run.
+            return Err(InstallError::Setup(format!(
+                "cannot start the supervisor thread: {e}"
+            )));
+        }
+        Mechanism::SeccompNotify
+    } else {
+        Mechanism::SeccompTrap
+    };
+    let why = if want_notify {
+        format!(
+            "{why}; {}",
+            if killable {
+                "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV in use"
+            } else {
+                "this kernel lacks WAIT_KILLABLE_RECV: handlers without SA_RESTART may see EINTR"
+            }
+        )
+    } else {
+        why
+    };
     let m = policy.modes();
     for (slot, on) in [
         (ModeSlot::Outbound, n.outbound),
@@ -334,20 +399,20 @@ pub(crate) fn install(shield: &Inner) -> Result<Enforcement, InstallError> {
         };
     let tmp_mode = m.tmp_read().max(m.tmp_write());
     let policies = vec![
-        line(PolicyKind::OutboundConnectivity, m.outbound(), EnforcementState::FullyEnforced, Mechanism::SeccompTrap,
+        line(PolicyKind::OutboundConnectivity, m.outbound(), EnforcementState::FullyEnforced, mechanism,
             "connect, sendto, sendmsg, sendmmsg trapped; host names learnt from DNS answers received with recvfrom"),
-        line(PolicyKind::ReadWriteTmp, tmp_mode, EnforcementState::FullyEnforced, Mechanism::SeccompTrap,
+        line(PolicyKind::ReadWriteTmp, tmp_mode, EnforcementState::FullyEnforced, mechanism,
             "opens, the stat/access/readlink family and path-based writes trapped; opened files verified"),
-        line(PolicyKind::CreateChildProcess, m.child(), EnforcementState::FullyEnforced, Mechanism::SeccompTrap,
+        line(PolicyKind::CreateChildProcess, m.child(), EnforcementState::FullyEnforced, mechanism,
             "execve/execveat trapped; fork, vfork and clone without CLONE_THREAD refused in the kernel (EPERM); clone3 ENOSYS"),
-        line(PolicyKind::ReadHandler, m.read_handler(), EnforcementState::FullyEnforced, Mechanism::SeccompTrap,
+        line(PolicyKind::ReadHandler, m.read_handler(), EnforcementState::FullyEnforced, mechanism,
             "opens trapped; the opened file is verified by path and by the executable's inode"),
     ];
     finish(
         shield,
         Enforcement {
             policies,
-            interceptor: Mechanism::SeccompTrap,
+            interceptor: mechanism,
             interceptor_reason: why,
             kernel,
         },

@@ -146,6 +146,8 @@ pub struct Event {
     pub count: u64,
     /// Set when a path or argv was truncated to fit the record.
     pub truncated: bool,
+    /// The executable of the process that made the call, when it is a child process.
+    pub process: Option<String>,
 }
 
 impl Event {
@@ -167,6 +169,7 @@ impl Event {
             function_name: String::new(),
             count: 1,
             truncated: false,
+            process: None,
         }
     }
 
@@ -270,6 +273,8 @@ impl Event {
             function_name: function_name.to_owned(),
             count: 1,
             truncated: r.truncated,
+            process: (r.exe_len > 0)
+                .then(|| String::from_utf8_lossy(&r.exe[..r.exe_len as usize]).into_owned()),
         }
     }
 }

@@ -3,13 +3,15 @@
 use crate::policy::PolicyKind;
 
 /// Bytes in an encoded record.
-pub const RECORD_BYTES: usize = 640;
+pub const RECORD_BYTES: usize = 768;
 /// 64-bit words in an encoded record.
 pub const RECORD_WORDS: usize = RECORD_BYTES / 8;
 /// Capacity of the path/host/executable field.
 pub const TEXT_MAX: usize = 256;
 /// Capacity of the argv field (NUL-separated arguments).
 pub const ARGV_MAX: usize = 256;
+/// Capacity of the executable field (the process that made the call, for children).
+pub const EXE_MAX: usize = 128;
 /// Capacity of the request-id field.
 pub const REQID_MAX: usize = 64;
 
@@ -64,6 +66,10 @@ pub struct Record {
     pub request_id_len: u8,
     /// Set when `text` or `argv` was truncated.
     pub truncated: bool,
+    /// The executable of the calling process when it is not this process (a child).
+    pub exe: [u8; EXE_MAX],
+    /// Used length of `exe`.
+    pub exe_len: u8,
 }
 
 impl Record {
@@ -86,6 +92,8 @@ impl Record {
         request_id: [0; REQID_MAX],
         request_id_len: 0,
         truncated: false,
+        exe: [0; EXE_MAX],
+        exe_len: 0,
     };
 
     /// A new record for `policy`.
@@ -160,6 +168,8 @@ impl Record {
         b[48..112].copy_from_slice(&self.request_id);
         b[112..368].copy_from_slice(&self.text);
         b[368..624].copy_from_slice(&self.argv);
+        b[45] = self.exe_len;
+        b[624..752].copy_from_slice(&self.exe);
         for (i, w) in out.iter_mut().enumerate() {
             let mut c = [0u8; 8];
             c.copy_from_slice(&b[i * 8..i * 8 + 8]);
@@ -199,6 +209,8 @@ impl Record {
         r.request_id.copy_from_slice(&b[48..112]);
         r.text.copy_from_slice(&b[112..368]);
         r.argv.copy_from_slice(&b[368..624]);
+        r.exe_len = b[45].min(EXE_MAX as u8);
+        r.exe.copy_from_slice(&b[624..752]);
         r
     }
 }

@@ -75,6 +75,9 @@ pub fn json_line(e: &Event) -> String {
         m.insert("syscall".into(), json!(s));
     }
     m.insert("pid".into(), json!(e.pid));
+    if let Some(p) = &e.process {
+        m.insert("process".into(), json!(p));
+    }
     m.insert("count".into(), json!(e.count));
     if e.truncated {
         m.insert("truncated".into(), json!(true));

@@ -2,6 +2,7 @@
 //! probes and the SIGSYS trap handler. Every `unsafe` block carries a `// SAFETY:` comment.
 #![allow(unsafe_code)]
 
+pub(crate) mod notify;
 pub(crate) mod probe;
 pub(crate) mod trap;
 
@@ -121,6 +122,11 @@ pub(crate) fn install_sigsys_handler() -> Result<(), i32> {
 /// Copy up to `buf.len()` bytes of this process's memory at `addr` without faulting: bad
 /// addresses give a short (or zero) count instead of a crash. Async-signal-safe.
 pub(crate) fn read_mem(addr: u64, buf: &mut [u8]) -> usize {
+    read_mem_of(0, addr, buf)
+}
+
+/// [`read_mem`] of process (or thread) `pid`; 0 means this process.
+pub(crate) fn read_mem_of(pid: i64, addr: u64, buf: &mut [u8]) -> usize {
     if addr == 0 || buf.is_empty() {
         return 0;
     }
@@ -132,7 +138,11 @@ pub(crate) fn read_mem(addr: u64, buf: &mut [u8]) -> usize {
         iov_base: addr as *mut libc::c_void,
         iov_len: buf.len(),
     };
-    let pid = syscall(libc::SYS_getpid, [0; 6]);
+    let pid = if pid == 0 {
+        syscall(libc::SYS_getpid, [0; 6])
+    } else {
+        pid
+    };
     let r = syscall(
         libc::SYS_process_vm_readv,
         [
@@ -154,13 +164,50 @@ pub(crate) fn read_mem(addr: u64, buf: &mut [u8]) -> usize {
 /// Read a NUL-terminated string at `addr` into `buf` without faulting. Returns its length
 /// (without the NUL), or `None` if it is unreadable or does not fit.
 pub(crate) fn read_cstr(addr: u64, buf: &mut [u8]) -> Option<usize> {
+    read_cstr_of(0, addr, buf)
+}
+
+/// Copy `buf` into process `pid`'s memory at `addr` (through the trampoline, which the filter
+/// exempts from its `process_vm_writev` rule). Returns the bytes written.
+pub(crate) fn write_mem_of(pid: i64, addr: u64, buf: &[u8]) -> usize {
+    if addr == 0 || buf.is_empty() {
+        return 0;
+    }
+    let local = libc::iovec {
+        iov_base: buf.as_ptr() as *mut libc::c_void,
+        iov_len: buf.len(),
+    };
+    let remote = libc::iovec {
+        iov_base: addr as *mut libc::c_void,
+        iov_len: buf.len(),
+    };
+    let r = syscall(
+        libc::SYS_process_vm_writev,
+        [
+            pid as u64,
+            &local as *const _ as u64,
+            1,
+            &remote as *const _ as u64,
+            1,
+            0,
+        ],
+    );
+    if r < 0 {
+        0
+    } else {
+        r as usize
+    }
+}
+
+/// [`read_cstr`] from process `pid` (0: this process).
+pub(crate) fn read_cstr_of(pid: i64, addr: u64, buf: &mut [u8]) -> Option<usize> {
     let mut have = 0usize;
     while have < buf.len() {
         // Read up to the end of the current page, at most 256 bytes at a time.
         let a = addr + have as u64;
         let to_page_end = 4096 - (a as usize & 4095);
         let want = to_page_end.min(256).min(buf.len() - have);
-        let got = read_mem(a, &mut buf[have..have + want]);
+        let got = read_mem_of(pid, a, &mut buf[have..have + want]);
         if got == 0 {
             return None;
         }

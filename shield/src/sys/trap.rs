@@ -157,14 +157,14 @@ pub(crate) fn handle(st: &TrapState, nr: i64, a: [u64; 6]) -> i64 {
 }
 
 /// A path argument: (dirfd argument index or none for AT_FDCWD, path argument index).
-type PathArg = (Option<usize>, usize);
+pub(crate) type PathArg = (Option<usize>, usize);
 
 /// Path-taking syscalls other than opens and exec: their path arguments, the access they
 /// make, and (flags argument index, AT_EMPTY_PATH-like bit) when an empty path names the fd.
 /// How a path syscall is handled: its path arguments, its access, and the empty-path flag.
-type PathSpec = (&'static [PathArg], Access, Option<(usize, u64)>);
+pub(crate) type PathSpec = (&'static [PathArg], Access, Option<(usize, u64)>);
 
-fn path_table(n: i64) -> Option<PathSpec> {
+pub(crate) fn path_table(n: i64) -> Option<PathSpec> {
     const P0: &[PathArg] = &[(None, 0)];
     const D01: &[PathArg] = &[(Some(0), 1)];
     const TWO: &[PathArg] = &[(None, 0), (None, 1)];
@@ -212,37 +212,42 @@ fn path_table(n: i64) -> Option<PathSpec> {
 }
 
 /// A NUL-terminated copy of a path argument.
-struct PathCopy {
-    buf: [u8; PATH_MAX + 1],
-    len: usize,
+pub(crate) struct PathCopy {
+    pub(crate) buf: [u8; PATH_MAX + 1],
+    pub(crate) len: usize,
 }
 
 impl PathCopy {
-    fn read(addr: u64) -> Result<PathCopy, i64> {
+    pub(crate) fn read(addr: u64) -> Result<PathCopy, i64> {
+        Self::read_of(0, addr)
+    }
+
+    /// Copy a path from process `pid` (0: this process).
+    pub(crate) fn read_of(pid: i64, addr: u64) -> Result<PathCopy, i64> {
         let mut c = PathCopy {
             buf: [0; PATH_MAX + 1],
             len: 0,
         };
-        match read_cstr(addr, &mut c.buf[..PATH_MAX]) {
+        match super::read_cstr_of(pid, addr, &mut c.buf[..PATH_MAX]) {
             Some(n) => {
                 c.len = n;
                 c.buf[n] = 0;
                 Ok(c)
             }
-            None if read_mem(addr, &mut [0u8; 1]) == 0 => Err(-EFAULT),
+            None if super::read_mem_of(pid, addr, &mut [0u8; 1]) == 0 => Err(-EFAULT),
             None => Err(-ENAMETOOLONG),
         }
     }
-    fn bytes(&self) -> &[u8] {
+    pub(crate) fn bytes(&self) -> &[u8] {
         &self.buf[..self.len]
     }
-    fn ptr(&self) -> u64 {
+    pub(crate) fn ptr(&self) -> u64 {
         self.buf.as_ptr() as u64
     }
 }
 
 /// Resolve `path` (relative to `dirfd`) to an absolute path in `out`.
-fn resolve(dirfd: i64, path: &[u8], out: &mut [u8; PATH_MAX]) -> Option<usize> {
+pub(crate) fn resolve(dirfd: i64, path: &[u8], out: &mut [u8; PATH_MAX]) -> Option<usize> {
     if path.first() == Some(&b'/') {
         out[..path.len()].copy_from_slice(path);
         return Some(path.len());
@@ -274,8 +279,55 @@ fn resolve(dirfd: i64, path: &[u8], out: &mut [u8; PATH_MAX]) -> Option<usize> {
     Some(base + 1 + path.len())
 }
 
+/// readlink("/proc/<pid>/<what>") through the trampoline, e.g. `exe`, `cwd`, `fd/3`.
+pub(crate) fn proc_link(pid: i64, what: &[u8], out: &mut [u8; PATH_MAX]) -> Option<usize> {
+    let mut p = [0u8; 64];
+    let mut n = 0;
+    for &b in b"/proc/" {
+        p[n] = b;
+        n += 1;
+    }
+    n += write_decimal(pid as u64, &mut p[n..]);
+    p[n] = b'/';
+    n += 1;
+    if n + what.len() >= p.len() {
+        return None;
+    }
+    p[n..n + what.len()].copy_from_slice(what);
+    let r = syscall(
+        nr::READLINKAT,
+        [
+            AT_FDCWD as u64,
+            p.as_ptr() as u64,
+            out.as_mut_ptr() as u64,
+            PATH_MAX as u64,
+            0,
+            0,
+        ],
+    );
+    (r > 0).then_some(r as usize)
+}
+
+/// Write `v` in decimal into `out`; returns the digits written.
+pub(crate) fn write_decimal(mut v: u64, out: &mut [u8]) -> usize {
+    let mut digits = [0u8; 20];
+    let mut n = 0;
+    loop {
+        digits[n] = b'0' + (v % 10) as u8;
+        n += 1;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    for i in 0..n.min(out.len()) {
+        out[i] = digits[n - 1 - i];
+    }
+    n.min(out.len())
+}
+
 /// readlink("/proc/self/fd/N") through the trampoline.
-fn fd_path(fd: i64, out: &mut [u8; PATH_MAX]) -> Option<usize> {
+pub(crate) fn fd_path(fd: i64, out: &mut [u8; PATH_MAX]) -> Option<usize> {
     if fd < 0 {
         return None;
     }
@@ -328,9 +380,27 @@ pub(crate) fn now_monotonic_secs() -> u64 {
     ts.tv_sec as u64
 }
 
+thread_local! {
+    /// Set by the notify supervisor to the thread it is deciding for (0: the caller itself).
+    pub(crate) static TARGET: std::cell::Cell<(u32, bool)> = const { std::cell::Cell::new((0, false)) };
+}
+
 /// Fill the common fields and push.
-fn push(mut rec: Record) {
-    rec.pid = syscall(libc::SYS_getpid, [0; 6]) as u32;
+pub(crate) fn push(mut rec: Record) {
+    let (target, foreign) = TARGET.try_with(|t| t.get()).unwrap_or((0, false));
+    if target != 0 {
+        rec.pid = target;
+        if foreign {
+            let mut exe = [0u8; PATH_MAX];
+            if let Some(n) = proc_link(target as i64, b"exe", &mut exe) {
+                let n = n.min(rec.exe.len());
+                rec.exe[..n].copy_from_slice(&exe[..n]);
+                rec.exe_len = n as u8;
+            }
+        }
+    } else {
+        rec.pid = syscall(libc::SYS_getpid, [0; 6]) as u32;
+    }
     rec.timestamp_ns = now_realtime_ns();
     let mut id = [0u8; invocation::ID_MAX];
     let n = invocation::current_request_id(&mut id);
@@ -340,7 +410,7 @@ fn push(mut rec: Record) {
     RING.push(&rec);
 }
 
-fn access_code(a: Access) -> u8 {
+pub(crate) fn access_code(a: Access) -> u8 {
     match a {
         Access::Read => 0,
         Access::Write => 1,
@@ -349,7 +419,7 @@ fn access_code(a: Access) -> u8 {
     }
 }
 
-fn record_path(nr: i64, d: PathDecision, path: &[u8], access: Access) {
+pub(crate) fn record_path(nr: i64, d: PathDecision, path: &[u8], access: Access) {
     if d.verdict == Verdict::Allow {
         return;
     }
@@ -364,7 +434,7 @@ fn record_path(nr: i64, d: PathDecision, path: &[u8], access: Access) {
     push(rec);
 }
 
-fn open_access(flags: u64) -> Access {
+pub(crate) fn open_access(flags: u64) -> Access {
     let f = flags as i32;
     if f & libc::O_PATH != 0 {
         return Access::Meta;
@@ -417,7 +487,13 @@ fn open_like(
 
 /// After an allowed open: confirm what was opened. A symlink, `..`, a `/proc/self/fd/N`
 /// re-open or a hard link to the executable must not smuggle a protected file out.
-fn verify_opened(st: &TrapState, nr: i64, fd: i64, access: Access, first: PathDecision) -> i64 {
+pub(crate) fn verify_opened(
+    st: &TrapState,
+    nr: i64,
+    fd: i64,
+    access: Access,
+    first: PathDecision,
+) -> i64 {
     let mut real = [0u8; PATH_MAX];
     let mut d = match fd_path(fd, &mut real) {
         Some(n) if real[0] == b'/' => {
@@ -580,7 +656,7 @@ fn exec(
 }
 
 /// Parse a sockaddr copy: Some((ip, port)) for AF_INET / AF_INET6.
-fn inet(sa: &[u8]) -> Option<(IpAddr, u16)> {
+pub(crate) fn inet(sa: &[u8]) -> Option<(IpAddr, u16)> {
     if sa.len() < 2 {
         return None;
     }
@@ -603,7 +679,7 @@ fn inet(sa: &[u8]) -> Option<(IpAddr, u16)> {
 }
 
 /// Decide a destination; records the event. Returns true if blocked.
-fn decide_dest(st: &TrapState, nr: i64, ip: IpAddr, port: u16) -> bool {
+pub(crate) fn decide_dest(st: &TrapState, nr: i64, ip: IpAddr, port: u16) -> bool {
     let ip = crate::policy::canonical(ip);
     let mut names = [Name::empty(), Name::empty(), Name::empty(), Name::empty()];
     let mut count = 0usize;
@@ -632,7 +708,7 @@ fn decide_dest(st: &TrapState, nr: i64, ip: IpAddr, port: u16) -> bool {
     v == Verdict::Block
 }
 
-const SA_MAX: usize = 128;
+pub(crate) const SA_MAX: usize = 128;
 
 fn net_addr(st: &TrapState, nr: i64, mut a: [u64; 6], addr_idx: usize, len_idx: usize) -> i64 {
     if a[addr_idx] == 0 {
@@ -653,7 +729,7 @@ fn net_addr(st: &TrapState, nr: i64, mut a: [u64; 6], addr_idx: usize, len_idx: 
     syscall(nr, a)
 }
 
-const MSGHDR: usize = std::mem::size_of::<libc::msghdr>();
+pub(crate) const MSGHDR: usize = std::mem::size_of::<libc::msghdr>();
 
 fn sendmsg(st: &TrapState, nr: i64, mut a: [u64; 6]) -> i64 {
     let mut hdr = [0u8; MSGHDR];

@@ -1,0 +1,894 @@
+//! The seccomp user-notification interceptor: a supervisor thread that decides the syscalls of
+//! this process *and of every child process* with the same policy and the same events as the
+//! trap interceptor.
+//!
+//! TOCTOU: an ALLOW (or ALERT) decision taken on pointer contents is carried out by
+//! **emulation** wherever the result can be transferred:
+//! - opens: the supervisor opens the file itself (relative to a duplicate of the caller's dirfd
+//!   or cwd), verifies what it opened, and installs the fd in the caller with
+//!   `SECCOMP_IOCTL_NOTIF_ADDFD` + `SECCOMP_ADDFD_FLAG_SEND`;
+//! - connect, sendto, sendmsg with an address: the supervisor duplicates the caller's socket with
+//!   `pidfd_getfd` and performs the call on copies of the address and data;
+//! - recvfrom with an address (DNS learning): performed on the duplicate, results written back.
+//!
+//! `SECCOMP_USER_NOTIF_FLAG_CONTINUE` is used for alerts and decisions on register values, and —
+//! a documented residual risk — for allowed exec and for allowed metadata/write path calls,
+//! whose results cannot be transferred without emulating each syscall's output.
+//!
+//! Calls that may block for long (connect on a blocking socket, recvfrom) are emulated on a
+//! short-lived worker thread so that the supervisor keeps serving other threads.
+//!
+//! The supervisor must not die: each notification is handled under `catch_unwind`; a panic
+//! answers that notification with EPERM (fail closed) and the loop goes on. If the supervisor
+//! thread were gone, every notified syscall would fail with ENOSYS.
+
+use super::trap::{
+    decide_dest, inet, open_access, path_table, proc_link, push, record_path, verify_opened,
+    write_decimal, PathCopy, TrapState, MSGHDR, SA_MAX, STATE, TARGET,
+};
+use super::{read_mem_of, syscall, write_mem_of};
+use crate::arch::nr;
+use crate::decide::{Access, PathDecision, Verdict, PATH_MAX};
+use crate::event::{Record, RecordKind};
+use crate::policy::PolicyKind;
+
+const AT_FDCWD: i64 = libc::AT_FDCWD as i64;
+
+/// How to answer one notification.
+enum Answer {
+    Errno(i32),
+    Value(i64),
+    Continue,
+    /// Install this (supervisor-side) fd in the caller and answer with its number.
+    AddFd {
+        fd: i64,
+        cloexec: bool,
+    },
+    /// A worker thread answers.
+    Deferred,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct Notif {
+    id: u64,
+    pid: u32,
+    flags: u32,
+    nr: i32,
+    arch: u32,
+    ip: u64,
+    args: [u64; 6],
+}
+
+#[repr(C)]
+struct Resp {
+    id: u64,
+    val: i64,
+    error: i32,
+    flags: u32,
+}
+
+#[repr(C)]
+struct AddFd {
+    id: u64,
+    flags: u32,
+    srcfd: u32,
+    newfd: u32,
+    newfd_flags: u32,
+}
+
+fn ioctl(fd: i32, req: u64, arg: u64) -> i64 {
+    syscall(libc::SYS_ioctl, [fd as u64, req, arg, 0, 0, 0])
+}
+
+fn send(listener: i32, id: u64, a: Answer) {
+    let (val, error, flags) = match a {
+        Answer::Errno(e) => (0, -e, 0),
+        Answer::Value(v) if v < 0 => (0, v as i32, 0),
+        Answer::Value(v) => (v, 0, 0),
+        Answer::Continue => (0, 0, libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32),
+        Answer::AddFd { fd, cloexec } => {
+            let add = AddFd {
+                id,
+                flags: libc::SECCOMP_ADDFD_FLAG_SEND as u32,
+                srcfd: fd as u32,
+                newfd: 0,
+                newfd_flags: if cloexec { libc::O_CLOEXEC as u32 } else { 0 },
+            };
+            let _ = ioctl(
+                listener,
+                libc::SECCOMP_IOCTL_NOTIF_ADDFD,
+                &add as *const _ as u64,
+            );
+            syscall(libc::SYS_close, [fd as u64, 0, 0, 0, 0, 0]);
+            return;
+        }
+        Answer::Deferred => return,
+    };
+    let r = Resp {
+        id,
+        val,
+        error,
+        flags,
+    };
+    // ENOENT: the caller was interrupted or died meanwhile; nothing to do.
+    let _ = ioctl(
+        listener,
+        libc::SECCOMP_IOCTL_NOTIF_SEND,
+        &r as *const _ as u64,
+    );
+}
+
+/// The supervisor loop. Never returns while the listener is open.
+pub(crate) fn supervise(listener: i32) {
+    let own_pid = std::process::id();
+    loop {
+        let mut n = Notif {
+            id: 0,
+            pid: 0,
+            flags: 0,
+            nr: 0,
+            arch: 0,
+            ip: 0,
+            args: [0; 6],
+        };
+        let r = ioctl(
+            listener,
+            libc::SECCOMP_IOCTL_NOTIF_RECV,
+            &mut n as *mut _ as u64,
+        );
+        if r < 0 {
+            if r == -(libc::EINTR as i64) || r == -(libc::ENOENT as i64) {
+                continue;
+            }
+            // EBADF etc.: the listener is gone (process exiting).
+            return;
+        }
+        let Some(st) = STATE.get() else {
+            send(listener, n.id, Answer::Errno(libc::ENOSYS));
+            continue;
+        };
+        let foreign = !is_own_thread(own_pid, n.pid);
+        let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            TARGET.with(|t| t.set((n.pid, foreign)));
+            let a = handle(st, listener, &n);
+            TARGET.with(|t| t.set((0, false)));
+            a
+        }))
+        .unwrap_or(Answer::Errno(libc::EPERM));
+        send(listener, n.id, answer);
+    }
+}
+
+fn is_own_thread(own_pid: u32, tid: u32) -> bool {
+    if tid == own_pid {
+        return true;
+    }
+    let mut p = [0u8; 48];
+    let base = b"/proc/self/task/";
+    p[..base.len()].copy_from_slice(base);
+    write_decimal(tid as u64, &mut p[base.len()..47]);
+    syscall(
+        nr::FACCESSAT,
+        [
+            AT_FDCWD as u64,
+            p.as_ptr() as u64,
+            libc::F_OK as u64,
+            0,
+            0,
+            0,
+        ],
+    ) == 0
+}
+
+/// Is notification `id` still pending (the caller has not died or been interrupted, and its
+/// pid not reused)? Checked after reading the caller's memory.
+fn valid(listener: i32, id: u64) -> bool {
+    ioctl(
+        listener,
+        libc::SECCOMP_IOCTL_NOTIF_ID_VALID,
+        &id as *const _ as u64,
+    ) == 0
+}
+
+fn resolve_of(pid: i64, dirfd: i64, path: &[u8], out: &mut [u8; PATH_MAX]) -> Option<usize> {
+    if path.first() == Some(&b'/') {
+        out[..path.len()].copy_from_slice(path);
+        return Some(path.len());
+    }
+    let base = if dirfd == AT_FDCWD {
+        proc_link(pid, b"cwd", out)?
+    } else {
+        let mut what = [0u8; 24];
+        what[..3].copy_from_slice(b"fd/");
+        let n = 3 + write_decimal(dirfd as u64, &mut what[3..]);
+        proc_link(pid, &what[..n], out)?
+    };
+    if out[..base].first() != Some(&b'/') {
+        return None;
+    }
+    if path.is_empty() {
+        return Some(base);
+    }
+    if base + 1 + path.len() > PATH_MAX {
+        return None;
+    }
+    out[base] = b'/';
+    out[base + 1..base + 1 + path.len()].copy_from_slice(path);
+    Some(base + 1 + path.len())
+}
+
+/// A duplicate of the caller's fd `fd`, in the supervisor (pidfd_open + pidfd_getfd).
+fn dup_from(pid: i64, fd: i64) -> Result<i64, i32> {
+    // The notification names a thread. PIDFD_THREAD (Linux 6.9) opens a thread's pidfd;
+    // older kernels need the thread-group leader.
+    const PIDFD_THREAD: u64 = libc::O_EXCL as u64;
+    let mut pidfd = syscall(libc::SYS_pidfd_open, [pid as u64, PIDFD_THREAD, 0, 0, 0, 0]);
+    if pidfd < 0 {
+        let leader = tgid_of(pid).unwrap_or(pid);
+        pidfd = syscall(libc::SYS_pidfd_open, [leader as u64, 0, 0, 0, 0, 0]);
+    }
+    if pidfd < 0 {
+        return Err(-pidfd as i32);
+    }
+    let r = syscall(libc::SYS_pidfd_getfd, [pidfd as u64, fd as u64, 0, 0, 0, 0]);
+    syscall(libc::SYS_close, [pidfd as u64, 0, 0, 0, 0, 0]);
+    if r < 0 {
+        Err(-r as i32)
+    } else {
+        Ok(r)
+    }
+}
+
+/// The thread-group id of thread `tid`, from `/proc/<tid>/status`.
+fn tgid_of(tid: i64) -> Option<i64> {
+    let mut p = [0u8; 48];
+    let mut n = 0;
+    for &b in b"/proc/" {
+        p[n] = b;
+        n += 1;
+    }
+    n += write_decimal(tid as u64, &mut p[n..]);
+    p[n..n + 7].copy_from_slice(b"/status");
+    let fd = syscall(
+        nr::OPENAT,
+        [
+            AT_FDCWD as u64,
+            p.as_ptr() as u64,
+            (libc::O_RDONLY | libc::O_CLOEXEC) as u64,
+            0,
+            0,
+            0,
+        ],
+    );
+    if fd < 0 {
+        return None;
+    }
+    let mut buf = [0u8; 512];
+    let r = syscall(
+        nr::READ,
+        [
+            fd as u64,
+            buf.as_mut_ptr() as u64,
+            buf.len() as u64,
+            0,
+            0,
+            0,
+        ],
+    );
+    close(fd);
+    let text = &buf[..r.max(0) as usize];
+    let at = text.windows(5).position(|w| w == b"Tgid:")? + 5;
+    let mut v = 0i64;
+    let mut seen = false;
+    for &b in &text[at..] {
+        match b {
+            b' ' | b'\t' if !seen => {}
+            b'0'..=b'9' => {
+                seen = true;
+                v = v * 10 + i64::from(b - b'0');
+            }
+            _ => break,
+        }
+    }
+    seen.then_some(v)
+}
+
+/// A directory fd for resolving the caller's relative path: its dirfd or its cwd.
+fn dirfd_of(pid: i64, dirfd: i64) -> Result<i64, i32> {
+    if dirfd == AT_FDCWD {
+        let mut p = [0u8; 48];
+        let mut n = 0;
+        for &b in b"/proc/" {
+            p[n] = b;
+            n += 1;
+        }
+        n += write_decimal(pid as u64, &mut p[n..]);
+        p[n..n + 4].copy_from_slice(b"/cwd");
+        let fd = syscall(
+            nr::OPENAT,
+            [
+                AT_FDCWD as u64,
+                p.as_ptr() as u64,
+                (libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) as u64,
+                0,
+                0,
+                0,
+            ],
+        );
+        if fd < 0 {
+            Err(-fd as i32)
+        } else {
+            Ok(fd)
+        }
+    } else {
+        dup_from(pid, dirfd)
+    }
+}
+
+fn close(fd: i64) {
+    syscall(libc::SYS_close, [fd as u64, 0, 0, 0, 0, 0]);
+}
+
+fn handle(st: &TrapState, listener: i32, n: &Notif) -> Answer {
+    let pid = n.pid as i64;
+    let a = n.args;
+    let nr = n.nr as i64;
+    match nr {
+        nr::OPENAT => open(st, listener, n, a[0] as i32 as i64, a[1], a[2], a[3], None),
+        #[cfg(target_arch = "x86_64")]
+        nr::OPEN => open(st, listener, n, AT_FDCWD, a[0], a[1], a[2], None),
+        #[cfg(target_arch = "x86_64")]
+        nr::CREAT => open(
+            st,
+            listener,
+            n,
+            AT_FDCWD,
+            a[0],
+            (libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC) as u64,
+            a[1],
+            None,
+        ),
+        nr::OPENAT2 => {
+            let mut how = [0u8; 24];
+            if a[3] < 24 || read_mem_of(pid, a[2], &mut how) != 24 {
+                return Answer::Errno(libc::EFAULT);
+            }
+            let flags = u64::from_le_bytes(how[0..8].try_into().unwrap_or([0; 8]));
+            open(
+                st,
+                listener,
+                n,
+                a[0] as i32 as i64,
+                a[1],
+                flags,
+                0,
+                Some(how),
+            )
+        }
+        nr::EXECVE => exec(st, listener, n, AT_FDCWD, a[0], a[1], 0),
+        nr::EXECVEAT => exec(st, listener, n, a[0] as i32 as i64, a[1], a[2], a[4]),
+        nr::CONNECT => net(st, listener, n, 1, 2),
+        nr::SENDTO => net(st, listener, n, 4, 5),
+        nr::SENDMSG => sendmsg(st, listener, n),
+        nr::SENDMMSG => sendmmsg(st, listener, n),
+        nr::RECVFROM => recvfrom(listener, n),
+        nr::PROCESS_VM_WRITEV => Answer::Errno(libc::EPERM),
+        _ => match path_table(nr) {
+            Some((paths, access, empty)) => path_call(st, listener, n, paths, access, empty),
+            None => Answer::Continue,
+        },
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn open(
+    st: &TrapState,
+    listener: i32,
+    n: &Notif,
+    dirfd: i64,
+    path_addr: u64,
+    flags: u64,
+    mode: u64,
+    how: Option<[u8; 24]>,
+) -> Answer {
+    let pid = n.pid as i64;
+    let copy = match PathCopy::read_of(pid, path_addr) {
+        Ok(c) => c,
+        Err(e) => return Answer::Errno(-e as i32),
+    };
+    if !valid(listener, n.id) {
+        return Answer::Errno(libc::ENOENT);
+    }
+    let access = open_access(flags);
+    let mut abs = [0u8; PATH_MAX];
+    let d = match resolve_of(pid, dirfd, copy.bytes(), &mut abs) {
+        Some(len) => {
+            let d = st.decider.classify_path(&abs[..len], access);
+            record_path(n.nr as i64, d, &abs[..len], access);
+            d
+        }
+        None => {
+            let d = st.decider.classify_path(copy.bytes(), access);
+            record_path(n.nr as i64, d, copy.bytes(), access);
+            d
+        }
+    };
+    if d.verdict == Verdict::Block {
+        return Answer::Errno(libc::EACCES);
+    }
+    // Emulate: open relative to a duplicate of the caller's dirfd (or its cwd), on our copy.
+    let base = if copy.bytes().first() == Some(&b'/') {
+        Ok(AT_FDCWD)
+    } else {
+        dirfd_of(pid, dirfd)
+    };
+    let base = match base {
+        Ok(b) => b,
+        Err(e) => return Answer::Errno(e),
+    };
+    let fd = match how {
+        Some(mut h) => {
+            // Our copy of `open_how`, with O_CLOEXEC for the supervisor's side.
+            let f =
+                u64::from_le_bytes(h[0..8].try_into().unwrap_or([0; 8])) | libc::O_CLOEXEC as u64;
+            h[0..8].copy_from_slice(&f.to_le_bytes());
+            syscall(
+                nr::OPENAT2,
+                [base as u64, copy.ptr(), h.as_ptr() as u64, 24, 0, 0],
+            )
+        }
+        None => syscall(
+            nr::OPENAT,
+            [
+                base as u64,
+                copy.ptr(),
+                flags | libc::O_CLOEXEC as u64,
+                mode,
+                0,
+                0,
+            ],
+        ),
+    };
+    if base != AT_FDCWD {
+        close(base);
+    }
+    if fd < 0 {
+        return Answer::Errno(-fd as i32);
+    }
+    if access != Access::Meta {
+        let v = verify_opened(st, n.nr as i64, fd, access, d);
+        if v < 0 {
+            return Answer::Errno(-v as i32);
+        }
+    }
+    Answer::AddFd {
+        fd,
+        cloexec: flags & libc::O_CLOEXEC as u64 != 0,
+    }
+}
+
+fn path_call(
+    st: &TrapState,
+    listener: i32,
+    n: &Notif,
+    paths: &[(Option<usize>, usize)],
+    access: Access,
+    empty: Option<(usize, u64)>,
+) -> Answer {
+    let pid = n.pid as i64;
+    let a = n.args;
+    let mut blocked = false;
+    for &(dirfd_idx, path_idx) in paths.iter().take(2) {
+        if a[path_idx] == 0 {
+            continue;
+        }
+        let copy = match PathCopy::read_of(pid, a[path_idx]) {
+            Ok(c) => c,
+            Err(e) => return Answer::Errno(-e as i32),
+        };
+        let dirfd = dirfd_idx.map_or(AT_FDCWD, |i| a[i] as i32 as i64);
+        let empty_ok = empty.is_some_and(|(fi, bit)| a[fi] & bit != 0);
+        let mut abs = [0u8; PATH_MAX];
+        let resolved = if copy.len == 0 && !empty_ok {
+            None
+        } else {
+            resolve_of(pid, dirfd, copy.bytes(), &mut abs)
+        };
+        let (d, shown): (PathDecision, &[u8]) = match resolved {
+            Some(len) => (st.decider.classify_path(&abs[..len], access), &abs[..len]),
+            None if copy.len == 0 => (
+                PathDecision {
+                    policy: None,
+                    verdict: Verdict::Allow,
+                },
+                b"",
+            ),
+            None => (st.decider.classify_path(copy.bytes(), access), copy.bytes()),
+        };
+        record_path(n.nr as i64, d, shown, access);
+        blocked |= d.verdict == Verdict::Block;
+    }
+    if !valid(listener, n.id) {
+        return Answer::Errno(libc::ENOENT);
+    }
+    if blocked {
+        Answer::Errno(libc::EACCES)
+    } else {
+        Answer::Continue
+    }
+}
+
+fn exec(
+    st: &TrapState,
+    listener: i32,
+    n: &Notif,
+    dirfd: i64,
+    path_addr: u64,
+    argv: u64,
+    flags: u64,
+) -> Answer {
+    let pid = n.pid as i64;
+    let copy = match PathCopy::read_of(pid, path_addr) {
+        Ok(c) => c,
+        Err(e) => return Answer::Errno(-e as i32),
+    };
+    let mut abs = [0u8; PATH_MAX];
+    let empty_ok = flags & libc::AT_EMPTY_PATH as u64 != 0;
+    let len = if copy.len == 0 && !empty_ok {
+        None
+    } else {
+        resolve_of(pid, dirfd, copy.bytes(), &mut abs)
+    };
+    let shown: &[u8] = match len {
+        Some(l) => &abs[..l],
+        None => copy.bytes(),
+    };
+    let v = match len {
+        Some(_) => st.decider.decide_exec(shown),
+        None => st.decider.decide_exec(b"\0unresolvable"),
+    };
+    if v != Verdict::Allow {
+        let mut rec = Record::new(
+            PolicyKind::CreateChildProcess,
+            v == Verdict::Block,
+            RecordKind::Exec,
+            n.nr as i64,
+        );
+        rec.set_text(shown);
+        for i in 0..32u64 {
+            let mut p = [0u8; 8];
+            if read_mem_of(pid, argv + i * 8, &mut p) != 8 {
+                break;
+            }
+            let ptr = u64::from_le_bytes(p);
+            if ptr == 0 {
+                break;
+            }
+            let mut arg = [0u8; 128];
+            let l = match super::read_cstr_of(pid, ptr, &mut arg[..127]) {
+                Some(l) => l,
+                None => {
+                    rec.truncated = true;
+                    let l = read_mem_of(pid, ptr, &mut arg[..127]);
+                    arg[..l].iter().position(|&b| b == 0).unwrap_or(l)
+                }
+            };
+            rec.push_arg(&arg[..l]);
+        }
+        push(rec);
+    }
+    if !valid(listener, n.id) {
+        return Answer::Errno(libc::ENOENT);
+    }
+    if v == Verdict::Block {
+        Answer::Errno(libc::EACCES)
+    } else {
+        Answer::Continue
+    }
+}
+
+/// Read the caller's sockaddr at `addr`; decide. Ok(Some(copy)) to emulate with.
+fn check_addr(
+    st: &TrapState,
+    n: &Notif,
+    addr: u64,
+    len: u64,
+) -> Result<([u8; SA_MAX], usize), i32> {
+    let mut sa = [0u8; SA_MAX];
+    let len = (len as usize).min(SA_MAX);
+    if read_mem_of(n.pid as i64, addr, &mut sa[..len]) != len {
+        return Err(libc::EFAULT);
+    }
+    if let Some((ip, port)) = inet(&sa[..len]) {
+        if decide_dest(st, n.nr as i64, ip, port) {
+            return Err(libc::EPERM);
+        }
+    }
+    Ok((sa, len))
+}
+
+/// Run `f` on a worker thread that answers the notification itself.
+fn deferred(listener: i32, id: u64, f: impl FnOnce() -> Answer + Send + 'static) -> Answer {
+    let spawned = std::thread::Builder::new()
+        .name("fnshield-emulate".into())
+        .stack_size(256 * 1024)
+        .spawn(move || {
+            let a = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+                .unwrap_or(Answer::Errno(libc::EPERM));
+            send(listener, id, a);
+        });
+    match spawned {
+        Ok(_) => Answer::Deferred,
+        Err(_) => Answer::Errno(libc::EAGAIN),
+    }
+}
+
+fn net(st: &TrapState, listener: i32, n: &Notif, addr_idx: usize, len_idx: usize) -> Answer {
+    let a = n.args;
+    if a[addr_idx] == 0 {
+        return Answer::Continue;
+    }
+    let (sa, len) = match check_addr(st, n, a[addr_idx], a[len_idx]) {
+        Ok(x) => x,
+        Err(e) => return Answer::Errno(e),
+    };
+    let pid = n.pid as i64;
+    let data = if n.nr as i64 == nr::SENDTO {
+        let want = (a[2] as usize).min(65_536);
+        let mut buf = vec![0u8; want];
+        if read_mem_of(pid, a[1], &mut buf) != want {
+            return Answer::Errno(libc::EFAULT);
+        }
+        Some(buf)
+    } else {
+        None
+    };
+    if !valid(listener, n.id) {
+        return Answer::Errno(libc::ENOENT);
+    }
+    let sock = match dup_from(pid, a[0] as i32 as i64) {
+        Ok(fd) => fd,
+        Err(e) => return Answer::Errno(e),
+    };
+    let nr_ = n.nr as i64;
+    let flags = a[3];
+    deferred(listener, n.id, move || {
+        let r = match &data {
+            None => syscall(
+                nr::CONNECT,
+                [sock as u64, sa.as_ptr() as u64, len as u64, 0, 0, 0],
+            ),
+            Some(buf) => syscall(
+                nr_,
+                [
+                    sock as u64,
+                    buf.as_ptr() as u64,
+                    buf.len() as u64,
+                    flags,
+                    sa.as_ptr() as u64,
+                    len as u64,
+                ],
+            ),
+        };
+        close(sock);
+        Answer::Value(r)
+    })
+}
+
+/// Copy a msghdr's data (iovecs, control) from the caller; emulate on our copies.
+fn sendmsg(st: &TrapState, listener: i32, n: &Notif) -> Answer {
+    let pid = n.pid as i64;
+    let a = n.args;
+    let mut hdr = [0u8; MSGHDR];
+    if read_mem_of(pid, a[1], &mut hdr) != MSGHDR {
+        return Answer::Errno(libc::EFAULT);
+    }
+    let word = |o: usize| u64::from_ne_bytes(hdr[o..o + 8].try_into().unwrap_or([0; 8]));
+    let name = word(0);
+    let namelen = u32::from_ne_bytes(hdr[8..12].try_into().unwrap_or([0; 4])) as u64;
+    if name == 0 || namelen == 0 {
+        return Answer::Continue;
+    }
+    let (sa, salen) = match check_addr(st, n, name, namelen) {
+        Ok(x) => x,
+        Err(e) => return Answer::Errno(e),
+    };
+    let msg = match copy_msg(pid, &hdr) {
+        Ok(m) => m,
+        Err(e) => return Answer::Errno(e),
+    };
+    if !valid(listener, n.id) {
+        return Answer::Errno(libc::ENOENT);
+    }
+    let sock = match dup_from(pid, a[0] as i32 as i64) {
+        Ok(fd) => fd,
+        Err(e) => return Answer::Errno(e),
+    };
+    let flags = a[2];
+    deferred(listener, n.id, move || {
+        let r = msg.send(sock, &sa, salen, flags);
+        close(sock);
+        Answer::Value(r)
+    })
+}
+
+/// A message copied out of the caller.
+struct CopiedMsg {
+    data: Vec<u8>,
+    control: Vec<u8>,
+    flags: i32,
+}
+
+const MSG_DATA_MAX: usize = 65_536;
+
+fn copy_msg(pid: i64, hdr: &[u8; MSGHDR]) -> Result<CopiedMsg, i32> {
+    let word = |o: usize| u64::from_ne_bytes(hdr[o..o + 8].try_into().unwrap_or([0; 8]));
+    let (iov, iovlen, control, controllen) = (word(16), word(24), word(32), word(40));
+    let flags = i32::from_ne_bytes(hdr[48..52].try_into().unwrap_or([0; 4]));
+    if iovlen > 1024 {
+        return Err(libc::EMSGSIZE);
+    }
+    let mut data = Vec::new();
+    for i in 0..iovlen {
+        let mut v = [0u8; 16];
+        if read_mem_of(pid, iov + i * 16, &mut v) != 16 {
+            return Err(libc::EFAULT);
+        }
+        let base = u64::from_ne_bytes(v[0..8].try_into().unwrap_or([0; 8]));
+        let len = u64::from_ne_bytes(v[8..16].try_into().unwrap_or([0; 8])) as usize;
+        if data.len() + len > MSG_DATA_MAX {
+            return Err(libc::EMSGSIZE);
+        }
+        let at = data.len();
+        data.resize(at + len, 0);
+        if read_mem_of(pid, base, &mut data[at..]) != len && len > 0 {
+            return Err(libc::EFAULT);
+        }
+    }
+    let controllen = (controllen as usize).min(4096);
+    let mut ctl = vec![0u8; controllen];
+    if controllen > 0 && read_mem_of(pid, control, &mut ctl) != controllen {
+        return Err(libc::EFAULT);
+    }
+    Ok(CopiedMsg {
+        data,
+        control: ctl,
+        flags,
+    })
+}
+
+impl CopiedMsg {
+    fn send(&self, sock: i64, sa: &[u8; SA_MAX], salen: usize, flags: u64) -> i64 {
+        let mut iov = libc::iovec {
+            iov_base: self.data.as_ptr() as *mut libc::c_void,
+            iov_len: self.data.len(),
+        };
+        let mut hdr = [0u8; MSGHDR];
+        hdr[0..8].copy_from_slice(&(sa.as_ptr() as u64).to_ne_bytes());
+        hdr[8..12].copy_from_slice(&(salen as u32).to_ne_bytes());
+        hdr[16..24].copy_from_slice(&(&mut iov as *mut libc::iovec as u64).to_ne_bytes());
+        hdr[24..32].copy_from_slice(&1u64.to_ne_bytes());
+        if !self.control.is_empty() {
+            hdr[32..40].copy_from_slice(&(self.control.as_ptr() as u64).to_ne_bytes());
+            hdr[40..48].copy_from_slice(&(self.control.len() as u64).to_ne_bytes());
+        }
+        hdr[48..52].copy_from_slice(&self.flags.to_ne_bytes());
+        syscall(
+            nr::SENDMSG,
+            [sock as u64, hdr.as_ptr() as u64, flags, 0, 0, 0],
+        )
+    }
+}
+
+/// sendmmsg: every destination is checked; at most 8 messages are sent (a short count, which
+/// sendmmsg's contract allows) and their `msg_len` written back.
+fn sendmmsg(st: &TrapState, listener: i32, n: &Notif) -> Answer {
+    const ENTRY: usize = std::mem::size_of::<libc::mmsghdr>();
+    let pid = n.pid as i64;
+    let a = n.args;
+    let vlen = (a[2] as usize).min(8);
+    let mut msgs = Vec::with_capacity(vlen);
+    for i in 0..vlen {
+        let mut hdr = [0u8; MSGHDR];
+        if read_mem_of(pid, a[1] + (i * ENTRY) as u64, &mut hdr) != MSGHDR {
+            return Answer::Errno(libc::EFAULT);
+        }
+        let name = u64::from_ne_bytes(hdr[0..8].try_into().unwrap_or([0; 8]));
+        let namelen = u32::from_ne_bytes(hdr[8..12].try_into().unwrap_or([0; 4])) as u64;
+        let (sa, salen) = if name == 0 || namelen == 0 {
+            ([0u8; SA_MAX], 0)
+        } else {
+            match check_addr(st, n, name, namelen) {
+                Ok(x) => x,
+                Err(e) => return Answer::Errno(e),
+            }
+        };
+        match copy_msg(pid, &hdr) {
+            Ok(m) => msgs.push((m, sa, salen)),
+            Err(e) => return Answer::Errno(e),
+        }
+    }
+    if !valid(listener, n.id) {
+        return Answer::Errno(libc::ENOENT);
+    }
+    let sock = match dup_from(pid, a[0] as i32 as i64) {
+        Ok(fd) => fd,
+        Err(e) => return Answer::Errno(e),
+    };
+    let (vec, flags) = (a[1], a[3]);
+    deferred(listener, n.id, move || {
+        let mut sent = 0i64;
+        for (i, (m, sa, salen)) in msgs.iter().enumerate() {
+            let r = m.send(sock, sa, *salen, flags);
+            if r < 0 {
+                close(sock);
+                return Answer::Value(if sent > 0 { sent } else { r });
+            }
+            let _ = write_mem_of(
+                pid,
+                vec + (i * ENTRY + MSGHDR) as u64,
+                &(r as u32).to_ne_bytes(),
+            );
+            sent += 1;
+        }
+        close(sock);
+        Answer::Value(sent)
+    })
+}
+
+/// recvfrom with a source address: emulated on a duplicate so that DNS answers from a
+/// resolver can be learnt; data, address and length are written back.
+fn recvfrom(listener: i32, n: &Notif) -> Answer {
+    let pid = n.pid as i64;
+    let a = n.args;
+    if a[4] == 0 || a[5] == 0 {
+        return Answer::Continue;
+    }
+    let mut lenb = [0u8; 4];
+    if read_mem_of(pid, a[5], &mut lenb) != 4 {
+        return Answer::Errno(libc::EFAULT);
+    }
+    let sock = match dup_from(pid, a[0] as i32 as i64) {
+        Ok(fd) => fd,
+        Err(e) => return Answer::Errno(e),
+    };
+    let cap = (a[2] as usize).min(65_536);
+    let addr_cap = (u32::from_ne_bytes(lenb) as usize).min(SA_MAX);
+    let (buf_addr, flags, addr_addr, len_addr) = (a[1], a[3], a[4], a[5]);
+    deferred(listener, n.id, move || {
+        let mut buf = vec![0u8; cap];
+        let mut sa = [0u8; SA_MAX];
+        let mut salen = addr_cap as u32;
+        let r = syscall(
+            nr::RECVFROM,
+            [
+                sock as u64,
+                buf.as_mut_ptr() as u64,
+                cap as u64,
+                flags,
+                sa.as_mut_ptr() as u64,
+                &mut salen as *mut u32 as u64,
+            ],
+        );
+        close(sock);
+        if r < 0 {
+            return Answer::Value(r);
+        }
+        let got = (r as usize).min(cap);
+        if write_mem_of(pid, buf_addr, &buf[..got]) != got && got > 0 {
+            return Answer::Errno(libc::EFAULT);
+        }
+        let _ = write_mem_of(pid, addr_addr, &sa[..(salen as usize).min(addr_cap)]);
+        let _ = write_mem_of(pid, len_addr, &salen.to_ne_bytes());
+        if let Some((ip, 53)) = inet(&sa[..(salen as usize).min(SA_MAX)]) {
+            if let Some(st) = STATE.get() {
+                if st.decider.is_resolver(crate::policy::canonical(ip)) {
+                    super::trap::HOSTS
+                        .learn_from_response(&buf[..got], super::trap::now_monotonic_secs());
+                }
+            }
+        }
+        Answer::Value(r)
+    })
+}

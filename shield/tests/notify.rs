@@ -1,0 +1,408 @@
+//! The user-notification interceptor: supervised children, alert-only mode, emulated ALLOWs.
+//! One process per case (re-exec), as for the trap interceptor.
+#![allow(missing_docs)]
+// Attack code has to make raw syscalls; the library itself keeps `unsafe` in `sys`.
+#![allow(unsafe_code)]
+
+use fnshield::{Action, Details, Event, InterceptorChoice, Mode, PolicyKind, Shield};
+use std::ffi::CString;
+use std::net::{TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+static EVENTS: Mutex<Vec<Event>> = Mutex::new(Vec::new());
+
+fn case(name: &str, body: fn()) -> String {
+    if std::env::var("FNSHIELD_CASE").as_deref() == Ok(name) {
+        body();
+        println!("CASE-OK");
+        std::process::exit(0);
+    }
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env("FNSHIELD_CASE", name)
+        .env_remove("SHIELD_MODE")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("CASE-OK"),
+        "case {name} failed: {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        out.status
+    );
+    stdout
+}
+
+fn dirs() -> (PathBuf, PathBuf) {
+    let base = std::env::temp_dir().join(format!("fnshield-notify-{}", std::process::id()));
+    let task = base.join("task");
+    let tmp = base.join("tmp");
+    std::fs::create_dir_all(&task).unwrap();
+    std::fs::create_dir_all(tmp.join("cache")).unwrap();
+    std::fs::write(task.join("bootstrap"), b"secret code").unwrap();
+    (task, tmp)
+}
+
+fn shield(
+    task: &Path,
+    tmp: &Path,
+    f: impl FnOnce(fnshield::ShieldBuilder) -> fnshield::ShieldBuilder,
+) -> Shield {
+    let env = fnshield::policy::Env::from_pairs([("LAMBDA_TASK_ROOT", task.to_str().unwrap())]);
+    let b = Shield::builder()
+        .env(env)
+        .resolv_conf("nameserver 127.0.0.1\n")
+        .tmp_root(tmp.to_str().unwrap())
+        .wipe_tmp(false)
+        .sinks(["json"])
+        .on_event(|e| EVENTS.lock().unwrap().push(e.clone()));
+    let s = f(b).build().expect("valid config");
+    let report = s.install().expect("install");
+    assert_eq!(
+        report.interceptor,
+        fnshield::Mechanism::SeccompNotify,
+        "{report}"
+    );
+    s
+}
+
+fn events(s: &Shield) -> Vec<Event> {
+    s.reporter().flush(None);
+    EVENTS.lock().unwrap().clone()
+}
+
+fn errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+#[test]
+fn alert_mode_children_keep_working_and_are_reported() {
+    case("alert_mode_children_keep_working_and_are_reported", || {
+        let (task, tmp) = dirs();
+        let boot = task.join("bootstrap");
+        let s = shield(&task, &tmp, |b| b.mode(Mode::Alert));
+        let out = Command::new("/bin/sh")
+            .arg("-c")
+            .arg(format!(
+                "echo hi | tr a-z A-Z; cat {}; echo x > {}/w; cat {}/w",
+                boot.display(),
+                tmp.display(),
+                tmp.display()
+            ))
+            .output()
+            .expect("children run in alert mode");
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "HI\nsecret codex\n");
+        let evs = events(&s);
+        assert!(evs.iter().any(|e| e.policy == PolicyKind::CreateChildProcess
+            && e.action == Action::Alerted
+            && matches!(&e.details, Details::Exec { path, argv } if path == "/bin/sh" && argv.first().map(String::as_str) == Some("/bin/sh"))));
+        let read = evs
+            .iter()
+            .find(|e| e.policy == PolicyKind::ReadHandler && matches!(&e.details, Details::Path { path, .. } if path.ends_with("task/bootstrap")))
+            .expect("the child's read of the code is reported");
+        assert_eq!(read.action, Action::Alerted);
+        assert_ne!(
+            read.pid,
+            std::process::id(),
+            "the event carries the child's pid"
+        );
+        assert!(
+            read.process.as_deref().is_some_and(|p| p.ends_with("/cat")),
+            "{read:?}"
+        );
+        assert!(evs.iter().any(|e| e.policy == PolicyKind::ReadWriteTmp
+            && matches!(
+                &e.details,
+                Details::Path {
+                    access: "write",
+                    ..
+                }
+            )));
+        assert!(!evs.iter().any(|e| e.action == Action::Blocked));
+    });
+}
+
+#[test]
+fn children_are_held_to_the_same_policy() {
+    case("children_are_held_to_the_same_policy", || {
+        let forbidden = TcpListener::bind("127.0.0.2:0").unwrap();
+        let port = forbidden.local_addr().unwrap().port();
+        let (task, tmp) = dirs();
+        let boot = task.join("bootstrap");
+        let s = shield(&task, &tmp, |b| {
+            b.allow_exec("/usr/bin/bash")
+                .allow_exec("/bin/bash")
+                .allow_exec("/usr/bin/cat")
+                .allow_exec("/bin/cat")
+        });
+        // A child `cat` of the code is refused.
+        let out = Command::new("/bin/bash")
+            .arg("-c")
+            .arg(format!("cat {}", boot.display()))
+            .output()
+            .expect("bash is allowed");
+        assert!(!out.status.success());
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("Permission denied"),
+            "{out:?}"
+        );
+        assert!(out.stdout.is_empty());
+        // A child's connect to a forbidden host is refused.
+        let out = Command::new("/bin/bash")
+            .arg("-c")
+            .arg(format!(
+                "exec 3<>/dev/tcp/127.0.0.2/{port} && echo connected"
+            ))
+            .output()
+            .unwrap();
+        assert!(
+            !String::from_utf8_lossy(&out.stdout).contains("connected"),
+            "{out:?}"
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("Operation not permitted"),
+            "{out:?}"
+        );
+        // A program that is not allowed does not run.
+        let out = Command::new("/bin/bash")
+            .arg("-c")
+            .arg("id")
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{out:?}");
+        let evs = events(&s);
+        let code = evs
+            .iter()
+            .find(|e| e.policy == PolicyKind::ReadHandler && e.action == Action::Blocked)
+            .expect("blocked read event");
+        assert!(
+            code.process.as_deref().is_some_and(|p| p.ends_with("/cat")),
+            "{code:?}"
+        );
+        assert!(evs
+            .iter()
+            .any(|e| e.policy == PolicyKind::OutboundConnectivity
+                && e.action == Action::Blocked
+                && matches!(&e.details, Details::Connect { port: p, .. } if *p == port)));
+        assert!(evs
+            .iter()
+            .any(|e| e.policy == PolicyKind::CreateChildProcess
+                && e.action == Action::Blocked
+                && matches!(&e.details, Details::Exec { path, .. } if path.ends_with("/id"))));
+    });
+}
+
+#[test]
+fn emulated_opens_and_connects_behave_like_the_real_calls() {
+    case(
+        "emulated_opens_and_connects_behave_like_the_real_calls",
+        || {
+            let local = TcpListener::bind("127.0.0.1:0").unwrap();
+            let forbidden = TcpListener::bind("127.0.0.2:0").unwrap();
+            let (task, tmp) = dirs();
+            std::fs::write(tmp.join("cache/data"), b"cached").unwrap();
+            let s = shield(&task, &tmp, |b| {
+                b.interceptor(InterceptorChoice::Notify)
+                    .allow_tmp(tmp.join("cache").to_str().unwrap())
+            });
+            // Allowed open: ADDFD gives the caller a working fd with the right content.
+            assert_eq!(std::fs::read(tmp.join("cache/data")).unwrap(), b"cached");
+            std::fs::write(tmp.join("cache/new"), b"1").unwrap();
+            // Relative open against the caller's cwd.
+            std::env::set_current_dir(tmp.join("cache")).unwrap();
+            assert_eq!(std::fs::read("data").unwrap(), b"cached");
+            // Blocked.
+            assert_eq!(
+                std::fs::read("/proc/self/environ")
+                    .unwrap_err()
+                    .raw_os_error(),
+                Some(libc::EACCES)
+            );
+            assert_eq!(
+                std::fs::read(task.join("bootstrap"))
+                    .unwrap_err()
+                    .raw_os_error(),
+                Some(libc::EACCES)
+            );
+            assert_eq!(
+                std::fs::write(tmp.join("x"), b"1")
+                    .unwrap_err()
+                    .raw_os_error(),
+                Some(libc::EACCES)
+            );
+            // O_CLOEXEC is honoured on the installed fd.
+            let c = CString::new(tmp.join("cache/data").to_str().unwrap()).unwrap();
+            // SAFETY: plain open/fcntl/close on a valid path.
+            unsafe {
+                let fd = libc::open(c.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+                assert!(fd >= 0);
+                assert_eq!(
+                    libc::fcntl(fd, libc::F_GETFD) & libc::FD_CLOEXEC,
+                    libc::FD_CLOEXEC
+                );
+                libc::close(fd);
+                let fd = libc::open(c.as_ptr(), libc::O_RDONLY);
+                assert_eq!(libc::fcntl(fd, libc::F_GETFD) & libc::FD_CLOEXEC, 0);
+                libc::close(fd);
+            }
+            // Connect: emulated with pidfd_getfd; the caller's socket is connected.
+            let mut stream = std::net::TcpStream::connect(local.local_addr().unwrap())
+                .expect("127.0.0.1 allowed");
+            let (mut peer, _) = local.accept().unwrap();
+            use std::io::{Read, Write};
+            stream.write_all(b"ping").unwrap();
+            let mut buf = [0u8; 4];
+            peer.read_exact(&mut buf).unwrap();
+            assert_eq!(&buf, b"ping");
+            assert_eq!(
+                std::net::TcpStream::connect(forbidden.local_addr().unwrap())
+                    .unwrap_err()
+                    .raw_os_error(),
+                Some(libc::EPERM)
+            );
+            // UDP sendto: emulated, the datagram arrives.
+            let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+            let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+            tx.send_to(b"dgram", rx.local_addr().unwrap()).unwrap();
+            let mut b = [0u8; 16];
+            let (n, from) = rx.recv_from(&mut b).unwrap();
+            assert_eq!((&b[..n], from), (&b"dgram"[..], tx.local_addr().unwrap()));
+            let evs = events(&s);
+            assert!(evs
+                .iter()
+                .any(|e| e.policy == PolicyKind::ReadHandler && e.action == Action::Blocked));
+        },
+    );
+}
+
+/// A thread keeps flipping a path buffer between an allowed and a protected file while the
+/// main thread opens it; every fd that comes back must be the allowed file.
+fn race_opens(interceptor: InterceptorChoice, attempts: usize) {
+    let (task, tmp) = dirs();
+    let allowed = tmp.join("cache/ok");
+    std::fs::write(&allowed, b"ok").unwrap();
+    let protected = task.join("bootstrap");
+    let mut a = allowed.to_str().unwrap().as_bytes().to_vec();
+    let mut p = protected.to_str().unwrap().as_bytes().to_vec();
+    let len = a.len().max(p.len()) + 1;
+    a.resize(len, 0);
+    p.resize(len, 0);
+    let _s = shield_any(&task, &tmp, interceptor, |b| {
+        b.allow_tmp(tmp.join("cache").to_str().unwrap())
+    });
+    use std::os::unix::fs::MetadataExt;
+    let protected_ino = std::fs::metadata(&protected).map(|m| m.ino()).unwrap_or(0);
+    let buf: &'static mut [u8] = Box::leak(a.clone().into_boxed_slice());
+    let addr = buf.as_mut_ptr() as usize;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let flipper = std::thread::spawn(move || {
+        let mut i = 0u64;
+        while !stop2.load(std::sync::atomic::Ordering::Relaxed) {
+            let src = if i % 2 == 0 { &p } else { &a };
+            for (k, &byte) in src.iter().enumerate() {
+                // SAFETY: the leaked buffer lives forever; racing writes are the point of the test
+                // (volatile so they are not optimised away).
+                unsafe { std::ptr::write_volatile((addr as *mut u8).add(k), byte) };
+            }
+            i += 1;
+        }
+    });
+    let mut bypass = 0;
+    let mut opened = 0;
+    for _ in 0..attempts {
+        // SAFETY: raw open of a NUL-terminated buffer that another thread rewrites.
+        let fd = unsafe { libc::open(addr as *const libc::c_char, libc::O_RDONLY) };
+        if fd >= 0 {
+            opened += 1;
+            // SAFETY: fstat into a zeroed stat.
+            let mut st: libc::stat = unsafe { std::mem::zeroed() };
+            // SAFETY: fd is ours.
+            unsafe {
+                libc::fstat(fd, &mut st);
+                libc::close(fd);
+            }
+            if st.st_ino == protected_ino {
+                bypass += 1;
+            }
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    flipper.join().unwrap();
+    println!("RACE attempts={attempts} opened={opened} bypasses={bypass}");
+    assert_eq!(
+        bypass, 0,
+        "{bypass} opens of the protected file got through"
+    );
+    assert!(
+        opened > 0,
+        "the allowed file was never opened: the race did not run"
+    );
+}
+
+fn shield_any(
+    task: &Path,
+    tmp: &Path,
+    i: InterceptorChoice,
+    f: impl FnOnce(fnshield::ShieldBuilder) -> fnshield::ShieldBuilder,
+) -> Shield {
+    let env = fnshield::policy::Env::from_pairs([("LAMBDA_TASK_ROOT", task.to_str().unwrap())]);
+    let s = f(Shield::builder()
+        .env(env)
+        .resolv_conf("")
+        .tmp_root(tmp.to_str().unwrap())
+        .wipe_tmp(false)
+        .sinks(Vec::<String>::new())
+        .interceptor(i))
+    .build()
+    .unwrap();
+    s.install().unwrap();
+    s
+}
+
+#[test]
+fn toctou_race_on_open_path_notify() {
+    case("toctou_race_on_open_path_notify", || {
+        race_opens(InterceptorChoice::Notify, 100_000)
+    });
+}
+
+#[test]
+fn toctou_race_on_open_path_trap() {
+    case("toctou_race_on_open_path_trap", || {
+        race_opens(InterceptorChoice::Trap, 100_000)
+    });
+}
+
+#[test]
+fn supervisor_survives_bad_pointers() {
+    case("supervisor_survives_bad_pointers", || {
+        let (task, tmp) = dirs();
+        let _s = shield(&task, &tmp, |b| b.interceptor(InterceptorChoice::Notify));
+        // SAFETY: deliberately bad pointers; the kernel and the shield must answer EFAULT.
+        unsafe {
+            assert_eq!(
+                (
+                    libc::syscall(libc::SYS_openat, libc::AT_FDCWD, 8usize, 0),
+                    errno()
+                ),
+                (-1, libc::EFAULT)
+            );
+            assert_eq!(
+                (libc::syscall(libc::SYS_connect, 0, 16usize, 16), errno()),
+                (-1, libc::EFAULT)
+            );
+        }
+        // Still serving.
+        assert_eq!(
+            std::fs::read("/proc/self/environ")
+                .unwrap_err()
+                .raw_os_error(),
+            Some(libc::EACCES)
+        );
+        assert!(std::fs::read("/etc/hostname").is_ok() || std::fs::read("/etc/passwd").is_ok());
+    });
+}

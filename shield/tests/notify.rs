@@ -302,7 +302,7 @@ fn race_opens(interceptor: InterceptorChoice, attempts: usize) {
     let flipper = std::thread::spawn(move || {
         let mut i = 0u64;
         while !stop2.load(std::sync::atomic::Ordering::Relaxed) {
-            let src = if i % 2 == 0 { &p } else { &a };
+            let src = if i.is_multiple_of(2) { &p } else { &a };
             for (k, &byte) in src.iter().enumerate() {
                 // SAFETY: the leaked buffer lives forever; racing writes are the point of the test
                 // (volatile so they are not optimised away).

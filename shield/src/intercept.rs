@@ -398,16 +398,46 @@ pub(crate) fn install(shield: &Inner) -> Result<Enforcement, InstallError> {
             }
         };
     let tmp_mode = m.tmp_read().max(m.tmp_write());
-    let policies = vec![
-        line(PolicyKind::OutboundConnectivity, m.outbound(), EnforcementState::FullyEnforced, mechanism,
-            "connect, sendto, sendmsg, sendmmsg trapped; host names learnt from DNS answers received with recvfrom"),
-        line(PolicyKind::ReadWriteTmp, tmp_mode, EnforcementState::FullyEnforced, mechanism,
-            "opens, the stat/access/readlink family and path-based writes trapped; opened files verified"),
-        line(PolicyKind::CreateChildProcess, m.child(), EnforcementState::FullyEnforced, mechanism,
-            "execve/execveat trapped; fork, vfork and clone without CLONE_THREAD refused in the kernel (EPERM); clone3 ENOSYS"),
-        line(PolicyKind::ReadHandler, m.read_handler(), EnforcementState::FullyEnforced, mechanism,
-            "opens trapped; the opened file is verified by path and by the executable's inode"),
-    ];
+    let full = EnforcementState::FullyEnforced;
+    let policies = if want_notify {
+        let (tmp_state, tmp_reason) = if m.tmp_write() == Mode::Block {
+            (
+                EnforcementState::PartiallyEnforced,
+                "opens are emulated (ADDFD) and verified, in this process and its children; other path-based writes and the stat family are decided on a copy and then continued, so a racing thread could swap the path after the check",
+            )
+        } else {
+            (full, "opens emulated (ADDFD) and verified; path-based writes and the stat family decided by the supervisor, in this process and its children")
+        };
+        let (child_state, child_reason) = if m.child() == Mode::Block
+            && !policy.exec_allow().is_empty()
+        {
+            (
+                EnforcementState::PartiallyEnforced,
+                "execve/execveat decided by the supervisor; an allowed executable continues after the check, so a racing thread could swap the path; children stay supervised",
+            )
+        } else {
+            (full, "execve/execveat decided by the supervisor; children stay supervised; clone3 ENOSYS")
+        };
+        vec![
+            line(PolicyKind::OutboundConnectivity, m.outbound(), full, mechanism,
+                "connect, sendto, sendmsg, sendmmsg decided on copies and emulated on a duplicate socket (pidfd_getfd), in this process and its children; host names learnt from DNS answers"),
+            line(PolicyKind::ReadWriteTmp, tmp_mode, tmp_state, mechanism, tmp_reason),
+            line(PolicyKind::CreateChildProcess, m.child(), child_state, mechanism, child_reason),
+            line(PolicyKind::ReadHandler, m.read_handler(), full, mechanism,
+                "opens emulated (ADDFD) and verified by path and by the executable's inode, in this process and its children"),
+        ]
+    } else {
+        vec![
+            line(PolicyKind::OutboundConnectivity, m.outbound(), full, mechanism,
+                "connect, sendto, sendmsg, sendmmsg trapped and re-issued on copies; host names learnt from DNS answers received with recvfrom"),
+            line(PolicyKind::ReadWriteTmp, tmp_mode, full, mechanism,
+                "opens, the stat/access/readlink family and path-based writes trapped and re-issued on copies; opened files verified"),
+            line(PolicyKind::CreateChildProcess, m.child(), full, mechanism,
+                "execve/execveat trapped; fork, vfork and clone without CLONE_THREAD refused in the kernel (EPERM); clone3 ENOSYS"),
+            line(PolicyKind::ReadHandler, m.read_handler(), full, mechanism,
+                "opens trapped and re-issued on copies; the opened file is verified by path and by the executable's inode"),
+        ]
+    };
     finish(
         shield,
         Enforcement {

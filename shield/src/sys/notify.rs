@@ -148,6 +148,12 @@ pub(crate) fn supervise(listener: i32) {
             send(listener, n.id, Answer::Errno(libc::ENOSYS));
             continue;
         };
+        if n.pid != 0 && n.pid == super::trap::EXEMPT_TID.load(std::sync::atomic::Ordering::Acquire)
+        {
+            // The shield's own /tmp wipe.
+            send(listener, n.id, Answer::Continue);
+            continue;
+        }
         let foreign = !is_own_thread(own_pid, n.pid);
         let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             TARGET.with(|t| t.set((n.pid, foreign)));

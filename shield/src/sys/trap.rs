@@ -98,6 +98,9 @@ fn set_ret(uc: &mut libc::ucontext_t, ret: i64) {
     uc.uc_mcontext.regs[0] = ret as u64;
 }
 
+/// The thread running the shield's housekeeping right now (0: none).
+pub(crate) static EXEMPT_TID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
 thread_local! {
     /// Set while the shield's own housekeeping (the tmp wipe) runs on this thread.
     static EXEMPT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
@@ -110,9 +113,15 @@ pub(crate) fn exempt<T>(f: impl FnOnce() -> T) -> T {
     impl Drop for Reset {
         fn drop(&mut self) {
             EXEMPT.with(|e| e.set(false));
+            EXEMPT_TID.store(0, std::sync::atomic::Ordering::Release);
         }
     }
     EXEMPT.with(|e| e.set(true));
+    // The notify supervisor decides for other threads and cannot see thread-locals.
+    EXEMPT_TID.store(
+        syscall(libc::SYS_gettid, [0; 6]) as u32,
+        std::sync::atomic::Ordering::Release,
+    );
     let _reset = Reset;
     f()
 }

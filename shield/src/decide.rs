@@ -16,6 +16,9 @@ use std::sync::atomic::{AtomicU8, Ordering};
 /// Longest path the engine handles (Linux `PATH_MAX`). Longer paths are refused.
 pub const PATH_MAX: usize = 4096;
 
+/// Paths shorter than this are normalised in a small stack buffer.
+const SMALL: usize = 256;
+
 /// What to do with one operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -100,7 +103,7 @@ pub struct Decider {
     tmp_root: Box<[u8]>,
     tmp_allow_read: Vec<Box<[u8]>>,
     tmp_allow_write: Vec<Box<[u8]>>,
-    protected: Vec<Box<[u8]>>,
+    protected: Vec<Pattern>,
     exec_allow: Vec<Box<[u8]>>,
     nets: Vec<(IpNet, PortRange)>,
     hosts: Vec<(HostPattern, PortRange)>,
@@ -151,7 +154,7 @@ impl Decider {
             tmp_root: bytes(policy.tmp_root()),
             tmp_allow_read: policy.tmp_allow_read().iter().map(|p| bytes(p)).collect(),
             tmp_allow_write: policy.tmp_allow_write().iter().map(|p| bytes(p)).collect(),
-            protected: policy.protected().iter().map(|p| bytes(p)).collect(),
+            protected: policy.protected().iter().map(|p| Pattern::new(&bytes(p))).collect(),
             exec_allow: policy.exec_allow().iter().map(|p| bytes(p)).collect(),
             nets,
             hosts,
@@ -183,11 +186,21 @@ impl Decider {
     /// over-long path cannot be classified and is treated as covered by every path policy
     /// (the strictest applicable mode wins), so that it fails closed.
     pub fn classify_path(&self, path: &[u8], access: Access) -> PathDecision {
-        let mut buf = [0u8; PATH_MAX];
-        let Some(n) = normalize_proc(path, &mut buf) else {
-            return self.unresolvable(access);
-        };
-        self.classify_normalized(&buf[..n], access)
+        // Normalising never lengthens a path (except "" → "/"), so short paths use a small
+        // buffer: zeroing 4 KiB per decision would cost more than the decision itself.
+        if path.len() < SMALL {
+            let mut buf = [0u8; SMALL];
+            match normalize_proc(path, &mut buf) {
+                Some(n) => self.classify_normalized(&buf[..n], access),
+                None => self.unresolvable(access),
+            }
+        } else {
+            let mut buf = [0u8; PATH_MAX];
+            match normalize_proc(path, &mut buf) {
+                Some(n) => self.classify_normalized(&buf[..n], access),
+                None => self.unresolvable(access),
+            }
+        }
     }
 
     fn unresolvable(&self, access: Access) -> PathDecision {
@@ -220,7 +233,7 @@ impl Decider {
     /// Classify an already-normalised absolute path.
     pub fn classify_normalized(&self, p: &[u8], access: Access) -> PathDecision {
         let mut best = PathDecision::ALLOW;
-        if access != Access::Meta && self.protected.iter().any(|pat| pattern_covers(pat, p)) {
+        if access != Access::Meta && self.protected.iter().any(|pat| pat.covers(p)) {
             best = PathDecision {
                 policy: Some(PolicyKind::ReadHandler),
                 verdict: Verdict::from_mode(self.mode(ModeSlot::ReadHandler)),
@@ -305,8 +318,15 @@ impl Decider {
         if mode == Mode::Allow {
             return Verdict::Allow;
         }
-        let mut buf = [0u8; PATH_MAX];
-        if let Some(n) = normalize(path, &mut buf) {
+        let mut small = [0u8; SMALL];
+        let mut big;
+        let buf: &mut [u8] = if path.len() < SMALL {
+            &mut small
+        } else {
+            big = [0u8; PATH_MAX];
+            &mut big
+        };
+        if let Some(n) = normalize(path, buf) {
             if self.exec_allow.iter().any(|a| **a == buf[..n]) {
                 return Verdict::Allow;
             }
@@ -317,6 +337,43 @@ impl Decider {
     /// Decide creating a process (fork family), which has no path.
     pub fn decide_fork(&self) -> Verdict {
         Verdict::from_mode(self.mode(ModeSlot::Child))
+    }
+}
+
+/// A protected-path pattern, precompiled: a literal prefix up to the first `*` component,
+/// checked with one comparison before any per-component work.
+#[derive(Debug)]
+struct Pattern {
+    /// The whole pattern when it has no `*`; else the part before the first `*` component
+    /// (ending in `/`).
+    prefix: Box<[u8]>,
+    wildcard: bool,
+    full: Box<[u8]>,
+}
+
+impl Pattern {
+    fn new(p: &[u8]) -> Self {
+        match p.windows(3).position(|w| w == b"/*/").or_else(|| p.ends_with(b"/*").then(|| p.len() - 2)) {
+            Some(at) => Pattern {
+                prefix: p[..at + 1].into(),
+                wildcard: true,
+                full: p.into(),
+            },
+            None => Pattern {
+                prefix: p.into(),
+                wildcard: false,
+                full: p.into(),
+            },
+        }
+    }
+
+    #[inline]
+    fn covers(&self, path: &[u8]) -> bool {
+        if self.wildcard {
+            path.starts_with(&self.prefix) && pattern_covers(&self.full, path)
+        } else {
+            is_under(&self.prefix, path)
+        }
     }
 }
 
@@ -383,7 +440,7 @@ pub fn normalize(path: &[u8], out: &mut [u8]) -> Option<usize> {
 
 /// [`normalize`], then strip `/proc/self/root`, `/proc/thread-self/root` and `/proc/<pid>/root`
 /// prefixes (each names `/` inside a Lambda sandbox) until none is left.
-pub fn normalize_proc(path: &[u8], out: &mut [u8; PATH_MAX]) -> Option<usize> {
+pub fn normalize_proc(path: &[u8], out: &mut [u8]) -> Option<usize> {
     let mut n = normalize(path, out)?;
     for _ in 0..8 {
         let Some(rest_at) = proc_root_prefix(&out[..n]) else {

@@ -106,9 +106,15 @@ impl Resolver {
 }
 
 /// Runs the case `name` in a fresh process while this (unshielded) process serves DNS on
-/// `resolver:53`; returns the child's stdout and the names the responder was asked.
-fn case(name: &str, resolver: Ipv4Addr) -> (String, Vec<String>) {
+/// `resolver:53`; returns the names the responder was asked.
+fn case(name: &str, resolver: Ipv4Addr) -> Vec<String> {
     let dns = Resolver::start(resolver);
+    run_child(name, resolver);
+    dns.queried()
+}
+
+/// Runs the case `name` in a fresh process and checks that it succeeded.
+fn run_child(name: &str, resolver: Ipv4Addr) {
     let out = Command::new(std::env::current_exe().unwrap())
         .args([name, "--exact", "--nocapture", "--test-threads=1"])
         .env("FNSHIELD_CASE", name)
@@ -116,15 +122,13 @@ fn case(name: &str, resolver: Ipv4Addr) -> (String, Vec<String>) {
         .env_remove("SHIELD_MODE")
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success() && stdout.contains("CASE-OK"),
         "case {name} failed: {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}",
         out.status
     );
-    let queried = dns.queried();
-    (stdout, queried)
 }
 
 /// In the child: runs `body` and exits if this process is case `name`. Returns `false` in the
@@ -178,8 +182,8 @@ fn listeners() -> Listeners {
 }
 
 /// Installs a trap-mode shield that allows `api.test.internal:PORT` and `db.test.internal:PORT`
-/// by name and trusts `resolver` as the name server.
-fn shield(resolver: Ipv4Addr, port: u16) -> Shield {
+/// by name and trusts the `resolvers` as name servers.
+fn shield(resolvers: &[Ipv4Addr], port: u16) -> Shield {
     let (task, tmp) = dirs();
     let env = fnshield::policy::Env::from_pairs([
         ("LAMBDA_TASK_ROOT", task.to_str().unwrap()),
@@ -187,7 +191,12 @@ fn shield(resolver: Ipv4Addr, port: u16) -> Shield {
     ]);
     let s = Shield::builder()
         .env(env)
-        .resolv_conf(format!("nameserver {resolver}\n"))
+        .resolv_conf(
+            resolvers
+                .iter()
+                .map(|r| format!("nameserver {r}\n"))
+                .collect::<String>(),
+        )
         .tmp_root(tmp.to_str().unwrap())
         .allow_destination(format!("api.test.internal:{port}"))
         .allow_destination(format!("db.test.internal:{port}"))
@@ -234,7 +243,7 @@ fn blocked(evs: &[Event], ip: Ipv4Addr, port: u16) -> Vec<(Option<String>, u64)>
 fn check_host_rules(resolver: Ipv4Addr, resolve: &mut dyn FnMut(&str) -> Vec<Ipv4Addr>) {
     let l = listeners();
     let port = l.port;
-    let s = shield(resolver, port);
+    let s = shield(&[resolver], port);
 
     // Before any lookup the addresses are just addresses: nothing allows them.
     assert_eq!(connect(API, port), Err(libc::EPERM), "127.0.0.4 before DNS");
@@ -327,7 +336,7 @@ fn host_rules_through_glibc_getaddrinfo() {
     if in_case(NAME, glibc_body) {
         return;
     }
-    let (_out, queried) = case(NAME, Ipv4Addr::new(127, 0, 0, 153));
+    let queried = case(NAME, Ipv4Addr::new(127, 0, 0, 153));
     assert_queried(
         &queried,
         &[
@@ -383,7 +392,7 @@ fn host_rules_through_hickory_resolver() {
     if in_case(NAME, hickory_body) {
         return;
     }
-    let (_out, queried) = case(NAME, Ipv4Addr::new(127, 0, 0, 154));
+    let queried = case(NAME, Ipv4Addr::new(127, 0, 0, 154));
     assert_queried(
         &queried,
         &[
@@ -392,4 +401,70 @@ fn host_rules_through_hickory_resolver() {
             "evil.test.internal",
         ],
     );
+}
+
+// ---- who is trusted ----
+
+/// A DNS answer (as a resolver sends it) saying `name` has the address `ip`.
+fn forged_answer(name: &str, ip: Ipv4Addr) -> Vec<u8> {
+    let mut m = vec![0x12, 0x34, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0];
+    for label in name.split('.') {
+        m.push(label.len() as u8);
+        m.extend_from_slice(label.as_bytes());
+    }
+    m.push(0);
+    m.extend_from_slice(&[0, 1, 0, 1]); // question: A, IN
+    m.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 1, 44, 0, 4]); // A, IN, TTL 300, 4 bytes
+    m.extend_from_slice(&ip.octets());
+    m
+}
+
+fn untrusted_body(_: Ipv4Addr) {
+    use std::net::UdpSocket;
+    const STRANGER: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 77);
+    const RESOLVER: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 78);
+    let l = listeners();
+    let port = l.port;
+    let stranger = UdpSocket::bind((STRANGER, 53))
+        .expect("bind 127.0.0.77:53 (needs root, as CI has, and a free port)");
+    let resolver = UdpSocket::bind((RESOLVER, 53))
+        .expect("bind 127.0.0.78:53 (needs root, as CI has, and a free port)");
+    let victim = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let to = victim.local_addr().unwrap();
+    let s = shield(&[RESOLVER], port);
+    let mut buf = [0u8; 512];
+
+    // Port 53 of an address that is not a resolver: "api.test.internal is 127.0.0.5" is
+    // received but not believed.
+    stranger
+        .send_to(&forged_answer("api.test.internal", EVIL), to)
+        .unwrap();
+    let (_, from) = victim.recv_from(&mut buf).unwrap();
+    assert_eq!(from, SocketAddr::from((STRANGER, 53)));
+    assert_eq!(
+        connect(EVIL, port),
+        Err(libc::EPERM),
+        "a stranger taught a name"
+    );
+
+    // The same bytes from the configured resolver are believed (the control: the answer is
+    // well-formed and the receive path learns).
+    resolver
+        .send_to(&forged_answer("api.test.internal", EVIL), to)
+        .unwrap();
+    let (_, from) = victim.recv_from(&mut buf).unwrap();
+    assert_eq!(from, SocketAddr::from((RESOLVER, 53)));
+    connect(EVIL, port).expect("the resolver's answer teaches api.test.internal");
+
+    let evs = events(&s);
+    assert_eq!(blocked(&evs, EVIL, port), vec![(None, 1)], "{evs:#?}");
+}
+
+#[test]
+fn answers_only_count_from_a_configured_resolver() {
+    const NAME: &str = "answers_only_count_from_a_configured_resolver";
+    if in_case(NAME, untrusted_body) {
+        return;
+    }
+    run_child(NAME, Ipv4Addr::LOCALHOST);
 }

@@ -1,0 +1,363 @@
+//! More end-to-end tests through the local Runtime API emulator, with the real function
+//! binaries: `run_concurrent` attribution (issue 3), validation outcomes (issue 6) and the
+//! `/tmp` wipe's place in the invocation cycle (issue 7).
+#![allow(missing_docs)]
+
+use fnshield_tests::emulator::{
+    Emulator, FunctionProcess, RequestId, TimelineEntry, TimelineEvent,
+};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+struct Setup {
+    task: PathBuf,
+    tmp: PathBuf,
+}
+
+/// A task root with `fnshield.toml` (tmp root of our own, tmp policy off, `sinks`) plus
+/// `extra_toml`.
+fn setup(name: &str, sinks: &str, extra_toml: &str) -> Setup {
+    let base =
+        std::env::temp_dir().join(format!("fnshield-e2e-more-{name}-{}", std::process::id()));
+    let task = base.join("task");
+    let tmp = base.join("tmp");
+    std::fs::create_dir_all(task.join("schemas")).unwrap();
+    std::fs::create_dir_all(&tmp).unwrap();
+    std::fs::write(task.join("bootstrap"), b"code").unwrap();
+    std::fs::write(
+        task.join("fnshield.toml"),
+        format!(
+            "[read_write_tmp]\nroot = \"{}\"\nmode = \"allow\"\n[events]\nsinks = {sinks}\n{extra_toml}",
+            tmp.display()
+        ),
+    )
+    .unwrap();
+    Setup { task, tmp }
+}
+
+async fn start(s: &Setup, bin: &str, envs: &[(&str, &str)]) -> (Emulator, FunctionProcess) {
+    let emu = Emulator::builder()
+        .function_name("e2e-more")
+        .wait_timeout(Duration::from_secs(30))
+        .start()
+        .await;
+    let mut all = vec![("LAMBDA_TASK_ROOT", s.task.to_str().unwrap())];
+    all.extend_from_slice(envs);
+    let p = emu.spawn_function(Path::new(bin), &all).await;
+    (emu, p)
+}
+
+const SHIELDED_FN: &str = env!("CARGO_BIN_EXE_shielded_fn");
+const CONCURRENT_FN: &str = env!("CARGO_BIN_EXE_concurrent_fn");
+
+/// A fixture from `tests/data/events/`.
+fn fixture(name: &str) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/data/events")
+        .join(name);
+    serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
+}
+
+/// Copies the order schema (2020-12) into the task root as `schemas/order.json`.
+fn order_schema(s: &Setup) {
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/data/events/schemas/order.2020-12.json"),
+        s.task.join("schemas/order.json"),
+    )
+    .unwrap();
+}
+
+/// Every shield event line (`"function_shield":true`) on the timeline, parsed.
+fn shield_lines(emu: &Emulator) -> Vec<Value> {
+    emu.timeline()
+        .iter()
+        .filter_map(|e| match e.event() {
+            TimelineEvent::LogLine { line, .. } if line.contains("\"function_shield\"") => {
+                serde_json::from_str::<Value>(line).ok()
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn lines_for(emu: &Emulator, id: &RequestId) -> Vec<Value> {
+    shield_lines(emu)
+        .into_iter()
+        .filter(|v| v["request_id"] == id.as_str())
+        .collect()
+}
+
+fn is_result_of(e: &TimelineEvent, id: &RequestId) -> bool {
+    e.request_id() == Some(id)
+        && matches!(
+            e,
+            TimelineEvent::ResponsePosted { .. } | TimelineEvent::ErrorPosted { .. }
+        )
+}
+
+/// Waits until the function has asked for the event after `id`'s result (sequential mode).
+async fn settled(emu: &Emulator, id: &RequestId) {
+    emu.wait_timeline("next after result", |t| {
+        let at = t.iter().position(|e| is_result_of(e.event(), id))?;
+        t[at..]
+            .iter()
+            .any(|e| matches!(e.event(), TimelineEvent::NextRequested))
+            .then_some(())
+    })
+    .await;
+}
+
+fn count_next(t: &[TimelineEntry]) -> usize {
+    t.iter()
+        .filter(|e| matches!(e.event(), TimelineEvent::NextRequested))
+        .count()
+}
+
+// ---- issue 3: run_concurrent ----
+
+#[tokio::test(flavor = "multi_thread")]
+async fn run_concurrent_attributes_each_event_to_its_own_invocation() {
+    const N: usize = 4;
+    // One forbidden listener per invocation: the port tells whose connect an event is.
+    let targets: Vec<std::net::TcpListener> = (0..N)
+        .map(|_| std::net::TcpListener::bind("127.0.0.2:0").unwrap())
+        .collect();
+    let s = setup("concurrent", r#"["json"]"#, "");
+    let (emu, _p) = start(&s, CONCURRENT_FN, &[("AWS_LAMBDA_MAX_CONCURRENCY", "4")]).await;
+    // The function's handler waits until all four are in flight, then connects: the four
+    // connects happen while four invocations are running.
+    let calls: Vec<(RequestId, u16)> = targets
+        .iter()
+        .map(|l| {
+            let port = l.local_addr().unwrap().port();
+            let id = emu.invoke(json!({
+                "action": "fetch",
+                "target": format!("127.0.0.2:{port}"),
+                "barrier": true,
+            }));
+            (id, port)
+        })
+        .collect();
+    for (id, _) in &calls {
+        let r = emu.result(id).await.expect_response();
+        assert_eq!(r["ok"], false, "{r}");
+        assert!(
+            r["error"]
+                .as_str()
+                .unwrap()
+                .contains("Operation not permitted"),
+            "{r}"
+        );
+    }
+    // Each of the four pollers asks for its next event after it has flushed its invocation's
+    // events: 4 initial polls + 4 after the results.
+    emu.wait_timeline("every poller back at /next", |t| {
+        (count_next(t) >= 2 * N).then_some(())
+    })
+    .await;
+    let all = shield_lines(&emu);
+    for (id, port) in &calls {
+        let mine: Vec<&Value> = all
+            .iter()
+            .filter(|v| v["details"]["port"] == *port)
+            .collect();
+        assert_eq!(
+            mine.len(),
+            1,
+            "one event for port {port}:\n{}",
+            emu.render_timeline()
+        );
+        let e = mine[0];
+        assert_eq!(
+            e["request_id"],
+            id.as_str(),
+            "the connect to port {port} was made by {id}:\n{}",
+            emu.render_timeline()
+        );
+        assert_eq!(e["policy"], "outbound_connectivity");
+        assert_eq!(e["action"], "blocked");
+        assert_eq!(e["details"]["ip"], "127.0.0.2");
+        assert_eq!(e["count"], 1);
+        assert_eq!(lines_for(&emu, id).len(), 1, "{}", emu.render_timeline());
+    }
+    assert!(
+        !all.iter().any(|v| v["request_id"] == "unknown"),
+        "{}",
+        emu.render_timeline()
+    );
+}
+
+// ---- issue 6: validation through the emulator ----
+
+#[tokio::test(flavor = "multi_thread")]
+async fn api_gateway_v1_invalid_body_gets_a_400_that_echoes_nothing() {
+    let s = setup(
+        "apigw",
+        r#"["json"]"#,
+        "[validation]\nschema = \"schemas/order.json\"\nenvelope = \"api_gateway_v1\"\n",
+    );
+    order_schema(&s);
+    let (emu, _p) = start(&s, SHIELDED_FN, &[]).await;
+
+    // A valid request reaches the handler (the example echoes an event without "action").
+    let r = emu
+        .call(fixture("api_gateway_v1_valid.json"))
+        .await
+        .expect_response();
+    assert_eq!(r["httpMethod"], "POST", "{r}");
+
+    for (name, path) in [
+        ("api_gateway_v1_invalid.json", "/body/orderId"),
+        ("api_gateway_v1_not_json.json", "/body"),
+    ] {
+        let id = emu.invoke(fixture(name));
+        let result = emu.result(&id).await;
+        let r = result.expect_response();
+        assert_eq!(r["statusCode"], 400, "{name}: {r}");
+        assert!(
+            r.get("httpMethod").is_none(),
+            "{name}: the handler ran: {r}"
+        );
+        let body: Value = serde_json::from_str(r["body"].as_str().unwrap()).unwrap();
+        let errors = body["errors"].as_array().unwrap();
+        assert!(!errors.is_empty(), "{name}: {body}");
+        for e in errors {
+            assert!(e["path"].is_string() && e["message"].is_string(), "{e}");
+        }
+        assert!(
+            errors.iter().any(|e| e["path"] == path),
+            "{name}: no error at {path}: {body}"
+        );
+        let raw = serde_json::to_string(&r).unwrap();
+        assert!(!raw.contains("SECRET"), "{name}: input echoed: {raw}");
+
+        settled(&emu, &id).await;
+        let lines = lines_for(&emu, &id);
+        assert_eq!(lines.len(), 1, "{}", emu.render_timeline());
+        assert_eq!(lines[0]["policy"], "input_validation");
+        assert_eq!(lines[0]["action"], "blocked");
+        assert!(!lines[0].to_string().contains("SECRET"), "{}", lines[0]);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sqs_partial_batch_hands_valid_records_on_and_reports_the_invalid_one() {
+    let s = setup(
+        "sqs",
+        r#"["json"]"#,
+        "[validation]\nschema = \"schemas/order.json\"\nenvelope = \"sqs\"\nsqs_partial_batch = true\n",
+    );
+    order_schema(&s);
+    // Three records of the realistic mixed batch: valid, invalid (schema), valid.
+    let mut event = fixture("sqs_mixed.json");
+    let records = event["Records"].as_array_mut().unwrap();
+    records.remove(2); // the not-JSON record
+    assert_eq!(records.len(), 3);
+    let ids: Vec<String> = records
+        .iter()
+        .map(|r| r["messageId"].as_str().unwrap().to_owned())
+        .collect();
+    let (emu, _p) = start(&s, SHIELDED_FN, &[]).await;
+    let r = emu.call(event).await.expect_response();
+    // The example handler echoes the event it got (an SQS event has no "action").
+    let seen: Vec<&str> = r["Records"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{r}"))
+        .iter()
+        .map(|rec| rec["messageId"].as_str().unwrap())
+        .collect();
+    assert_eq!(seen, vec![ids[0].as_str(), ids[2].as_str()], "{r}");
+    assert_eq!(
+        r["batchItemFailures"],
+        json!([{"itemIdentifier": ids[1]}]),
+        "{r}"
+    );
+    assert!(!r.to_string().contains("SECRET"), "{r}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn invalid_response_is_blocked() {
+    let s = setup(
+        "response",
+        r#"["json"]"#,
+        "[validation]\nresponse_schema_json = '{\"type\":\"object\",\"required\":[\"ok\"]}'\n",
+    );
+    let (emu, _p) = start(&s, SHIELDED_FN, &[]).await;
+    // A response with "ok" passes.
+    let r = emu
+        .call(json!({"action": "exists", "target": "/nonexistent-fnshield"}))
+        .await
+        .expect_response();
+    assert_eq!(r, json!({"ok": true, "result": "false"}));
+    // The echo has no "ok": withheld.
+    let id = emu.invoke(json!({"action": "echo", "secret": "SECRET-value"}));
+    let result = emu.result(&id).await;
+    let e = result.expect_error();
+    assert_eq!(e.error_type(), "Shield.InvalidResponse", "{e}");
+    assert!(!e.error_message().contains("SECRET"), "{e}");
+    settled(&emu, &id).await;
+    let lines = lines_for(&emu, &id);
+    assert_eq!(lines.len(), 1, "{}", emu.render_timeline());
+    assert_eq!(lines[0]["policy"], "input_validation");
+    assert_eq!(lines[0]["details"]["target"], "response");
+}
+
+// ---- issue 7: the wipe's place in the cycle ----
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tmp_wipe_runs_after_the_response_and_before_next() {
+    let s = setup("wipe", r#"["json", "emf"]"#, "");
+    let (emu, _p) = start(&s, SHIELDED_FN, &[]).await;
+    let planted = s.tmp.join("planted");
+    let id = emu.invoke(json!({"action": "write", "target": planted}));
+    assert_eq!(emu.result(&id).await.expect_response()["ok"], true);
+    settled(&emu, &id).await;
+
+    let t = emu.timeline();
+    let posted = t.iter().position(|e| is_result_of(e.event(), &id)).unwrap();
+    let next = posted
+        + t[posted..]
+            .iter()
+            .position(|e| matches!(e.event(), TimelineEvent::NextRequested))
+            .unwrap();
+    // The wipe's EMF lines, with their position and FilesRemoved.
+    let wipes: Vec<(usize, u64)> = t
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| match e.event() {
+            TimelineEvent::LogLine { line, .. } if line.contains("\"FilesRemoved\"") => {
+                let v: Value = serde_json::from_str(line).ok()?;
+                Some((i, v["FilesRemoved"].as_u64()?))
+            }
+            _ => None,
+        })
+        .collect();
+    let removing: Vec<usize> = wipes
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(i, _)| *i)
+        .collect();
+    assert_eq!(
+        removing.len(),
+        1,
+        "one wipe removed the planted file:\n{}",
+        emu.render_timeline()
+    );
+    assert!(
+        posted < removing[0] && removing[0] < next,
+        "expected response posted ({posted}) < wipe report ({}) < next ({next}):\n{}",
+        removing[0],
+        emu.render_timeline()
+    );
+    assert_eq!(wipes.iter().find(|(i, _)| *i == removing[0]).unwrap().1, 1);
+
+    // Invocation 2 does not find invocation 1's file.
+    let r = emu
+        .call(json!({"action": "exists", "target": planted}))
+        .await
+        .expect_response();
+    assert_eq!(r["result"], "false", "invocation 1's file survived");
+    assert!(!planted.exists());
+}

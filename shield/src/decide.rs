@@ -154,7 +154,11 @@ impl Decider {
             tmp_root: bytes(policy.tmp_root()),
             tmp_allow_read: policy.tmp_allow_read().iter().map(|p| bytes(p)).collect(),
             tmp_allow_write: policy.tmp_allow_write().iter().map(|p| bytes(p)).collect(),
-            protected: policy.protected().iter().map(|p| Pattern::new(&bytes(p))).collect(),
+            protected: policy
+                .protected()
+                .iter()
+                .map(|p| Pattern::new(&bytes(p)))
+                .collect(),
             exec_allow: policy.exec_allow().iter().map(|p| bytes(p)).collect(),
             nets,
             hosts,
@@ -353,7 +357,11 @@ struct Pattern {
 
 impl Pattern {
     fn new(p: &[u8]) -> Self {
-        match p.windows(3).position(|w| w == b"/*/").or_else(|| p.ends_with(b"/*").then(|| p.len() - 2)) {
+        match p
+            .windows(3)
+            .position(|w| w == b"/*/")
+            .or_else(|| p.ends_with(b"/*").then(|| p.len() - 2))
+        {
             Some(at) => Pattern {
                 prefix: p[..at + 1].into(),
                 wildcard: true,

@@ -143,6 +143,12 @@ fn filter_spec(policy: &Policy, trampoline_ip: u64, intercept: F) -> FilterSpec 
             intercept,
             F::Allow,
         ));
+        // recvmsg's source address lives inside the msghdr, so it cannot be checked in the
+        // filter: the trap interceptor takes every recvmsg (to learn DNS answers); the notify
+        // interceptor does not emulate recvmsg (see the README's limits).
+        if intercept == F::Trap {
+            s.push(plan(nr::RECVMSG, intercept));
+        }
     }
     if n.paths_open {
         for &o in arch::groups::OPEN {

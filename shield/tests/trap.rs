@@ -677,3 +677,71 @@ fn kernel_refuses_seccomp() {
         println!("REPORT {report}");
     });
 }
+
+/// A DNS answer: `name` A `ip`, TTL 300, for a query of `name`.
+fn dns_answer(name: &str, ip: [u8; 4]) -> Vec<u8> {
+    let mut m = vec![0x12, 0x34, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0];
+    for label in name.split('.') {
+        m.push(label.len() as u8);
+        m.extend_from_slice(label.as_bytes());
+    }
+    m.extend_from_slice(&[0, 0, 1, 0, 1]); // root, QTYPE A, QCLASS IN
+    m.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 1, 44, 0, 4]); // ptr, A, IN, TTL 300, len 4
+    m.extend_from_slice(&ip);
+    m
+}
+
+#[test]
+fn dns_answers_received_with_recvmsg_teach_host_names() {
+    case("dns_answers_received_with_recvmsg_teach_host_names", || {
+        let target = TcpListener::bind("127.0.0.4:0").unwrap();
+        let port = target.local_addr().unwrap().port();
+        let resolver =
+            UdpSocket::bind("127.0.0.155:53").expect("binding 127.0.0.155:53 needs root");
+        let (_b, task, tmp) = dirs();
+        let env = fnshield::policy::Env::from_pairs([("LAMBDA_TASK_ROOT", task.to_str().unwrap())]);
+        let s = Shield::builder()
+            .env(env)
+            .resolv_conf("nameserver 127.0.0.155\n")
+            .tmp_root(tmp.to_str().unwrap())
+            .sinks(["json"])
+            .allow_destination(format!("api.test.internal:{port}"))
+            .build()
+            .unwrap();
+        s.install().unwrap();
+        assert_eq!(
+            connect_raw(target.local_addr().unwrap()),
+            libc::EPERM,
+            "not learnt yet"
+        );
+        let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+        resolver
+            .send_to(
+                &dns_answer("api.test.internal", [127, 0, 0, 4]),
+                client.local_addr().unwrap(),
+            )
+            .unwrap();
+        // SAFETY: recvmsg into stack buffers that outlive the call.
+        let r = unsafe {
+            let mut buf = [0u8; 512];
+            let mut from: libc::sockaddr_in = std::mem::zeroed();
+            let mut iov = libc::iovec {
+                iov_base: buf.as_mut_ptr().cast(),
+                iov_len: buf.len(),
+            };
+            let mut msg: libc::msghdr = std::mem::zeroed();
+            msg.msg_name = (&mut from as *mut libc::sockaddr_in).cast();
+            msg.msg_namelen = std::mem::size_of::<libc::sockaddr_in>() as u32;
+            msg.msg_iov = &mut iov;
+            msg.msg_iovlen = 1;
+            use std::os::fd::AsRawFd;
+            libc::recvmsg(client.as_raw_fd(), &mut msg, 0)
+        };
+        assert!(r > 0);
+        assert_eq!(
+            connect_raw(target.local_addr().unwrap()),
+            0,
+            "api.test.internal was learnt from recvmsg"
+        );
+    });
+}

@@ -158,6 +158,7 @@ pub(crate) fn handle(st: &TrapState, nr: i64, a: [u64; 6]) -> i64 {
         nr::SENDMSG => sendmsg(st, nr, a),
         nr::SENDMMSG => sendmmsg(st, nr, a),
         nr::RECVFROM => recvfrom(st, nr, a),
+        nr::RECVMSG => recvmsg(st, nr, a),
         _ => match path_table(nr) {
             Some((paths, access, empty_flag)) => path_call(st, nr, a, paths, access, empty_flag),
             None => syscall(nr, a),
@@ -811,6 +812,44 @@ fn sendmmsg(st: &TrapState, nr: i64, mut a: [u64; 6]) -> i64 {
             // SAFETY: the caller passed this vector to sendmmsg, which writes msg_len into
             // each sent entry; we read the same entries successfully above.
             unsafe { p.write_unaligned(v) };
+        }
+    }
+    r
+}
+
+/// recvmsg: performed as asked; when the message came from a resolver on port 53, the first
+/// iovec's data teaches the host table.
+fn recvmsg(st: &TrapState, nr: i64, a: [u64; 6]) -> i64 {
+    let r = syscall(nr, a);
+    if r <= 0 {
+        return r;
+    }
+    let mut hdr = [0u8; MSGHDR];
+    if read_mem(a[1], &mut hdr) != MSGHDR {
+        return r;
+    }
+    let word = |o: usize| u64::from_ne_bytes(hdr[o..o + 8].try_into().unwrap_or([0; 8]));
+    let name = word(0);
+    let namelen =
+        (u32::from_ne_bytes(hdr[8..12].try_into().unwrap_or([0; 4])) as usize).min(SA_MAX);
+    if name == 0 || namelen == 0 || word(24) == 0 {
+        return r;
+    }
+    let mut sa = [0u8; SA_MAX];
+    if read_mem(name, &mut sa[..namelen]) != namelen {
+        return r;
+    }
+    if let Some((ip, 53)) = inet(&sa[..namelen]) {
+        if st.decider.is_resolver(crate::policy::canonical(ip)) {
+            let mut iov = [0u8; 16];
+            if read_mem(word(16), &mut iov) == 16 {
+                let base = u64::from_ne_bytes(iov[0..8].try_into().unwrap_or([0; 8]));
+                let len = u64::from_ne_bytes(iov[8..16].try_into().unwrap_or([0; 8])) as usize;
+                let mut msg = [0u8; 4096];
+                let want = len.min(r as usize).min(msg.len());
+                let n = read_mem(base, &mut msg[..want]);
+                HOSTS.learn_from_response(&msg[..n], now_monotonic_secs());
+            }
         }
     }
     r

@@ -71,11 +71,25 @@ fn fetch(target: &str) -> Result<String, String> {
 
 /// Run the shielded example function (blocks until the Runtime API goes away).
 pub fn function_main() -> Result<(), Error> {
-    // Build and install the shield before the tokio runtime exists.
-    let shield = fnshield::Shield::builder()
+    // Build and install the shield before the tokio runtime exists. A bad configuration or a
+    // shield that cannot be installed fails at cold start, reported to the Runtime API.
+    let built = fnshield::Shield::builder()
         .fail_on_block(std::env::var("EXAMPLE_FAIL_ON_BLOCK").is_ok())
-        .build()?;
-    shield.install()?;
+        .build();
+    let shield = match built {
+        Ok(s) => s,
+        Err(e) => {
+            if let Err(r) = fnshield::report_init_error(fnshield::error_type::INIT, &e.to_string())
+            {
+                eprintln!("cannot report the init error: {r}");
+            }
+            return Err(e.into());
+        }
+    };
+    if let Err(e) = shield.install() {
+        let _ = fnshield::report_init_error(fnshield::error_type::INIT, &e.to_string());
+        return Err(e.into());
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -193,3 +193,17 @@ async fn invalid_events_are_rejected_before_the_handler() {
         "{r:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_configuration_fails_at_cold_start_with_an_init_error() {
+    let s = setup("badcfg", "");
+    let (emu, p) = start(&s, &[("SHIELD_MODE", "alrt")]).await;
+    let e = emu.wait_init_error().await;
+    assert_eq!(e.error_type(), "Shield.InitError");
+    assert!(
+        e.error_message().contains("unknown mode `alrt`")
+            && e.error_message().contains("SHIELD_MODE"),
+        "{e:?}"
+    );
+    assert!(!p.exit_status().await.success());
+}

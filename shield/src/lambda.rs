@@ -40,6 +40,8 @@ pub mod error_type {
     pub const UNDESERIALIZABLE_EVENT: &str = "Shield.UndeserializableEvent";
     /// The handler's response could not be serialised.
     pub const UNSERIALIZABLE_RESPONSE: &str = "Shield.UnserializableResponse";
+    /// The shield could not be configured or installed at cold start.
+    pub const INIT: &str = "Shield.InitError";
 }
 
 fn diagnostic(error_type: &str, message: impl Into<String>) -> Diagnostic {
@@ -240,9 +242,38 @@ where
     A: DeserializeOwned + Send + 'static,
     R: Serialize + Send + 'static,
 {
-    shield.install()?;
+    if let Err(e) = shield.install() {
+        let _ = report_init_error(error_type::INIT, &e.to_string());
+        return Err(e.into());
+    }
     let runtime = lambda_runtime::Runtime::new(shield.wrap(handler))
         .layer(shield.layer())
         .layer(lambda_runtime::layers::TracingLayer::new());
     runtime.run_concurrent().await
+}
+
+/// Report a cold-start failure to the Runtime API (`POST /2018-06-01/runtime/init/error`), so
+/// that Lambda shows the shield's message instead of a bare `Runtime.ExitError`. Call it when
+/// building or installing the shield fails; [`run`] does it for install failures.
+///
+/// Blocking; talks only to `AWS_LAMBDA_RUNTIME_API` (loopback in Lambda).
+pub fn report_init_error(error_type: &str, message: &str) -> std::io::Result<()> {
+    use std::io::{Read, Write};
+    let api = std::env::var("AWS_LAMBDA_RUNTIME_API").map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "AWS_LAMBDA_RUNTIME_API is not set",
+        )
+    })?;
+    let body = serde_json::json!({"errorType": error_type, "errorMessage": message}).to_string();
+    let mut s = std::net::TcpStream::connect(&api)?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
+    write!(
+        s,
+        "POST /2018-06-01/runtime/init/error HTTP/1.1\r\nHost: {api}\r\nContent-Type: application/json\r\nLambda-Runtime-Function-Error-Type: {error_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut status = [0u8; 12];
+    s.read_exact(&mut status)?;
+    Ok(())
 }

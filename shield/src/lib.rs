@@ -19,7 +19,9 @@ mod sys;
 pub use enforce::{Enforcement, EnforcementState, Mechanism, PolicyEnforcement};
 pub use error::{ConfigError, Source};
 pub use event::{Action, Details, Event};
-pub use lambda::{error_type, run, ShieldLayer, ShieldRuntimeService, ShieldService};
+pub use lambda::{
+    error_type, report_init_error, run, ShieldLayer, ShieldRuntimeService, ShieldService,
+};
 pub use policy::{InterceptorChoice, Mode, Policy, PolicyKind};
 pub use shield::{InstallError, Shield, ShieldBuilder};
 

@@ -76,16 +76,19 @@ pub(crate) fn needs(p: &Policy) -> Needs {
 
 /// The filter specification for `policy` with the trap interceptor. Pure: inspect it and run
 /// it through [`Filter::run`] without installing it.
-pub fn trap_filter_spec(policy: &Policy, trampoline_ip: u64) -> FilterSpec {
-    filter_spec(policy, trampoline_ip, F::Trap)
+///
+/// Process creation in `block` mode goes to the supervisor (`fork_events`: it refuses with
+/// EPERM and reports an event) or is refused in the kernel with EPERM (no event).
+pub fn trap_filter_spec(policy: &Policy, trampoline_ip: u64, fork_events: bool) -> FilterSpec {
+    filter_spec(policy, trampoline_ip, F::Trap, fork_events)
 }
 
 /// The filter specification for `policy` with the user-notification interceptor.
 pub fn notify_filter_spec(policy: &Policy, trampoline_ip: u64) -> FilterSpec {
-    filter_spec(policy, trampoline_ip, F::Notify)
+    filter_spec(policy, trampoline_ip, F::Notify, true)
 }
 
-fn filter_spec(policy: &Policy, trampoline_ip: u64, intercept: F) -> FilterSpec {
+fn filter_spec(policy: &Policy, trampoline_ip: u64, intercept: F, fork_events: bool) -> FilterSpec {
     let n = needs(policy);
     let enosys = F::Errno(libc::ENOSYS as u16);
     let eperm = F::Errno(libc::EPERM as u16);
@@ -175,10 +178,13 @@ fn filter_spec(policy: &Policy, trampoline_ip: u64, intercept: F) -> FilterSpec 
         s.push(plan(nr::EXECVEAT, intercept));
     }
     if n.fork_in_kernel {
+        // Never TRAP here: glibc blocks every signal around clone (posix_spawn), and a trap
+        // with SIGSYS blocked kills the process. USER_NOTIF needs no signal.
+        let refuse = if fork_events { F::Notify } else { eperm };
         #[cfg(target_arch = "x86_64")]
         {
-            s.push(plan(nr::FORK, eperm));
-            s.push(plan(nr::VFORK, eperm));
+            s.push(plan(nr::FORK, refuse));
+            s.push(plan(nr::VFORK, refuse));
         }
         s.push(when(
             nr::CLONE,
@@ -189,7 +195,7 @@ fn filter_spec(policy: &Policy, trampoline_ip: u64, intercept: F) -> FilterSpec 
                     value: 0,
                 },
             }],
-            eperm,
+            refuse,
             F::Allow,
         ));
     }
@@ -257,10 +263,15 @@ pub(crate) fn install(shield: &Inner) -> Result<Enforcement, InstallError> {
             },
         );
     }
+    let n_early = needs(policy);
+    // In trap mode, a supervisor thread also takes process creation in block mode, so that
+    // refused forks are reported (when the kernel offers USER_NOTIF).
+    let fork_events = !want_notify && n_early.fork_in_kernel && kernel.notify_available;
+    let listener_needed = want_notify || fork_events;
     let spec = if want_notify {
         notify_filter_spec(policy, sys::trampoline_ip())
     } else {
-        trap_filter_spec(policy, sys::trampoline_ip())
+        trap_filter_spec(policy, sys::trampoline_ip(), fork_events)
     };
     let filter =
         Filter::try_from(&spec).map_err(|e| InstallError::Setup(format!("filter: {e}")))?;
@@ -310,7 +321,7 @@ pub(crate) fn install(shield: &Inner) -> Result<Enforcement, InstallError> {
     const TSYNC_ESRCH: u64 = 1 << 4;
     const WAIT_KILLABLE_RECV: u64 = 1 << 5;
     let mut killable = false;
-    let r = if want_notify {
+    let r = if listener_needed {
         // WAIT_KILLABLE_RECV (Linux 6.0+): once the supervisor has received a call, only a
         // fatal signal interrupts the caller, so emulated calls are not replayed after EINTR.
         let r = sys::install_filter(
@@ -326,7 +337,7 @@ pub(crate) fn install(shield: &Inner) -> Result<Enforcement, InstallError> {
     } else {
         sys::install_filter(filter.insns(), TSYNC)
     };
-    let bad = if want_notify { r < 0 } else { r != 0 };
+    let bad = if listener_needed { r < 0 } else { r != 0 };
     if bad {
         let reason = if r > 0 || r == -(libc::ESRCH as i64) {
             format!("seccomp TSYNC could not synchronise a thread ({r})")
@@ -344,7 +355,7 @@ pub(crate) fn install(shield: &Inner) -> Result<Enforcement, InstallError> {
             },
         );
     }
-    let mechanism = if want_notify {
+    if listener_needed {
         let listener = r as i32;
         let spawned = std::thread::Builder::new()
             .name("fnshield-supervisor".into())
@@ -356,6 +367,8 @@ pub(crate) fn install(shield: &Inner) -> Result<Enforcement, InstallError> {
                 "cannot start the supervisor thread: {e}"
             )));
         }
+    }
+    let mechanism = if want_notify {
         Mechanism::SeccompNotify
     } else {
         Mechanism::SeccompTrap
@@ -439,7 +452,11 @@ pub(crate) fn install(shield: &Inner) -> Result<Enforcement, InstallError> {
             line(PolicyKind::ReadWriteTmp, tmp_mode, full, mechanism,
                 "opens, the stat/access/readlink family and path-based writes trapped and re-issued on copies; opened files verified"),
             line(PolicyKind::CreateChildProcess, m.child(), full, mechanism,
-                "execve/execveat trapped; fork, vfork and clone without CLONE_THREAD refused in the kernel (EPERM); clone3 ENOSYS"),
+                if fork_events {
+                "execve/execveat trapped; fork, vfork and clone without CLONE_THREAD refused (EPERM) and reported by a supervisor thread (user notification); clone3 ENOSYS"
+            } else {
+                "execve/execveat trapped; fork, vfork and clone without CLONE_THREAD refused in the kernel (EPERM, no event: USER_NOTIF unavailable); clone3 ENOSYS"
+            }),
             line(PolicyKind::ReadHandler, m.read_handler(), full, mechanism,
                 "opens trapped and re-issued on copies; the opened file is verified by path and by the executable's inode"),
         ]

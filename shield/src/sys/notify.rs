@@ -380,10 +380,31 @@ fn handle(st: &TrapState, listener: i32, n: &Notif) -> Answer {
         nr::SENDMMSG => sendmmsg(st, listener, n),
         nr::RECVFROM => recvfrom(listener, n),
         nr::PROCESS_VM_WRITEV => Answer::Errno(libc::EPERM),
+        // The filter only sends process creation here when the policy refuses it.
+        nr::CLONE => fork(st, nr),
+        #[cfg(target_arch = "x86_64")]
+        nr::FORK | nr::VFORK => fork(st, nr),
         _ => match path_table(nr) {
             Some((paths, access, empty)) => path_call(st, listener, n, paths, access, empty),
             None => Answer::Continue,
         },
+    }
+}
+
+fn fork(st: &TrapState, nr: i64) -> Answer {
+    let v = st.decider.decide_fork();
+    if v != Verdict::Allow {
+        push(Record::new(
+            PolicyKind::CreateChildProcess,
+            v == Verdict::Block,
+            RecordKind::Fork,
+            nr,
+        ));
+    }
+    if v == Verdict::Block {
+        Answer::Errno(libc::EPERM)
+    } else {
+        Answer::Continue
     }
 }
 

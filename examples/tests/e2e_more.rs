@@ -352,6 +352,25 @@ async fn tmp_wipe_runs_after_the_response_and_before_next() {
         emu.render_timeline()
     );
     assert_eq!(wipes.iter().find(|(i, _)| *i == removing[0]).unwrap().1, 1);
+    // And it *began* after the response had been received by the Runtime API: the wipe's start
+    // (wall clock, µs, from the function) is not earlier than the emulator's record of the
+    // posted response (wall clock, same machine).
+    let TimelineEvent::LogLine { line, .. } = t[removing[0]].event() else {
+        unreachable!()
+    };
+    let started_us = serde_json::from_str::<Value>(line).unwrap()["WipeStartedAtMicros"]
+        .as_u64()
+        .unwrap();
+    let posted_us = t[posted]
+        .wall()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as u64;
+    assert!(
+        started_us >= posted_us,
+        "the wipe began {} µs before the response was posted",
+        posted_us - started_us
+    );
 
     // Invocation 2 does not find invocation 1's file.
     let r = emu

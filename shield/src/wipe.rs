@@ -411,6 +411,12 @@ impl WipeReport {
             "BytesRemoved": self.bytes_removed,
             "WipeFailures": self.failure_count,
             "WipeDurationMicros": u64::try_from(self.duration.as_micros()).unwrap_or(u64::MAX),
+            // Not a metric: when the wipe began, in microseconds since the Unix epoch.
+            "WipeStartedAtMicros": self
+                .started_at
+                .duration_since(UNIX_EPOCH)
+                .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+                .unwrap_or(0),
         })
         .to_string()
     }

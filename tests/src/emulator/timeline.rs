@@ -297,15 +297,22 @@ impl fmt::Display for TimelineEvent {
 pub struct TimelineEntry {
     seq: u64,
     at: Instant,
+    wall: std::time::SystemTime,
     since_start: std::time::Duration,
     event: TimelineEvent,
 }
 
 impl TimelineEntry {
+    /// Wall-clock time of the entry, to compare with timestamps a function process logs.
+    pub fn wall(&self) -> std::time::SystemTime {
+        self.wall
+    }
+
     pub(crate) fn new(seq: u64, at: Instant, started: Instant, event: TimelineEvent) -> Self {
         TimelineEntry {
             seq,
             at,
+            wall: std::time::SystemTime::now(),
             since_start: at.saturating_duration_since(started),
             event,
         }

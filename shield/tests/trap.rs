@@ -7,6 +7,9 @@
 // Attack code has to make raw syscalls; the library itself keeps `unsafe` in `sys`.
 #![allow(unsafe_code)]
 
+mod common;
+use common::{case, errno};
+
 use fnshield::{Action, Details, Event, Mode, PolicyKind, Shield};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -35,29 +38,6 @@ unsafe impl GlobalAlloc for Counting {
 static A: Counting = Counting;
 
 static EVENTS: Mutex<Vec<Event>> = Mutex::new(Vec::new());
-
-/// Run `body` in a fresh process; return its stdout.
-fn case(name: &str, body: fn()) -> String {
-    if std::env::var("FNSHIELD_CASE").as_deref() == Ok(name) {
-        body();
-        println!("CASE-OK");
-        std::process::exit(0);
-    }
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args([name, "--exact", "--nocapture", "--test-threads=1"])
-        .env("FNSHIELD_CASE", name)
-        .env_remove("SHIELD_MODE")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && stdout.contains("CASE-OK"),
-        "case {name} failed: {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}",
-        out.status
-    );
-    stdout
-}
 
 fn dirs() -> (PathBuf, PathBuf, PathBuf) {
     let base = std::env::temp_dir().join(format!("fnshield-trap-{}", std::process::id()));
@@ -97,10 +77,6 @@ fn shield(
 fn events(s: &Shield) -> Vec<Event> {
     s.reporter().flush(None);
     EVENTS.lock().unwrap().clone()
-}
-
-fn errno() -> i32 {
-    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
 }
 
 fn open_raw(path: &str, flags: i32) -> (i64, i32) {

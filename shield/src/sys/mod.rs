@@ -127,16 +127,40 @@ pub(crate) fn read_mem(addr: u64, buf: &mut [u8]) -> usize {
 
 /// [`read_mem`] of process (or thread) `pid`; 0 means this process.
 pub(crate) fn read_mem_of(pid: i64, addr: u64, buf: &mut [u8]) -> usize {
-    if addr == 0 || buf.is_empty() {
+    vm_copy(
+        libc::SYS_process_vm_readv,
+        pid,
+        addr,
+        buf.as_mut_ptr(),
+        buf.len(),
+    )
+}
+
+/// Copy `buf` into process `pid`'s memory at `addr` (through the trampoline, which the filter
+/// exempts from its `process_vm_writev` rule). Returns the bytes written.
+pub(crate) fn write_mem_of(pid: i64, addr: u64, buf: &[u8]) -> usize {
+    vm_copy(
+        libc::SYS_process_vm_writev,
+        pid,
+        addr,
+        buf.as_ptr() as *mut u8,
+        buf.len(),
+    )
+}
+
+/// One `process_vm_readv`/`process_vm_writev` of `len` bytes between `local` and `addr` in
+/// process `pid` (0: this process).
+fn vm_copy(nr: i64, pid: i64, addr: u64, local: *mut u8, len: usize) -> usize {
+    if addr == 0 || len == 0 {
         return 0;
     }
     let local = libc::iovec {
-        iov_base: buf.as_mut_ptr().cast(),
-        iov_len: buf.len(),
+        iov_base: local.cast(),
+        iov_len: len,
     };
     let remote = libc::iovec {
         iov_base: addr as *mut libc::c_void,
-        iov_len: buf.len(),
+        iov_len: len,
     };
     let pid = if pid == 0 {
         syscall(libc::SYS_getpid, [0; 6])
@@ -144,7 +168,7 @@ pub(crate) fn read_mem_of(pid: i64, addr: u64, buf: &mut [u8]) -> usize {
         pid
     };
     let r = syscall(
-        libc::SYS_process_vm_readv,
+        nr,
         [
             pid as u64,
             &local as *const _ as u64,
@@ -161,45 +185,9 @@ pub(crate) fn read_mem_of(pid: i64, addr: u64, buf: &mut [u8]) -> usize {
     }
 }
 
-/// Read a NUL-terminated string at `addr` into `buf` without faulting. Returns its length
-/// (without the NUL), or `None` if it is unreadable or does not fit.
-pub(crate) fn read_cstr(addr: u64, buf: &mut [u8]) -> Option<usize> {
-    read_cstr_of(0, addr, buf)
-}
-
-/// Copy `buf` into process `pid`'s memory at `addr` (through the trampoline, which the filter
-/// exempts from its `process_vm_writev` rule). Returns the bytes written.
-pub(crate) fn write_mem_of(pid: i64, addr: u64, buf: &[u8]) -> usize {
-    if addr == 0 || buf.is_empty() {
-        return 0;
-    }
-    let local = libc::iovec {
-        iov_base: buf.as_ptr() as *mut libc::c_void,
-        iov_len: buf.len(),
-    };
-    let remote = libc::iovec {
-        iov_base: addr as *mut libc::c_void,
-        iov_len: buf.len(),
-    };
-    let r = syscall(
-        libc::SYS_process_vm_writev,
-        [
-            pid as u64,
-            &local as *const _ as u64,
-            1,
-            &remote as *const _ as u64,
-            1,
-            0,
-        ],
-    );
-    if r < 0 {
-        0
-    } else {
-        r as usize
-    }
-}
-
-/// [`read_cstr`] from process `pid` (0: this process).
+/// Read a NUL-terminated string at `addr` of process `pid` (0: this process) into `buf`
+/// without faulting. Returns its length (without the NUL), or `None` if it is unreadable or
+/// does not fit.
 pub(crate) fn read_cstr_of(pid: i64, addr: u64, buf: &mut [u8]) -> Option<usize> {
     let mut have = 0usize;
     while have < buf.len() {

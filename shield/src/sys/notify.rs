@@ -23,8 +23,8 @@
 //! thread were gone, every notified syscall would fail with ENOSYS.
 
 use super::trap::{
-    decide_dest, inet, open_access, path_table, proc_link, push, record_path, verify_opened,
-    write_decimal, PathCopy, TrapState, MSGHDR, SA_MAX, STATE, TARGET,
+    check_exec, decide_dest, inet, open_access, path_table, push, record_path, resolve_in,
+    verify_opened, write_decimal, PathCopy, TrapState, MSGHDR, SA_MAX, STATE, TARGET,
 };
 use super::{read_mem_of, syscall, write_mem_of};
 use crate::arch::nr;
@@ -195,33 +195,6 @@ fn valid(listener: i32, id: u64) -> bool {
         libc::SECCOMP_IOCTL_NOTIF_ID_VALID,
         &id as *const _ as u64,
     ) == 0
-}
-
-fn resolve_of(pid: i64, dirfd: i64, path: &[u8], out: &mut [u8; PATH_MAX]) -> Option<usize> {
-    if path.first() == Some(&b'/') {
-        out[..path.len()].copy_from_slice(path);
-        return Some(path.len());
-    }
-    let base = if dirfd == AT_FDCWD {
-        proc_link(pid, b"cwd", out)?
-    } else {
-        let mut what = [0u8; 24];
-        what[..3].copy_from_slice(b"fd/");
-        let n = 3 + write_decimal(dirfd as u64, &mut what[3..]);
-        proc_link(pid, &what[..n], out)?
-    };
-    if out[..base].first() != Some(&b'/') {
-        return None;
-    }
-    if path.is_empty() {
-        return Some(base);
-    }
-    if base + 1 + path.len() > PATH_MAX {
-        return None;
-    }
-    out[base] = b'/';
-    out[base + 1..base + 1 + path.len()].copy_from_slice(path);
-    Some(base + 1 + path.len())
 }
 
 /// A duplicate of the caller's fd `fd`, in the supervisor (pidfd_open + pidfd_getfd).
@@ -429,7 +402,7 @@ fn open(
     }
     let access = open_access(flags);
     let mut abs = [0u8; PATH_MAX];
-    let d = match resolve_of(pid, dirfd, copy.bytes(), &mut abs) {
+    let d = match resolve_in(pid, dirfd, copy.bytes(), &mut abs) {
         Some(len) => {
             let d = st.decider.classify_path(&abs[..len], access);
             record_path(n.nr as i64, d, &abs[..len], access);
@@ -520,7 +493,7 @@ fn path_call(
         let resolved = if copy.len == 0 && !empty_ok {
             None
         } else {
-            resolve_of(pid, dirfd, copy.bytes(), &mut abs)
+            resolve_in(pid, dirfd, copy.bytes(), &mut abs)
         };
         let (d, shown): (PathDecision, &[u8]) = match resolved {
             Some(len) => (st.decider.classify_path(&abs[..len], access), &abs[..len]),
@@ -560,51 +533,7 @@ fn exec(
         Ok(c) => c,
         Err(e) => return Answer::Errno(-e as i32),
     };
-    let mut abs = [0u8; PATH_MAX];
-    let empty_ok = flags & libc::AT_EMPTY_PATH as u64 != 0;
-    let len = if copy.len == 0 && !empty_ok {
-        None
-    } else {
-        resolve_of(pid, dirfd, copy.bytes(), &mut abs)
-    };
-    let shown: &[u8] = match len {
-        Some(l) => &abs[..l],
-        None => copy.bytes(),
-    };
-    let v = match len {
-        Some(_) => st.decider.decide_exec(shown),
-        None => st.decider.decide_exec(b"\0unresolvable"),
-    };
-    if v != Verdict::Allow {
-        let mut rec = Record::new(
-            PolicyKind::CreateChildProcess,
-            v == Verdict::Block,
-            RecordKind::Exec,
-            n.nr as i64,
-        );
-        rec.set_text(shown);
-        for i in 0..32u64 {
-            let mut p = [0u8; 8];
-            if read_mem_of(pid, argv + i * 8, &mut p) != 8 {
-                break;
-            }
-            let ptr = u64::from_le_bytes(p);
-            if ptr == 0 {
-                break;
-            }
-            let mut arg = [0u8; 128];
-            let l = match super::read_cstr_of(pid, ptr, &mut arg[..127]) {
-                Some(l) => l,
-                None => {
-                    rec.truncated = true;
-                    let l = read_mem_of(pid, ptr, &mut arg[..127]);
-                    arg[..l].iter().position(|&b| b == 0).unwrap_or(l)
-                }
-            };
-            rec.push_arg(&arg[..l]);
-        }
-        push(rec);
-    }
+    let v = check_exec(st, pid, n.nr as i64, dirfd, &copy, argv, flags);
     if !valid(listener, n.id) {
         return Answer::Errno(libc::ENOENT);
     }

@@ -6,7 +6,7 @@
 //! precompiled [`Decider`], re-issues the syscall on the copies through the exempt
 //! trampoline, and records events into the lock-free ring.
 
-use super::{read_cstr, read_mem, syscall};
+use super::{read_mem, syscall};
 use crate::arch::nr;
 use crate::decide::{Access, Decider, PathDecision, Verdict, PATH_MAX};
 use crate::dns::{HostTable, Name};
@@ -256,24 +256,22 @@ impl PathCopy {
     }
 }
 
-/// Resolve `path` (relative to `dirfd`) to an absolute path in `out`.
-pub(crate) fn resolve(dirfd: i64, path: &[u8], out: &mut [u8; PATH_MAX]) -> Option<usize> {
+/// Resolve `path` (relative to `dirfd`, or the cwd) of process `pid` (0: this process) to an
+/// absolute path in `out`.
+pub(crate) fn resolve_in(
+    pid: i64,
+    dirfd: i64,
+    path: &[u8],
+    out: &mut [u8; PATH_MAX],
+) -> Option<usize> {
     if path.first() == Some(&b'/') {
         out[..path.len()].copy_from_slice(path);
         return Some(path.len());
     }
     let base = if dirfd == AT_FDCWD {
-        let r = syscall(
-            libc::SYS_getcwd,
-            [out.as_mut_ptr() as u64, PATH_MAX as u64, 0, 0, 0, 0],
-        );
-        if r <= 0 {
-            return None;
-        }
-        // getcwd returns the length including the NUL.
-        (r as usize).saturating_sub(1)
+        proc_link(pid, b"cwd", out)?
     } else {
-        fd_path(dirfd, out)?
+        proc_fd_link(pid, dirfd, out)?
     };
     if out[..base].first() != Some(&b'/') {
         return None; // "(unreachable)" cwd, sockets, pipes: cannot be classified.
@@ -289,7 +287,8 @@ pub(crate) fn resolve(dirfd: i64, path: &[u8], out: &mut [u8; PATH_MAX]) -> Opti
     Some(base + 1 + path.len())
 }
 
-/// readlink("/proc/<pid>/<what>") through the trampoline, e.g. `exe`, `cwd`, `fd/3`.
+/// readlink("/proc/<pid>/<what>") through the trampoline, e.g. `exe`, `cwd`, `fd/3`; pid 0
+/// is this process.
 pub(crate) fn proc_link(pid: i64, what: &[u8], out: &mut [u8; PATH_MAX]) -> Option<usize> {
     let mut p = [0u8; 64];
     let mut n = 0;
@@ -297,7 +296,12 @@ pub(crate) fn proc_link(pid: i64, what: &[u8], out: &mut [u8; PATH_MAX]) -> Opti
         p[n] = b;
         n += 1;
     }
-    n += write_decimal(pid as u64, &mut p[n..]);
+    if pid == 0 {
+        p[n..n + 4].copy_from_slice(b"self");
+        n += 4;
+    } else {
+        n += write_decimal(pid as u64, &mut p[n..]);
+    }
     p[n] = b'/';
     n += 1;
     if n + what.len() >= p.len() {
@@ -338,36 +342,18 @@ pub(crate) fn write_decimal(mut v: u64, out: &mut [u8]) -> usize {
 
 /// readlink("/proc/self/fd/N") through the trampoline.
 pub(crate) fn fd_path(fd: i64, out: &mut [u8; PATH_MAX]) -> Option<usize> {
+    proc_fd_link(0, fd, out)
+}
+
+/// readlink("/proc/<pid>/fd/N"); pid 0 is this process.
+fn proc_fd_link(pid: i64, fd: i64, out: &mut [u8; PATH_MAX]) -> Option<usize> {
     if fd < 0 {
         return None;
     }
-    let mut p = *b"/proc/self/fd/\0\0\0\0\0\0\0\0\0\0\0\0";
-    let mut digits = [0u8; 20];
-    let mut n = 0;
-    let mut v = fd as u64;
-    loop {
-        digits[n] = b'0' + (v % 10) as u8;
-        n += 1;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    for i in 0..n {
-        p[14 + i] = digits[n - 1 - i];
-    }
-    let r = syscall(
-        nr::READLINKAT,
-        [
-            AT_FDCWD as u64,
-            p.as_ptr() as u64,
-            out.as_mut_ptr() as u64,
-            PATH_MAX as u64,
-            0,
-            0,
-        ],
-    );
-    (r > 0).then_some(r as usize)
+    let mut what = [0u8; 24];
+    what[..3].copy_from_slice(b"fd/");
+    let n = 3 + write_decimal(fd as u64, &mut what[3..]);
+    proc_link(pid, &what[..n], out)
 }
 
 fn now_realtime_ns() -> u64 {
@@ -472,7 +458,7 @@ fn open_like(
     };
     let access = open_access(flags);
     let mut abs = [0u8; PATH_MAX];
-    let d = match resolve(dirfd, copy.bytes(), &mut abs) {
+    let d = match resolve_in(0, dirfd, copy.bytes(), &mut abs) {
         Some(n) => {
             let d = st.decider.classify_path(&abs[..n], access);
             record_path(nr, d, &abs[..n], access);
@@ -570,7 +556,7 @@ fn path_call(
         let resolved = if copy.len == 0 && !empty_ok {
             None
         } else {
-            resolve(dirfd, copy.bytes(), &mut abs)
+            resolve_in(0, dirfd, copy.bytes(), &mut abs)
         };
         let (d, shown): (PathDecision, &[u8]) = match resolved {
             Some(n) => (st.decider.classify_path(&abs[..n], access), &abs[..n]),
@@ -611,16 +597,34 @@ fn exec(
         Ok(c) => c,
         Err(e) => return e,
     };
+    if check_exec(st, 0, nr, dirfd, &copy, a[argv_idx], flags) == Verdict::Block {
+        return -EACCES;
+    }
+    a[path_idx] = copy.ptr();
+    syscall(nr, a)
+}
+
+/// Decide an exec of `path` (relative to `dirfd`) by process `pid` (0: this process) and record
+/// the event with its argv (at most 32 arguments, bounded in length).
+pub(crate) fn check_exec(
+    st: &TrapState,
+    pid: i64,
+    nr: i64,
+    dirfd: i64,
+    path: &PathCopy,
+    argv: u64,
+    flags: u64,
+) -> Verdict {
     let mut abs = [0u8; PATH_MAX];
     let empty_ok = flags & libc::AT_EMPTY_PATH as u64 != 0;
-    let n = if copy.len == 0 && !empty_ok {
+    let n = if path.len == 0 && !empty_ok {
         None
     } else {
-        resolve(dirfd, copy.bytes(), &mut abs)
+        resolve_in(pid, dirfd, path.bytes(), &mut abs)
     };
     let shown: &[u8] = match n {
         Some(n) => &abs[..n],
-        None => copy.bytes(),
+        None => path.bytes(),
     };
     let v = match n {
         Some(_) => st.decider.decide_exec(shown),
@@ -634,10 +638,9 @@ fn exec(
             nr,
         );
         rec.set_text(shown);
-        let mut i = 0u64;
-        while i < 32 {
+        for i in 0..32u64 {
             let mut p = [0u8; 8];
-            if read_mem(a[argv_idx] + i * 8, &mut p) != 8 {
+            if super::read_mem_of(pid, argv + i * 8, &mut p) != 8 {
                 break;
             }
             let ptr = u64::from_le_bytes(p);
@@ -645,24 +648,19 @@ fn exec(
                 break;
             }
             let mut arg = [0u8; 128];
-            let len = match read_cstr(ptr, &mut arg[..127]) {
+            let len = match super::read_cstr_of(pid, ptr, &mut arg[..127]) {
                 Some(l) => l,
                 None => {
                     rec.truncated = true;
-                    let l = read_mem(ptr, &mut arg[..127]);
+                    let l = super::read_mem_of(pid, ptr, &mut arg[..127]);
                     arg[..l].iter().position(|&b| b == 0).unwrap_or(l)
                 }
             };
             rec.push_arg(&arg[..len]);
-            i += 1;
         }
         push(rec);
     }
-    if v == Verdict::Block {
-        return -EACCES;
-    }
-    a[path_idx] = copy.ptr();
-    syscall(nr, a)
+    v
 }
 
 /// Parse a sockaddr copy: Some((ip, port)) for AF_INET / AF_INET6.

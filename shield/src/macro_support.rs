@@ -1,0 +1,87 @@
+//! Run-time support for the code `#[fnshield::handler]` generates. Not a public API: reached
+//! through `fnshield::__private`, it may change in any release.
+
+use crate::{Shield, ShieldBuilder};
+use std::fmt::Display;
+use std::future::Future;
+use std::pin::Pin;
+use std::process::ExitCode;
+
+/// Set up `tracing` the way `lambda_runtime::tracing::init_default_subscriber` does (fmt, no
+/// timestamps, JSON when `AWS_LAMBDA_LOG_FORMAT=JSON`, level from `AWS_LAMBDA_LOG_LEVEL`, else
+/// `RUST_LOG`, else INFO), but never panics: if a subscriber is already set, keep it.
+/// Starts no thread, so it may run before the shield is installed.
+pub fn init_tracing() {
+    use lambda_runtime::tracing::subscriber::filter::{EnvFilter, LevelFilter};
+    use lambda_runtime::tracing::subscriber::fmt;
+    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .ok()
+        .and_then(|l| l.parse::<LevelFilter>().ok())
+        .unwrap_or(LevelFilter::INFO);
+    let filter = EnvFilter::builder()
+        .with_default_directive(level.into())
+        .from_env_lossy();
+    let builder = fmt()
+        .with_target(false)
+        .without_time()
+        .with_env_filter(filter);
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    // An error only means that a global subscriber exists already.
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+fn fail(stage: &str, e: impl Display) -> ExitCode {
+    eprintln!("fnshield: {stage}: {e}");
+    ExitCode::FAILURE
+}
+
+/// Build and install the shield (call it while the process has one thread), then build the
+/// multi-thread tokio runtime. On failure the error has been printed to stderr.
+pub fn start(builder: ShieldBuilder) -> Result<(Shield, tokio::runtime::Runtime), ExitCode> {
+    let shield = builder
+        .build()
+        .map_err(|e| fail("invalid shield configuration", e))?;
+    shield
+        .install()
+        .map_err(|e| fail("cannot install the shield", e))?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| fail("cannot build the tokio runtime", e))?;
+    Ok((shield, rt))
+}
+
+/// The future [`init`] returns. Boxed so that the generated `main`'s types do not depend on a
+/// wrong `init`'s type, which would report a bad signature twice.
+pub type InitFuture<S> = Pin<Box<dyn Future<Output = Result<&'static S, ExitCode>>>>;
+
+/// Call `init` (`async fn() -> Result<State, E>`) and, when awaited, keep its state for the
+/// life of the process; on error print it and give the exit code.
+pub fn init<F, Fut, S, E>(f: F) -> InitFuture<S>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<S, E>> + 'static,
+    S: 'static,
+    E: Display,
+{
+    let fut = f();
+    Box::pin(async move {
+        match fut.await {
+            Ok(state) => Ok(&*Box::leak(Box::new(state))),
+            Err(e) => Err(fail("init failed", e)),
+        }
+    })
+}
+
+/// `main`'s exit code from `fnshield::run`'s result.
+pub fn finish(r: Result<(), lambda_runtime::Error>) -> ExitCode {
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail("the Lambda runtime stopped", e),
+    }
+}

@@ -52,8 +52,9 @@ mod expand;
 /// 5. serves invocations with `fnshield::run`.
 ///
 /// A configuration error, a failed install (e.g. with `require_enforcement`) or an `init`
-/// error is printed to stderr and `main` exits with status 1, which Lambda reports as
-/// `Runtime.ExitError` with the message in the function's log.
+/// error is printed to stderr, posted to the Runtime API's `/runtime/init/error`
+/// (`errorType` `Shield.ConfigError`, `Shield.InstallError` or `Runtime.InitError`) and `main`
+/// exits with status 1.
 ///
 /// # Options
 ///

@@ -466,6 +466,17 @@ mod tests {
     }
 
     #[test]
+    fn schema_paths_are_relative_to_the_crate_and_resolved() {
+        let a = parse(r#"schema = "src/lib.rs", response_schema = "Cargo.toml""#).unwrap();
+        let dir = env!("CARGO_MANIFEST_DIR");
+        assert_eq!(a.schema.unwrap().value(), format!("{dir}/src/lib.rs"));
+        assert_eq!(
+            a.response_schema.unwrap().value(),
+            format!("{dir}/Cargo.toml")
+        );
+    }
+
+    #[test]
     fn require_enforcement_takes_a_flag_or_a_bool() {
         assert!(
             !parse("require_enforcement = false")

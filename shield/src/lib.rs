@@ -25,6 +25,18 @@ pub use lambda::{
 pub use policy::{InterceptorChoice, Mode, Policy, PolicyKind};
 pub use shield::{InstallError, Shield, ShieldBuilder};
 
+pub use fnshield_macros::handler;
+mod macro_support;
+/// Used by the code `#[fnshield::handler]` generates, so that users need no direct
+/// dependency on these crates. Not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::macro_support::*;
+    pub use lambda_runtime;
+    pub use serde_json;
+    pub use tokio;
+}
+
 pub(crate) use arch::syscall_name;
 pub mod validate;
 pub mod wipe;

@@ -1,0 +1,133 @@
+//! Run-time support for the code `#[fnshield::handler]` generates. Not a public API: reached
+//! through `fnshield::__private`, it may change in any release.
+
+use crate::{Shield, ShieldBuilder};
+use std::fmt::Display;
+use std::future::Future;
+use std::pin::Pin;
+use std::process::ExitCode;
+
+/// Set up `tracing` the way `lambda_runtime::tracing::init_default_subscriber` does (fmt, no
+/// timestamps, JSON when `AWS_LAMBDA_LOG_FORMAT=JSON`, level from `AWS_LAMBDA_LOG_LEVEL`, else
+/// `RUST_LOG`, else INFO), but never panics: if a subscriber is already set, keep it.
+/// Starts no thread, so it may run before the shield is installed.
+pub fn init_tracing() {
+    use lambda_runtime::tracing::subscriber::filter::{EnvFilter, LevelFilter};
+    use lambda_runtime::tracing::subscriber::fmt;
+    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .ok()
+        .and_then(|l| l.parse::<LevelFilter>().ok())
+        .unwrap_or(LevelFilter::INFO);
+    let filter = EnvFilter::builder()
+        .with_default_directive(level.into())
+        .from_env_lossy();
+    let builder = fmt()
+        .with_target(false)
+        .without_time()
+        .with_env_filter(filter);
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    // An error only means that a global subscriber exists already.
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+/// Print a cold-start failure to stderr, report it to the Runtime API's
+/// `/runtime/init/error` (so that the invocation fails with this message rather than a bare
+/// `Runtime.ExitError`) and give the exit code.
+fn fail(error_type: &str, stage: &str, e: impl Display) -> ExitCode {
+    let message = format!("fnshield: {stage}: {e}");
+    eprintln!("{message}");
+    post_init_error(error_type, &message);
+    ExitCode::FAILURE
+}
+
+/// A plain HTTP/1.1 POST on loopback, with no runtime and no client library: it also runs
+/// before any runtime exists. The Runtime API is always reachable through the shield.
+fn post_init_error(error_type: &str, message: &str) {
+    use std::io::{Read, Write};
+    use std::net::{TcpStream, ToSocketAddrs};
+    use std::time::Duration;
+    let Ok(api) = std::env::var("AWS_LAMBDA_RUNTIME_API") else {
+        return;
+    };
+    let Some(addr) = api.to_socket_addrs().ok().and_then(|mut a| a.next()) else {
+        return;
+    };
+    let body = serde_json::json!({ "errorType": error_type, "errorMessage": message }).to_string();
+    let request = format!(
+        "POST /2018-06-01/runtime/init/error HTTP/1.1\r\nHost: {api}\r\n\
+         Lambda-Runtime-Function-Error-Type: {error_type}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    // A bound on how long a broken Runtime API can delay the exit, not a synchronisation.
+    let limit = Duration::from_secs(2);
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, limit) else {
+        return;
+    };
+    let _ = stream.set_read_timeout(Some(limit));
+    let _ = stream.set_write_timeout(Some(limit));
+    if stream.write_all(request.as_bytes()).is_ok() {
+        // Wait for the answer, so that the report is in before the process exits.
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer);
+    }
+}
+
+/// `errorType`s of cold-start failures.
+const CONFIG_ERROR: &str = "Shield.ConfigError";
+const INSTALL_ERROR: &str = "Shield.InstallError";
+const INIT_ERROR: &str = "Runtime.InitError";
+
+/// Build and install the shield (call it while the process has one thread), then build the
+/// multi-thread tokio runtime. On failure the error has been printed to stderr.
+pub fn start(builder: ShieldBuilder) -> Result<(Shield, tokio::runtime::Runtime), ExitCode> {
+    let shield = builder
+        .build()
+        .map_err(|e| fail(CONFIG_ERROR, "invalid shield configuration", e))?;
+    shield
+        .install()
+        .map_err(|e| fail(INSTALL_ERROR, "cannot install the shield", e))?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| fail(INIT_ERROR, "cannot build the tokio runtime", e))?;
+    Ok((shield, rt))
+}
+
+/// The future [`init`] returns. Boxed so that the generated `main`'s types do not depend on a
+/// wrong `init`'s type, which would report a bad signature twice.
+pub type InitFuture<S> = Pin<Box<dyn Future<Output = Result<&'static S, ExitCode>>>>;
+
+/// Call `init` (`async fn() -> Result<State, E>`) and, when awaited, keep its state for the
+/// life of the process; on error print it and give the exit code.
+pub fn init<F, Fut, S, E>(f: F) -> InitFuture<S>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<S, E>> + 'static,
+    S: 'static,
+    E: Display,
+{
+    let fut = f();
+    Box::pin(async move {
+        match fut.await {
+            Ok(state) => Ok(&*Box::leak(Box::new(state))),
+            Err(e) => Err(fail(INIT_ERROR, "init failed", e)),
+        }
+    })
+}
+
+/// `main`'s exit code from `fnshield::run`'s result.
+pub fn finish(r: Result<(), lambda_runtime::Error>) -> ExitCode {
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("fnshield: the Lambda runtime stopped: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

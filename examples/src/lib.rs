@@ -79,7 +79,8 @@ pub fn function_main() -> Result<(), Error> {
     let shield = match built {
         Ok(s) => s,
         Err(e) => {
-            if let Err(r) = fnshield::report_init_error(fnshield::error_type::INIT, &e.to_string())
+            if let Err(r) =
+                fnshield::report_init_error(fnshield::error_type::CONFIG, &e.to_string())
             {
                 eprintln!("cannot report the init error: {r}");
             }
@@ -87,7 +88,7 @@ pub fn function_main() -> Result<(), Error> {
         }
     };
     if let Err(e) = shield.install() {
-        let _ = fnshield::report_init_error(fnshield::error_type::INIT, &e.to_string());
+        let _ = fnshield::report_init_error(fnshield::error_type::INSTALL, &e.to_string());
         return Err(e.into());
     }
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -199,7 +199,7 @@ async fn bad_configuration_fails_at_cold_start_with_an_init_error() {
     let s = setup("badcfg", "");
     let (emu, p) = start(&s, &[("SHIELD_MODE", "alrt")]).await;
     let e = emu.wait_init_error().await;
-    assert_eq!(e.error_type(), "Shield.InitError");
+    assert_eq!(e.error_type(), "Shield.ConfigError");
     assert!(
         e.error_message().contains("unknown mode `alrt`")
             && e.error_message().contains("SHIELD_MODE"),

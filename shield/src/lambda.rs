@@ -40,8 +40,13 @@ pub mod error_type {
     pub const UNDESERIALIZABLE_EVENT: &str = "Shield.UndeserializableEvent";
     /// The handler's response could not be serialised.
     pub const UNSERIALIZABLE_RESPONSE: &str = "Shield.UnserializableResponse";
-    /// The shield could not be configured or installed at cold start.
-    pub const INIT: &str = "Shield.InitError";
+    /// The shield's configuration is invalid (reported to `/runtime/init/error`).
+    pub const CONFIG: &str = "Shield.ConfigError";
+    /// The shield could not be installed, e.g. with `require_enforcement` on a kernel that
+    /// refuses seccomp (reported to `/runtime/init/error`).
+    pub const INSTALL: &str = "Shield.InstallError";
+    /// The function's own initialisation failed (the attribute macro's `init`).
+    pub const INIT: &str = "Runtime.InitError";
 }
 
 fn diagnostic(error_type: &str, message: impl Into<String>) -> Diagnostic {
@@ -243,7 +248,7 @@ where
     R: Serialize + Send + 'static,
 {
     if let Err(e) = shield.install() {
-        let _ = report_init_error(error_type::INIT, &e.to_string());
+        let _ = report_init_error(error_type::INSTALL, &e.to_string());
         return Err(e.into());
     }
     let runtime = lambda_runtime::Runtime::new(shield.wrap(handler))
@@ -254,26 +259,42 @@ where
 
 /// Report a cold-start failure to the Runtime API (`POST /2018-06-01/runtime/init/error`), so
 /// that Lambda shows the shield's message instead of a bare `Runtime.ExitError`. Call it when
-/// building or installing the shield fails; [`run`] does it for install failures.
+/// building or installing the shield fails; [`run`] and the attribute macro do.
 ///
-/// Blocking; talks only to `AWS_LAMBDA_RUNTIME_API` (loopback in Lambda).
+/// A plain HTTP/1.1 POST on loopback with no runtime and no client library, so it also works
+/// before any runtime exists; the Runtime API is always reachable through the shield. Blocking,
+/// bounded by a 2 s timeout per step.
 pub fn report_init_error(error_type: &str, message: &str) -> std::io::Result<()> {
     use std::io::{Read, Write};
+    use std::net::{TcpStream, ToSocketAddrs};
+    use std::time::Duration;
     let api = std::env::var("AWS_LAMBDA_RUNTIME_API").map_err(|_| {
         std::io::Error::new(
             std::io::ErrorKind::NotFound,
             "AWS_LAMBDA_RUNTIME_API is not set",
         )
     })?;
-    let body = serde_json::json!({"errorType": error_type, "errorMessage": message}).to_string();
-    let mut s = std::net::TcpStream::connect(&api)?;
-    s.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
-    write!(
-        s,
-        "POST /2018-06-01/runtime/init/error HTTP/1.1\r\nHost: {api}\r\nContent-Type: application/json\r\nLambda-Runtime-Function-Error-Type: {error_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+    let addr = api.to_socket_addrs()?.next().ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "AWS_LAMBDA_RUNTIME_API has no address",
+        )
+    })?;
+    let body = serde_json::json!({ "errorType": error_type, "errorMessage": message }).to_string();
+    let request = format!(
+        "POST /2018-06-01/runtime/init/error HTTP/1.1\r\nHost: {api}\r\n\
+         Lambda-Runtime-Function-Error-Type: {error_type}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
-    )?;
-    let mut status = [0u8; 12];
-    s.read_exact(&mut status)?;
+    );
+    // A bound on how long a broken Runtime API can delay the exit, not a synchronisation.
+    let limit = Duration::from_secs(2);
+    let mut stream = TcpStream::connect_timeout(&addr, limit)?;
+    stream.set_read_timeout(Some(limit))?;
+    stream.set_write_timeout(Some(limit))?;
+    stream.write_all(request.as_bytes())?;
+    // Wait for the answer, so that the report is in before the process exits.
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
     Ok(())
 }

@@ -41,47 +41,11 @@ pub fn init_tracing() {
 fn fail(error_type: &str, stage: &str, e: impl Display) -> ExitCode {
     let message = format!("fnshield: {stage}: {e}");
     eprintln!("{message}");
-    post_init_error(error_type, &message);
+    let _ = crate::report_init_error(error_type, &message);
     ExitCode::FAILURE
 }
 
-/// A plain HTTP/1.1 POST on loopback, with no runtime and no client library: it also runs
-/// before any runtime exists. The Runtime API is always reachable through the shield.
-fn post_init_error(error_type: &str, message: &str) {
-    use std::io::{Read, Write};
-    use std::net::{TcpStream, ToSocketAddrs};
-    use std::time::Duration;
-    let Ok(api) = std::env::var("AWS_LAMBDA_RUNTIME_API") else {
-        return;
-    };
-    let Some(addr) = api.to_socket_addrs().ok().and_then(|mut a| a.next()) else {
-        return;
-    };
-    let body = serde_json::json!({ "errorType": error_type, "errorMessage": message }).to_string();
-    let request = format!(
-        "POST /2018-06-01/runtime/init/error HTTP/1.1\r\nHost: {api}\r\n\
-         Lambda-Runtime-Function-Error-Type: {error_type}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    // A bound on how long a broken Runtime API can delay the exit, not a synchronisation.
-    let limit = Duration::from_secs(2);
-    let Ok(mut stream) = TcpStream::connect_timeout(&addr, limit) else {
-        return;
-    };
-    let _ = stream.set_read_timeout(Some(limit));
-    let _ = stream.set_write_timeout(Some(limit));
-    if stream.write_all(request.as_bytes()).is_ok() {
-        // Wait for the answer, so that the report is in before the process exits.
-        let mut answer = Vec::new();
-        let _ = stream.read_to_end(&mut answer);
-    }
-}
-
-/// `errorType`s of cold-start failures.
-const CONFIG_ERROR: &str = "Shield.ConfigError";
-const INSTALL_ERROR: &str = "Shield.InstallError";
-const INIT_ERROR: &str = "Runtime.InitError";
+use crate::error_type::{CONFIG as CONFIG_ERROR, INIT as INIT_ERROR, INSTALL as INSTALL_ERROR};
 
 /// Build and install the shield (call it while the process has one thread), then build the
 /// multi-thread tokio runtime. On failure the error has been printed to stderr.

@@ -1,1 +1,224 @@
-//! Bench support.
+//! Bench support shared by the criterion benches in `benches/`.
+//!
+//! Criterion reports each benchmark on its own; the goals in the issues are *ratios* (or
+//! differences) between a shielded benchmark and its unshielded baseline measured in the same
+//! run. A bench passes [`criterion_dir`] to `Criterion::output_directory`, runs its benchmarks,
+//! then builds a [`Summary`] that reads the medians criterion just wrote and prints one table
+//! of figures, ratios and goals.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+/// Where criterion stores results: `$CRITERION_HOME`, else `$CARGO_TARGET_DIR/criterion`, else
+/// the workspace's `target/criterion` (criterion's own default order). Benches set it
+/// explicitly with `Criterion::output_directory` so that [`Summary`] reads the same place.
+pub fn criterion_dir() -> PathBuf {
+    if let Some(home) = std::env::var_os("CRITERION_HOME") {
+        return PathBuf::from(home);
+    }
+    if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
+        return PathBuf::from(target).join("criterion");
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("target")
+        .join("criterion")
+}
+
+/// Formats nanoseconds with a unit that keeps three or four significant digits.
+pub fn fmt_ns(ns: f64) -> String {
+    let abs = ns.abs();
+    if abs >= 1e6 {
+        format!("{:.3} ms", ns / 1e6)
+    } else if abs >= 1e3 {
+        format!("{:.2} µs", ns / 1e3)
+    } else {
+        format!("{ns:.1} ns")
+    }
+}
+
+/// The figures of one bench run: medians read back from criterion's results, ratios and
+/// differences against baselines, and whether each goal is met.
+///
+/// Only results written after the summary was created count, so a benchmark skipped by a
+/// filter shows as "not measured in this run" instead of a stale figure.
+#[derive(Debug)]
+pub struct Summary {
+    title: String,
+    since: SystemTime,
+    rows: Vec<[String; 3]>,
+}
+
+impl Summary {
+    /// Starts a summary. Create it before the benchmarks run.
+    pub fn new(title: impl Into<String>) -> Summary {
+        Summary {
+            title: title.into(),
+            since: SystemTime::now(),
+            rows: Vec::new(),
+        }
+    }
+
+    /// The median time per iteration, in ns, of `group/function` as measured in this run.
+    pub fn median(&self, group: &str, function: &str) -> Option<f64> {
+        let path = criterion_dir()
+            .join(group)
+            .join(function)
+            .join("new")
+            .join("estimates.json");
+        let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok()?;
+        if modified < self.since {
+            return None;
+        }
+        let text = std::fs::read_to_string(&path).ok()?;
+        let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+        v["median"]["point_estimate"].as_f64()
+    }
+
+    /// Adds a free-form row: what was measured, the figure, and the goal with its verdict.
+    pub fn row(
+        &mut self,
+        what: impl Into<String>,
+        figure: impl Into<String>,
+        goal: impl Into<String>,
+    ) {
+        self.rows.push([what.into(), figure.into(), goal.into()]);
+    }
+
+    fn missing(&mut self, what: &str) {
+        self.row(what, "not measured in this run", "—");
+    }
+
+    /// Adds the median of one benchmark against an absolute goal (`goal_ns`, at most).
+    pub fn value(&mut self, what: &str, group: &str, function: &str, goal_ns: Option<f64>) {
+        let Some(m) = self.median(group, function) else {
+            return self.missing(what);
+        };
+        let goal = match goal_ns {
+            Some(g) => format!("≤ {} — {}", fmt_ns(g), verdict(m <= g)),
+            None => "—".to_owned(),
+        };
+        self.row(what, fmt_ns(m), goal);
+    }
+
+    /// Adds `group/shielded` against `group/bare` as a ratio (goal: at most `goal`, if any)
+    /// and returns the ratio.
+    pub fn ratio(
+        &mut self,
+        what: &str,
+        group: &str,
+        shielded: &str,
+        bare: &str,
+        goal: Option<f64>,
+    ) -> Option<f64> {
+        let (Some(s), Some(b)) = (self.median(group, shielded), self.median(group, bare)) else {
+            self.missing(what);
+            return None;
+        };
+        let r = s / b;
+        self.row(
+            what,
+            format!("{} vs {} ({r:.3}×)", fmt_ns(s), fmt_ns(b)),
+            goal.map_or_else(
+                || "—".to_owned(),
+                |g| format!("≤ {g}× — {}", verdict(r <= g)),
+            ),
+        );
+        Some(r)
+    }
+
+    /// Adds `group/shielded` minus `group/bare` (goal: at most `goal_ns` added, if any) and
+    /// returns the difference in ns.
+    pub fn added(
+        &mut self,
+        what: &str,
+        group: &str,
+        shielded: &str,
+        bare: &str,
+        goal_ns: Option<f64>,
+    ) -> Option<f64> {
+        let (Some(s), Some(b)) = (self.median(group, shielded), self.median(group, bare)) else {
+            self.missing(what);
+            return None;
+        };
+        let d = s - b;
+        self.row(
+            what,
+            format!(
+                "{} vs {} (+{}, {:.3}×)",
+                fmt_ns(s),
+                fmt_ns(b),
+                fmt_ns(d),
+                s / b
+            ),
+            goal_ns.map_or_else(
+                || "—".to_owned(),
+                |g| format!("≤ +{} — {}", fmt_ns(g), verdict(d <= g)),
+            ),
+        );
+        Some(d)
+    }
+
+    /// The table, as printed by [`Summary::print`].
+    pub fn render(&self) -> String {
+        let w0 = self
+            .rows
+            .iter()
+            .map(|r| r[0].chars().count())
+            .max()
+            .unwrap_or(0);
+        let w1 = self
+            .rows
+            .iter()
+            .map(|r| r[1].chars().count())
+            .max()
+            .unwrap_or(0);
+        let mut out = format!("\n== {} (medians, this run) ==\n", self.title);
+        for [what, figure, goal] in &self.rows {
+            let _ = writeln!(
+                out,
+                "{what}{}  {figure}{}  {goal}",
+                " ".repeat(w0 - what.chars().count()),
+                " ".repeat(w1 - figure.chars().count()),
+            );
+        }
+        out
+    }
+
+    /// Prints the table to stdout.
+    pub fn print(&self) {
+        println!("{}", self.render());
+    }
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met {
+        "met"
+    } else {
+        "NOT met"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units() {
+        assert_eq!(fmt_ns(12.34), "12.3 ns");
+        assert_eq!(fmt_ns(4_560.0), "4.56 µs");
+        assert_eq!(fmt_ns(7_890_000.0), "7.890 ms");
+    }
+
+    #[test]
+    fn missing_results_are_reported_as_such() {
+        let mut s = Summary::new("t");
+        assert_eq!(s.ratio("x", "no-such-group", "a", "b", Some(1.0)), None);
+        assert!(
+            s.render().contains("not measured in this run"),
+            "{}",
+            s.render()
+        );
+    }
+}

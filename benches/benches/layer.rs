@@ -53,7 +53,8 @@ fn main() {
     });
     let plain = Path::new(env!("CARGO_BIN_EXE_plain_echo"));
     let shielded = Path::new(env!("CARGO_BIN_EXE_shielded_echo"));
-    let variants: [(&str, &Path, &[(&str, &str)]); 3] = [
+    type Variant<'a> = (&'a str, &'a Path, &'a [(&'a str, &'a str)]);
+    let variants: [Variant; 3] = [
         ("plain", plain, &[]),
         ("layer", shielded, &[("SHIELDED_ECHO", "layer")]),
         ("shielded", shielded, &[("SHIELDED_ECHO", "run")]),

@@ -6,7 +6,8 @@
 //! `Shield::install()` is irreversible, so one process cannot measure "bare" after it. This
 //! binary has its own `main` and runs in this order:
 //!
-//! 1. every **bare** benchmark (`<group>/bare`), in a process without any seccomp filter;
+//! 1. every **bare** benchmark (`<group>/bare`), in a process without any seccomp filter,
+//!    and the bare costs of the open handler's parts (`open_handler_parts/*`);
 //! 2. `install/fresh_process`: `install()` time, one fresh process per sample (see below);
 //! 3. `Shield::install()` **in this process** (all policies `block`, the SIGSYS trap
 //!    interceptor, `require_enforcement`), then a check that a write outside the allowed
@@ -35,8 +36,14 @@
 //!   300 ns of (trap round trip + bare openat+close), i.e.
 //!   `openat_close/shielded − openat_close/bare − (trap_round_trip/shielded −
 //!   trap_round_trip/bare) ≤ 300 ns`.
-//! * `connect_loopback`: `TcpStream::connect` to a listener on `127.0.0.1` (always allowed)
-//!   and drop; a thread accepts and drops. Shielded, `connect` is trapped and decided.
+//! * `connect_loopback`: `TcpStream::connect` to a listener on `127.0.0.1` (always allowed),
+//!   `accept` on the same thread, close both (`socket` + `connect` + `accept4` + 2 `close`).
+//!   Accepting in the loop keeps the backlog from filling up, which would otherwise cost a
+//!   1 s SYN retransmission now and then. Shielded, only `connect` is trapped and decided.
+//! * `open_handler_parts/*` (bare only): what the trap handler adds to an allowed `openat`
+//!   besides the trap itself — `process_vm_readv` of the path, `readlink` of
+//!   `/proc/self/fd/N` (allocates the result, the handler does not) and `fstat` — to show
+//!   where the openat+close excess goes.
 //! * `install/fresh_process`: each iteration re-executes this binary with
 //!   `FNSHIELD_BENCH_PHASE=install-once`; the child builds the same shield, times
 //!   `install()` alone with `Instant` and prints the nanoseconds, which `iter_custom` sums.
@@ -45,16 +52,21 @@
 
 use std::fs::File;
 use std::hint::black_box;
-use std::io::ErrorKind;
+use std::io::IoSliceMut;
+use std::io::{BufRead, BufReader, ErrorKind, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use benches::{criterion_dir, fmt_ns, Summary};
 use criterion::{Criterion, SamplingMode};
 use fnshield::{Mechanism, Shield};
+use nix::sys::stat::fstat;
+use nix::sys::uio::{process_vm_readv, RemoteIoVec};
+use nix::unistd::Pid;
 
 /// Set in a child process to run one phase instead of the benchmarks.
 const PHASE: &str = "FNSHIELD_BENCH_PHASE";
@@ -183,53 +195,146 @@ fn install_in_child(d: &Dirs) -> (Duration, Duration) {
 struct Fixture {
     dirs: Dirs,
     udp: UdpSocket,
+    listener: TcpListener,
     listen: SocketAddr,
 }
 
 impl Fixture {
     fn new() -> Fixture {
-        let dirs = Dirs::create();
+        Fixture::with(Dirs::create())
+    }
+
+    fn with(dirs: Dirs) -> Fixture {
         let udp = UdpSocket::bind("127.0.0.1:0").expect("bind a UDP socket on loopback");
         udp.set_nonblocking(true).expect("non-blocking UDP socket");
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a TCP listener on loopback");
         let listen = listener.local_addr().expect("listener address");
-        std::thread::spawn(move || {
-            for conn in listener.incoming() {
-                drop(conn);
+        Fixture {
+            dirs,
+            udp,
+            listener,
+            listen,
+        }
+    }
+}
+
+/// The measured calls; the criterion benchmarks and the paired rounds run the same bodies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Call {
+    Getpid,
+    TrapRoundTrip,
+    OpenatClose,
+    ConnectLoopback,
+}
+
+impl Call {
+    const ALL: [Call; 4] = [
+        Call::Getpid,
+        Call::TrapRoundTrip,
+        Call::OpenatClose,
+        Call::ConnectLoopback,
+    ];
+
+    /// The criterion group name.
+    fn group(self) -> &'static str {
+        match self {
+            Call::Getpid => "getpid",
+            Call::TrapRoundTrip => "trap_round_trip",
+            Call::OpenatClose => "openat_close",
+            Call::ConnectLoopback => "connect_loopback",
+        }
+    }
+
+    fn from_group(name: &str) -> Option<Call> {
+        Call::ALL.into_iter().find(|c| c.group() == name)
+    }
+
+    /// Calls per paired round: a few milliseconds each.
+    fn round_len(self) -> u64 {
+        match self {
+            Call::Getpid => 10_000,
+            Call::TrapRoundTrip => 1_000,
+            Call::OpenatClose => 400,
+            Call::ConnectLoopback => 100,
+        }
+    }
+
+    /// One call.
+    #[inline(always)]
+    fn once(self, fx: &Fixture) {
+        match self {
+            Call::Getpid => {
+                black_box(std::process::id());
             }
-        });
-        Fixture { dirs, udp, listen }
+            Call::TrapRoundTrip => {
+                let mut buf = [0u8; 16];
+                let r = fx.udp.recv_from(black_box(&mut buf));
+                assert!(
+                    matches!(&r, Err(e) if e.kind() == ErrorKind::WouldBlock),
+                    "{r:?}"
+                );
+            }
+            Call::OpenatClose => {
+                drop(File::open(black_box(&fx.dirs.file)).expect("open the bench file"));
+            }
+            Call::ConnectLoopback => {
+                let client =
+                    TcpStream::connect(black_box(fx.listen)).expect("connect to 127.0.0.1");
+                let (server, _) = fx.listener.accept().expect("accept on 127.0.0.1");
+                drop(client);
+                drop(server);
+            }
+        }
+    }
+
+    /// `n` calls; the elapsed time.
+    fn run(self, fx: &Fixture, n: u64) -> Duration {
+        let start = Instant::now();
+        for _ in 0..n {
+            self.once(fx);
+        }
+        start.elapsed()
     }
 }
 
 /// The syscall benchmarks, registered as `<group>/<variant>`.
 fn calls(c: &mut Criterion, variant: &str, fx: &Fixture) {
-    let mut g = c.benchmark_group("getpid");
-    g.bench_function(variant, |b| b.iter(|| black_box(std::process::id())));
-    g.finish();
+    for call in Call::ALL {
+        let mut g = c.benchmark_group(call.group());
+        g.bench_function(variant, |b| b.iter(|| call.once(fx)));
+        g.finish();
+    }
+}
 
-    let mut g = c.benchmark_group("trap_round_trip");
-    g.bench_function(variant, |b| {
-        let mut buf = [0u8; 16];
+/// Bare costs of the syscalls the trap handler adds to an allowed `openat`: copying the path
+/// (`process_vm_readv`), confirming the opened file (`readlink("/proc/self/fd/N")`) and
+/// comparing it with the executable (`fstat`). Measured once, without the shield.
+fn handler_parts(c: &mut Criterion, fx: &Fixture) {
+    let path = fx.dirs.file.as_os_str().as_encoded_bytes();
+    let file = File::open(&fx.dirs.file).expect("open the bench file");
+    let fd_link = PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
+    let mut g = c.benchmark_group("open_handler_parts");
+    g.bench_function("process_vm_readv_path", |b| {
+        let mut copy = vec![0u8; path.len()];
+        let remote = [RemoteIoVec {
+            base: path.as_ptr() as usize,
+            len: path.len(),
+        }];
         b.iter(|| {
-            let r = fx.udp.recv_from(black_box(&mut buf));
-            assert!(
-                matches!(&r, Err(e) if e.kind() == ErrorKind::WouldBlock),
-                "{r:?}"
-            );
+            let n = process_vm_readv(
+                Pid::this(),
+                &mut [IoSliceMut::new(&mut copy)],
+                black_box(&remote),
+            )
+            .expect("process_vm_readv of our own memory");
+            assert_eq!(n, path.len());
         })
     });
-    g.finish();
-
-    let mut g = c.benchmark_group("openat_close");
-    g.bench_function(variant, |b| {
-        b.iter(|| drop(File::open(black_box(&fx.dirs.file)).expect("open the bench file")))
+    g.bench_function("readlink_proc_self_fd", |b| {
+        b.iter(|| std::fs::read_link(black_box(&fd_link)).expect("readlink /proc/self/fd/N"))
     });
-    g.finish();
-
-    let mut g = c.benchmark_group("connect_loopback");
-    g.bench_function(variant, |b| {
-        b.iter(|| drop(TcpStream::connect(black_box(fx.listen)).expect("connect to 127.0.0.1")))
+    g.bench_function("fstat", |b| {
+        b.iter(|| fstat(black_box(&file)).expect("fstat the bench file"))
     });
     g.finish();
 }
@@ -259,6 +364,147 @@ fn install_here(fx: &Fixture) {
         "the shield is not enforcing: {denied:?}"
     );
     println!("\nshield installed in the bench process: {report}\n");
+}
+
+/// Rounds per call in the paired measurement.
+const ROUNDS: usize = 61;
+
+/// Per call kind: (bare ns per call, shielded ns per call) for every paired round.
+type Paired = Vec<(Call, Vec<(f64, f64)>)>;
+
+/// Child mode: install the shield, then answer `"<group> <n>"` lines on stdin with the
+/// nanoseconds that `n` shielded calls took.
+fn paired_child(dir: PathBuf) {
+    let fx = Fixture::with(Dirs::at(dir));
+    let s = shield(&fx.dirs);
+    let report = s.install().expect("install the shield");
+    assert_eq!(report.interceptor, Mechanism::SeccompTrap, "{report}");
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "ready")
+        .and_then(|()| out.flush())
+        .expect("stdout");
+    for line in std::io::stdin().lines() {
+        let line = line.expect("read a command");
+        let (group, n) = line.split_once(' ').expect("`<group> <n>`");
+        let call = Call::from_group(group).expect("a known call");
+        let n: u64 = n.parse().expect("a count");
+        let ns = call.run(&fx, n).as_nanos();
+        writeln!(out, "{ns}")
+            .and_then(|()| out.flush())
+            .expect("stdout");
+    }
+}
+
+/// Interleaved A/B rounds: this (bare) process and a shielded child take turns running the
+/// same `n` calls, so that load from other processes on this shared machine hits both
+/// sides alike. Even rounds run bare first, odd rounds shielded first.
+fn paired(fx: &Fixture) -> Paired {
+    let exe = std::env::current_exe().expect("path of this bench binary");
+    let mut child = Command::new(exe)
+        .env(PHASE, "paired")
+        .env(DIR, &fx.dirs.base)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn the shielded child");
+    let mut to_child = child.stdin.take().expect("child stdin");
+    let mut from_child = BufReader::new(child.stdout.take().expect("child stdout")).lines();
+    let mut next_line = || {
+        from_child
+            .next()
+            .expect("the shielded child ended early")
+            .expect("read from the shielded child")
+    };
+    assert_eq!(next_line(), "ready");
+    let mut result = Vec::new();
+    for call in Call::ALL {
+        let n = call.round_len();
+        let mut shielded = |to_child: &mut std::process::ChildStdin| -> f64 {
+            writeln!(to_child, "{} {n}", call.group()).expect("write to the shielded child");
+            next_line()
+                .parse::<f64>()
+                .expect("ns from the shielded child")
+                / n as f64
+        };
+        // Warm both sides up once.
+        call.run(fx, n);
+        shielded(&mut to_child);
+        let mut rounds = Vec::with_capacity(ROUNDS);
+        for i in 0..ROUNDS {
+            let bare = |fx: &Fixture| call.run(fx, n).as_nanos() as f64 / n as f64;
+            let pair = if i % 2 == 0 {
+                let b = bare(fx);
+                (b, shielded(&mut to_child))
+            } else {
+                let s = shielded(&mut to_child);
+                (bare(fx), s)
+            };
+            rounds.push(pair);
+        }
+        result.push((call, rounds));
+    }
+    drop(to_child);
+    let status = child.wait().expect("wait for the shielded child");
+    assert!(status.success(), "the shielded child failed: {status:?}");
+    result
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn paired_summary(s: &mut Summary, p: &Paired) {
+    let get = |c: Call| {
+        &p.iter()
+            .find(|(k, _)| *k == c)
+            .expect("every call measured")
+            .1
+    };
+    let ratio = |c: Call| median(get(c).iter().map(|(b, s)| s / b).collect());
+    let added = |c: Call| median(get(c).iter().map(|(b, s)| s - b).collect());
+    let bare = |c: Call| median(get(c).iter().map(|(b, _)| *b).collect());
+    let r = ratio(Call::Getpid);
+    s.row(
+        format!("paired: getpid ({ROUNDS} interleaved rounds, median of ratios)"),
+        format!("{r:.3}× (bare {})", fmt_ns(bare(Call::Getpid))),
+        format!("≤ 1.05× — {}", if r <= 1.05 { "met" } else { "NOT met" }),
+    );
+    let trap = added(Call::TrapRoundTrip);
+    s.row(
+        "paired: trap round trip",
+        format!(
+            "+{} (bare recvfrom {})",
+            fmt_ns(trap),
+            fmt_ns(bare(Call::TrapRoundTrip))
+        ),
+        "—",
+    );
+    let open = added(Call::OpenatClose);
+    let excess = open - trap;
+    s.row(
+        "paired: openat+close vs trap round trip + bare",
+        format!(
+            "+{} over bare {} (excess {})",
+            fmt_ns(open),
+            fmt_ns(bare(Call::OpenatClose)),
+            fmt_ns(excess)
+        ),
+        format!(
+            "excess ≤ 300 ns — {}",
+            if excess <= 300.0 { "met" } else { "NOT met" }
+        ),
+    );
+    s.row(
+        "paired: connect to 127.0.0.1",
+        format!(
+            "{:.3}× (+{} over bare {})",
+            ratio(Call::ConnectLoopback),
+            fmt_ns(added(Call::ConnectLoopback)),
+            fmt_ns(bare(Call::ConnectLoopback))
+        ),
+        "—",
+    );
 }
 
 fn fill_summary(s: &mut Summary) {
@@ -296,8 +542,23 @@ fn fill_summary(s: &mut Summary) {
             ),
         );
     }
+    let parts = ["process_vm_readv_path", "readlink_proc_self_fd", "fstat"]
+        .map(|p| s.median("open_handler_parts", p));
+    if let [Some(copy), Some(link), Some(stat)] = parts {
+        s.row(
+            "  of which, bare: process_vm_readv + readlink fd + fstat",
+            format!(
+                "{} + {} + {} = {}",
+                fmt_ns(copy),
+                fmt_ns(link),
+                fmt_ns(stat),
+                fmt_ns(copy + link + stat)
+            ),
+            "—",
+        );
+    }
     s.ratio(
-        "connect to 127.0.0.1 (+ socket, close)",
+        "connect to 127.0.0.1 (+ socket, accept, 2 close)",
         "connect_loopback",
         "shielded",
         "bare",
@@ -336,9 +597,13 @@ fn fill_summary(s: &mut Summary) {
 }
 
 fn main() {
-    if std::env::var(PHASE).as_deref() == Ok("install-once") {
-        let dir = std::env::var_os(DIR).expect("FNSHIELD_BENCH_DIR is set for the child");
-        return install_once(PathBuf::from(dir));
+    if let Ok(phase) = std::env::var(PHASE) {
+        let dir = PathBuf::from(std::env::var_os(DIR).expect("FNSHIELD_BENCH_DIR is set"));
+        return match phase.as_str() {
+            "install-once" => install_once(dir),
+            "paired" => paired_child(dir),
+            other => panic!("unknown {PHASE}={other}"),
+        };
     }
     let listing = std::env::args().any(|a| a == "--list");
     let mut summary = Summary::new("syscalls: shielded vs bare");
@@ -352,7 +617,9 @@ fn main() {
     let fx = Fixture::new();
 
     calls(&mut c, "bare", &fx);
+    handler_parts(&mut c, &fx);
     install_time(&mut c, &fx);
+    let pairs = (!listing).then(|| paired(&fx));
     if !listing {
         install_here(&fx);
     }
@@ -361,6 +628,9 @@ fn main() {
     c.final_summary();
     if !listing {
         fill_summary(&mut summary);
+        if let Some(p) = &pairs {
+            paired_summary(&mut summary, p);
+        }
         summary.print();
     }
     // Best effort: the shield forbids removing the tmp root itself; the next run removes

@@ -47,7 +47,16 @@ pub fn fmt_ns(ns: f64) -> String {
 pub struct Summary {
     title: String,
     since: SystemTime,
+    load_at_start: String,
     rows: Vec<[String; 3]>,
+}
+
+/// The 1-, 5- and 15-minute load averages from `/proc/loadavg` (the machine is shared: a
+/// figure measured under load is noisier).
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".to_owned())
 }
 
 impl Summary {
@@ -56,6 +65,7 @@ impl Summary {
         Summary {
             title: title.into(),
             since: SystemTime::now(),
+            load_at_start: load_average(),
             rows: Vec::new(),
         }
     }
@@ -174,7 +184,13 @@ impl Summary {
             .map(|r| r[1].chars().count())
             .max()
             .unwrap_or(0);
-        let mut out = format!("\n== {} (medians, this run) ==\n", self.title);
+        let mut out = format!(
+            "\n== {} (medians, this run; {} CPUs, load average {} at start, {} now) ==\n",
+            self.title,
+            std::thread::available_parallelism().map_or(0, |n| n.get()),
+            self.load_at_start,
+            load_average()
+        );
         for [what, figure, goal] in &self.rows {
             let _ = writeln!(
                 out,

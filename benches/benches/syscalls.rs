@@ -61,7 +61,7 @@ use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use benches::{criterion_dir, fmt_ns, Summary};
+use benches::{criterion_dir, fmt_ns, median, Summary};
 use criterion::{Criterion, SamplingMode};
 use fnshield::{Mechanism, Shield};
 use nix::sys::stat::fstat;
@@ -449,11 +449,6 @@ fn paired(fx: &Fixture) -> Paired {
     result
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
 fn paired_summary(s: &mut Summary, p: &Paired) {
     let get = |c: Call| {
         &p.iter()
@@ -461,9 +456,9 @@ fn paired_summary(s: &mut Summary, p: &Paired) {
             .expect("every call measured")
             .1
     };
-    let ratio = |c: Call| median(get(c).iter().map(|(b, s)| s / b).collect());
-    let added = |c: Call| median(get(c).iter().map(|(b, s)| s - b).collect());
-    let bare = |c: Call| median(get(c).iter().map(|(b, _)| *b).collect());
+    let ratio = |c: Call| median(get(c).iter().map(|(b, s)| s / b));
+    let added = |c: Call| median(get(c).iter().map(|(b, s)| s - b));
+    let bare = |c: Call| median(get(c).iter().map(|(b, _)| *b));
     let r = ratio(Call::Getpid);
     s.row(
         format!("paired: getpid ({ROUNDS} interleaved rounds, median of ratios)"),

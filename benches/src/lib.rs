@@ -208,6 +208,41 @@ impl Summary {
     }
 }
 
+/// The median of `values` (the upper one of the two middle values for an even count).
+///
+/// # Panics
+/// If `values` is empty.
+pub fn median(values: impl IntoIterator<Item = f64>) -> f64 {
+    let mut v: Vec<f64> = values.into_iter().collect();
+    assert!(!v.is_empty(), "median of no values");
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Interleaved A/B rounds on a shared machine: `rounds` times, run `a` and `b` back to back
+/// (alternating which goes first) and keep both results, typically ns per call. Load from
+/// other processes then hits both sides alike, which separate criterion benchmarks run
+/// seconds apart cannot promise. Compare with the median of the per-round ratios.
+pub fn interleave(
+    rounds: usize,
+    mut a: impl FnMut() -> f64,
+    mut b: impl FnMut() -> f64,
+) -> Vec<(f64, f64)> {
+    a();
+    b();
+    (0..rounds)
+        .map(|i| {
+            if i % 2 == 0 {
+                let x = a();
+                (x, b())
+            } else {
+                let y = b();
+                (a(), y)
+            }
+        })
+        .collect()
+}
+
 fn verdict(met: bool) -> &'static str {
     if met {
         "met"
@@ -225,6 +260,26 @@ mod tests {
         assert_eq!(fmt_ns(12.34), "12.3 ns");
         assert_eq!(fmt_ns(4_560.0), "4.56 µs");
         assert_eq!(fmt_ns(7_890_000.0), "7.890 ms");
+    }
+
+    #[test]
+    fn medians_and_rounds() {
+        assert_eq!(median([3.0, 1.0, 2.0]), 2.0);
+        let mut calls = Vec::new();
+        let calls = std::cell::RefCell::new(&mut calls);
+        let r = interleave(
+            2,
+            || {
+                calls.borrow_mut().push('a');
+                1.0
+            },
+            || {
+                calls.borrow_mut().push('b');
+                2.0
+            },
+        );
+        assert_eq!(r, vec![(1.0, 2.0), (1.0, 2.0)]);
+        assert_eq!(calls.borrow().iter().collect::<String>(), "ababba");
     }
 
     #[test]

@@ -26,6 +26,14 @@ pub fn criterion_dir() -> PathBuf {
         .join("criterion")
 }
 
+/// Whether this is a measuring run (`cargo bench` passes `--bench`), as opposed to
+/// `cargo test --benches` (each benchmark once) or `--list`. The paired rounds and the summary
+/// only run when measuring.
+pub fn measuring() -> bool {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().any(|a| a == "--bench") && !args.iter().any(|a| a == "--list" || a == "--test")
+}
+
 /// Formats nanoseconds with a unit that keeps three or four significant digits.
 pub fn fmt_ns(ns: f64) -> String {
     let abs = ns.abs();
@@ -35,6 +43,15 @@ pub fn fmt_ns(ns: f64) -> String {
         format!("{:.2} µs", ns / 1e3)
     } else {
         format!("{ns:.1} ns")
+    }
+}
+
+/// Formats a difference in nanoseconds with its sign (`+1.20 µs`, `-35.0 ns`).
+pub fn fmt_delta(ns: f64) -> String {
+    if ns < 0.0 {
+        fmt_ns(ns)
+    } else {
+        format!("+{}", fmt_ns(ns))
     }
 }
 
@@ -156,10 +173,10 @@ impl Summary {
         self.row(
             what,
             format!(
-                "{} vs {} (+{}, {:.3}×)",
+                "{} vs {} ({}, {:.3}×)",
                 fmt_ns(s),
                 fmt_ns(b),
-                fmt_ns(d),
+                fmt_delta(d),
                 s / b
             ),
             goal_ns.map_or_else(

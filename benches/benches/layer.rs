@@ -20,8 +20,8 @@
 //!
 //! One emulator and one function process per variant, all running for the whole bench, driven
 //! with the same event from a current-thread tokio runtime in the bench process. The criterion
-//! benchmarks measure the variants one after the other; then interleaved rounds (bursts of 30
-//! invocations, alternating `plain` and the other variant) give the median per-round
+//! benchmarks measure the variants one after the other; then interleaved rounds (bursts of 50
+//! invocations after 5 untimed ones, alternating `plain` and the other variant) give the median per-round
 //! difference, which load from other processes on a shared machine hits alike. The loopback
 //! HTTP round trip dominates (~90 µs), so differences of a few µs are near the noise.
 
@@ -35,8 +35,10 @@ use fnshield_tests::emulator::Emulator;
 use serde_json::json;
 
 /// Interleaved rounds per variant in the paired measurement, and invocations per burst.
-const ROUNDS: usize = 101;
-const BURST: u64 = 30;
+const ROUNDS: usize = 151;
+const BURST: u64 = 50;
+/// Untimed invocations before each timed burst.
+const WAKE: u64 = 5;
 
 fn main() {
     let measuring = benches::measuring();
@@ -101,7 +103,11 @@ fn main() {
 
     let mut pairs = Vec::new();
     if measuring {
-        let per_call = |e: &Emulator| burst(e, BURST).as_nanos() as f64 / BURST as f64;
+        // A few untimed invocations first: the function that was idle in `/next` wakes up.
+        let per_call = |e: &Emulator| {
+            burst(e, WAKE);
+            burst(e, BURST).as_nanos() as f64 / BURST as f64
+        };
         let plain = &running[0].1;
         for (name, emulator, _) in &running[1..] {
             pairs.push((

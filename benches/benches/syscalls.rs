@@ -9,11 +9,18 @@
 //! 1. every **bare** benchmark (`<group>/bare`), in a process without any seccomp filter,
 //!    and the bare costs of the open handler's parts (`open_handler_parts/*`);
 //! 2. `install/fresh_process`: `install()` time, one fresh process per sample (see below);
-//! 3. `Shield::install()` **in this process** (all policies `block`, the SIGSYS trap
+//! 3. **paired rounds** (only under `cargo bench`): a shielded child process
+//!    (`FNSHIELD_BENCH_PHASE=paired`, same fixtures, shield installed) and this still-bare
+//!    process take turns running the same burst of calls (a few ms each, alternating who
+//!    goes first), 61 rounds per call. On a shared machine the load changes within seconds,
+//!    so two criterion benchmarks a minute apart can disagree by ±30 %; back-to-back bursts
+//!    see the same load. The summary gives the median of the per-round ratios/differences
+//!    next to criterion's figures — prefer the paired ones when they disagree;
+//! 4. `Shield::install()` **in this process** (all policies `block`, the SIGSYS trap
 //!    interceptor, `require_enforcement`), then a check that a write outside the allowed
 //!    tmp sub-path really fails with EACCES;
-//! 4. every **shielded** benchmark under the same group names (`<group>/shielded`);
-//! 5. a summary table of medians, ratios and goals read back from criterion's results.
+//! 5. every **shielded** benchmark under the same group names (`<group>/shielded`);
+//! 6. a summary table of medians, ratios and goals read back from criterion's results.
 //!
 //! The install happens outside any `bench_function`, so it also happens when a filter skips
 //! some benchmarks. Same process, same criterion settings, same fixtures: the only difference

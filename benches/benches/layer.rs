@@ -29,7 +29,7 @@ use std::hint::black_box;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use benches::{criterion_dir, fmt_delta, fmt_ns, interleave, median, Summary};
+use benches::{criterion_dir, fmt_delta, fmt_ns, interleave, median, verdict, Summary};
 use criterion::Criterion;
 use fnshield_tests::emulator::Emulator;
 use serde_json::json;
@@ -145,10 +145,7 @@ fn main() {
     for (name, rounds) in &pairs {
         let added = median(rounds.iter().map(|(v, p)| v - p));
         let goal = if *name == "layer" {
-            format!(
-                "≤ +5.00 µs — {}",
-                if added <= 5_000.0 { "met" } else { "NOT met" }
-            )
+            format!("≤ +5.00 µs — {}", verdict(added, 5_000.0))
         } else {
             "—".to_owned()
         };

@@ -68,7 +68,7 @@ use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use benches::{criterion_dir, fmt_ns, median, Summary};
+use benches::{criterion_dir, fmt_ns, median, verdict, Summary};
 use criterion::{Criterion, SamplingMode};
 use fnshield::{Mechanism, Shield};
 use nix::sys::stat::fstat;
@@ -470,7 +470,7 @@ fn paired_summary(s: &mut Summary, p: &Paired) {
     s.row(
         format!("paired: getpid ({ROUNDS} interleaved rounds, median of ratios)"),
         format!("{r:.3}× (bare {})", fmt_ns(bare(Call::Getpid))),
-        format!("≤ 1.05× — {}", if r <= 1.05 { "met" } else { "NOT met" }),
+        format!("≤ 1.05× — {}", verdict(r, 1.05)),
     );
     let trap = added(Call::TrapRoundTrip);
     s.row(
@@ -492,10 +492,7 @@ fn paired_summary(s: &mut Summary, p: &Paired) {
             fmt_ns(bare(Call::OpenatClose)),
             fmt_ns(excess)
         ),
-        format!(
-            "excess ≤ 300 ns — {}",
-            if excess <= 300.0 { "met" } else { "NOT met" }
-        ),
+        format!("excess ≤ 300 ns — {}", verdict(excess, 300.0)),
     );
     s.row(
         "paired: connect to 127.0.0.1",
@@ -538,10 +535,7 @@ fn fill_summary(s: &mut Summary) {
                 fmt_ns(open_bare),
                 fmt_ns(excess)
             ),
-            format!(
-                "excess ≤ 300 ns — {}",
-                if excess <= 300.0 { "met" } else { "NOT met" }
-            ),
+            format!("excess ≤ 300 ns — {}", verdict(excess, 300.0)),
         );
     }
     let parts = ["process_vm_readv_path", "readlink_proc_self_fd", "fstat"]
@@ -593,7 +587,7 @@ fn fill_summary(s: &mut Summary) {
                 fmt_ns(install[install.len() - 1] as f64),
                 fmt_ns(mb)
             ),
-            format!("≤ 1 ms — {}", if mi <= 1e6 { "met" } else { "NOT met" }),
+            format!("≤ 1 ms — {}", verdict(mi, 1e6)),
         );
     }
 }

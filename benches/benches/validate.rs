@@ -33,7 +33,7 @@ use std::hint::black_box;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use benches::{criterion_dir, fmt_ns, interleave, median, Summary};
+use benches::{criterion_dir, fmt_ns, interleave, median, verdict, Summary};
 use criterion::Criterion;
 use fnshield::validate::{Envelope, EventVerdict, ValidationConfig, Validator};
 use serde_json::{json, Value};
@@ -224,7 +224,7 @@ fn main() {
                 fmt_ns(median(rounds.iter().map(|p| p.0))),
                 fmt_ns(median(rounds.iter().map(|p| p.1)))
             ),
-            format!("≤ 1.1× — {}", if r <= 1.1 { "met" } else { "NOT met" }),
+            format!("≤ 1.1× — {}", verdict(r, 1.1)),
         );
     }
     if measuring {

@@ -123,7 +123,7 @@ impl Summary {
             return self.missing(what);
         };
         let goal = match goal_ns {
-            Some(g) => format!("≤ {} — {}", fmt_ns(g), verdict(m <= g)),
+            Some(g) => format!("≤ {} — {}", fmt_ns(g), verdict(m, g)),
             None => "—".to_owned(),
         };
         self.row(what, fmt_ns(m), goal);
@@ -147,10 +147,7 @@ impl Summary {
         self.row(
             what,
             format!("{} vs {} ({r:.3}×)", fmt_ns(s), fmt_ns(b)),
-            goal.map_or_else(
-                || "—".to_owned(),
-                |g| format!("≤ {g}× — {}", verdict(r <= g)),
-            ),
+            goal.map_or_else(|| "—".to_owned(), |g| format!("≤ {g}× — {}", verdict(r, g))),
         );
         Some(r)
     }
@@ -181,7 +178,7 @@ impl Summary {
             ),
             goal_ns.map_or_else(
                 || "—".to_owned(),
-                |g| format!("≤ +{} — {}", fmt_ns(g), verdict(d <= g)),
+                |g| format!("≤ +{} — {}", fmt_ns(g), verdict(d, g)),
             ),
         );
         Some(d)
@@ -260,11 +257,14 @@ pub fn interleave(
         .collect()
 }
 
-fn verdict(met: bool) -> &'static str {
-    if met {
-        "met"
+/// `"met"` if `value ≤ goal`, else `"NOT met"`; `" (borderline)"` is added when the value is
+/// within 1 % of a positive goal, where this machine's noise can decide either way.
+pub fn verdict(value: f64, goal: f64) -> String {
+    let word = if value <= goal { "met" } else { "NOT met" };
+    if goal > 0.0 && (value / goal - 1.0).abs() < 0.01 {
+        format!("{word} (borderline)")
     } else {
-        "NOT met"
+        word.to_owned()
     }
 }
 
@@ -297,6 +297,14 @@ mod tests {
         );
         assert_eq!(r, vec![(1.0, 2.0), (1.0, 2.0)]);
         assert_eq!(calls.borrow().iter().collect::<String>(), "ababba");
+    }
+
+    #[test]
+    fn verdicts() {
+        assert_eq!(verdict(1.0, 1.1), "met");
+        assert_eq!(verdict(1.2, 1.1), "NOT met");
+        assert_eq!(verdict(1.1004, 1.1), "NOT met (borderline)");
+        assert_eq!(verdict(1.099, 1.1), "met (borderline)");
     }
 
     #[test]

@@ -1,0 +1,233 @@
+//! Event validation: fnshield's `Validator::check_event` against raw `serde_json` +
+//! `jsonschema` `is_valid` on the same schema and bytes, in the same run (issue 6).
+//! `cargo bench -p benches --bench validate`
+//!
+//! Both sides start from the raw event bytes, as the Runtime API delivers them, and end with
+//! a yes/no answer on a valid event (the common case):
+//!
+//! * `fnshield`: `Validator::check_event(raw)` — limits scan (size, depth, array length),
+//!   parse, envelope, schema.
+//! * `raw`: `serde_json::from_slice::<Value>(raw)` then `Validator::is_valid` of a schema
+//!   compiled with the same `jsonschema` options fnshield uses (formats validated, the
+//!   linear-time `regex` engine), so that both do the same schema work.
+//!
+//! Payloads (schema: `tests/data/events/schemas/order.2020-12.json`, uuid / email /
+//! date-time formats and a `$ref`):
+//!
+//! * `validate_order`: one order document (~130 bytes), whole-event envelope.
+//! * `validate_500_orders`: an array of 500 orders (~70 kB) against `{"type": "array",
+//!   "items": <order>}`, whole-event envelope.
+//! * `validate_api_gateway_v1`: `tests/data/events/api_gateway_v1_valid.json` (~2.4 kB) with
+//!   the `api_gateway_v1` envelope; the raw side parses the event, takes `body`, parses it
+//!   and validates it.
+//!
+//! After the criterion benchmarks, the same pairs run again as interleaved A/B rounds (bursts
+//! of about 2 ms, alternating) so that load from other processes on a shared machine hits
+//! both sides alike; the summary gives the median of the per-round ratios as well.
+//!
+//! Goal: every `fnshield / raw` ratio ≤ 1.1×. The summary also gives the cost of the API
+//! Gateway body envelope: `validate_api_gateway_v1/fnshield − validate_order/fnshield` (the
+//! same order document, delivered inside the envelope or alone).
+
+use std::hint::black_box;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use benches::{criterion_dir, fmt_ns, interleave, median, verdict, Summary};
+use criterion::Criterion;
+use fnshield::validate::{Envelope, EventVerdict, ValidationConfig, Validator};
+use serde_json::{json, Value};
+
+const ORDER_SCHEMA: &str = include_str!("../../tests/data/events/schemas/order.2020-12.json");
+/// Interleaved rounds per payload in the paired measurement.
+const ROUNDS: usize = 101;
+const API_GATEWAY_V1: &[u8] = include_bytes!("../../tests/data/events/api_gateway_v1_valid.json");
+
+/// `{"type": "array", "items": <order>}`, with the order's `$defs` moved to the root so its
+/// `$ref` still resolves.
+fn array_schema() -> Value {
+    let mut order: Value = serde_json::from_str(ORDER_SCHEMA).expect("order schema is JSON");
+    let o = order.as_object_mut().expect("order schema is an object");
+    let defs = o.remove("$defs").expect("order schema has $defs");
+    o.remove("$schema");
+    o.remove("$id");
+    json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "array",
+        "items": order,
+        "$defs": defs,
+    })
+}
+
+fn orders(n: usize) -> Vec<u8> {
+    let list: Vec<Value> = (0..n)
+        .map(|i| {
+            json!({
+                "orderId": format!("{i:08x}-4b5a-4c7d-9e8f-0a1b2c3d4e5f"),
+                "customerEmail": format!("customer{i}@example.com"),
+                "quantity": i % 1000 + 1,
+                "createdAt": "2024-05-01T12:30:00Z",
+            })
+        })
+        .collect();
+    serde_json::to_vec(&list).expect("serialise orders")
+}
+
+fn shielded(schema: &Value, envelope: Envelope) -> Validator {
+    let cfg = ValidationConfig::new()
+        .schema_json(schema.to_string())
+        .envelope(envelope);
+    Validator::new(&cfg, Path::new("/var/task")).expect("valid bench schema")
+}
+
+fn raw(schema: &Value) -> jsonschema::Validator {
+    jsonschema::options()
+        .should_validate_formats(true)
+        .with_pattern_options(jsonschema::PatternOptions::regex())
+        .build(schema)
+        .expect("valid bench schema")
+}
+
+fn raw_check(v: &jsonschema::Validator, bytes: &[u8]) -> bool {
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(doc) => v.is_valid(&doc),
+        Err(_) => false,
+    }
+}
+
+fn raw_check_api_gateway(v: &jsonschema::Validator, bytes: &[u8]) -> bool {
+    let Ok(event) = serde_json::from_slice::<Value>(bytes) else {
+        return false;
+    };
+    match event.get("body").and_then(Value::as_str) {
+        Some(body) => match serde_json::from_str::<Value>(body) {
+            Ok(doc) => v.is_valid(&doc),
+            Err(_) => false,
+        },
+        None => false,
+    }
+}
+
+fn valid(v: &Validator, bytes: &[u8]) -> bool {
+    matches!(v.check_event(bytes), EventVerdict::Valid)
+}
+
+fn main() {
+    let measuring = benches::measuring();
+    let mut summary = Summary::new("validate: fnshield check_event vs raw jsonschema is_valid");
+    let mut c = Criterion::default()
+        .output_directory(&criterion_dir())
+        .without_plots()
+        .sample_size(30)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .configure_from_args();
+
+    let order_schema: Value = serde_json::from_str(ORDER_SCHEMA).expect("order schema is JSON");
+    let array_schema = array_schema();
+    let api_event: Value = serde_json::from_slice(API_GATEWAY_V1).expect("fixture is JSON");
+    let one_order = api_event["body"]
+        .as_str()
+        .expect("fixture has a string body")
+        .as_bytes()
+        .to_vec();
+    let many = orders(500);
+
+    type RawCheck = fn(&jsonschema::Validator, &[u8]) -> bool;
+    let cases: [(&str, &Value, Envelope, &[u8], RawCheck); 3] = [
+        (
+            "validate_order",
+            &order_schema,
+            Envelope::Whole,
+            &one_order,
+            raw_check,
+        ),
+        (
+            "validate_500_orders",
+            &array_schema,
+            Envelope::Whole,
+            &many,
+            raw_check,
+        ),
+        (
+            "validate_api_gateway_v1",
+            &order_schema,
+            Envelope::ApiGatewayV1,
+            API_GATEWAY_V1,
+            raw_check_api_gateway,
+        ),
+    ];
+    let mut pairs = Vec::new();
+    for (group, schema, envelope, bytes, raw_fn) in cases {
+        let s = shielded(schema, envelope);
+        let r = raw(schema);
+        // Both must accept the payload, or the bench compares different work.
+        assert!(valid(&s, bytes), "{group}: fnshield rejects the payload");
+        assert!(
+            raw_fn(&r, bytes),
+            "{group}: raw jsonschema rejects the payload"
+        );
+        let mut g = c.benchmark_group(group);
+        g.bench_function("fnshield", |b| b.iter(|| valid(&s, black_box(bytes))));
+        g.bench_function("raw", |b| b.iter(|| raw_fn(&r, black_box(bytes))));
+        g.finish();
+        if measuring {
+            // Bursts of about 2 ms each, calibrated on the raw side.
+            let t = Instant::now();
+            for _ in 0..10 {
+                black_box(raw_fn(&r, black_box(bytes)));
+            }
+            let n = (2_000_000 / (t.elapsed().as_nanos() / 10).max(1)).max(1);
+            let burst = |f: &dyn Fn() -> bool| {
+                let t = Instant::now();
+                for _ in 0..n {
+                    black_box(f());
+                }
+                t.elapsed().as_nanos() as f64 / n as f64
+            };
+            let rounds = interleave(
+                ROUNDS,
+                || burst(&|| valid(&s, black_box(bytes))),
+                || burst(&|| raw_fn(&r, black_box(bytes))),
+            );
+            pairs.push((group, rounds));
+        }
+    }
+    c.final_summary();
+
+    for (what, group) in [
+        ("one order (~130 B)", "validate_order"),
+        ("500 orders (~70 kB)", "validate_500_orders"),
+        (
+            "API Gateway v1 event, body envelope (~2.4 kB)",
+            "validate_api_gateway_v1",
+        ),
+    ] {
+        summary.ratio(what, group, "fnshield", "raw", Some(1.1));
+    }
+    if let (Some(env), Some(alone)) = (
+        summary.median("validate_api_gateway_v1", "fnshield"),
+        summary.median("validate_order", "fnshield"),
+    ) {
+        summary.row(
+            "API Gateway v1 body envelope cost (event − body alone)",
+            fmt_ns(env - alone),
+            "—",
+        );
+    }
+    for (group, rounds) in &pairs {
+        let r = median(rounds.iter().map(|(s, r)| s / r));
+        summary.row(
+            format!("paired: {group} ({ROUNDS} interleaved rounds, median of ratios)"),
+            format!(
+                "{r:.3}× (fnshield {}, raw {})",
+                fmt_ns(median(rounds.iter().map(|p| p.0))),
+                fmt_ns(median(rounds.iter().map(|p| p.1)))
+            ),
+            format!("≤ 1.1× — {}", verdict(r, 1.1)),
+        );
+    }
+    if measuring {
+        summary.print();
+    }
+}

@@ -132,9 +132,9 @@ pub(crate) fn handle(st: &TrapState, nr: i64, a: [u64; 6]) -> i64 {
         return syscall(nr, a);
     }
     match nr {
-        nr::OPENAT => open_like(st, nr, a, a[0] as i32 as i64, 1, a[2]),
+        nr::OPENAT => open_like(st, nr, a, a[0] as i32 as i64, 1, a[2], a[3]),
         #[cfg(target_arch = "x86_64")]
-        nr::OPEN => open_like(st, nr, a, AT_FDCWD, 0, a[1]),
+        nr::OPEN => open_like(st, nr, a, AT_FDCWD, 0, a[1], a[2]),
         #[cfg(target_arch = "x86_64")]
         nr::CREAT => open_like(
             st,
@@ -143,13 +143,14 @@ pub(crate) fn handle(st: &TrapState, nr: i64, a: [u64; 6]) -> i64 {
             AT_FDCWD,
             0,
             (libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC) as u64,
+            a[1],
         ),
         nr::OPENAT2 => {
             let mut how = [0u8; 8];
             if a[3] < 8 || read_mem(a[2], &mut how) != 8 {
                 return -EFAULT;
             }
-            open_like(st, nr, a, a[0] as i32 as i64, 1, u64::from_le_bytes(how))
+            open_like(st, nr, a, a[0] as i32 as i64, 1, u64::from_le_bytes(how), 0)
         }
         nr::EXECVE => exec(st, nr, a, AT_FDCWD, 0, 1, 0),
         nr::EXECVEAT => exec(st, nr, a, a[0] as i32 as i64, 1, 2, a[4]),
@@ -451,6 +452,7 @@ fn open_like(
     dirfd: i64,
     path_idx: usize,
     flags: u64,
+    mode: u64,
 ) -> i64 {
     let copy = match PathCopy::read(a[path_idx]) {
         Ok(c) => c,
@@ -474,11 +476,84 @@ fn open_like(
         return -EACCES;
     }
     a[path_idx] = copy.ptr();
+    if nr != nr::OPENAT2 && access != Access::Meta {
+        // Fast path: open our copy with symlinks (and /proc magic links) refused. If that
+        // works, the path was resolved purely lexically, so the decision above is exact and
+        // only the executable's identity is left to check. Otherwise (ELOOP, or a kernel or
+        // flag openat2 refuses) fall back to the plain call and verify what it opened.
+        let how = [
+            flags,
+            if flags as i32 & (libc::O_CREAT | libc::O_TMPFILE) != 0 {
+                mode
+            } else {
+                0
+            },
+            RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+        ];
+        let base = if path_idx == 0 { AT_FDCWD as u64 } else { a[0] };
+        let fd = syscall(
+            nr::OPENAT2,
+            [base, copy.ptr(), how.as_ptr() as u64, 24, 0, 0],
+        );
+        let fallback = [
+            libc::ELOOP,
+            libc::EINVAL,
+            libc::ENOSYS,
+            libc::E2BIG,
+            libc::EPERM,
+        ]
+        .contains(&(-fd as i32));
+        if !fallback {
+            if fd < 0 {
+                return fd;
+            }
+            return verify_identity(st, nr, fd, access, d);
+        }
+    }
     let fd = syscall(nr, a);
     if fd < 0 || access == Access::Meta {
         return fd;
     }
     verify_opened(st, nr, fd, access, d)
+}
+
+const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+
+/// The executable-identity half of [`verify_opened`]: a hard link to the running executable
+/// is the executable, whatever its path.
+fn verify_identity(st: &TrapState, nr: i64, fd: i64, access: Access, d: PathDecision) -> i64 {
+    if !st.check_exe || d.verdict == Verdict::Block {
+        return fd;
+    }
+    // SAFETY: a zeroed `stat` is a valid plain-data value for fstat to fill.
+    let mut sb: libc::stat = unsafe { std::mem::zeroed() };
+    if syscall(
+        libc::SYS_fstat,
+        [fd as u64, &mut sb as *mut _ as u64, 0, 0, 0, 0],
+    ) == 0
+        && (sb.st_dev, sb.st_ino) == st.exe
+    {
+        let v = match st.decider.mode(crate::decide::ModeSlot::ReadHandler) {
+            crate::policy::Mode::Block => Verdict::Block,
+            crate::policy::Mode::Alert => Verdict::Alert,
+            crate::policy::Mode::Allow => Verdict::Allow,
+        };
+        record_path(
+            nr,
+            PathDecision {
+                policy: Some(PolicyKind::ReadHandler),
+                verdict: v,
+            },
+            b"/proc/self/exe",
+            access,
+        );
+        if v == Verdict::Block {
+            syscall(libc::SYS_close, [fd as u64, 0, 0, 0, 0, 0]);
+            return -EACCES;
+        }
+    }
+    fd
 }
 
 /// After an allowed open: confirm what was opened. A symlink, `..`, a `/proc/self/fd/N`
@@ -491,7 +566,7 @@ pub(crate) fn verify_opened(
     first: PathDecision,
 ) -> i64 {
     let mut real = [0u8; PATH_MAX];
-    let mut d = match fd_path(fd, &mut real) {
+    let d = match fd_path(fd, &mut real) {
         Some(n) if real[0] == b'/' => {
             let d = st.decider.classify_path(&real[..n], access);
             if d != first && d.verdict != Verdict::Allow {
@@ -504,32 +579,11 @@ pub(crate) fn verify_opened(
             verdict: Verdict::Allow,
         },
     };
-    if st.check_exe && d.verdict != Verdict::Block {
-        // SAFETY: a zeroed `stat` is a valid plain-data value for fstat to fill.
-        let mut sb: libc::stat = unsafe { std::mem::zeroed() };
-        if syscall(
-            libc::SYS_fstat,
-            [fd as u64, &mut sb as *mut _ as u64, 0, 0, 0, 0],
-        ) == 0
-            && (sb.st_dev, sb.st_ino) == st.exe
-        {
-            let v = match st.decider.mode(crate::decide::ModeSlot::ReadHandler) {
-                crate::policy::Mode::Block => Verdict::Block,
-                crate::policy::Mode::Alert => Verdict::Alert,
-                crate::policy::Mode::Allow => Verdict::Allow,
-            };
-            d = PathDecision {
-                policy: Some(PolicyKind::ReadHandler),
-                verdict: v,
-            };
-            record_path(nr, d, b"/proc/self/exe", access);
-        }
-    }
     if d.verdict == Verdict::Block {
         syscall(libc::SYS_close, [fd as u64, 0, 0, 0, 0, 0]);
         return -EACCES;
     }
-    fd
+    verify_identity(st, nr, fd, access, d)
 }
 
 fn path_call(

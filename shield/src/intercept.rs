@@ -281,6 +281,8 @@ pub(crate) fn install(shield: &Inner) -> Result<Enforcement, InstallError> {
         exe: exe_identity(),
         check_exe: n.paths_open,
     };
+    // The reporter thread drains the ring as it fills (started before the filter).
+    sys::start_reporter(shield.reporter.clone());
     if sys::trap::STATE.set(state).is_err() {
         return Err(InstallError::AlreadyInstalled);
     }
@@ -321,6 +323,38 @@ pub(crate) fn install(shield: &Inner) -> Result<Enforcement, InstallError> {
     const TSYNC_ESRCH: u64 = 1 << 4;
     const WAIT_KILLABLE_RECV: u64 = 1 << 5;
     let mut killable = false;
+    // The supervisor thread starts before the filter (see prepare_supervisor_thread) and
+    // receives the listener once it exists.
+    let supervisor = if listener_needed {
+        let (tx, rx) = std::sync::mpsc::channel::<i32>();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
+        let spawned = std::thread::Builder::new()
+            .name("fnshield-supervisor".into())
+            .stack_size(1024 * 1024)
+            .spawn(move || {
+                sys::notify::prepare_supervisor_thread();
+                let _ = ready_tx.send(());
+                if let Ok(listener) = rx.recv() {
+                    if listener >= 0 {
+                        sys::notify::supervise(listener);
+                    }
+                }
+            });
+        match spawned {
+            Ok(_) => {
+                let _ = ready_rx.recv();
+                Some(tx)
+            }
+            // Without a supervisor every notified call would hang or fail: refuse to run.
+            Err(e) => {
+                return Err(InstallError::Setup(format!(
+                    "cannot start the supervisor thread: {e}"
+                )))
+            }
+        }
+    } else {
+        None
+    };
     let r = if listener_needed {
         // WAIT_KILLABLE_RECV (Linux 6.0+): once the supervisor has received a call, only a
         // fatal signal interrupts the caller, so emulated calls are not replayed after EINTR.
@@ -355,18 +389,9 @@ pub(crate) fn install(shield: &Inner) -> Result<Enforcement, InstallError> {
             },
         );
     }
-    if listener_needed {
-        let listener = r as i32;
-        let spawned = std::thread::Builder::new()
-            .name("fnshield-supervisor".into())
-            .stack_size(1024 * 1024)
-            .spawn(move || sys::notify::supervise(listener));
-        if let Err(e) = spawned {
-            // Without a supervisor every notified call would hang or fail: refuse to run.
-            return Err(InstallError::Setup(format!(
-                "cannot start the supervisor thread: {e}"
-            )));
-        }
+    if let Some(tx) = supervisor {
+        // The listener is an fd of this process; the supervisor thread takes it from here.
+        let _ = tx.send(r as i32);
     }
     let mechanism = if want_notify {
         Mechanism::SeccompNotify

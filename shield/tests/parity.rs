@@ -697,6 +697,31 @@ impl Outcome {
         hits[0]
     }
 
+    /// Like [`Outcome::expect`], for the event made by one syscall: the same violation by
+    /// different processes (here `sh` writing, then `rm` unlinking) is a distinct event each.
+    fn expect_by(&self, policy: PolicyKind, details: &Details, syscall: &str, count: u64) -> &Ev {
+        let d = norm_details(details, &self.base);
+        let p = format!("{policy:?}");
+        let hits: Vec<&Ev> = self
+            .events
+            .iter()
+            .filter(|e| e.policy == p && e.details == d && e.syscall == syscall)
+            .collect();
+        assert_eq!(
+            hits.len(),
+            1,
+            "exactly one {p} {syscall} event for {d}; all events:\n{}",
+            self.dump()
+        );
+        assert_eq!(
+            hits[0].count,
+            count,
+            "count of {p} {syscall} {d}; all events:\n{}",
+            self.dump()
+        );
+        hits[0]
+    }
+
     fn matching(&self, policy: PolicyKind, pred: impl Fn(&str) -> bool) -> Vec<&Ev> {
         let p = format!("{policy:?}");
         self.events
@@ -1031,7 +1056,8 @@ fn tmp_writes_and_reads() {
     let o = parity("tmp_writes_and_reads", w_tmp, How::Builder);
     let b = &o.base;
     let tmp = PolicyKind::ReadWriteTmp;
-    o.expect(tmp, &path(b, "tmp/f", "write"), 1); // echo x > $T/f
+    o.expect_by(tmp, &path(b, "tmp/f", "write"), "openat", 1); // echo x > $T/f
+    o.expect_by(tmp, &path(b, "tmp/f", "write"), "unlinkat", 1); // rm $T/f
     o.expect(tmp, &path(b, "tmp/private", "write"), 1);
     o.expect(tmp, &path(b, "tmp/d/g", "write"), 1);
     o.expect(tmp, &path(b, "tmp/self", "write"), 1);

@@ -323,8 +323,20 @@ fn tmp_writes_blocked_except_allowed_subpaths() {
         // The mode of a created file survives the shield's re-issued open.
         {
             use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-            std::fs::OpenOptions::new().write(true).create(true).mode(0o600).open(cache.join("m")).unwrap();
-            assert_eq!(std::fs::metadata(cache.join("m")).unwrap().permissions().mode() & 0o777, 0o600);
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .mode(0o600)
+                .open(cache.join("m"))
+                .unwrap();
+            assert_eq!(
+                std::fs::metadata(cache.join("m"))
+                    .unwrap()
+                    .permissions()
+                    .mode()
+                    & 0o777,
+                0o600
+            );
         }
         assert_eq!(
             std::fs::create_dir(t("d")).unwrap_err().raw_os_error(),

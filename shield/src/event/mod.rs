@@ -132,7 +132,8 @@ pub struct Event {
     pub action: Action,
     /// What it was about.
     pub details: Details,
-    /// The syscall, when the event comes from an interceptor.
+    /// The syscall, when the event comes from an interceptor (the first one, when several
+    /// syscalls committed the same violation and were folded into this event).
     pub syscall: Option<&'static str>,
     /// The process that made the call (a child's pid for supervised children).
     pub pid: u32,

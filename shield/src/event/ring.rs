@@ -140,6 +140,19 @@ impl<const N: usize> Ring<N> {
         }
     }
 
+    /// Records waiting to be drained (approximate under concurrency).
+    pub fn len(&self) -> usize {
+        self.enqueue
+            .load(Ordering::Relaxed)
+            .wrapping_sub(self.dequeue.load(Ordering::Relaxed))
+            .min(N)
+    }
+
+    /// Whether no record is waiting (approximate under concurrency).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Records lost because the ring was full, since the ring was created.
     pub fn overflowed(&self) -> u64 {
         self.overflow.load(Ordering::Relaxed)

@@ -206,3 +206,69 @@ pub(crate) fn read_cstr_of(pid: i64, addr: u64, buf: &mut [u8]) -> Option<usize>
     }
     None
 }
+
+/// An eventfd (close-on-exec) for waking the reporter thread; the raw result.
+pub(crate) fn eventfd() -> i64 {
+    syscall(
+        libc::SYS_eventfd2,
+        [0, libc::EFD_CLOEXEC as u64, 0, 0, 0, 0],
+    )
+}
+
+/// The reporter's wake-up fd, or -1. Written from signal context when the ring fills up.
+pub(crate) static WAKE_FD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+
+/// Wake the reporter thread if the ring is half full. Async-signal-safe.
+pub(crate) fn wake_reporter_if_needed() {
+    if crate::event::RING.len() < crate::event::ring::CAPACITY / 2 {
+        return;
+    }
+    let fd = WAKE_FD.load(std::sync::atomic::Ordering::Relaxed);
+    if fd >= 0 {
+        let one = 1u64;
+        syscall(
+            libc::SYS_write,
+            [fd as u64, &one as *const u64 as u64, 8, 0, 0, 0],
+        );
+    }
+}
+
+/// Block until the reporter is woken (or interrupted).
+pub(crate) fn wait_wake(fd: i32) -> i64 {
+    let mut v = 0u64;
+    syscall(
+        libc::SYS_read,
+        [fd as u64, &mut v as *mut u64 as u64, 8, 0, 0, 0],
+    )
+}
+
+/// Start the reporter thread: it drains the event ring into the reporter whenever the ring
+/// is half full, so a burst of violations longer than the ring loses nothing. Started before
+/// the filter, with malloc warmed up and signals blocked (see the notify supervisor).
+pub(crate) fn start_reporter(reporter: std::sync::Arc<crate::event::Reporter>) -> bool {
+    let fd = eventfd();
+    if fd < 0 {
+        return false;
+    }
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
+    let spawned = std::thread::Builder::new()
+        .name("fnshield-reporter".into())
+        .spawn(move || {
+            notify::prepare_supervisor_thread();
+            reporter.collect();
+            let _ = ready_tx.send(());
+            loop {
+                let r = wait_wake(fd as i32);
+                if r < 0 && r != -(libc::EINTR as i64) {
+                    return;
+                }
+                reporter.collect();
+            }
+        });
+    if spawned.is_err() {
+        return false;
+    }
+    let _ = ready_rx.recv();
+    WAKE_FD.store(fd as i32, std::sync::atomic::Ordering::Release);
+    true
+}

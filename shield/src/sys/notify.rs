@@ -95,11 +95,12 @@ fn send(listener: i32, id: u64, a: Answer) {
                 newfd: 0,
                 newfd_flags: if cloexec { libc::O_CLOEXEC as u32 } else { 0 },
             };
-            let _ = ioctl(
+            while ioctl(
                 listener,
                 libc::SECCOMP_IOCTL_NOTIF_ADDFD,
                 &add as *const _ as u64,
-            );
+            ) == -(libc::EINTR as i64)
+            {}
             syscall(libc::SYS_close, [fd as u64, 0, 0, 0, 0, 0]);
             return;
         }
@@ -117,6 +118,37 @@ fn send(listener: i32, id: u64, a: Answer) {
         libc::SECCOMP_IOCTL_NOTIF_SEND,
         &r as *const _ as u64,
     );
+}
+
+/// Prepare the calling thread to be the supervisor. Run it **before** the filter is installed:
+/// - every signal is blocked, so that no user handler runs here and no ioctl is interrupted
+///   (threads it spawns inherit the mask);
+/// - it gets its own file-system context (`unshare(CLONE_FS)`) with umask 0, so that files it
+///   creates for a caller get exactly the caller's umask;
+/// - malloc's per-thread state is initialised now: glibc's first `free` in a thread may open
+///   `/sys/devices/system/cpu/online`, which after install would be a notified call waiting for
+///   this very thread.
+pub(crate) fn prepare_supervisor_thread() {
+    let all: u64 = !0;
+    syscall(
+        libc::SYS_rt_sigprocmask,
+        [
+            libc::SIG_BLOCK as u64,
+            &all as *const u64 as u64,
+            0,
+            8,
+            0,
+            0,
+        ],
+    );
+    syscall(libc::SYS_unshare, [libc::CLONE_FS as u64, 0, 0, 0, 0, 0]);
+    syscall(libc::SYS_umask, [0, 0, 0, 0, 0, 0]);
+    let warm: Vec<Vec<u8>> = (0..64).map(|i| vec![0u8; 16 << (i % 8)]).collect();
+    drop(std::hint::black_box(warm));
+    let _ = std::thread::Builder::new()
+        .stack_size(64 * 1024)
+        .spawn(|| {})
+        .map(|h| h.join());
 }
 
 /// The supervisor loop. Never returns while the listener is open.
@@ -219,8 +251,8 @@ fn dup_from(pid: i64, fd: i64) -> Result<i64, i32> {
     }
 }
 
-/// The thread-group id of thread `tid`, from `/proc/<tid>/status`.
-fn tgid_of(tid: i64) -> Option<i64> {
+/// A numeric field of `/proc/<tid>/status` (`Tgid:` in decimal, `Umask:` in octal).
+fn status_field(tid: i64, field: &[u8], radix: i64) -> Option<i64> {
     let mut p = [0u8; 48];
     let mut n = 0;
     for &b in b"/proc/" {
@@ -243,7 +275,7 @@ fn tgid_of(tid: i64) -> Option<i64> {
     if fd < 0 {
         return None;
     }
-    let mut buf = [0u8; 512];
+    let mut buf = [0u8; 1024];
     let r = syscall(
         nr::READ,
         [
@@ -257,7 +289,7 @@ fn tgid_of(tid: i64) -> Option<i64> {
     );
     close(fd);
     let text = &buf[..r.max(0) as usize];
-    let at = text.windows(5).position(|w| w == b"Tgid:")? + 5;
+    let at = text.windows(field.len()).position(|w| w == field)? + field.len();
     let mut v = 0i64;
     let mut seen = false;
     for &b in &text[at..] {
@@ -265,12 +297,72 @@ fn tgid_of(tid: i64) -> Option<i64> {
             b' ' | b'\t' if !seen => {}
             b'0'..=b'9' => {
                 seen = true;
-                v = v * 10 + i64::from(b - b'0');
+                v = v * radix + i64::from(b - b'0');
             }
             _ => break,
         }
     }
     seen.then_some(v)
+}
+
+/// The thread-group id of thread `tid`.
+fn tgid_of(tid: i64) -> Option<i64> {
+    status_field(tid, b"Tgid:", 10)
+}
+
+/// The umask of thread `tid` (Linux 4.7+); 022 when unknown.
+fn umask_of(tid: i64) -> u64 {
+    status_field(tid, b"Umask:", 8).unwrap_or(0o022) as u64
+}
+
+/// Rewrite a path that names "the calling process" (`/proc/self`, `/proc/thread-self`,
+/// `/dev/fd`, `/dev/std{in,out,err}`) so that the supervisor, opening it on the caller's
+/// behalf, opens the caller's and not its own. Returns the new length, or `None` when the path
+/// needs no rewrite.
+fn rewrite_self(path: &[u8], tid: i64, tgid: i64, out: &mut [u8; PATH_MAX]) -> Option<usize> {
+    let mut head = [0u8; 64];
+    let mut h = 0;
+    let put = |bytes: &[u8], head: &mut [u8; 64], h: &mut usize| {
+        head[*h..*h + bytes.len()].copy_from_slice(bytes);
+        *h += bytes.len();
+    };
+    let rest: &[u8];
+    let under =
+        |p: &[u8], pre: &[u8]| p.starts_with(pre) && (p.len() == pre.len() || p[pre.len()] == b'/');
+    if under(path, b"/proc/self") {
+        put(b"/proc/", &mut head, &mut h);
+        h += write_decimal(tgid as u64, &mut head[h..]);
+        rest = &path[10..];
+    } else if under(path, b"/proc/thread-self") {
+        put(b"/proc/", &mut head, &mut h);
+        h += write_decimal(tgid as u64, &mut head[h..]);
+        put(b"/task/", &mut head, &mut h);
+        h += write_decimal(tid as u64, &mut head[h..]);
+        rest = &path[17..];
+    } else if under(path, b"/dev/fd") {
+        put(b"/proc/", &mut head, &mut h);
+        h += write_decimal(tgid as u64, &mut head[h..]);
+        put(b"/fd", &mut head, &mut h);
+        rest = &path[7..];
+    } else {
+        let fd: &[u8] = match path {
+            b"/dev/stdin" => b"/0",
+            b"/dev/stdout" => b"/1",
+            b"/dev/stderr" => b"/2",
+            _ => return None,
+        };
+        put(b"/proc/", &mut head, &mut h);
+        h += write_decimal(tgid as u64, &mut head[h..]);
+        put(b"/fd", &mut head, &mut h);
+        rest = fd;
+    }
+    if h + rest.len() >= PATH_MAX {
+        return None;
+    }
+    out[..h].copy_from_slice(&head[..h]);
+    out[h..h + rest.len()].copy_from_slice(rest);
+    out[h + rest.len()] = 0;
+    Some(h + rest.len())
 }
 
 /// A directory fd for resolving the caller's relative path: its dirfd or its cwd.
@@ -417,7 +509,33 @@ fn open(
     if d.verdict == Verdict::Block {
         return Answer::Errno(libc::EACCES);
     }
-    // Emulate: open relative to a duplicate of the caller's dirfd (or its cwd), on our copy.
+    // Emulate: open relative to a duplicate of the caller's dirfd (or its cwd), on our copy —
+    // except for paths that name "the calling process", which are rewritten to the caller's
+    // /proc entry and opened by their absolute path.
+    let mut own = PathCopy {
+        buf: [0; PATH_MAX + 1],
+        len: 0,
+    };
+    let mut rewritten = [0u8; PATH_MAX];
+    let resolved_len = resolve_in(pid, dirfd, copy.bytes(), &mut abs);
+    let copy = match resolved_len.and_then(|l| {
+        let tgid = tgid_of(pid).unwrap_or(pid);
+        rewrite_self(&abs[..l], pid, tgid, &mut rewritten)
+    }) {
+        Some(l) => {
+            own.buf[..=l].copy_from_slice(&rewritten[..=l]);
+            own.len = l;
+            &own
+        }
+        None => &copy,
+    };
+    // Files are created with the caller's umask, not the supervisor's (which is 0).
+    let creates = flags as i32 & (libc::O_CREAT | libc::O_TMPFILE) != 0;
+    let mode = if creates {
+        mode & !umask_of(pid) & 0o7777
+    } else {
+        mode
+    };
     let base = if copy.bytes().first() == Some(&b'/') {
         Ok(AT_FDCWD)
     } else {

@@ -405,6 +405,7 @@ pub(crate) fn push(mut rec: Record) {
     rec.request_id[..n].copy_from_slice(&id[..n]);
     rec.request_id_len = n as u8;
     RING.push(&rec);
+    super::wake_reporter_if_needed();
 }
 
 pub(crate) fn access_code(a: Access) -> u8 {

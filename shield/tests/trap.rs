@@ -326,6 +326,7 @@ fn tmp_writes_blocked_except_allowed_subpaths() {
             std::fs::OpenOptions::new()
                 .write(true)
                 .create(true)
+                .truncate(true)
                 .mode(0o600)
                 .open(cache.join("m"))
                 .unwrap();

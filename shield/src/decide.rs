@@ -395,18 +395,34 @@ pub fn is_under(root: &[u8], p: &[u8]) -> bool {
 /// `*` component matches any single component. Both are normalised absolute paths.
 #[inline]
 pub fn pattern_covers(pattern: &[u8], path: &[u8]) -> bool {
-    let mut pc = pattern.split(|&b| b == b'/').filter(|c| !c.is_empty());
-    let mut xc = path.split(|&b| b == b'/').filter(|c| !c.is_empty());
+    let (mut i, mut j) = (0usize, 0usize);
     loop {
-        match (pc.next(), xc.next()) {
-            (None, _) => return true,
-            (Some(_), None) => return false,
-            (Some(a), Some(b)) => {
-                if a != b"*" && a != b {
-                    return false;
-                }
-            }
+        while i < pattern.len() && pattern[i] == b'/' {
+            i += 1;
         }
+        while j < path.len() && path[j] == b'/' {
+            j += 1;
+        }
+        if i == pattern.len() {
+            return true;
+        }
+        if j == path.len() {
+            return false;
+        }
+        let pe = pattern[i..]
+            .iter()
+            .position(|&b| b == b'/')
+            .map_or(pattern.len(), |p| i + p);
+        let xe = path[j..]
+            .iter()
+            .position(|&b| b == b'/')
+            .map_or(path.len(), |p| j + p);
+        let pc = &pattern[i..pe];
+        if pc != b"*" && pc != &path[j..xe] {
+            return false;
+        }
+        i = pe;
+        j = xe;
     }
 }
 
@@ -646,7 +662,30 @@ mod tests {
         assert_eq!(d.decide_exec(b"/bin/sh"), Verdict::Block);
     }
 
+    /// The component-wise definition `pattern_covers` implements.
+    fn covers_reference(pattern: &[u8], path: &[u8]) -> bool {
+        let mut pc = pattern.split(|&b| b == b'/').filter(|c| !c.is_empty());
+        let mut xc = path.split(|&b| b == b'/').filter(|c| !c.is_empty());
+        loop {
+            match (pc.next(), xc.next()) {
+                (None, _) => return true,
+                (Some(_), None) => return false,
+                (Some(a), Some(b)) if a != b"*" && a != b => return false,
+                _ => {}
+            }
+        }
+    }
+
     proptest! {
+        #[test]
+        fn pattern_matching_matches_its_definition(
+            pat in proptest::collection::vec("(proc|\\*|self|environ|task|1|)", 0..6),
+            path in proptest::collection::vec("(proc|self|environ|task|1|2|mem|)", 0..7),
+        ) {
+            let (p, x) = (format!("/{}", pat.join("/")), format!("/{}", path.join("/")));
+            prop_assert_eq!(pattern_covers(p.as_bytes(), x.as_bytes()), covers_reference(p.as_bytes(), x.as_bytes()), "{} {}", p, x);
+        }
+
         #[test]
         fn normalisation_is_idempotent(parts in proptest::collection::vec("(\\.\\.|\\.|tmp|var|task|proc|self|root|a|b|)", 0..12)) {
             let p = format!("/{}", parts.join("/"));

@@ -110,10 +110,15 @@ fn children_are_held_to_the_same_policy() {
         let (task, tmp) = dirs();
         let boot = task.join("bootstrap");
         let s = shield(&task, &tmp, |b| {
-            b.allow_exec("/usr/bin/bash")
-                .allow_exec("/bin/bash")
-                .allow_exec("/usr/bin/cat")
-                .allow_exec("/bin/cat")
+            // Only the resolved paths are listed: `/bin/bash` (a symlinked directory on a
+            // merged-/usr system) must still match `/usr/bin/bash`.
+            b.allow_exec(
+                std::fs::canonicalize("/bin/bash")
+                    .unwrap()
+                    .to_str()
+                    .unwrap(),
+            )
+            .allow_exec(std::fs::canonicalize("/bin/cat").unwrap().to_str().unwrap())
         });
         // A child `cat` of the code is refused.
         let out = Command::new("/bin/bash")

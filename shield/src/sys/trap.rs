@@ -659,6 +659,33 @@ fn exec(
     syscall(nr, a)
 }
 
+/// The file an absolute path names, with every symlink resolved (open `O_PATH`, read back
+/// `/proc/self/fd/N`), through the trampoline.
+fn canonical_path(abs: &[u8], out: &mut [u8; PATH_MAX]) -> Option<usize> {
+    let mut c = [0u8; PATH_MAX + 1];
+    if abs.len() >= PATH_MAX {
+        return None;
+    }
+    c[..abs.len()].copy_from_slice(abs);
+    let fd = syscall(
+        nr::OPENAT,
+        [
+            AT_FDCWD as u64,
+            c.as_ptr() as u64,
+            (libc::O_PATH | libc::O_CLOEXEC) as u64,
+            0,
+            0,
+            0,
+        ],
+    );
+    if fd < 0 {
+        return None;
+    }
+    let n = fd_path(fd, out);
+    syscall(libc::SYS_close, [fd as u64, 0, 0, 0, 0, 0]);
+    n
+}
+
 /// Decide an exec of `path` (relative to `dirfd`) by process `pid` (0: this process) and record
 /// the event with its argv (at most 32 arguments, bounded in length).
 pub(crate) fn check_exec(
@@ -681,10 +708,21 @@ pub(crate) fn check_exec(
         Some(n) => &abs[..n],
         None => path.bytes(),
     };
-    let v = match n {
+    let mut v = match n {
         Some(_) => st.decider.decide_exec(shown),
         None => st.decider.decide_exec(b"\0unresolvable"),
     };
+    if v != Verdict::Allow && n.is_some() && !shown.starts_with(b"/proc/") {
+        // The allowlist names executables; `/bin/tr` on a merged-/usr system is
+        // `/usr/bin/tr`. Match the resolved file too (a symlink cannot be planted at an
+        // allowed path on Lambda's read-only file system, so either match is the same file).
+        let mut canon = [0u8; PATH_MAX];
+        if let Some(c) = canonical_path(shown, &mut canon) {
+            if st.decider.decide_exec(&canon[..c]) == Verdict::Allow {
+                v = Verdict::Allow;
+            }
+        }
+    }
     if v != Verdict::Allow {
         let mut rec = Record::new(
             PolicyKind::CreateChildProcess,

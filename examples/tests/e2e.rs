@@ -207,3 +207,31 @@ async fn bad_configuration_fails_at_cold_start_with_an_init_error() {
     );
     assert!(!p.exit_status().await.success());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn layer_form_with_sequential_run_behaves_the_same() {
+    let s = setup("layer", "");
+    let emu = Emulator::builder().function_name("e2e").start().await;
+    let _p = emu
+        .spawn_function(
+            std::path::Path::new(env!("CARGO_BIN_EXE_layer_fn")),
+            &[("LAMBDA_TASK_ROOT", s.task.to_str().unwrap())],
+        )
+        .await;
+    assert_eq!(
+        emu.call(json!({"action": "echo", "n": 7}))
+            .await
+            .expect_response()["n"],
+        7
+    );
+    let id = emu.invoke(json!({"action": "read", "target": "/proc/self/environ"}));
+    let r = emu.result(&id).await.expect_response();
+    assert_eq!(r["ok"], false);
+    settled(&emu, &id).await;
+    let lines = shield_lines(&emu, &id);
+    assert_eq!(lines.len(), 1, "{}", emu.render_timeline());
+    assert_eq!(
+        (lines[0]["policy"].as_str(), lines[0]["mode"].as_str()),
+        (Some("read_handler"), Some("block"))
+    );
+}

@@ -740,3 +740,84 @@ fn dns_answers_received_with_recvmsg_teach_host_names() {
         );
     });
 }
+
+#[test]
+fn attack_routes_in_alert_mode_succeed_and_alert() {
+    case("attack_routes_in_alert_mode_succeed_and_alert", || {
+        let forbidden = TcpListener::bind("127.0.0.2:0").unwrap();
+        let udp_target = UdpSocket::bind("127.0.0.2:0").unwrap();
+        let (_b, task, tmp) = dirs();
+        let boot = task.join("bootstrap");
+        std::os::unix::fs::symlink(&boot, tmp.join("link")).unwrap();
+        let early = std::fs::File::open(&boot).unwrap();
+        // Children stay blocked, so the trap interceptor is the one in use.
+        let s = shield(&task, &tmp, |b| {
+            b.mode(Mode::Alert).child_process(Mode::Block)
+        });
+        assert_eq!(
+            connect_raw(forbidden.local_addr().unwrap()),
+            0,
+            "raw connect goes through"
+        );
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        sock.send_to(b"x", udp_target.local_addr().unwrap())
+            .expect("sendto goes through");
+        let tmp_s = tmp.to_str().unwrap();
+        use std::os::fd::AsRawFd;
+        for p in [
+            "/proc/self/root/proc/self/environ".to_owned(),
+            format!("{tmp_s}/../task/bootstrap"),
+            format!("{tmp_s}/link"),
+            format!("/proc/self/fd/{}", early.as_raw_fd()),
+        ] {
+            let (r, e) = open_raw(&p, libc::O_RDONLY);
+            assert!(r >= 0, "{p}: errno {e}");
+            // SAFETY: closing the fd we just opened.
+            unsafe { libc::close(r as i32) };
+        }
+        let c = CString::new("/proc/self/environ").unwrap();
+        let how = [0u64, 0, 0];
+        // SAFETY: raw openat2 with valid pointers.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                libc::AT_FDCWD,
+                c.as_ptr(),
+                how.as_ptr(),
+                24usize,
+            )
+        };
+        assert!(r >= 0, "openat2 goes through");
+        std::fs::write(tmp.join("w"), b"1").expect("tmp write goes through");
+        let evs = events(&s);
+        let alerted = |pol| {
+            evs.iter()
+                .filter(|e| e.policy == pol && e.action == Action::Alerted)
+                .count()
+        };
+        assert!(
+            alerted(PolicyKind::OutboundConnectivity) >= 2,
+            "connect and sendto alerts"
+        );
+        assert!(
+            alerted(PolicyKind::ReadHandler) >= 3,
+            "read_handler alerts for each route"
+        );
+        assert!(has(
+            &evs,
+            PolicyKind::ReadWriteTmp,
+            Action::Alerted,
+            |d| matches!(
+                d,
+                Details::Path {
+                    access: "write",
+                    ..
+                }
+            )
+        ));
+        assert!(
+            !evs.iter().any(|e| e.action == Action::Blocked),
+            "nothing blocked in alert mode"
+        );
+    });
+}

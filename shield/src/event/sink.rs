@@ -245,4 +245,60 @@ mod tests {
             r#"{"_aws":{"Timestamp":1000,"CloudWatchMetrics":[{"Namespace":"fnshield","Dimensions":[["function_name"]],"Metrics":[{"Name":"create_child_process_blocked","Unit":"Count"},{"Name":"events_lost","Unit":"Count"},{"Name":"read_write_tmp_alerted","Unit":"Count"}]}]},"function_name":"fn","request_id":"req-1","create_child_process_blocked":3,"events_lost":5,"read_write_tmp_alerted":3}"#
         );
     }
+
+    /// Captures (level, target, fields) of every tracing event.
+    #[derive(Clone, Default)]
+    struct Capture(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Capture {
+        fn on_event(
+            &self,
+            event: &tracing::Event<'_>,
+            _: tracing_subscriber::layer::Context<'_, S>,
+        ) {
+            struct V(String);
+            impl tracing::field::Visit for V {
+                fn record_debug(&mut self, f: &tracing::field::Field, v: &dyn std::fmt::Debug) {
+                    self.0.push_str(&format!(" {}={:?}", f.name(), v));
+                }
+                fn record_str(&mut self, f: &tracing::field::Field, v: &str) {
+                    self.0.push_str(&format!(" {}={}", f.name(), v));
+                }
+            }
+            let m = event.metadata();
+            let mut v = V(format!("{} {}", m.level(), m.target()));
+            event.record(&mut v);
+            self.0.lock().unwrap().push(v.0);
+        }
+    }
+
+    #[test]
+    fn tracing_snapshot() {
+        use tracing_subscriber::layer::SubscriberExt;
+        let cap = Capture::default();
+        let sub = tracing_subscriber::registry().with(cap.clone());
+        tracing::subscriber::with_default(sub, || {
+            trace(&ev(
+                Details::Path {
+                    path: "/proc/self/environ".into(),
+                    access: "read",
+                },
+                PolicyKind::ReadHandler,
+                Action::Blocked,
+            ));
+            trace(&ev(
+                Details::Fork,
+                PolicyKind::CreateChildProcess,
+                Action::Alerted,
+            ));
+        });
+        let got = cap.0.lock().unwrap().clone();
+        assert_eq!(
+            got,
+            [
+                r#"ERROR fnshield message=fnshield blocked read_handler policy=read_handler action=blocked details={"path":"/proc/self/environ","access":"read"} syscall=connect pid=7 request_id=req-1 function_name=fn count=3 how_to_allow=set read_handler.mode = "allow" (builder: .read_handler(Mode::Allow); env: SHIELD_POLICY_READ_HANDLER=allow); protected paths cannot be allowed one by one"#,
+                r#"WARN fnshield message=fnshield alerted create_child_process policy=create_child_process action=alerted details={} syscall=connect pid=7 request_id=req-1 function_name=fn count=3 how_to_allow=list the programs the function runs in create_child_process.allow (builder: .allow_exec(...)), or set create_child_process.mode = "allow""#,
+            ]
+        );
+    }
 }

@@ -432,12 +432,25 @@ pub fn pattern_covers(pattern: &[u8], path: &[u8]) -> bool {
 ///
 /// Allocation-free and async-signal-safe.
 pub fn normalize(path: &[u8], out: &mut [u8]) -> Option<usize> {
-    if path.first() != Some(&b'/') || path.contains(&0) || out.is_empty() {
+    if path.first() != Some(&b'/') || out.is_empty() {
         return None;
     }
     let mut len = 0usize;
-    for comp in path.split(|&b| b == b'/') {
-        match comp {
+    let mut i = 0usize;
+    while i < path.len() {
+        // One component: path[i..e].
+        while i < path.len() && path[i] == b'/' {
+            i += 1;
+        }
+        let mut e = i;
+        while e < path.len() && path[e] != b'/' {
+            if path[e] == 0 {
+                return None;
+            }
+            e += 1;
+        }
+        let c = &path[i..e];
+        match c {
             b"" | b"." => {}
             b".." => {
                 while len > 0 && out[len - 1] != b'/' {
@@ -445,7 +458,7 @@ pub fn normalize(path: &[u8], out: &mut [u8]) -> Option<usize> {
                 }
                 len = len.saturating_sub(1);
             }
-            c => {
+            _ => {
                 if len + 1 + c.len() > out.len() {
                     return None;
                 }
@@ -454,6 +467,7 @@ pub fn normalize(path: &[u8], out: &mut [u8]) -> Option<usize> {
                 len += 1 + c.len();
             }
         }
+        i = e;
     }
     if len == 0 {
         out[0] = b'/';

@@ -130,9 +130,14 @@ async fn demo() {
                     if line.contains("\"function_shield\"") && line.contains(id.as_str()) {
                         let v: Value = serde_json::from_str(line).unwrap_or(Value::Null);
                         println!(
-                            "  shield {}: {} {}  (how to allow: {})",
+                            "  shield {}: {} ({}{}) {}  (how to allow: {})",
                             v["mode"].as_str().unwrap_or("?"),
                             v["policy"].as_str().unwrap_or("?"),
+                            v["syscall"].as_str().unwrap_or("-"),
+                            v["process"]
+                                .as_str()
+                                .map(|p| format!(" by child {p}"))
+                                .unwrap_or_default(),
                             v["details"],
                             v["how_to_allow"].as_str().unwrap_or("")
                         );

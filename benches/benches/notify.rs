@@ -8,14 +8,13 @@
 //! binary has its own `main` and runs in this order:
 //!
 //! 1. every **bare** benchmark (`<group>/bare`), in a process without any seccomp filter, and
-//!    the bare cost of the one copy the supervisor makes for the round-trip call
-//!    (`notify_handler_parts/process_vm_readv_msghdr`);
-//! 2. `notify_spawn_true/shielded_alert`: criterion in a **shielded child process**
+//!    the bare costs of the supervisor's own syscalls (`notify_handler_parts/*`);
+//! 2. `notify_spawn_true*/shielded_alert`: criterion in a **shielded child process**
 //!    (`FNSHIELD_BENCH_PHASE=alert-criterion`, same fixtures and criterion arguments, shield
 //!    installed with `child_process = alert`), writing its results next to ours;
 //! 3. **paired rounds** (only under `cargo bench`): shielded child processes
 //!    (`FNSHIELD_BENCH_PHASE=paired`, one with children `allow` running every call, one with
-//!    children `alert` running the spawn) and this still-bare process take turns running the
+//!    children `alert` running the spawns) and this still-bare process take turns running the
 //!    same burst of calls (a few ms each, alternating who goes first), 61 rounds per call.
 //!    On a shared machine the load changes within seconds, so two criterion benchmarks a
 //!    minute apart can disagree by ±30 %; back-to-back bursts see the same load. The summary
@@ -27,7 +26,7 @@
 //!    [`Mechanism::SeccompNotify`], and a write outside the allowed tmp sub-path must fail
 //!    with EACCES;
 //! 5. every **shielded** benchmark under the same group names (`<group>/shielded`, and
-//!    `notify_spawn_true/shielded_allow`);
+//!    `notify_spawn_true*/shielded_allow`);
 //! 6. a summary table of medians, ratios and goals read back from criterion's results, then
 //!    the paired figures.
 //!
@@ -56,12 +55,29 @@
 //!   descriptor into the caller with `SECCOMP_IOCTL_NOTIF_ADDFD` and closes its own copy) so
 //!   that the path cannot be swapped after the decision. `close` is not filtered. Goal
 //!   (issue 5): `openat_close/shielded ≤ 1.2 × (round trip + openat_close/bare)`.
-//! * `notify_spawn_true`: `std::process::Command::new("/bin/true").status()`.
+//! * `notify_handler_parts/*` (bare only): the supervisor's own syscalls for the calls above
+//!   (see [`handler_parts`]), to show where the openat+close excess goes.
+//! * `notify_spawn_true`: `std::process::Command::new("/bin/true").status()`, with
+//!   `LD_LIBRARY_PATH` removed from the child's environment. The dynamic loader then makes 5
+//!   path syscalls, each notified under the shield (strace on this machine: `access
+//!   /etc/ld.so.preload`, `openat` of `ld.so.cache` and `libc.so.6`, two `newfstatat` of the
+//!   opened files).
+//! * `notify_spawn_true_ld_path`: the same with `LD_LIBRARY_PATH` = an empty directory, then
+//!   the directory that holds `libc.so.6`, as on Lambda (`/var/lang/lib:/lib64:…`: `libc.so.6`
+//!   is found in the second directory). Before it finds `libc.so.6` the loader probes every
+//!   `glibc-hwcaps`/`tls`/platform subdirectory of each directory: 77 path syscalls on this
+//!   machine, each notified. The environment is set explicitly in both benchmarks because it
+//!   decides the figure: `cargo bench` itself puts 5 directories into `LD_LIBRARY_PATH` (196
+//!   path syscalls per spawn), which made an uncontrolled spawn 5–8× slower shielded under
+//!   `cargo bench` and about 1× when the binary ran directly.
+//!
+//!   Variants of both spawn benchmarks:
 //!   - `bare`: no filter.
 //!   - `shielded_allow`: this process, children `allow`. Neither `clone` nor `execve` is
 //!     notified, but the child inherits the filter, so its dynamic loader's opens
 //!     (`ld.so.cache`, `libc.so.6`, …) are notified to and emulated by this process's
 //!     supervisor; `clone3` gets ENOSYS from the filter and glibc falls back to `clone`.
+//!     Spawns are slow, so these groups use flat sampling (about `measurement_time` each).
 //!   - `shielded_alert`: a shielded child process, children `alert`: the realistic staging
 //!     configuration. In addition, every `execve` is notified, decided against the
 //!     executable allowlist (empty: an alert) and continued; the alert is reported once per
@@ -72,7 +88,7 @@
 use std::ffi::OsStr;
 use std::fs::File;
 use std::hint::black_box;
-use std::io::{ErrorKind, IoSlice, IoSliceMut};
+use std::io::{ErrorKind, IoSlice, IoSliceMut, Read};
 use std::net::UdpSocket;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -82,10 +98,11 @@ use std::time::{Duration, Instant};
 use benches::{
     criterion_dir, fmt_ns, interleave, median, serve_paired, verdict, PairedChild, Summary,
 };
-use criterion::Criterion;
+use criterion::{Criterion, SamplingMode};
 use fnshield::{InterceptorChoice, Mechanism, Mode, Shield};
 use nix::errno::Errno;
 use nix::sys::socket::{sendmsg, MsgFlags, SockaddrStorage};
+use nix::sys::stat::fstat;
 use nix::sys::uio::{process_vm_readv, RemoteIoVec};
 use nix::unistd::Pid;
 
@@ -107,6 +124,8 @@ const ROUNDS: usize = 61;
 struct Dirs {
     base: PathBuf,
     task: PathBuf,
+    /// An empty library directory, the first entry of the Lambda-like `LD_LIBRARY_PATH`.
+    lib: PathBuf,
     tmp: PathBuf,
     allowed: PathBuf,
     file: PathBuf,
@@ -118,6 +137,7 @@ impl Dirs {
         let allowed = tmp.join("data");
         Dirs {
             task: base.join("task"),
+            lib: base.join("lib"),
             file: allowed.join("file"),
             base,
             tmp,
@@ -129,6 +149,7 @@ impl Dirs {
         remove_stale();
         let d = Dirs::at(std::env::temp_dir().join(format!("{PREFIX}{}", std::process::id())));
         std::fs::create_dir_all(&d.task).expect("create the bench task root");
+        std::fs::create_dir_all(&d.lib).expect("create the bench library directory");
         std::fs::create_dir_all(&d.allowed).expect("create the bench tmp root");
         std::fs::write(&d.file, b"bench").expect("write the bench file");
         d
@@ -195,14 +216,30 @@ struct Fixture {
     /// Bound to 127.0.0.1 and never connected: `sendmsg` without an address fails with
     /// `EDESTADDRREQ` before anything is queued.
     udp: UdpSocket,
+    /// Lambda-like: an empty directory first (Lambda's `/var/lang/lib`), then the directory
+    /// that holds `libc.so.6`.
+    ld_path: String,
 }
 
 impl Fixture {
     fn with(dirs: Dirs) -> Fixture {
         let udp = UdpSocket::bind("127.0.0.1:0").expect("bind a UDP socket on loopback");
-        Fixture { dirs, udp }
+        let libc_dir = LIBC_DIRS
+            .into_iter()
+            .find(|d| Path::new(d).join("libc.so.6").exists())
+            .expect("libc.so.6 in one of LIBC_DIRS");
+        let ld_path = format!("{}:{libc_dir}", dirs.lib.display());
+        Fixture { dirs, udp, ld_path }
     }
 }
+
+/// Where the dynamic loader finds `libc.so.6`: Debian/Ubuntu, then Amazon Linux (Lambda).
+const LIBC_DIRS: [&str; 4] = [
+    "/lib/x86_64-linux-gnu",
+    "/lib/aarch64-linux-gnu",
+    "/lib64",
+    "/usr/lib64",
+];
 
 /// The measured calls; the criterion benchmarks and the paired rounds run the same bodies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -210,10 +247,17 @@ enum Call {
     RoundTrip,
     OpenatClose,
     SpawnTrue,
+    SpawnTrueLdPath,
 }
 
 impl Call {
-    const ALL: [Call; 3] = [Call::RoundTrip, Call::OpenatClose, Call::SpawnTrue];
+    const ALL: [Call; 4] = [
+        Call::RoundTrip,
+        Call::OpenatClose,
+        Call::SpawnTrue,
+        Call::SpawnTrueLdPath,
+    ];
+    const SPAWNS: [Call; 2] = [Call::SpawnTrue, Call::SpawnTrueLdPath];
 
     /// The criterion group name (distinct from the `syscalls` bench's, which shares the
     /// results directory).
@@ -222,6 +266,17 @@ impl Call {
             Call::RoundTrip => "notify_round_trip",
             Call::OpenatClose => "notify_openat_close",
             Call::SpawnTrue => "notify_spawn_true",
+            Call::SpawnTrueLdPath => "notify_spawn_true_ld_path",
+        }
+    }
+
+    /// What the summary calls it.
+    fn what(self) -> &'static str {
+        match self {
+            Call::RoundTrip => "notify round trip",
+            Call::OpenatClose => "openat+close",
+            Call::SpawnTrue => "spawn /bin/true",
+            Call::SpawnTrueLdPath => "spawn /bin/true, 2-dir LD_LIBRARY_PATH",
         }
     }
 
@@ -235,6 +290,7 @@ impl Call {
             Call::RoundTrip => 200,
             Call::OpenatClose => 100,
             Call::SpawnTrue => 4,
+            Call::SpawnTrueLdPath => 2,
         }
     }
 
@@ -256,7 +312,17 @@ impl Call {
                 drop(File::open(black_box(&fx.dirs.file)).expect("open the bench file"));
             }
             Call::SpawnTrue => {
-                let status = Command::new("/bin/true").status().expect("spawn /bin/true");
+                let status = Command::new("/bin/true")
+                    .env_remove("LD_LIBRARY_PATH")
+                    .status()
+                    .expect("spawn /bin/true");
+                assert!(status.success(), "/bin/true failed: {status:?}");
+            }
+            Call::SpawnTrueLdPath => {
+                let status = Command::new("/bin/true")
+                    .env("LD_LIBRARY_PATH", &fx.ld_path)
+                    .status()
+                    .expect("spawn /bin/true");
                 assert!(status.success(), "/bin/true failed: {status:?}");
             }
         }
@@ -286,31 +352,66 @@ fn criterion() -> Criterion {
 fn calls(c: &mut Criterion, fx: &Fixture, calls: &[Call], variant: impl Fn(Call) -> &'static str) {
     for &call in calls {
         let mut g = c.benchmark_group(call.group());
+        if Call::SPAWNS.contains(&call) {
+            // Milliseconds per call: the same iteration count per sample keeps the time
+            // near `measurement_time` (linear sampling would run 465 iterations).
+            g.sampling_mode(SamplingMode::Flat);
+        }
         g.bench_function(variant(call), |b| b.iter(|| call.once(fx)));
         g.finish();
     }
 }
 
-/// Bare cost of the supervisor's only work for the round-trip call: copying the caller's
-/// `msghdr` with `process_vm_readv`.
-fn handler_parts(c: &mut Criterion) {
-    let hdr = [0u8; MSGHDR];
-    let mut copy = [0u8; MSGHDR];
-    let remote = [RemoteIoVec {
-        base: hdr.as_ptr() as usize,
-        len: MSGHDR,
-    }];
+/// Bare costs of the supervisor's own syscalls, to show where the notified calls' time goes
+/// (measured once, without the shield): copying the caller's `msghdr` (the round trip's only
+/// work) and, for an allowed `openat`, copying the path, reading `/proc/<tid>/status` (the
+/// caller's thread-group id: open, one 1 KiB read, close), and the verification of the opened
+/// file (`readlink("/proc/self/fd/N")` and `fstat`). The supervisor's own `openat`+`close`
+/// costs what `notify_openat_close/bare` costs; the `ID_VALID` and `ADDFD` ioctls need a
+/// listener and are not measured here.
+fn handler_parts(c: &mut Criterion, fx: &Fixture) {
     let mut g = c.benchmark_group("notify_handler_parts");
-    g.bench_function("process_vm_readv_msghdr", |b| {
+    g.measurement_time(Duration::from_secs(1));
+    let copy_of = |g: &mut criterion::BenchmarkGroup<'_, _>, name: &str, src: &[u8]| {
+        let mut copy = vec![0u8; src.len()];
+        let remote = [RemoteIoVec {
+            base: src.as_ptr() as usize,
+            len: src.len(),
+        }];
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let n = process_vm_readv(
+                    Pid::this(),
+                    &mut [IoSliceMut::new(&mut copy)],
+                    black_box(&remote),
+                )
+                .expect("process_vm_readv of our own memory");
+                assert_eq!(n, src.len());
+            })
+        });
+    };
+    copy_of(&mut g, "process_vm_readv_msghdr", &[0u8; MSGHDR]);
+    copy_of(
+        &mut g,
+        "process_vm_readv_path",
+        fx.dirs.file.as_os_str().as_encoded_bytes(),
+    );
+    let status = PathBuf::from(format!("/proc/{}/status", std::process::id()));
+    g.bench_function("proc_status_read", |b| {
+        let mut buf = [0u8; 1024];
         b.iter(|| {
-            let n = process_vm_readv(
-                Pid::this(),
-                &mut [IoSliceMut::new(&mut copy)],
-                black_box(&remote),
-            )
-            .expect("process_vm_readv of our own memory");
-            assert_eq!(n, MSGHDR);
+            let mut f = File::open(black_box(&status)).expect("open /proc/<pid>/status");
+            let n = f.read(&mut buf).expect("read /proc/<pid>/status");
+            assert!(n > 0);
         })
+    });
+    let file = File::open(&fx.dirs.file).expect("open the bench file");
+    let fd_link = PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
+    g.bench_function("readlink_proc_self_fd", |b| {
+        b.iter(|| std::fs::read_link(black_box(&fd_link)).expect("readlink /proc/self/fd/N"))
+    });
+    g.bench_function("fstat", |b| {
+        b.iter(|| fstat(black_box(&file)).expect("fstat the bench file"))
     });
     g.finish();
 }
@@ -324,7 +425,7 @@ fn alert_criterion(dir: PathBuf) {
         println!("\nshield installed in the alert child process: {report}\n");
     }
     let mut c = criterion();
-    calls(&mut c, &fx, &[Call::SpawnTrue], |_| "shielded_alert");
+    calls(&mut c, &fx, &Call::SPAWNS, |_| "shielded_alert");
 }
 
 /// Runs [`alert_criterion`] in a child process (which must start before this process
@@ -373,7 +474,7 @@ fn paired(fx: &Fixture) -> Vec<Pair> {
     let mut pairs = Vec::new();
     for (children, mode, list) in [
         (Mode::Allow, "allow", &Call::ALL[..]),
-        (Mode::Alert, "alert", &[Call::SpawnTrue][..]),
+        (Mode::Alert, "alert", &Call::SPAWNS[..]),
     ] {
         let mut child = PairedChild::spawn([
             (PHASE, OsStr::new("paired")),
@@ -431,28 +532,26 @@ fn paired_summary(s: &mut Summary, pairs: &[Pair]) {
         ),
         format!("≤ {OPEN_GOAL}× — {}", verdict(r, OPEN_GOAL)),
     );
-    for (children, what) in [
-        (Mode::Allow, "paired: spawn /bin/true, children allow"),
-        (Mode::Alert, "paired: spawn /bin/true, children alert"),
-    ] {
-        let sp = get(children, Call::SpawnTrue);
-        s.row(
-            what,
-            format!(
-                "{:.3}× ({} vs bare {})",
-                ratio(sp),
-                fmt_ns(shielded(sp)),
-                fmt_ns(bare(sp))
-            ),
-            "—",
-        );
+    for call in Call::SPAWNS {
+        for children in [Mode::Allow, Mode::Alert] {
+            let sp = get(children, call);
+            s.row(
+                format!("paired: {}, children {}", call.what(), children.as_str()),
+                format!(
+                    "{:.3}× ({} vs bare {})",
+                    ratio(sp),
+                    fmt_ns(shielded(sp)),
+                    fmt_ns(bare(sp))
+                ),
+                "—",
+            );
+        }
     }
 }
 
 fn fill_summary(s: &mut Summary) {
     let rt_group = Call::RoundTrip.group();
     let open_group = Call::OpenatClose.group();
-    let spawn_group = Call::SpawnTrue.group();
     let trip = s.added(
         "notify round trip (sendmsg, no address → CONTINUE)",
         rt_group,
@@ -505,20 +604,41 @@ fn fill_summary(s: &mut Summary) {
             );
         }
     }
-    s.ratio(
-        "spawn /bin/true, children allow (this process)",
-        spawn_group,
-        "shielded_allow",
-        "bare",
-        None,
-    );
-    s.ratio(
-        "spawn /bin/true, children alert (child process)",
-        spawn_group,
-        "shielded_alert",
-        "bare",
-        None,
-    );
+    let parts = [
+        "process_vm_readv_path",
+        "proc_status_read",
+        "readlink_proc_self_fd",
+        "fstat",
+    ]
+    .map(|p| s.median("notify_handler_parts", p));
+    if let [Some(copy), Some(status), Some(link), Some(stat)] = parts {
+        s.row(
+            "  bare: path copy + /proc/<tid>/status + readlink fd + fstat",
+            format!(
+                "{} + {} + {} + {} = {}",
+                fmt_ns(copy),
+                fmt_ns(status),
+                fmt_ns(link),
+                fmt_ns(stat),
+                fmt_ns(copy + status + link + stat)
+            ),
+            "—",
+        );
+    }
+    for call in Call::SPAWNS {
+        for (variant, whose) in [
+            ("shielded_allow", "children allow, this process"),
+            ("shielded_alert", "children alert, child process"),
+        ] {
+            s.ratio(
+                &format!("{} ({whose})", call.what()),
+                call.group(),
+                variant,
+                "bare",
+                None,
+            );
+        }
+    }
 }
 
 fn main() {
@@ -537,7 +657,7 @@ fn main() {
     let fx = Fixture::with(Dirs::create());
 
     calls(&mut c, &fx, &Call::ALL, |_| "bare");
-    handler_parts(&mut c);
+    handler_parts(&mut c, &fx);
     // Every child process starts before this process installs its shield.
     alert_in_child(&fx);
     let pairs = measuring.then(|| paired(&fx));
@@ -547,8 +667,8 @@ fn main() {
         shield
     });
     calls(&mut c, &fx, &Call::ALL, |call| match call {
-        Call::SpawnTrue => "shielded_allow",
-        _ => "shielded",
+        Call::SpawnTrue | Call::SpawnTrueLdPath => "shielded_allow",
+        Call::RoundTrip | Call::OpenatClose => "shielded",
     });
 
     c.final_summary();

@@ -63,13 +63,13 @@
 //!   /etc/ld.so.preload`, `openat` of `ld.so.cache` and `libc.so.6`, two `newfstatat` of the
 //!   opened files).
 //! * `notify_spawn_true_ld_path`: the same with `LD_LIBRARY_PATH` = an empty directory, then
-//!   the directory that holds `libc.so.6`, as on Lambda (`/var/lang/lib:/lib64:…`: `libc.so.6`
-//!   is found in the second directory). Before it finds `libc.so.6` the loader probes every
+//!   the directory that holds `libc.so.6`, as on Lambda (its documented `LD_LIBRARY_PATH` is
+//!   `/var/lang/lib:/lib64:/usr/lib64:…`: `libc.so.6` is found in the second directory). Before it finds `libc.so.6` the loader probes every
 //!   `glibc-hwcaps`/`tls`/platform subdirectory of each directory: 77 path syscalls on this
 //!   machine, each notified. The environment is set explicitly in both benchmarks because it
 //!   decides the figure: `cargo bench` itself puts 5 directories into `LD_LIBRARY_PATH` (196
-//!   path syscalls per spawn), which made an uncontrolled spawn 5–8× slower shielded under
-//!   `cargo bench` and about 1× when the binary ran directly.
+//!   path syscalls per spawn), which made an uncontrolled spawn 5–9× slower shielded than
+//!   bare under `cargo bench` and about 1× when the same binary ran directly.
 //!
 //!   Variants of both spawn benchmarks:
 //!   - `bare`: no filter.
@@ -84,6 +84,19 @@
 //!     distinct executable and later ones only counted. Measured in another process because
 //!     a process can install only one shield, and criterion's figure for it comes from a
 //!     different moment than `bare`: the paired rounds compare it with bare back to back.
+//!
+//! # Reading the figures: the round trip depends on how idle the machine is
+//!
+//! A notified call is two cross-thread wake-ups (caller → supervisor → caller). On this
+//! machine (a Firecracker VM, like Lambda, with `cpuidle_haltpoll` and no guest halt polling)
+//! an idle vCPU halts at once, and waking the other vCPU goes through the host: the round trip
+//! measured about 80 µs with the machine idle (load average below 1) and about 3 µs with both
+//! vCPUs busy with other work (load average near 3), where no vCPU is halted. The summary
+//! prints the load average; compare figures from runs at similar load only. A throwaway C
+//! program (one `getppid` filter, a supervisor thread answering CONTINUE) showed the same
+//! 30–100 µs idle round trip, and about 3 µs with `SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP`
+//! (`SECCOMP_IOCTL_NOTIF_SET_FLAGS`, Linux 6.6+), which runs the supervisor on the caller's
+//! CPU instead of waking another one.
 
 use std::ffi::OsStr;
 use std::fs::File;

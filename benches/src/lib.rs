@@ -6,9 +6,12 @@
 //! then builds a [`Summary`] that reads the medians criterion just wrote and prints one table
 //! of figures, ratios and goals.
 
+use std::ffi::OsStr;
 use std::fmt::Write as _;
+use std::io::{BufRead, BufReader, Lines, Write as _};
 use std::path::PathBuf;
-use std::time::SystemTime;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::{Duration, SystemTime};
 
 /// Where criterion stores results: `$CRITERION_HOME`, else `$CARGO_TARGET_DIR/criterion`, else
 /// the workspace's `target/criterion` (criterion's own default order). Benches set it
@@ -255,6 +258,101 @@ pub fn interleave(
             }
         })
         .collect()
+}
+
+/// A copy of this bench binary, started as a child process (typically with a shield installed),
+/// that runs bursts of calls on request: the other side of paired rounds (see [`interleave`]).
+/// The child serves requests with [`serve_paired`].
+#[derive(Debug)]
+pub struct PairedChild {
+    child: Child,
+    to_child: ChildStdin,
+    from_child: Lines<BufReader<ChildStdout>>,
+}
+
+impl PairedChild {
+    /// Starts this binary again with `envs` added to its environment (which tell it to serve
+    /// requests instead of benchmarking) and waits until it says it is ready.
+    ///
+    /// # Panics
+    /// If the child cannot be started or ends before saying `ready`.
+    pub fn spawn<K, V>(envs: impl IntoIterator<Item = (K, V)>) -> PairedChild
+    where
+        K: AsRef<OsStr>,
+        V: AsRef<OsStr>,
+    {
+        let exe = std::env::current_exe().expect("path of this bench binary");
+        let mut child = Command::new(exe)
+            .envs(envs)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn the paired child");
+        let to_child = child.stdin.take().expect("child stdin");
+        let from_child = BufReader::new(child.stdout.take().expect("child stdout")).lines();
+        let mut c = PairedChild {
+            child,
+            to_child,
+            from_child,
+        };
+        assert_eq!(c.line(), "ready", "the paired child did not start");
+        c
+    }
+
+    fn line(&mut self) -> String {
+        self.from_child
+            .next()
+            .expect("the paired child ended early")
+            .expect("read from the paired child")
+    }
+
+    /// Asks the child to run `n` calls of `call` (a name the child knows) and returns the
+    /// nanoseconds per call it measured.
+    ///
+    /// # Panics
+    /// If the child fails or answers something other than a number.
+    pub fn run(&mut self, call: &str, n: u64) -> f64 {
+        writeln!(self.to_child, "{call} {n}").expect("write to the paired child");
+        let ns: f64 = self.line().parse().expect("ns from the paired child");
+        ns / n as f64
+    }
+
+    /// Closes the child's stdin, which ends it, and waits for it.
+    ///
+    /// # Panics
+    /// If the child exits unsuccessfully.
+    pub fn finish(self) {
+        let PairedChild {
+            mut child,
+            to_child,
+            from_child,
+        } = self;
+        drop(to_child);
+        drop(from_child);
+        let status = child.wait().expect("wait for the paired child");
+        assert!(status.success(), "the paired child failed: {status:?}");
+    }
+}
+
+/// The child side of [`PairedChild`]: prints `ready`, then answers each `"<call> <n>"` line on
+/// stdin with the nanoseconds that `run(call, n)` returned, until stdin closes.
+///
+/// # Panics
+/// On a malformed request or when stdout is gone.
+pub fn serve_paired(mut run: impl FnMut(&str, u64) -> Duration) {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "ready")
+        .and_then(|()| out.flush())
+        .expect("stdout");
+    for line in std::io::stdin().lines() {
+        let line = line.expect("read a request");
+        let (call, n) = line.split_once(' ').expect("a `<call> <n>` request");
+        let n: u64 = n.parse().expect("a count");
+        let ns = run(call, n).as_nanos();
+        writeln!(out, "{ns}")
+            .and_then(|()| out.flush())
+            .expect("stdout");
+    }
 }
 
 /// `"met"` if `value ≤ goal`, else `"NOT met"`; `" (borderline)"` is added when the value is

@@ -153,6 +153,15 @@ pub(crate) fn prepare_supervisor_thread() {
 
 /// The supervisor loop. Never returns while the listener is open.
 pub(crate) fn supervise(listener: i32) {
+    // Linux 6.6+: wake the supervisor and the caller synchronously (the woken thread runs on the
+    // waker's CPU). On an idle Firecracker VM, as on Lambda, this takes a notified call from
+    // 30-100 µs to about 3 µs, because a halted vCPU no longer has to be woken through the host.
+    const SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP: u64 = 1;
+    let _ = ioctl(
+        listener,
+        libc::SECCOMP_IOCTL_NOTIF_SET_FLAGS,
+        SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP,
+    );
     let own_pid = std::process::id();
     loop {
         let mut n = Notif {
@@ -519,8 +528,14 @@ fn open(
     let mut rewritten = [0u8; PATH_MAX];
     let resolved_len = resolve_in(pid, dirfd, copy.bytes(), &mut abs);
     let copy = match resolved_len.and_then(|l| {
+        // Only /proc and /dev paths can name "the calling process"; reading the caller's
+        // thread-group id costs a file read, so it is done only for them.
+        let p = &abs[..l];
+        if !(p.starts_with(b"/proc/") || p.starts_with(b"/dev/")) {
+            return None;
+        }
         let tgid = tgid_of(pid).unwrap_or(pid);
-        rewrite_self(&abs[..l], pid, tgid, &mut rewritten)
+        rewrite_self(p, pid, tgid, &mut rewritten)
     }) {
         Some(l) => {
             own.buf[..=l].copy_from_slice(&rewritten[..=l]);

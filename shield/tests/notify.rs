@@ -59,6 +59,8 @@ fn alert_mode_children_keep_working_and_are_reported() {
     case("alert_mode_children_keep_working_and_are_reported", || {
         let (task, tmp) = dirs();
         let boot = task.join("bootstrap");
+        std::fs::write(task.join("other"), b"more code").unwrap();
+        std::os::unix::fs::symlink(task.join("other"), tmp.join("link")).unwrap();
         let s = shield(&task, &tmp, |b| b.mode(Mode::Alert));
         let out = Command::new("/bin/sh")
             .arg("-c")
@@ -98,6 +100,20 @@ fn alert_mode_children_keep_working_and_are_reported() {
                     ..
                 }
             )));
+        // A symlink in /tmp to the code is reported by its target, although alert mode lets the
+        // call continue in the child.
+        let link_read = Command::new("/bin/cat")
+            .arg(tmp.join("link"))
+            .output()
+            .unwrap();
+        assert_eq!(link_read.stdout, b"more code");
+        let evs = events(&s);
+        assert!(
+            evs.iter().any(|e| e.policy == PolicyKind::ReadHandler
+                && e.action == Action::Alerted
+                && matches!(&e.details, Details::Path { path, .. } if path.ends_with("task/other"))),
+            "{evs:#?}"
+        );
         assert!(!evs.iter().any(|e| e.action == Action::Blocked));
     });
 }

@@ -518,6 +518,55 @@ fn open(
     if d.verdict == Verdict::Block {
         return Answer::Errno(libc::EACCES);
     }
+    // Emulation exists to enforce: a racing thread must not swap an allowed path for a blocked
+    // one after the check. When no path policy blocks (alert-only staging, or everything
+    // allowed), a swap could only dodge an *alert*, so the call continues in the caller — which
+    // also keeps `/proc/self` and the caller's credentials exactly right, and avoids ADDFD's
+    // two cross-thread wake-ups (tens of µs on an idle VM).
+    let blocks = |slot| st.decider.mode(slot) == crate::policy::Mode::Block;
+    use crate::decide::ModeSlot;
+    if !(blocks(ModeSlot::ReadHandler) || blocks(ModeSlot::TmpRead) || blocks(ModeSlot::TmpWrite)) {
+        // Still report what a symlink leads to: look at the target without opening it for
+        // the caller (O_PATH, then read the fd's path back).
+        if let Some(l) = resolve_in(pid, dirfd, copy.bytes(), &mut abs) {
+            let mut own = [0u8; PATH_MAX + 1];
+            let mut rewritten = [0u8; PATH_MAX];
+            let tgid = || tgid_of(pid).unwrap_or(pid);
+            let (p, plen) = if abs[..l].starts_with(b"/proc/") || abs[..l].starts_with(b"/dev/") {
+                match rewrite_self(&abs[..l], pid, tgid(), &mut rewritten) {
+                    Some(n) => (&rewritten, n),
+                    None => (&abs, l),
+                }
+            } else {
+                (&abs, l)
+            };
+            own[..plen].copy_from_slice(&p[..plen]);
+            let fd = syscall(
+                nr::OPENAT,
+                [
+                    AT_FDCWD as u64,
+                    own.as_ptr() as u64,
+                    (libc::O_PATH | libc::O_CLOEXEC) as u64,
+                    0,
+                    0,
+                    0,
+                ],
+            );
+            if fd >= 0 {
+                let mut real = [0u8; PATH_MAX];
+                if let Some(r) = super::trap::fd_path(fd, &mut real) {
+                    if real[..r] != abs[..l] && real[0] == b'/' {
+                        let rd = st.decider.classify_path(&real[..r], access);
+                        if rd != d {
+                            record_path(n.nr as i64, rd, &real[..r], access);
+                        }
+                    }
+                }
+                close(fd);
+            }
+        }
+        return Answer::Continue;
+    }
     // Emulate: open relative to a duplicate of the caller's dirfd (or its cwd), on our copy —
     // except for paths that name "the calling process", which are rewritten to the caller's
     // /proc entry and opened by their absolute path.

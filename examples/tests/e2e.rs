@@ -2,8 +2,8 @@
 //! API emulator on loopback.
 #![allow(missing_docs)]
 
-use fnshield_tests::emulator::{Emulator, RequestId, TimelineEvent};
-use serde_json::{json, Value};
+use fnshield_tests::emulator::{Emulator, TimelineEvent};
+use serde_json::json;
 use std::path::PathBuf;
 
 struct Setup {
@@ -42,37 +42,6 @@ async fn start(
     (emu, p)
 }
 
-fn shield_lines(emu: &Emulator, id: &RequestId) -> Vec<Value> {
-    emu.timeline()
-        .iter()
-        .filter_map(|e| match e.event() {
-            TimelineEvent::LogLine { line, .. } if line.contains("\"function_shield\"") => {
-                serde_json::from_str::<Value>(line).ok()
-            }
-            _ => None,
-        })
-        .filter(|v| v["request_id"] == id.as_str())
-        .collect()
-}
-
-/// Wait until the function has asked for the event after `id`'s result.
-async fn settled(emu: &Emulator, id: &RequestId) {
-    emu.wait_timeline("next after result", |t| {
-        let at = t.iter().position(|e| {
-            e.event().request_id() == Some(id)
-                && matches!(
-                    e.event(),
-                    TimelineEvent::ResponsePosted { .. } | TimelineEvent::ErrorPosted { .. }
-                )
-        })?;
-        t[at..]
-            .iter()
-            .any(|e| matches!(e.event(), TimelineEvent::NextRequested))
-            .then_some(())
-    })
-    .await;
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn benign_event_and_handler_error() {
     let s = setup("benign", "");
@@ -98,8 +67,8 @@ async fn block_event_carries_request_id_and_is_flushed_before_next() {
         r["error"].as_str().unwrap().contains("Permission denied"),
         "{r}"
     );
-    settled(&emu, &id).await;
-    let lines = shield_lines(&emu, &id);
+    emu.wait_next_after(&id).await;
+    let lines = emu.shield_events_for(&id);
     assert_eq!(lines.len(), 1, "{}", emu.render_timeline());
     assert_eq!(lines[0]["policy"], "read_handler");
     assert_eq!(lines[0]["mode"], "block");
@@ -143,9 +112,9 @@ async fn spawn_blocking_events_are_attributed_to_the_only_invocation() {
     let (emu, _p) = start(&s, &[]).await;
     let id = emu.invoke(json!({"action": "spawn_blocking_read", "target": "/proc/self/environ"}));
     emu.result(&id).await;
-    settled(&emu, &id).await;
+    emu.wait_next_after(&id).await;
     assert_eq!(
-        shield_lines(&emu, &id).len(),
+        emu.shield_events_for(&id).len(),
         1,
         "{}",
         emu.render_timeline()
@@ -159,7 +128,7 @@ async fn tmp_is_wiped_between_invocations_after_the_response() {
     let f = s.tmp.join("planted");
     let id = emu.invoke(json!({"action": "write", "target": f}));
     assert_eq!(emu.result(&id).await.expect_response()["ok"], true);
-    settled(&emu, &id).await;
+    emu.wait_next_after(&id).await;
     let r = emu
         .call(json!({"action": "exists", "target": f}))
         .await
@@ -227,8 +196,8 @@ async fn layer_form_with_sequential_run_behaves_the_same() {
     let id = emu.invoke(json!({"action": "read", "target": "/proc/self/environ"}));
     let r = emu.result(&id).await.expect_response();
     assert_eq!(r["ok"], false);
-    settled(&emu, &id).await;
-    let lines = shield_lines(&emu, &id);
+    emu.wait_next_after(&id).await;
+    let lines = emu.shield_events_for(&id);
     assert_eq!(lines.len(), 1, "{}", emu.render_timeline());
     assert_eq!(
         (lines[0]["policy"].as_str(), lines[0]["mode"].as_str()),

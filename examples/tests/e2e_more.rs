@@ -69,46 +69,6 @@ fn order_schema(s: &Setup) {
     .unwrap();
 }
 
-/// Every shield event line (`"function_shield":true`) on the timeline, parsed.
-fn shield_lines(emu: &Emulator) -> Vec<Value> {
-    emu.timeline()
-        .iter()
-        .filter_map(|e| match e.event() {
-            TimelineEvent::LogLine { line, .. } if line.contains("\"function_shield\"") => {
-                serde_json::from_str::<Value>(line).ok()
-            }
-            _ => None,
-        })
-        .collect()
-}
-
-fn lines_for(emu: &Emulator, id: &RequestId) -> Vec<Value> {
-    shield_lines(emu)
-        .into_iter()
-        .filter(|v| v["request_id"] == id.as_str())
-        .collect()
-}
-
-fn is_result_of(e: &TimelineEvent, id: &RequestId) -> bool {
-    e.request_id() == Some(id)
-        && matches!(
-            e,
-            TimelineEvent::ResponsePosted { .. } | TimelineEvent::ErrorPosted { .. }
-        )
-}
-
-/// Waits until the function has asked for the event after `id`'s result (sequential mode).
-async fn settled(emu: &Emulator, id: &RequestId) {
-    emu.wait_timeline("next after result", |t| {
-        let at = t.iter().position(|e| is_result_of(e.event(), id))?;
-        t[at..]
-            .iter()
-            .any(|e| matches!(e.event(), TimelineEvent::NextRequested))
-            .then_some(())
-    })
-    .await;
-}
-
 fn count_next(t: &[TimelineEntry]) -> usize {
     t.iter()
         .filter(|e| matches!(e.event(), TimelineEvent::NextRequested))
@@ -157,7 +117,7 @@ async fn run_concurrent_attributes_each_event_to_its_own_invocation() {
         (count_next(t) >= 2 * N).then_some(())
     })
     .await;
-    let all = shield_lines(&emu);
+    let all = emu.shield_events();
     for (id, port) in &calls {
         let mine: Vec<&Value> = all
             .iter()
@@ -180,7 +140,12 @@ async fn run_concurrent_attributes_each_event_to_its_own_invocation() {
         assert_eq!(e["action"], "blocked");
         assert_eq!(e["details"]["ip"], "127.0.0.2");
         assert_eq!(e["count"], 1);
-        assert_eq!(lines_for(&emu, id).len(), 1, "{}", emu.render_timeline());
+        assert_eq!(
+            emu.shield_events_for(id).len(),
+            1,
+            "{}",
+            emu.render_timeline()
+        );
     }
     assert!(
         !all.iter().any(|v| v["request_id"] == "unknown"),
@@ -233,8 +198,8 @@ async fn api_gateway_v1_invalid_body_gets_a_400_that_echoes_nothing() {
         let raw = serde_json::to_string(&r).unwrap();
         assert!(!raw.contains("SECRET"), "{name}: input echoed: {raw}");
 
-        settled(&emu, &id).await;
-        let lines = lines_for(&emu, &id);
+        emu.wait_next_after(&id).await;
+        let lines = emu.shield_events_for(&id);
         assert_eq!(lines.len(), 1, "{}", emu.render_timeline());
         assert_eq!(lines[0]["policy"], "input_validation");
         assert_eq!(lines[0]["action"], "blocked");
@@ -297,8 +262,8 @@ async fn invalid_response_is_blocked() {
     let e = result.expect_error();
     assert_eq!(e.error_type(), "Shield.InvalidResponse", "{e}");
     assert!(!e.error_message().contains("SECRET"), "{e}");
-    settled(&emu, &id).await;
-    let lines = lines_for(&emu, &id);
+    emu.wait_next_after(&id).await;
+    let lines = emu.shield_events_for(&id);
     assert_eq!(lines.len(), 1, "{}", emu.render_timeline());
     assert_eq!(lines[0]["policy"], "input_validation");
     assert_eq!(lines[0]["details"]["target"], "response");
@@ -313,10 +278,10 @@ async fn tmp_wipe_runs_after_the_response_and_before_next() {
     let planted = s.tmp.join("planted");
     let id = emu.invoke(json!({"action": "write", "target": planted}));
     assert_eq!(emu.result(&id).await.expect_response()["ok"], true);
-    settled(&emu, &id).await;
+    emu.wait_next_after(&id).await;
 
     let t = emu.timeline();
-    let posted = t.iter().position(|e| is_result_of(e.event(), &id)).unwrap();
+    let posted = t.iter().position(|e| e.event().is_result_of(&id)).unwrap();
     let next = posted
         + t[posted..]
             .iter()

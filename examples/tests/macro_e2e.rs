@@ -2,7 +2,7 @@
 //! (`shielded_fn`), driven through the local Runtime API emulator on loopback, behave alike.
 #![allow(missing_docs)]
 
-use fnshield_tests::emulator::{Emulator, FunctionProcess, RequestId, TimelineEvent};
+use fnshield_tests::emulator::{Emulator, FunctionProcess};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
@@ -40,43 +40,6 @@ async fn start(bin: &str, s: &Setup, envs: &[(&str, &str)]) -> (Emulator, Functi
     (emu, p)
 }
 
-fn shield_lines(emu: &Emulator) -> Vec<Value> {
-    emu.timeline()
-        .iter()
-        .filter_map(|e| match e.event() {
-            TimelineEvent::LogLine { line, .. } if line.contains("\"function_shield\"") => {
-                serde_json::from_str::<Value>(line).ok()
-            }
-            _ => None,
-        })
-        .collect()
-}
-
-fn lines_for(emu: &Emulator, id: &RequestId) -> Vec<Value> {
-    shield_lines(emu)
-        .into_iter()
-        .filter(|v| v["request_id"] == id.as_str())
-        .collect()
-}
-
-/// Wait until the function has asked for the event after `id`'s result.
-async fn settled(emu: &Emulator, id: &RequestId) {
-    emu.wait_timeline("next after result", |t| {
-        let at = t.iter().position(|e| {
-            e.event().request_id() == Some(id)
-                && matches!(
-                    e.event(),
-                    TimelineEvent::ResponsePosted { .. } | TimelineEvent::ErrorPosted { .. }
-                )
-        })?;
-        t[at..]
-            .iter()
-            .any(|e| matches!(e.event(), TimelineEvent::NextRequested))
-            .then_some(())
-    })
-    .await;
-}
-
 /// What a user sees of one shield event, without what differs from run to run.
 fn observable(line: &Value) -> Value {
     json!({
@@ -104,8 +67,8 @@ async fn benign_echo_and_handler_error_as_with_run() {
             e.error_message().contains("failed on purpose"),
             "{bin}: {r:?}"
         );
-        settled(&emu, &id).await;
-        assert!(shield_lines(&emu).is_empty(), "{}", emu.render_timeline());
+        emu.wait_next_after(&id).await;
+        assert!(emu.shield_events().is_empty(), "{}", emu.render_timeline());
         seen.push((
             echo,
             e.error_type().to_owned(),
@@ -128,8 +91,8 @@ async fn blocked_read_of_environ_as_with_run() {
             r["error"].as_str().unwrap().contains("Permission denied"),
             "{bin}: {r}"
         );
-        settled(&emu, &id).await;
-        let lines = lines_for(&emu, &id);
+        emu.wait_next_after(&id).await;
+        let lines = emu.shield_events_for(&id);
         assert_eq!(lines.len(), 1, "{bin}: {}", emu.render_timeline());
         assert_eq!(lines[0]["policy"], "read_handler");
         assert_eq!(lines[0]["mode"], "block");
@@ -164,8 +127,8 @@ async fn init_runs_once_after_the_install_and_is_shielded() {
     // The handler's own actions are those of `examples::handler`.
     let id = emu.invoke(json!({"action": "read", "target": "/proc/self/environ"}));
     assert_eq!(emu.result(&id).await.expect_response()["ok"], false);
-    settled(&emu, &id).await;
-    let all = shield_lines(&emu);
+    emu.wait_next_after(&id).await;
+    let all = emu.shield_events();
     let at_init: Vec<_> = all
         .iter()
         .filter(|v| v["request_id"] != id.as_str())

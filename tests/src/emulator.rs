@@ -416,6 +416,41 @@ impl Emulator {
         self.shared.render_timeline()
     }
 
+    /// Every fnshield event line (`"function_shield":true`) the function printed, parsed, in
+    /// order.
+    pub fn shield_events(&self) -> Vec<serde_json::Value> {
+        self.timeline()
+            .iter()
+            .filter_map(|e| match e.event() {
+                TimelineEvent::LogLine { line, .. } if line.contains("\"function_shield\"") => {
+                    serde_json::from_str(line).ok()
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The fnshield event lines attributed to invocation `id`.
+    pub fn shield_events_for(&self, id: &RequestId) -> Vec<serde_json::Value> {
+        self.shield_events()
+            .into_iter()
+            .filter(|v| v["request_id"] == id.as_str())
+            .collect()
+    }
+
+    /// Wait until the function has asked for the next event after posting `id`'s result —
+    /// the point by which everything for `id` (events, the /tmp wipe) must be done.
+    pub async fn wait_next_after(&self, id: &RequestId) {
+        self.wait_timeline("the next /next after the result", |t| {
+            let at = t.iter().position(|e| e.event().is_result_of(id))?;
+            t[at..]
+                .iter()
+                .any(|e| matches!(e.event(), TimelineEvent::NextRequested))
+                .then_some(())
+        })
+        .await;
+    }
+
     /// The sequence number of the first timeline entry that matches, if any.
     pub fn first_seq(&self, matches: impl Fn(&TimelineEvent) -> bool) -> Option<u64> {
         self.timeline()

@@ -23,8 +23,9 @@
 //! thread were gone, every notified syscall would fail with ENOSYS.
 
 use super::trap::{
-    check_exec, decide_dest, inet, open_access, path_table, push, record_path, resolve_in,
-    verify_opened, write_decimal, PathCopy, TrapState, MSGHDR, SA_MAX, STATE, TARGET,
+    check_exec, decide_dest, inet, open_access, open_path, path_table, proc_path, push,
+    record_path, resolve_in, verify_opened, write_decimal, PathCopy, TrapState, MSGHDR, SA_MAX,
+    STATE, TARGET,
 };
 use super::{read_mem_of, syscall, write_mem_of};
 use crate::arch::nr;
@@ -262,25 +263,9 @@ fn dup_from(pid: i64, fd: i64) -> Result<i64, i32> {
 
 /// A numeric field of `/proc/<tid>/status` (`Tgid:` in decimal, `Umask:` in octal).
 fn status_field(tid: i64, field: &[u8], radix: i64) -> Option<i64> {
-    let mut p = [0u8; 48];
-    let mut n = 0;
-    for &b in b"/proc/" {
-        p[n] = b;
-        n += 1;
-    }
-    n += write_decimal(tid as u64, &mut p[n..]);
-    p[n..n + 7].copy_from_slice(b"/status");
-    let fd = syscall(
-        nr::OPENAT,
-        [
-            AT_FDCWD as u64,
-            p.as_ptr() as u64,
-            (libc::O_RDONLY | libc::O_CLOEXEC) as u64,
-            0,
-            0,
-            0,
-        ],
-    );
+    let mut p = [0u8; 64];
+    proc_path(tid, b"status", &mut p)?;
+    let fd = open_path(&p, libc::O_RDONLY);
     if fd < 0 {
         return None;
     }
@@ -377,25 +362,9 @@ fn rewrite_self(path: &[u8], tid: i64, tgid: i64, out: &mut [u8; PATH_MAX]) -> O
 /// A directory fd for resolving the caller's relative path: its dirfd or its cwd.
 fn dirfd_of(pid: i64, dirfd: i64) -> Result<i64, i32> {
     if dirfd == AT_FDCWD {
-        let mut p = [0u8; 48];
-        let mut n = 0;
-        for &b in b"/proc/" {
-            p[n] = b;
-            n += 1;
-        }
-        n += write_decimal(pid as u64, &mut p[n..]);
-        p[n..n + 4].copy_from_slice(b"/cwd");
-        let fd = syscall(
-            nr::OPENAT,
-            [
-                AT_FDCWD as u64,
-                p.as_ptr() as u64,
-                (libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) as u64,
-                0,
-                0,
-                0,
-            ],
-        );
+        let mut p = [0u8; 64];
+        proc_path(pid, b"cwd", &mut p).ok_or(libc::ENAMETOOLONG)?;
+        let fd = open_path(&p, libc::O_PATH | libc::O_DIRECTORY);
         if fd < 0 {
             Err(-fd as i32)
         } else {

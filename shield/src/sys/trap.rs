@@ -288,27 +288,47 @@ pub(crate) fn resolve_in(
     Some(base + 1 + path.len())
 }
 
+/// Write the NUL-terminated path `/proc/<pid>/<what>` (pid 0: `self`) into `out`; its length
+/// without the NUL, or `None` if it does not fit.
+pub(crate) fn proc_path(pid: i64, what: &[u8], out: &mut [u8; 64]) -> Option<usize> {
+    let mut n = 6;
+    out[..6].copy_from_slice(b"/proc/");
+    if pid == 0 {
+        out[n..n + 4].copy_from_slice(b"self");
+        n += 4;
+    } else {
+        n += write_decimal(pid as u64, &mut out[n..]);
+    }
+    out[n] = b'/';
+    n += 1;
+    if n + what.len() >= out.len() {
+        return None;
+    }
+    out[n..n + what.len()].copy_from_slice(what);
+    out[n + what.len()] = 0;
+    Some(n + what.len())
+}
+
+/// `openat(AT_FDCWD, path, flags)` through the trampoline; `path` is NUL-terminated.
+pub(crate) fn open_path(path: &[u8], flags: i32) -> i64 {
+    syscall(
+        nr::OPENAT,
+        [
+            AT_FDCWD as u64,
+            path.as_ptr() as u64,
+            (flags | libc::O_CLOEXEC) as u64,
+            0,
+            0,
+            0,
+        ],
+    )
+}
+
 /// readlink("/proc/<pid>/<what>") through the trampoline, e.g. `exe`, `cwd`, `fd/3`; pid 0
 /// is this process.
 pub(crate) fn proc_link(pid: i64, what: &[u8], out: &mut [u8; PATH_MAX]) -> Option<usize> {
     let mut p = [0u8; 64];
-    let mut n = 0;
-    for &b in b"/proc/" {
-        p[n] = b;
-        n += 1;
-    }
-    if pid == 0 {
-        p[n..n + 4].copy_from_slice(b"self");
-        n += 4;
-    } else {
-        n += write_decimal(pid as u64, &mut p[n..]);
-    }
-    p[n] = b'/';
-    n += 1;
-    if n + what.len() >= p.len() {
-        return None;
-    }
-    p[n..n + what.len()].copy_from_slice(what);
+    proc_path(pid, what, &mut p)?;
     let r = syscall(
         nr::READLINKAT,
         [
@@ -667,17 +687,7 @@ fn canonical_path(abs: &[u8], out: &mut [u8; PATH_MAX]) -> Option<usize> {
         return None;
     }
     c[..abs.len()].copy_from_slice(abs);
-    let fd = syscall(
-        nr::OPENAT,
-        [
-            AT_FDCWD as u64,
-            c.as_ptr() as u64,
-            (libc::O_PATH | libc::O_CLOEXEC) as u64,
-            0,
-            0,
-            0,
-        ],
-    );
+    let fd = open_path(&c, libc::O_PATH);
     if fd < 0 {
         return None;
     }

@@ -252,6 +252,11 @@ pub enum TimelineEvent {
 }
 
 impl TimelineEvent {
+    /// Whether this is the posted result (response or error) of invocation `id`.
+    pub fn is_result_of(&self, id: &RequestId) -> bool {
+        matches!(self, TimelineEvent::ResponsePosted { id: i, .. } | TimelineEvent::ErrorPosted { id: i, .. } if i == id)
+    }
+
     /// The request id this event is about, if any.
     pub fn request_id(&self) -> Option<&RequestId> {
         match self {

@@ -230,7 +230,7 @@ fn exe_identity() -> (u64, u64) {
 /// Install kernel enforcement for `shield` and report what is enforced.
 pub(crate) fn install(shield: &Inner) -> Result<Enforcement, InstallError> {
     let policy = &shield.policy;
-    let mut kernel = sys::probe::probe();
+    let kernel = sys::probe::probe();
     let children = policy.children_may_run();
     let (want_notify, why) = match policy.interceptor() {
         InterceptorChoice::Notify => (true, "forced by configuration (interceptor = \"notify\")".to_owned()),
@@ -252,16 +252,7 @@ pub(crate) fn install(shield: &Inner) -> Result<Enforcement, InstallError> {
         } else {
             "the kernel does not offer SECCOMP_RET_TRAP (seccomp unavailable or refused)"
         };
-        kernel.refused = Some(reason.into());
-        return finish(
-            shield,
-            Enforcement {
-                policies: not_enforced(reason),
-                interceptor: Mechanism::None,
-                interceptor_reason: why,
-                kernel,
-            },
-        );
+        return refused(shield, kernel, why, reason);
     }
     let n_early = needs(policy);
     // In trap mode, a supervisor thread also takes process creation in block mode, so that
@@ -288,16 +279,7 @@ pub(crate) fn install(shield: &Inner) -> Result<Enforcement, InstallError> {
     }
     if let Err(e) = sys::install_sigsys_handler() {
         let reason = format!("sigaction(SIGSYS) failed: errno {e}");
-        kernel.refused = Some(reason.clone());
-        return finish(
-            shield,
-            Enforcement {
-                policies: not_enforced(&reason),
-                interceptor: Mechanism::None,
-                interceptor_reason: why,
-                kernel,
-            },
-        );
+        return refused(shield, kernel, why, &reason);
     }
     if !kernel.no_new_privs {
         let r = sys::set_no_new_privs();
@@ -306,16 +288,7 @@ pub(crate) fn install(shield: &Inner) -> Result<Enforcement, InstallError> {
                 "prctl(PR_SET_NO_NEW_PRIVS) refused (errno {}) and NoNewPrivs is not already set",
                 -r
             );
-            kernel.refused = Some(reason.clone());
-            return finish(
-                shield,
-                Enforcement {
-                    policies: not_enforced(&reason),
-                    interceptor: Mechanism::None,
-                    interceptor_reason: why,
-                    kernel,
-                },
-            );
+            return refused(shield, kernel, why, &reason);
         }
     }
     const TSYNC: u64 = 1;
@@ -378,16 +351,7 @@ pub(crate) fn install(shield: &Inner) -> Result<Enforcement, InstallError> {
         } else {
             format!("seccomp(SECCOMP_SET_MODE_FILTER) refused: errno {}", -r)
         };
-        kernel.refused = Some(reason.clone());
-        return finish(
-            shield,
-            Enforcement {
-                policies: not_enforced(&reason),
-                interceptor: Mechanism::None,
-                interceptor_reason: why,
-                kernel,
-            },
-        );
+        return refused(shield, kernel, why, &reason);
     }
     if let Some(tx) = supervisor {
         // The listener is an fd of this process; the supervisor thread takes it from here.
@@ -491,6 +455,25 @@ pub(crate) fn install(shield: &Inner) -> Result<Enforcement, InstallError> {
         Enforcement {
             policies,
             interceptor: mechanism,
+            interceptor_reason: why,
+            kernel,
+        },
+    )
+}
+
+/// The kernel refused (or lacks) what the interceptor needs: nothing is enforced.
+fn refused(
+    shield: &Inner,
+    mut kernel: KernelProbe,
+    why: String,
+    reason: &str,
+) -> Result<Enforcement, InstallError> {
+    kernel.refused = Some(reason.to_owned());
+    finish(
+        shield,
+        Enforcement {
+            policies: not_enforced(reason),
+            interceptor: Mechanism::None,
             interceptor_reason: why,
             kernel,
         },

@@ -293,7 +293,13 @@ pub struct FlushSummary {
 struct Pending {
     order: Vec<String>,
     events: HashMap<String, Event>,
+    /// Invocations already flushed (most recent last, bounded): an event of theirs that shows
+    /// up late is emitted by the next flush instead of waiting forever.
+    finished: std::collections::VecDeque<String>,
 }
+
+/// How many flushed request ids are remembered for late events.
+const FINISHED_MAX: usize = 256;
 
 /// Drains the ring, folds repeats and emits to sinks.
 pub struct Reporter {
@@ -394,6 +400,19 @@ impl Reporter {
         self.collect_from(&RING);
     }
 
+    /// [`Reporter::collect`], then wait (briefly, bounded) for records other threads have
+    /// claimed but not yet finished writing: a record stuck behind one could otherwise miss
+    /// its invocation's flush.
+    fn collect_settled(&self) {
+        for _ in 0..10_000 {
+            self.collect();
+            if RING.is_empty() {
+                return;
+            }
+            std::thread::yield_now();
+        }
+    }
+
     /// Blocks recorded so far for `request_id` (after [`Reporter::collect`]).
     pub fn blocks_for(&self, request_id: &str) -> u64 {
         let p = self.lock();
@@ -411,22 +430,36 @@ impl Reporter {
     /// Emit the pending events of `request_id` plus those attributed to `unknown` (or all
     /// pending events when `request_id` is `None`), then one EMF line for them.
     pub fn flush(&self, request_id: Option<&str>) -> FlushSummary {
-        self.collect();
+        self.collect_settled();
         let take: Vec<Event> = {
             let mut p = self.lock();
-            let Pending { order, events } = &mut *p;
+            let Pending {
+                order,
+                events,
+                finished,
+            } = &mut *p;
             let mut out = Vec::new();
             order.retain(|k| {
                 let e = &events[k];
                 let mine = match request_id {
                     None => true,
-                    Some(id) => e.request_id == id || e.request_id == "unknown",
+                    Some(id) => {
+                        e.request_id == id
+                            || e.request_id == "unknown"
+                            || finished.iter().any(|f| *f == e.request_id)
+                    }
                 };
                 if mine {
                     out.push(events.remove(k).expect("key in order is in map"));
                 }
                 !mine
             });
+            if let Some(id) = request_id {
+                finished.push_back(id.to_owned());
+                if finished.len() > FINISHED_MAX {
+                    finished.pop_front();
+                }
+            }
             out
         };
         let mut summary = FlushSummary::default();
@@ -472,3 +505,77 @@ use std::io::Write as _;
 
 /// A shared handle to the reporter.
 pub type SharedReporter = Arc<Reporter>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Out(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Out {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn ev(id: &str, path: &str) -> Event {
+        Event::new(
+            PolicyKind::ReadWriteTmp,
+            Action::Blocked,
+            Details::Path {
+                path: path.into(),
+                access: "write",
+            },
+            id,
+        )
+    }
+
+    #[test]
+    fn folding_flushing_and_late_events() {
+        let out = Out::default();
+        let r = Reporter::with_writer(
+            Sinks {
+                tracing: false,
+                json: true,
+                emf: false,
+            },
+            "ns",
+            "fn",
+            None,
+            Box::new(out.clone()),
+        );
+        r.record(ev("a", "/tmp/x"));
+        r.record(ev("a", "/tmp/x"));
+        r.record(ev("b", "/tmp/y"));
+        assert_eq!(r.blocks_for("a"), 2);
+        // Flushing `a` emits a's events (folded, count 2), not b's.
+        assert_eq!(
+            r.flush(Some("a")),
+            FlushSummary {
+                blocked: 1,
+                alerted: 0
+            }
+        );
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(text.lines().count(), 1);
+        assert!(text.contains("\"count\":2") && text.contains("/tmp/x"));
+        // An event of `a` that shows up after a's flush goes out with the next flush.
+        r.record(ev("a", "/tmp/late"));
+        assert_eq!(
+            r.flush(Some("b")),
+            FlushSummary {
+                blocked: 2,
+                alerted: 0
+            }
+        );
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        assert!(
+            text.contains("/tmp/late") && text.contains("/tmp/y"),
+            "{text}"
+        );
+    }
+}

@@ -23,13 +23,13 @@
 //! thread were gone, every notified syscall would fail with ENOSYS.
 
 use super::trap::{
-    check_exec, decide_dest, inet, open_access, open_path, path_table, proc_path, push,
-    record_path, resolve_in, verify_opened, write_decimal, PathCopy, TrapState, MSGHDR, SA_MAX,
-    STATE, TARGET,
+    check_exec, check_path_arg, decide_dest, inet, open_access, open_path, path_table, proc_path,
+    push, record_path, resolve_in, verify_opened, write_decimal, PathCopy, TrapState, MSGHDR,
+    SA_MAX, STATE, TARGET,
 };
 use super::{read_mem_of, syscall, write_mem_of};
 use crate::arch::nr;
-use crate::decide::{Access, PathDecision, Verdict, PATH_MAX};
+use crate::decide::{Access, Verdict, PATH_MAX};
 use crate::event::{Record, RecordKind};
 use crate::policy::PolicyKind;
 
@@ -640,25 +640,8 @@ fn path_call(
         };
         let dirfd = dirfd_idx.map_or(AT_FDCWD, |i| a[i] as i32 as i64);
         let empty_ok = empty.is_some_and(|(fi, bit)| a[fi] & bit != 0);
-        let mut abs = [0u8; PATH_MAX];
-        let resolved = if copy.len == 0 && !empty_ok {
-            None
-        } else {
-            resolve_in(pid, dirfd, copy.bytes(), &mut abs)
-        };
-        let (d, shown): (PathDecision, &[u8]) = match resolved {
-            Some(len) => (st.decider.classify_path(&abs[..len], access), &abs[..len]),
-            None if copy.len == 0 => (
-                PathDecision {
-                    policy: None,
-                    verdict: Verdict::Allow,
-                },
-                b"",
-            ),
-            None => (st.decider.classify_path(copy.bytes(), access), copy.bytes()),
-        };
-        record_path(n.nr as i64, d, shown, access);
-        blocked |= d.verdict == Verdict::Block;
+        blocked |=
+            check_path_arg(st, pid, n.nr as i64, dirfd, &copy, empty_ok, access) == Verdict::Block;
     }
     if !valid(listener, n.id) {
         return Answer::Errno(libc::ENOENT);

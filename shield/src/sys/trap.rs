@@ -627,25 +627,7 @@ fn path_call(
         };
         let dirfd = dirfd_idx.map_or(AT_FDCWD, |i| a[i] as i32 as i64);
         let empty_ok = empty.is_some_and(|(fi, bit)| a[fi] & bit != 0);
-        let mut abs = [0u8; PATH_MAX];
-        let resolved = if copy.len == 0 && !empty_ok {
-            None
-        } else {
-            resolve_in(0, dirfd, copy.bytes(), &mut abs)
-        };
-        let (d, shown): (PathDecision, &[u8]) = match resolved {
-            Some(n) => (st.decider.classify_path(&abs[..n], access), &abs[..n]),
-            None if copy.len == 0 => (
-                PathDecision {
-                    policy: None,
-                    verdict: Verdict::Allow,
-                },
-                b"",
-            ),
-            None => (st.decider.classify_path(copy.bytes(), access), copy.bytes()),
-        };
-        record_path(nr, d, shown, access);
-        blocked |= d.verdict == Verdict::Block;
+        blocked |= check_path_arg(st, 0, nr, dirfd, &copy, empty_ok, access) == Verdict::Block;
         copies[slot] = Some(copy);
     }
     if blocked {
@@ -677,6 +659,38 @@ fn exec(
     }
     a[path_idx] = copy.ptr();
     syscall(nr, a)
+}
+
+/// Resolve one path argument of process `pid` (0: this process) against `dirfd`, classify it
+/// and record the event; the verdict. An empty path acts on the fd itself when `empty_ok`.
+pub(crate) fn check_path_arg(
+    st: &TrapState,
+    pid: i64,
+    nr: i64,
+    dirfd: i64,
+    copy: &PathCopy,
+    empty_ok: bool,
+    access: Access,
+) -> Verdict {
+    let mut abs = [0u8; PATH_MAX];
+    let resolved = if copy.len == 0 && !empty_ok {
+        None
+    } else {
+        resolve_in(pid, dirfd, copy.bytes(), &mut abs)
+    };
+    let (d, shown): (PathDecision, &[u8]) = match resolved {
+        Some(n) => (st.decider.classify_path(&abs[..n], access), &abs[..n]),
+        None if copy.len == 0 => (
+            PathDecision {
+                policy: None,
+                verdict: Verdict::Allow,
+            },
+            b"",
+        ),
+        None => (st.decider.classify_path(copy.bytes(), access), copy.bytes()),
+    };
+    record_path(nr, d, shown, access);
+    d.verdict
 }
 
 /// The file an absolute path names, with every symlink resolved (open `O_PATH`, read back

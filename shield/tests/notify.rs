@@ -5,16 +5,13 @@
 #![allow(unsafe_code)]
 
 mod common;
-use common::{case, errno};
+use common::{case, errno, events};
 
-use fnshield::{Action, Details, Event, InterceptorChoice, Mode, PolicyKind, Shield};
+use fnshield::{Action, Details, InterceptorChoice, Mode, PolicyKind, Shield};
 use std::ffi::CString;
 use std::net::{TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Mutex;
-
-static EVENTS: Mutex<Vec<Event>> = Mutex::new(Vec::new());
 
 fn dirs() -> (PathBuf, PathBuf) {
     let base = std::env::temp_dir().join(format!("fnshield-notify-{}", std::process::id()));
@@ -31,27 +28,7 @@ fn shield(
     tmp: &Path,
     f: impl FnOnce(fnshield::ShieldBuilder) -> fnshield::ShieldBuilder,
 ) -> Shield {
-    let env = fnshield::policy::Env::from_pairs([("LAMBDA_TASK_ROOT", task.to_str().unwrap())]);
-    let b = Shield::builder()
-        .env(env)
-        .resolv_conf("nameserver 127.0.0.1\n")
-        .tmp_root(tmp.to_str().unwrap())
-        .wipe_tmp(false)
-        .sinks(["json"])
-        .on_event(|e| EVENTS.lock().unwrap().push(e.clone()));
-    let s = f(b).build().expect("valid config");
-    let report = s.install().expect("install");
-    assert_eq!(
-        report.interceptor,
-        fnshield::Mechanism::SeccompNotify,
-        "{report}"
-    );
-    s
-}
-
-fn events(s: &Shield) -> Vec<Event> {
-    s.reporter().flush(None);
-    EVENTS.lock().unwrap().clone()
+    common::install_shield(task, tmp, fnshield::Mechanism::SeccompNotify, f)
 }
 
 #[test]

@@ -8,16 +8,15 @@
 #![allow(unsafe_code)]
 
 mod common;
-use common::{case, errno};
+use common::{case, errno, events};
 
 use fnshield::{Action, Details, Event, Mode, PolicyKind, Shield};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::ffi::CString;
 use std::net::{TcpListener, UdpSocket};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Mutex;
 
 // ---- counting allocator (per thread) ----
 struct Counting;
@@ -37,8 +36,6 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static A: Counting = Counting;
 
-static EVENTS: Mutex<Vec<Event>> = Mutex::new(Vec::new());
-
 fn dirs() -> (PathBuf, PathBuf, PathBuf) {
     let base = std::env::temp_dir().join(format!("fnshield-trap-{}", std::process::id()));
     let task = base.join("task");
@@ -50,33 +47,11 @@ fn dirs() -> (PathBuf, PathBuf, PathBuf) {
 }
 
 fn shield(
-    task: &std::path::Path,
-    tmp: &std::path::Path,
+    task: &Path,
+    tmp: &Path,
     f: impl FnOnce(fnshield::ShieldBuilder) -> fnshield::ShieldBuilder,
 ) -> Shield {
-    let env = fnshield::policy::Env::from_pairs([
-        ("LAMBDA_TASK_ROOT", task.to_str().unwrap()),
-        ("AWS_LAMBDA_FUNCTION_NAME", "trap-test"),
-    ]);
-    let b = Shield::builder()
-        .env(env)
-        .resolv_conf("nameserver 127.0.0.1\n")
-        .tmp_root(tmp.to_str().unwrap())
-        .sinks(["json"])
-        .on_event(|e| EVENTS.lock().unwrap().push(e.clone()));
-    let s = f(b).build().expect("valid config");
-    let report = s.install().expect("install");
-    assert_eq!(
-        report.interceptor,
-        fnshield::Mechanism::SeccompTrap,
-        "{report}"
-    );
-    s
-}
-
-fn events(s: &Shield) -> Vec<Event> {
-    s.reporter().flush(None);
-    EVENTS.lock().unwrap().clone()
+    common::install_shield(task, tmp, fnshield::Mechanism::SeccompTrap, f)
 }
 
 fn open_raw(path: &str, flags: i32) -> (i64, i32) {

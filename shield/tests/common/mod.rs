@@ -1,7 +1,47 @@
 //! Shared by the test files whose cases install a seccomp filter: each case runs in its own
 //! process.
+// Each test binary uses a different subset.
+#![allow(dead_code)]
 
+use fnshield::{Event, Mechanism, Shield, ShieldBuilder};
+use std::path::Path;
 use std::process::Command;
+use std::sync::Mutex;
+
+/// Every event the shield of this (case) process emitted.
+pub static EVENTS: Mutex<Vec<Event>> = Mutex::new(Vec::new());
+
+/// Build a shield for a test: the given task root and tmp root, resolver 127.0.0.1, no /tmp
+/// wipe, events to [`EVENTS`] (and the JSON line), plus what `f` adds; install it and check
+/// that `interceptor` is the one in use.
+pub fn install_shield(
+    task: &Path,
+    tmp: &Path,
+    interceptor: Mechanism,
+    f: impl FnOnce(ShieldBuilder) -> ShieldBuilder,
+) -> Shield {
+    let env = fnshield::policy::Env::from_pairs([
+        ("LAMBDA_TASK_ROOT", task.to_str().unwrap()),
+        ("AWS_LAMBDA_FUNCTION_NAME", "shield-test"),
+    ]);
+    let b = Shield::builder()
+        .env(env)
+        .resolv_conf("nameserver 127.0.0.1\n")
+        .tmp_root(tmp.to_str().unwrap())
+        .wipe_tmp(false)
+        .sinks(["json"])
+        .on_event(|e| EVENTS.lock().unwrap().push(e.clone()));
+    let s = f(b).build().expect("valid config");
+    let report = s.install().expect("install");
+    assert_eq!(report.interceptor, interceptor, "{report}");
+    s
+}
+
+/// Flush and return every event so far.
+pub fn events(s: &Shield) -> Vec<Event> {
+    s.reporter().flush(None);
+    EVENTS.lock().unwrap().clone()
+}
 
 /// Run `body` in a fresh process (this test binary re-executed with `FNSHIELD_CASE=<name>`,
 /// filtered to the test of the same name); return its stdout. Fails with the child's output

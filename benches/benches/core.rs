@@ -56,6 +56,15 @@ fn benches(c: &mut Criterion) {
             )
         })
     });
+    c.bench_function("normalize_proc_root", |b| {
+        b.iter(|| {
+            let mut buf = [0u8; 256];
+            fnshield::decide::normalize_proc(
+                black_box(b"/proc/self/root/proc/self/environ"),
+                &mut buf,
+            )
+        })
+    });
     let ip = "127.0.0.2".parse().unwrap();
     c.bench_function("decide_connect", |b| {
         b.iter(|| {

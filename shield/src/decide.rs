@@ -476,10 +476,55 @@ pub fn normalize(path: &[u8], out: &mut [u8]) -> Option<usize> {
     Some(len)
 }
 
+/// Whether `path` is already what [`normalize`] would produce: absolute, no empty, `.` or `..`
+/// component, no trailing `/` (except `/` itself), no NUL.
+fn is_normal(path: &[u8]) -> bool {
+    if path.first() != Some(&b'/') {
+        return false;
+    }
+    if path.len() == 1 {
+        return true;
+    }
+    if path[path.len() - 1] == b'/' {
+        return false;
+    }
+    let mut prev_slash = false;
+    let mut i = 0;
+    while i < path.len() {
+        let b = path[i];
+        if b == 0 {
+            return false;
+        }
+        if prev_slash {
+            if b == b'/' {
+                return false;
+            }
+            if b == b'.' {
+                let next = path.get(i + 1).copied();
+                if next.is_none() || next == Some(b'/') {
+                    return false;
+                }
+                if next == Some(b'.') && matches!(path.get(i + 2), None | Some(b'/')) {
+                    return false;
+                }
+            }
+        }
+        prev_slash = b == b'/';
+        i += 1;
+    }
+    true
+}
+
 /// [`normalize`], then strip `/proc/self/root`, `/proc/thread-self/root` and `/proc/<pid>/root`
 /// prefixes (each names `/` inside a Lambda sandbox) until none is left.
 pub fn normalize_proc(path: &[u8], out: &mut [u8]) -> Option<usize> {
-    let mut n = normalize(path, out)?;
+    let mut n = if is_normal(path) && path.len() <= out.len() {
+        // Already normal (the common case): one copy instead of component-wise rebuilding.
+        out[..path.len()].copy_from_slice(path);
+        path.len()
+    } else {
+        normalize(path, out)?
+    };
     for _ in 0..8 {
         let Some(rest_at) = proc_root_prefix(&out[..n]) else {
             return Some(n);
@@ -698,6 +743,14 @@ mod tests {
         ) {
             let (p, x) = (format!("/{}", pat.join("/")), format!("/{}", path.join("/")));
             prop_assert_eq!(pattern_covers(p.as_bytes(), x.as_bytes()), covers_reference(p.as_bytes(), x.as_bytes()), "{} {}", p, x);
+        }
+
+        #[test]
+        fn the_fast_path_agrees_with_normalize(parts in proptest::collection::vec("(\\.\\.|\\.|\\.a|a\\.|\\.\\.\\.|tmp|x|)", 0..8), trailing in proptest::bool::ANY) {
+            let p = format!("/{}{}", parts.join("/"), if trailing { "/" } else { "" });
+            let mut b = [0u8; PATH_MAX];
+            let n = normalize(p.as_bytes(), &mut b).unwrap();
+            prop_assert_eq!(is_normal(p.as_bytes()), &b[..n] == p.as_bytes(), "{}", p);
         }
 
         #[test]

@@ -486,7 +486,13 @@ fn finish(shield: &Inner, report: Enforcement) -> Result<Enforcement, InstallErr
         .iter()
         .filter(|p| p.state != EnforcementState::FullyEnforced && p.reason != "mode is allow")
         .collect();
-    if shield.policy.require_enforcement() && !degraded.is_empty() {
+    // require_enforcement refuses to run *unprotected*: a policy that is not enforced at all.
+    // A partially enforced one (a documented residual race) is reported, not fatal.
+    if shield.policy.require_enforcement()
+        && degraded
+            .iter()
+            .any(|p| p.state == EnforcementState::NotEnforced)
+    {
         return Err(InstallError::NotEnforced(Box::new(report)));
     }
     for p in degraded {

@@ -381,3 +381,25 @@ fn supervisor_survives_bad_pointers() {
         assert!(std::fs::read("/etc/hostname").is_ok() || std::fs::read("/etc/passwd").is_ok());
     });
 }
+
+#[test]
+fn require_enforcement_accepts_partial_and_says_why() {
+    case("require_enforcement_accepts_partial_and_says_why", || {
+        let (task, tmp) = dirs();
+        let s = shield(&task, &tmp, |b| {
+            b.require_enforcement(true).allow_exec("/usr/bin/true")
+        });
+        let report = s.enforcement().expect("installed");
+        let child = report.policy(PolicyKind::CreateChildProcess).unwrap();
+        assert_eq!(
+            child.state,
+            fnshield::EnforcementState::PartiallyEnforced,
+            "{report}"
+        );
+        assert!(child.reason.contains("racing thread"), "{report}");
+        let out = Command::new("/usr/bin/true")
+            .status()
+            .expect("an allowed child runs");
+        assert!(out.success());
+    });
+}

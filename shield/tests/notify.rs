@@ -403,3 +403,86 @@ fn require_enforcement_accepts_partial_and_says_why() {
         assert!(out.success());
     });
 }
+
+/// A thread keeps flipping a sockaddr between an allowed (127.0.0.1) and a forbidden
+/// (127.0.0.2) destination while the main thread sends datagrams to it: nothing may arrive at
+/// the forbidden socket.
+fn race_sendto(interceptor: InterceptorChoice, attempts: usize) {
+    let allowed = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let forbidden = UdpSocket::bind("127.0.0.2:0").unwrap();
+    forbidden.set_nonblocking(true).unwrap();
+    allowed.set_nonblocking(true).unwrap();
+    let (task, tmp) = dirs();
+    let _s = shield_any(&task, &tmp, interceptor, |b| b.outbound(Mode::Block));
+    let sa = |ip: [u8; 4], port: u16| libc::sockaddr_in {
+        sin_family: libc::AF_INET as u16,
+        sin_port: port.to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from_ne_bytes(ip),
+        },
+        sin_zero: [0; 8],
+    };
+    let good = sa([127, 0, 0, 1], allowed.local_addr().unwrap().port());
+    let bad = sa([127, 0, 0, 2], forbidden.local_addr().unwrap().port());
+    let buf: &'static mut libc::sockaddr_in = Box::leak(Box::new(good));
+    let addr = buf as *mut libc::sockaddr_in as usize;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let flipper = std::thread::spawn(move || {
+        let mut i = 0u64;
+        while !stop2.load(std::sync::atomic::Ordering::Relaxed) {
+            let v = if i.is_multiple_of(2) { bad } else { good };
+            // SAFETY: the leaked sockaddr lives forever; racing writes are the point of the test.
+            unsafe { std::ptr::write_volatile(addr as *mut libc::sockaddr_in, v) };
+            i += 1;
+        }
+    });
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    use std::os::fd::AsRawFd;
+    let (mut sent, mut refused) = (0, 0);
+    for _ in 0..attempts {
+        // SAFETY: sendto with a 1-byte buffer and the racing sockaddr.
+        let r = unsafe {
+            libc::sendto(
+                sock.as_raw_fd(),
+                b"x".as_ptr().cast(),
+                1,
+                0,
+                addr as *const libc::sockaddr,
+                std::mem::size_of::<libc::sockaddr_in>() as u32,
+            )
+        };
+        if r == 1 {
+            sent += 1;
+        } else {
+            refused += 1;
+        }
+        // Keep the receive buffers from filling up.
+        let mut b = [0u8; 8];
+        while allowed.recv(&mut b).is_ok() {}
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    flipper.join().unwrap();
+    let mut leaked = 0;
+    let mut b = [0u8; 8];
+    while forbidden.recv(&mut b).is_ok() {
+        leaked += 1;
+    }
+    println!("RACE sendto attempts={attempts} sent={sent} refused={refused} leaked={leaked}");
+    assert_eq!(leaked, 0, "{leaked} datagrams reached the forbidden host");
+    assert!(sent > 0 && refused > 0, "the race did not run both ways");
+}
+
+#[test]
+fn toctou_race_on_sendto_address_trap() {
+    case("toctou_race_on_sendto_address_trap", || {
+        race_sendto(InterceptorChoice::Trap, 100_000)
+    });
+}
+
+#[test]
+fn toctou_race_on_sendto_address_notify() {
+    case("toctou_race_on_sendto_address_notify", || {
+        race_sendto(InterceptorChoice::Notify, 100_000)
+    });
+}

@@ -23,9 +23,9 @@
 //! thread were gone, every notified syscall would fail with ENOSYS.
 
 use super::trap::{
-    check_exec, check_path_arg, decide_dest, inet, open_access, open_path, path_table, proc_path,
-    push, record_path, resolve_in, verify_opened, write_decimal, PathCopy, TrapState, MSGHDR,
-    SA_MAX, STATE, TARGET,
+    check_exec, check_path_arg, classify_arg, decide_dest, inet, open_access, open_path,
+    path_table, proc_path, push, record_path, verify_opened, write_decimal, PathCopy, TrapState,
+    MSGHDR, SA_MAX, STATE, TARGET,
 };
 use super::{read_mem_of, syscall, write_mem_of};
 use crate::arch::nr;
@@ -451,6 +451,65 @@ fn fork(st: &TrapState, nr: i64) -> Answer {
     }
 }
 
+/// Open `path` in the supervisor as the caller would: absolute paths as they are, relative
+/// ones against a duplicate of the caller's dirfd (or its cwd). `how` is a copied `open_how`
+/// (openat2), whose flags gain `O_CLOEXEC` and whose mode gets the caller's umask like `mode`
+/// does. Returns the fd or `-errno`.
+fn open_for(
+    pid: i64,
+    dirfd: i64,
+    path: &PathCopy,
+    flags: u64,
+    mode: u64,
+    how: Option<[u8; 24]>,
+) -> i64 {
+    let base = if path.bytes().first() == Some(&b'/') {
+        AT_FDCWD
+    } else {
+        match dirfd_of(pid, dirfd) {
+            Ok(b) => b,
+            Err(e) => return -(e as i64),
+        }
+    };
+    let fd = match how {
+        Some(mut h) => {
+            let f =
+                u64::from_le_bytes(h[0..8].try_into().unwrap_or([0; 8])) | libc::O_CLOEXEC as u64;
+            h[0..8].copy_from_slice(&f.to_le_bytes());
+            let m = u64::from_le_bytes(h[8..16].try_into().unwrap_or([0; 8]));
+            h[8..16].copy_from_slice(&caller_mode(pid, f, m).to_le_bytes());
+            syscall(
+                nr::OPENAT2,
+                [base as u64, path.ptr(), h.as_ptr() as u64, 24, 0, 0],
+            )
+        }
+        None => syscall(
+            nr::OPENAT,
+            [
+                base as u64,
+                path.ptr(),
+                flags,
+                caller_mode(pid, flags, mode),
+                0,
+                0,
+            ],
+        ),
+    };
+    if base != AT_FDCWD {
+        close(base);
+    }
+    fd
+}
+
+/// Files are created with the caller's umask, not the supervisor's (which is 0).
+fn caller_mode(pid: i64, flags: u64, mode: u64) -> u64 {
+    if flags as i32 & (libc::O_CREAT | libc::O_TMPFILE) != 0 {
+        mode & !umask_of(pid) & 0o7777
+    } else {
+        mode
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn open(
     st: &TrapState,
@@ -472,54 +531,49 @@ fn open(
     }
     let access = open_access(flags);
     let mut abs = [0u8; PATH_MAX];
-    let d = match resolve_in(pid, dirfd, copy.bytes(), &mut abs) {
-        Some(len) => {
-            let d = st.decider.classify_path(&abs[..len], access);
-            record_path(n.nr as i64, d, &abs[..len], access);
-            d
-        }
-        None => {
-            let d = st.decider.classify_path(copy.bytes(), access);
-            record_path(n.nr as i64, d, copy.bytes(), access);
-            d
-        }
-    };
+    let (d, resolved) = classify_arg(st, pid, n.nr as i64, dirfd, copy.bytes(), access, &mut abs);
     if d.verdict == Verdict::Block {
         return Answer::Errno(libc::EACCES);
     }
+    // The path as the supervisor must open it on the caller's behalf: paths that name "the
+    // calling process" (/proc/self, /dev/fd, ...) rewritten to the caller's /proc entry and
+    // opened by their absolute path; anything else as the caller gave it.
+    let mut own = PathCopy {
+        buf: [0; PATH_MAX + 1],
+        len: 0,
+    };
+    let rewritten = resolved.and_then(|l| {
+        let p = &abs[..l];
+        // Only /proc and /dev paths can name the caller; reading its thread-group id costs a
+        // file read, so it is done only for them.
+        if !(p.starts_with(b"/proc/") || p.starts_with(b"/dev/")) {
+            return None;
+        }
+        let mut out = [0u8; PATH_MAX];
+        let l = rewrite_self(p, pid, tgid_of(pid).unwrap_or(pid), &mut out)?;
+        own.buf[..=l].copy_from_slice(&out[..=l]);
+        own.len = l;
+        Some(())
+    });
+    let copy = if rewritten.is_some() { &own } else { &copy };
     // Emulation exists to enforce: a racing thread must not swap an allowed path for a blocked
     // one after the check. When no path policy blocks (alert-only staging, or everything
     // allowed), a swap could only dodge an *alert*, so the call continues in the caller — which
-    // also keeps `/proc/self` and the caller's credentials exactly right, and avoids ADDFD's
-    // two cross-thread wake-ups (tens of µs on an idle VM).
+    // also keeps the caller's credentials exactly right, and avoids ADDFD's two cross-thread
+    // wake-ups (tens of µs on an idle VM).
     let blocks = |slot| st.decider.mode(slot) == crate::policy::Mode::Block;
     use crate::decide::ModeSlot;
     if !(blocks(ModeSlot::ReadHandler) || blocks(ModeSlot::TmpRead) || blocks(ModeSlot::TmpWrite)) {
-        // Still report what a symlink leads to: look at the target without opening it for
-        // the caller (O_PATH, then read the fd's path back).
-        if let Some(l) = resolve_in(pid, dirfd, copy.bytes(), &mut abs) {
-            let mut own = [0u8; PATH_MAX + 1];
-            let mut rewritten = [0u8; PATH_MAX];
-            let tgid = || tgid_of(pid).unwrap_or(pid);
-            let (p, plen) = if abs[..l].starts_with(b"/proc/") || abs[..l].starts_with(b"/dev/") {
-                match rewrite_self(&abs[..l], pid, tgid(), &mut rewritten) {
-                    Some(n) => (&rewritten, n),
-                    None => (&abs, l),
-                }
-            } else {
-                (&abs, l)
-            };
-            own[..plen].copy_from_slice(&p[..plen]);
-            let fd = syscall(
-                nr::OPENAT,
-                [
-                    AT_FDCWD as u64,
-                    own.as_ptr() as u64,
-                    (libc::O_PATH | libc::O_CLOEXEC) as u64,
-                    0,
-                    0,
-                    0,
-                ],
+        // Still report what a symlink leads to: look at the target without opening it for the
+        // caller (O_PATH relative to the caller's dirfd or cwd, then read the fd's path back).
+        if let Some(l) = resolved {
+            let fd = open_for(
+                pid,
+                dirfd,
+                copy,
+                (libc::O_PATH | libc::O_CLOEXEC) as u64,
+                0,
+                None,
             );
             if fd >= 0 {
                 let mut real = [0u8; PATH_MAX];
@@ -536,74 +590,7 @@ fn open(
         }
         return Answer::Continue;
     }
-    // Emulate: open relative to a duplicate of the caller's dirfd (or its cwd), on our copy —
-    // except for paths that name "the calling process", which are rewritten to the caller's
-    // /proc entry and opened by their absolute path.
-    let mut own = PathCopy {
-        buf: [0; PATH_MAX + 1],
-        len: 0,
-    };
-    let mut rewritten = [0u8; PATH_MAX];
-    let resolved_len = resolve_in(pid, dirfd, copy.bytes(), &mut abs);
-    let copy = match resolved_len.and_then(|l| {
-        // Only /proc and /dev paths can name "the calling process"; reading the caller's
-        // thread-group id costs a file read, so it is done only for them.
-        let p = &abs[..l];
-        if !(p.starts_with(b"/proc/") || p.starts_with(b"/dev/")) {
-            return None;
-        }
-        let tgid = tgid_of(pid).unwrap_or(pid);
-        rewrite_self(p, pid, tgid, &mut rewritten)
-    }) {
-        Some(l) => {
-            own.buf[..=l].copy_from_slice(&rewritten[..=l]);
-            own.len = l;
-            &own
-        }
-        None => &copy,
-    };
-    // Files are created with the caller's umask, not the supervisor's (which is 0).
-    let creates = flags as i32 & (libc::O_CREAT | libc::O_TMPFILE) != 0;
-    let mode = if creates {
-        mode & !umask_of(pid) & 0o7777
-    } else {
-        mode
-    };
-    let base = if copy.bytes().first() == Some(&b'/') {
-        Ok(AT_FDCWD)
-    } else {
-        dirfd_of(pid, dirfd)
-    };
-    let base = match base {
-        Ok(b) => b,
-        Err(e) => return Answer::Errno(e),
-    };
-    let fd = match how {
-        Some(mut h) => {
-            // Our copy of `open_how`, with O_CLOEXEC for the supervisor's side.
-            let f =
-                u64::from_le_bytes(h[0..8].try_into().unwrap_or([0; 8])) | libc::O_CLOEXEC as u64;
-            h[0..8].copy_from_slice(&f.to_le_bytes());
-            syscall(
-                nr::OPENAT2,
-                [base as u64, copy.ptr(), h.as_ptr() as u64, 24, 0, 0],
-            )
-        }
-        None => syscall(
-            nr::OPENAT,
-            [
-                base as u64,
-                copy.ptr(),
-                flags | libc::O_CLOEXEC as u64,
-                mode,
-                0,
-                0,
-            ],
-        ),
-    };
-    if base != AT_FDCWD {
-        close(base);
-    }
+    let fd = open_for(pid, dirfd, copy, flags | libc::O_CLOEXEC as u64, mode, how);
     if fd < 0 {
         return Answer::Errno(-fd as i32);
     }

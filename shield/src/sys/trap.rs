@@ -481,18 +481,7 @@ fn open_like(
     };
     let access = open_access(flags);
     let mut abs = [0u8; PATH_MAX];
-    let d = match resolve_in(0, dirfd, copy.bytes(), &mut abs) {
-        Some(n) => {
-            let d = st.decider.classify_path(&abs[..n], access);
-            record_path(nr, d, &abs[..n], access);
-            d
-        }
-        None => {
-            let d = st.decider.classify_path(copy.bytes(), access);
-            record_path(nr, d, copy.bytes(), access);
-            d
-        }
-    };
+    let (d, _) = classify_arg(st, 0, nr, dirfd, copy.bytes(), access, &mut abs);
     if d.verdict == Verdict::Block {
         return -EACCES;
     }
@@ -661,8 +650,30 @@ fn exec(
     syscall(nr, a)
 }
 
-/// Resolve one path argument of process `pid` (0: this process) against `dirfd`, classify it
-/// and record the event; the verdict. An empty path acts on the fd itself when `empty_ok`.
+/// Resolve a path argument of process `pid` (0: this process) against `dirfd` into `abs`,
+/// classify it and record the event. A path that cannot be resolved is classified as given
+/// (which fails closed). Returns the decision and the resolved length.
+pub(crate) fn classify_arg(
+    st: &TrapState,
+    pid: i64,
+    nr: i64,
+    dirfd: i64,
+    path: &[u8],
+    access: Access,
+    abs: &mut [u8; PATH_MAX],
+) -> (PathDecision, Option<usize>) {
+    let resolved = resolve_in(pid, dirfd, path, abs);
+    let shown: &[u8] = match resolved {
+        Some(n) => &abs[..n],
+        None => path,
+    };
+    let d = st.decider.classify_path(shown, access);
+    record_path(nr, d, shown, access);
+    (d, resolved)
+}
+
+/// [`classify_arg`] for the non-open path calls. An empty path names nothing unless the call's
+/// `AT_EMPTY_PATH`-like flag (`empty_ok`) makes it name a file fd: otherwise it is let through.
 pub(crate) fn check_path_arg(
     st: &TrapState,
     pid: i64,
@@ -673,24 +684,13 @@ pub(crate) fn check_path_arg(
     access: Access,
 ) -> Verdict {
     let mut abs = [0u8; PATH_MAX];
-    let resolved = if copy.len == 0 && !empty_ok {
-        None
-    } else {
-        resolve_in(pid, dirfd, copy.bytes(), &mut abs)
-    };
-    let (d, shown): (PathDecision, &[u8]) = match resolved {
-        Some(n) => (st.decider.classify_path(&abs[..n], access), &abs[..n]),
-        None if copy.len == 0 => (
-            PathDecision {
-                policy: None,
-                verdict: Verdict::Allow,
-            },
-            b"",
-        ),
-        None => (st.decider.classify_path(copy.bytes(), access), copy.bytes()),
-    };
-    record_path(nr, d, shown, access);
-    d.verdict
+    if copy.len == 0 && (!empty_ok || resolve_in(pid, dirfd, b"", &mut abs).is_none()) {
+        // Nothing is named (an fd that is a socket or pipe, or no AT_EMPTY_PATH).
+        return Verdict::Allow;
+    }
+    classify_arg(st, pid, nr, dirfd, copy.bytes(), access, &mut abs)
+        .0
+        .verdict
 }
 
 /// The file an absolute path names, with every symlink resolved (open `O_PATH`, read back

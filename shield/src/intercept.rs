@@ -254,10 +254,10 @@ pub(crate) fn install(shield: &Inner) -> Result<Enforcement, InstallError> {
         };
         return refused(shield, kernel, why, reason);
     }
-    let n_early = needs(policy);
+    let n = needs(policy);
     // In trap mode, a supervisor thread also takes process creation in block mode, so that
     // refused forks are reported (when the kernel offers USER_NOTIF).
-    let fork_events = !want_notify && n_early.fork_in_kernel && kernel.notify_available;
+    let fork_events = !want_notify && n.fork_in_kernel && kernel.notify_available;
     let listener_needed = want_notify || fork_events;
     let spec = if want_notify {
         notify_filter_spec(policy, sys::trampoline_ip())
@@ -266,14 +266,11 @@ pub(crate) fn install(shield: &Inner) -> Result<Enforcement, InstallError> {
     };
     let filter =
         Filter::try_from(&spec).map_err(|e| InstallError::Setup(format!("filter: {e}")))?;
-    let n = needs(policy);
     let state = sys::trap::TrapState {
         decider: Decider::new(policy),
         exe: exe_identity(),
         check_exe: n.paths_open,
     };
-    // The reporter thread drains the ring as it fills (started before the filter).
-    sys::start_reporter(shield.reporter.clone());
     if sys::trap::STATE.set(state).is_err() {
         return Err(InstallError::AlreadyInstalled);
     }
@@ -291,33 +288,26 @@ pub(crate) fn install(shield: &Inner) -> Result<Enforcement, InstallError> {
             return refused(shield, kernel, why, &reason);
         }
     }
+    // The reporter thread drains the ring as it fills (started before the filter).
+    sys::start_reporter(shield.reporter.clone());
     const TSYNC: u64 = 1;
     const NEW_LISTENER: u64 = 1 << 3;
     const TSYNC_ESRCH: u64 = 1 << 4;
     const WAIT_KILLABLE_RECV: u64 = 1 << 5;
     let mut killable = false;
-    // The supervisor thread starts before the filter (see prepare_supervisor_thread) and
+    // The supervisor thread starts before the filter (see prepare_shield_thread) and
     // receives the listener once it exists.
     let supervisor = if listener_needed {
         let (tx, rx) = std::sync::mpsc::channel::<i32>();
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
-        let spawned = std::thread::Builder::new()
-            .name("fnshield-supervisor".into())
-            .stack_size(1024 * 1024)
-            .spawn(move || {
-                sys::notify::prepare_supervisor_thread();
-                let _ = ready_tx.send(());
-                if let Ok(listener) = rx.recv() {
-                    if listener >= 0 {
-                        sys::notify::supervise(listener);
-                    }
+        let started = sys::spawn_shield_thread("fnshield-supervisor", move || {
+            if let Ok(listener) = rx.recv() {
+                if listener >= 0 {
+                    sys::notify::supervise(listener);
                 }
-            });
-        match spawned {
-            Ok(_) => {
-                let _ = ready_rx.recv();
-                Some(tx)
             }
+        });
+        match started {
+            Ok(()) => Some(tx),
             // Without a supervisor every notified call would hang or fail: refuse to run.
             Err(e) => {
                 return Err(InstallError::Setup(format!(

@@ -242,33 +242,42 @@ pub(crate) fn wait_wake(fd: i32) -> i64 {
     )
 }
 
+/// Spawn one of the shield's own threads and wait until it is ready to run under the filter
+/// (see [`notify::prepare_shield_thread`]); `body` runs after that.
+pub(crate) fn spawn_shield_thread(
+    name: &str,
+    body: impl FnOnce() + Send + 'static,
+) -> std::io::Result<()> {
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
+    std::thread::Builder::new()
+        .name(name.into())
+        .stack_size(1024 * 1024)
+        .spawn(move || {
+            notify::prepare_shield_thread();
+            let _ = ready_tx.send(());
+            body();
+        })?;
+    let _ = ready_rx.recv();
+    Ok(())
+}
+
 /// Start the reporter thread: it drains the event ring into the reporter whenever the ring
-/// is half full, so a burst of violations longer than the ring loses nothing. Started before
-/// the filter, with malloc warmed up and signals blocked (see the notify supervisor).
+/// is half full, so a burst of violations longer than the ring loses nothing.
 pub(crate) fn start_reporter(reporter: std::sync::Arc<crate::event::Reporter>) -> bool {
     let fd = eventfd();
     if fd < 0 {
         return false;
     }
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
-    let spawned = std::thread::Builder::new()
-        .name("fnshield-reporter".into())
-        .spawn(move || {
-            notify::prepare_supervisor_thread();
-            reporter.collect();
-            let _ = ready_tx.send(());
-            loop {
-                let r = wait_wake(fd as i32);
-                if r < 0 && r != -(libc::EINTR as i64) {
-                    return;
-                }
-                reporter.collect();
-            }
-        });
-    if spawned.is_err() {
+    let started = spawn_shield_thread("fnshield-reporter", move || loop {
+        let r = wait_wake(fd as i32);
+        if r < 0 && r != -(libc::EINTR as i64) {
+            return;
+        }
+        reporter.collect();
+    });
+    if started.is_err() {
         return false;
     }
-    let _ = ready_rx.recv();
     WAKE_FD.store(fd as i32, std::sync::atomic::Ordering::Release);
     true
 }

@@ -121,7 +121,8 @@ fn send(listener: i32, id: u64, a: Answer) {
     );
 }
 
-/// Prepare the calling thread to be the supervisor. Run it **before** the filter is installed:
+/// Prepare the calling thread to be one of the shield's own (the supervisor, the reporter).
+/// Run it **before** the filter is installed:
 /// - every signal is blocked, so that no user handler runs here and no ioctl is interrupted
 ///   (threads it spawns inherit the mask);
 /// - it gets its own file-system context (`unshare(CLONE_FS)`) with umask 0, so that files it
@@ -129,7 +130,7 @@ fn send(listener: i32, id: u64, a: Answer) {
 /// - malloc's per-thread state is initialised now: glibc's first `free` in a thread may open
 ///   `/sys/devices/system/cpu/online`, which after install would be a notified call waiting for
 ///   this very thread.
-pub(crate) fn prepare_supervisor_thread() {
+pub(crate) fn prepare_shield_thread() {
     let all: u64 = !0;
     syscall(
         libc::SYS_rt_sigprocmask,

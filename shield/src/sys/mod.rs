@@ -218,18 +218,25 @@ pub(crate) fn eventfd() -> i64 {
 /// The reporter's wake-up fd, or -1. Written from signal context when the ring fills up.
 pub(crate) static WAKE_FD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
 
-/// Wake the reporter thread if the ring is half full. Async-signal-safe.
+/// Wake the reporter thread if the ring is half full; when it is three-quarters full, also
+/// yield the CPU (a bounded number of times) so that the reporter can drain it before records
+/// are lost. Async-signal-safe: a `write` to an eventfd and `sched_yield`.
 pub(crate) fn wake_reporter_if_needed() {
-    if crate::event::RING.len() < crate::event::ring::CAPACITY / 2 {
+    use crate::event::ring::CAPACITY;
+    let fd = WAKE_FD.load(std::sync::atomic::Ordering::Relaxed);
+    if fd < 0 || crate::event::RING.len() < CAPACITY / 2 {
         return;
     }
-    let fd = WAKE_FD.load(std::sync::atomic::Ordering::Relaxed);
-    if fd >= 0 {
-        let one = 1u64;
-        syscall(
-            libc::SYS_write,
-            [fd as u64, &one as *const u64 as u64, 8, 0, 0, 0],
-        );
+    let one = 1u64;
+    syscall(
+        libc::SYS_write,
+        [fd as u64, &one as *const u64 as u64, 8, 0, 0, 0],
+    );
+    for _ in 0..64 {
+        if crate::event::RING.len() < CAPACITY * 3 / 4 {
+            break;
+        }
+        syscall(libc::SYS_sched_yield, [0; 6]);
     }
 }
 

@@ -109,7 +109,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use benches::{
-    criterion_dir, fmt_ns, interleave, median, serve_paired, verdict, PairedChild, Summary,
+    criterion_dir, fmt_ns, interleave, median, serve_paired, verdict, Dirs, PairedChild, Summary,
 };
 use criterion::{Criterion, SamplingMode};
 use fnshield::{InterceptorChoice, Mechanism, Mode, Shield};
@@ -133,58 +133,6 @@ const MSGHDR: usize = 56;
 const OPEN_GOAL: f64 = 1.2;
 /// Rounds per call in the paired measurement.
 const ROUNDS: usize = 61;
-
-struct Dirs {
-    base: PathBuf,
-    task: PathBuf,
-    /// An empty library directory, the first entry of the Lambda-like `LD_LIBRARY_PATH`.
-    lib: PathBuf,
-    tmp: PathBuf,
-    allowed: PathBuf,
-    file: PathBuf,
-}
-
-impl Dirs {
-    fn at(base: PathBuf) -> Dirs {
-        let tmp = base.join("tmp");
-        let allowed = tmp.join("data");
-        Dirs {
-            task: base.join("task"),
-            lib: base.join("lib"),
-            file: allowed.join("file"),
-            base,
-            tmp,
-            allowed,
-        }
-    }
-
-    fn create() -> Dirs {
-        remove_stale();
-        let d = Dirs::at(std::env::temp_dir().join(format!("{PREFIX}{}", std::process::id())));
-        std::fs::create_dir_all(&d.task).expect("create the bench task root");
-        std::fs::create_dir_all(&d.lib).expect("create the bench library directory");
-        std::fs::create_dir_all(&d.allowed).expect("create the bench tmp root");
-        std::fs::write(&d.file, b"bench").expect("write the bench file");
-        d
-    }
-}
-
-/// Fixture directories of earlier runs whose process is gone (a shielded run cannot remove
-/// its own tmp root).
-fn remove_stale() {
-    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let name = e.file_name();
-        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix(PREFIX)) else {
-            continue;
-        };
-        if !Path::new("/proc").join(pid).exists() {
-            let _ = std::fs::remove_dir_all(e.path());
-        }
-    }
-}
 
 /// The shield under test: the notify interceptor, `create_child_process = children`, every
 /// other policy `block` (the defaults), the process environment ignored, the tmp root in the
@@ -667,7 +615,7 @@ fn main() {
     let measuring = benches::measuring();
     let mut summary = Summary::new("notify: shielded vs bare");
     let mut c = criterion();
-    let fx = Fixture::with(Dirs::create());
+    let fx = Fixture::with(Dirs::create(PREFIX));
 
     calls(&mut c, &fx, &Call::ALL, |_| "bare");
     handler_parts(&mut c, &fx);

@@ -68,7 +68,7 @@ use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use benches::{criterion_dir, fmt_ns, median, verdict, Summary};
+use benches::{criterion_dir, fmt_ns, median, verdict, Dirs, Summary};
 use criterion::{Criterion, SamplingMode};
 use fnshield::{Mechanism, Shield};
 use nix::sys::stat::fstat;
@@ -84,54 +84,6 @@ const PREFIX: &str = "fnshield-bench-syscalls-";
 
 /// Install times (ns) and build times (ns) reported by the install-once children.
 static INSTALL_SAMPLES: Mutex<Vec<(u64, u64)>> = Mutex::new(Vec::new());
-
-struct Dirs {
-    base: PathBuf,
-    task: PathBuf,
-    tmp: PathBuf,
-    allowed: PathBuf,
-    file: PathBuf,
-}
-
-impl Dirs {
-    fn at(base: PathBuf) -> Dirs {
-        let tmp = base.join("tmp");
-        let allowed = tmp.join("data");
-        Dirs {
-            task: base.join("task"),
-            file: allowed.join("file"),
-            base,
-            tmp,
-            allowed,
-        }
-    }
-
-    fn create() -> Dirs {
-        remove_stale();
-        let d = Dirs::at(std::env::temp_dir().join(format!("{PREFIX}{}", std::process::id())));
-        std::fs::create_dir_all(&d.task).expect("create the bench task root");
-        std::fs::create_dir_all(&d.allowed).expect("create the bench tmp root");
-        std::fs::write(&d.file, b"bench").expect("write the bench file");
-        d
-    }
-}
-
-/// Fixture directories of earlier runs whose process is gone (a shielded run cannot remove
-/// its own tmp root).
-fn remove_stale() {
-    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let name = e.file_name();
-        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix(PREFIX)) else {
-            continue;
-        };
-        if !Path::new("/proc").join(pid).exists() {
-            let _ = std::fs::remove_dir_all(e.path());
-        }
-    }
-}
 
 /// The shield under test: every policy `block` (the defaults), the process environment
 /// ignored, the tmp root in the fixture directory with one allowed sub-path.
@@ -208,7 +160,7 @@ struct Fixture {
 
 impl Fixture {
     fn new() -> Fixture {
-        Fixture::with(Dirs::create())
+        Fixture::with(Dirs::create(PREFIX))
     }
 
     fn with(dirs: Dirs) -> Fixture {

@@ -366,6 +366,69 @@ pub fn verdict(value: f64, goal: f64) -> String {
     }
 }
 
+/// The fixture directories of a shielded bench: a task root, an empty library directory (the
+/// first entry of a Lambda-like `LD_LIBRARY_PATH`), and a tmp root with an allowed
+/// sub-directory holding one file.
+pub struct Dirs {
+    /// The directory holding everything.
+    pub base: PathBuf,
+    /// `$LAMBDA_TASK_ROOT`.
+    pub task: PathBuf,
+    /// An empty library directory.
+    pub lib: PathBuf,
+    /// The tmp root.
+    pub tmp: PathBuf,
+    /// The allowed sub-directory of the tmp root.
+    pub allowed: PathBuf,
+    /// A file in it.
+    pub file: PathBuf,
+}
+
+impl Dirs {
+    /// The layout under `base` (nothing is created).
+    pub fn at(base: PathBuf) -> Dirs {
+        let tmp = base.join("tmp");
+        let allowed = tmp.join("data");
+        Dirs {
+            task: base.join("task"),
+            lib: base.join("lib"),
+            file: allowed.join("file"),
+            base,
+            tmp,
+            allowed,
+        }
+    }
+
+    /// Create the layout under the temp directory, named `<prefix><pid>`, after removing the
+    /// stale ones of earlier runs.
+    pub fn create(prefix: &str) -> Dirs {
+        remove_stale(prefix);
+        let d = Dirs::at(std::env::temp_dir().join(format!("{prefix}{}", std::process::id())));
+        std::fs::create_dir_all(&d.task).expect("create the bench task root");
+        std::fs::create_dir_all(&d.lib).expect("create the bench library directory");
+        std::fs::create_dir_all(&d.allowed).expect("create the bench tmp root");
+        std::fs::write(&d.file, b"bench").expect("write the bench file");
+        d
+    }
+}
+
+/// Fixture directories `<prefix><pid>` of earlier runs whose process is gone (a shielded run
+/// cannot remove its own tmp root).
+pub fn remove_stale(prefix: &str) {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix(prefix)) else {
+            continue;
+        };
+        if !std::path::Path::new("/proc").join(pid).exists() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

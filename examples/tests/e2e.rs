@@ -4,42 +4,19 @@
 
 use fnshield_tests::emulator::{Emulator, TimelineEvent};
 use serde_json::json;
-use std::path::PathBuf;
 
-struct Setup {
-    task: PathBuf,
-    tmp: PathBuf,
-}
+mod common;
+use common::Setup;
 
 fn setup(name: &str, extra_toml: &str) -> Setup {
-    let base = std::env::temp_dir().join(format!("fnshield-e2e-{name}-{}", std::process::id()));
-    let task = base.join("task");
-    let tmp = base.join("tmp");
-    std::fs::create_dir_all(&task).unwrap();
-    std::fs::create_dir_all(&tmp).unwrap();
-    std::fs::write(task.join("bootstrap"), b"code").unwrap();
-    std::fs::write(
-        task.join("fnshield.toml"),
-        format!("[read_write_tmp]\nroot = \"{}\"\nmode = \"allow\"\n[events]\nsinks = [\"json\"]\n{extra_toml}", tmp.display()),
-    )
-    .unwrap();
-    Setup { task, tmp }
+    common::setup(&format!("e2e-{name}"), r#"["json"]"#, extra_toml)
 }
 
 async fn start(
     s: &Setup,
     envs: &[(&str, &str)],
 ) -> (Emulator, fnshield_tests::emulator::FunctionProcess) {
-    let emu = Emulator::builder().function_name("e2e").start().await;
-    let mut all = vec![("LAMBDA_TASK_ROOT", s.task.to_str().unwrap())];
-    all.extend_from_slice(envs);
-    let p = emu
-        .spawn_function(
-            std::path::Path::new(env!("CARGO_BIN_EXE_shielded_fn")),
-            &all,
-        )
-        .await;
-    (emu, p)
+    common::start(s, env!("CARGO_BIN_EXE_shielded_fn"), "e2e", envs).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -180,13 +157,7 @@ async fn bad_configuration_fails_at_cold_start_with_an_init_error() {
 #[tokio::test(flavor = "multi_thread")]
 async fn layer_form_with_sequential_run_behaves_the_same() {
     let s = setup("layer", "");
-    let emu = Emulator::builder().function_name("e2e").start().await;
-    let _p = emu
-        .spawn_function(
-            std::path::Path::new(env!("CARGO_BIN_EXE_layer_fn")),
-            &[("LAMBDA_TASK_ROOT", s.task.to_str().unwrap())],
-        )
-        .await;
+    let (emu, _p) = common::start(&s, env!("CARGO_BIN_EXE_layer_fn"), "e2e", &[]).await;
     assert_eq!(
         emu.call(json!({"action": "echo", "n": 7}))
             .await

@@ -7,45 +7,17 @@ use fnshield_tests::emulator::{
     Emulator, FunctionProcess, RequestId, TimelineEntry, TimelineEvent,
 };
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::Path;
 
-struct Setup {
-    task: PathBuf,
-    tmp: PathBuf,
-}
+mod common;
+use common::Setup;
 
-/// A task root with `fnshield.toml` (tmp root of our own, tmp policy off, `sinks`) plus
-/// `extra_toml`.
 fn setup(name: &str, sinks: &str, extra_toml: &str) -> Setup {
-    let base =
-        std::env::temp_dir().join(format!("fnshield-e2e-more-{name}-{}", std::process::id()));
-    let task = base.join("task");
-    let tmp = base.join("tmp");
-    std::fs::create_dir_all(task.join("schemas")).unwrap();
-    std::fs::create_dir_all(&tmp).unwrap();
-    std::fs::write(task.join("bootstrap"), b"code").unwrap();
-    std::fs::write(
-        task.join("fnshield.toml"),
-        format!(
-            "[read_write_tmp]\nroot = \"{}\"\nmode = \"allow\"\n[events]\nsinks = {sinks}\n{extra_toml}",
-            tmp.display()
-        ),
-    )
-    .unwrap();
-    Setup { task, tmp }
+    common::setup(&format!("e2e-more-{name}"), sinks, extra_toml)
 }
 
 async fn start(s: &Setup, bin: &str, envs: &[(&str, &str)]) -> (Emulator, FunctionProcess) {
-    let emu = Emulator::builder()
-        .function_name("e2e-more")
-        .wait_timeout(Duration::from_secs(30))
-        .start()
-        .await;
-    let mut all = vec![("LAMBDA_TASK_ROOT", s.task.to_str().unwrap())];
-    all.extend_from_slice(envs);
-    let p = emu.spawn_function(Path::new(bin), &all).await;
-    (emu, p)
+    common::start(s, bin, "e2e-more", envs).await
 }
 
 const SHIELDED_FN: &str = env!("CARGO_BIN_EXE_shielded_fn");

@@ -4,41 +4,20 @@
 
 use fnshield_tests::emulator::{Emulator, FunctionProcess};
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
 
-const MACRO_FN: &str = env!("CARGO_BIN_EXE_macro_fn");
-const RUN_FN: &str = env!("CARGO_BIN_EXE_shielded_fn");
-
-struct Setup {
-    task: PathBuf,
-}
+mod common;
+use common::Setup;
 
 fn setup(name: &str) -> Setup {
-    let base =
-        std::env::temp_dir().join(format!("fnshield-macro-e2e-{name}-{}", std::process::id()));
-    let task = base.join("task");
-    let tmp = base.join("tmp");
-    std::fs::create_dir_all(&task).unwrap();
-    std::fs::create_dir_all(&tmp).unwrap();
-    std::fs::write(task.join("bootstrap"), b"code").unwrap();
-    std::fs::write(
-        task.join("fnshield.toml"),
-        format!(
-            "[read_write_tmp]\nroot = \"{}\"\nmode = \"allow\"\n[events]\nsinks = [\"json\"]\n",
-            tmp.display()
-        ),
-    )
-    .unwrap();
-    Setup { task }
+    common::setup(&format!("macro-e2e-{name}"), r#"["json"]"#, "")
 }
 
 async fn start(bin: &str, s: &Setup, envs: &[(&str, &str)]) -> (Emulator, FunctionProcess) {
-    let emu = Emulator::builder().function_name("macro-e2e").start().await;
-    let mut all = vec![("LAMBDA_TASK_ROOT", s.task.to_str().unwrap())];
-    all.extend_from_slice(envs);
-    let p = emu.spawn_function(Path::new(bin), &all).await;
-    (emu, p)
+    common::start(s, bin, "macro-e2e", envs).await
 }
+
+const MACRO_FN: &str = env!("CARGO_BIN_EXE_macro_fn");
+const RUN_FN: &str = env!("CARGO_BIN_EXE_shielded_fn");
 
 /// What a user sees of one shield event, without what differs from run to run.
 fn observable(line: &Value) -> Value {

@@ -269,7 +269,18 @@ pub(crate) fn resolve_in(
         out[..path.len()].copy_from_slice(path);
         return Some(path.len());
     }
-    let base = if dirfd == AT_FDCWD {
+    let base = if dirfd == AT_FDCWD && pid == 0 {
+        // Our own cwd: getcwd is cheaper than reading /proc/self/cwd back.
+        let r = syscall(
+            libc::SYS_getcwd,
+            [out.as_mut_ptr() as u64, PATH_MAX as u64, 0, 0, 0, 0],
+        );
+        if r <= 0 {
+            return None;
+        }
+        // getcwd returns the length including the NUL.
+        (r as usize).saturating_sub(1)
+    } else if dirfd == AT_FDCWD {
         proc_link(pid, b"cwd", out)?
     } else {
         proc_fd_link(pid, dirfd, out)?

@@ -121,15 +121,9 @@ where
         };
         let fut = self.inner.call(LambdaEvent::new(typed, event.context));
         Box::pin(async move {
-            let result = fut.await.map_err(Into::into);
-            let value = match result {
-                Ok(r) => serde_json::to_value(r)
-                    .map_err(|e| diagnostic(error_type::UNSERIALIZABLE_RESPONSE, e.to_string()))?,
-                Err(d) => {
-                    shield.reporter.collect();
-                    return Err(d);
-                }
-            };
+            let response = fut.await.map_err(Into::into)?;
+            let value = serde_json::to_value(response)
+                .map_err(|e| diagnostic(error_type::UNSERIALIZABLE_RESPONSE, e.to_string()))?;
             let value = shield.check_response(&request_id, value)?;
             let value = match batch_failures {
                 Some(failed) => crate::validate::merge_batch_failures(Some(value), &failed),
@@ -197,15 +191,15 @@ where
             // Hold the tmp gate while the invocation runs: a wipe never runs under it.
             let in_use = tmp_gate.clone().read_owned().await;
             let result = guard.bind(fut).await;
-            // The response (or error) has been posted. Flush and wipe before asking for
-            // the next event.
-            shield.reporter.flush(Some(&request_id));
+            // The response (or error) has been posted. Wipe (when no other invocation is in
+            // flight) and flush the invocation's events, including the wipe's, before asking
+            // for the next event.
             drop(in_use);
             if let Ok(exclusive) = tmp_gate.try_write_owned() {
                 shield.wipe_tmp(&request_id);
                 drop(exclusive);
-                shield.reporter.flush(Some(&request_id));
             }
+            shield.reporter.flush(Some(&request_id));
             drop(guard);
             result
         })

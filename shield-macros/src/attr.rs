@@ -142,12 +142,31 @@ impl Args {
 impl Parse for Args {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
         let mut args = Args::default();
+        // Every bad option is reported in one build: an error is kept, the rest of that
+        // option is skipped up to the next top-level comma, and parsing goes on.
+        let mut errors: Option<syn::Error> = None;
+        let mut keep = |e: syn::Error| match &mut errors {
+            Some(all) => all.combine(e),
+            None => errors = Some(e),
+        };
         while !input.is_empty() {
-            args.parse_one(input)?;
+            if let Err(e) = args.parse_one(input) {
+                keep(e);
+                skip_to_comma(input)?;
+            }
             if input.is_empty() {
                 break;
             }
-            input.parse::<Token![,]>()?;
+            if let Err(e) = input.parse::<Token![,]>() {
+                keep(e);
+                skip_to_comma(input)?;
+                if input.peek(Token![,]) {
+                    input.parse::<Token![,]>()?;
+                }
+            }
+        }
+        if let Some(e) = errors {
+            return Err(e);
         }
         // `mode` sets every policy; the per-policy modes must come after it to win.
         args.modes.sort_by_key(|m| m.key != ModeKey::All);
@@ -282,6 +301,23 @@ impl Args {
         ));
         Err(e)
     }
+}
+
+/// Skip token trees up to (not including) the next top-level `,` or the end. Brackets and
+/// parentheses are one token tree each, so a comma inside a list does not stop the skip.
+fn skip_to_comma(input: ParseStream<'_>) -> syn::Result<()> {
+    input.step(|cursor| {
+        let mut rest = *cursor;
+        while let Some((tt, next)) = rest.token_tree() {
+            if let proc_macro2::TokenTree::Punct(p) = &tt {
+                if p.as_char() == ',' {
+                    return Ok(((), rest));
+                }
+            }
+            rest = next;
+        }
+        Ok(((), rest))
+    })
 }
 
 fn str_list(
@@ -462,6 +498,35 @@ mod tests {
                 Err(e) => e.to_string(),
             };
             assert!(e.contains(want), "{src}: {e}");
+        }
+    }
+
+    #[test]
+    fn every_bad_option_is_reported_at_once() {
+        let e = match parse(
+            r#"mode = "blok", allow_hosts = ["10.0.0.0/33", "ok.example.com", "h:70000"],
+               foo = 1, tmp = "alert", allow_tmp = ["cache"], mode = "alert",
+               wipe_tmp = "yes", init = make()"#,
+        ) {
+            Ok(_) => panic!("should fail"),
+            Err(e) => e,
+        };
+        let all: Vec<String> = e.into_iter().map(|e| e.to_string()).collect();
+        let want = [
+            "unknown mode `blok`",
+            "prefix /33 is longer than 32 bits",
+            "port `70000`",
+            "unknown option `foo`",
+            "must be absolute",
+            "duplicate option `mode`",
+            "expected boolean literal",
+            "no call parentheses",
+        ];
+        for w in want {
+            assert!(
+                all.iter().any(|m| m.contains(w)),
+                "missing {w:?} in {all:#?}"
+            );
         }
     }
 

@@ -115,13 +115,12 @@ fn case(name: &str, resolver: Ipv4Addr) -> Vec<String> {
 
 /// Runs the case `name` in a fresh process and checks that it succeeded.
 fn run_child(name: &str, resolver: Ipv4Addr) {
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args([name, "--exact", "--nocapture", "--test-threads=1"])
         .env("FNSHIELD_CASE", name)
         .env("FNSHIELD_CASE_RESOLVER", resolver.to_string())
-        .env_remove("SHIELD_MODE")
-        .output()
-        .unwrap();
+        .env_remove("SHIELD_MODE");
+    let out = fnshield_tests::watchdog::output(cmd, &format!("case {name}"));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

@@ -897,37 +897,15 @@ fn parity(name: &str, workload: fn(&Ctx) -> i32, how: How) -> Outcome {
     outcome
 }
 
-/// Run `cmd` to completion. A run that has not finished after `WATCHDOG` is killed and fails
-/// the test as a hang (a supervisor that waits on itself stops the whole process); this is a
-/// safety net for CI, not a timing assertion: a healthy run takes seconds.
-fn run_with_watchdog(mut cmd: Command, run: &Path) -> std::process::Output {
-    const WATCHDOG: std::time::Duration = std::time::Duration::from_secs(300);
-    let child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id() as libc::pid_t;
-    let (done, wait) = std::sync::mpsc::channel::<()>();
-    let dog = std::thread::spawn(move || {
-        if wait.recv_timeout(WATCHDOG).is_err() {
-            // SAFETY: kill of the child we spawned and have not reaped yet.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            return true;
-        }
-        false
-    });
-    let out = child.wait_with_output().unwrap();
-    let _ = done.send(());
-    let hung = dog.join().unwrap();
-    assert!(
-        !hung,
-        "the run in {} hung for {WATCHDOG:?} and was killed; stdout:\n{}\nstderr:\n{}",
-        run.display(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+/// Run `cmd` to completion under the shared watchdog (a supervisor that waits on itself stops
+/// the whole process; the watchdog turns that into a failure with the run's output). The bound
+/// is a safety net, not a timing assertion: a healthy run takes seconds.
+fn run_with_watchdog(cmd: Command, run: &Path) -> std::process::Output {
+    fnshield_tests::watchdog::output_within(
+        cmd,
+        &format!("the run in {}", run.display()),
+        fnshield_tests::watchdog::bound(std::time::Duration::from_secs(300)),
+    )
 }
 
 fn diff(a: &Observed, b: &Observed) -> String {

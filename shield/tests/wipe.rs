@@ -94,7 +94,7 @@ fn run_child(name: &str, case: &str, prepare: impl FnOnce(&mut Command)) -> (i32
     cmd.args(["--exact", name, "--nocapture", "--test-threads=1"])
         .env(CASE_VAR, case);
     prepare(&mut cmd);
-    let out = cmd.output().expect("spawn child test");
+    let out = fnshield_tests::watchdog::output(cmd, &format!("case {name} ({case})"));
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -678,14 +678,13 @@ fn deep_tree_within_a_low_descriptor_limit() {
     // The wiper keeps at most 66 descriptors open; give the child 90 in all (stdio and the
     // test harness use a few).
     let exe = std::env::current_exe().unwrap();
-    let out = Command::new("sh")
-        .arg("-c")
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
         .arg("ulimit -n 90 && exec \"$0\" --exact \"$1\" --nocapture --test-threads=1")
         .arg(exe)
         .arg(NAME)
-        .env(CASE_VAR, "deep")
-        .output()
-        .expect("spawn child");
+        .env(CASE_VAR, "deep");
+    let out = fnshield_tests::watchdog::output(cmd, &format!("case {NAME} (deep)"));
     assert!(
         out.status.success(),
         "child failed:\n{}{}",

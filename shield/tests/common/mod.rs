@@ -45,19 +45,19 @@ pub fn events(s: &Shield) -> Vec<Event> {
 
 /// Run `body` in a fresh process (this test binary re-executed with `FNSHIELD_CASE=<name>`,
 /// filtered to the test of the same name); return its stdout. Fails with the child's output
-/// unless it exits successfully after running `body`.
+/// unless it exits successfully after running `body`, and fails as a hang (naming the case,
+/// with its output) if it has not finished within the watchdog's bound.
 pub fn case(name: &str, body: fn()) -> String {
     if std::env::var("FNSHIELD_CASE").as_deref() == Ok(name) {
         body();
         println!("CASE-OK");
         std::process::exit(0);
     }
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args([name, "--exact", "--nocapture", "--test-threads=1"])
         .env("FNSHIELD_CASE", name)
-        .env_remove("SHIELD_MODE")
-        .output()
-        .unwrap();
+        .env_remove("SHIELD_MODE");
+    let out = fnshield_tests::watchdog::output(cmd, &format!("case {name}"));
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

@@ -38,6 +38,7 @@ pub mod intercept;
 pub mod invocation;
 mod lambda;
 pub mod policy;
+mod replay;
 mod shield;
 mod sys;
 
@@ -48,6 +49,7 @@ pub use lambda::{
     error_type, report_init_error, run, ShieldLayer, ShieldRuntimeService, ShieldService,
 };
 pub use policy::{InterceptorChoice, Mode, Policy, PolicyKind};
+pub use replay::Replay;
 pub use shield::{InstallError, Shield, ShieldBuilder};
 
 pub use fnshield_macros::handler;

@@ -27,6 +27,18 @@ fn add(t: &mut Table, section: &str, key: &str, items: &[Allowance]) -> Result<(
     let arr = item
         .as_array_mut()
         .ok_or_else(|| EditError(format!("`{section}.{key}` is not a list of strings")))?;
+    // One item per line, so that each can carry its comment: an inline list is laid out again
+    // (its values unchanged).
+    for v in arr.iter_mut() {
+        let inline = v
+            .decor()
+            .prefix()
+            .and_then(|p| p.as_str())
+            .is_none_or(|p| !p.contains('\n'));
+        if inline {
+            v.decor_mut().set_prefix("\n    ");
+        }
+    }
     for a in items {
         let mut v = Value::from(a.value.as_str());
         v.decor_mut()

@@ -83,53 +83,48 @@ pub fn find_in_line(line: &str) -> Found {
 }
 
 fn find_in_text(text: &str, depth: u8) -> Found {
-    let mut parsed_any = false;
+    let mut found = Found::Malformed;
     for (i, _) in text.match_indices('{').take(MAX_TRIES) {
         let mut de = serde_json::Deserializer::from_str(&text[i..]);
         // The object may be followed by other text (a trailing field, `\r`): parse one value.
-        match serde::Deserialize::deserialize(&mut de) {
-            Ok(v) => {
-                parsed_any = true;
-                if let Some(e) = dig(v, depth) {
-                    return Found::Event(e);
-                }
+        if let Ok(v) = serde::Deserialize::deserialize(&mut de) {
+            match dig(v, depth) {
+                Found::Event(e) => return Found::Event(e),
+                // A wrapper whose message mentions the mark but is broken stays malformed.
+                Found::Malformed => {}
+                Found::Skipped => found = Found::Skipped,
             }
-            Err(_) => continue,
         }
     }
-    if parsed_any {
-        Found::Skipped
-    } else {
-        Found::Malformed
-    }
+    found
 }
 
 /// The event inside `v`, following wrapper members.
-fn dig(v: Value, depth: u8) -> Option<Value> {
+fn dig(v: Value, depth: u8) -> Found {
     if depth > MAX_DEPTH {
-        return None;
+        return Found::Skipped;
     }
     match v {
         Value::Object(mut m) => {
             if m.get("function_shield") == Some(&Value::Bool(true)) {
-                return Some(Value::Object(m));
+                return Found::Event(Value::Object(m));
             }
+            let mut found = Found::Skipped;
             for k in WRAPPERS {
                 if let Some(inner) = m.remove(k) {
-                    if let Some(e) = dig(inner, depth + 1) {
-                        return Some(e);
+                    match dig(inner, depth + 1) {
+                        Found::Event(e) => return Found::Event(e),
+                        Found::Malformed => found = Found::Malformed,
+                        Found::Skipped => {}
                     }
                 }
             }
-            None
+            found
         }
         Value::String(s) if memchr::memmem::find(s.as_bytes(), MARK).is_some() => {
-            match find_in_text(&s, depth + 1) {
-                Found::Event(e) => Some(e),
-                _ => None,
-            }
+            find_in_text(&s, depth + 1)
         }
-        _ => None,
+        _ => Found::Skipped,
     }
 }
 
@@ -280,16 +275,13 @@ fn read_json_array(
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
             while let Some(v) = seq.next_element::<Value>()? {
                 self.counts.lines += 1;
-                let found = match dig(v, 0) {
-                    Some(e) => Found::Event(e),
-                    None => Found::Skipped,
-                };
-                match found {
+                match dig(v, 0) {
                     Found::Event(v) => {
                         self.counts.events += 1;
                         (self.on_event)(v);
                     }
-                    _ => self.counts.skipped += 1,
+                    Found::Skipped => self.counts.skipped += 1,
+                    Found::Malformed => self.counts.malformed += 1,
                 }
             }
             Ok(())

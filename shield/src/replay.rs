@@ -1,32 +1,32 @@
 //! Replaying observed events against a policy, with the decision engine the interceptors use.
-//!
-//! A function run in staging with `SHIELD_MODE=alert` reports every operation a policy would
-//! refuse. [`Replay`] answers, for each such [`Event`], what another [`Policy`] would do with
-//! the same operation: this is how `fnshield check` (the `fnshield-cli` crate) tells whether
-//! turning on block mode would break a function, without running it.
-//!
-//! ```
-//! use fnshield::{Action, Details, Event, Mode, PolicyKind, Replay, Shield};
-//!
-//! let policy = Shield::builder()
-//!     .allow_destination("api.example.com:443")
-//!     .build_policy()?;
-//! let replay = Replay::new(&policy);
-//! let seen = Event::new(
-//!     PolicyKind::OutboundConnectivity,
-//!     Action::Alerted,
-//!     Details::Connect { ip: "192.0.2.7".parse()?, port: 443, host: Some("api.example.com".into()) },
-//!     "req-1",
-//! );
-//! assert_eq!(replay.decide(&seen), Some(Mode::Allow));
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
 
 use crate::decide::{Access, Decider, Verdict};
 use crate::event::{Details, Event};
 use crate::policy::{Mode, Policy};
 
-/// A policy compiled for replaying events (see the [module documentation](self)).
+/// A policy compiled for replaying events.
+///
+/// A function run in staging with `SHIELD_MODE=alert` reports every operation a policy would
+/// refuse. [`Replay`] answers, for each such [`Event`], what another [`Policy`] would do with
+/// the same operation: this is how `fnshield check` (the `fnshield-cli` crate) tells whether
+/// turning on block mode would break a function, without running it.
+///
+/// ```
+/// use fnshield::{Action, Details, Event, Mode, PolicyKind, Replay, Shield};
+///
+/// let policy = Shield::builder()
+///     .allow_destination("api.example.com:443")
+///     .build_policy()?;
+/// let replay = Replay::new(&policy);
+/// let seen = Event::new(
+///     PolicyKind::OutboundConnectivity,
+///     Action::Alerted,
+///     Details::Connect { ip: "192.0.2.7".parse()?, port: 443, host: Some("api.example.com".into()) },
+///     "req-1",
+/// );
+/// assert_eq!(replay.decide(&seen), Some(Mode::Allow));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 ///
 /// Building one compiles the same decision tables that [`crate::Shield::install`] compiles;
 /// each [`Replay::decide`] then allocates nothing.

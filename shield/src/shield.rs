@@ -431,12 +431,9 @@ impl Inner {
             micros = report.duration().as_micros() as u64,
             "tmp wiped"
         );
-        if self.policy.sinks().emf {
-            println!(
-                "{}",
-                report.to_emf_line(self.policy.emf_namespace(), self.policy.function_name())
-            );
-        }
+        // Its figures go into this invocation's EMF line (only if it removed or left
+        // something), not into a line of their own.
+        self.reporter.note_wipe(request_id, report.figures());
         if !report.is_clean() {
             self.reporter.record(Event::new(
                 PolicyKind::ReadWriteTmp,

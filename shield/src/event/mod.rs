@@ -12,7 +12,8 @@ mod sink;
 
 pub use record::{Record, RecordKind};
 pub use ring::Ring;
-pub use sink::{emf_line, json_line, Callback};
+pub(crate) use sink::rfc3339;
+pub use sink::{emf_line, json_line, level, Callback, WipeFigures, DIMENSION};
 
 use crate::policy::{PolicyKind, Sinks};
 use std::collections::HashMap;
@@ -308,6 +309,9 @@ pub struct Reporter {
     function_name: String,
     callback: Option<Callback>,
     pending: Mutex<Pending>,
+    /// The figures of the last wipe that removed something or failed, with the request id
+    /// of the invocation after which it ran; they go into that invocation's EMF line.
+    wipe: Mutex<Option<(String, WipeFigures)>>,
     lost_reported: AtomicU64,
     out: Mutex<Box<dyn std::io::Write + Send>>,
 }
@@ -351,6 +355,7 @@ impl Reporter {
             function_name: function_name.to_owned(),
             callback,
             pending: Mutex::new(Pending::default()),
+            wipe: Mutex::new(None),
             lost_reported: AtomicU64::new(0),
             out: Mutex::new(out),
         }
@@ -427,8 +432,21 @@ impl Reporter {
             .sum()
     }
 
-    /// Emit the pending events of `request_id` plus those attributed to `unknown` (or all
-    /// pending events when `request_id` is `None`), then one EMF line for them.
+    /// Note a wipe's figures for the EMF line of `request_id`'s flush. Only a wipe that
+    /// removed something or left something behind is worth a metric; others are ignored.
+    pub fn note_wipe(&self, request_id: &str, figures: WipeFigures) {
+        if figures.files_removed == 0 && figures.dirs_removed == 0 && figures.failures == 0 {
+            return;
+        }
+        *self.wipe.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((request_id.to_owned(), figures));
+    }
+
+    /// Emit the pending events of `request_id` plus those attributed to `unknown` or to
+    /// invocations already flushed (or all pending events when `request_id` is `None`), then
+    /// their EMF line: one per attribution, so that an event's `request_id` is the same in
+    /// every sink (normally exactly one line, the invocation's). The last noted wipe's figures
+    /// go into the line of the invocation it followed. Nothing at all happened: no line.
     pub fn flush(&self, request_id: Option<&str>) -> FlushSummary {
         self.collect_settled();
         let take: Vec<Event> = {
@@ -462,8 +480,9 @@ impl Reporter {
             }
             out
         };
+        let wipe = self.wipe.lock().unwrap_or_else(|p| p.into_inner()).take();
         let mut summary = FlushSummary::default();
-        if take.is_empty() {
+        if take.is_empty() && wipe.is_none() {
             return summary;
         }
         let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
@@ -484,17 +503,36 @@ impl Reporter {
             }
         }
         if self.sinks.emf {
-            let _ = writeln!(
-                out,
-                "{}",
-                emf_line(
+            // One line per attribution, in order of first appearance.
+            let mut ids: Vec<&str> = Vec::new();
+            for e in &take {
+                if !ids.contains(&e.request_id.as_str()) {
+                    ids.push(&e.request_id);
+                }
+            }
+            if let Some((id, _)) = &wipe {
+                if !ids.contains(&id.as_str()) {
+                    ids.push(id);
+                }
+            }
+            let now = SystemTime::now();
+            for id in ids {
+                let events: Vec<Event> = take
+                    .iter()
+                    .filter(|e| e.request_id == id)
+                    .cloned()
+                    .collect();
+                let figures = wipe.as_ref().filter(|(w, _)| w == id).map(|(_, f)| f);
+                let line = emf_line(
                     &self.emf_namespace,
                     &self.function_name,
-                    request_id.unwrap_or("unknown"),
-                    &take,
-                    SystemTime::now()
-                )
-            );
+                    id,
+                    &events,
+                    figures,
+                    now,
+                );
+                let _ = writeln!(out, "{line}");
+            }
         }
         let _ = out.flush();
         summary
@@ -577,5 +615,86 @@ mod tests {
             text.contains("/tmp/late") && text.contains("/tmp/y"),
             "{text}"
         );
+    }
+
+    fn lines(out: &Out) -> Vec<serde_json::Value> {
+        String::from_utf8(out.0.lock().unwrap().clone())
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    fn json_and_emf() -> (Reporter, Out) {
+        let out = Out::default();
+        let sinks = Sinks {
+            tracing: false,
+            json: true,
+            emf: true,
+        };
+        let r = Reporter::with_writer(sinks, "ns", "fn", None, Box::new(out.clone()));
+        (r, out)
+    }
+
+    /// Item 5: an event's attribution is the same in its JSON line and in the EMF line that
+    /// counts it, also when a flush takes events of `unknown` or of an earlier invocation.
+    #[test]
+    fn every_sink_shows_the_same_attribution() {
+        let (r, out) = json_and_emf();
+        r.record(ev("a", "/tmp/x"));
+        r.record(ev("unknown", "/tmp/u"));
+        r.flush(Some("a"));
+        let got = lines(&out);
+        for json in got.iter().filter(|l| l["function_shield"] == true) {
+            let path = json["details"]["path"].as_str().unwrap();
+            let emf: Vec<_> = got
+                .iter()
+                .filter(|l| l["_aws"].is_object() && l["request_id"] == json["request_id"])
+                .collect();
+            assert_eq!(emf.len(), 1, "{path}: {got:?}");
+            assert_eq!(emf[0]["read_write_tmp_blocked"], 1, "{got:?}");
+        }
+        assert_eq!(got.iter().filter(|l| l["_aws"].is_object()).count(), 2);
+    }
+
+    /// Item 4: one EMF line per invocation, carrying the wipe's figures; none when nothing
+    /// happened; a wipe that removed nothing adds nothing.
+    #[test]
+    fn one_emf_line_per_invocation_with_the_wipe() {
+        let (r, out) = json_and_emf();
+        let nothing = WipeFigures::default();
+        r.note_wipe("a", nothing);
+        r.flush(Some("a"));
+        assert!(lines(&out).is_empty());
+        r.record(ev("b", "/tmp/x"));
+        r.note_wipe(
+            "b",
+            WipeFigures {
+                files_removed: 1,
+                ..nothing
+            },
+        );
+        r.flush(Some("b"));
+        let got = lines(&out);
+        let emf: Vec<_> = got.iter().filter(|l| l["_aws"].is_object()).collect();
+        assert_eq!(emf.len(), 1, "{got:?}");
+        assert_eq!(emf[0]["FilesRemoved"], 1);
+        assert_eq!(emf[0]["read_write_tmp_blocked"], 1);
+        assert_eq!(emf[0]["level"], "ERROR");
+        assert_eq!(emf[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0][0], "FunctionName");
+        assert_eq!(emf[0]["FunctionName"], "fn");
+        // A wipe that removed something, in an invocation without events: its own line.
+        r.note_wipe(
+            "c",
+            WipeFigures {
+                files_removed: 2,
+                ..nothing
+            },
+        );
+        r.flush(Some("c"));
+        let got = lines(&out);
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert_eq!(got[2]["request_id"], "c");
+        assert_eq!(got[2]["FilesRemoved"], 2);
     }
 }

@@ -58,12 +58,27 @@ fn details_json(d: &Details) -> Value {
     }
 }
 
+/// The log level of an event's lines: `ERROR` for blocks, `WARN` for alerts.
+///
+/// Lambda's log-level filtering (`AWS_LAMBDA_LOG_LEVEL`, JSON log format only) classifies a
+/// JSON line by its `level` key and gives a line without one (or without a valid RFC 3339
+/// `timestamp`) the level INFO, so a WARN filter would drop it. Every line fnshield prints
+/// therefore carries both.
+pub const fn level(action: Action) -> &'static str {
+    match action {
+        Action::Blocked => "ERROR",
+        Action::Alerted => "WARN",
+    }
+}
+
 /// The FunctionShield-compatible JSON line for one event:
 /// `{"function_shield":true,"policy":…,"mode":…,"details":{…},"timestamp":…}` plus fnshield's
-/// fields (`request_id`, `function_name`, `action`, `syscall`, `pid`, `count`, `how_to_allow`).
+/// fields (`level`, `request_id`, `function_name`, `action`, `syscall`, `pid`, `count`,
+/// `how_to_allow`). `level` is `ERROR` for a block and `WARN` for an alert (see [`level`]).
 pub fn json_line(e: &Event) -> String {
     let mut m = Map::new();
     m.insert("function_shield".into(), json!(true));
+    m.insert("level".into(), json!(level(e.action)));
     m.insert("policy".into(), json!(e.policy.as_str()));
     m.insert("mode".into(), json!(e.action.mode_str()));
     m.insert("action".into(), json!(e.action.as_str()));
@@ -86,26 +101,71 @@ pub fn json_line(e: &Event) -> String {
     Value::Object(m).to_string()
 }
 
-/// One CloudWatch Embedded Metric Format line with counts per policy and action, e.g. metric
-/// `outbound_connectivity_blocked`, dimension `function_name`.
+/// The dimension of every fnshield metric, as in Lambda's own `AWS/Lambda` metrics.
+pub const DIMENSION: &str = "FunctionName";
+
+/// The wipe's figures for the EMF line of the invocation after which it ran.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WipeFigures {
+    /// Non-directory entries removed (files, symlinks, sockets, ...).
+    pub files_removed: u64,
+    /// Directories removed.
+    pub dirs_removed: u64,
+    /// Bytes of regular files freed.
+    pub bytes_removed: u64,
+    /// Entries that could not be removed.
+    pub failures: u64,
+    /// How long the wipe took, in microseconds.
+    pub duration_micros: u64,
+}
+
+/// One CloudWatch Embedded Metric Format line for the events of one invocation (all `events`
+/// must carry `request_id`), with counts per policy and action (metric
+/// `outbound_connectivity_blocked`, ...), `events_lost`, and the wipe's figures when `wipe` is
+/// given (`FilesRemoved`, `DirsRemoved`, `BytesRemoved`, `WipeFailures`, `WipeDurationMicros`); dimension
+/// [`DIMENSION`] (`FunctionName`).
+///
+/// The line also carries `level` (`ERROR` when an event is a block, `WARN` when one is an
+/// alert or the wipe left something behind, `INFO` otherwise) and an RFC 3339 `timestamp`, so
+/// that Lambda's log-level filtering keeps it exactly when it keeps the events it counts.
 pub fn emf_line(
     namespace: &str,
     function_name: &str,
     request_id: &str,
     events: &[Event],
+    wipe: Option<&WipeFigures>,
     now: SystemTime,
 ) -> String {
-    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+    let mut counts: BTreeMap<String, (u64, &str)> = BTreeMap::new();
+    let mut level = "INFO";
     for e in events {
+        level = match (level, e.action) {
+            (_, Action::Blocked) | ("ERROR", _) => "ERROR",
+            _ => "WARN",
+        };
         let name = match (&e.details, e.action) {
             (Details::EventsLost { lost }, _) => {
-                *counts.entry("events_lost".into()).or_default() += lost;
+                counts.entry("events_lost".into()).or_insert((0, "Count")).0 += lost;
                 continue;
             }
             (_, Action::Blocked) => format!("{}_blocked", e.policy.as_str()),
             (_, Action::Alerted) => format!("{}_alerted", e.policy.as_str()),
         };
-        *counts.entry(name).or_default() += e.count;
+        counts.entry(name).or_insert((0, "Count")).0 += e.count;
+    }
+    if let Some(w) = wipe {
+        if w.failures > 0 && level == "INFO" {
+            level = "WARN";
+        }
+        for (name, value, unit) in [
+            ("FilesRemoved", w.files_removed, "Count"),
+            ("DirsRemoved", w.dirs_removed, "Count"),
+            ("BytesRemoved", w.bytes_removed, "Bytes"),
+            ("WipeFailures", w.failures, "Count"),
+            ("WipeDurationMicros", w.duration_micros, "Microseconds"),
+        ] {
+            counts.insert(name.into(), (value, unit));
+        }
     }
     let ms = now
         .duration_since(UNIX_EPOCH)
@@ -118,14 +178,16 @@ pub fn emf_line(
             "Timestamp": ms,
             "CloudWatchMetrics": [{
                 "Namespace": namespace,
-                "Dimensions": [["function_name"]],
-                "Metrics": counts.keys().map(|k| json!({"Name": k, "Unit": "Count"})).collect::<Vec<_>>(),
+                "Dimensions": [[DIMENSION]],
+                "Metrics": counts.iter().map(|(k, (_, unit))| json!({"Name": k, "Unit": unit})).collect::<Vec<_>>(),
             }]
         }),
     );
-    root.insert("function_name".into(), json!(function_name));
+    root.insert("level".into(), json!(level));
+    root.insert("timestamp".into(), json!(rfc3339(now)));
+    root.insert(DIMENSION.into(), json!(function_name));
     root.insert("request_id".into(), json!(request_id));
-    for (k, v) in counts {
+    for (k, (v, _)) in counts {
         root.insert(k, json!(v));
     }
     Value::Object(root).to_string()
@@ -202,7 +264,7 @@ mod tests {
         );
         assert_eq!(
             json_line(&e),
-            r#"{"function_shield":true,"policy":"outbound_connectivity","mode":"block","action":"blocked","details":{"host":"evil.test","ip":"127.0.0.2","port":8080},"timestamp":"2026-11-18T11:06:40.123Z","request_id":"req-1","function_name":"fn","syscall":"connect","pid":7,"count":3,"how_to_allow":"add \"evil.test:8080\" to outbound_connectivity.allow (builder: .allow_destination(\"evil.test:8080\"))"}"#
+            r#"{"function_shield":true,"level":"ERROR","policy":"outbound_connectivity","mode":"block","action":"blocked","details":{"host":"evil.test","ip":"127.0.0.2","port":8080},"timestamp":"2026-11-18T11:06:40.123Z","request_id":"req-1","function_name":"fn","syscall":"connect","pid":7,"count":3,"how_to_allow":"add \"evil.test:8080\" to outbound_connectivity.allow (builder: .allow_destination(\"evil.test:8080\"))"}"#
         );
         let e = ev(
             Details::Path {
@@ -214,7 +276,7 @@ mod tests {
         );
         assert_eq!(
             json_line(&e),
-            r#"{"function_shield":true,"policy":"read_write_tmp","mode":"alert","action":"alerted","details":{"path":"/tmp/x","access":"write"},"timestamp":"2026-11-18T11:06:40.123Z","request_id":"req-1","function_name":"fn","syscall":"connect","pid":7,"count":3,"how_to_allow":"add \"/tmp/x\" or a parent directory to read_write_tmp.allow_write (builder: .allow_tmp_write(\"/tmp/x\"))"}"#
+            r#"{"function_shield":true,"level":"WARN","policy":"read_write_tmp","mode":"alert","action":"alerted","details":{"path":"/tmp/x","access":"write"},"timestamp":"2026-11-18T11:06:40.123Z","request_id":"req-1","function_name":"fn","syscall":"connect","pid":7,"count":3,"how_to_allow":"add \"/tmp/x\" or a parent directory to read_write_tmp.allow_write (builder: .allow_tmp_write(\"/tmp/x\"))"}"#
         );
     }
 
@@ -241,9 +303,27 @@ mod tests {
             ),
         ];
         assert_eq!(
-            emf_line("fnshield", "fn", "req-1", &events, at(1000)),
-            r#"{"_aws":{"Timestamp":1000,"CloudWatchMetrics":[{"Namespace":"fnshield","Dimensions":[["function_name"]],"Metrics":[{"Name":"create_child_process_blocked","Unit":"Count"},{"Name":"events_lost","Unit":"Count"},{"Name":"read_write_tmp_alerted","Unit":"Count"}]}]},"function_name":"fn","request_id":"req-1","create_child_process_blocked":3,"events_lost":5,"read_write_tmp_alerted":3}"#
+            emf_line("fnshield", "fn", "req-1", &events, None, at(1000)),
+            r#"{"_aws":{"Timestamp":1000,"CloudWatchMetrics":[{"Namespace":"fnshield","Dimensions":[["FunctionName"]],"Metrics":[{"Name":"create_child_process_blocked","Unit":"Count"},{"Name":"events_lost","Unit":"Count"},{"Name":"read_write_tmp_alerted","Unit":"Count"}]}]},"level":"ERROR","timestamp":"1970-01-01T00:00:01.000Z","FunctionName":"fn","request_id":"req-1","create_child_process_blocked":3,"events_lost":5,"read_write_tmp_alerted":3}"#
         );
+        // Alerts only: WARN. The wipe's figures ride on the same line.
+        let wipe = WipeFigures {
+            files_removed: 2,
+            dirs_removed: 0,
+            bytes_removed: 10,
+            failures: 0,
+            duration_micros: 7,
+        };
+        assert_eq!(
+            emf_line("fnshield", "fn", "req-1", &events[1..2], Some(&wipe), at(1000)),
+            r#"{"_aws":{"Timestamp":1000,"CloudWatchMetrics":[{"Namespace":"fnshield","Dimensions":[["FunctionName"]],"Metrics":[{"Name":"BytesRemoved","Unit":"Bytes"},{"Name":"DirsRemoved","Unit":"Count"},{"Name":"FilesRemoved","Unit":"Count"},{"Name":"WipeDurationMicros","Unit":"Microseconds"},{"Name":"WipeFailures","Unit":"Count"},{"Name":"read_write_tmp_alerted","Unit":"Count"}]}]},"level":"WARN","timestamp":"1970-01-01T00:00:01.000Z","FunctionName":"fn","request_id":"req-1","BytesRemoved":10,"DirsRemoved":0,"FilesRemoved":2,"WipeDurationMicros":7,"WipeFailures":0,"read_write_tmp_alerted":3}"#
+        );
+        // The wipe alone: INFO, or WARN when it left something behind.
+        let line = emf_line("fnshield", "fn", "req-1", &[], Some(&wipe), at(1000));
+        assert!(line.contains(r#""level":"INFO""#), "{line}");
+        let failed = WipeFigures { failures: 1, ..wipe };
+        let line = emf_line("fnshield", "fn", "req-1", &[], Some(&failed), at(1000));
+        assert!(line.contains(r#""level":"WARN""#), "{line}");
     }
 
     /// Captures (level, target, fields) of every tracing event.

@@ -1,122 +1,11 @@
-//! Wiping `/tmp` between invocations.
-//!
-//! Lambda reuses warm execution environments, and `/tmp` survives from one invocation to the
-//! next. Whatever one invocation leaves there (a planted script, a poisoned cache, another
-//! user's data) the next one can pick up. [`TmpWiper::wipe`] removes the *contents* of a root
-//! directory (by default the function's `/tmp`), except for the sub-paths on a keep-list, and
-//! returns a [`WipeReport`] saying what was removed, what was left and why.
-//!
-//! ```no_run
-//! use fnshield::wipe::{TmpWiper, WipeConfig};
-//!
-//! let config = WipeConfig::new("/tmp")?.keep("model-cache")?;
-//! let wiper = TmpWiper::new(config);
-//! let report = wiper.wipe();
-//! if !report.is_clean() {
-//!     eprintln!("left behind in /tmp: {:?}", report.failures());
-//! }
-//! println!("{}", report.to_emf_line("fnshield", "my-function"));
-//! # Ok::<(), fnshield::wipe::WipeError>(())
-//! ```
-//!
-//! # What is guaranteed
-//!
-//! * **The root itself is never removed, and never modified.** Only its contents are removed.
-//!   The root path is the only path the wiper ever resolves as a string; it is opened with
-//!   `O_DIRECTORY | O_NOFOLLOW`, so a root that is itself a symlink is refused (reported as a
-//!   failure with `ENOTDIR`). Everything below it is reached through directory file descriptors.
-//! * **Symlinks are never followed.** Every directory is opened with `openat(parent_fd, name,
-//!   O_DIRECTORY | O_NOFOLLOW)` (via `openat2` with `RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH |
-//!   RESOLVE_NO_XDEV` where the kernel allows it), every entry is removed with
-//!   `unlinkat(parent_fd, name)`, and every `fstatat` uses `AT_SYMLINK_NOFOLLOW`. A symlink is
-//!   unlinked like a file; its target is untouched, wherever it points. An entry swapped for a
-//!   symlink between `readdir` and `openat` fails the open with `ELOOP` and is then unlinked.
-//! * **Mounts are never crossed.** With `openat2`, `RESOLVE_NO_XDEV` makes the kernel refuse to
-//!   open any directory that is a mount point, bind mounts of the same file system included.
-//!   Where `openat2` is unavailable (Linux < 5.6, or a seccomp filter that refuses it; the
-//!   wiper notices `ENOSYS`/`EPERM` once and remembers), every directory's `st_dev` is compared
-//!   with the root's, and the `(st_dev, st_ino)` of every mount point under the root listed in
-//!   `/proc/thread-self/mountinfo` at the start of the wipe is refused as well. A mount point is left
-//!   alone, together with everything under it, and reported as
-//!   [`WipeFailureReason::CrossesMount`]. A file that is a mount point fails `unlinkat` with
-//!   `EBUSY` and is reported as [`WipeFailureReason::Busy`].
-//! * **Permissions are repaired, not bypassed.** A directory we cannot list, search or write
-//!   gets mode `u+rwx` with `fchmod` (or `fchmodat(parent_fd, name, AT_SYMLINK_NOFOLLOW)` when
-//!   it cannot even be opened), but only when we own it (`st_uid == geteuid()`) or run as root,
-//!   and only after an operation failed with `EACCES`/`EPERM`. Anything still refused is
-//!   reported as [`WipeFailureReason::PermissionDenied`].
-//! * **Open files are removed** like any other: unlinking does not care about open descriptors
-//!   (the data is freed when the last descriptor closes).
-//! * **Races are tolerated.** An entry that vanishes during the walk (`ENOENT`) is not a
-//!   failure and is not counted. An entry that changes type between `readdir` and the
-//!   operation is handled as what it now is. A directory that is refilled while it is being
-//!   emptied is scanned again, up to three passes in total, and then reported as
-//!   [`WipeFailureReason::NotEmpty`]. Every entry that existed when the wipe started, that
-//!   is not kept and not reported, is gone when `wipe` returns.
-//! * **Keep-list.** A kept path is kept exactly: a kept directory keeps its whole subtree. The
-//!   directories leading to a kept path are kept too, but the rest of their contents is
-//!   removed. Kept paths are matched by name along *real* directories: if an entry on the way
-//!   to a kept path is not a directory (for example a symlink named like the kept path's
-//!   parent), it is removed like any other entry, because it cannot contain the kept path.
-//! * **It never panics**, and whatever it cannot remove is reported with a reason.
-//! * **No recursion.** The walk is iterative with an explicit stack, so a tree of any depth is
-//!   removed without growing the thread's stack.
-//!
-//! # Concurrency
-//!
-//! [`TmpWiper`] is `Send + Sync` and [`TmpWiper::wipe`] takes `&self`. The wiper cannot know
-//! which files belong to an invocation still in flight: the caller must only call `wipe` when no
-//! invocation is running (the fnshield Lambda layer does this after the response has been posted
-//! and, under `run_concurrent`, only when the in-flight count is zero). Files created by another
-//! thread or process *during* a wipe may or may not be removed; the wipe still terminates,
-//! because every directory is scanned at most three times.
-//!
-//! # File descriptors: the scheme
-//!
-//! Each directory on the current path (the stack) may hold two descriptors: one for
-//! `openat`/`unlinkat`/`fstat`/`fchmod`, and a `dup` of it that carries the `readdir` stream.
-//! At most [`MAX_OPEN_DIRS`] directories below the root are open at once (so at most
-//! `2 * MAX_OPEN_DIRS + 2` = 66 descriptors, plus one transient one while a directory is being
-//! reopened), whatever the depth. When the walk goes deeper, the descriptors of the shallowest
-//! open directory are closed; the directory keeps its name, `(st_dev, st_ino)` and the inodes of
-//! the entries it deliberately left in place.
-//!
-//! When the walk climbs back to a closed directory, it reopens it the way `fts(3)` does: with
-//! `openat(child_fd, "..")`, and it checks that the result has the recorded `(st_dev, st_ino)`.
-//! If the child was moved meanwhile, `..` is some other directory and the check fails; the
-//! wiper then walks down again by name from the nearest open ancestor (the root is always
-//! open), verifying `(st_dev, st_ino)` at every step. If that fails too, the part of the tree
-//! that moved is left alone and reported as [`WipeFailureReason::Moved`]. The wiper therefore
-//! never operates on a directory it has not identified. A reopened directory is read again
-//! from the start: entries already removed are gone, and entries it left in place on purpose
-//! (kept or failed) are skipped by inode, so nothing is counted or reported twice.
-//!
-//! # What is reported
-//!
-//! [`WipeReport`] counts the non-directory entries removed (regular files, symlinks, sockets,
-//! FIFOs, devices), the directories removed, the bytes removed (the `st_size` of every regular
-//! file whose last link was removed, i.e. whose link count was 1; a file with several hard
-//! links in the tree counts once), the kept entries, the time taken, and every entry that could
-//! not be removed, with its path relative to the root and a [`WipeFailureReason`]. A directory
-//! that could not be emptied because of a failure inside it is not reported again itself. At
-//! most [`MAX_LISTED_FAILURES`] failures are listed; [`WipeReport::failure_count`] has the
-//! total. [`WipeReport::to_emf_line`] renders the figures as a CloudWatch Embedded Metric
-//! Format line.
-//!
-//! # Cost
-//!
-//! Per regular file: one `fstatat` (for the byte count) and one `unlinkat`. Other entries:
-//! one `unlinkat`. Per directory: `openat2`, `fstat`, `dup`, `getdents64` until the end, and
-//! `unlinkat(AT_REMOVEDIR)`. The entry type comes from `d_type`, so no `stat` is needed to tell
-//! files from directories on file systems that fill it in.
+//! The walk: an iterative, descriptor-based removal of a directory's contents.
 
 use std::ffi::{CStr, CString, OsStr};
-use std::fmt;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Component, Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime};
 
 use nix::dir::{Dir, OwningIter, Type};
 use nix::errno::Errno;
@@ -124,11 +13,8 @@ use nix::fcntl::{self, OFlag};
 use nix::sys::stat::{self, FchmodatFlags, FileStat, Mode, SFlag};
 use nix::unistd::{self, UnlinkatFlags};
 
-/// At most this many directories below the root hold open descriptors at once (two each).
-pub const MAX_OPEN_DIRS: usize = 32;
-
-/// At most this many failures are listed in a [`WipeReport`]; the rest are only counted.
-pub const MAX_LISTED_FAILURES: usize = 256;
+use super::report::{WipeFailure, WipeFailureReason, WipeReport};
+use super::{TmpWiper, MAX_LISTED_FAILURES, MAX_OPEN_DIRS};
 
 /// A directory is scanned at most this many times before it is reported as
 /// [`WipeFailureReason::NotEmpty`].
@@ -138,434 +24,6 @@ const DIR_FLAGS: OFlag = OFlag::O_RDONLY
     .union(OFlag::O_DIRECTORY)
     .union(OFlag::O_NOFOLLOW)
     .union(OFlag::O_CLOEXEC);
-
-/// A configuration error: the root or a keep path is not acceptable.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum WipeError {
-    /// The root is a relative path.
-    #[error("wipe root `{0}` is relative; give an absolute path such as `/tmp`")]
-    RootNotAbsolute(PathBuf),
-    /// The root is `/`.
-    #[error("refusing to wipe `/`; give the directory to wipe, such as `/tmp`")]
-    RootIsFilesystemRoot,
-    /// The root contains a `..` component, which cannot be resolved without following symlinks.
-    #[error("wipe root `{0}` contains `..`; give the path without `..` components")]
-    RootHasParentComponent(PathBuf),
-    /// A keep path lies outside the root.
-    #[error("keep path `{keep}` is outside the wipe root `{root}`; give a path under the root, or relative to it")]
-    KeepOutsideRoot {
-        /// The keep path as given.
-        keep: PathBuf,
-        /// The wipe root.
-        root: PathBuf,
-    },
-    /// A keep path names the root itself.
-    #[error(
-        "keep path `{0}` is the wipe root itself; to keep everything, disable the wipe instead"
-    )]
-    KeepIsRoot(PathBuf),
-}
-
-/// Where to wipe and what to keep. Validated on construction; see [`WipeConfig::new`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WipeConfig {
-    root: PathBuf,
-    keep: Vec<PathBuf>,
-}
-
-impl WipeConfig {
-    /// A configuration that wipes everything under `root`.
-    ///
-    /// `root` must be absolute, must not be `/`, and must not contain `..`; `.` components and
-    /// trailing slashes are dropped.
-    pub fn new(root: impl Into<PathBuf>) -> Result<Self, WipeError> {
-        let given: PathBuf = root.into();
-        if !given.is_absolute() {
-            return Err(WipeError::RootNotAbsolute(given));
-        }
-        let mut root = PathBuf::from("/");
-        for c in given.components() {
-            match c {
-                Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
-                Component::ParentDir => return Err(WipeError::RootHasParentComponent(given)),
-                Component::Normal(n) => root.push(n),
-            }
-        }
-        if root.as_os_str() == "/" {
-            return Err(WipeError::RootIsFilesystemRoot);
-        }
-        Ok(Self {
-            root,
-            keep: Vec::new(),
-        })
-    }
-
-    /// Also keeps `path`: an absolute path under the root, or a path relative to the root.
-    ///
-    /// The path is normalised lexically (`.` dropped, `..` removes the previous component);
-    /// it must stay strictly under the root. A kept directory keeps its whole subtree; the
-    /// directories leading to it are kept, but not their other contents.
-    pub fn keep(mut self, path: impl AsRef<Path>) -> Result<Self, WipeError> {
-        let given = path.as_ref();
-        let outside = || WipeError::KeepOutsideRoot {
-            keep: given.to_path_buf(),
-            root: self.root.clone(),
-        };
-        let absolute = if given.is_absolute() {
-            given.to_path_buf()
-        } else {
-            self.root.join(given)
-        };
-        let mut parts: Vec<&OsStr> = Vec::new();
-        for c in absolute.components() {
-            match c {
-                Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
-                Component::ParentDir => {
-                    parts.pop();
-                }
-                Component::Normal(n) => parts.push(n),
-            }
-        }
-        let normalised: PathBuf = std::iter::once(OsStr::new("/")).chain(parts).collect();
-        let relative = normalised
-            .strip_prefix(&self.root)
-            .map_err(|_| outside())?
-            .to_path_buf();
-        if relative.as_os_str().is_empty() {
-            return Err(WipeError::KeepIsRoot(given.to_path_buf()));
-        }
-        if !self.keep.contains(&relative) {
-            self.keep.push(relative);
-        }
-        Ok(self)
-    }
-
-    /// The root whose contents are wiped (normalised).
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
-    /// The kept paths, relative to the root and normalised, in the order given.
-    pub fn kept_paths(&self) -> &[PathBuf] {
-        &self.keep
-    }
-}
-
-/// Why an entry was left behind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum WipeFailureReason {
-    /// `EBUSY`: the entry is in use as a mount point (a bind-mounted file, or a mount the
-    /// kernel refused to remove).
-    Busy,
-    /// `EACCES`/`EPERM`, after the wiper tried to fix the directory's mode where it may
-    /// (not owned by us, immutable, sticky directory owned by someone else, ...).
-    PermissionDenied,
-    /// The directory is a mount point (another file system, or a bind mount); it was not
-    /// entered, and its contents were left alone.
-    CrossesMount,
-    /// The directory was refilled during the wipe and was still not empty after the last pass.
-    NotEmpty,
-    /// A directory was moved or replaced while the wiper had it closed; what was under it
-    /// was left alone.
-    Moved,
-    /// Any other error, with its `errno`.
-    Io(i32),
-    /// A bug in the wiper: it stopped instead of panicking. Please report it.
-    Internal,
-}
-
-impl WipeFailureReason {
-    fn from_errno(e: Errno) -> Self {
-        match e {
-            Errno::EBUSY => Self::Busy,
-            Errno::EACCES | Errno::EPERM => Self::PermissionDenied,
-            Errno::EXDEV => Self::CrossesMount,
-            Errno::ENOTEMPTY | Errno::EEXIST => Self::NotEmpty,
-            e => Self::Io(e as i32),
-        }
-    }
-}
-
-impl fmt::Display for WipeFailureReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Busy => f.write_str("busy (mount point)"),
-            Self::PermissionDenied => f.write_str("permission denied"),
-            Self::CrossesMount => f.write_str("mount point, not crossed"),
-            Self::NotEmpty => f.write_str("refilled during the wipe"),
-            Self::Moved => f.write_str("moved during the wipe"),
-            Self::Io(errno) => write!(f, "{}", std::io::Error::from_raw_os_error(*errno)),
-            Self::Internal => f.write_str("internal error in the wiper"),
-        }
-    }
-}
-
-/// One entry that was left behind.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct WipeFailure {
-    path: PathBuf,
-    reason: WipeFailureReason,
-}
-
-impl WipeFailure {
-    /// The entry's path relative to the root (empty for the root itself).
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Why it was left behind.
-    pub fn reason(&self) -> WipeFailureReason {
-        self.reason
-    }
-}
-
-impl fmt::Display for WipeFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "`{}`: {}", self.path.display(), self.reason)
-    }
-}
-
-/// What one wipe did. See the [module documentation](self) for what each figure means.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WipeReport {
-    root: PathBuf,
-    files_removed: u64,
-    dirs_removed: u64,
-    bytes_removed: u64,
-    kept: u64,
-    failures: Vec<WipeFailure>,
-    failure_count: u64,
-    started_at: SystemTime,
-    duration: Duration,
-}
-
-impl WipeReport {
-    /// The root that was wiped.
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-    /// Non-directory entries removed: regular files, symlinks, sockets, FIFOs, devices.
-    pub fn files_removed(&self) -> u64 {
-        self.files_removed
-    }
-    /// Directories removed.
-    pub fn dirs_removed(&self) -> u64 {
-        self.dirs_removed
-    }
-    /// Sum of `st_size` of the regular files whose last link was removed.
-    pub fn bytes_removed(&self) -> u64 {
-        self.bytes_removed
-    }
-    /// Keep-list entries found and kept (each counts once, whatever its size).
-    pub fn kept(&self) -> u64 {
-        self.kept
-    }
-    /// Entries left behind, with the reason; at most [`MAX_LISTED_FAILURES`].
-    pub fn failures(&self) -> &[WipeFailure] {
-        &self.failures
-    }
-    /// How many entries were left behind, including those not listed in [`Self::failures`].
-    pub fn failure_count(&self) -> u64 {
-        self.failure_count
-    }
-    /// When the wipe started.
-    pub fn started_at(&self) -> SystemTime {
-        self.started_at
-    }
-    /// How long the wipe took.
-    pub fn duration(&self) -> Duration {
-        self.duration
-    }
-    /// True when nothing but the keep-list was left behind.
-    pub fn is_clean(&self) -> bool {
-        self.failure_count == 0
-    }
-
-    /// One CloudWatch Embedded Metric Format line (JSON, no trailing newline) with the metrics
-    /// `FilesRemoved`, `BytesRemoved`, `WipeFailures` and `WipeDurationMicros`, under
-    /// `namespace`, with the dimension `FunctionName`.
-    pub fn to_emf_line(&self, namespace: &str, function_name: &str) -> String {
-        let timestamp = self
-            .started_at
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
-        serde_json::json!({
-            "_aws": {
-                "Timestamp": timestamp,
-                "CloudWatchMetrics": [{
-                    "Namespace": namespace,
-                    "Dimensions": [["FunctionName"]],
-                    "Metrics": [
-                        {"Name": "FilesRemoved", "Unit": "Count"},
-                        {"Name": "BytesRemoved", "Unit": "Bytes"},
-                        {"Name": "WipeFailures", "Unit": "Count"},
-                        {"Name": "WipeDurationMicros", "Unit": "Microseconds"},
-                    ],
-                }],
-            },
-            "FunctionName": function_name,
-            "FilesRemoved": self.files_removed,
-            "BytesRemoved": self.bytes_removed,
-            "WipeFailures": self.failure_count,
-            "WipeDurationMicros": u64::try_from(self.duration.as_micros()).unwrap_or(u64::MAX),
-            // Not a metric: when the wipe began, in microseconds since the Unix epoch.
-            "WipeStartedAtMicros": self
-                .started_at
-                .duration_since(UNIX_EPOCH)
-                .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
-                .unwrap_or(0),
-        })
-        .to_string()
-    }
-}
-
-impl fmt::Display for WipeReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "wiped `{}` in {:?}: {} files, {} directories, {} bytes removed, {} kept, {} left behind",
-            self.root.display(),
-            self.duration,
-            self.files_removed,
-            self.dirs_removed,
-            self.bytes_removed,
-            self.kept,
-            self.failure_count
-        )?;
-        for failure in &self.failures {
-            write!(f, "; {failure}")?;
-        }
-        Ok(())
-    }
-}
-
-/// The keep-list as a trie of names. Node 0 is the root.
-#[derive(Debug)]
-struct KeepTrie {
-    nodes: Vec<KeepNode>,
-}
-
-#[derive(Debug)]
-struct KeepNode {
-    name: Box<[u8]>,
-    children: Vec<u32>,
-    whole: bool,
-}
-
-impl KeepTrie {
-    fn new(paths: &[PathBuf]) -> Self {
-        let mut nodes = vec![KeepNode {
-            name: Box::default(),
-            children: Vec::new(),
-            whole: false,
-        }];
-        for path in paths {
-            let mut at = 0usize;
-            for c in path.components() {
-                let Component::Normal(name) = c else { continue };
-                let name = name.as_bytes();
-                let existing = nodes[at]
-                    .children
-                    .iter()
-                    .copied()
-                    .find(|&i| &*nodes[i as usize].name == name);
-                at = match existing {
-                    Some(i) => i as usize,
-                    None => {
-                        let i = nodes.len();
-                        nodes.push(KeepNode {
-                            name: name.into(),
-                            children: Vec::new(),
-                            whole: false,
-                        });
-                        nodes[at].children.push(i as u32);
-                        i
-                    }
-                };
-            }
-            nodes[at].whole = true;
-        }
-        Self { nodes }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.nodes.len() == 1
-    }
-
-    /// The child of `node` called `name`, and whether it is kept whole.
-    fn child(&self, node: u32, name: &[u8]) -> Option<(u32, bool)> {
-        let n = self.nodes.get(node as usize)?;
-        n.children.iter().copied().find_map(|i| {
-            let c = self.nodes.get(i as usize)?;
-            (&*c.name == name).then_some((i, c.whole))
-        })
-    }
-}
-
-/// Removes the contents of a root directory, safely. See the [module documentation](self).
-#[derive(Debug)]
-pub struct TmpWiper {
-    root: PathBuf,
-    root_c: CString,
-    keep: KeepTrie,
-    openat2_usable: AtomicBool,
-}
-
-impl TmpWiper {
-    /// A wiper for `config`.
-    pub fn new(config: WipeConfig) -> Self {
-        // A path from `Path` has no interior NUL unless the caller built one on purpose; such a
-        // root cannot exist, and `wipe` reports it as `EINVAL`.
-        let root_c = CString::new(config.root.as_os_str().as_bytes()).unwrap_or_default();
-        Self {
-            keep: KeepTrie::new(&config.keep),
-            root: config.root,
-            root_c,
-            openat2_usable: AtomicBool::new(true),
-        }
-    }
-
-    /// The root whose contents this wiper removes.
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
-    /// Testing aid: behave as if `openat2(2)` were unavailable (the fallback that compares
-    /// `st_dev` and reads `/proc/thread-self/mountinfo`).
-    #[doc(hidden)]
-    pub fn without_openat2(self) -> Self {
-        self.openat2_usable.store(false, Ordering::Relaxed);
-        self
-    }
-
-    /// Removes everything under the root except the keep-list, and reports what it did.
-    ///
-    /// Never panics. Must not run while an invocation that uses the root is in flight.
-    pub fn wipe(&self) -> WipeReport {
-        let started_at = SystemTime::now();
-        let start = Instant::now();
-        let mut walk = Walk::new(self);
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| walk.run()));
-        if outcome.is_err() {
-            walk.stack.clear();
-            walk.fail_at(0, None, WipeFailureReason::Internal);
-        }
-        WipeReport {
-            root: self.root.clone(),
-            files_removed: walk.files,
-            dirs_removed: walk.dirs,
-            bytes_removed: walk.bytes,
-            kept: walk.kept,
-            failures: std::mem::take(&mut walk.failures),
-            failure_count: walk.failure_count,
-            started_at,
-            duration: start.elapsed(),
-        }
-    }
-}
 
 /// The two descriptors of an open directory: one for `*at` calls, one carrying the stream.
 struct OpenDir {
@@ -607,7 +65,7 @@ impl Frame {
     }
 }
 
-struct Walk<'w> {
+pub(super) struct Walk<'w> {
     wiper: &'w TmpWiper,
     stack: Vec<Frame>,
     /// Frames `1..lo` are closed, `lo..len` are open; the root (0) is always open.
@@ -641,7 +99,33 @@ fn reg_bytes(st: &FileStat) -> u64 {
 }
 
 impl<'w> Walk<'w> {
-    fn new(wiper: &'w TmpWiper) -> Self {
+    /// The report of this walk.
+    pub(super) fn into_report(
+        mut self,
+        root: PathBuf,
+        started_at: SystemTime,
+        duration: Duration,
+    ) -> WipeReport {
+        WipeReport {
+            root,
+            files_removed: self.files,
+            dirs_removed: self.dirs,
+            bytes_removed: self.bytes,
+            kept: self.kept,
+            failures: std::mem::take(&mut self.failures),
+            failure_count: self.failure_count,
+            started_at,
+            duration,
+        }
+    }
+
+    /// Stops after a panic inside the walk, reporting it as an internal error.
+    pub(super) fn abort_internal(&mut self) {
+        self.stack.clear();
+        self.fail_at(0, None, WipeFailureReason::Internal);
+    }
+
+    pub(super) fn new(wiper: &'w TmpWiper) -> Self {
         Self {
             wiper,
             stack: Vec::new(),
@@ -686,7 +170,7 @@ impl<'w> Walk<'w> {
         }
     }
 
-    fn run(&mut self) {
+    pub(super) fn run(&mut self) {
         let fd = match fcntl::open(self.wiper.root_c.as_c_str(), DIR_FLAGS, Mode::empty()) {
             Ok(fd) => fd,
             Err(e) => return self.fail_at(0, None, WipeFailureReason::from_errno(e)),
@@ -1239,23 +723,5 @@ mod tests {
         // Malformed or truncated escapes are kept as they are.
         assert_eq!(unescape_mountinfo(br"/tmp/x\04"), br"/tmp/x\04");
         assert_eq!(unescape_mountinfo(br"/tmp/x\999"), br"/tmp/x\999");
-    }
-
-    #[test]
-    fn keep_trie_marks_whole_and_ancestor_nodes() {
-        let trie = KeepTrie::new(&[
-            PathBuf::from("a/b"),
-            PathBuf::from("a/c/d"),
-            PathBuf::from("e"),
-        ]);
-        let (a, whole) = trie.child(0, b"a").unwrap();
-        assert!(!whole);
-        assert_eq!(trie.child(a, b"b").map(|(_, w)| w), Some(true));
-        let (c, whole) = trie.child(a, b"c").unwrap();
-        assert!(!whole);
-        assert_eq!(trie.child(c, b"d").map(|(_, w)| w), Some(true));
-        assert_eq!(trie.child(0, b"e").map(|(_, w)| w), Some(true));
-        assert_eq!(trie.child(0, b"x"), None);
-        assert!(KeepTrie::new(&[]).is_empty());
     }
 }

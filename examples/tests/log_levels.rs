@@ -107,7 +107,10 @@ async fn alerts_and_blocks_survive_a_warn_filter_with_their_metrics() {
     let (block, alert) = block_then_alert(&emu).await;
 
     let kept = kept_for(&p, "WARN", &block);
-    let events: Vec<_> = kept.iter().filter(|v| v["function_shield"] == true).collect();
+    let events: Vec<_> = kept
+        .iter()
+        .filter(|v| v["function_shield"] == true)
+        .collect();
     assert_eq!(events.len(), 1, "{kept:?}\n{}", emu.render_timeline());
     assert_eq!(events[0]["policy"], "read_handler");
     assert_eq!(events[0]["level"], "ERROR");
@@ -116,7 +119,10 @@ async fn alerts_and_blocks_survive_a_warn_filter_with_their_metrics() {
     assert_eq!(emf[0]["read_handler_blocked"], 1, "{kept:?}");
 
     let kept = kept_for(&p, "WARN", &alert);
-    let events: Vec<_> = kept.iter().filter(|v| v["function_shield"] == true).collect();
+    let events: Vec<_> = kept
+        .iter()
+        .filter(|v| v["function_shield"] == true)
+        .collect();
     assert_eq!(events.len(), 1, "{kept:?}\n{}", emu.render_timeline());
     assert_eq!(events[0]["policy"], "outbound_connectivity");
     assert_eq!(events[0]["action"], "alerted");
@@ -173,7 +179,10 @@ async fn a_quiet_invocation_prints_no_metric_line() {
 fn the_filter_model_follows_lambdas_rule() {
     assert!(!lambda_keeps("plain text", "WARN"));
     assert!(!lambda_keeps(r#"{"msg":"x"}"#, "WARN"));
-    assert!(!lambda_keeps(r#"{"level":"ERROR"}"#, "WARN"), "no timestamp");
+    assert!(
+        !lambda_keeps(r#"{"level":"ERROR"}"#, "WARN"),
+        "no timestamp"
+    );
     assert!(lambda_keeps(
         r#"{"level":"error","timestamp":"2024-11-02T16:51:31.587199Z"}"#,
         "ERROR"

@@ -681,7 +681,10 @@ mod tests {
         assert_eq!(emf[0]["FilesRemoved"], 1);
         assert_eq!(emf[0]["read_write_tmp_blocked"], 1);
         assert_eq!(emf[0]["level"], "ERROR");
-        assert_eq!(emf[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0][0], "FunctionName");
+        assert_eq!(
+            emf[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0][0],
+            "FunctionName"
+        );
         assert_eq!(emf[0]["FunctionName"], "fn");
         // A wipe that removed something, in an invocation without events: its own line.
         r.note_wipe(

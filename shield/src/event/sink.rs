@@ -315,13 +315,23 @@ mod tests {
             duration_micros: 7,
         };
         assert_eq!(
-            emf_line("fnshield", "fn", "req-1", &events[1..2], Some(&wipe), at(1000)),
+            emf_line(
+                "fnshield",
+                "fn",
+                "req-1",
+                &events[1..2],
+                Some(&wipe),
+                at(1000)
+            ),
             r#"{"_aws":{"Timestamp":1000,"CloudWatchMetrics":[{"Namespace":"fnshield","Dimensions":[["FunctionName"]],"Metrics":[{"Name":"BytesRemoved","Unit":"Bytes"},{"Name":"DirsRemoved","Unit":"Count"},{"Name":"FilesRemoved","Unit":"Count"},{"Name":"WipeDurationMicros","Unit":"Microseconds"},{"Name":"WipeFailures","Unit":"Count"},{"Name":"read_write_tmp_alerted","Unit":"Count"}]}]},"level":"WARN","timestamp":"1970-01-01T00:00:01.000Z","FunctionName":"fn","request_id":"req-1","BytesRemoved":10,"DirsRemoved":0,"FilesRemoved":2,"WipeDurationMicros":7,"WipeFailures":0,"read_write_tmp_alerted":3}"#
         );
         // The wipe alone: INFO, or WARN when it left something behind.
         let line = emf_line("fnshield", "fn", "req-1", &[], Some(&wipe), at(1000));
         assert!(line.contains(r#""level":"INFO""#), "{line}");
-        let failed = WipeFigures { failures: 1, ..wipe };
+        let failed = WipeFigures {
+            failures: 1,
+            ..wipe
+        };
         let line = emf_line("fnshield", "fn", "req-1", &[], Some(&failed), at(1000));
         assert!(line.contains(r#""level":"WARN""#), "{line}");
     }

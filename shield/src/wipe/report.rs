@@ -81,7 +81,7 @@ impl fmt::Display for WipeFailure {
     }
 }
 
-/// What one wipe did. See the [module documentation](self) for what each figure means.
+/// What one wipe did. See the [module documentation](crate::wipe) for what each figure means.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WipeReport {
     pub(super) root: PathBuf,

@@ -117,12 +117,15 @@ pub struct WipeFigures {
     pub failures: u64,
     /// How long the wipe took, in microseconds.
     pub duration_micros: u64,
+    /// When the wipe began, in microseconds since the Unix epoch (a property, not a metric).
+    pub started_at_micros: u64,
 }
 
 /// One CloudWatch Embedded Metric Format line for the events of one invocation (all `events`
 /// must carry `request_id`), with counts per policy and action (metric
 /// `outbound_connectivity_blocked`, ...), `events_lost`, and the wipe's figures when `wipe` is
-/// given (`FilesRemoved`, `DirsRemoved`, `BytesRemoved`, `WipeFailures`, `WipeDurationMicros`); dimension
+/// given (`FilesRemoved`, `DirsRemoved`, `BytesRemoved`, `WipeFailures`, `WipeDurationMicros`,
+/// and the property `WipeStartedAtMicros`); dimension
 /// [`DIMENSION`] (`FunctionName`).
 ///
 /// The line also carries `level` (`ERROR` when an event is a block, `WARN` when one is an
@@ -153,7 +156,9 @@ pub fn emf_line(
         };
         counts.entry(name).or_insert((0, "Count")).0 += e.count;
     }
+    let mut started = None;
     if let Some(w) = wipe {
+        started = Some(w.started_at_micros);
         if w.failures > 0 && level == "INFO" {
             level = "WARN";
         }
@@ -189,6 +194,9 @@ pub fn emf_line(
     root.insert("request_id".into(), json!(request_id));
     for (k, (v, _)) in counts {
         root.insert(k, json!(v));
+    }
+    if let Some(us) = started {
+        root.insert("WipeStartedAtMicros".into(), json!(us));
     }
     Value::Object(root).to_string()
 }
@@ -313,6 +321,7 @@ mod tests {
             bytes_removed: 10,
             failures: 0,
             duration_micros: 7,
+            started_at_micros: 5,
         };
         assert_eq!(
             emf_line(
@@ -323,7 +332,7 @@ mod tests {
                 Some(&wipe),
                 at(1000)
             ),
-            r#"{"_aws":{"Timestamp":1000,"CloudWatchMetrics":[{"Namespace":"fnshield","Dimensions":[["FunctionName"]],"Metrics":[{"Name":"BytesRemoved","Unit":"Bytes"},{"Name":"DirsRemoved","Unit":"Count"},{"Name":"FilesRemoved","Unit":"Count"},{"Name":"WipeDurationMicros","Unit":"Microseconds"},{"Name":"WipeFailures","Unit":"Count"},{"Name":"read_write_tmp_alerted","Unit":"Count"}]}]},"level":"WARN","timestamp":"1970-01-01T00:00:01.000Z","FunctionName":"fn","request_id":"req-1","BytesRemoved":10,"DirsRemoved":0,"FilesRemoved":2,"WipeDurationMicros":7,"WipeFailures":0,"read_write_tmp_alerted":3}"#
+            r#"{"_aws":{"Timestamp":1000,"CloudWatchMetrics":[{"Namespace":"fnshield","Dimensions":[["FunctionName"]],"Metrics":[{"Name":"BytesRemoved","Unit":"Bytes"},{"Name":"DirsRemoved","Unit":"Count"},{"Name":"FilesRemoved","Unit":"Count"},{"Name":"WipeDurationMicros","Unit":"Microseconds"},{"Name":"WipeFailures","Unit":"Count"},{"Name":"read_write_tmp_alerted","Unit":"Count"}]}]},"level":"WARN","timestamp":"1970-01-01T00:00:01.000Z","FunctionName":"fn","request_id":"req-1","BytesRemoved":10,"DirsRemoved":0,"FilesRemoved":2,"WipeDurationMicros":7,"WipeFailures":0,"read_write_tmp_alerted":3,"WipeStartedAtMicros":5}"#
         );
         // The wipe alone: INFO, or WARN when it left something behind.
         let line = emf_line("fnshield", "fn", "req-1", &[], Some(&wipe), at(1000));

@@ -146,6 +146,11 @@ impl WipeReport {
             bytes_removed: self.bytes_removed,
             failures: self.failure_count,
             duration_micros: u64::try_from(self.duration.as_micros()).unwrap_or(u64::MAX),
+            started_at_micros: self
+                .started_at
+                .duration_since(UNIX_EPOCH)
+                .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+                .unwrap_or(0),
         }
     }
 

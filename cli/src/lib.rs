@@ -6,6 +6,7 @@
 //! tables the interceptors use inside the function.
 
 pub mod check;
+pub mod cmd;
 pub mod edit;
 pub mod event;
 pub mod input;

@@ -255,8 +255,8 @@ pub fn suggest(obs: &Observations, tmp_root: &str, existing: Option<&Replay>) ->
     }
     for (policy, reason) in &obs.shield.degraded {
         s.warnings.push(format!(
-            "{policy} was not fully enforced ({reason}): operations it missed are not in the \
-             log, so this answer may be incomplete"
+            "{policy} was not fully enforced where the log comes from ({reason}); if it was \
+             not enforced at all, its operations are missing and this answer may be incomplete"
         ));
     }
     s

@@ -120,3 +120,18 @@ pub enum ConfigError {
     #[error("input validation: {0}")]
     Validation(String),
 }
+
+/// Why [`Shield::install`](crate::Shield::install) failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InstallError {
+    /// `require_enforcement` is set and a policy cannot be enforced.
+    #[error("fnshield cannot enforce the policy and require_enforcement is set:\n{0}")]
+    NotEnforced(Box<crate::Enforcement>),
+    /// A shield is already installed in this process.
+    #[error("a shield is already installed in this process; install exactly one, at cold start")]
+    AlreadyInstalled,
+    /// Setting up a component failed.
+    #[error("{0}")]
+    Setup(String),
+}

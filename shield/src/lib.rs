@@ -27,30 +27,28 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod arch;
-pub mod decide;
-pub mod dns;
-pub mod enforce;
 mod error;
 pub mod event;
-pub mod filter;
 pub mod intercept;
-pub mod invocation;
 mod lambda;
 pub mod policy;
 mod replay;
 mod shield;
 mod sys;
 
-pub use enforce::{Enforcement, EnforcementState, Mechanism, PolicyEnforcement};
-pub use error::{ConfigError, Source};
+// The kernel path's modules, at their former paths (the benches, fuzz targets and allocation
+// tests use them).
+pub use intercept::{arch, decide, dns, enforcement as enforce, filter};
+
+pub use error::{ConfigError, InstallError, Source};
 pub use event::{Action, Details, Event};
+pub use intercept::enforcement::{Enforcement, EnforcementState, Mechanism, PolicyEnforcement};
 pub use lambda::{
     error_type, report_init_error, run, ShieldLayer, ShieldRuntimeService, ShieldService,
 };
 pub use policy::{InterceptorChoice, Mode, Policy, PolicyKind};
 pub use replay::Replay;
-pub use shield::{InstallError, Shield, ShieldBuilder};
+pub use shield::{Shield, ShieldBuilder};
 
 pub use fnshield_macros::handler;
 mod macro_support;
@@ -64,6 +62,6 @@ pub mod __private {
     pub use tokio;
 }
 
-pub(crate) use arch::syscall_name;
+pub(crate) use intercept::arch::syscall_name;
 pub mod validate;
 pub mod wipe;

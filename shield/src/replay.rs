@@ -1,7 +1,7 @@
 //! Replaying observed events against a policy, with the decision engine the interceptors use.
 
-use crate::decide::{Access, Decider, Verdict};
 use crate::event::{Details, Event};
+use crate::intercept::decide::{Access, Decider, Verdict};
 use crate::policy::{Mode, Policy};
 
 /// A policy compiled for replaying events.

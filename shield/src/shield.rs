@@ -1,8 +1,10 @@
 //! `Shield`: configuration entry point and install.
 
-use crate::enforce::Enforcement;
+use crate::error::InstallError;
 use crate::error::{ConfigError, Source};
-use crate::event::{Action, Callback, Details, Event, Reporter, ViolationDetail};
+use crate::event::{Callback, Reporter};
+use crate::intercept::enforcement::Enforcement;
+use crate::lambda::EventVerdict;
 use crate::policy::{load, Env, InterceptorChoice, Mode, ModeKey, Policy, PolicyKind, Raw};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -277,176 +279,6 @@ pub(crate) struct Inner {
     pub(crate) verdicts: std::sync::Mutex<std::collections::HashMap<String, EventVerdict>>,
 }
 
-/// What the outer layer decided about an event before the handler wrapper sees it.
-#[derive(Debug)]
-pub(crate) enum EventVerdict {
-    /// Run the handler on the event as delivered.
-    Pass,
-    /// Run the handler on this event instead (an SQS batch with invalid records removed),
-    /// then report these message ids as batch item failures.
-    Replace(serde_json::Value, Vec<String>),
-    /// Do not run the handler; answer with this.
-    Reject(Result<serde_json::Value, lambda_runtime::Diagnostic>),
-}
-
-impl Inner {
-    /// Screen the raw event (limits, schema) before lambda_runtime deserialises it. A
-    /// rejected event's body is replaced by `{}` so that deserialisation cannot fail on it.
-    pub(crate) fn screen_event(&self, request_id: &str, body: &mut bytes::Bytes) {
-        use crate::validate::{EventVerdict as V, Rejection};
-        let Some(v) = &self.validator else { return };
-        let mode = self.policy.modes().validation();
-        let verdict = v.check_event(body);
-        let (violations, decided) = match verdict {
-            V::Valid => return,
-            V::Invalid {
-                violations,
-                rejection,
-            } => {
-                let r = match rejection {
-                    Rejection::Http400(resp) => Ok(resp),
-                    Rejection::InvocationError {
-                        error_type,
-                        message,
-                    } => Err(lambda_runtime::Diagnostic {
-                        error_type: error_type.to_owned(),
-                        error_message: message,
-                    }),
-                };
-                (violations, EventVerdict::Reject(r))
-            }
-            V::PartialBatch {
-                valid_event,
-                failures,
-            } => {
-                let ids = failures.iter().map(|(id, _)| id.clone()).collect();
-                let all = failures.into_iter().flat_map(|(_, v)| v).collect();
-                (all, EventVerdict::Replace(valid_event, ids))
-            }
-        };
-        if mode == Mode::Allow {
-            return;
-        }
-        self.reporter.record(Event::new(
-            PolicyKind::InputValidation,
-            if mode == Mode::Block {
-                Action::Blocked
-            } else {
-                Action::Alerted
-            },
-            Details::Validation {
-                target: "event",
-                violations: violations
-                    .iter()
-                    .map(|v| ViolationDetail {
-                        path: v.path().to_owned(),
-                        message: v.message().to_owned(),
-                    })
-                    .collect(),
-            },
-            request_id,
-        ));
-        if mode == Mode::Block {
-            if matches!(decided, EventVerdict::Reject(_)) {
-                // lambda_runtime must not fail to deserialise an event we reject anyway.
-                *body = bytes::Bytes::from_static(b"{}");
-            }
-            self.verdicts
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(request_id.to_owned(), decided);
-        }
-    }
-
-    pub(crate) fn take_event_verdict(&self, request_id: &str) -> EventVerdict {
-        self.verdicts
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(request_id)
-            .unwrap_or(EventVerdict::Pass)
-    }
-
-    /// Validate the handler's response.
-    pub(crate) fn check_response(
-        &self,
-        request_id: &str,
-        response: serde_json::Value,
-    ) -> Result<serde_json::Value, lambda_runtime::Diagnostic> {
-        let Some(v) = self.validator.as_ref().filter(|v| v.has_response_schema()) else {
-            return Ok(response);
-        };
-        let mode = self.policy.modes().validation();
-        match v.check_response(&response) {
-            Ok(()) => Ok(response),
-            Err(_) if mode == Mode::Allow => Ok(response),
-            Err(violations) => {
-                self.reporter.record(Event::new(
-                    PolicyKind::InputValidation,
-                    if mode == Mode::Block {
-                        Action::Blocked
-                    } else {
-                        Action::Alerted
-                    },
-                    Details::Validation {
-                        target: "response",
-                        violations: violations
-                            .iter()
-                            .map(|v| ViolationDetail {
-                                path: v.path().to_owned(),
-                                message: v.message().to_owned(),
-                            })
-                            .collect(),
-                    },
-                    request_id,
-                ));
-                if mode == Mode::Block {
-                    let list: Vec<String> = violations
-                        .iter()
-                        .map(|v| format!("{}: {}", v.path(), v.message()))
-                        .collect();
-                    Err(lambda_runtime::Diagnostic {
-                        error_type: crate::error_type::INVALID_RESPONSE.to_owned(),
-                        error_message: format!(
-                            "the handler's response failed validation: {}",
-                            list.join("; ")
-                        ),
-                    })
-                } else {
-                    Ok(response)
-                }
-            }
-        }
-    }
-
-    /// Wipe the tmp root (called with no invocation in flight). Never panics; whatever is
-    /// left behind raises an alert event.
-    pub(crate) fn wipe_tmp(&self, request_id: &str) {
-        let Some(w) = &self.wiper else { return };
-        let report = crate::sys::trap::exempt(|| w.wipe());
-        tracing::debug!(
-            target: "fnshield",
-            files = report.files_removed(),
-            bytes = report.bytes_removed(),
-            failures = report.failures().len(),
-            micros = report.duration().as_micros() as u64,
-            "tmp wiped"
-        );
-        // Its figures go into this invocation's EMF line (only if it removed or left
-        // something), not into a line of their own.
-        self.reporter.note_wipe(request_id, report.figures());
-        if !report.is_clean() {
-            self.reporter.record(Event::new(
-                PolicyKind::ReadWriteTmp,
-                Action::Alerted,
-                Details::TmpNotWiped {
-                    leftovers: report.failures().iter().map(|f| f.to_string()).collect(),
-                },
-                request_id,
-            ));
-        }
-    }
-}
-
 impl Shield {
     /// A builder.
     pub fn builder() -> ShieldBuilder {
@@ -532,21 +364,6 @@ impl Shield {
     }
 }
 
-/// Why [`Shield::install`] failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum InstallError {
-    /// `require_enforcement` is set and a policy cannot be enforced.
-    #[error("fnshield cannot enforce the policy and require_enforcement is set:\n{0}")]
-    NotEnforced(Box<Enforcement>),
-    /// A shield is already installed in this process.
-    #[error("a shield is already installed in this process; install exactly one, at cold start")]
-    AlreadyInstalled,
-    /// Setting up a component failed.
-    #[error("{0}")]
-    Setup(String),
-}
-
 impl Shield {
     /// Install the shield in this process: probe the kernel, install one seccomp filter and
     /// arm the interceptor. Returns the [`Enforcement`] report. Call it once, at cold start,
@@ -558,7 +375,7 @@ impl Shield {
         if self.inner.policy.wipe().at_cold_start {
             self.inner.wipe_tmp("cold-start");
         }
-        let report = crate::intercept::install(&self.inner)?;
+        let report = crate::intercept::install(&self.inner.policy, &self.inner.reporter)?;
         let _ = self.inner.enforcement.set(report);
         Ok(self.inner.enforcement.get().expect("just set"))
     }

@@ -6,6 +6,7 @@
 //! configured sinks when the invocation is flushed (after its response has been posted and
 //! before the next event is requested).
 
+pub mod invocation;
 pub mod record;
 pub mod ring;
 mod sink;

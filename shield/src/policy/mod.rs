@@ -9,6 +9,7 @@
 mod dest;
 pub(crate) mod load;
 mod mode;
+pub(crate) mod path;
 
 pub use dest::{canonical, Destination, HostPattern, IpNet, PortRange, Target};
 pub use load::Env;
@@ -434,10 +435,10 @@ impl Raw {
         ] {
             for p in list {
                 for prot in &protected {
-                    if crate::decide::pattern_covers(
+                    if path::pattern_covers(
                         prot.as_os_str().as_encoded_bytes(),
                         p.as_os_str().as_encoded_bytes(),
-                    ) || crate::decide::pattern_covers(
+                    ) || path::pattern_covers(
                         p.as_os_str().as_encoded_bytes(),
                         prot.as_os_str().as_encoded_bytes(),
                     ) {
@@ -510,8 +511,8 @@ fn absolute(v: &str, source: &Source) -> Result<PathBuf, ConfigError> {
             value: v.to_owned(),
         });
     }
-    let mut buf = [0u8; crate::decide::PATH_MAX];
-    match crate::decide::normalize(v.as_bytes(), &mut buf) {
+    let mut buf = [0u8; path::PATH_MAX];
+    match path::normalize(v.as_bytes(), &mut buf) {
         Some(n) => Ok(PathBuf::from(
             String::from_utf8_lossy(&buf[..n]).into_owned(),
         )),

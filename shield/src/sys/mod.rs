@@ -1,10 +1,9 @@
-//! The only module with `unsafe` code: the syscall trampoline, seccomp installation, kernel
-//! probes and the SIGSYS trap handler. Every `unsafe` block carries a `// SAFETY:` comment.
+//! The only module with `unsafe` code: the syscall trampoline, seccomp installation, copies
+//! from and into process memory, clocks, and the SIGSYS signal handler. Every `unsafe` block
+//! carries a `// SAFETY:` comment. The interceptors in `intercept/` build on these wrappers.
 #![allow(unsafe_code)]
 
-pub(crate) mod notify;
-pub(crate) mod probe;
-pub(crate) mod trap;
+pub(crate) mod sigsys;
 
 use std::arch::global_asm;
 
@@ -74,18 +73,14 @@ pub(crate) fn syscall(nr: i64, a: [u64; 6]) -> i64 {
 }
 
 /// `seccomp(SECCOMP_SET_MODE_FILTER, flags, prog)`. Returns the raw result.
-pub(crate) fn install_filter(insns: &[crate::filter::Insn], flags: u64) -> i64 {
-    let prog = libc::sock_fprog {
-        len: insns.len() as u16,
-        // `Insn` has the layout of `sock_filter` (repr(C): u16, u8, u8, u32).
-        filter: insns.as_ptr() as *mut libc::sock_filter,
-    };
+/// The kernel copies (and validates) the program; a bad pointer in `prog` gives EFAULT.
+pub(crate) fn install_filter(prog: &libc::sock_fprog, flags: u64) -> i64 {
     syscall(
         libc::SYS_seccomp,
         [
             1, /* SECCOMP_SET_MODE_FILTER */
             flags,
-            &prog as *const _ as u64,
+            prog as *const _ as u64,
             0,
             0,
             0,
@@ -99,24 +94,6 @@ pub(crate) fn set_no_new_privs() -> i64 {
         libc::SYS_prctl,
         [libc::PR_SET_NO_NEW_PRIVS as u64, 1, 0, 0, 0, 0],
     )
-}
-
-/// Install the SIGSYS handler. Returns an errno on failure.
-pub(crate) fn install_sigsys_handler() -> Result<(), i32> {
-    // SAFETY: a zeroed sigaction is a valid "no flags, empty mask" value; we then fill the
-    // handler and flags. `trap::on_sigsys` has the SA_SIGINFO signature and is
-    // async-signal-safe. SA_ONSTACK is deliberately not set: Rust's per-thread alternate
-    // stacks are too small for the handler's buffers.
-    unsafe {
-        let mut sa: libc::sigaction = std::mem::zeroed();
-        sa.sa_sigaction = trap::on_sigsys as *const () as usize;
-        sa.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
-        libc::sigemptyset(&mut sa.sa_mask);
-        if libc::sigaction(libc::SIGSYS, &sa, std::ptr::null_mut()) != 0 {
-            return Err(*libc::__errno_location());
-        }
-    }
-    Ok(())
 }
 
 /// Copy up to `buf.len()` bytes of this process's memory at `addr` without faulting: bad
@@ -215,31 +192,6 @@ pub(crate) fn eventfd() -> i64 {
     )
 }
 
-/// The reporter's wake-up fd, or -1. Written from signal context when the ring fills up.
-pub(crate) static WAKE_FD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
-
-/// Wake the reporter thread if the ring is half full; when it is three-quarters full, also
-/// yield the CPU (a bounded number of times) so that the reporter can drain it before records
-/// are lost. Async-signal-safe: a `write` to an eventfd and `sched_yield`.
-pub(crate) fn wake_reporter_if_needed() {
-    use crate::event::ring::CAPACITY;
-    let fd = WAKE_FD.load(std::sync::atomic::Ordering::Relaxed);
-    if fd < 0 || crate::event::RING.len() < CAPACITY / 2 {
-        return;
-    }
-    let one = 1u64;
-    syscall(
-        libc::SYS_write,
-        [fd as u64, &one as *const u64 as u64, 8, 0, 0, 0],
-    );
-    for _ in 0..64 {
-        if crate::event::RING.len() < CAPACITY * 3 / 4 {
-            break;
-        }
-        syscall(libc::SYS_sched_yield, [0; 6]);
-    }
-}
-
 /// Block until the reporter is woken (or interrupted).
 pub(crate) fn wait_wake(fd: i32) -> i64 {
     let mut v = 0u64;
@@ -249,42 +201,47 @@ pub(crate) fn wait_wake(fd: i32) -> i64 {
     )
 }
 
-/// Spawn one of the shield's own threads and wait until it is ready to run under the filter
-/// (see [`notify::prepare_shield_thread`]); `body` runs after that.
-pub(crate) fn spawn_shield_thread(
-    name: &str,
-    body: impl FnOnce() + Send + 'static,
-) -> std::io::Result<()> {
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
-    std::thread::Builder::new()
-        .name(name.into())
-        .stack_size(1024 * 1024)
-        .spawn(move || {
-            notify::prepare_shield_thread();
-            let _ = ready_tx.send(());
-            body();
-        })?;
-    let _ = ready_rx.recv();
-    Ok(())
+/// `CLOCK_REALTIME` in nanoseconds. Async-signal-safe.
+pub(crate) fn now_realtime_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec into `ts`; it is async-signal-safe (vDSO).
+    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
-/// Start the reporter thread: it drains the event ring into the reporter whenever the ring
-/// is half full, so a burst of violations longer than the ring loses nothing.
-pub(crate) fn start_reporter(reporter: std::sync::Arc<crate::event::Reporter>) -> bool {
-    let fd = eventfd();
-    if fd < 0 {
-        return false;
-    }
-    let started = spawn_shield_thread("fnshield-reporter", move || loop {
-        let r = wait_wake(fd as i32);
-        if r < 0 && r != -(libc::EINTR as i64) {
-            return;
-        }
-        reporter.collect();
-    });
-    if started.is_err() {
-        return false;
-    }
-    WAKE_FD.store(fd as i32, std::sync::atomic::Ordering::Release);
-    true
+/// `CLOCK_MONOTONIC` in whole seconds. Async-signal-safe.
+pub(crate) fn now_monotonic_secs() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: as in `now_realtime_ns`.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64
+}
+
+/// `(st_dev, st_ino)` of the file open as `fd`, or `None` if `fstat` fails.
+/// Async-signal-safe.
+pub(crate) fn fstat_identity(fd: i64) -> Option<(u64, u64)> {
+    // SAFETY: a zeroed `stat` is a valid plain-data value for fstat to fill.
+    let mut sb: libc::stat = unsafe { std::mem::zeroed() };
+    let r = syscall(
+        libc::SYS_fstat,
+        [fd as u64, &mut sb as *mut _ as u64, 0, 0, 0, 0],
+    );
+    (r == 0).then_some((sb.st_dev, sb.st_ino))
+}
+
+/// Store `v` at `addr` in this process, unaligned: a syscall's output that the trap
+/// interceptor produced on its own copy (sendmmsg's `msg_len`), written back where the trapped
+/// caller asked the kernel to write it. `addr` must be such an output address the caller
+/// passed to the trapped syscall, and already read successfully. Async-signal-safe.
+pub(crate) fn write_caller_u32(addr: u64, v: u32) {
+    // SAFETY: per this function's contract, `addr` is an output field of the vector the
+    // trapped caller passed to sendmmsg, which the kernel would have written; we read the
+    // same entries successfully before the call.
+    unsafe { (addr as *mut u32).write_unaligned(v) };
 }

@@ -22,16 +22,16 @@
 //! answers that notification with EPERM (fail closed) and the loop goes on. If the supervisor
 //! thread were gone, every notified syscall would fail with ENOSYS.
 
-use super::trap::{
+use super::arch::nr;
+use super::decide::{Access, Verdict, PATH_MAX};
+use super::shared::{
     check_exec, check_path_arg, classify_arg, decide_dest, inet, open_access, open_path,
     path_table, proc_path, push, record_path, verify_opened, write_decimal, PathCopy, TrapState,
     MSGHDR, SA_MAX, STATE, TARGET,
 };
-use super::{read_mem_of, syscall, write_mem_of};
-use crate::arch::nr;
-use crate::decide::{Access, Verdict, PATH_MAX};
 use crate::event::{Record, RecordKind};
 use crate::policy::PolicyKind;
+use crate::sys::{read_mem_of, syscall, write_mem_of};
 
 const AT_FDCWD: i64 = libc::AT_FDCWD as i64;
 
@@ -191,7 +191,8 @@ pub(crate) fn supervise(listener: i32) {
             send(listener, n.id, Answer::Errno(libc::ENOSYS));
             continue;
         };
-        if n.pid != 0 && n.pid == super::trap::EXEMPT_TID.load(std::sync::atomic::Ordering::Acquire)
+        if n.pid != 0
+            && n.pid == super::shared::EXEMPT_TID.load(std::sync::atomic::Ordering::Acquire)
         {
             // The shield's own /tmp wipe.
             send(listener, n.id, Answer::Continue);
@@ -563,7 +564,7 @@ fn open(
     // also keeps the caller's credentials exactly right, and avoids ADDFD's two cross-thread
     // wake-ups (tens of µs on an idle VM).
     let blocks = |slot| st.decider.mode(slot) == crate::policy::Mode::Block;
-    use crate::decide::ModeSlot;
+    use super::decide::ModeSlot;
     if !(blocks(ModeSlot::ReadHandler) || blocks(ModeSlot::TmpRead) || blocks(ModeSlot::TmpWrite)) {
         // Still report what a symlink leads to: look at the target without opening it for the
         // caller (O_PATH relative to the caller's dirfd or cwd, then read the fd's path back).
@@ -578,7 +579,7 @@ fn open(
             );
             if fd >= 0 {
                 let mut real = [0u8; PATH_MAX];
-                if let Some(r) = super::trap::fd_path(fd, &mut real) {
+                if let Some(r) = super::shared::fd_path(fd, &mut real) {
                     if real[..r] != abs[..l] && real[0] == b'/' {
                         let rd = st.decider.classify_path(&real[..r], access);
                         if rd != d {
@@ -962,8 +963,8 @@ fn recvfrom(listener: i32, n: &Notif) -> Answer {
         if let Some((ip, 53)) = inet(&sa[..(salen as usize).min(SA_MAX)]) {
             if let Some(st) = STATE.get() {
                 if st.decider.is_resolver(crate::policy::canonical(ip)) {
-                    super::trap::HOSTS
-                        .learn_from_response(&buf[..got], super::trap::now_monotonic_secs());
+                    super::shared::HOSTS
+                        .learn_from_response(&buf[..got], crate::sys::now_monotonic_secs());
                 }
             }
         }

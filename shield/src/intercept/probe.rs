@@ -1,7 +1,7 @@
 //! Kernel probes, run once at install (not in signal context).
 
-use super::syscall;
-use crate::enforce::KernelProbe;
+use super::enforcement::KernelProbe;
+use crate::sys::syscall;
 
 const SECCOMP_GET_ACTION_AVAIL: u64 = 2;
 
@@ -41,4 +41,10 @@ pub(crate) fn probe() -> KernelProbe {
     let abi = syscall(444, [0, 0, 1, 0, 0, 0]);
     p.landlock_abi = (abi > 0).then_some(abi as u32);
     p
+}
+
+/// Probe the kernel without installing anything: what [`Shield::install`](crate::Shield::install)
+/// would find.
+pub fn probe_kernel() -> KernelProbe {
+    probe()
 }

@@ -1,20 +1,26 @@
-//! The SIGSYS trap interceptor.
+//! What both interceptors share: the state they decide with, copying pointer arguments out of
+//! the caller (this process or, for notify, a child), resolving a path against a dirfd or the
+//! cwd, classifying paths, executables and destinations with the [`Decider`], and recording
+//! events into the ring.
 //!
-//! Everything reachable from [`on_sigsys`] is async-signal-safe: no allocation, no locks, no
-//! tracing, no `regex`. It reads pointer arguments with `process_vm_readv` into its own stack
-//! buffers (a bad pointer gives EFAULT, never a crash), decides on the copies with the
-//! precompiled [`Decider`], re-issues the syscall on the copies through the exempt
-//! trampoline, and records events into the lock-free ring.
+//! Everything here may run in the SIGSYS handler, so it is async-signal-safe: no allocation,
+//! no locks, no tracing; only stack buffers, the precompiled tables, atomics and syscalls
+//! through the exempt trampoline.
 
-use super::{read_mem, syscall};
-use crate::arch::nr;
-use crate::decide::{Access, Decider, PathDecision, Verdict, PATH_MAX};
-use crate::dns::{HostTable, Name};
+use super::arch::nr;
+use super::decide::{Access, Decider, PathDecision, Verdict, PATH_MAX};
+use super::dns::{HostTable, Name};
+use crate::event::invocation;
 use crate::event::{Record, RecordKind, RING};
-use crate::invocation;
 use crate::policy::PolicyKind;
+use crate::sys::{self, now_monotonic_secs, now_realtime_ns, read_cstr_of, read_mem_of, syscall};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::OnceLock;
+
+const AT_FDCWD: i64 = libc::AT_FDCWD as i64;
+const EACCES: i64 = libc::EACCES as i64;
+const EFAULT: i64 = libc::EFAULT as i64;
+const ENAMETOOLONG: i64 = libc::ENAMETOOLONG as i64;
 
 /// State the handler reads. Set once at install, before the filter goes in.
 pub(crate) struct TrapState {
@@ -30,80 +36,12 @@ pub(crate) static STATE: OnceLock<TrapState> = OnceLock::new();
 /// IP → host names learnt from DNS answers (bounded, TTL-honouring, lock-free).
 pub(crate) static HOSTS: HostTable<1024> = HostTable::new();
 
-const AT_FDCWD: i64 = libc::AT_FDCWD as i64;
-const EACCES: i64 = libc::EACCES as i64;
-const EPERM: i64 = libc::EPERM as i64;
-const EFAULT: i64 = libc::EFAULT as i64;
-const ENAMETOOLONG: i64 = libc::ENAMETOOLONG as i64;
-
-/// The SIGSYS handler.
-///
-/// Async-signal-safe: saves and restores `errno`, touches only the precompiled tables, atomics,
-/// the event ring and its own stack.
-pub(crate) extern "C" fn on_sigsys(
-    _sig: libc::c_int,
-    _info: *mut libc::siginfo_t,
-    ctx: *mut libc::c_void,
-) {
-    // SAFETY: __errno_location returns the calling thread's errno slot, valid for the
-    // thread's lifetime.
-    let errno = unsafe { libc::__errno_location() };
-    // SAFETY: as above.
-    let saved = unsafe { *errno };
-    let uc = ctx.cast::<libc::ucontext_t>();
-    // SAFETY: for an SA_SIGINFO handler the kernel passes a valid ucontext_t as the third
-    // argument; it lives on this stack frame's caller for the handler's duration.
-    let (nr, args) = unsafe { regs(&*uc) };
-    let ret = match STATE.get() {
-        Some(st) => handle(st, nr, args),
-        None => -(libc::ENOSYS as i64),
-    };
-    // SAFETY: same ucontext as above; writing the return register is how a trap handler
-    // completes an emulated syscall.
-    unsafe { set_ret(&mut *uc, ret) };
-    // SAFETY: as above.
-    unsafe { *errno = saved };
-}
-
-#[cfg(target_arch = "x86_64")]
-fn regs(uc: &libc::ucontext_t) -> (i64, [u64; 6]) {
-    let g = &uc.uc_mcontext.gregs;
-    let r = |i: libc::c_int| g[i as usize] as u64;
-    (
-        g[libc::REG_RAX as usize],
-        [
-            r(libc::REG_RDI),
-            r(libc::REG_RSI),
-            r(libc::REG_RDX),
-            r(libc::REG_R10),
-            r(libc::REG_R8),
-            r(libc::REG_R9),
-        ],
-    )
-}
-
-#[cfg(target_arch = "x86_64")]
-fn set_ret(uc: &mut libc::ucontext_t, ret: i64) {
-    uc.uc_mcontext.gregs[libc::REG_RAX as usize] = ret;
-}
-
-#[cfg(target_arch = "aarch64")]
-fn regs(uc: &libc::ucontext_t) -> (i64, [u64; 6]) {
-    let r = &uc.uc_mcontext.regs;
-    (r[8] as i64, [r[0], r[1], r[2], r[3], r[4], r[5]])
-}
-
-#[cfg(target_arch = "aarch64")]
-fn set_ret(uc: &mut libc::ucontext_t, ret: i64) {
-    uc.uc_mcontext.regs[0] = ret as u64;
-}
-
 /// The thread running the shield's housekeeping right now (0: none).
 pub(crate) static EXEMPT_TID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
 thread_local! {
     /// Set while the shield's own housekeeping (the tmp wipe) runs on this thread.
-    static EXEMPT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    pub(crate) static EXEMPT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// Run `f` with this thread's syscalls exempt from the policies: only for the shield's own
@@ -124,47 +62,6 @@ pub(crate) fn exempt<T>(f: impl FnOnce() -> T) -> T {
     );
     let _reset = Reset;
     f()
-}
-
-/// Dispatch one trapped syscall; returns the value the caller sees.
-pub(crate) fn handle(st: &TrapState, nr: i64, a: [u64; 6]) -> i64 {
-    if EXEMPT.try_with(|e| e.get()).unwrap_or(false) {
-        return syscall(nr, a);
-    }
-    match nr {
-        nr::OPENAT => open_like(st, nr, a, a[0] as i32 as i64, 1, a[2], a[3]),
-        #[cfg(target_arch = "x86_64")]
-        nr::OPEN => open_like(st, nr, a, AT_FDCWD, 0, a[1], a[2]),
-        #[cfg(target_arch = "x86_64")]
-        nr::CREAT => open_like(
-            st,
-            nr,
-            a,
-            AT_FDCWD,
-            0,
-            (libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC) as u64,
-            a[1],
-        ),
-        nr::OPENAT2 => {
-            let mut how = [0u8; 8];
-            if a[3] < 8 || read_mem(a[2], &mut how) != 8 {
-                return -EFAULT;
-            }
-            open_like(st, nr, a, a[0] as i32 as i64, 1, u64::from_le_bytes(how), 0)
-        }
-        nr::EXECVE => exec(st, nr, a, AT_FDCWD, 0, 1, 0),
-        nr::EXECVEAT => exec(st, nr, a, a[0] as i32 as i64, 1, 2, a[4]),
-        nr::CONNECT => net_addr(st, nr, a, 1, 2),
-        nr::SENDTO => net_addr(st, nr, a, 4, 5),
-        nr::SENDMSG => sendmsg(st, nr, a),
-        nr::SENDMMSG => sendmmsg(st, nr, a),
-        nr::RECVFROM => recvfrom(st, nr, a),
-        nr::RECVMSG => recvmsg(st, nr, a),
-        _ => match path_table(nr) {
-            Some((paths, access, empty_flag)) => path_call(st, nr, a, paths, access, empty_flag),
-            None => syscall(nr, a),
-        },
-    }
 }
 
 /// A path argument: (dirfd argument index or none for AT_FDCWD, path argument index).
@@ -239,13 +136,13 @@ impl PathCopy {
             buf: [0; PATH_MAX + 1],
             len: 0,
         };
-        match super::read_cstr_of(pid, addr, &mut c.buf[..PATH_MAX]) {
+        match read_cstr_of(pid, addr, &mut c.buf[..PATH_MAX]) {
             Some(n) => {
                 c.len = n;
                 c.buf[n] = 0;
                 Ok(c)
             }
-            None if super::read_mem_of(pid, addr, &mut [0u8; 1]) == 0 => Err(-EFAULT),
+            None if read_mem_of(pid, addr, &mut [0u8; 1]) == 0 => Err(-EFAULT),
             None => Err(-ENAMETOOLONG),
         }
     }
@@ -388,26 +285,6 @@ fn proc_fd_link(pid: i64, fd: i64, out: &mut [u8; PATH_MAX]) -> Option<usize> {
     proc_link(pid, &what[..n], out)
 }
 
-fn now_realtime_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes one timespec into `ts`; it is async-signal-safe (vDSO).
-    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
-
-pub(crate) fn now_monotonic_secs() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: as in `now_realtime_ns`.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u64
-}
-
 thread_local! {
     /// Set by the notify supervisor to the thread it is deciding for (0: the caller itself).
     pub(crate) static TARGET: std::cell::Cell<(u32, bool)> = const { std::cell::Cell::new((0, false)) };
@@ -436,7 +313,7 @@ pub(crate) fn push(mut rec: Record) {
     rec.request_id[..n].copy_from_slice(&id[..n]);
     rec.request_id_len = n as u8;
     RING.push(&rec);
-    super::wake_reporter_if_needed();
+    super::threads::wake_reporter_if_needed();
 }
 
 pub(crate) fn access_code(a: Access) -> u8 {
@@ -477,85 +354,20 @@ pub(crate) fn open_access(flags: u64) -> Access {
     }
 }
 
-fn open_like(
-    st: &TrapState,
-    nr: i64,
-    mut a: [u64; 6],
-    dirfd: i64,
-    path_idx: usize,
-    flags: u64,
-    mode: u64,
-) -> i64 {
-    let copy = match PathCopy::read(a[path_idx]) {
-        Ok(c) => c,
-        Err(e) => return e,
-    };
-    let access = open_access(flags);
-    let mut abs = [0u8; PATH_MAX];
-    let (d, _) = classify_arg(st, 0, nr, dirfd, copy.bytes(), access, &mut abs);
-    if d.verdict == Verdict::Block {
-        return -EACCES;
-    }
-    a[path_idx] = copy.ptr();
-    if nr != nr::OPENAT2 && access != Access::Meta {
-        // Fast path: open our copy with symlinks (and /proc magic links) refused. If that
-        // works, the path was resolved purely lexically, so the decision above is exact and
-        // only the executable's identity is left to check. Otherwise (ELOOP, or a kernel or
-        // flag openat2 refuses) fall back to the plain call and verify what it opened.
-        let how = [
-            flags,
-            if flags as i32 & (libc::O_CREAT | libc::O_TMPFILE) != 0 {
-                mode
-            } else {
-                0
-            },
-            RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-        ];
-        let base = if path_idx == 0 { AT_FDCWD as u64 } else { a[0] };
-        let fd = syscall(
-            nr::OPENAT2,
-            [base, copy.ptr(), how.as_ptr() as u64, 24, 0, 0],
-        );
-        let fallback = [
-            libc::ELOOP,
-            libc::EINVAL,
-            libc::ENOSYS,
-            libc::E2BIG,
-            libc::EPERM,
-        ]
-        .contains(&(-fd as i32));
-        if !fallback {
-            if fd < 0 {
-                return fd;
-            }
-            return verify_identity(st, nr, fd, access, d);
-        }
-    }
-    let fd = syscall(nr, a);
-    if fd < 0 || access == Access::Meta {
-        return fd;
-    }
-    verify_opened(st, nr, fd, access, d)
-}
-
-const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
-const RESOLVE_NO_SYMLINKS: u64 = 0x04;
-
 /// The executable-identity half of [`verify_opened`]: a hard link to the running executable
 /// is the executable, whatever its path.
-fn verify_identity(st: &TrapState, nr: i64, fd: i64, access: Access, d: PathDecision) -> i64 {
+pub(crate) fn verify_identity(
+    st: &TrapState,
+    nr: i64,
+    fd: i64,
+    access: Access,
+    d: PathDecision,
+) -> i64 {
     if !st.check_exe || d.verdict == Verdict::Block {
         return fd;
     }
-    // SAFETY: a zeroed `stat` is a valid plain-data value for fstat to fill.
-    let mut sb: libc::stat = unsafe { std::mem::zeroed() };
-    if syscall(
-        libc::SYS_fstat,
-        [fd as u64, &mut sb as *mut _ as u64, 0, 0, 0, 0],
-    ) == 0
-        && (sb.st_dev, sb.st_ino) == st.exe
-    {
-        let v = match st.decider.mode(crate::decide::ModeSlot::ReadHandler) {
+    if sys::fstat_identity(fd) == Some(st.exe) {
+        let v = match st.decider.mode(super::decide::ModeSlot::ReadHandler) {
             crate::policy::Mode::Block => Verdict::Block,
             crate::policy::Mode::Alert => Verdict::Alert,
             crate::policy::Mode::Allow => Verdict::Allow,
@@ -605,60 +417,6 @@ pub(crate) fn verify_opened(
         return -EACCES;
     }
     verify_identity(st, nr, fd, access, d)
-}
-
-fn path_call(
-    st: &TrapState,
-    nr: i64,
-    mut a: [u64; 6],
-    paths: &[PathArg],
-    access: Access,
-    empty: Option<(usize, u64)>,
-) -> i64 {
-    let mut copies: [Option<PathCopy>; 2] = [None, None];
-    let mut blocked = false;
-    for (slot, &(dirfd_idx, path_idx)) in paths.iter().enumerate().take(2) {
-        if a[path_idx] == 0 {
-            continue; // e.g. utimensat(fd, NULL, ...): acts on the fd.
-        }
-        let copy = match PathCopy::read(a[path_idx]) {
-            Ok(c) => c,
-            Err(e) => return e,
-        };
-        let dirfd = dirfd_idx.map_or(AT_FDCWD, |i| a[i] as i32 as i64);
-        let empty_ok = empty.is_some_and(|(fi, bit)| a[fi] & bit != 0);
-        blocked |= check_path_arg(st, 0, nr, dirfd, &copy, empty_ok, access) == Verdict::Block;
-        copies[slot] = Some(copy);
-    }
-    if blocked {
-        return -EACCES;
-    }
-    for (slot, &(_, path_idx)) in paths.iter().enumerate().take(2) {
-        if let Some(c) = &copies[slot] {
-            a[path_idx] = c.ptr();
-        }
-    }
-    syscall(nr, a)
-}
-
-fn exec(
-    st: &TrapState,
-    nr: i64,
-    mut a: [u64; 6],
-    dirfd: i64,
-    path_idx: usize,
-    argv_idx: usize,
-    flags: u64,
-) -> i64 {
-    let copy = match PathCopy::read(a[path_idx]) {
-        Ok(c) => c,
-        Err(e) => return e,
-    };
-    if check_exec(st, 0, nr, dirfd, &copy, a[argv_idx], flags) == Verdict::Block {
-        return -EACCES;
-    }
-    a[path_idx] = copy.ptr();
-    syscall(nr, a)
 }
 
 /// Resolve a path argument of process `pid` (0: this process) against `dirfd` into `abs`,
@@ -768,7 +526,7 @@ pub(crate) fn check_exec(
         rec.set_text(shown);
         for i in 0..32u64 {
             let mut p = [0u8; 8];
-            if super::read_mem_of(pid, argv + i * 8, &mut p) != 8 {
+            if read_mem_of(pid, argv + i * 8, &mut p) != 8 {
                 break;
             }
             let ptr = u64::from_le_bytes(p);
@@ -776,11 +534,11 @@ pub(crate) fn check_exec(
                 break;
             }
             let mut arg = [0u8; 128];
-            let len = match super::read_cstr_of(pid, ptr, &mut arg[..127]) {
+            let len = match read_cstr_of(pid, ptr, &mut arg[..127]) {
                 Some(l) => l,
                 None => {
                     rec.truncated = true;
-                    let l = super::read_mem_of(pid, ptr, &mut arg[..127]);
+                    let l = read_mem_of(pid, ptr, &mut arg[..127]);
                     arg[..l].iter().position(|&b| b == 0).unwrap_or(l)
                 }
             };
@@ -846,163 +604,4 @@ pub(crate) fn decide_dest(st: &TrapState, nr: i64, ip: IpAddr, port: u16) -> boo
 
 pub(crate) const SA_MAX: usize = 128;
 
-fn net_addr(st: &TrapState, nr: i64, mut a: [u64; 6], addr_idx: usize, len_idx: usize) -> i64 {
-    if a[addr_idx] == 0 {
-        return syscall(nr, a);
-    }
-    let mut sa = [0u8; SA_MAX];
-    let len = (a[len_idx] as usize).min(SA_MAX);
-    if read_mem(a[addr_idx], &mut sa[..len]) != len {
-        return -EFAULT;
-    }
-    if let Some((ip, port)) = inet(&sa[..len]) {
-        if decide_dest(st, nr, ip, port) {
-            return -EPERM;
-        }
-    }
-    a[addr_idx] = sa.as_ptr() as u64;
-    a[len_idx] = len as u64;
-    syscall(nr, a)
-}
-
 pub(crate) const MSGHDR: usize = std::mem::size_of::<libc::msghdr>();
-
-fn sendmsg(st: &TrapState, nr: i64, mut a: [u64; 6]) -> i64 {
-    let mut hdr = [0u8; MSGHDR];
-    if read_mem(a[1], &mut hdr) != MSGHDR {
-        return -EFAULT;
-    }
-    let mut sa = [0u8; SA_MAX];
-    if let Err(e) = check_msghdr(st, nr, &mut hdr, &mut sa) {
-        return e;
-    }
-    a[1] = hdr.as_ptr() as u64;
-    syscall(nr, a)
-}
-
-/// Check a copied msghdr's destination; point its name at `sa` (our copy).
-fn check_msghdr(
-    st: &TrapState,
-    nr: i64,
-    hdr: &mut [u8; MSGHDR],
-    sa: &mut [u8; SA_MAX],
-) -> Result<(), i64> {
-    let name = u64::from_ne_bytes(hdr[0..8].try_into().unwrap_or([0; 8]));
-    let namelen = u32::from_ne_bytes(hdr[8..12].try_into().unwrap_or([0; 4])) as usize;
-    if name == 0 || namelen == 0 {
-        return Ok(());
-    }
-    let len = namelen.min(SA_MAX);
-    if read_mem(name, &mut sa[..len]) != len {
-        return Err(-EFAULT);
-    }
-    if let Some((ip, port)) = inet(&sa[..len]) {
-        if decide_dest(st, nr, ip, port) {
-            return Err(-EPERM);
-        }
-    }
-    hdr[0..8].copy_from_slice(&(sa.as_ptr() as u64).to_ne_bytes());
-    hdr[8..12].copy_from_slice(&(len as u32).to_ne_bytes());
-    Ok(())
-}
-
-/// sendmmsg: at most this many messages are sent per call (the caller sees a short count,
-/// which sendmmsg's contract allows).
-const MMSG_MAX: usize = 8;
-
-fn sendmmsg(st: &TrapState, nr: i64, mut a: [u64; 6]) -> i64 {
-    const ENTRY: usize = std::mem::size_of::<libc::mmsghdr>();
-    let vlen = (a[2] as usize).min(MMSG_MAX);
-    let mut hdrs = [[0u8; MSGHDR]; MMSG_MAX];
-    let mut names = [[0u8; SA_MAX]; MMSG_MAX];
-    for i in 0..vlen {
-        if read_mem(a[1] + (i * ENTRY) as u64, &mut hdrs[i]) != MSGHDR {
-            return -EFAULT;
-        }
-        if let Err(e) = check_msghdr(st, nr, &mut hdrs[i], &mut names[i]) {
-            return e;
-        }
-    }
-    let mut vec = [[0u8; ENTRY]; MMSG_MAX];
-    for i in 0..vlen {
-        vec[i][..MSGHDR].copy_from_slice(&hdrs[i]);
-    }
-    let user = a[1];
-    a[1] = vec.as_ptr() as u64;
-    a[2] = vlen as u64;
-    let r = syscall(nr, a);
-    if r > 0 {
-        for (i, entry) in vec.iter().enumerate().take(r as usize) {
-            let p = (user + (i * ENTRY + MSGHDR) as u64) as *mut u32;
-            let v = u32::from_ne_bytes(entry[MSGHDR..MSGHDR + 4].try_into().unwrap_or([0; 4]));
-            // SAFETY: the caller passed this vector to sendmmsg, which writes msg_len into
-            // each sent entry; we read the same entries successfully above.
-            unsafe { p.write_unaligned(v) };
-        }
-    }
-    r
-}
-
-/// recvmsg: performed as asked; when the message came from a resolver on port 53, the first
-/// iovec's data teaches the host table.
-fn recvmsg(st: &TrapState, nr: i64, a: [u64; 6]) -> i64 {
-    let r = syscall(nr, a);
-    if r <= 0 {
-        return r;
-    }
-    let mut hdr = [0u8; MSGHDR];
-    if read_mem(a[1], &mut hdr) != MSGHDR {
-        return r;
-    }
-    let word = |o: usize| u64::from_ne_bytes(hdr[o..o + 8].try_into().unwrap_or([0; 8]));
-    let name = word(0);
-    let namelen =
-        (u32::from_ne_bytes(hdr[8..12].try_into().unwrap_or([0; 4])) as usize).min(SA_MAX);
-    if name == 0 || namelen == 0 || word(24) == 0 {
-        return r;
-    }
-    let mut sa = [0u8; SA_MAX];
-    if read_mem(name, &mut sa[..namelen]) != namelen {
-        return r;
-    }
-    if let Some((ip, 53)) = inet(&sa[..namelen]) {
-        if st.decider.is_resolver(crate::policy::canonical(ip)) {
-            let mut iov = [0u8; 16];
-            if read_mem(word(16), &mut iov) == 16 {
-                let base = u64::from_ne_bytes(iov[0..8].try_into().unwrap_or([0; 8]));
-                let len = u64::from_ne_bytes(iov[8..16].try_into().unwrap_or([0; 8])) as usize;
-                let mut msg = [0u8; 4096];
-                let want = len.min(r as usize).min(msg.len());
-                let n = read_mem(base, &mut msg[..want]);
-                HOSTS.learn_from_response(&msg[..n], now_monotonic_secs());
-            }
-        }
-    }
-    r
-}
-
-/// recvfrom with a source address: performed as asked; answers from a resolver on port 53
-/// teach the host table which names an address has.
-fn recvfrom(st: &TrapState, nr: i64, a: [u64; 6]) -> i64 {
-    let r = syscall(nr, a);
-    if r <= 0 || a[4] == 0 || a[5] == 0 {
-        return r;
-    }
-    let mut lenb = [0u8; 4];
-    if read_mem(a[5], &mut lenb) != 4 {
-        return r;
-    }
-    let len = (u32::from_ne_bytes(lenb) as usize).min(SA_MAX);
-    let mut sa = [0u8; SA_MAX];
-    if read_mem(a[4], &mut sa[..len]) != len {
-        return r;
-    }
-    if let Some((ip, 53)) = inet(&sa[..len]) {
-        if st.decider.is_resolver(crate::policy::canonical(ip)) {
-            let mut msg = [0u8; 4096];
-            let n = read_mem(a[1], &mut msg[..(r as usize).min(4096)]);
-            HOSTS.learn_from_response(&msg[..n], now_monotonic_secs());
-        }
-    }
-    r
-}

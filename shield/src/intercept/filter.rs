@@ -39,7 +39,7 @@
 use std::collections::HashSet;
 use std::fmt::Write as _;
 
-use crate::arch::AUDIT_ARCH_X86_64;
+use super::arch::AUDIT_ARCH_X86_64;
 
 /// The x32 ABI bit (`__X32_SYSCALL_BIT`), checked when the spec targets x86_64.
 const X32_SYSCALL_BIT: u32 = 0x4000_0000;
@@ -270,7 +270,7 @@ pub struct Rule {
 /// What the filter does for one syscall number.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SyscallPlan {
-    /// Syscall number (see [`crate::arch::nr`]).
+    /// Syscall number (see [`super::arch::nr`]).
     pub nr: i64,
     /// Branches in order: the first whose rules all hold (AND; an empty list always
     /// holds) decides.
@@ -282,7 +282,7 @@ pub struct SyscallPlan {
 /// Everything the filter decides, as data. Compile it with `Filter::try_from(&spec)`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FilterSpec {
-    /// The only `AUDIT_ARCH_*` allowed (normally [`crate::arch::AUDIT_ARCH`]); calls
+    /// The only `AUDIT_ARCH_*` allowed (normally [`super::arch::AUDIT_ARCH`]); calls
     /// through any other ABI kill the process.
     pub arch: u32,
     /// The handled syscalls; each number at most once.
@@ -894,7 +894,7 @@ impl Asm {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::arch::AUDIT_ARCH_AARCH64;
+    use crate::intercept::arch::AUDIT_ARCH_AARCH64;
     use proptest::prelude::*;
 
     const X86: u32 = AUDIT_ARCH_X86_64;

@@ -1,0 +1,427 @@
+//! The install sequence: choose the interceptor → compile the filter → arm it → report what is
+//! enforced. Each step is a function below; [`install`] runs them in order and turns a refusal
+//! by the kernel into an honest report (or an error, with `require_enforcement`).
+
+use super::decide::{Decider, ModeSlot};
+use super::enforcement::{
+    Enforcement, EnforcementState, KernelProbe, Mechanism, PolicyEnforcement,
+};
+use super::filter::Filter;
+use super::probe;
+use super::shared::{TrapState, STATE};
+use super::spec::{needs, notify_filter_spec, trap_filter_spec, Needs};
+use super::{notify, threads, trap};
+use crate::error::InstallError;
+use crate::event::{Action, Details, Event, Reporter};
+use crate::policy::{InterceptorChoice, Mode, Policy, PolicyKind};
+use crate::sys;
+use std::sync::Arc;
+
+/// Tighten a policy (see [`crate::Shield::tighten`]).
+pub(crate) fn tighten(policy: PolicyKind, to: Mode) -> Option<Mode> {
+    let st = STATE.get()?;
+    let slots: &[ModeSlot] = match policy {
+        PolicyKind::OutboundConnectivity => &[ModeSlot::Outbound],
+        PolicyKind::ReadWriteTmp => &[ModeSlot::TmpRead, ModeSlot::TmpWrite],
+        PolicyKind::CreateChildProcess => &[ModeSlot::Child],
+        PolicyKind::ReadHandler => &[ModeSlot::ReadHandler],
+        _ => return None,
+    };
+    let mut now = to;
+    for &s in slots {
+        if st.decider.mode(s) == Mode::Allow
+            && !INTERCEPTED[s as usize].load(std::sync::atomic::Ordering::Relaxed)
+        {
+            return None;
+        }
+        now = st.decider.tighten(s, to);
+    }
+    Some(now)
+}
+
+static INTERCEPTED: [std::sync::atomic::AtomicBool; 5] =
+    [const { std::sync::atomic::AtomicBool::new(false) }; 5];
+
+/// Install kernel enforcement of `policy` in this process, recording degradation events with
+/// `reporter`, and report what is enforced.
+///
+/// # Errors
+///
+/// [`InstallError::NotEnforced`] when `require_enforcement` is set and a policy is not
+/// enforced at all; [`InstallError::AlreadyInstalled`] when a filter is already in place;
+/// [`InstallError::Setup`] when the filter does not compile or the supervisor thread cannot
+/// start. A kernel that refuses seccomp is not an error: the report says so.
+pub(crate) fn install(
+    policy: &Policy,
+    reporter: &Arc<Reporter>,
+) -> Result<Enforcement, InstallError> {
+    let kernel = probe::probe();
+    let choice = choose(policy);
+    if let Some(reason) = choice.unavailable(&kernel) {
+        return finish(policy, reporter, refused(kernel, choice.why, reason));
+    }
+    let compiled = compile(policy, &kernel, &choice)?;
+    let killable = match arm(policy, reporter, &kernel, &compiled) {
+        Ok(killable) => killable,
+        Err(Armed::Refused(reason)) => {
+            return finish(policy, reporter, refused(kernel, choice.why, &reason))
+        }
+        Err(Armed::Failed(e)) => return Err(e),
+    };
+    let report = report(policy, kernel, choice, &compiled, killable);
+    finish(policy, reporter, report)
+}
+
+/// Step 1: the interceptor for this policy, and why.
+struct Choice {
+    /// USER_NOTIF with a supervisor thread (otherwise SIGSYS trap).
+    notify: bool,
+    why: String,
+}
+
+fn choose(policy: &Policy) -> Choice {
+    let children = policy.children_may_run();
+    let (notify, why) = match policy.interceptor() {
+        InterceptorChoice::Notify => (true, "forced by configuration (interceptor = \"notify\")".to_owned()),
+        InterceptorChoice::Trap => (false, "forced by configuration (interceptor = \"trap\")".to_owned()),
+        _ if children => (
+            true,
+            "child processes may run (create_child_process is not block, or executables are allowed); TRAP would kill exec'd children".to_owned(),
+        ),
+        _ => (false, "no child process can run, so the SIGSYS trap (the fast path) is safe".to_owned()),
+    };
+    Choice { notify, why }
+}
+
+impl Choice {
+    /// Why the kernel cannot host this interceptor, if it cannot.
+    fn unavailable(&self, kernel: &KernelProbe) -> Option<&'static str> {
+        if self.notify && !kernel.notify_available {
+            Some(
+                "the kernel does not offer SECCOMP_RET_USER_NOTIF (seccomp unavailable or refused)",
+            )
+        } else if !self.notify && !kernel.trap_available {
+            Some("the kernel does not offer SECCOMP_RET_TRAP (seccomp unavailable or refused)")
+        } else {
+            None
+        }
+    }
+}
+
+/// Step 2: the compiled filter and what it needs at arm time.
+struct Compiled {
+    filter: Filter,
+    needs: Needs,
+    /// Trap mode with a supervisor that reports refused forks.
+    fork_events: bool,
+    /// Whether the filter is installed with a listener (and a supervisor thread).
+    listener: bool,
+}
+
+fn compile(
+    policy: &Policy,
+    kernel: &KernelProbe,
+    choice: &Choice,
+) -> Result<Compiled, InstallError> {
+    let n = needs(policy);
+    // In trap mode, a supervisor thread also takes process creation in block mode, so that
+    // refused forks are reported (when the kernel offers USER_NOTIF).
+    let fork_events = !choice.notify && n.fork_in_kernel && kernel.notify_available;
+    let spec = if choice.notify {
+        notify_filter_spec(policy, sys::trampoline_ip())
+    } else {
+        trap_filter_spec(policy, sys::trampoline_ip(), fork_events)
+    };
+    let filter =
+        Filter::try_from(&spec).map_err(|e| InstallError::Setup(format!("filter: {e}")))?;
+    Ok(Compiled {
+        filter,
+        needs: n,
+        fork_events,
+        listener: choice.notify || fork_events,
+    })
+}
+
+/// Why arming stopped.
+enum Armed {
+    /// The kernel refused a step: nothing is enforced, and the report says why.
+    Refused(String),
+    /// A setup error the caller gets as is.
+    Failed(InstallError),
+}
+
+/// Step 3: set the interceptors' state, hook SIGSYS, set NoNewPrivs if needed, start the
+/// reporter (and supervisor) threads and install the filter. Returns whether the listener has
+/// `WAIT_KILLABLE_RECV`.
+fn arm(
+    policy: &Policy,
+    reporter: &Arc<Reporter>,
+    kernel: &KernelProbe,
+    compiled: &Compiled,
+) -> Result<bool, Armed> {
+    let state = TrapState {
+        decider: Decider::new(policy),
+        exe: exe_identity(),
+        check_exe: compiled.needs.paths_open,
+    };
+    if STATE.set(state).is_err() {
+        return Err(Armed::Failed(InstallError::AlreadyInstalled));
+    }
+    if let Err(e) = sys::sigsys::install(trap::on_trap) {
+        return Err(Armed::Refused(format!(
+            "sigaction(SIGSYS) failed: errno {e}"
+        )));
+    }
+    if !kernel.no_new_privs {
+        let r = sys::set_no_new_privs();
+        if r < 0 {
+            return Err(Armed::Refused(format!(
+                "prctl(PR_SET_NO_NEW_PRIVS) refused (errno {}) and NoNewPrivs is not already set",
+                -r
+            )));
+        }
+    }
+    // The reporter thread drains the ring as it fills (started before the filter).
+    threads::start_reporter(reporter.clone());
+    const TSYNC: u64 = 1;
+    const NEW_LISTENER: u64 = 1 << 3;
+    const TSYNC_ESRCH: u64 = 1 << 4;
+    const WAIT_KILLABLE_RECV: u64 = 1 << 5;
+    let mut killable = false;
+    // The supervisor thread starts before the filter (see prepare_shield_thread) and
+    // receives the listener once it exists.
+    let supervisor = if compiled.listener {
+        let (tx, rx) = std::sync::mpsc::channel::<i32>();
+        let started = threads::spawn_shield_thread("fnshield-supervisor", move || {
+            if let Ok(listener) = rx.recv() {
+                if listener >= 0 {
+                    notify::supervise(listener);
+                }
+            }
+        });
+        match started {
+            Ok(()) => Some(tx),
+            // Without a supervisor every notified call would hang or fail: refuse to run.
+            Err(e) => {
+                return Err(Armed::Failed(InstallError::Setup(format!(
+                    "cannot start the supervisor thread: {e}"
+                ))))
+            }
+        }
+    } else {
+        None
+    };
+    let insns = compiled.filter.insns();
+    let prog = libc::sock_fprog {
+        len: insns.len() as u16,
+        // `Insn` has the layout of `sock_filter` (repr(C): u16, u8, u8, u32).
+        filter: insns.as_ptr() as *mut libc::sock_filter,
+    };
+    let r = if compiled.listener {
+        // WAIT_KILLABLE_RECV (Linux 6.0+): once the supervisor has received a call, only a
+        // fatal signal interrupts the caller, so emulated calls are not replayed after EINTR.
+        let r = sys::install_filter(
+            &prog,
+            NEW_LISTENER | TSYNC | TSYNC_ESRCH | WAIT_KILLABLE_RECV,
+        );
+        if r == -(libc::EINVAL as i64) {
+            sys::install_filter(&prog, NEW_LISTENER | TSYNC | TSYNC_ESRCH)
+        } else {
+            killable = r >= 0;
+            r
+        }
+    } else {
+        sys::install_filter(&prog, TSYNC)
+    };
+    let bad = if compiled.listener { r < 0 } else { r != 0 };
+    if bad {
+        return Err(Armed::Refused(if r > 0 || r == -(libc::ESRCH as i64) {
+            format!("seccomp TSYNC could not synchronise a thread ({r})")
+        } else {
+            format!("seccomp(SECCOMP_SET_MODE_FILTER) refused: errno {}", -r)
+        }));
+    }
+    if let Some(tx) = supervisor {
+        // The listener is an fd of this process; the supervisor thread takes it from here.
+        let _ = tx.send(r as i32);
+    }
+    let n = &compiled.needs;
+    for (slot, on) in [
+        (ModeSlot::Outbound, n.outbound),
+        (ModeSlot::TmpRead, n.paths_open),
+        (ModeSlot::TmpWrite, n.paths_open),
+        (ModeSlot::Child, n.exec),
+        (ModeSlot::ReadHandler, n.paths_open),
+    ] {
+        INTERCEPTED[slot as usize].store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+    Ok(killable)
+}
+
+/// Step 4: what is enforced, per policy, and by what.
+fn report(
+    policy: &Policy,
+    kernel: KernelProbe,
+    choice: Choice,
+    compiled: &Compiled,
+    killable: bool,
+) -> Enforcement {
+    let want_notify = choice.notify;
+    let fork_events = compiled.fork_events;
+    let mechanism = if want_notify {
+        Mechanism::SeccompNotify
+    } else {
+        Mechanism::SeccompTrap
+    };
+    let why = if want_notify {
+        format!(
+            "{}; {}",
+            choice.why,
+            if killable {
+                "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV in use"
+            } else {
+                "this kernel lacks WAIT_KILLABLE_RECV: handlers without SA_RESTART may see EINTR"
+            }
+        )
+    } else {
+        choice.why
+    };
+    let m = policy.modes();
+    let line =
+        |p: PolicyKind, mode: Mode, state: EnforcementState, mech: Mechanism, reason: &str| {
+            PolicyEnforcement {
+                policy: p,
+                state: if mode == Mode::Allow && !policy.runtime_tightening() {
+                    EnforcementState::NotEnforced
+                } else {
+                    state
+                },
+                mechanism: if mode == Mode::Allow && !policy.runtime_tightening() {
+                    Mechanism::None
+                } else {
+                    mech
+                },
+                reason: if mode == Mode::Allow && !policy.runtime_tightening() {
+                    "mode is allow".to_owned()
+                } else {
+                    reason.to_owned()
+                },
+            }
+        };
+    let tmp_mode = m.tmp_read().max(m.tmp_write());
+    let full = EnforcementState::FullyEnforced;
+    let policies = if want_notify {
+        let (tmp_state, tmp_reason) = if m.tmp_write() == Mode::Block {
+            (
+                EnforcementState::PartiallyEnforced,
+                "opens are emulated (ADDFD) and verified, in this process and its children; other path-based writes and the stat family are decided on a copy and then continued, so a racing thread could swap the path after the check",
+            )
+        } else {
+            (full, "opens emulated (ADDFD) and verified; path-based writes and the stat family decided by the supervisor, in this process and its children")
+        };
+        let (child_state, child_reason) = if m.child() == Mode::Block
+            && !policy.exec_allow().is_empty()
+        {
+            (
+                EnforcementState::PartiallyEnforced,
+                "execve/execveat decided by the supervisor; an allowed executable continues after the check, so a racing thread could swap the path; children stay supervised",
+            )
+        } else {
+            (full, "execve/execveat decided by the supervisor; children stay supervised; clone3 ENOSYS")
+        };
+        vec![
+            line(PolicyKind::OutboundConnectivity, m.outbound(), full, mechanism,
+                "connect, sendto, sendmsg, sendmmsg decided on copies and emulated on a duplicate socket (pidfd_getfd), in this process and its children; host names learnt from DNS answers"),
+            line(PolicyKind::ReadWriteTmp, tmp_mode, tmp_state, mechanism, tmp_reason),
+            line(PolicyKind::CreateChildProcess, m.child(), child_state, mechanism, child_reason),
+            line(PolicyKind::ReadHandler, m.read_handler(), full, mechanism,
+                "opens emulated (ADDFD) and verified by path and by the executable's inode, in this process and its children"),
+        ]
+    } else {
+        vec![
+            line(PolicyKind::OutboundConnectivity, m.outbound(), full, mechanism,
+                "connect, sendto, sendmsg, sendmmsg trapped and re-issued on copies; host names learnt from DNS answers received with recvfrom"),
+            line(PolicyKind::ReadWriteTmp, tmp_mode, full, mechanism,
+                "opens, the stat/access/readlink family and path-based writes trapped and re-issued on copies; opened files verified"),
+            line(PolicyKind::CreateChildProcess, m.child(), full, mechanism,
+                if fork_events {
+                "execve/execveat trapped; fork, vfork and clone without CLONE_THREAD refused (EPERM) and reported by a supervisor thread (user notification); clone3 ENOSYS"
+            } else {
+                "execve/execveat trapped; fork, vfork and clone without CLONE_THREAD refused in the kernel (EPERM, no event: USER_NOTIF unavailable); clone3 ENOSYS"
+            }),
+            line(PolicyKind::ReadHandler, m.read_handler(), full, mechanism,
+                "opens trapped and re-issued on copies; the opened file is verified by path and by the executable's inode"),
+        ]
+    };
+    Enforcement {
+        policies,
+        interceptor: mechanism,
+        interceptor_reason: why,
+        kernel,
+    }
+}
+
+/// The kernel refused (or lacks) what the interceptor needs: nothing is enforced.
+fn refused(mut kernel: KernelProbe, why: String, reason: &str) -> Enforcement {
+    kernel.refused = Some(reason.to_owned());
+    Enforcement {
+        policies: not_enforced(reason),
+        interceptor: Mechanism::None,
+        interceptor_reason: why,
+        kernel,
+    }
+}
+
+fn not_enforced(reason: &str) -> Vec<PolicyEnforcement> {
+    PolicyKind::RUNTIME
+        .iter()
+        .map(|&p| PolicyEnforcement {
+            policy: p,
+            state: EnforcementState::NotEnforced,
+            mechanism: Mechanism::None,
+            reason: reason.to_owned(),
+        })
+        .collect()
+}
+
+fn exe_identity() -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self/exe")
+        .map(|m| (m.dev(), m.ino()))
+        .unwrap_or((u64::MAX, u64::MAX))
+}
+
+/// Refuse to run unprotected if asked to; otherwise report every degraded policy as an event.
+fn finish(
+    policy: &Policy,
+    reporter: &Reporter,
+    report: Enforcement,
+) -> Result<Enforcement, InstallError> {
+    let degraded: Vec<_> = report
+        .policies
+        .iter()
+        .filter(|p| p.state != EnforcementState::FullyEnforced && p.reason != "mode is allow")
+        .collect();
+    // require_enforcement refuses to run *unprotected*: a policy that is not enforced at all.
+    // A partially enforced one (a documented residual race) is reported, not fatal.
+    if policy.require_enforcement()
+        && degraded
+            .iter()
+            .any(|p| p.state == EnforcementState::NotEnforced)
+    {
+        return Err(InstallError::NotEnforced(Box::new(report)));
+    }
+    for p in degraded {
+        reporter.record(Event::new(
+            PolicyKind::Shield,
+            Action::Alerted,
+            Details::Degraded {
+                policy: p.policy.as_str().to_owned(),
+                reason: format!("{:?} via {}: {}", p.state, p.mechanism, p.reason),
+            },
+            "unknown",
+        ));
+    }
+    reporter.flush(None);
+    Ok(report)
+}

@@ -1,0 +1,89 @@
+//! The SIGSYS signal handler of the trap interceptor: it takes the syscall number and
+//! arguments out of the `ucontext_t`, asks the registered handler (the interceptor's
+//! `on_trap`) for the result, and writes it to the return register, with `errno` preserved.
+
+use std::sync::OnceLock;
+
+/// What a trapped syscall returns: `handler(nr, args)`. Set once, before the filter goes in.
+/// Runs in signal context: it must be async-signal-safe.
+pub(crate) type TrapHandler = fn(i64, [u64; 6]) -> i64;
+
+static HANDLER: OnceLock<TrapHandler> = OnceLock::new();
+
+/// Install the SIGSYS handler that answers trapped syscalls with `handler`. Returns an errno
+/// on failure.
+pub(crate) fn install(handler: TrapHandler) -> Result<(), i32> {
+    let _ = HANDLER.set(handler);
+    // SAFETY: a zeroed sigaction is a valid "no flags, empty mask" value; we then fill the
+    // handler and flags. `on_sigsys` has the SA_SIGINFO signature and is
+    // async-signal-safe. SA_ONSTACK is deliberately not set: Rust's per-thread alternate
+    // stacks are too small for the handler's buffers.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = on_sigsys as *const () as usize;
+        sa.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
+        libc::sigemptyset(&mut sa.sa_mask);
+        if libc::sigaction(libc::SIGSYS, &sa, std::ptr::null_mut()) != 0 {
+            return Err(*libc::__errno_location());
+        }
+    }
+    Ok(())
+}
+
+/// The SIGSYS handler.
+///
+/// Async-signal-safe: saves and restores `errno`, touches only the precompiled tables, atomics,
+/// the event ring and its own stack.
+extern "C" fn on_sigsys(_sig: libc::c_int, _info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+    // SAFETY: __errno_location returns the calling thread's errno slot, valid for the
+    // thread's lifetime.
+    let errno = unsafe { libc::__errno_location() };
+    // SAFETY: as above.
+    let saved = unsafe { *errno };
+    let uc = ctx.cast::<libc::ucontext_t>();
+    // SAFETY: for an SA_SIGINFO handler the kernel passes a valid ucontext_t as the third
+    // argument; it lives on this stack frame's caller for the handler's duration.
+    let (nr, args) = unsafe { regs(&*uc) };
+    let ret = match HANDLER.get() {
+        Some(handler) => handler(nr, args),
+        None => -(libc::ENOSYS as i64),
+    };
+    // SAFETY: same ucontext as above; writing the return register is how a trap handler
+    // completes an emulated syscall.
+    unsafe { set_ret(&mut *uc, ret) };
+    // SAFETY: as above.
+    unsafe { *errno = saved };
+}
+
+#[cfg(target_arch = "x86_64")]
+fn regs(uc: &libc::ucontext_t) -> (i64, [u64; 6]) {
+    let g = &uc.uc_mcontext.gregs;
+    let r = |i: libc::c_int| g[i as usize] as u64;
+    (
+        g[libc::REG_RAX as usize],
+        [
+            r(libc::REG_RDI),
+            r(libc::REG_RSI),
+            r(libc::REG_RDX),
+            r(libc::REG_R10),
+            r(libc::REG_R8),
+            r(libc::REG_R9),
+        ],
+    )
+}
+
+#[cfg(target_arch = "x86_64")]
+fn set_ret(uc: &mut libc::ucontext_t, ret: i64) {
+    uc.uc_mcontext.gregs[libc::REG_RAX as usize] = ret;
+}
+
+#[cfg(target_arch = "aarch64")]
+fn regs(uc: &libc::ucontext_t) -> (i64, [u64; 6]) {
+    let r = &uc.uc_mcontext.regs;
+    (r[8] as i64, [r[0], r[1], r[2], r[3], r[4], r[5]])
+}
+
+#[cfg(target_arch = "aarch64")]
+fn set_ret(uc: &mut libc::ucontext_t, ret: i64) {
+    uc.uc_mcontext.regs[0] = ret as u64;
+}

@@ -77,6 +77,7 @@ impl Replay {
             Details::Exec { path, .. } => self.decider.decide_exec(path.as_bytes()),
             Details::Fork if self.fork_allowed => Verdict::Allow,
             Details::Fork => self.decider.decide_fork(),
+            Details::Bypass { what } => self.decide_bypass(what),
             Details::Validation { .. }
             | Details::Degraded { .. }
             | Details::EventsLost { .. }
@@ -87,6 +88,40 @@ impl Replay {
             Verdict::Alert => Mode::Alert,
             Verdict::Block => Mode::Block,
         })
+    }
+
+    /// A [`Details::Bypass`]: a DNS query passes when its name is allowed; io_uring is refused
+    /// when any policy it could bypass blocks; everything else (raw and packet sockets,
+    /// routing options, unknown families) follows `outbound_connectivity`'s mode.
+    fn decide_bypass(&self, what: &str) -> Verdict {
+        use crate::decide::ModeSlot;
+        let verdict = |m: Mode| match m {
+            Mode::Allow => Verdict::Allow,
+            Mode::Alert => Verdict::Alert,
+            Mode::Block => Verdict::Block,
+        };
+        if let Some(name) = what.strip_prefix("DNS query for ") {
+            if self.decider.name_allowed(name.as_bytes()) {
+                return Verdict::Allow;
+            }
+        }
+        if what.starts_with("io_uring") {
+            return [
+                ModeSlot::Outbound,
+                ModeSlot::TmpRead,
+                ModeSlot::TmpWrite,
+                ModeSlot::ReadHandler,
+            ]
+            .iter()
+            .map(|&s| verdict(self.decider.mode(s)))
+            .max_by_key(|v| match v {
+                Verdict::Allow => 0,
+                Verdict::Alert => 1,
+                Verdict::Block => 2,
+            })
+            .unwrap_or(Verdict::Allow);
+        }
+        verdict(self.decider.mode(ModeSlot::Outbound))
     }
 }
 

@@ -98,6 +98,14 @@ pub enum Details {
     },
     /// Creating a process (fork, vfork, clone).
     Fork,
+    /// A call that bypasses or redirects what a policy decides on: a raw or packet socket, a
+    /// routing header or source route, an address family fnshield does not know, a DNS query
+    /// (sent to a resolver) for a name that is not allowed, or io_uring (alert mode).
+    Bypass {
+        /// What was attempted, e.g. `packet socket (AF_PACKET)` or
+        /// `DNS query for evil.example`.
+        what: String,
+    },
     /// An event or response failed validation.
     Validation {
         /// `event` or `response`.
@@ -203,6 +211,11 @@ impl Event {
             (Details::Exec { path, .. }, _) => format!(
                 "add \"{path}\" to create_child_process.allow (builder: .allow_exec(\"{path}\"))"
             ),
+            (Details::Bypass { what }, _) if what.starts_with("DNS query for ") => format!(
+                "add \"{}\" to outbound_connectivity.allow (builder: .allow_destination(...)); under block, DNS queries are sent only for allowed names",
+                &what["DNS query for ".len()..]
+            ),
+            (Details::Bypass { .. }, _) => "raw and packet sockets, routing headers, source routes and unknown address families are refused under outbound_connectivity block; set outbound_connectivity.mode = \"alert\" or \"allow\" if the function needs them".into(),
             (Details::Fork, _) => "list the programs the function runs in create_child_process.allow (builder: .allow_exec(...)), or set create_child_process.mode = \"allow\"".into(),
             (Details::Validation { .. }, _) => "fix the event or the schema; validation.mode = \"alert\" (env: SHIELD_POLICY_INPUT_VALIDATION=alert) lets invalid events through".into(),
             (Details::Degraded { .. }, _) => "see the Enforcement report; require_enforcement = true makes this fatal".into(),
@@ -255,6 +268,7 @@ impl Event {
                 },
             },
             RecordKind::Fork => Details::Fork,
+            RecordKind::Bypass => Details::Bypass { what: text },
         };
         let request_id = if r.request_id_len == 0 {
             "unknown".to_owned()

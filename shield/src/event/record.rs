@@ -27,6 +27,10 @@ pub enum RecordKind {
     Exec = 2,
     /// Creating a process.
     Fork = 3,
+    /// A call that bypasses or redirects what a policy decides on: raw and packet sockets,
+    /// routing options, unknown address families, DNS queries for names not allowed, io_uring,
+    /// open_by_handle_at.
+    Bypass = 4,
 }
 
 /// One event as recorded in signal context: plain bytes, no heap.
@@ -191,6 +195,7 @@ impl Record {
             1 => RecordKind::Net,
             2 => RecordKind::Exec,
             3 => RecordKind::Fork,
+            4 => RecordKind::Bypass,
             _ => RecordKind::Path,
         };
         r.access = b[3];

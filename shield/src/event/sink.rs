@@ -48,6 +48,7 @@ fn details_json(d: &Details) -> Value {
         }
         Details::Exec { path, argv } => json!({"path": path, "argv": argv}),
         Details::Fork => json!({}),
+        Details::Bypass { what } => json!({"what": what}),
         Details::Validation { target, violations } => json!({
             "target": target,
             "errors": violations.iter().map(|v| json!({"path": v.path, "message": v.message})).collect::<Vec<_>>(),

@@ -90,6 +90,7 @@ syscall_table! {
     SOCKET = libc::SYS_socket, "socket";
     CONNECT = libc::SYS_connect, "connect";
     BIND = libc::SYS_bind, "bind";
+    SETSOCKOPT = libc::SYS_setsockopt, "setsockopt";
     SENDTO = libc::SYS_sendto, "sendto";
     SENDMSG = libc::SYS_sendmsg, "sendmsg";
     SENDMMSG = libc::SYS_sendmmsg, "sendmmsg";

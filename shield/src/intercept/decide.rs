@@ -306,13 +306,20 @@ impl Decider {
         Verdict::from_mode(mode)
     }
 
-    /// Whether `ip` is a resolver (an always-reachable destination on port 53), whose DNS
-    /// answers may teach the host table.
+    /// Whether `ip` is a configured resolver (a `nameserver` of resolv.conf, reachable on port
+    /// 53 only), whose DNS answers may teach the host table. `127.0.0.1` and `::1` are always
+    /// reachable on every port, but they are resolvers only when resolv.conf names them.
     pub fn is_resolver(&self, ip: IpAddr) -> bool {
         let ip = canonical(ip);
         self.always
             .iter()
-            .any(|(n, p)| p.contains(53) && n.contains(ip))
+            .any(|(n, p)| *p == PortRange::single(53) && n.contains(ip))
+    }
+
+    /// Whether DNS queries for `name` may be sent under outbound block: it is an allowed host
+    /// (on any port), or an AWS endpoint while those are allowed.
+    pub fn name_allowed(&self, name: &[u8]) -> bool {
+        self.hosts.iter().any(|(h, _)| h.matches(name)) || self.aws.iter().any(|h| h.matches(name))
     }
 
     /// Decide running the executable at `path` (absolute; normalised here).

@@ -3,6 +3,9 @@
 use crate::policy::PolicyKind;
 use std::fmt;
 
+/// The `reason` of a policy that is not enforced because its mode is `allow`.
+pub(crate) const ALLOW_REASON: &str = "mode is allow";
+
 /// How completely a policy is enforced (after rust-landlock's `RestrictionStatus`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EnforcementState {
@@ -90,11 +93,14 @@ impl Enforcement {
         self.policies.iter().find(|p| p.policy == policy)
     }
 
-    /// Whether every policy that is not `allow` is fully enforced.
+    /// Whether every policy is either fully enforced or deliberately `allow` (a policy set to
+    /// `allow` is not enforced, and is not a degradation either). False when any policy that
+    /// should be enforced is only partly enforced or not at all, e.g. because the kernel
+    /// refused seccomp.
     pub fn is_fully_enforced(&self) -> bool {
         self.policies
             .iter()
-            .all(|p| p.state == EnforcementState::FullyEnforced)
+            .all(|p| p.state == EnforcementState::FullyEnforced || p.reason == ALLOW_REASON)
     }
 }
 

@@ -19,6 +19,10 @@ use std::sync::Arc;
 
 /// Tighten a policy (see [`crate::Shield::tighten`]).
 pub(crate) fn tighten(policy: PolicyKind, to: Mode) -> Option<Mode> {
+    // Nothing can be tightened unless the filter is in (a refused install leaves the state).
+    if !INSTALLED.load(std::sync::atomic::Ordering::Acquire) {
+        return None;
+    }
     let st = STATE.get()?;
     let slots: &[ModeSlot] = match policy {
         PolicyKind::OutboundConnectivity => &[ModeSlot::Outbound],
@@ -38,6 +42,9 @@ pub(crate) fn tighten(policy: PolicyKind, to: Mode) -> Option<Mode> {
     }
     Some(now)
 }
+
+/// Set once the filter is installed.
+static INSTALLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 static INTERCEPTED: [std::sync::atomic::AtomicBool; 5] =
     [const { std::sync::atomic::AtomicBool::new(false) }; 5];
@@ -181,8 +188,13 @@ fn arm(
             )));
         }
     }
-    // The reporter thread drains the ring as it fills (started before the filter).
-    threads::start_reporter(reporter.clone());
+    // The reporter thread drains the ring as it fills (started before the filter). Without
+    // it a burst of violations would overflow the ring between flushes: refuse to run.
+    if let Err(e) = threads::start_reporter(reporter.clone()) {
+        return Err(Armed::Failed(InstallError::Setup(format!(
+            "cannot start the event reporter thread: {e}"
+        ))));
+    }
     const TSYNC: u64 = 1;
     const NEW_LISTENER: u64 = 1 << 3;
     const TSYNC_ESRCH: u64 = 1 << 4;
@@ -246,15 +258,18 @@ fn arm(
         let _ = tx.send(r as i32);
     }
     let n = &compiled.needs;
+    // A slot can be tightened only if every syscall it decides is intercepted: tmp reads need
+    // the opens and the stat family, tmp writes the opens and the path-based writes.
     for (slot, on) in [
         (ModeSlot::Outbound, n.outbound),
-        (ModeSlot::TmpRead, n.paths_open),
-        (ModeSlot::TmpWrite, n.paths_open),
+        (ModeSlot::TmpRead, n.paths_open && n.paths_read),
+        (ModeSlot::TmpWrite, n.paths_open && n.paths_write),
         (ModeSlot::Child, n.exec),
         (ModeSlot::ReadHandler, n.paths_open),
     ] {
         INTERCEPTED[slot as usize].store(on, std::sync::atomic::Ordering::Relaxed);
     }
+    INSTALLED.store(true, std::sync::atomic::Ordering::Release);
     Ok(killable)
 }
 
@@ -302,7 +317,7 @@ fn report(
                     mech
                 },
                 reason: if mode == Mode::Allow && !policy.runtime_tightening() {
-                    "mode is allow".to_owned()
+                    super::enforcement::ALLOW_REASON.to_owned()
                 } else {
                     reason.to_owned()
                 },
@@ -400,7 +415,10 @@ fn finish(
     let degraded: Vec<_> = report
         .policies
         .iter()
-        .filter(|p| p.state != EnforcementState::FullyEnforced && p.reason != "mode is allow")
+        .filter(|p| {
+            p.state != EnforcementState::FullyEnforced
+                && p.reason != super::enforcement::ALLOW_REASON
+        })
         .collect();
     // require_enforcement refuses to run *unprotected*: a policy that is not enforced at all.
     // A partially enforced one (a documented residual race) is reported, not fatal.

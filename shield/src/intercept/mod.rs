@@ -16,6 +16,7 @@ pub mod dns;
 pub mod enforcement;
 pub mod filter;
 mod install;
+pub(crate) mod netcheck;
 pub(crate) mod notify;
 mod probe;
 pub(crate) mod shared;

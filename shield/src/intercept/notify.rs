@@ -25,9 +25,10 @@
 use super::arch::nr;
 use super::decide::{Access, Verdict, PATH_MAX};
 use super::shared::{
-    check_exec, check_path_arg, classify_arg, decide_dest, inet, open_access, open_path,
-    path_table, proc_path, push, record_path, verify_opened, write_decimal, PathCopy, TrapState,
-    MSGHDR, SA_MAX, STATE, TARGET,
+    check_exec, check_path_arg, classify_arg, decide_other_process, decide_sockaddr, decide_socket,
+    decide_socket_other, inet, open_access, open_path, path_table, pidfd_pid, proc_path, push,
+    record_path, verify_opened, write_decimal, PathCopy, TrapState, CTL_MAX, MSGHDR, SA_MAX, STATE,
+    TARGET,
 };
 use crate::event::{Record, RecordKind};
 use crate::policy::PolicyKind;
@@ -424,7 +425,31 @@ fn handle(st: &TrapState, listener: i32, n: &Notif) -> Answer {
         nr::SENDMSG => sendmsg(st, listener, n),
         nr::SENDMMSG => sendmmsg(st, listener, n),
         nr::RECVFROM => recvfrom(listener, n),
-        nr::PROCESS_VM_WRITEV => Answer::Errno(libc::EPERM),
+        nr::SOCKET => {
+            // Decided on register values alone: continuing is exact.
+            if decide_socket(st, nr, a[0] as i32, a[1] as i32) {
+                Answer::Errno(libc::EPERM)
+            } else {
+                Answer::Continue
+            }
+        }
+        nr::SETSOCKOPT => setsockopt(st, listener, n),
+        nr::PROCESS_VM_READV | nr::PROCESS_VM_WRITEV => {
+            // The target is a register value: continuing is exact.
+            let own = super::shared::tgid_of(pid).unwrap_or(pid);
+            if decide_other_process(st, nr, own, a[0] as i32 as i64, None) {
+                Answer::Errno(libc::EPERM)
+            } else {
+                Answer::Continue
+            }
+        }
+        nr::PIDFD_GETFD => pidfd_getfd(st, listener, n),
+        nr::IO_URING_SETUP => {
+            // Only sent here in alert mode: it runs, and is reported.
+            super::shared::report_io_uring(st, nr);
+            Answer::Continue
+        }
+        nr::OPEN_BY_HANDLE_AT => open_by_handle(st, listener, n),
         // The filter only sends process creation here when the policy refuses it.
         nr::CLONE => fork(st, nr),
         #[cfg(target_arch = "x86_64")]
@@ -667,7 +692,8 @@ fn exec(
     }
 }
 
-/// Read the caller's sockaddr at `addr`; decide. Ok(Some(copy)) to emulate with.
+/// Read the caller's sockaddr at `addr`; decide on the copy as the kernel will read it.
+/// Ok(copy) to emulate with.
 fn check_addr(
     st: &TrapState,
     n: &Notif,
@@ -679,12 +705,157 @@ fn check_addr(
     if read_mem_of(n.pid as i64, addr, &mut sa[..len]) != len {
         return Err(libc::EFAULT);
     }
-    if let Some((ip, port)) = inet(&sa[..len]) {
-        if decide_dest(st, n.nr as i64, ip, port) {
-            return Err(libc::EPERM);
-        }
+    if decide_sockaddr(st, n.nr as i64, &sa[..len]) {
+        return Err(libc::EPERM);
     }
     Ok((sa, len))
+}
+
+/// Duplicate the caller's socket `fd` and tell whether it can reach the network at all. A
+/// local socket (AF_UNIX, AF_NETLINK) has no outbound destination whatever the arguments say,
+/// so its call continues in the caller (exact: its fds, cwd and credentials are the caller's);
+/// `Err(answer)` says how to answer. Otherwise the duplicate, to emulate on.
+fn network_socket(listener: i32, n: &Notif) -> Result<i64, Answer> {
+    let sock = match dup_from(n.pid as i64, n.args[0] as i32 as i64) {
+        Ok(fd) => fd,
+        Err(e) => return Err(Answer::Errno(e)),
+    };
+    let mut domain: i32 = -1;
+    let mut len = 4u32;
+    let r = syscall(
+        libc::SYS_getsockopt,
+        [
+            sock as u64,
+            libc::SOL_SOCKET as u64,
+            libc::SO_DOMAIN as u64,
+            &mut domain as *mut i32 as u64,
+            &mut len as *mut u32 as u64,
+            0,
+        ],
+    );
+    if r == 0 && (domain == libc::AF_UNIX || domain == libc::AF_NETLINK) {
+        close(sock);
+        return Err(if valid(listener, n.id) {
+            Answer::Continue
+        } else {
+            Answer::Errno(libc::ENOENT)
+        });
+    }
+    Ok(sock)
+}
+
+/// `setsockopt` of an option that can route datagrams elsewhere: decided on a copy of the
+/// value and performed on a duplicate of the socket with that copy.
+fn setsockopt(st: &TrapState, listener: i32, n: &Notif) -> Answer {
+    let a = n.args;
+    let len = a[4] as u32 as usize;
+    if len > CTL_MAX {
+        return if st.decider.mode(crate::decide::ModeSlot::Outbound) == crate::policy::Mode::Block {
+            Answer::Errno(libc::ENOBUFS)
+        } else {
+            Answer::Continue
+        };
+    }
+    let mut val = [0u8; CTL_MAX];
+    if len > 0 && read_mem_of(n.pid as i64, a[3], &mut val[..len]) != len {
+        return Answer::Errno(libc::EFAULT);
+    }
+    if let Some(why) = super::netcheck::sockopt_redirects(a[1] as i32, a[2] as i32, &val[..len]) {
+        if decide_socket_other(st, n.nr as i64, why.as_bytes()) {
+            return Answer::Errno(libc::EPERM);
+        }
+    }
+    if !valid(listener, n.id) {
+        return Answer::Errno(libc::ENOENT);
+    }
+    let sock = match dup_from(n.pid as i64, a[0] as i32 as i64) {
+        Ok(fd) => fd,
+        Err(e) => return Answer::Errno(e),
+    };
+    let r = syscall(
+        libc::SYS_setsockopt,
+        [
+            sock as u64,
+            a[1],
+            a[2],
+            if len > 0 { val.as_ptr() as u64 } else { a[3] },
+            len as u64,
+            0,
+        ],
+    );
+    close(sock);
+    Answer::Value(r)
+}
+
+/// `open_by_handle_at`, only sent here when no path policy blocks: the supervisor opens the
+/// same handle (through a duplicate of the caller's mount fd) to see which file it names,
+/// reports it like any open, and the call continues in the caller.
+fn open_by_handle(st: &TrapState, listener: i32, n: &Notif) -> Answer {
+    let a = n.args;
+    let pid = n.pid as i64;
+    // struct file_handle: u32 handle_bytes, i32 handle_type, then the bytes (at most 128).
+    let mut fh = [0u8; 8 + 128];
+    if read_mem_of(pid, a[1], &mut fh[..8]) == 8 {
+        let bytes = u32::from_ne_bytes(fh[0..4].try_into().unwrap_or([0; 4])) as usize;
+        if bytes <= 128
+            && read_mem_of(pid, a[1] + 8, &mut fh[8..8 + bytes]) == bytes
+            && valid(listener, n.id)
+        {
+            if let Ok(mount) = dup_from(pid, a[0] as i32 as i64) {
+                let fd = syscall(
+                    nr::OPEN_BY_HANDLE_AT,
+                    [
+                        mount as u64,
+                        fh.as_ptr() as u64,
+                        (libc::O_PATH | libc::O_CLOEXEC) as u64,
+                        0,
+                        0,
+                        0,
+                    ],
+                );
+                close(mount);
+                if fd >= 0 {
+                    let none = crate::decide::PathDecision {
+                        policy: None,
+                        verdict: Verdict::Allow,
+                    };
+                    let r = verify_opened(st, n.nr as i64, fd, open_access(a[2]), none);
+                    if r >= 0 {
+                        close(r);
+                    }
+                }
+            }
+        }
+    }
+    Answer::Continue
+}
+
+/// `pidfd_getfd`: decided on a duplicate of the caller's pidfd (a racing `dup2` cannot swap
+/// it), performed on that duplicate, and the result installed in the caller.
+fn pidfd_getfd(st: &TrapState, listener: i32, n: &Notif) -> Answer {
+    let pid = n.pid as i64;
+    let a = n.args;
+    let pidfd = match dup_from(pid, a[0] as i32 as i64) {
+        Ok(fd) => fd,
+        Err(e) => return Answer::Errno(e),
+    };
+    let own = super::shared::tgid_of(pid).unwrap_or(pid);
+    let target = pidfd_pid(0, pidfd).unwrap_or(-1);
+    if decide_other_process(st, n.nr as i64, own, target, Some(a[1] as i32 as i64)) {
+        close(pidfd);
+        return Answer::Errno(libc::EPERM);
+    }
+    let fd = syscall(libc::SYS_pidfd_getfd, [pidfd as u64, a[1], a[2], 0, 0, 0]);
+    close(pidfd);
+    if fd < 0 {
+        return Answer::Errno(-fd as i32);
+    }
+    if !valid(listener, n.id) {
+        close(fd);
+        return Answer::Errno(libc::ENOENT);
+    }
+    // pidfd_getfd always sets close-on-exec on the new descriptor.
+    Answer::AddFd { fd, cloexec: true }
 }
 
 /// Run `f` on a worker thread that answers the notification itself.
@@ -708,28 +879,37 @@ fn net(st: &TrapState, listener: i32, n: &Notif, addr_idx: usize, len_idx: usize
     if a[addr_idx] == 0 {
         return Answer::Continue;
     }
+    let sock = match network_socket(listener, n) {
+        Ok(fd) => fd,
+        Err(answer) => return answer,
+    };
     let (sa, len) = match check_addr(st, n, a[addr_idx], a[len_idx]) {
         Ok(x) => x,
-        Err(e) => return Answer::Errno(e),
+        Err(e) => {
+            close(sock);
+            return Answer::Errno(e);
+        }
     };
     let pid = n.pid as i64;
     let data = if n.nr as i64 == nr::SENDTO {
         let want = (a[2] as usize).min(65_536);
         let mut buf = vec![0u8; want];
         if read_mem_of(pid, a[1], &mut buf) != want {
+            close(sock);
             return Answer::Errno(libc::EFAULT);
+        }
+        if super::shared::to_resolver(st, &sa[..len]) && dns_refused(st, n, &buf) {
+            close(sock);
+            return Answer::Errno(libc::EPERM);
         }
         Some(buf)
     } else {
         None
     };
     if !valid(listener, n.id) {
+        close(sock);
         return Answer::Errno(libc::ENOENT);
     }
-    let sock = match dup_from(pid, a[0] as i32 as i64) {
-        Ok(fd) => fd,
-        Err(e) => return Answer::Errno(e),
-    };
     let nr_ = n.nr as i64;
     let flags = a[3];
     deferred(listener, n.id, move || {
@@ -755,41 +935,74 @@ fn net(st: &TrapState, listener: i32, n: &Notif, addr_idx: usize, len_idx: usize
     })
 }
 
-/// Copy a msghdr's data (iovecs, control) from the caller; emulate on our copies.
+/// Copy a msghdr (address, data, control) from the caller, decide on the copies, and emulate
+/// on them, so that what is sent is exactly what was decided. A local socket continues.
 fn sendmsg(st: &TrapState, listener: i32, n: &Notif) -> Answer {
     let pid = n.pid as i64;
     let a = n.args;
-    let mut hdr = [0u8; MSGHDR];
-    if read_mem_of(pid, a[1], &mut hdr) != MSGHDR {
-        return Answer::Errno(libc::EFAULT);
-    }
-    let word = |o: usize| u64::from_ne_bytes(hdr[o..o + 8].try_into().unwrap_or([0; 8]));
-    let name = word(0);
-    let namelen = u32::from_ne_bytes(hdr[8..12].try_into().unwrap_or([0; 4])) as u64;
-    if name == 0 || namelen == 0 {
-        return Answer::Continue;
-    }
-    let (sa, salen) = match check_addr(st, n, name, namelen) {
-        Ok(x) => x,
-        Err(e) => return Answer::Errno(e),
+    let sock = match network_socket(listener, n) {
+        Ok(fd) => fd,
+        Err(answer) => return answer,
     };
-    let msg = match copy_msg(pid, &hdr) {
-        Ok(m) => m,
-        Err(e) => return Answer::Errno(e),
+    let mut hdr = [0u8; MSGHDR];
+    let checked = if read_mem_of(pid, a[1], &mut hdr) != MSGHDR {
+        Err(libc::EFAULT)
+    } else {
+        check_msg(st, n, &hdr)
+    };
+    let (m, sa, salen) = match checked {
+        Ok(x) => x,
+        Err(e) => {
+            close(sock);
+            return Answer::Errno(e);
+        }
     };
     if !valid(listener, n.id) {
+        close(sock);
         return Answer::Errno(libc::ENOENT);
     }
-    let sock = match dup_from(pid, a[0] as i32 as i64) {
-        Ok(fd) => fd,
-        Err(e) => return Answer::Errno(e),
-    };
     let flags = a[2];
     deferred(listener, n.id, move || {
-        let r = msg.send(sock, &sa, salen, flags);
+        let r = m.send(sock, &sa, salen, flags);
         close(sock);
         Answer::Value(r)
     })
+}
+
+/// A datagram to a resolver that is not a DNS query for an allowed name (see
+/// [`super::shared::decide_dns_query`]); the data is the supervisor's copy, which is what is sent.
+fn dns_refused(st: &TrapState, n: &Notif, data: &[u8]) -> bool {
+    let data = if data.len() <= super::shared::DNS_MAX {
+        data
+    } else {
+        &[]
+    };
+    super::shared::decide_dns_query(st, n.nr as i64, data)
+}
+
+/// Copy one message and decide on its destination and control messages.
+fn check_msg(
+    st: &TrapState,
+    n: &Notif,
+    hdr: &[u8; MSGHDR],
+) -> Result<(CopiedMsg, [u8; SA_MAX], usize), i32> {
+    let name = u64::from_ne_bytes(hdr[0..8].try_into().unwrap_or([0; 8]));
+    let namelen = u32::from_ne_bytes(hdr[8..12].try_into().unwrap_or([0; 4])) as u64;
+    let (sa, salen) = if name == 0 || namelen == 0 {
+        ([0u8; SA_MAX], 0)
+    } else {
+        check_addr(st, n, name, namelen)?
+    };
+    let m = copy_msg(n.pid as i64, hdr)?;
+    if salen > 0 && super::shared::to_resolver(st, &sa[..salen]) && dns_refused(st, n, &m.data) {
+        return Err(libc::EPERM);
+    }
+    if let Some(why) = super::netcheck::control_redirects(&m.control) {
+        if decide_socket_other(st, n.nr as i64, why.as_bytes()) {
+            return Err(libc::EPERM);
+        }
+    }
+    Ok((m, sa, salen))
 }
 
 /// A message copied out of the caller.
@@ -844,8 +1057,10 @@ impl CopiedMsg {
             iov_len: self.data.len(),
         };
         let mut hdr = [0u8; MSGHDR];
-        hdr[0..8].copy_from_slice(&(sa.as_ptr() as u64).to_ne_bytes());
-        hdr[8..12].copy_from_slice(&(salen as u32).to_ne_bytes());
+        if salen > 0 {
+            hdr[0..8].copy_from_slice(&(sa.as_ptr() as u64).to_ne_bytes());
+            hdr[8..12].copy_from_slice(&(salen as u32).to_ne_bytes());
+        }
         hdr[16..24].copy_from_slice(&(&mut iov as *mut libc::iovec as u64).to_ne_bytes());
         hdr[24..32].copy_from_slice(&1u64.to_ne_bytes());
         if !self.control.is_empty() {
@@ -860,41 +1075,39 @@ impl CopiedMsg {
     }
 }
 
-/// sendmmsg: every destination is checked; at most 8 messages are sent (a short count, which
-/// sendmmsg's contract allows) and their `msg_len` written back.
+/// sendmmsg: every message's destination and control messages are checked; at most 8
+/// messages are sent (a short count, which sendmmsg's contract allows), and like the kernel,
+/// the messages before a refused one are sent and counted. Their `msg_len` is written back.
 fn sendmmsg(st: &TrapState, listener: i32, n: &Notif) -> Answer {
     const ENTRY: usize = std::mem::size_of::<libc::mmsghdr>();
     let pid = n.pid as i64;
     let a = n.args;
+    let sock = match network_socket(listener, n) {
+        Ok(fd) => fd,
+        Err(answer) => return answer,
+    };
     let vlen = (a[2] as usize).min(8);
     let mut msgs = Vec::with_capacity(vlen);
     for i in 0..vlen {
         let mut hdr = [0u8; MSGHDR];
-        if read_mem_of(pid, a[1] + (i * ENTRY) as u64, &mut hdr) != MSGHDR {
-            return Answer::Errno(libc::EFAULT);
-        }
-        let name = u64::from_ne_bytes(hdr[0..8].try_into().unwrap_or([0; 8]));
-        let namelen = u32::from_ne_bytes(hdr[8..12].try_into().unwrap_or([0; 4])) as u64;
-        let (sa, salen) = if name == 0 || namelen == 0 {
-            ([0u8; SA_MAX], 0)
+        let checked = if read_mem_of(pid, a[1] + (i * ENTRY) as u64, &mut hdr) != MSGHDR {
+            Err(libc::EFAULT)
         } else {
-            match check_addr(st, n, name, namelen) {
-                Ok(x) => x,
-                Err(e) => return Answer::Errno(e),
-            }
+            check_msg(st, n, &hdr)
         };
-        match copy_msg(pid, &hdr) {
-            Ok(m) => msgs.push((m, sa, salen)),
-            Err(e) => return Answer::Errno(e),
+        match checked {
+            Ok(m) => msgs.push(m),
+            Err(e) if i == 0 => {
+                close(sock);
+                return Answer::Errno(e);
+            }
+            Err(_) => break,
         }
     }
     if !valid(listener, n.id) {
+        close(sock);
         return Answer::Errno(libc::ENOENT);
     }
-    let sock = match dup_from(pid, a[0] as i32 as i64) {
-        Ok(fd) => fd,
-        Err(e) => return Answer::Errno(e),
-    };
     let (vec, flags) = (a[1], a[3]);
     deferred(listener, n.id, move || {
         let mut sent = 0i64;
@@ -904,11 +1117,19 @@ fn sendmmsg(st: &TrapState, listener: i32, n: &Notif) -> Answer {
                 close(sock);
                 return Answer::Value(if sent > 0 { sent } else { r });
             }
-            let _ = write_mem_of(
+            if write_mem_of(
                 pid,
                 vec + (i * ENTRY + MSGHDR) as u64,
                 &(r as u32).to_ne_bytes(),
-            );
+            ) != 4
+            {
+                close(sock);
+                return Answer::Value(if sent > 0 {
+                    sent
+                } else {
+                    -(libc::EFAULT as i64)
+                });
+            }
             sent += 1;
         }
         close(sock);

@@ -605,3 +605,218 @@ pub(crate) fn decide_dest(st: &TrapState, nr: i64, ip: IpAddr, port: u16) -> boo
 pub(crate) const SA_MAX: usize = 128;
 
 pub(crate) const MSGHDR: usize = std::mem::size_of::<libc::msghdr>();
+
+/// The largest datagram to a resolver that is checked as a DNS query (larger ones are not
+/// queries).
+pub(crate) const DNS_MAX: usize = 512;
+
+/// Whether `sa` names a configured resolver on port 53 while outbound connectivity is not
+/// `allow`: what is sent there is checked as a DNS query.
+pub(crate) fn to_resolver(st: &TrapState, sa: &[u8]) -> bool {
+    if st.decider.mode(crate::decide::ModeSlot::Outbound) == crate::policy::Mode::Allow {
+        return false;
+    }
+    match super::netcheck::send_dest(sa) {
+        super::netcheck::Dest::Inet(ip, 53) => st.decider.is_resolver(crate::policy::canonical(ip)),
+        _ => false,
+    }
+}
+
+/// A datagram sent with an explicit address to a resolver must be a DNS query for a name the
+/// policy allows (an allowed host, or an AWS endpoint when those are allowed): the resolver is
+/// always reachable, and query names are a channel out. Records the event; true if blocked.
+pub(crate) fn decide_dns_query(st: &TrapState, nr: i64, data: &[u8]) -> bool {
+    let mut name = [0u8; 256];
+    match super::netcheck::dns_query_name(data, &mut name) {
+        Some(n) if st.decider.name_allowed(&name[..n]) => false,
+        Some(n) => {
+            let mut what = [0u8; 14 + 256];
+            what[..14].copy_from_slice(b"DNS query for ");
+            what[14..14 + n].copy_from_slice(&name[..n]);
+            decide_socket_other(st, nr, &what[..14 + n])
+        }
+        None => decide_socket_other(st, nr, b"datagram to a resolver that is not a DNS query"),
+    }
+}
+
+/// The largest control-message buffer the handlers copy (1 KiB: ancillary data for IP
+/// sockets is a few dozen bytes). Larger ones get ENOBUFS under outbound block.
+pub(crate) const CTL_MAX: usize = 1024;
+
+/// Decide a destination sockaddr copy as the kernel will read it (see [`super::netcheck`]);
+/// records the event. Returns true if blocked. `connect` reads family 0 as "disconnect".
+pub(crate) fn decide_sockaddr(st: &TrapState, nr: i64, sa: &[u8]) -> bool {
+    use super::netcheck::{connect_dest, send_dest, Dest};
+    let d = if nr == nr::CONNECT {
+        connect_dest(sa)
+    } else {
+        send_dest(sa)
+    };
+    match d {
+        Dest::Inet(ip, port) => decide_dest(st, nr, ip, port),
+        Dest::Local | Dest::NoAddress => false,
+        Dest::Unknown(f) => {
+            let mut what = [0u8; 40];
+            let pre = b"address family ";
+            what[..pre.len()].copy_from_slice(pre);
+            let n = pre.len() + write_decimal(u64::from(f), &mut what[pre.len()..]);
+            decide_socket_other(st, nr, &what[..n])
+        }
+    }
+}
+
+/// Decide (by the outbound mode) a socket operation that bypasses or redirects addressing,
+/// described by `what`; records the event. Returns true if blocked.
+pub(crate) fn decide_socket_other(st: &TrapState, nr: i64, what: &[u8]) -> bool {
+    let v = match st.decider.mode(crate::decide::ModeSlot::Outbound) {
+        crate::policy::Mode::Block => Verdict::Block,
+        crate::policy::Mode::Alert => Verdict::Alert,
+        crate::policy::Mode::Allow => Verdict::Allow,
+    };
+    if v != Verdict::Allow {
+        let mut rec = Record::new(
+            PolicyKind::OutboundConnectivity,
+            v == Verdict::Block,
+            RecordKind::Bypass,
+            nr,
+        );
+        rec.set_text(what);
+        push(rec);
+    }
+    v == Verdict::Block
+}
+
+/// Decide `socket(family, type, ..)`: raw and packet sockets (and unknown families) bypass
+/// addressing. Returns true if blocked.
+pub(crate) fn decide_socket(st: &TrapState, nr: i64, family: i32, ty: i32) -> bool {
+    match super::netcheck::socket_bypass(family, ty) {
+        Some(why) => decide_socket_other(st, nr, why.as_bytes()),
+        None => false,
+    }
+}
+
+/// Decide access to another process (`process_vm_readv`/`writev`, `pidfd_getfd`): the
+/// `read_handler` policy covers other processes' memory and descriptors. `own` is the caller's
+/// thread-group id, `target` the pid or tid named; `fd` the descriptor taken, if any. Records
+/// the event (as a read of `/proc/<pid>/mem` or `/proc/<pid>/fd/<n>`). Returns true if blocked.
+pub(crate) fn decide_other_process(
+    st: &TrapState,
+    nr: i64,
+    own: i64,
+    target: i64,
+    fd: Option<i64>,
+) -> bool {
+    if target == own || (target > 0 && tgid_of(target) == Some(own)) {
+        return false;
+    }
+    let v = match st.decider.mode(crate::decide::ModeSlot::ReadHandler) {
+        crate::policy::Mode::Block => Verdict::Block,
+        crate::policy::Mode::Alert => Verdict::Alert,
+        crate::policy::Mode::Allow => Verdict::Allow,
+    };
+    if v != Verdict::Allow {
+        let mut p = [0u8; 64];
+        let mut n = 6;
+        p[..n].copy_from_slice(b"/proc/");
+        n += write_decimal(target.max(0) as u64, &mut p[n..]);
+        match fd {
+            Some(fd) => {
+                p[n..n + 4].copy_from_slice(b"/fd/");
+                n += 4;
+                n += write_decimal(fd.max(0) as u64, &mut p[n..]);
+            }
+            None => {
+                p[n..n + 4].copy_from_slice(b"/mem");
+                n += 4;
+            }
+        }
+        let access = if nr == nr::PROCESS_VM_WRITEV {
+            Access::Write
+        } else {
+            Access::Read
+        };
+        record_path(
+            nr,
+            PathDecision {
+                policy: Some(PolicyKind::ReadHandler),
+                verdict: v,
+            },
+            &p[..n],
+            access,
+        );
+    }
+    v == Verdict::Block
+}
+
+/// The thread-group id of thread (or process) `tid`, from `/proc/<tid>/status`.
+pub(crate) fn tgid_of(tid: i64) -> Option<i64> {
+    proc_number(tid, b"status", b"Tgid:")
+}
+
+/// The pid a pidfd refers to (`Pid:` in `/proc/<pid>/fdinfo/<fd>`; pid 0: this process).
+pub(crate) fn pidfd_pid(pid: i64, fd: i64) -> Option<i64> {
+    let mut what = [0u8; 32];
+    what[..7].copy_from_slice(b"fdinfo/");
+    let n = 7 + write_decimal(fd.max(0) as u64, &mut what[7..]);
+    proc_number(pid, &what[..n], b"Pid:")
+}
+
+/// A decimal field of a `/proc/<pid>/<what>` file (pid 0: this process).
+fn proc_number(pid: i64, what: &[u8], field: &[u8]) -> Option<i64> {
+    let mut p = [0u8; 64];
+    proc_path(pid, what, &mut p)?;
+    let fd = open_path(&p, libc::O_RDONLY);
+    if fd < 0 {
+        return None;
+    }
+    let mut buf = [0u8; 1024];
+    let r = syscall(
+        nr::READ,
+        [
+            fd as u64,
+            buf.as_mut_ptr() as u64,
+            buf.len() as u64,
+            0,
+            0,
+            0,
+        ],
+    );
+    syscall(libc::SYS_close, [fd as u64, 0, 0, 0, 0, 0]);
+    let text = &buf[..r.max(0) as usize];
+    let at = text.windows(field.len()).position(|w| w == field)? + field.len();
+    let mut v = 0i64;
+    let mut seen = false;
+    for &b in &text[at..] {
+        match b {
+            b' ' | b'\t' if !seen => {}
+            b'-' if !seen => return None,
+            b'0'..=b'9' => {
+                seen = true;
+                v = v * 10 + i64::from(b - b'0');
+            }
+            _ => break,
+        }
+    }
+    seen.then_some(v)
+}
+
+/// Report an io_uring instance (alert mode only: its operations bypass seccomp, so the
+/// policies that alert cannot see them).
+pub(crate) fn report_io_uring(st: &TrapState, nr: i64) {
+    use crate::decide::ModeSlot;
+    use crate::policy::Mode;
+    let policy = [
+        (ModeSlot::ReadHandler, PolicyKind::ReadHandler),
+        (ModeSlot::TmpRead, PolicyKind::ReadWriteTmp),
+        (ModeSlot::TmpWrite, PolicyKind::ReadWriteTmp),
+        (ModeSlot::Outbound, PolicyKind::OutboundConnectivity),
+    ]
+    .iter()
+    .find(|(slot, _)| st.decider.mode(*slot) == Mode::Alert)
+    .map(|&(_, p)| p);
+    if let Some(p) = policy {
+        let mut rec = Record::new(p, false, RecordKind::Bypass, nr);
+        rec.set_text(b"io_uring instance: its operations are not seen by the shield");
+        push(rec);
+    }
+}

@@ -26,6 +26,13 @@ fn when(nr: i64, rules: Vec<Rule>, then: F, otherwise: F) -> SyscallPlan {
 /// Which policies need interception (not `allow`, or tightening requested).
 pub(crate) struct Needs {
     pub(crate) outbound: bool,
+    /// `read_handler` may need other processes' memory and descriptors decided.
+    pub(crate) other_procs: bool,
+    /// Every policy io_uring could bypass (outbound, tmp, read_handler) is `alert` or `allow`
+    /// for good (no runtime tightening), and one alerts: io_uring is allowed and reported.
+    pub(crate) io_uring_alert: bool,
+    /// Same condition over the path policies, for `open_by_handle_at` (which names no path).
+    pub(crate) handle_open_alert: bool,
     pub(crate) paths_open: bool,
     pub(crate) paths_read: bool,
     pub(crate) paths_write: bool,
@@ -36,8 +43,16 @@ pub(crate) struct Needs {
 pub(crate) fn needs(p: &Policy) -> Needs {
     let m = p.modes();
     let on = |mode: Mode| mode != Mode::Allow || p.runtime_tightening();
+    let bypassable = [m.outbound(), m.tmp_read(), m.tmp_write(), m.read_handler()];
+    let never_blocks = !p.runtime_tightening() && bypassable.iter().all(|&x| x != Mode::Block);
+    let paths = [m.tmp_read(), m.tmp_write(), m.read_handler()];
     Needs {
         outbound: on(m.outbound()),
+        other_procs: on(m.read_handler()),
+        io_uring_alert: never_blocks && bypassable.contains(&Mode::Alert),
+        handle_open_alert: !p.runtime_tightening()
+            && paths.iter().all(|&x| x != Mode::Block)
+            && paths.contains(&Mode::Alert),
         paths_open: on(m.tmp_read()) || on(m.tmp_write()) || on(m.read_handler()),
         paths_read: on(m.tmp_read()),
         paths_write: on(m.tmp_write()),
@@ -64,22 +79,25 @@ fn filter_spec(policy: &Policy, trampoline_ip: u64, intercept: F, fork_events: b
     let n = needs(policy);
     let enosys = F::Errno(libc::ENOSYS as u16);
     let eperm = F::Errno(libc::EPERM as u16);
+    let io_uring = if n.io_uring_alert { F::Allow } else { enosys };
     let mut s = vec![
-        plan(nr::CLONE3, enosys),
-        plan(nr::IO_URING_SETUP, enosys),
-        plan(nr::IO_URING_ENTER, enosys),
-        plan(nr::IO_URING_REGISTER, enosys),
-        plan(nr::PTRACE, eperm),
-        // The trampoline may write into a caller's memory (notify emulation); everyone else
-        // gets EPERM from the interceptor.
+        // clone3's flags live in a struct the filter cannot read, so it cannot tell a thread
+        // from a process: ENOSYS (glibc falls back to clone) only when process creation is
+        // refused in the kernel; otherwise it runs as with no shield (children stay under the
+        // filter, and their exec is decided).
+        plan(nr::CLONE3, if n.fork_in_kernel { enosys } else { F::Allow }),
+        // io_uring's operations bypass seccomp. ENOSYS (callers fall back to plain syscalls)
+        // while any policy it could bypass blocks; in alert mode it runs and is reported.
         plan(
-            nr::PROCESS_VM_WRITEV,
-            if intercept == F::Notify {
-                intercept
-            } else {
-                eperm
-            },
+            nr::IO_URING_SETUP,
+            if n.io_uring_alert { intercept } else { enosys },
         ),
+        plan(nr::IO_URING_ENTER, io_uring),
+        plan(nr::IO_URING_REGISTER, io_uring),
+        plan(nr::PTRACE, eperm),
+        // Writing another process's memory: decided by the interceptor (read_handler), which
+        // also lets the shield's own trampoline write its callers' results back.
+        plan(nr::PROCESS_VM_WRITEV, intercept),
         when(
             nr::RT_SIGACTION,
             vec![
@@ -96,7 +114,14 @@ fn filter_spec(policy: &Policy, trampoline_ip: u64, intercept: F, fork_events: b
             F::Allow,
         ),
     ];
+    if n.other_procs {
+        // Other processes' memory and descriptors (a Lambda extension, the runtime).
+        s.push(plan(nr::PROCESS_VM_READV, intercept));
+        s.push(plan(nr::PIDFD_GETFD, intercept));
+    }
     if n.outbound {
+        s.push(socket_plan(intercept));
+        s.push(setsockopt_plan(intercept));
         s.push(plan(nr::CONNECT, intercept));
         s.push(when(
             nr::SENDTO,
@@ -128,7 +153,16 @@ fn filter_spec(policy: &Policy, trampoline_ip: u64, intercept: F, fork_events: b
     if n.paths_open {
         for &o in arch::groups::OPEN {
             if o == nr::OPEN_BY_HANDLE_AT {
-                s.push(plan(o, eperm));
+                // The handle names no path to decide on: refused unless no path policy blocks
+                // (alert mode), where it runs and what it opened is reported.
+                s.push(plan(
+                    o,
+                    if n.handle_open_alert {
+                        intercept
+                    } else {
+                        eperm
+                    },
+                ));
             } else {
                 s.push(plan(o, intercept));
             }
@@ -177,5 +211,69 @@ fn filter_spec(policy: &Policy, trampoline_ip: u64, intercept: F, fork_events: b
         exempt_ip: Some(trampoline_ip),
         exempt_actions: vec![F::Trap, F::Notify],
         otherwise: F::Allow,
+    }
+}
+
+/// A 32-bit comparison on an `int` argument (the kernel ignores the upper half).
+fn int_eq(arg: u8, v: i32) -> Rule {
+    Rule {
+        arg,
+        cmp: ArgCmp::MaskedEq {
+            mask: 0xffff_ffff,
+            value: v as u32 as u64,
+        },
+    }
+}
+
+/// `socket(family, type, ..)`: ordinary sockets (AF_UNIX, AF_NETLINK, and AF_INET/AF_INET6 of
+/// a type other than SOCK_RAW or SOCK_PACKET) are allowed in the kernel; everything else goes
+/// to the interceptor, which refuses raw and packet sockets and unknown families under block.
+fn socket_plan(intercept: F) -> SyscallPlan {
+    let kind = |v: i32| Rule {
+        arg: 1,
+        cmp: ArgCmp::MaskedEq {
+            mask: 0xf,
+            value: v as u64,
+        },
+    };
+    let mut branches = vec![
+        (vec![int_eq(0, libc::AF_UNIX)], F::Allow),
+        (vec![int_eq(0, libc::AF_NETLINK)], F::Allow),
+    ];
+    for fam in [libc::AF_INET, libc::AF_INET6] {
+        branches.push((vec![int_eq(0, fam), kind(libc::SOCK_RAW)], intercept));
+        branches.push((vec![int_eq(0, fam), kind(10 /* SOCK_PACKET */)], intercept));
+        branches.push((vec![int_eq(0, fam)], F::Allow));
+    }
+    SyscallPlan {
+        nr: nr::SOCKET,
+        branches,
+        default: intercept,
+    }
+}
+
+/// `setsockopt`: only the options that route datagrams elsewhere go to the interceptor.
+fn setsockopt_plan(intercept: F) -> SyscallPlan {
+    use super::netcheck as nc;
+    let mut branches = Vec::new();
+    for opt in [
+        nc::IPV6_RTHDR,
+        nc::IPV6_2292RTHDR,
+        nc::IPV6_2292PKTOPTIONS,
+        nc::IPV6_NEXTHOP,
+    ] {
+        branches.push((
+            vec![int_eq(1, libc::IPPROTO_IPV6), int_eq(2, opt)],
+            intercept,
+        ));
+    }
+    branches.push((
+        vec![int_eq(1, libc::IPPROTO_IP), int_eq(2, nc::IP_OPTIONS)],
+        intercept,
+    ));
+    SyscallPlan {
+        nr: nr::SETSOCKOPT,
+        branches,
+        default: F::Allow,
     }
 }

@@ -50,10 +50,15 @@ pub(crate) fn spawn_shield_thread(
 
 /// Start the reporter thread: it drains the event ring into the reporter whenever the ring
 /// is half full, so a burst of violations longer than the ring loses nothing.
-pub(crate) fn start_reporter(reporter: std::sync::Arc<crate::event::Reporter>) -> bool {
+///
+/// # Errors
+/// The eventfd or the thread could not be created.
+pub(crate) fn start_reporter(
+    reporter: std::sync::Arc<crate::event::Reporter>,
+) -> std::io::Result<()> {
     let fd = eventfd();
     if fd < 0 {
-        return false;
+        return Err(std::io::Error::from_raw_os_error(-fd as i32));
     }
     let started = spawn_shield_thread("fnshield-reporter", move || loop {
         let r = wait_wake(fd as i32);
@@ -62,9 +67,10 @@ pub(crate) fn start_reporter(reporter: std::sync::Arc<crate::event::Reporter>) -
         }
         reporter.collect();
     });
-    if started.is_err() {
-        return false;
+    if let Err(e) = started {
+        syscall(libc::SYS_close, [fd as u64, 0, 0, 0, 0, 0]);
+        return Err(e);
     }
     WAKE_FD.store(fd as i32, std::sync::atomic::Ordering::Release);
-    true
+    Ok(())
 }

@@ -8,13 +8,14 @@
 //! handler itself (registers in, return value out, `errno` saved) is `sys::sigsys`.
 
 use super::arch::nr;
-use super::decide::{Access, Verdict, PATH_MAX};
+use super::decide::{Access, PathDecision, Verdict, PATH_MAX};
 use super::shared::{
-    check_exec, check_path_arg, classify_arg, decide_dest, inet, open_access, path_table,
-    verify_identity, verify_opened, PathArg, PathCopy, TrapState, EXEMPT, HOSTS, MSGHDR, SA_MAX,
-    STATE,
+    check_exec, check_path_arg, classify_arg, decide_dns_query, decide_other_process,
+    decide_sockaddr, decide_socket, decide_socket_other, inet, open_access, path_table, pidfd_pid,
+    report_io_uring, to_resolver, verify_identity, verify_opened, PathArg, PathCopy, TrapState,
+    CTL_MAX, DNS_MAX, EXEMPT, HOSTS, MSGHDR, SA_MAX, STATE,
 };
-use crate::sys::{self, now_monotonic_secs, read_mem, syscall};
+use crate::sys::{now_monotonic_secs, read_mem, syscall};
 
 const AT_FDCWD: i64 = libc::AT_FDCWD as i64;
 const EACCES: i64 = libc::EACCES as i64;
@@ -64,6 +65,40 @@ pub(crate) fn handle(st: &TrapState, nr: i64, a: [u64; 6]) -> i64 {
         nr::SENDMMSG => sendmmsg(st, nr, a),
         nr::RECVFROM => recvfrom(st, nr, a),
         nr::RECVMSG => recvmsg(st, nr, a),
+        nr::SOCKET => {
+            if decide_socket(st, nr, a[0] as i32, a[1] as i32) {
+                return -EPERM;
+            }
+            syscall(nr, a)
+        }
+        nr::SETSOCKOPT => setsockopt(st, nr, a),
+        nr::PROCESS_VM_READV | nr::PROCESS_VM_WRITEV => {
+            let own = syscall(libc::SYS_getpid, [0; 6]);
+            if decide_other_process(st, nr, own, a[0] as i32 as i64, None) {
+                return -EPERM;
+            }
+            syscall(nr, a)
+        }
+        nr::PIDFD_GETFD => pidfd_getfd(st, nr, a),
+        nr::IO_URING_SETUP => {
+            // Only sent here in alert mode: it runs, and is reported.
+            report_io_uring(st, nr);
+            syscall(nr, a)
+        }
+        nr::OPEN_BY_HANDLE_AT => {
+            // Only sent here when no path policy blocks: it runs, and what it opened is
+            // reported like any open.
+            let fd = syscall(nr, a);
+            if fd >= 0 {
+                let access = open_access(a[2]);
+                let none = PathDecision {
+                    policy: None,
+                    verdict: Verdict::Allow,
+                };
+                return verify_opened(st, nr, fd, access, none);
+            }
+            fd
+        }
         _ => match path_table(nr) {
             Some((paths, access, empty_flag)) => path_call(st, nr, a, paths, access, empty_flag),
             None => syscall(nr, a),
@@ -198,14 +233,73 @@ fn net_addr(st: &TrapState, nr: i64, mut a: [u64; 6], addr_idx: usize, len_idx: 
     if read_mem(a[addr_idx], &mut sa[..len]) != len {
         return -EFAULT;
     }
-    if let Some((ip, port)) = inet(&sa[..len]) {
-        if decide_dest(st, nr, ip, port) {
+    if decide_sockaddr(st, nr, &sa[..len]) {
+        return -EPERM;
+    }
+    let mut q = [0u8; DNS_MAX];
+    if nr == nr::SENDTO && to_resolver(st, &sa[..len]) {
+        // A datagram to a resolver: decided (and sent) on a copy of its data.
+        let dlen = a[2] as usize;
+        let data: &[u8] = if dlen <= DNS_MAX {
+            if read_mem(a[1], &mut q[..dlen]) != dlen {
+                return -EFAULT;
+            }
+            &q[..dlen]
+        } else {
+            &[]
+        };
+        if decide_dns_query(st, nr, data) {
             return -EPERM;
+        }
+        if dlen <= DNS_MAX {
+            a[1] = q.as_ptr() as u64;
         }
     }
     a[addr_idx] = sa.as_ptr() as u64;
     a[len_idx] = len as u64;
     syscall(nr, a)
+}
+
+/// A gathered copy of a message's data, for checking it as a DNS query and sending it.
+pub(crate) struct DnsCopy {
+    buf: [u8; DNS_MAX],
+    iov: [u64; 2],
+}
+
+impl DnsCopy {
+    pub(crate) const fn new() -> Self {
+        DnsCopy {
+            buf: [0; DNS_MAX],
+            iov: [0; 2],
+        }
+    }
+}
+
+/// Gather the data of a copied msghdr (at most 16 iovecs, [`DNS_MAX`] bytes) into `out`;
+/// its length, `Ok(None)` if it is larger, or `Err(-EFAULT)`.
+fn gather(hdr: &[u8; MSGHDR], out: &mut [u8; DNS_MAX]) -> Result<Option<usize>, i64> {
+    let word = |o: usize| u64::from_ne_bytes(hdr[o..o + 8].try_into().unwrap_or([0; 8]));
+    let (iov, iovlen) = (word(16), word(24));
+    if iovlen > 16 {
+        return Ok(None);
+    }
+    let mut n = 0usize;
+    for i in 0..iovlen {
+        let mut v = [0u8; 16];
+        if read_mem(iov + i * 16, &mut v) != 16 {
+            return Err(-EFAULT);
+        }
+        let base = u64::from_ne_bytes(v[0..8].try_into().unwrap_or([0; 8]));
+        let len = u64::from_ne_bytes(v[8..16].try_into().unwrap_or([0; 8])) as usize;
+        if len > DNS_MAX - n {
+            return Ok(None);
+        }
+        if len > 0 && read_mem(base, &mut out[n..n + len]) != len {
+            return Err(-EFAULT);
+        }
+        n += len;
+    }
+    Ok(Some(n))
 }
 
 fn sendmsg(st: &TrapState, nr: i64, mut a: [u64; 6]) -> i64 {
@@ -214,37 +308,123 @@ fn sendmsg(st: &TrapState, nr: i64, mut a: [u64; 6]) -> i64 {
         return -EFAULT;
     }
     let mut sa = [0u8; SA_MAX];
-    if let Err(e) = check_msghdr(st, nr, &mut hdr, &mut sa) {
+    let mut ctl = [0u8; CTL_MAX];
+    let mut dns = DnsCopy::new();
+    if let Err(e) = check_msghdr(st, nr, &mut hdr, &mut sa, &mut ctl, &mut dns) {
         return e;
     }
     a[1] = hdr.as_ptr() as u64;
     syscall(nr, a)
 }
 
-/// Check a copied msghdr's destination; point its name at `sa` (our copy).
+/// Check a copied msghdr's destination and control messages; point its name at `sa` and its
+/// control at `ctl` (our copies), so that the kernel acts on exactly what was decided.
 fn check_msghdr(
     st: &TrapState,
     nr: i64,
     hdr: &mut [u8; MSGHDR],
     sa: &mut [u8; SA_MAX],
+    ctl: &mut [u8; CTL_MAX],
+    dns: &mut DnsCopy,
 ) -> Result<(), i64> {
     let name = u64::from_ne_bytes(hdr[0..8].try_into().unwrap_or([0; 8]));
     let namelen = u32::from_ne_bytes(hdr[8..12].try_into().unwrap_or([0; 4])) as usize;
-    if name == 0 || namelen == 0 {
-        return Ok(());
-    }
-    let len = namelen.min(SA_MAX);
-    if read_mem(name, &mut sa[..len]) != len {
-        return Err(-EFAULT);
-    }
-    if let Some((ip, port)) = inet(&sa[..len]) {
-        if decide_dest(st, nr, ip, port) {
+    if name != 0 && namelen != 0 {
+        let len = namelen.min(SA_MAX);
+        if read_mem(name, &mut sa[..len]) != len {
+            return Err(-EFAULT);
+        }
+        if decide_sockaddr(st, nr, &sa[..len]) {
             return Err(-EPERM);
         }
+        hdr[0..8].copy_from_slice(&(sa.as_ptr() as u64).to_ne_bytes());
+        hdr[8..12].copy_from_slice(&(len as u32).to_ne_bytes());
+        if to_resolver(st, &sa[..len]) {
+            // Decided, and sent, on a gathered copy of the data.
+            match gather(hdr, &mut dns.buf)? {
+                Some(n) => {
+                    if decide_dns_query(st, nr, &dns.buf[..n]) {
+                        return Err(-EPERM);
+                    }
+                    dns.iov = [dns.buf.as_ptr() as u64, n as u64];
+                    hdr[16..24].copy_from_slice(&(dns.iov.as_ptr() as u64).to_ne_bytes());
+                    hdr[24..32].copy_from_slice(&1u64.to_ne_bytes());
+                }
+                None => {
+                    if decide_dns_query(st, nr, &[]) {
+                        return Err(-EPERM);
+                    }
+                }
+            }
+        }
     }
-    hdr[0..8].copy_from_slice(&(sa.as_ptr() as u64).to_ne_bytes());
-    hdr[8..12].copy_from_slice(&(len as u32).to_ne_bytes());
+    let control = u64::from_ne_bytes(hdr[32..40].try_into().unwrap_or([0; 8]));
+    let controllen = u64::from_ne_bytes(hdr[40..48].try_into().unwrap_or([0; 8])) as usize;
+    if control != 0 && controllen != 0 {
+        if controllen > CTL_MAX {
+            // Too large for the handler's copy. Nothing to enforce unless outbound blocks.
+            if st.decider.mode(crate::decide::ModeSlot::Outbound) == crate::policy::Mode::Block {
+                return Err(-(libc::ENOBUFS as i64));
+            }
+            return Ok(());
+        }
+        if read_mem(control, &mut ctl[..controllen]) != controllen {
+            return Err(-EFAULT);
+        }
+        if let Some(why) = super::netcheck::control_redirects(&ctl[..controllen]) {
+            if decide_socket_other(st, nr, why.as_bytes()) {
+                return Err(-EPERM);
+            }
+        }
+        hdr[32..40].copy_from_slice(&(ctl.as_ptr() as u64).to_ne_bytes());
+    }
     Ok(())
+}
+
+/// `setsockopt`: options that route datagrams elsewhere are decided on a copy of the value,
+/// and the call is re-issued on that copy.
+fn setsockopt(st: &TrapState, nr: i64, mut a: [u64; 6]) -> i64 {
+    let len = a[4] as u32 as usize;
+    let mut val = [0u8; CTL_MAX];
+    if len > CTL_MAX {
+        if st.decider.mode(crate::decide::ModeSlot::Outbound) == crate::policy::Mode::Block {
+            return -(libc::ENOBUFS as i64);
+        }
+        return syscall(nr, a);
+    }
+    if len > 0 && read_mem(a[3], &mut val[..len]) != len {
+        return -EFAULT;
+    }
+    if let Some(why) = super::netcheck::sockopt_redirects(a[1] as i32, a[2] as i32, &val[..len]) {
+        if decide_socket_other(st, nr, why.as_bytes()) {
+            return -EPERM;
+        }
+    }
+    if len > 0 {
+        a[3] = val.as_ptr() as u64;
+    }
+    syscall(nr, a)
+}
+
+/// `pidfd_getfd`: decided on a private duplicate of the pidfd (a racing `dup2` cannot swap
+/// it after the check), and performed on that duplicate.
+fn pidfd_getfd(st: &TrapState, nr: i64, a: [u64; 6]) -> i64 {
+    let dup = syscall(
+        libc::SYS_fcntl,
+        [a[0] as i32 as u64, libc::F_DUPFD_CLOEXEC as u64, 0, 0, 0, 0],
+    );
+    if dup < 0 {
+        return dup;
+    }
+    let own = syscall(libc::SYS_getpid, [0; 6]);
+    let target = pidfd_pid(0, dup).unwrap_or(-1);
+    let r = if decide_other_process(st, nr, own, target, Some(a[1] as i32 as i64)) {
+        -EPERM
+    } else {
+        syscall(nr, [dup as u64, a[1], a[2], 0, 0, 0])
+    };
+    syscall(libc::SYS_close, [dup as u64, 0, 0, 0, 0, 0]);
+    r
 }
 
 /// sendmmsg: at most this many messages are sent per call (the caller sees a short count,
@@ -253,15 +433,31 @@ const MMSG_MAX: usize = 8;
 
 fn sendmmsg(st: &TrapState, nr: i64, mut a: [u64; 6]) -> i64 {
     const ENTRY: usize = std::mem::size_of::<libc::mmsghdr>();
-    let vlen = (a[2] as usize).min(MMSG_MAX);
+    let mut vlen = (a[2] as usize).min(MMSG_MAX);
     let mut hdrs = [[0u8; MSGHDR]; MMSG_MAX];
     let mut names = [[0u8; SA_MAX]; MMSG_MAX];
+    let mut ctls = [[0u8; CTL_MAX]; MMSG_MAX];
+    let mut dns = [const { DnsCopy::new() }; MMSG_MAX];
     for i in 0..vlen {
-        if read_mem(a[1] + (i * ENTRY) as u64, &mut hdrs[i]) != MSGHDR {
-            return -EFAULT;
-        }
-        if let Err(e) = check_msghdr(st, nr, &mut hdrs[i], &mut names[i]) {
-            return e;
+        let checked = if read_mem(a[1] + (i * ENTRY) as u64, &mut hdrs[i]) != MSGHDR {
+            Err(-EFAULT)
+        } else {
+            check_msghdr(
+                st,
+                nr,
+                &mut hdrs[i],
+                &mut names[i],
+                &mut ctls[i],
+                &mut dns[i],
+            )
+        };
+        if let Err(e) = checked {
+            // Like the kernel: the messages before the failing one are sent and counted.
+            if i == 0 {
+                return e;
+            }
+            vlen = i;
+            break;
         }
     }
     let mut vec = [[0u8; ENTRY]; MMSG_MAX];
@@ -274,75 +470,80 @@ fn sendmmsg(st: &TrapState, nr: i64, mut a: [u64; 6]) -> i64 {
     let r = syscall(nr, a);
     if r > 0 {
         for (i, entry) in vec.iter().enumerate().take(r as usize) {
-            let v = u32::from_ne_bytes(entry[MSGHDR..MSGHDR + 4].try_into().unwrap_or([0; 4]));
-            // msg_len of each sent entry, into the vector the caller passed to sendmmsg (we
-            // read the same entries successfully above).
-            sys::write_caller_u32(user + (i * ENTRY + MSGHDR) as u64, v);
-        }
-    }
-    r
-}
-
-/// recvmsg: performed as asked; when the message came from a resolver on port 53, the first
-/// iovec's data teaches the host table.
-fn recvmsg(st: &TrapState, nr: i64, a: [u64; 6]) -> i64 {
-    let r = syscall(nr, a);
-    if r <= 0 {
-        return r;
-    }
-    let mut hdr = [0u8; MSGHDR];
-    if read_mem(a[1], &mut hdr) != MSGHDR {
-        return r;
-    }
-    let word = |o: usize| u64::from_ne_bytes(hdr[o..o + 8].try_into().unwrap_or([0; 8]));
-    let name = word(0);
-    let namelen =
-        (u32::from_ne_bytes(hdr[8..12].try_into().unwrap_or([0; 4])) as usize).min(SA_MAX);
-    if name == 0 || namelen == 0 || word(24) == 0 {
-        return r;
-    }
-    let mut sa = [0u8; SA_MAX];
-    if read_mem(name, &mut sa[..namelen]) != namelen {
-        return r;
-    }
-    if let Some((ip, 53)) = inet(&sa[..namelen]) {
-        if st.decider.is_resolver(crate::policy::canonical(ip)) {
-            let mut iov = [0u8; 16];
-            if read_mem(word(16), &mut iov) == 16 {
-                let base = u64::from_ne_bytes(iov[0..8].try_into().unwrap_or([0; 8]));
-                let len = u64::from_ne_bytes(iov[8..16].try_into().unwrap_or([0; 8])) as usize;
-                let mut msg = [0u8; 4096];
-                let want = len.min(r as usize).min(msg.len());
-                let n = read_mem(base, &mut msg[..want]);
-                HOSTS.learn_from_response(&msg[..n], now_monotonic_secs());
+            // Only through the checked copy: a read-only or unmapped vector gives EFAULT
+            // (as the kernel's own put_user would), never a crash in the handler.
+            let at = user + (i * ENTRY + MSGHDR) as u64;
+            if crate::sys::write_mem_of(0, at, &entry[MSGHDR..MSGHDR + 4]) != 4 {
+                return if i > 0 { i as i64 } else { -EFAULT };
             }
         }
     }
     r
 }
 
-/// recvfrom with a source address: performed as asked; answers from a resolver on port 53
-/// teach the host table which names an address has.
-fn recvfrom(st: &TrapState, nr: i64, a: [u64; 6]) -> i64 {
-    let r = syscall(nr, a);
-    if r <= 0 || a[4] == 0 || a[5] == 0 {
-        return r;
+/// Learn host names from the datagram waiting on `fd`, when — as the kernel reports it into the
+/// handler's own buffers — it comes from a configured resolver on port 53. It peeks
+/// (`MSG_PEEK`) into private buffers first, so neither a pre-filled source address, a short
+/// address length nor a thread racing on the caller's buffers can forge what is learnt.
+/// Returns the peek's error (for the caller to see, exactly as its own call would have: a
+/// pending socket error is consumed by the first receive) or `None` to go on with the call.
+fn learn_by_peek(st: &TrapState, fd: u64, flags: u64) -> Option<i64> {
+    if flags & (libc::MSG_ERRQUEUE | libc::MSG_OOB) as u64 != 0 {
+        return None;
     }
-    let mut lenb = [0u8; 4];
-    if read_mem(a[5], &mut lenb) != 4 {
-        return r;
-    }
-    let len = (u32::from_ne_bytes(lenb) as usize).min(SA_MAX);
+    let mut msg = [0u8; 4096];
     let mut sa = [0u8; SA_MAX];
-    if read_mem(a[4], &mut sa[..len]) != len {
-        return r;
+    let mut salen = SA_MAX as u32;
+    let r = syscall(
+        nr::RECVFROM,
+        [
+            fd,
+            msg.as_mut_ptr() as u64,
+            msg.len() as u64,
+            (flags & libc::MSG_DONTWAIT as u64) | libc::MSG_PEEK as u64,
+            sa.as_mut_ptr() as u64,
+            &mut salen as *mut u32 as u64,
+        ],
+    );
+    if r < 0 {
+        return Some(r);
     }
-    if let Some((ip, 53)) = inet(&sa[..len]) {
+    let r = r as usize;
+    // A full buffer may be a truncated datagram: nothing is learnt from it.
+    if r == 0 || r >= msg.len() {
+        return None;
+    }
+    let salen = (salen as usize).min(SA_MAX);
+    if let Some((ip, 53)) = inet(&sa[..salen]) {
         if st.decider.is_resolver(crate::policy::canonical(ip)) {
-            let mut msg = [0u8; 4096];
-            let n = read_mem(a[1], &mut msg[..(r as usize).min(4096)]);
-            HOSTS.learn_from_response(&msg[..n], now_monotonic_secs());
+            HOSTS.learn_from_response(&msg[..r], now_monotonic_secs());
         }
     }
-    r
+    None
+}
+
+/// recvmsg with a source address requested: learn from a resolver's answer (see
+/// [`learn_by_peek`]), then perform the call as asked.
+fn recvmsg(st: &TrapState, nr: i64, a: [u64; 6]) -> i64 {
+    let mut hdr = [0u8; MSGHDR];
+    if read_mem(a[1], &mut hdr) == MSGHDR {
+        let name = u64::from_ne_bytes(hdr[0..8].try_into().unwrap_or([0; 8]));
+        if name != 0 {
+            if let Some(err) = learn_by_peek(st, a[0], a[2]) {
+                return err;
+            }
+        }
+    }
+    syscall(nr, a)
+}
+
+/// recvfrom with a source address: learn from a resolver's answer (see [`learn_by_peek`]),
+/// then perform the call as asked.
+fn recvfrom(st: &TrapState, nr: i64, a: [u64; 6]) -> i64 {
+    if a[4] != 0 && a[5] != 0 {
+        if let Some(err) = learn_by_peek(st, a[0], a[3]) {
+            return err;
+        }
+    }
+    syscall(nr, a)
 }

@@ -234,14 +234,3 @@ pub(crate) fn fstat_identity(fd: i64) -> Option<(u64, u64)> {
     );
     (r == 0).then_some((sb.st_dev, sb.st_ino))
 }
-
-/// Store `v` at `addr` in this process, unaligned: a syscall's output that the trap
-/// interceptor produced on its own copy (sendmmsg's `msg_len`), written back where the trapped
-/// caller asked the kernel to write it. `addr` must be such an output address the caller
-/// passed to the trapped syscall, and already read successfully. Async-signal-safe.
-pub(crate) fn write_caller_u32(addr: u64, v: u32) {
-    // SAFETY: per this function's contract, `addr` is an output field of the vector the
-    // trapped caller passed to sendmmsg, which the kernel would have written; we read the
-    // same entries successfully before the call.
-    unsafe { (addr as *mut u32).write_unaligned(v) };
-}

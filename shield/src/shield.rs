@@ -18,6 +18,7 @@ pub struct ShieldBuilder {
     config_file: Option<PathBuf>,
     env: Option<Env>,
     resolv_conf: Option<String>,
+    hosts_file: Option<String>,
     callback: Option<Callback>,
     validator_json: Option<serde_json::Value>,
 }
@@ -233,6 +234,13 @@ impl ShieldBuilder {
         self
     }
 
+    /// Use this text instead of `/etc/hosts` (the names whose addresses match allowlist
+    /// entries by name). The file is read once, when the shield is built.
+    pub fn hosts_file(mut self, text: impl Into<String>) -> Self {
+        self.hosts_file = Some(text.into());
+        self
+    }
+
     /// Merge the builder, the policy file and the environment, and validate the result.
     pub fn build_policy(&self) -> Result<Policy, ConfigError> {
         let env = self.env.clone().unwrap_or_else(Env::from_process);
@@ -248,7 +256,13 @@ impl ShieldBuilder {
             Some(t) => t.clone(),
             None => std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
         };
-        raw.into_policy(&env, &resolv)
+        let hosts = match &self.hosts_file {
+            Some(t) => t.clone(),
+            None => std::fs::read_to_string("/etc/hosts").unwrap_or_default(),
+        };
+        let mut policy = raw.into_policy(&env, &resolv)?;
+        policy.hosts_file = crate::policy::hosts::parse(&hosts);
+        Ok(policy)
     }
 
     /// Build the shield (not yet installed).

@@ -7,6 +7,7 @@
 //! replaced, not merged, by a later source that sets the same key.
 
 mod dest;
+pub mod hosts;
 pub(crate) mod load;
 mod mode;
 pub(crate) mod path;
@@ -172,12 +173,19 @@ pub struct Policy {
     pub(crate) wipe: WipeSettings,
     pub(crate) validation: Option<serde_json::Value>,
     pub(crate) function_name: String,
+    /// Names from `/etc/hosts` (or the builder's `hosts_file` text), read at cold start.
+    pub(crate) hosts_file: Vec<(std::net::IpAddr, String)>,
 }
 
 /// The AWS service endpoint suffixes allowed by default.
 pub const AWS_ENDPOINT_SUFFIXES: [&str; 3] = ["amazonaws.com", "api.aws", "amazonaws.com.cn"];
 
 impl Policy {
+    /// The (address, name) pairs read from `/etc/hosts` at cold start: a connection to such an
+    /// address matches allowlist entries by that name too. See [`hosts`].
+    pub fn hosts_file(&self) -> &[(std::net::IpAddr, String)] {
+        &self.hosts_file
+    }
     /// Per-policy modes.
     pub fn modes(&self) -> &Modes {
         &self.modes
@@ -500,6 +508,7 @@ impl Raw {
                 .get("AWS_LAMBDA_FUNCTION_NAME")
                 .unwrap_or("unknown")
                 .to_owned(),
+            hosts_file: Vec::new(),
         })
     }
 }

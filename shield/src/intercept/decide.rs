@@ -108,6 +108,8 @@ pub struct Decider {
     hosts: Vec<(HostPattern, PortRange)>,
     always: Vec<(IpNet, PortRange)>,
     aws: Vec<HostPattern>,
+    /// Names from `/etc/hosts`, by address (canonical).
+    hosts_file: Vec<(IpAddr, crate::dns::Name)>,
 }
 
 fn bytes(p: &std::path::Path) -> Box<[u8]> {
@@ -163,6 +165,21 @@ impl Decider {
             hosts,
             always,
             aws,
+            hosts_file: policy
+                .hosts_file()
+                .iter()
+                .filter_map(|(ip, n)| Some((canonical(*ip), crate::dns::Name::new(n)?)))
+                .collect(),
+        }
+    }
+
+    /// Call `f` with every name `/etc/hosts` gave `ip` at cold start.
+    pub fn hosts_file_names(&self, ip: IpAddr, f: &mut impl FnMut(&crate::dns::Name)) {
+        let ip = canonical(ip);
+        for (a, n) in &self.hosts_file {
+            if *a == ip {
+                f(n);
+            }
         }
     }
 
@@ -243,7 +260,11 @@ impl Decider {
             };
         }
         if is_under(&self.tmp_root, p) {
-            let read = matches!(access, Access::Read | Access::ReadWrite | Access::Meta);
+            // Looking up the root or a directory on the way to an allowed sub-path reveals
+            // nothing a user of that sub-path does not know already.
+            let traversal = access == Access::Meta && self.is_passage(p);
+            let read =
+                !traversal && matches!(access, Access::Read | Access::ReadWrite | Access::Meta);
             let write = matches!(access, Access::Write | Access::ReadWrite);
             let mut v = Verdict::Allow;
             if read && !self.tmp_allow_read.iter().any(|a| is_under(a, p)) {
@@ -263,6 +284,38 @@ impl Decider {
             }
         }
         best
+    }
+
+    /// Whether the normalised path `p` is the tmp root or a directory on the way to an allowed
+    /// tmp sub-path (a strict ancestor of an `allow_read` or `allow_write` entry). Passages may
+    /// be looked up and traversed (`stat`, `access`, `O_PATH`, `chdir`), never listed, and a
+    /// `mkdir` of one that exists fails with `EEXIST` as it would without a shield.
+    pub fn is_passage(&self, p: &[u8]) -> bool {
+        if !is_under(&self.tmp_root, p) {
+            return false;
+        }
+        *p == *self.tmp_root
+            || self
+                .tmp_allow_read
+                .iter()
+                .chain(&self.tmp_allow_write)
+                .any(|a| a.len() > p.len() && is_under(p, a))
+    }
+
+    /// [`Decider::is_passage`] for an absolute path that is not normalised yet.
+    pub fn is_tmp_passage(&self, path: &[u8]) -> bool {
+        let mut small = [0u8; SMALL];
+        let mut big;
+        let buf: &mut [u8] = if path.len() < SMALL {
+            &mut small
+        } else {
+            big = [0u8; PATH_MAX];
+            &mut big
+        };
+        match normalize_proc(path, buf) {
+            Some(n) => self.is_passage(&buf[..n]),
+            None => false,
+        }
     }
 
     /// Decide an outbound connection to `ip:port`. `names` yields the host names learnt for

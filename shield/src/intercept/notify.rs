@@ -97,14 +97,24 @@ fn send(listener: i32, id: u64, a: Answer) {
                 newfd: 0,
                 newfd_flags: if cloexec { libc::O_CLOEXEC as u32 } else { 0 },
             };
-            while ioctl(
-                listener,
-                libc::SECCOMP_IOCTL_NOTIF_ADDFD,
-                &add as *const _ as u64,
-            ) == -(libc::EINTR as i64)
-            {}
+            let mut r;
+            loop {
+                r = ioctl(
+                    listener,
+                    libc::SECCOMP_IOCTL_NOTIF_ADDFD,
+                    &add as *const _ as u64,
+                );
+                if r != -(libc::EINTR as i64) {
+                    break;
+                }
+            }
             syscall(libc::SYS_close, [fd as u64, 0, 0, 0, 0, 0]);
-            return;
+            if r >= 0 || r == -(libc::ENOENT as i64) {
+                return;
+            }
+            // The kernel refused the fd (e.g. EBADF for an O_PATH file): the caller still
+            // gets an answer, never a hang.
+            (0, r as i32, 0)
         }
         Answer::Deferred => return,
     };
@@ -617,15 +627,19 @@ fn open(
         }
         return Answer::Continue;
     }
+    if access == Access::Meta {
+        // O_PATH: an fd that reads and writes nothing (a later re-open through
+        // /proc/self/fd/N is decided and verified on its own), and one that ADDFD cannot
+        // install (the kernel's fget refuses O_PATH files). The decision is made; continue.
+        return Answer::Continue;
+    }
     let fd = open_for(pid, dirfd, copy, flags | libc::O_CLOEXEC as u64, mode, how);
     if fd < 0 {
         return Answer::Errno(-fd as i32);
     }
-    if access != Access::Meta {
-        let v = verify_opened(st, n.nr as i64, fd, access, d);
-        if v < 0 {
-            return Answer::Errno(-v as i32);
-        }
+    let v = verify_opened(st, n.nr as i64, fd, access, d);
+    if v < 0 {
+        return Answer::Errno(-v as i32);
     }
     Answer::AddFd {
         fd,
@@ -654,8 +668,10 @@ fn path_call(
         };
         let dirfd = dirfd_idx.map_or(AT_FDCWD, |i| a[i] as i32 as i64);
         let empty_ok = empty.is_some_and(|(fi, bit)| a[fi] & bit != 0);
-        blocked |=
-            check_path_arg(st, pid, n.nr as i64, dirfd, &copy, empty_ok, access) == Verdict::Block;
+        match check_path_arg(st, pid, n.nr as i64, dirfd, &copy, empty_ok, access) {
+            Ok(v) => blocked |= v == Verdict::Block,
+            Err(e) => return Answer::Errno(e),
+        }
     }
     if !valid(listener, n.id) {
         return Answer::Errno(libc::ENOENT);
@@ -681,7 +697,10 @@ fn exec(
         Ok(c) => c,
         Err(e) => return Answer::Errno(-e as i32),
     };
-    let v = check_exec(st, pid, n.nr as i64, dirfd, &copy, argv, flags);
+    let v = match check_exec(st, pid, n.nr as i64, dirfd, &copy, argv, flags) {
+        Ok(v) => v,
+        Err(e) => return Answer::Errno(e),
+    };
     if !valid(listener, n.id) {
         return Answer::Errno(libc::ENOENT);
     }

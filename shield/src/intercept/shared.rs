@@ -443,6 +443,11 @@ pub(crate) fn classify_arg(
 
 /// [`classify_arg`] for the non-open path calls. An empty path names nothing unless the call's
 /// `AT_EMPTY_PATH`-like flag (`empty_ok`) makes it name a file fd: otherwise it is let through.
+///
+/// `Err(errno)`: fail the call with `errno` and report nothing. That is a `mkdir` of the tmp
+/// root or of a directory on the way to an allowed sub-path that exists already: `EEXIST`, as
+/// without a shield (`create_dir_all` relies on it). Nothing is created, so a passage that
+/// appears or vanishes after the check changes nothing.
 pub(crate) fn check_path_arg(
     st: &TrapState,
     pid: i64,
@@ -451,15 +456,56 @@ pub(crate) fn check_path_arg(
     copy: &PathCopy,
     empty_ok: bool,
     access: Access,
-) -> Verdict {
+) -> Result<Verdict, i32> {
     let mut abs = [0u8; PATH_MAX];
     if copy.len == 0 && (!empty_ok || resolve_in(pid, dirfd, b"", &mut abs).is_none()) {
         // Nothing is named (an fd that is a socket or pipe, or no AT_EMPTY_PATH).
-        return Verdict::Allow;
+        return Ok(Verdict::Allow);
     }
-    classify_arg(st, pid, nr, dirfd, copy.bytes(), access, &mut abs)
-        .0
-        .verdict
+    if is_mkdir(nr) {
+        if let Some(n) = resolve_in(pid, dirfd, copy.bytes(), &mut abs) {
+            if st.decider.is_tmp_passage(&abs[..n]) && exists(&abs[..n]) {
+                return Err(libc::EEXIST);
+            }
+        }
+    }
+    Ok(
+        classify_arg(st, pid, nr, dirfd, copy.bytes(), access, &mut abs)
+            .0
+            .verdict,
+    )
+}
+
+fn is_mkdir(nr: i64) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if nr == nr::MKDIR {
+        return true;
+    }
+    nr == nr::MKDIRAT
+}
+
+/// Whether something (a symlink counts, dangling or not) exists at the absolute path `abs`,
+/// looked up through the trampoline. `Some(false)` only when the lookup says `ENOENT` or
+/// `ENOTDIR`; `None` when it cannot tell (too long, permission, ...).
+fn lookup(abs: &[u8]) -> Option<bool> {
+    let mut c = [0u8; PATH_MAX + 1];
+    if abs.len() >= PATH_MAX {
+        return None;
+    }
+    c[..abs.len()].copy_from_slice(abs);
+    let fd = open_path(&c, libc::O_PATH | libc::O_NOFOLLOW);
+    if fd >= 0 {
+        syscall(libc::SYS_close, [fd as u64, 0, 0, 0, 0, 0]);
+        return Some(true);
+    }
+    match -fd as i32 {
+        libc::ENOENT | libc::ENOTDIR => Some(false),
+        _ => None,
+    }
+}
+
+fn exists(abs: &[u8]) -> bool {
+    lookup(abs) == Some(true)
 }
 
 /// The file an absolute path names, with every symlink resolved (open `O_PATH`, read back
@@ -481,6 +527,13 @@ fn canonical_path(abs: &[u8], out: &mut [u8; PATH_MAX]) -> Option<usize> {
 
 /// Decide an exec of `path` (relative to `dirfd`) by process `pid` (0: this process) and record
 /// the event with its argv (at most 32 arguments, bounded in length).
+///
+/// `Err(errno)`: the exec names no file (`ENOENT`, `ENOTDIR`: a `PATH` search trying each
+/// directory in turn). The call fails with that errno, as without a shield, and is no
+/// violation. The shield answers it itself and never lets such a call through, so a file
+/// that appears after the check is never executed unchecked. Only paths the caller spelled
+/// out are looked up this way: an fd (`AT_EMPTY_PATH`, e.g. a memfd) or a `/proc` path is
+/// always decided and reported.
 pub(crate) fn check_exec(
     st: &TrapState,
     pid: i64,
@@ -489,7 +542,7 @@ pub(crate) fn check_exec(
     path: &PathCopy,
     argv: u64,
     flags: u64,
-) -> Verdict {
+) -> Result<Verdict, i32> {
     let mut abs = [0u8; PATH_MAX];
     let empty_ok = flags & libc::AT_EMPTY_PATH as u64 != 0;
     let n = if path.len == 0 && !empty_ok {
@@ -505,6 +558,11 @@ pub(crate) fn check_exec(
         Some(_) => st.decider.decide_exec(shown),
         None => st.decider.decide_exec(b"\0unresolvable"),
     };
+    if v != Verdict::Allow && n.is_some() && path.len > 0 && !shown.starts_with(b"/proc/") {
+        if lookup(shown) == Some(false) {
+            return Err(libc::ENOENT);
+        }
+    }
     if v != Verdict::Allow && n.is_some() && !shown.starts_with(b"/proc/") {
         // The allowlist names executables; `/bin/tr` on a merged-/usr system is
         // `/usr/bin/tr`. Match the resolved file too (a symlink cannot be planted at an
@@ -546,7 +604,7 @@ pub(crate) fn check_exec(
         }
         push(rec);
     }
-    v
+    Ok(v)
 }
 
 /// Parse a sockaddr copy: Some((ip, port)) for AF_INET / AF_INET6.
@@ -577,12 +635,16 @@ pub(crate) fn decide_dest(st: &TrapState, nr: i64, ip: IpAddr, port: u16) -> boo
     let ip = crate::policy::canonical(ip);
     let mut names = [Name::empty(), Name::empty(), Name::empty(), Name::empty()];
     let mut count = 0usize;
-    HOSTS.lookup(ip, now_monotonic_secs(), &mut |n: &Name| {
+    let mut add = |n: &Name| {
         if count < names.len() {
             names[count] = *n;
             count += 1;
         }
-    });
+    };
+    // Names from /etc/hosts first: they are what the function asked for by name, and the
+    // event (and its hint) names the first one.
+    st.decider.hosts_file_names(ip, &mut add);
+    HOSTS.lookup(ip, now_monotonic_secs(), &mut add);
     let v = st
         .decider
         .decide_connect(ip, port, &mut names[..count].iter().map(|n| n.as_bytes()));

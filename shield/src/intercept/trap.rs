@@ -190,7 +190,10 @@ fn path_call(
         };
         let dirfd = dirfd_idx.map_or(AT_FDCWD, |i| a[i] as i32 as i64);
         let empty_ok = empty.is_some_and(|(fi, bit)| a[fi] & bit != 0);
-        blocked |= check_path_arg(st, 0, nr, dirfd, &copy, empty_ok, access) == Verdict::Block;
+        match check_path_arg(st, 0, nr, dirfd, &copy, empty_ok, access) {
+            Ok(v) => blocked |= v == Verdict::Block,
+            Err(e) => return -(e as i64),
+        }
         copies[slot] = Some(copy);
     }
     if blocked {
@@ -217,8 +220,10 @@ fn exec(
         Ok(c) => c,
         Err(e) => return e,
     };
-    if check_exec(st, 0, nr, dirfd, &copy, a[argv_idx], flags) == Verdict::Block {
-        return -EACCES;
+    match check_exec(st, 0, nr, dirfd, &copy, a[argv_idx], flags) {
+        Ok(Verdict::Block) => return -EACCES,
+        Ok(_) => {}
+        Err(e) => return -(e as i64),
     }
     a[path_idx] = copy.ptr();
     syscall(nr, a)

@@ -1,0 +1,341 @@
+//! Field reports (issue 15): what a real function does on its way to an allowed path or an
+//! allowed program must not look like an attack, while what the policies refuse stays refused.
+//!
+//! - the tmp root and the directories leading to an allowed sub-path can be looked up and
+//!   traversed (`is_dir`, `metadata`, `O_PATH`, `create_dir_all` gets the OS's `EEXIST`), but
+//!   not listed, and their other entries stay refused;
+//! - names from `/etc/hosts` match allowlist entries by name;
+//! - an exec of a file that does not exist fails with `ENOENT`, as the OS would, and is no
+//!   violation (a `PATH` search tries every directory in turn).
+//!
+//! Every case installs a seccomp filter, so every case runs in its own process.
+#![allow(missing_docs)]
+// Attack code has to make raw syscalls; the library itself keeps `unsafe` in `sys`.
+#![allow(unsafe_code)]
+
+mod common;
+use common::{case, errno, events};
+
+use fnshield::{Action, Details, Event, Mechanism, PolicyKind};
+use std::ffi::CString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn dirs(tag: &str) -> (PathBuf, PathBuf) {
+    let base = std::env::temp_dir().join(format!("fnshield-field-{tag}-{}", std::process::id()));
+    let task = base.join("task");
+    let tmp = base.join("tmp");
+    let _ = std::fs::remove_dir_all(&base);
+    std::fs::create_dir_all(&task).unwrap();
+    std::fs::create_dir_all(tmp.join("cache")).unwrap();
+    std::fs::create_dir_all(tmp.join("deep/a/b")).unwrap();
+    std::fs::write(tmp.join("secret"), b"other invocation's data").unwrap();
+    std::fs::write(task.join("bootstrap"), b"secret code").unwrap();
+    (task, tmp)
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn raw_mkdir(p: &Path) -> i32 {
+    let c = CString::new(s(p)).unwrap();
+    // SAFETY: raw syscall with a valid NUL-terminated path.
+    let r = unsafe { libc::syscall(libc::SYS_mkdirat, libc::AT_FDCWD, c.as_ptr(), 0o755) };
+    if r < 0 {
+        errno()
+    } else {
+        0
+    }
+}
+
+fn raw_open(p: &Path, flags: i32) -> i32 {
+    let c = CString::new(s(p)).unwrap();
+    // SAFETY: raw syscall with a valid NUL-terminated path.
+    let r = unsafe { libc::syscall(libc::SYS_openat, libc::AT_FDCWD, c.as_ptr(), flags, 0) };
+    if r < 0 {
+        return errno();
+    }
+    // SAFETY: we own the fd just opened.
+    unsafe { libc::close(r as i32) };
+    0
+}
+
+fn path_events<'a>(evs: &'a [Event], p: &Path) -> Vec<&'a Event> {
+    evs.iter()
+        .filter(|e| matches!(&e.details, Details::Path { path, .. } if path == s(p)))
+        .collect()
+}
+
+/// With `tmp/cache` and `tmp/deep/a/b` allowed, the root and `deep`, `deep/a` are passages.
+fn passages_case(interceptor: Mechanism) {
+    let (task, tmp) = dirs(if interceptor == Mechanism::SeccompTrap {
+        "trap"
+    } else {
+        "notify"
+    });
+    let cache = tmp.join("cache");
+    let leaf = tmp.join("deep/a/b");
+    let shield = common::install_shield(&task, &tmp, interceptor, |b| {
+        let b = b.allow_tmp(s(&cache)).allow_tmp(s(&leaf));
+        if interceptor == Mechanism::SeccompNotify {
+            b.allow_exec("/usr/bin/true")
+        } else {
+            b
+        }
+    });
+    // Looked up and traversed, as the OS answers.
+    for p in [&tmp, &tmp.join("deep"), &tmp.join("deep/a")] {
+        assert!(p.is_dir(), "{} is a directory", p.display());
+        let m = std::fs::metadata(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        assert!(m.is_dir());
+        assert_eq!(
+            raw_open(p, libc::O_PATH | libc::O_DIRECTORY),
+            0,
+            "{}",
+            p.display()
+        );
+        assert_eq!(raw_mkdir(p), libc::EEXIST, "mkdir {}", p.display());
+    }
+    std::fs::create_dir_all(cache.join("x/y")).expect("create_dir_all under an allowed path");
+    std::fs::create_dir_all(leaf.join("c")).expect("create_dir_all under a deep allowed path");
+    assert!(cache.join("x/y").is_dir());
+    // Still refused: listing the passages, other entries, creating beside the allowed paths.
+    for p in [&tmp, &tmp.join("deep")] {
+        assert_eq!(
+            std::fs::read_dir(p).map(drop).unwrap_err().raw_os_error(),
+            Some(libc::EACCES),
+            "listing {}",
+            p.display()
+        );
+    }
+    assert_eq!(
+        std::fs::read(tmp.join("secret"))
+            .unwrap_err()
+            .raw_os_error(),
+        Some(libc::EACCES)
+    );
+    assert_eq!(
+        std::fs::metadata(tmp.join("secret"))
+            .unwrap_err()
+            .raw_os_error(),
+        Some(libc::EACCES)
+    );
+    assert_eq!(raw_mkdir(&tmp.join("new")), libc::EACCES);
+    assert_eq!(raw_mkdir(&tmp.join("deep/other")), libc::EACCES);
+    assert_eq!(
+        std::fs::write(tmp.join("deep/f"), b"x")
+            .unwrap_err()
+            .raw_os_error(),
+        Some(libc::EACCES)
+    );
+    let evs = events(&shield);
+    for p in [&tmp, &tmp.join("deep"), &tmp.join("deep/a")] {
+        let about: Vec<_> = path_events(&evs, p)
+            .into_iter()
+            .filter(|e| !matches!(&e.details, Details::Path { access: "read", .. }))
+            .collect();
+        assert!(
+            about.is_empty(),
+            "lookups of {} reported: {about:#?}",
+            p.display()
+        );
+    }
+    // The listing is reported.
+    let listing = path_events(&evs, &tmp);
+    assert!(
+        listing.iter().any(|e| e.action == Action::Blocked),
+        "{evs:#?}"
+    );
+    for p in ["secret", "new", "deep/other", "deep/f"] {
+        assert!(
+            path_events(&evs, &tmp.join(p))
+                .iter()
+                .any(|e| e.policy == PolicyKind::ReadWriteTmp && e.action == Action::Blocked),
+            "{p} reported: {evs:#?}"
+        );
+    }
+}
+
+#[test]
+fn tmp_root_and_passages_are_traversable_trap() {
+    case("tmp_root_and_passages_are_traversable_trap", || {
+        passages_case(Mechanism::SeccompTrap)
+    });
+}
+
+#[test]
+fn tmp_root_and_passages_are_traversable_notify() {
+    case("tmp_root_and_passages_are_traversable_notify", || {
+        passages_case(Mechanism::SeccompNotify)
+    });
+}
+
+fn exec_events(evs: &[Event]) -> Vec<&Event> {
+    evs.iter()
+        .filter(|e| e.policy == PolicyKind::CreateChildProcess)
+        .collect()
+}
+
+#[test]
+fn path_search_reports_no_missing_candidates() {
+    case("path_search_reports_no_missing_candidates", || {
+        let (task, tmp) = dirs("path");
+        let shield = common::install_shield(&task, &tmp, Mechanism::SeccompNotify, |b| {
+            b.allow_exec("/usr/bin/sh").allow_exec("/usr/bin/id")
+        });
+        // Several PATH entries without `sh` or `id`, as on any machine.
+        let path = "/nonexistent/bin:/nonexistent/sbin:/usr/local/sbin:/usr/local/bin:/usr/bin";
+        let out = Command::new("sh")
+            .args(["-c", "id"])
+            .env("PATH", path)
+            .output()
+            .expect("sh runs");
+        assert!(out.status.success(), "{out:?}");
+        assert!(String::from_utf8_lossy(&out.stdout).contains("uid="));
+        let evs = events(&shield);
+        assert!(exec_events(&evs).is_empty(), "{:#?}", exec_events(&evs));
+
+        // A program that is on none of them: ENOENT, as without a shield, and no event.
+        let e = Command::new("fnshield-no-such-program")
+            .env("PATH", path)
+            .output()
+            .unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ENOENT));
+        // An existing program that is not allowed: refused and reported, with a hint that
+        // names it.
+        let out = Command::new("sh")
+            .args(["-c", "env"])
+            .env("PATH", path)
+            .output()
+            .expect("sh runs");
+        assert!(!out.status.success(), "env is not allowed: {out:?}");
+        let evs = events(&shield);
+        let ex = exec_events(&evs);
+        assert!(
+            ex.iter().all(|e| matches!(&e.details, Details::Exec { path, .. } if std::path::Path::new(path).exists())),
+            "only existing files are reported: {ex:#?}"
+        );
+        assert!(
+            ex.iter().any(|e| e.action == Action::Blocked
+                && matches!(&e.details, Details::Exec { path, .. } if path == "/usr/bin/env")),
+            "{ex:#?}"
+        );
+        for e in &ex {
+            let hint = e.how_to_allow();
+            assert!(
+                !hint.contains("nonexistent") && !hint.contains("/usr/local/"),
+                "{hint}"
+            );
+        }
+    });
+}
+
+#[test]
+fn exec_of_a_missing_file_fails_as_the_os_would() {
+    case("exec_of_a_missing_file_fails_as_the_os_would", || {
+        let (task, tmp) = dirs("missing");
+        // Children blocked: the trap interceptor decides this process's own execve.
+        let shield = common::install_shield(&task, &tmp, Mechanism::SeccompTrap, |b| b);
+        let argv = [c"x".as_ptr(), std::ptr::null()];
+        let envp = [std::ptr::null::<libc::c_char>()];
+        // SAFETY: execve with valid NUL-terminated arrays; it fails, so nothing is replaced.
+        let r =
+            unsafe { libc::execve(c"/nonexistent/prog".as_ptr(), argv.as_ptr(), envp.as_ptr()) };
+        assert_eq!((r, errno()), (-1, libc::ENOENT));
+        // SAFETY: as above; /usr/bin/true exists and is refused.
+        let r = unsafe { libc::execve(c"/usr/bin/true".as_ptr(), argv.as_ptr(), envp.as_ptr()) };
+        assert_eq!((r, errno()), (-1, libc::EACCES));
+        let evs = events(&shield);
+        let ex = exec_events(&evs);
+        assert_eq!(ex.len(), 1, "{ex:#?}");
+        assert!(matches!(&ex[0].details, Details::Exec { path, .. } if path == "/usr/bin/true"));
+    });
+}
+
+/// A private mount namespace (root; CI runs as root) with `text` bind-mounted over
+/// `/etc/hosts`, so that glibc and the shield both read it.
+fn private_etc_hosts(text: &str) {
+    use nix::mount::{mount, MsFlags};
+    let file =
+        std::env::temp_dir().join(format!("fnshield-field-etc-hosts-{}", std::process::id()));
+    std::fs::write(&file, text).unwrap();
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
+        .expect("unshare(CLONE_NEWNS) needs root (CI runs as root)");
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .expect("make / private in the new mount namespace");
+    mount(
+        Some(&file),
+        Path::new("/etc/hosts"),
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .expect("bind-mount a hosts file over /etc/hosts");
+    assert_eq!(std::fs::read_to_string("/etc/hosts").unwrap(), text);
+}
+
+#[test]
+fn names_from_etc_hosts_match_allow_entries() {
+    case("names_from_etc_hosts_match_allow_entries", || {
+        let (task, tmp) = dirs("hosts");
+        private_etc_hosts("127.0.0.1 localhost\n127.0.0.2 svc.internal\n127.0.0.3 evil.internal\n");
+        let svc = std::net::TcpListener::bind("127.0.0.2:0").unwrap();
+        let evil = std::net::TcpListener::bind("127.0.0.3:0").unwrap();
+        let (sp, ep) = (
+            svc.local_addr().unwrap().port(),
+            evil.local_addr().unwrap().port(),
+        );
+        // No injected text: the shield reads /etc/hosts itself, at build time.
+        let shield = common::install_shield(&task, &tmp, Mechanism::SeccompTrap, |b| {
+            b.allow_destination(format!("svc.internal:{sp}"))
+        });
+        std::net::TcpStream::connect(("svc.internal", sp)).expect("allowed by name");
+        let e = std::net::TcpStream::connect(("evil.internal", ep)).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EPERM));
+        // The same address on another port is not allowed by the name.
+        let e = std::net::TcpStream::connect(("svc.internal", ep)).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EPERM));
+        let evs = events(&shield);
+        let net: Vec<_> = evs
+            .iter()
+            .filter(|e| e.policy == PolicyKind::OutboundConnectivity)
+            .collect();
+        assert_eq!(net.len(), 2, "{net:#?}");
+        assert!(
+            net.iter().any(|e| e.action == Action::Blocked
+                && matches!(&e.details, Details::Connect { host: Some(h), .. } if h == "evil.internal")),
+            "{net:#?}"
+        );
+        assert!(
+            net.iter().any(|e| e
+                .how_to_allow()
+                .contains(&format!("\"evil.internal:{ep}\""))),
+            "the hint names the host: {net:#?}"
+        );
+    });
+}
+
+#[test]
+fn hosts_file_text_can_be_injected() {
+    let env = fnshield::policy::Env::from_pairs([("LAMBDA_TASK_ROOT", "/var/task")]);
+    let p = fnshield::Shield::builder()
+        .env(env)
+        .hosts_file("127.0.0.2 svc.internal SVC-alias\n")
+        .build_policy()
+        .unwrap();
+    let ip: std::net::IpAddr = "127.0.0.2".parse().unwrap();
+    assert_eq!(
+        p.hosts_file(),
+        &[
+            (ip, "svc.internal".to_owned()),
+            (ip, "svc-alias".to_owned())
+        ]
+    );
+}

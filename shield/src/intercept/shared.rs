@@ -558,10 +558,13 @@ pub(crate) fn check_exec(
         Some(_) => st.decider.decide_exec(shown),
         None => st.decider.decide_exec(b"\0unresolvable"),
     };
-    if v != Verdict::Allow && n.is_some() && path.len > 0 && !shown.starts_with(b"/proc/") {
-        if lookup(shown) == Some(false) {
-            return Err(libc::ENOENT);
-        }
+    if v != Verdict::Allow
+        && n.is_some()
+        && path.len > 0
+        && !shown.starts_with(b"/proc/")
+        && lookup(shown) == Some(false)
+    {
+        return Err(libc::ENOENT);
     }
     if v != Verdict::Allow && n.is_some() && !shown.starts_with(b"/proc/") {
         // The allowlist names executables; `/bin/tr` on a merged-/usr system is

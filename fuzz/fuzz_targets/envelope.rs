@@ -2,8 +2,9 @@
 //!
 //! Invariants checked on every input, for every envelope:
 //! - no panic, no stack overflow, whatever the bytes (limits run before any parsing);
-//! - an `Invalid` verdict has at least one violation, and a 400 only for HTTP envelopes;
-//! - a `PartialBatch` only for the SQS partial-batch validator.
+//! - an `Invalid` verdict has at least one violation, and a 400 only for HTTP envelopes (for
+//!   `auto`, only when the detected source, named in the violations, is HTTP);
+//! - a `PartialBatch` only for a partial-batch validator of a batch source.
 //!
 //! Run: `cargo fuzz run envelope` (nightly), from the repository root.
 #![no_main]
@@ -18,19 +19,18 @@ use libfuzzer_sys::fuzz_target;
 const SCHEMA: &str = r#"{"type":"object","properties":{"id":{"type":"string","format":"uuid","pattern":"^[0-9a-f-]+$"},"n":{"type":"integer","maximum":10},"tags":{"type":"array","items":{"type":"string"},"maxItems":3}},"additionalProperties":{"type":["string","number","boolean","null"]}}"#;
 
 static VALIDATORS: LazyLock<Vec<(Envelope, bool, Validator)>> = LazyLock::new(|| {
-    let envelopes = [
-        Envelope::Whole,
-        Envelope::ApiGatewayV1,
-        Envelope::ApiGatewayV2,
-        Envelope::Alb,
-        Envelope::FunctionUrl,
-        Envelope::Sqs,
-        Envelope::Sns,
-        Envelope::EventBridge,
-        Envelope::Kinesis,
-        Envelope::CloudWatchLogs,
-        "/detail/a~1b/0".parse().expect("pointer"),
-    ];
+    // Every named envelope, plus a pointer.
+    let mut envelopes: Vec<Envelope> = [
+        "none", "auto", "api_gateway_v1", "api_gateway_v2", "api_gateway_websocket", "alb",
+        "function_url", "vpc_lattice", "vpc_lattice_v2", "sqs", "sns", "sns_sqs", "eventbridge",
+        "cloudwatch_events_scheduled", "kinesis", "kinesis_firehose", "cloudwatch_logs",
+        "dynamodb_streams", "kafka", "bedrock_agent", "s3_sqs", "s3_sns_sqs",
+        "s3_eventbridge_sqs", "s3_firehose",
+    ]
+    .iter()
+    .map(|n| n.parse().expect("envelope name"))
+    .collect();
+    envelopes.push("/detail/a~1b/0".parse().expect("pointer"));
     let root = Path::new("/nonexistent");
     let mut out = Vec::new();
     for e in envelopes {
@@ -46,8 +46,8 @@ static VALIDATORS: LazyLock<Vec<(Envelope, bool, Validator)>> = LazyLock::new(||
             false,
             Validator::new(&cfg, root).expect("config"),
         ));
-        if e == Envelope::Sqs {
-            let cfg = cfg.sqs_partial_batch(true);
+        if e.batch_source().is_some() || e == Envelope::Auto {
+            let cfg = cfg.partial_batch(true);
             out.push((e, true, Validator::new(&cfg, root).expect("config")));
         }
     }
@@ -63,9 +63,17 @@ fuzz_target!(|data: &[u8]| {
                 rejection,
             } => {
                 assert!(!violations.is_empty());
+                let effective = if *envelope == Envelope::Auto {
+                    violations[0]
+                        .envelope()
+                        .and_then(|n| n.parse().ok())
+                        .expect("auto names the detected source")
+                } else {
+                    envelope.clone()
+                };
                 assert_eq!(
                     matches!(rejection, Rejection::Http400(_)),
-                    envelope.is_http()
+                    effective.is_http()
                 );
             }
             EventVerdict::PartialBatch { failures, .. } => {

@@ -39,15 +39,29 @@ require_enforcement, init, tracing, crate";
 /// The envelope names `fnshield::validate::Envelope` accepts (besides `/json/pointer`s).
 const ENVELOPES: &[&str] = &[
     "none",
+    "auto",
     "api_gateway_v1",
     "api_gateway_v2",
+    "api_gateway_websocket",
     "alb",
     "function_url",
+    "vpc_lattice",
+    "vpc_lattice_v2",
     "sqs",
     "sns",
+    "sns_sqs",
     "eventbridge",
+    "cloudwatch_events_scheduled",
     "kinesis",
+    "kinesis_firehose",
     "cloudwatch_logs",
+    "dynamodb_streams",
+    "kafka",
+    "bedrock_agent",
+    "s3_sqs",
+    "s3_sns_sqs",
+    "s3_eventbridge_sqs",
+    "s3_firehose",
 ];
 
 /// Which builder method a mode option calls.

@@ -67,7 +67,7 @@ mod expand;
 /// | `allow_exec` | absolute paths of executables | `.allow_exec(..)` |
 /// | `config` | the policy file, relative to `$LAMBDA_TASK_ROOT` | `.config_file(..)` |
 /// | `schema`, `response_schema` | a JSON Schema file, relative to the crate directory; embedded at compile time | `.validation(..)` (`schema_json`, `response_schema_json`) |
-/// | `envelope` | `"none"`, `"api_gateway_v1"`, `"api_gateway_v2"`, `"alb"`, `"function_url"`, `"sqs"`, `"sns"`, `"eventbridge"`, `"kinesis"`, `"cloudwatch_logs"` or a JSON Pointer | `.validation(..)` |
+/// | `envelope` | `"none"`, `"auto"`, `"api_gateway_v1"`, `"api_gateway_v2"`, `"api_gateway_websocket"`, `"alb"`, `"function_url"`, `"vpc_lattice"`, `"vpc_lattice_v2"`, `"sqs"`, `"sns"`, `"sns_sqs"`, `"eventbridge"`, `"cloudwatch_events_scheduled"`, `"kinesis"`, `"kinesis_firehose"`, `"cloudwatch_logs"`, `"dynamodb_streams"`, `"kafka"`, `"bedrock_agent"`, `"s3_sqs"`, `"s3_sns_sqs"`, `"s3_eventbridge_sqs"`, `"s3_firehose"` or a JSON Pointer | `.validation(..)` |
 /// | `wipe_tmp` | `true` or `false` | `.wipe_tmp(..)` |
 /// | `require_enforcement` | a flag, or `= true`/`= false` | `.require_enforcement(..)` |
 /// | `init` | the path of an `async fn() -> Result<State, E>` | |

@@ -411,7 +411,11 @@ fn sqs_partial_batch_hands_only_valid_records_to_the_handler() {
             original["Records"][3].clone()
         ]
     );
-    let ids: Vec<&str> = failures.iter().map(|(id, _)| id.as_str()).collect();
+    let ids: Vec<&str> = failures
+        .records()
+        .iter()
+        .map(|r| r.identifier().as_str().unwrap())
+        .collect();
     assert_eq!(
         ids,
         [
@@ -419,15 +423,16 @@ fn sqs_partial_batch_hands_only_valid_records_to_the_handler() {
             "059f36b4-87a3-44ab-83d2-661975700002"
         ]
     );
-    assert!(failures[0]
-        .1
+    let f = failures.records();
+    assert!(f[0]
+        .violations()
         .iter()
         .all(|v| v.kind() == ViolationKind::Schema));
-    assert_eq!(failures[1].1[0].kind(), ViolationKind::Malformed);
-    assert_eq!(failures[1].1[0].path(), "/Records/2/body");
+    assert_eq!(f[1].violations()[0].kind(), ViolationKind::Malformed);
+    assert_eq!(f[1].violations()[0].path(), "/Records/2/body");
 
     // The caller merges the failed ids with whatever the handler reported.
-    let failed: Vec<String> = failures.iter().map(|(id, _)| id.clone()).collect();
+    let failed: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
     let handler =
         json!({"batchItemFailures": [{"itemIdentifier": "059f36b4-87a3-44ab-83d2-661975700003"}]});
     let merged = merge_batch_failures(Some(handler), &failed);
@@ -470,9 +475,10 @@ fn sqs_fifo_partial_batch_withholds_records_after_the_first_failure() {
     };
     assert_eq!(valid_event["Records"].as_array().unwrap().len(), 1);
     assert_eq!(failures.len(), 2);
-    assert_eq!(failures[0].1[0].kind(), ViolationKind::Schema);
-    assert_eq!(failures[1].1[0].kind(), ViolationKind::Withheld);
-    assert_eq!(failures[1].0, "059f36b4-87a3-44ab-83d2-661975700002");
+    let f = failures.records();
+    assert_eq!(f[0].violations()[0].kind(), ViolationKind::Schema);
+    assert_eq!(f[1].violations()[0].kind(), ViolationKind::Withheld);
+    assert_eq!(f[1].identifier(), "059f36b4-87a3-44ab-83d2-661975700002");
 }
 
 #[test]
@@ -493,7 +499,7 @@ fn sqs_without_partial_batch_rejects_the_whole_batch() {
 }
 
 #[test]
-fn partial_batch_needs_the_sqs_envelope() {
+fn partial_batch_needs_a_batch_envelope() {
     let err = Validator::new(
         &ValidationConfig::new()
             .envelope(Envelope::Sns)
@@ -501,8 +507,11 @@ fn partial_batch_needs_the_sqs_envelope() {
         &task_root(),
     )
     .unwrap_err();
-    assert!(matches!(err, ValidationError::PartialBatchNeedsSqs { .. }));
-    assert!(err.to_string().contains("envelope = \"sqs\""), "{err}");
+    assert!(matches!(
+        err,
+        ValidationError::PartialBatchNeedsBatchEnvelope { .. }
+    ));
+    assert!(err.to_string().contains("envelope is `sns`"), "{err}");
 }
 
 // ---------------------------------------------------------------- limits

@@ -110,6 +110,9 @@ pub enum Details {
     Validation {
         /// `event` or `response`.
         target: &'static str,
+        /// The envelope the event was unwrapped with (for `envelope = "auto"`, the detected
+        /// source: `"sqs"`, `"api_gateway_v1"`, ...); `None` for responses and pointers.
+        envelope: Option<&'static str>,
         /// The problems found.
         violations: Vec<ViolationDetail>,
     },

@@ -49,10 +49,25 @@ fn details_json(d: &Details) -> Value {
         Details::Exec { path, argv } => json!({"path": path, "argv": argv}),
         Details::Fork => json!({}),
         Details::Bypass { what } => json!({"what": what}),
-        Details::Validation { target, violations } => json!({
-            "target": target,
-            "errors": violations.iter().map(|v| json!({"path": v.path, "message": v.message})).collect::<Vec<_>>(),
-        }),
+        Details::Validation {
+            target,
+            envelope,
+            violations,
+        } => {
+            let mut m = Map::new();
+            m.insert("target".into(), json!(target));
+            if let Some(e) = envelope {
+                m.insert("envelope".into(), json!(e));
+            }
+            m.insert(
+                "errors".into(),
+                violations
+                    .iter()
+                    .map(|v| json!({"path": v.path, "message": v.message}))
+                    .collect(),
+            );
+            Value::Object(m)
+        }
         Details::Degraded { policy, reason } => json!({"policy": policy, "reason": reason}),
         Details::EventsLost { lost } => json!({"lost": lost}),
         Details::TmpNotWiped { leftovers } => json!({"leftovers": leftovers}),

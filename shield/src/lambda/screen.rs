@@ -10,9 +10,9 @@ use crate::shield::Inner;
 pub(crate) enum EventVerdict {
     /// Run the handler on the event as delivered.
     Pass,
-    /// Run the handler on this event instead (an SQS batch with invalid records removed),
-    /// then report these message ids as batch item failures.
-    Replace(serde_json::Value, Vec<String>),
+    /// Run the handler on this event instead (a batch with invalid records removed), then
+    /// merge these failures into the handler's response.
+    Replace(serde_json::Value, crate::validate::BatchFailures),
     /// Do not run the handler; answer with this.
     Reject(Result<serde_json::Value, lambda_runtime::Diagnostic>),
 }
@@ -47,9 +47,8 @@ impl Inner {
                 valid_event,
                 failures,
             } => {
-                let ids = failures.iter().map(|(id, _)| id.clone()).collect();
-                let all = failures.into_iter().flat_map(|(_, v)| v).collect();
-                (all, EventVerdict::Replace(valid_event, ids))
+                let all = failures.violations().cloned().collect();
+                (all, EventVerdict::Replace(valid_event, failures))
             }
         };
         if mode == Mode::Allow {
@@ -64,6 +63,7 @@ impl Inner {
             },
             Details::Validation {
                 target: "event",
+                envelope: violations.first().and_then(|v| v.envelope()),
                 violations: violations
                     .iter()
                     .map(|v| ViolationDetail {
@@ -117,6 +117,7 @@ impl Inner {
                     },
                     Details::Validation {
                         target: "response",
+                        envelope: None,
                         violations: violations
                             .iter()
                             .map(|v| ViolationDetail {

@@ -82,7 +82,7 @@ where
                 .map_err(|e| diagnostic(error_type::UNSERIALIZABLE_RESPONSE, e.to_string()))?;
             let value = shield.check_response(&request_id, value)?;
             let value = match batch_failures {
-                Some(failed) => crate::validate::merge_batch_failures(Some(value), &failed),
+                Some(failed) => failed.merge(Some(value)),
                 None => value,
             };
             if shield.policy.fail_on_block() {

@@ -71,13 +71,14 @@ impl<'de> Deserialize<'de> for Mode {
 /// | `max_bytes` | [limit](super::limits) on raw and decoded payload size | 6 MiB |
 /// | `max_depth` | limit on nesting, at most 127 | 64 |
 /// | `max_array_len` | limit on elements in one array | 10 000 |
-/// | `sqs_partial_batch` | report invalid SQS records in `batchItemFailures` instead of rejecting the batch (needs `envelope = "sqs"`) | false |
+/// | `partial_batch` | batch sources (SQS and its chains, Kinesis, DynamoDB Streams, Kafka, Firehose; or `auto` when it detects one): hand only the valid records to the handler and report the rest in the source's partial batch response ([`batch`](super::batch)) instead of rejecting the batch | false |
+/// | `sqs_partial_batch` | the earlier name of `partial_batch`, still accepted | false |
 ///
 /// ```toml
 /// [validation]
 /// schema = "schemas/order.json"
 /// envelope = "sqs"
-/// sqs_partial_batch = true
+/// partial_batch = true
 /// ```
 ///
 /// Unknown keys are an error. Values are checked when the [`Validator`](super::Validator) is built.
@@ -104,6 +105,8 @@ pub struct ValidationConfig {
     pub(super) max_array_len: Option<usize>,
     #[serde(default)]
     pub(super) sqs_partial_batch: bool,
+    #[serde(default)]
+    pub(super) partial_batch: bool,
 }
 
 impl ValidationConfig {
@@ -165,11 +168,16 @@ impl ValidationConfig {
         self.max_array_len = Some(n);
         self
     }
-    /// Sets `sqs_partial_batch`.
+    /// Sets `partial_batch`.
     #[must_use]
-    pub fn sqs_partial_batch(mut self, enabled: bool) -> Self {
-        self.sqs_partial_batch = enabled;
+    pub fn partial_batch(mut self, enabled: bool) -> Self {
+        self.partial_batch = enabled;
         self
+    }
+    /// Sets `partial_batch` (its earlier, SQS-only name).
+    #[must_use]
+    pub fn sqs_partial_batch(self, enabled: bool) -> Self {
+        self.partial_batch(enabled)
     }
 }
 

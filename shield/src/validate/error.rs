@@ -73,11 +73,11 @@ pub enum ValidationError {
         /// The allowed range.
         problem: String,
     },
-    /// `sqs_partial_batch` is set with an envelope other than `sqs`.
+    /// `partial_batch` is set with an envelope that is not a batch source.
     #[error(
-        "`sqs_partial_batch = true` needs `envelope = \"sqs\"`, but the envelope is `{envelope}`"
+        "`partial_batch = true` needs a batch envelope (sqs, sns_sqs, s3_sqs, s3_sns_sqs, s3_eventbridge_sqs, kinesis, dynamodb_streams, kafka, kinesis_firehose, s3_firehose or auto), but the envelope is `{envelope}`"
     )]
-    PartialBatchNeedsSqs {
+    PartialBatchNeedsBatchEnvelope {
         /// The configured envelope.
         envelope: String,
     },

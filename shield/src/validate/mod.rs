@@ -67,17 +67,23 @@
 //!   [`Rejection::Http400`] response, in their own response format, with a JSON body
 //!   `{"message": "Invalid request", "errors": [{"path": ..., "message": ...}]}`; other triggers
 //!   get [`Rejection::InvocationError`] `Shield.InvalidEvent`.
-//! * [`EventVerdict::PartialBatch`] (SQS with `sqs_partial_batch = true` only): the handler gets
-//!   the event with only the valid records; the invalid records' `messageId`s are reported in
-//!   `batchItemFailures` ([`merge_batch_failures`]), so SQS retries or dead-letters only them.
-//!   On a FIFO queue (`eventSourceARN` ends in `.fifo`), every record after the first invalid
-//!   one is withheld as well ([`ViolationKind::Withheld`]), so message order is kept.
+//! * [`EventVerdict::PartialBatch`] (batch sources with `partial_batch = true` only): the handler
+//!   gets the event with only the valid records; the invalid ones are reported in the source's
+//!   partial batch response ([`BatchFailures::merge`]: `batchItemFailures` with `messageId`,
+//!   sequence numbers or Kafka partition and offset; Firehose `ProcessingFailed` records), so the
+//!   source retries or dead-letters only them. Ordered sources (FIFO queues, Kinesis and DynamoDB
+//!   shards, Kafka partitions) also withhold the records after the first invalid one
+//!   ([`ViolationKind::Withheld`]), so order is kept. See [`batch`].
+//!
+//! With `envelope = "auto"` the source is recognised from the event's shape
+//! ([`envelope::detect`]) and every violation names it ([`Violation::envelope`]).
 //!
 //! **Masking.** Violation messages are built by fnshield from the kind of error and the schema
 //! (`"must be at most 10 characters long"`, `"is not a valid \"email\""`), never from the input:
 //! no instance value is echoed back to the client or into logs. Paths are JSON Pointers into the
 //! event, so they contain property names and indexes, truncated to 256 bytes.
 
+pub mod batch;
 mod config;
 pub mod envelope;
 mod error;
@@ -91,15 +97,18 @@ mod violation;
 use std::fmt;
 use std::path::Path;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
+pub use batch::{merge_batch_failures, BatchFailures, FailedRecord};
 use config::check_limit;
 pub use config::{Mode, ValidationConfig};
+pub use envelope::BatchSource;
 pub use envelope::Envelope;
+use envelope::PathMap;
 pub use error::ValidationError;
 use limits::Limits;
 use messages::not_json;
-pub use response::{merge_batch_failures, INVALID_EVENT, INVALID_RESPONSE};
+pub use response::{INVALID_EVENT, INVALID_RESPONSE};
 use schema::{collect_schema_errors, load_schema, Compiled};
 pub use verdict::{EventVerdict, Rejection};
 pub use violation::{Violation, ViolationKind};
@@ -139,7 +148,7 @@ impl Validator {
     ///
     /// A [`ValidationError`] naming the key or file and the problem: unreadable file, invalid
     /// JSON, invalid schema, external `$ref`, unsupported pattern, both file and embedded schema
-    /// set, a limit out of range, or `sqs_partial_batch` without the `sqs` envelope.
+    /// set, a limit out of range, or `partial_batch` with an envelope that is not a batch source.
     pub fn new(cfg: &ValidationConfig, task_root: &Path) -> Result<Self, ValidationError> {
         let limits = Limits {
             max_bytes: check_limit(
@@ -161,8 +170,10 @@ impl Validator {
                 usize::MAX,
             )?,
         };
-        if cfg.sqs_partial_batch && cfg.envelope != Envelope::Sqs {
-            return Err(ValidationError::PartialBatchNeedsSqs {
+        let partial_batch = cfg.partial_batch || cfg.sqs_partial_batch;
+        if partial_batch && cfg.envelope != Envelope::Auto && cfg.envelope.batch_source().is_none()
+        {
+            return Err(ValidationError::PartialBatchNeedsBatchEnvelope {
                 envelope: cfg.envelope.name().to_owned(),
             });
         }
@@ -185,7 +196,7 @@ impl Validator {
                 .unwrap_or(if has_schema { Mode::Block } else { Mode::Alert }),
             envelope: cfg.envelope.clone(),
             limits,
-            partial_batch: cfg.sqs_partial_batch,
+            partial_batch,
             event_schema,
             response_schema,
         })
@@ -214,14 +225,8 @@ impl Validator {
     /// and the event is not parsed at all.
     pub fn check_event(&self, raw: &[u8]) -> EventVerdict {
         if let Err(e) = limits::scan(raw, &self.limits) {
-            return self.invalid(
-                false,
-                vec![Violation::new(
-                    String::new(),
-                    e.to_string(),
-                    ViolationKind::Limit,
-                )],
-            );
+            let v = Violation::new(String::new(), e.to_string(), ViolationKind::Limit);
+            return self.invalid(&self.envelope, false, vec![v]);
         }
         if self.event_schema.is_none() && self.envelope == Envelope::Whole {
             // Limits only: nothing to unwrap or validate, so skip building a Value.
@@ -232,24 +237,35 @@ impl Validator {
         }
         let event: Value = match serde_json::from_slice(raw) {
             Ok(v) => v,
-            Err(e) => return self.invalid(false, vec![not_json(&e, &self.envelope)]),
+            Err(e) => {
+                return self.invalid(&self.envelope, false, vec![not_json(&e, &self.envelope)])
+            }
         };
-        if self.envelope == Envelope::Whole {
-            // Fast path: no envelope bookkeeping (sqs_partial_batch implies the SQS envelope).
+        let detected;
+        let envelope = if self.envelope == Envelope::Auto {
+            detected = envelope::detect::detect(&event);
+            &detected
+        } else {
+            &self.envelope
+        };
+        if *envelope == Envelope::Whole {
+            // Fast path: no envelope bookkeeping.
             let mut violations = Vec::new();
-            self.validate_doc(&event, "", &mut violations);
+            self.validate_doc(&event, "", PathMap::Same, &mut violations);
             return if violations.is_empty() {
                 EventVerdict::Valid
             } else {
-                self.invalid(false, violations)
+                self.invalid(envelope, false, violations)
             };
         }
-        let docs = match envelope::extract(&self.envelope, &event, &self.limits) {
+        let docs = match envelope::extract(envelope, &event, &self.limits) {
             Ok(docs) => docs,
-            Err(v) => return self.invalid(false, vec![v]),
+            Err(v) => return self.invalid(envelope, false, vec![v]),
         };
         if self.partial_batch {
-            return self.partial(&event, docs);
+            if let Some(source) = envelope.batch_source() {
+                return self.partial(envelope, source, &event, docs);
+            }
         }
         let mut violations = Vec::new();
         for doc in docs {
@@ -258,13 +274,14 @@ impl Validator {
             }
             match doc.content {
                 Err(v) => violations.push(v),
-                Ok(value) => self.validate_doc(&value, &doc.location, &mut violations),
+                Ok(value) => self.validate_doc(&value, &doc.location, doc.map, &mut violations),
             }
         }
         if violations.is_empty() {
             EventVerdict::Valid
         } else {
-            self.invalid(false, violations)
+            let multi = envelope.is_http() && event.get("multiValueHeaders").is_some();
+            self.invalid(envelope, multi, violations)
         }
     }
 
@@ -290,14 +307,20 @@ impl Validator {
             return Ok(());
         }
         let mut out = Vec::new();
-        collect_schema_errors(&schema.validator, response, "", &mut out);
+        collect_schema_errors(&schema.validator, response, "", PathMap::Same, &mut out);
         Err(out)
     }
 
-    fn validate_doc(&self, value: &Value, location: &str, out: &mut Vec<Violation>) {
+    fn validate_doc(
+        &self,
+        value: &Value,
+        location: &str,
+        map: PathMap<'_>,
+        out: &mut Vec<Violation>,
+    ) {
         if let Some(schema) = &self.event_schema {
             if !schema.validator.is_valid(value) {
-                collect_schema_errors(&schema.validator, value, location, out);
+                collect_schema_errors(&schema.validator, value, location, map, out);
             }
         }
     }
@@ -311,106 +334,102 @@ impl Validator {
                 "event does not have the shape of a `{}` event: expected a JSON object",
                 self.envelope
             );
-            return self.invalid(
-                false,
-                vec![Violation::new(
-                    String::new(),
-                    message,
-                    ViolationKind::Malformed,
-                )],
-            );
+            let v = Violation::new(String::new(), message, ViolationKind::Malformed);
+            return self.invalid(&self.envelope, false, vec![v]);
         }
         let event: envelope::HttpEvent = match serde_json::from_slice(raw) {
             Ok(e) => e,
-            Err(e) => return self.invalid(false, vec![not_json(&e, &self.envelope)]),
+            Err(e) => {
+                return self.invalid(&self.envelope, false, vec![not_json(&e, &self.envelope)])
+            }
         };
         let multi = event.has_multi_value_headers();
         let doc = event.body_doc(&self.limits);
         let mut violations = Vec::new();
         match doc.content {
             Err(v) => violations.push(v),
-            Ok(value) => self.validate_doc(&value, &doc.location, &mut violations),
+            Ok(value) => self.validate_doc(&value, &doc.location, doc.map, &mut violations),
         }
         if violations.is_empty() {
             EventVerdict::Valid
         } else {
-            self.invalid(multi, violations)
+            self.invalid(&self.envelope, multi, violations)
         }
     }
 
-    fn invalid(&self, multi_value_headers: bool, violations: Vec<Violation>) -> EventVerdict {
-        let rejection = response::rejection(&self.envelope, multi_value_headers, &violations);
+    /// The envelope name violations carry: the configured one, or for `auto` the detected one.
+    fn envelope_name(envelope: &Envelope) -> Option<&'static str> {
+        match envelope {
+            Envelope::Pointer(_) => None,
+            e => Some(e.static_name()),
+        }
+    }
+
+    fn invalid(
+        &self,
+        envelope: &Envelope,
+        multi_value_headers: bool,
+        mut violations: Vec<Violation>,
+    ) -> EventVerdict {
+        if let Some(name) = Self::envelope_name(envelope) {
+            violations.iter_mut().for_each(|v| v.set_envelope(name));
+        }
+        let detected =
+            (self.envelope == Envelope::Auto && *envelope != Envelope::Auto).then_some(envelope);
+        let rejection = response::rejection(envelope, detected, multi_value_headers, &violations);
         EventVerdict::Invalid {
             violations,
             rejection,
         }
     }
 
-    fn partial(&self, event: &Value, docs: Vec<envelope::Doc<'_>>) -> EventVerdict {
-        let records: &[Value] = event
-            .get("Records")
-            .and_then(Value::as_array)
-            .map_or(&[], Vec::as_slice);
-        let fifo = records
-            .first()
-            .and_then(|r| r.get("eventSourceARN"))
-            .and_then(Value::as_str)
-            .is_some_and(|arn| arn.ends_with(".fifo"));
-        let mut keep = Vec::with_capacity(records.len());
-        let mut failures: Vec<(String, Vec<Violation>)> = Vec::new();
+    fn partial(
+        &self,
+        envelope: &Envelope,
+        source: BatchSource,
+        event: &Value,
+        docs: Vec<envelope::Doc<'_>>,
+    ) -> EventVerdict {
+        let records = match envelope::batch_records(envelope, event) {
+            Ok(r) => r,
+            Err(v) => return self.invalid(envelope, false, vec![v]),
+        };
+        let mut per_record: Vec<Vec<Violation>> = vec![Vec::new(); records.len()];
         for doc in docs {
-            let i = doc.record.unwrap_or(0);
-            let Some(id) = records
-                .get(i)
-                .and_then(|r| r.get("messageId"))
-                .and_then(Value::as_str)
-            else {
-                let v = Violation::new(
-                    format!("/Records/{i}/messageId"),
-                    "missing `messageId`: the record cannot be reported in batchItemFailures"
-                        .to_owned(),
-                    ViolationKind::Malformed,
-                );
-                return self.invalid(false, vec![v]);
+            let Some(found) = doc.record.and_then(|i| per_record.get_mut(i)) else {
+                continue;
             };
-            if fifo && !failures.is_empty() {
-                failures.push((
-                    id.to_owned(),
-                    vec![Violation::new(
-                        format!("/Records/{i}"),
-                        "withheld: an earlier record in this FIFO batch failed validation"
-                            .to_owned(),
-                        ViolationKind::Withheld,
-                    )],
-                ));
+            if found.len() >= MAX_VIOLATIONS {
                 continue;
             }
-            let mut violations = Vec::new();
             match doc.content {
-                Err(v) => violations.push(v),
-                Ok(value) => self.validate_doc(&value, &doc.location, &mut violations),
-            }
-            if violations.is_empty() {
-                keep.push(records[i].clone());
-            } else {
-                failures.push((id.to_owned(), violations));
+                Err(v) => found.push(v),
+                Ok(value) => self.validate_doc(&value, &doc.location, doc.map, found),
             }
         }
-        if failures.is_empty() {
-            return EventVerdict::Valid;
+        let name = Self::envelope_name(envelope);
+        for v in per_record.iter_mut().flatten() {
+            if let Some(name) = name {
+                v.set_envelope(name);
+            }
         }
-        let mut valid_event = Map::new();
-        if let Some(obj) = event.as_object() {
-            for (k, v) in obj {
-                if k != "Records" {
-                    valid_event.insert(k.clone(), v.clone());
+        let fifo = records
+            .first()
+            .and_then(|r| r.value.get("eventSourceARN"))
+            .and_then(Value::as_str)
+            .is_some_and(|arn| arn.ends_with(".fifo"));
+        match batch::partition(source, &records, per_record, fifo) {
+            batch::Partition::AllValid => EventVerdict::Valid,
+            batch::Partition::Unreportable(v) => self.invalid(envelope, false, vec![v]),
+            batch::Partition::Partial(keep, mut failures) => {
+                if let Some(name) = name {
+                    failures.set_envelope(name);
+                }
+                EventVerdict::PartialBatch {
+                    valid_event: batch::keep_records(source, event, &records, &keep),
+                    failures,
                 }
             }
-        }
-        valid_event.insert("Records".into(), Value::Array(keep));
-        EventVerdict::PartialBatch {
-            valid_event: Value::Object(valid_event),
-            failures,
         }
     }
 }

@@ -1,5 +1,5 @@
 //! What a rejected event turns into: a 400 response in the trigger's own format, or an
-//! invocation error; and the SQS partial-batch response.
+//! invocation error. (Partial batch responses are in [`super::batch`].)
 
 use serde_json::{json, Map, Value};
 
@@ -26,15 +26,24 @@ pub(crate) fn error_body(violations: &[Violation]) -> Value {
 
 /// Builds the rejection for `envelope`. `multi_value_headers`: the request had
 /// `multiValueHeaders`, so an ALB response must use `multiValueHeaders` too.
+///
+/// `detected`: the envelope `auto` recognised, named in the message and the 400 body.
 pub(crate) fn rejection(
     envelope: &Envelope,
+    detected: Option<&Envelope>,
     multi_value_headers: bool,
     violations: &[Violation],
 ) -> Rejection {
     if !envelope.is_http() {
         return Rejection::InvocationError {
             error_type: INVALID_EVENT,
-            message: summary("event failed input validation", violations),
+            message: match detected {
+                Some(e) => summary(
+                    &format!("event (detected as `{e}`) failed input validation"),
+                    violations,
+                ),
+                None => summary("event failed input validation", violations),
+            },
         };
     }
     let body = error_body(violations).to_string();
@@ -52,7 +61,10 @@ pub(crate) fn rejection(
             json!({"Content-Type": "application/json"}),
         );
     }
-    if matches!(envelope, Envelope::Alb) {
+    if matches!(
+        envelope,
+        Envelope::Alb | Envelope::VpcLattice | Envelope::VpcLatticeV2
+    ) {
         resp.insert("statusDescription".into(), json!("400 Bad Request"));
     }
     resp.insert("body".into(), Value::String(body));
@@ -78,59 +90,4 @@ pub(crate) fn summary(what: &str, violations: &[Violation]) -> String {
         s.push_str("; ...");
     }
     s
-}
-
-/// Merges shield's SQS batch failures with the handler's own response.
-///
-/// Returns `{"batchItemFailures":[{"itemIdentifier": id}, ...]}`: the handler's failures first
-/// (kept as they are, including any extra fields), then each of `failures` not already listed.
-/// A handler response that is absent, `null`, or not an object with a `batchItemFailures` array
-/// contributes no failures (the handler processed every record it was given); other top-level
-/// fields of an object response are kept.
-pub fn merge_batch_failures(response: Option<Value>, failures: &[String]) -> Value {
-    let mut out = match response {
-        Some(Value::Object(m)) => m,
-        _ => Map::new(),
-    };
-    let mut items = match out.remove("batchItemFailures") {
-        Some(Value::Array(a)) => a,
-        _ => Vec::new(),
-    };
-    for id in failures {
-        let already = items
-            .iter()
-            .any(|i| i.get("itemIdentifier").and_then(Value::as_str) == Some(id));
-        if !already {
-            items.push(json!({ "itemIdentifier": id }));
-        }
-    }
-    out.insert("batchItemFailures".into(), Value::Array(items));
-    Value::Object(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn merge_with_nothing() {
-        assert_eq!(
-            merge_batch_failures(None, &["a".into(), "b".into()]),
-            json!({"batchItemFailures":[{"itemIdentifier":"a"},{"itemIdentifier":"b"}]})
-        );
-        assert_eq!(
-            merge_batch_failures(Some(Value::Null), &[]),
-            json!({"batchItemFailures":[]})
-        );
-    }
-
-    #[test]
-    fn merge_keeps_handler_failures_and_dedups() {
-        let handler = json!({"batchItemFailures":[{"itemIdentifier":"x"},{"itemIdentifier":"a"}]});
-        assert_eq!(
-            merge_batch_failures(Some(handler), &["a".into(), "b".into()]),
-            json!({"batchItemFailures":[
-                {"itemIdentifier":"x"},{"itemIdentifier":"a"},{"itemIdentifier":"b"}]})
-        );
-    }
 }

@@ -4,6 +4,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use super::envelope::PathMap;
 use super::messages::describe;
 use super::{ValidationError, Violation, ViolationKind, MAX_VIOLATIONS};
 use jsonschema::error::ValidationErrorKind;
@@ -127,13 +128,14 @@ pub(super) fn collect_schema_errors(
     validator: &jsonschema::Validator,
     value: &Value,
     location: &str,
+    map: PathMap<'_>,
     out: &mut Vec<Violation>,
 ) {
     for error in validator.iter_errors(value) {
         if out.len() >= MAX_VIOLATIONS {
             return;
         }
-        let path = format!("{location}{}", error.instance_path().as_str());
+        let path = map.map(location, error.instance_path().as_str());
         match error.kind() {
             ValidationErrorKind::AdditionalProperties { unexpected }
             | ValidationErrorKind::UnevaluatedProperties { unexpected } => {

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::Violation;
+use super::{BatchFailures, Violation};
 
 /// How a rejected event is answered when the mode is `block`.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,14 +36,14 @@ pub enum EventVerdict {
         /// How to answer in `block` mode.
         rejection: Rejection,
     },
-    /// SQS partial batch: some records failed. In `block` mode, invoke the handler with
-    /// `valid_event` (the original event with only the valid records, possibly none; a caller may
-    /// skip the handler when `Records` is empty) and return [`merge_batch_failures`](super::merge_batch_failures) of the
-    /// handler's response and the failed `messageId`s.
+    /// Partial batch (`partial_batch = true`, batch sources only): some records failed. In
+    /// `block` mode, invoke the handler with `valid_event` (the original event with only the
+    /// valid records, possibly none; a caller may skip the handler when there are none) and
+    /// return [`BatchFailures::merge`] of the handler's response.
     PartialBatch {
-        /// The SQS event with only the valid records.
+        /// The event with only the valid records.
         valid_event: Value,
-        /// `(messageId, violations)` of each failed record, in batch order.
-        failures: Vec<(String, Vec<Violation>)>,
+        /// The failed records, their identifiers and violations, in batch order.
+        failures: BatchFailures,
     },
 }

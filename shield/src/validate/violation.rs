@@ -19,8 +19,9 @@ pub enum ViolationKind {
     /// The envelope could not be unwrapped: a missing field, bad base64, bad gzip, a body that is
     /// not JSON.
     Malformed,
-    /// A FIFO SQS record withheld from the handler because an earlier record in the batch was
-    /// invalid (partial batch mode only).
+    /// A record withheld from the handler because an earlier record of the same ordered batch
+    /// (FIFO SQS queue, Kinesis shard, DynamoDB stream shard, Kafka partition) was invalid
+    /// (partial batch mode only).
     Withheld,
 }
 
@@ -30,6 +31,9 @@ pub struct Violation {
     path: String,
     message: String,
     kind: ViolationKind,
+    /// The envelope the event was unwrapped with (for `auto`, the detected source).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    envelope: Option<&'static str>,
 }
 
 impl Violation {
@@ -38,7 +42,11 @@ impl Violation {
             path: truncate_path(path),
             message,
             kind,
+            envelope: None,
         }
+    }
+    pub(crate) fn set_envelope(&mut self, name: &'static str) {
+        self.envelope = Some(name);
     }
     /// JSON Pointer to the offending value, from the root of the event: the envelope's location
     /// then the path inside the validated document (`/Records/3/body/name`). Empty for the root.
@@ -52,6 +60,12 @@ impl Violation {
     /// The kind of problem.
     pub fn kind(&self) -> ViolationKind {
         self.kind
+    }
+    /// The configuration name of the envelope the event was unwrapped with (`"sqs"`; for
+    /// `envelope = "auto"`, the detected source, or `"none"` when none was recognised). `None`
+    /// for response violations and for pointer envelopes.
+    pub fn envelope(&self) -> Option<&'static str> {
+        self.envelope
     }
 }
 

@@ -184,3 +184,168 @@ write("cloudwatch_logs_bad_gzip.json", cwl(b64(b"SECRET this is not gzip at all"
 write("cloudwatch_logs_bad_base64.json", cwl("SECRET~~not base64~~"))
 # A gzip bomb: 64 MiB of spaces compressed to ~64 KiB.
 write("cloudwatch_logs_gzip_bomb.json", cwl(b64(gzip.compress(b" " * (64 << 20), mtime=0))))
+
+# ---------------------------------------------------------------- issue 16: every Powertools source
+
+def websocket(body):
+    return {
+        "requestContext": {
+            "routeKey": "sendOrder", "messageId": "GXLKJfX4FiACG1w=", "eventType": "MESSAGE",
+            "extendedRequestId": "GXLKJHGFHEMFcQ=", "requestTime": "01/May/2024:12:30:00 +0000",
+            "messageDirection": "IN", "stage": "prod", "connectedAt": 1714566500000,
+            "requestTimeEpoch": 1714566600000, "identity": {"sourceIp": "203.0.113.10"},
+            "requestId": "GXLKJHGFHEMFcQ=", "domainName": "ws.example.com",
+            "connectionId": "GXLKAfX1FiACHMw=", "apiId": "r9l1bxn3kc",
+        },
+        "body": body, "isBase64Encoded": False,
+    }
+
+def lattice_v1(body, b64enc=False):
+    return {"raw_path": "/orders", "method": "POST",
+            "headers": {"content-type": "application/json", "x-forwarded-for": "10.0.0.1"},
+            "query_string_parameters": {}, "body": body, "is_base64_encoded": b64enc}
+
+def lattice_v2(body):
+    return {"version": "2.0", "path": "/orders", "method": "POST",
+            "headers": {"content-type": ["application/json"], "x-forwarded-for": ["10.0.0.1"]},
+            "queryStringParameters": {}, "body": body, "isBase64Encoded": False,
+            "requestContext": {
+                "serviceNetworkArn": "arn:aws:vpc-lattice:us-east-1:123456789012:servicenetwork/sn-0bf3f2882e9cc805a",
+                "serviceArn": "arn:aws:vpc-lattice:us-east-1:123456789012:service/svc-0a40eebed65f8d69c",
+                "targetGroupArn": "arn:aws:vpc-lattice:us-east-1:123456789012:targetgroup/tg-6d0ecf831eec9f09",
+                "identity": {"sourceVpcArn": "arn:aws:ec2:us-east-1:123456789012:vpc/vpc-0b8276c84697e7339",
+                             "type": "AWS_IAM"},
+                "region": "us-east-1", "timeEpoch": "1714566600000000"}}
+
+def sns_notification(message):
+    return {"Type": "Notification", "MessageId": "95df01b4-ee98-5cb9-9903-4c221d41eb5e",
+            "TopicArn": "arn:aws:sns:us-east-1:123456789012:orders", "Message": message,
+            "Timestamp": "2024-05-01T12:30:00.000Z", "SignatureVersion": "1",
+            "Signature": "tcc6faL2yUC6dgZdmrwh1Y4cGa/ebXEkAi6RibDsvpi+tE/1+82j...65r==",
+            "SigningCertURL": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-ac565b8b1a6c5d002d285f9598aa1d9b.pem",
+            "UnsubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe"}
+
+def scheduled(detail):
+    return {"version": "0", "id": "89d1a02d-5ec7-412e-82f5-13505f849b41", "detail-type": "Scheduled Event",
+            "source": "aws.events", "account": "123456789012", "time": "2024-05-01T12:30:00Z",
+            "region": "us-east-1", "resources": ["arn:aws:events:us-east-1:123456789012:rule/nightly"],
+            "detail": detail}
+
+def firehose(datas):
+    return {"invocationId": "2b4d1ad9-2f48-94bd-a088-767c317e994a",
+            "deliveryStreamArn": "arn:aws:firehose:us-east-1:123456789012:deliverystream/orders",
+            "region": "us-east-1",
+            "records": [{"recordId": f"4964476950213853582873592009553906040537094658000000{i}",
+                         "approximateArrivalTimestamp": 1714566600000, "data": d}
+                        for i, d in enumerate(datas)]}
+
+def ddb_attr(v):
+    if isinstance(v, bool):
+        return {"BOOL": v}
+    if isinstance(v, (int, float)):
+        return {"N": str(v)}
+    if isinstance(v, dict):
+        return {"M": {k: ddb_attr(x) for k, x in v.items()}}
+    if isinstance(v, list):
+        return {"L": [ddb_attr(x) for x in v]}
+    if v is None:
+        return {"NULL": True}
+    return {"S": v}
+
+def ddb_record(i, new, old=None):
+    d = {"ApproximateCreationDateTime": 1714566600, "Keys": {"orderId": {"S": new["orderId"]}},
+         "NewImage": {k: ddb_attr(v) for k, v in new.items()},
+         "SequenceNumber": f"1110000000000000000{i:04d}", "SizeBytes": 120,
+         "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    if old is not None:
+        d["OldImage"] = {k: ddb_attr(v) for k, v in old.items()}
+    return {"eventID": f"c4ca4238a0b923820dcc509a6f75849{i}", "eventName": "MODIFY" if old else "INSERT",
+            "eventVersion": "1.1", "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",
+            "dynamodb": d,
+            "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/orders/stream/2024-05-01T00:00:00.000"}
+
+def kafka(partitions, self_managed=False):
+    ev = {"eventSource": "SelfManagedKafka" if self_managed else "aws:kafka",
+          "bootstrapServers": "b-2.demo-cluster-1.a1bcde.c1.kafka.us-east-1.amazonaws.com:9092",
+          "records": {}}
+    if not self_managed:
+        ev["eventSourceArn"] = "arn:aws:kafka:us-east-1:123456789012:cluster/demo-cluster-1/6357e0b2-0e6a-4b86-a0b4-70df934c2e31-5"
+    for key, values in partitions.items():
+        topic, part = key.rsplit("-", 1)
+        ev["records"][key] = [{"topic": topic, "partition": int(part), "offset": 15 + j,
+                               "timestamp": 1714566600000, "timestampType": "CREATE_TIME",
+                               "key": b64(b"order"), "value": v,
+                               "headers": [{"headerKey": [104, 101, 97, 100, 101, 114, 86, 97, 108, 117, 101]}]}
+                              for j, v in enumerate(values)]
+    return ev
+
+def bedrock(input_text):
+    return {"messageVersion": "1.0", "agent": {"alias": "TSTALIASID", "name": "orders-agent",
+                                               "version": "DRAFT", "id": "8ZXY0W8P1H"},
+            "inputText": input_text, "sessionId": "12345678912345", "actionGroup": "OrdersGroup",
+            "apiPath": "/orders", "httpMethod": "POST", "sessionAttributes": {},
+            "promptSessionAttributes": {},
+            "requestBody": {"content": {"application/json": {"properties": []}}}}
+
+S3_OK = {"bucket": "orders-uploads", "key": "uploads/2024/05/01/order.json", "size": 1024}
+S3_BAD = {"bucket": "orders-uploads", "key": "SECRET/../../etc/passwd", "size": "SECRET-big"}
+
+def s3_notification(o):
+    return {"Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+        "eventTime": "2024-05-01T12:30:00.000Z", "eventName": "ObjectCreated:Put",
+        "userIdentity": {"principalId": "AWS:AIDAINPONIXQXHT3IKHL2"},
+        "requestParameters": {"sourceIPAddress": "203.0.113.10"},
+        "responseElements": {"x-amz-request-id": "D82B88E5F771F645", "x-amz-id-2": "vlR7PnpV2Ce81l0PRw6jlUpck7Jo5ZsQjryTjKlc5aLWGVHPZLj5NeC6qMa0emYBDXOo6QBU0Wo="},
+        "s3": {"s3SchemaVersion": "1.0", "configurationId": "uploads",
+               "bucket": {"name": o["bucket"], "ownerIdentity": {"principalId": "A3I5XTEXAMAI3E"},
+                          "arn": "arn:aws:s3:::" + o["bucket"]},
+               "object": {"key": o["key"], "size": o["size"], "eTag": "d41d8cd98f00b204e9800998ecf8427e",
+                          "sequencer": "0055AED6DCD90281E5"}}}]}
+
+def s3_eventbridge(o):
+    return {"version": "0", "id": "17793124-05d4-b198-2fde-7ededc63b103", "detail-type": "Object Created",
+            "source": "aws.s3", "account": "123456789012", "time": "2024-05-01T12:30:00Z",
+            "region": "us-east-1", "resources": ["arn:aws:s3:::" + o["bucket"]],
+            "detail": {"version": "0", "bucket": {"name": o["bucket"]},
+                       "object": {"key": o["key"], "size": o["size"], "etag": "d41d8cd98f00b204e9800998ecf8427e",
+                                  "sequencer": "00617F08299329D189"},
+                       "request-id": "N4N7GDK58NMKJ12R", "requester": "123456789012",
+                       "source-ip-address": "203.0.113.10", "reason": "PutObject"}}
+
+def zlib_b64(s):
+    import zlib
+    return b64(zlib.compress(s.encode()))
+
+write("api_gateway_websocket_valid.json", websocket(V))
+write("api_gateway_websocket_invalid.json", websocket(I))
+write("vpc_lattice_valid.json", lattice_v1(b64(V.encode()), True))
+write("vpc_lattice_invalid.json", lattice_v1(I))
+write("vpc_lattice_v2_valid.json", lattice_v2(V))
+write("vpc_lattice_v2_invalid.json", lattice_v2(I))
+write("sns_sqs_valid.json", {"Records": [sqs_record(0, js(sns_notification(V))), sqs_record(1, js(sns_notification(V)))]})
+write("sns_sqs_invalid.json", {"Records": [sqs_record(0, js(sns_notification(V))), sqs_record(1, js(sns_notification(I)))]})
+write("cloudwatch_events_scheduled_valid.json", scheduled(VALID))
+write("cloudwatch_events_scheduled_invalid.json", scheduled(INVALID))
+write("kinesis_firehose_valid.json", firehose([b64(V.encode()), b64(V.encode())]))
+write("kinesis_firehose_invalid.json", firehose([b64(V.encode()), b64(I.encode()), b64(V.encode())]))
+write("kinesis_zlib_valid.json", kinesis([zlib_b64(V), zlib_b64(V)]))
+# The public report: a CloudWatch Logs subscription delivering to a Kinesis stream; each record's
+# data is base64 of gzip-compressed JSON (the same document as awslogs.data).
+write("kinesis_cloudwatch_logs_valid.json", kinesis([gz(cwl_doc(V)), gz(cwl_doc(V))]))
+write("kinesis_cloudwatch_logs_invalid.json", kinesis([gz(cwl_doc(V)), gz(cwl_doc(I))]))
+write("dynamodb_streams_valid.json", {"Records": [ddb_record(0, VALID), ddb_record(1, VALID, VALID)]})
+write("dynamodb_streams_invalid.json", {"Records": [ddb_record(0, VALID), ddb_record(1, INVALID, VALID), ddb_record(2, VALID)]})
+write("kafka_valid.json", kafka({"orders-0": [b64(V.encode()), b64(V.encode())], "orders-1": [b64(V.encode())]}))
+write("kafka_invalid.json", kafka({"orders-0": [b64(V.encode()), b64(I.encode()), b64(V.encode())], "orders-1": [b64(V.encode())]}))
+write("kafka_self_managed_valid.json", kafka({"orders-0": [b64(V.encode())]}, self_managed=True))
+write("bedrock_agent_valid.json", bedrock(V))
+write("bedrock_agent_invalid.json", bedrock(I))
+write("s3_sqs_valid.json", {"Records": [sqs_record(0, js(s3_notification(S3_OK)))]})
+write("s3_sqs_invalid.json", {"Records": [sqs_record(0, js(s3_notification(S3_OK))), sqs_record(1, js(s3_notification(S3_BAD)))]})
+write("s3_sns_sqs_valid.json", {"Records": [sqs_record(0, js(sns_notification(js(s3_notification(S3_OK)))))]})
+write("s3_sns_sqs_invalid.json", {"Records": [sqs_record(0, js(sns_notification(js(s3_notification(S3_BAD)))))]})
+write("s3_eventbridge_sqs_valid.json", {"Records": [sqs_record(0, js(s3_eventbridge(S3_OK)))]})
+write("s3_eventbridge_sqs_invalid.json", {"Records": [sqs_record(0, js(s3_eventbridge(S3_BAD)))]})
+write("s3_firehose_valid.json", firehose([b64(js(s3_notification(S3_OK)).encode())]))
+write("s3_firehose_invalid.json", firehose([b64(js(s3_notification(S3_OK)).encode()), b64(js(s3_notification(S3_BAD)).encode())]))

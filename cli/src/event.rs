@@ -109,6 +109,10 @@ pub fn parse(v: &Value) -> Result<Observed, BadEvent> {
             } else {
                 "event"
             },
+            envelope: d
+                .get("envelope")
+                .and_then(Value::as_str)
+                .and_then(|e| fnshield::validate::Envelope::names().find(|n| *n == e)),
             violations: Vec::new(),
         },
         _ => {

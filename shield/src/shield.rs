@@ -389,6 +389,8 @@ impl Shield {
         if self.inner.policy.wipe().at_cold_start {
             self.inner.wipe_tmp("cold-start");
         }
+        // Before the filter: panics symbolize their backtrace on the shield's own thread.
+        crate::intercept::panic::install();
         let report = crate::intercept::install(&self.inner.policy, &self.inner.reporter)?;
         let _ = self.inner.enforcement.set(report);
         Ok(self.inner.enforcement.get().expect("just set"))

@@ -339,3 +339,56 @@ fn hosts_file_text_can_be_injected() {
         ]
     );
 }
+
+#[inline(never)]
+fn field_panicking_handler() {
+    panic!("boom-from-handler");
+}
+
+#[test]
+fn panic_backtrace_is_symbolized_without_a_violation() {
+    case("panic_backtrace_is_symbolized_without_a_violation", || {
+        let (task, tmp) = dirs("panic");
+        // What std's hook reads at panic time; set while this process has its test thread only.
+        std::env::set_var("RUST_BACKTRACE", "1");
+        let shield = common::install_shield(&task, &tmp, Mechanism::SeccompTrap, |b| b);
+        // Capture this process's stderr in a file outside the tmp root.
+        let log = tmp.parent().unwrap().join("stderr.txt");
+        let f = std::fs::File::create(&log).unwrap();
+        // SAFETY: dup/dup2 on fds we own; restored below.
+        let saved = unsafe { libc::dup(2) };
+        // SAFETY: as above.
+        unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&f), 2) };
+        let joined = std::thread::Builder::new()
+            .name("handler".into())
+            .spawn(field_panicking_handler)
+            .unwrap()
+            .join();
+        // SAFETY: as above.
+        unsafe { libc::dup2(saved, 2) };
+        assert!(joined.is_err());
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert!(text.contains("thread 'handler' panicked at"), "{text}");
+        assert!(text.contains("boom-from-handler"), "{text}");
+        assert!(
+            text.contains("field_panicking_handler"),
+            "the backtrace is symbolized:\n{text}"
+        );
+        let evs = events(&shield);
+        assert!(
+            !evs.iter().any(|e| e.policy == PolicyKind::ReadHandler),
+            "a panic is not an attack: {evs:#?}"
+        );
+        // Handler code that opens the binary is still refused and reported.
+        assert_eq!(
+            std::fs::File::open("/proc/self/exe")
+                .unwrap_err()
+                .raw_os_error(),
+            Some(libc::EACCES)
+        );
+        let evs = events(&shield);
+        assert!(evs.iter().any(|e| e.policy == PolicyKind::ReadHandler
+            && e.action == Action::Blocked
+            && matches!(&e.details, Details::Path { path, .. } if path == "/proc/self/exe")));
+    });
+}

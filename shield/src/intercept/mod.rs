@@ -18,6 +18,7 @@ pub mod filter;
 mod install;
 pub(crate) mod netcheck;
 pub(crate) mod notify;
+pub(crate) mod panic;
 mod probe;
 pub(crate) mod shared;
 mod spec;

@@ -1,0 +1,112 @@
+//! Symbolized panic backtraces without a `read_handler` violation.
+//!
+//! With `RUST_BACKTRACE=1`, std's panic hook symbolizes the backtrace by reading the running
+//! binary (through `/proc/self/exe`), which `read_handler` refuses: the panic printed an empty
+//! backtrace and looked like an attack. The shield installs its own panic hook instead (it
+//! wraps the one in place at install time):
+//!
+//! - the panicking thread captures the frames (addresses only; nothing is read);
+//! - the shield's own symbolizer thread, started at install with every signal but the
+//!   shield's SIGSYS blocked and
+//!   running nothing but std's symbolizer, turns them into text, exempt from the policies;
+//! - the panicking thread prints the message and the backtrace to stderr the way std does.
+//!
+//! User code never runs exempt and never gets a descriptor of the binary: the exemption
+//! belongs to a thread that runs no user code and no signal handler, and the request it
+//! takes is a captured `Backtrace` (frames of the panicking thread), nothing else. Handler
+//! code that opens `/proc/self/exe`, or formats a `std::backtrace::Backtrace` itself, is user
+//! code reading the binary and is decided by `read_handler` like any other read. A hook set
+//! after the shield's replaces it and symbolizes on the panicking thread, which is refused.
+//! Residual: code that panics on purpose gets its frames' symbol names (not the binary) in
+//! the function's own log.
+
+use std::backtrace::{Backtrace, BacktraceStatus};
+use std::sync::mpsc::{channel, Sender};
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+type Request = (Backtrace, Sender<String>);
+
+static SYMBOLIZER: OnceLock<Mutex<Sender<Request>>> = OnceLock::new();
+
+thread_local! {
+    static IS_SYMBOLIZER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// How long a panicking thread waits for its backtrace before printing it unresolved.
+const WAIT: Duration = Duration::from_secs(10);
+
+/// Start the symbolizer thread and install the panic hook. Once per process; later calls do
+/// nothing.
+pub(crate) fn install() {
+    if SYMBOLIZER.get().is_some() {
+        return;
+    }
+    let (tx, rx) = channel::<Request>();
+    let started = std::thread::Builder::new()
+        .name("fnshield-symbolize".into())
+        .spawn(move || {
+            // No user signal handler ever runs here. SIGSYS stays deliverable: the symbolizer
+            // makes ordinary (trapped) syscalls, and a trap with SIGSYS blocked kills the
+            // process; its only handler is the shield's (rt_sigaction(SIGSYS) is refused).
+            let mask: u64 = !(1u64 << (libc::SIGSYS - 1));
+            crate::sys::syscall(
+                libc::SYS_rt_sigprocmask,
+                [
+                    libc::SIG_SETMASK as u64,
+                    &mask as *const u64 as u64,
+                    0,
+                    8,
+                    0,
+                    0,
+                ],
+            );
+            IS_SYMBOLIZER.with(|s| s.set(true));
+            while let Ok((bt, reply)) = rx.recv() {
+                let text = super::shared::exempt(|| bt.to_string());
+                let _ = reply.send(text);
+            }
+        });
+    if started.is_err() || SYMBOLIZER.set(Mutex::new(tx)).is_err() {
+        return;
+    }
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let wanted = std::env::var_os("RUST_BACKTRACE").is_some_and(|v| v != "0");
+        if !wanted || IS_SYMBOLIZER.with(|s| s.get()) {
+            return previous(info);
+        }
+        let bt = Backtrace::force_capture();
+        if bt.status() != BacktraceStatus::Captured {
+            return previous(info);
+        }
+        let text = symbolize(bt);
+        let thread = std::thread::current();
+        let name = thread.name().unwrap_or("<unnamed>");
+        let payload = info.payload();
+        let msg = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("Box<dyn Any>");
+        let at = info
+            .location()
+            .map(|l| format!(" at {l}"))
+            .unwrap_or_default();
+        eprintln!("\nthread '{name}' panicked{at}:\n{msg}\nstack backtrace:\n{text}");
+    }));
+}
+
+/// The backtrace as text, symbolized by the symbolizer thread; unresolved (addresses) if that
+/// thread does not answer in time.
+fn symbolize(bt: Backtrace) -> String {
+    let (reply, answer) = channel();
+    let sent = match SYMBOLIZER.get().map(|m| m.lock()) {
+        Some(Ok(tx)) => tx.send((bt, reply)).is_ok(),
+        _ => false,
+    };
+    match sent.then(|| answer.recv_timeout(WAIT)) {
+        Some(Ok(text)) => text,
+        _ => "      (the shield's symbolizer did not answer; backtrace not symbolized)".to_owned(),
+    }
+}

@@ -40,6 +40,22 @@ pub async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
             .map(|()| "written".to_owned())
             .map_err(|e| e.to_string()),
         "exists" => Ok(std::path::Path::new(&target).exists().to_string()),
+        "mkdir" => std::fs::create_dir_all(&target)
+            .map(|()| "created".to_owned())
+            .map_err(|e| e.to_string()),
+        "rename" | "link" => {
+            let to = event
+                .payload
+                .get("to")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            let done = if action == "rename" {
+                std::fs::rename(&target, to)
+            } else {
+                std::fs::hard_link(&target, to)
+            };
+            done.map(|()| format!("{action}d")).map_err(|e| e.to_string())
+        }
         "swallow" => {
             // An attack whose failure the handler hides.
             let _ = std::fs::read("/proc/self/environ");

@@ -289,6 +289,8 @@ pub(crate) struct Inner {
     pub(crate) validator: Option<crate::validate::Validator>,
     /// The tmp wiper, if wiping is on.
     pub(crate) wiper: Option<crate::wipe::TmpWiper>,
+    /// What existed under the tmp root when the shield was installed (never wiped).
+    pub(crate) tmp_before: std::sync::OnceLock<crate::wipe::Snapshot>,
     /// Verdicts of the outer layer's event screening, by request id.
     pub(crate) verdicts: std::sync::Mutex<std::collections::HashMap<String, EventVerdict>>,
 }
@@ -351,6 +353,7 @@ impl Shield {
                 verdicts: Default::default(),
                 validator,
                 wiper,
+                tmp_before: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -386,8 +389,25 @@ impl Shield {
         if let Some(e) = self.inner.enforcement.get() {
             return Ok(e);
         }
-        if self.inner.policy.wipe().at_cold_start {
-            self.inner.wipe_tmp("cold-start");
+        if let Some(w) = &self.inner.wiper {
+            if self.inner.policy.wipe().at_cold_start {
+                // Explicitly asked for: everything under the root goes, once.
+                let report = w.wipe();
+                if !report.is_clean() {
+                    tracing::warn!(target: "fnshield", "cold-start wipe: {report}");
+                }
+            }
+            // What exists now is never the function's to remove.
+            let before = crate::wipe::Snapshot::take(w.root());
+            if !before.is_complete() {
+                tracing::warn!(
+                    target: "fnshield",
+                    entries = before.len(),
+                    "the tmp root is too large or partly unreadable to record in full; entries not recorded are not protected from the wipe if the function writes to them"
+                );
+            }
+            let _ = self.inner.tmp_before.set(before);
+            crate::wipe::journal::JOURNAL.arm(w.root());
         }
         // Before the filter: panics symbolize their backtrace on the shield's own thread.
         crate::intercept::panic::install();

@@ -389,6 +389,14 @@ pub(crate) fn verify_identity(
     fd
 }
 
+/// Tell the wipe's journal that `path` may have been created by the caller (a write-class
+/// access that goes ahead). Async-signal-safe.
+fn note_created(d: PathDecision, path: &[u8], access: Access) {
+    if d.verdict != Verdict::Block && matches!(access, Access::Write | Access::ReadWrite) {
+        crate::wipe::journal::JOURNAL.note(path);
+    }
+}
+
 /// After an allowed open: confirm what was opened. A symlink, `..`, a `/proc/self/fd/N`
 /// re-open or a hard link to the executable must not smuggle a protected file out.
 pub(crate) fn verify_opened(
@@ -405,6 +413,7 @@ pub(crate) fn verify_opened(
             if d != first && d.verdict != Verdict::Allow {
                 record_path(nr, d, &real[..n], access);
             }
+            note_created(d, &real[..n], access);
             d
         }
         _ => PathDecision {
@@ -438,6 +447,7 @@ pub(crate) fn classify_arg(
     };
     let d = st.decider.classify_path(shown, access);
     record_path(nr, d, shown, access);
+    note_created(d, shown, access);
     (d, resolved)
 }
 

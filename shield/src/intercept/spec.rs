@@ -46,6 +46,7 @@ pub(crate) fn needs(p: &Policy) -> Needs {
     let bypassable = [m.outbound(), m.tmp_read(), m.tmp_write(), m.read_handler()];
     let never_blocks = !p.runtime_tightening() && bypassable.iter().all(|&x| x != Mode::Block);
     let paths = [m.tmp_read(), m.tmp_write(), m.read_handler()];
+    let wipe = p.wipe().enabled;
     Needs {
         outbound: on(m.outbound()),
         other_procs: on(m.read_handler()),
@@ -53,9 +54,11 @@ pub(crate) fn needs(p: &Policy) -> Needs {
         handle_open_alert: !p.runtime_tightening()
             && paths.iter().all(|&x| x != Mode::Block)
             && paths.contains(&Mode::Alert),
-        paths_open: on(m.tmp_read()) || on(m.tmp_write()) || on(m.read_handler()),
+        // The wipe removes only what the function created, which the interceptor learns from
+        // its writes (wipe::journal): with the wipe on, writes are intercepted even in allow.
+        paths_open: on(m.tmp_read()) || on(m.tmp_write()) || on(m.read_handler()) || wipe,
         paths_read: on(m.tmp_read()),
-        paths_write: on(m.tmp_write()),
+        paths_write: on(m.tmp_write()) || wipe,
         exec: on(m.child()),
         fork_in_kernel: m.child() == Mode::Block && p.exec_allow().is_empty(),
     }

@@ -1,4 +1,5 @@
-//! The tmp wipe between invocations (and at cold start), reported as metrics and events.
+//! The tmp wipe between invocations, reported as metrics and events: it removes only what
+//! the function and its children created (see [`crate::wipe`]).
 
 use crate::event::{Action, Details, Event};
 use crate::policy::PolicyKind;
@@ -9,7 +10,14 @@ impl Inner {
     /// left behind raises an alert event.
     pub(crate) fn wipe_tmp(&self, request_id: &str) {
         let Some(w) = &self.wiper else { return };
-        let report = crate::intercept::shared::exempt(|| w.wipe());
+        // Only what the function and its children created since install (the journal the
+        // interceptors keep), never what existed before (the snapshot) nor what other
+        // processes created. Not installed: nothing is known, nothing is removed.
+        let Some(before) = self.tmp_before.get() else {
+            return;
+        };
+        let noted = crate::wipe::journal::JOURNAL.take();
+        let report = crate::intercept::shared::exempt(|| w.wipe_created(&noted, before));
         tracing::debug!(
             target: "fnshield",
             files = report.files_removed(),

@@ -111,11 +111,15 @@
 //! files from directories on file systems that fill it in.
 
 mod config;
+pub mod journal;
 mod report;
+mod snapshot;
 mod trie;
 mod walk;
 
 pub use config::{WipeConfig, WipeError};
+pub use journal::Noted;
+pub use snapshot::Snapshot;
 pub use report::{WipeFailure, WipeFailureReason, WipeReport};
 
 use std::ffi::CString;
@@ -125,7 +129,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Instant, SystemTime};
 
 use trie::KeepTrie;
-use walk::Walk;
+use walk::{Created, Walk};
 
 /// At most this many directories below the root hold open descriptors at once (two each).
 pub const MAX_OPEN_DIRS: usize = 32;
@@ -176,7 +180,52 @@ impl TmpWiper {
     pub fn wipe(&self) -> WipeReport {
         let started_at = SystemTime::now();
         let start = Instant::now();
-        let mut walk = Walk::new(self);
+        let mut walk = Walk::new(self, None);
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| walk.run()));
+        if outcome.is_err() {
+            walk.abort_internal();
+        }
+        walk.into_report(self.root.clone(), started_at, start.elapsed())
+    }
+
+    /// Removes what the function and its children created under the root, and nothing else:
+    /// the entries named in `noted` (paths relative to the root, from the
+    /// [journal](journal::Journal)), everything inside a directory so named, everything
+    /// inside a directory in `noted.sweeps`, and, when `noted.lost` is not zero, everything
+    /// under the root — in every case except entries whose inode is in `before` (what
+    /// existed when the shield started) and the keep-list. Entries not named are not even
+    /// looked at; directories that lead to named entries are entered but never removed or
+    /// modified.
+    ///
+    /// The same guarantees as [`Self::wipe`] hold (no symlink followed, no mount crossed, no
+    /// panic, every failure reported). Never panics. Must not run while an invocation that
+    /// uses the root is in flight.
+    pub fn wipe_created(&self, noted: &Noted, before: &Snapshot) -> WipeReport {
+        let started_at = SystemTime::now();
+        let start = Instant::now();
+        let mut trie = KeepTrie::new(&[]);
+        for p in &noted.paths {
+            trie.insert_whole(p);
+        }
+        for p in &noted.sweeps {
+            trie.insert_sweep(p);
+        }
+        if noted.lost > 0 {
+            trie.insert_sweep(Path::new(""));
+        }
+        if trie.is_empty() && !trie.sweep(0) {
+            // Nothing was created: nothing to look at.
+            return Walk::new(self, None).into_report(
+                self.root.clone(),
+                started_at,
+                start.elapsed(),
+            );
+        }
+        let created = Created {
+            trie: &trie,
+            before,
+        };
+        let mut walk = Walk::new(self, Some(created));
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| walk.run()));
         if outcome.is_err() {
             walk.abort_internal();

@@ -1,7 +1,7 @@
 //! Sets of paths below the root as a trie of names, walked one directory at a time.
 
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Component, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 /// The keep-list as a trie of names. Node 0 is the root.
 #[derive(Debug)]
@@ -14,16 +14,44 @@ struct KeepNode {
     name: Box<[u8]>,
     children: Vec<u32>,
     whole: bool,
+    /// Something below this node is in the set but its path is not known (too long to
+    /// record): every entry below counts as in the set.
+    sweep: bool,
 }
 
 impl KeepTrie {
     pub(super) fn new(paths: &[PathBuf]) -> Self {
-        let mut nodes = vec![KeepNode {
-            name: Box::default(),
-            children: Vec::new(),
-            whole: false,
-        }];
+        let mut trie = Self {
+            nodes: vec![KeepNode {
+                name: Box::default(),
+                children: Vec::new(),
+                whole: false,
+                sweep: false,
+            }],
+        };
         for path in paths {
+            let at = trie.insert(path);
+            trie.nodes[at].whole = true;
+        }
+        trie
+    }
+
+    /// Marks everything below `path` (relative; the root when empty) as in the set.
+    pub(super) fn insert_sweep(&mut self, path: &Path) {
+        let at = self.insert(path);
+        self.nodes[at].sweep = true;
+    }
+
+    /// Adds `path` (relative) as a whole entry.
+    pub(super) fn insert_whole(&mut self, path: &Path) {
+        let at = self.insert(path);
+        self.nodes[at].whole = true;
+    }
+
+    /// The node of `path`, created with its ancestors as needed.
+    fn insert(&mut self, path: &Path) -> usize {
+        let nodes = &mut self.nodes;
+        {
             let mut at = 0usize;
             for c in path.components() {
                 let Component::Normal(name) = c else { continue };
@@ -41,15 +69,20 @@ impl KeepTrie {
                             name: name.into(),
                             children: Vec::new(),
                             whole: false,
+                            sweep: false,
                         });
                         nodes[at].children.push(i as u32);
                         i
                     }
                 };
             }
-            nodes[at].whole = true;
+            at
         }
-        Self { nodes }
+    }
+
+    /// Whether everything below `node` is in the set.
+    pub(super) fn sweep(&self, node: u32) -> bool {
+        self.nodes.get(node as usize).is_some_and(|n| n.sweep)
     }
 
     pub(super) fn is_empty(&self) -> bool {

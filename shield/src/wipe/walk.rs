@@ -14,6 +14,8 @@ use nix::sys::stat::{self, FchmodatFlags, FileStat, Mode, SFlag};
 use nix::unistd::{self, UnlinkatFlags};
 
 use super::report::{WipeFailure, WipeFailureReason, WipeReport};
+use super::snapshot::Snapshot;
+use super::trie::KeepTrie;
 use super::{TmpWiper, MAX_LISTED_FAILURES, MAX_OPEN_DIRS};
 
 /// A directory is scanned at most this many times before it is reported as
@@ -47,8 +49,11 @@ struct Frame {
     ino: u64,
     uid: u32,
     mode: u32,
-    /// Keep-trie node when this directory leads to kept paths.
-    keep: Option<u32>,
+    /// What may be removed in this directory.
+    scope: Scope,
+    /// Entries were left here because they are not the function's: not removed, not a
+    /// failure, and this directory cannot be removed either.
+    retained: bool,
     /// Inodes of entries left here on purpose (kept or failed); skipped on a rescan.
     left: Vec<u64>,
     /// The stream was restarted: skip `left`.
@@ -59,6 +64,40 @@ struct Frame {
     passes: u8,
 }
 
+/// What the walk may do with an entry and, for a directory, with its contents.
+#[derive(Debug, Clone, Copy)]
+struct Scope {
+    /// Keep-trie node when this directory leads to kept paths.
+    keep: Option<u32>,
+    /// Created-trie node when only some of this directory's contents are the function's;
+    /// `None` when all of them are (except entries that existed before the shield started).
+    target: Option<u32>,
+    /// The entry itself may be removed.
+    own: bool,
+}
+
+/// Which entries a wipe may remove: see [`TmpWiper::wipe_created`].
+#[derive(Debug)]
+pub(super) struct Created<'a> {
+    /// The paths the function created, as a trie (`whole`: created; `sweep`: something under
+    /// it was created whose path is not known).
+    pub(super) trie: &'a KeepTrie,
+    /// What existed before the shield started.
+    pub(super) before: &'a Snapshot,
+}
+
+/// What to do with one entry of a directory in [`Scope::target`] mode.
+enum Verdict {
+    /// Not the function's: leave it (a directory is not entered).
+    Leave,
+    /// The function's: remove it and, for a directory, everything in it that is not older.
+    Remove,
+    /// A directory that leads to the function's entries (with the created-trie node of its
+    /// contents, `None` when all newer entries in it are the function's): enter it, but never
+    /// remove or modify it. A non-directory is left.
+    Enter(Option<u32>),
+}
+
 impl Frame {
     fn fd(&self) -> Option<BorrowedFd<'_>> {
         self.open.as_ref().map(|o| o.fd.as_fd())
@@ -67,6 +106,8 @@ impl Frame {
 
 pub(super) struct Walk<'w> {
     wiper: &'w TmpWiper,
+    /// `Some` for [`TmpWiper::wipe_created`], `None` for [`TmpWiper::wipe`].
+    created: Option<Created<'w>>,
     stack: Vec<Frame>,
     /// Frames `1..lo` are closed, `lo..len` are open; the root (0) is always open.
     lo: usize,
@@ -125,9 +166,10 @@ impl<'w> Walk<'w> {
         self.fail_at(0, None, WipeFailureReason::Internal);
     }
 
-    pub(super) fn new(wiper: &'w TmpWiper) -> Self {
+    pub(super) fn new(wiper: &'w TmpWiper, created: Option<Created<'w>>) -> Self {
         Self {
             wiper,
+            created,
             stack: Vec::new(),
             lo: 1,
             root_dev: 0,
@@ -194,7 +236,12 @@ impl<'w> Walk<'w> {
             ino: st.st_ino,
             uid: st.st_uid,
             mode: st.st_mode,
-            keep: (!self.wiper.keep.is_empty()).then_some(0),
+            scope: Scope {
+                keep: (!self.wiper.keep.is_empty()).then_some(0),
+                target: self.created.as_ref().map(|_| 0),
+                own: false,
+            },
+            retained: false,
             left: Vec::new(),
             rescan: false,
             failed_inside: false,
@@ -241,7 +288,7 @@ impl<'w> Walk<'w> {
             return;
         }
         let mut keep = None;
-        if let Some(node) = top.keep {
+        if let Some(node) = top.scope.keep {
             match self.wiper.keep.child(node, bytes) {
                 Some((_, true)) => {
                     top.left.push(ino);
@@ -252,10 +299,54 @@ impl<'w> Walk<'w> {
                 None => {}
             }
         }
+        let target = top.scope.target;
+        let (target, own) = match self.verdict(target, bytes, ino) {
+            Verdict::Leave => return self.retain(ino),
+            Verdict::Remove => (None, true),
+            Verdict::Enter(node) => (node, false),
+        };
+        let scope = Scope { keep, target, own };
         match kind {
-            Some(Type::Directory) => self.descend(name, ino, keep, true),
-            Some(Type::File) | None => self.stat_and_remove(name, ino, keep),
-            Some(_) => self.unlink(name, ino, 0, keep, true),
+            Some(Type::Directory) => self.descend(name, ino, scope, true),
+            Some(Type::File) | None => self.stat_and_remove(name, ino, scope),
+            Some(_) => self.unlink(name, ino, 0, scope, true),
+        }
+    }
+
+    /// Whether entry `name` (inode `ino`, on the root's file system) of a directory whose
+    /// created-trie node is `target` is the function's.
+    fn verdict(&self, target: Option<u32>, name: &[u8], ino: u64) -> Verdict {
+        let Some(created) = &self.created else {
+            return Verdict::Remove; // `wipe`: everything goes.
+        };
+        let before = created.before.contains(self.root_dev, ino);
+        let all = match target {
+            None => true,
+            Some(node) => created.trie.sweep(node),
+        };
+        if all {
+            // Inside something the function created, or a sweep: every newer entry is the
+            // function's; older ones (moved in, hard-linked, pre-existing directories) are
+            // entered, since newer entries may be inside, but never removed.
+            return if before {
+                Verdict::Enter(None)
+            } else {
+                Verdict::Remove
+            };
+        }
+        let node = target.unwrap_or(0);
+        match created.trie.child(node, name) {
+            Some((_, true)) if !before => Verdict::Remove,
+            Some((child, _)) => Verdict::Enter(Some(child)),
+            None => Verdict::Leave,
+        }
+    }
+
+    /// Leaves non-directory entry `ino` of the top directory in place (not the function's).
+    fn retain(&mut self, ino: u64) {
+        if let Some(top) = self.stack.last_mut() {
+            top.left.push(ino);
+            top.retained = true;
         }
     }
 
@@ -263,7 +354,7 @@ impl<'w> Walk<'w> {
         self.stack.last().and_then(Frame::fd)
     }
 
-    fn stat_and_remove(&mut self, name: &CStr, ino: u64, keep: Option<u32>) {
+    fn stat_and_remove(&mut self, name: &CStr, ino: u64, keep: Scope) {
         loop {
             let Some(fd) = self.top_fd() else { return };
             return match stat::fstatat(fd, name, fcntl::AtFlags::AT_SYMLINK_NOFOLLOW) {
@@ -278,7 +369,20 @@ impl<'w> Walk<'w> {
     }
 
     /// Unlinks a non-directory entry of the top directory.
-    fn unlink(&mut self, name: &CStr, ino: u64, bytes: u64, keep: Option<u32>, may_descend: bool) {
+    fn unlink(&mut self, name: &CStr, ino: u64, bytes: u64, keep: Scope, may_descend: bool) {
+        if !keep.own {
+            // Leads to the function's entries only if it is a directory.
+            if may_descend {
+                if let Some(fd) = self.top_fd() {
+                    if stat::fstatat(fd, name, fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
+                        .is_ok_and(|st| is_dir(&st))
+                    {
+                        return self.descend(name, ino, keep, false);
+                    }
+                }
+            }
+            return self.retain(ino);
+        }
         let mut fixed = false;
         loop {
             let Some(fd) = self.top_fd() else { return };
@@ -314,7 +418,8 @@ impl<'w> Walk<'w> {
         let Some(frame) = self.stack.get_mut(t) else {
             return false;
         };
-        if t == 0 || frame.mode_fixed || (frame.uid != euid && euid != 0) {
+        // Only directories that are the wipe's to remove are ever modified.
+        if t == 0 || frame.mode_fixed || !frame.scope.own || (frame.uid != euid && euid != 0) {
             return false;
         }
         frame.mode_fixed = true;
@@ -359,7 +464,7 @@ impl<'w> Walk<'w> {
     }
 
     /// Enters directory `name` of the top directory.
-    fn descend(&mut self, name: &CStr, ino: u64, keep: Option<u32>, may_unlink: bool) {
+    fn descend(&mut self, name: &CStr, ino: u64, keep: Scope, may_unlink: bool) {
         let wiper = self.wiper;
         let mut fixed = false;
         let fd = loop {
@@ -380,7 +485,7 @@ impl<'w> Walk<'w> {
                     }
                     fixed = true;
                     let Some(parent) = self.top_fd() else { return };
-                    if self.fix_child_mode(parent, name) {
+                    if keep.own && self.fix_child_mode(parent, name) {
                         continue;
                     }
                     Errno::EACCES
@@ -399,7 +504,7 @@ impl<'w> Walk<'w> {
         self.push(fd, name, ino, keep, 0, Vec::new());
     }
 
-    fn stat_nondir_and_unlink(&mut self, name: &CStr, ino: u64, keep: Option<u32>) {
+    fn stat_nondir_and_unlink(&mut self, name: &CStr, ino: u64, keep: Scope) {
         loop {
             let Some(fd) = self.top_fd() else { return };
             return match stat::fstatat(fd, name, fcntl::AtFlags::AT_SYMLINK_NOFOLLOW) {
@@ -431,7 +536,7 @@ impl<'w> Walk<'w> {
         fd: OwnedFd,
         name: &CStr,
         ino: u64,
-        keep: Option<u32>,
+        keep: Scope,
         passes: u8,
         left: Vec<u64>,
     ) {
@@ -468,7 +573,8 @@ impl<'w> Walk<'w> {
             ino: st.st_ino,
             uid: st.st_uid,
             mode: st.st_mode,
-            keep,
+            scope: keep,
+            retained: false,
             rescan: !left.is_empty(),
             left,
             failed_inside: false,
@@ -495,17 +601,19 @@ impl<'w> Walk<'w> {
             open,
             name,
             ino,
-            keep,
+            scope,
+            retained,
             left,
             failed_inside,
             passes,
             ..
         } = child;
         drop(open);
-        if keep.is_some() || failed_inside {
+        if scope.keep.is_some() || failed_inside || retained || !scope.own {
             if let Some(parent) = self.stack.last_mut() {
                 parent.left.push(ino);
                 parent.failed_inside |= failed_inside;
+                parent.retained |= !failed_inside;
             }
             return;
         }
@@ -521,7 +629,7 @@ impl<'w> Walk<'w> {
                 Err(Errno::ENOTEMPTY | Errno::EEXIST) if passes + 1 < MAX_PASSES => {
                     // Refilled meanwhile (or `readdir` missed an entry): scan it again.
                     return match self.open_dir_checked(&name, ino) {
-                        Ok(Some(fd)) => self.push(fd, &name, ino, None, passes + 1, left),
+                        Ok(Some(fd)) => self.push(fd, &name, ino, scope, passes + 1, left),
                         Ok(None) => {}
                         Err(e) => self.fail_entry(&name, ino, WipeFailureReason::from_errno(e)),
                     };

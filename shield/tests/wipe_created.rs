@@ -1,0 +1,197 @@
+//! The wipe removes only what the function and its children created (issue 15, item 1), as a
+//! pure file-system test of [`TmpWiper::wipe_created`]: a snapshot of what existed, the
+//! journal's record of what the function created, and entries of "other processes" that
+//! neither names. No seccomp filter is installed here: the end-to-end test with a real
+//! function in a private mount namespace is `examples/tests/wipe_private_tmp.rs`.
+#![allow(missing_docs)]
+
+use std::fs;
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use fnshield::wipe::{Noted, Snapshot, TmpWiper, WipeConfig};
+
+struct TestDir(PathBuf);
+
+impl TestDir {
+    fn new(name: &str) -> Self {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!(
+            "fnshield-wipe-created-{name}-{}-{n}",
+            std::process::id()
+        ));
+        let _ = fs::remove_dir_all(&path);
+        fs::create_dir_all(&path).expect("create test dir");
+        Self(path)
+    }
+
+    fn join(&self, p: impl AsRef<Path>) -> PathBuf {
+        self.0.join(p)
+    }
+
+    fn put(&self, p: &str) {
+        let p = self.join(p);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, b"x").unwrap();
+    }
+}
+
+impl Drop for TestDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn noted(paths: &[&str]) -> Noted {
+    Noted {
+        paths: paths.iter().map(PathBuf::from).collect(),
+        ..Noted::default()
+    }
+}
+
+fn wiper(d: &TestDir) -> TmpWiper {
+    TmpWiper::new(WipeConfig::new(&d.0).unwrap())
+}
+
+/// What a developer's /tmp holds before the function starts.
+fn before_start(d: &TestDir) -> (Snapshot, UnixListener) {
+    d.put("important.txt");
+    d.put("other-project/src/main.rs");
+    fs::create_dir_all(d.join("tmux-0")).unwrap();
+    let socket = UnixListener::bind(d.join("tmux-0/default")).unwrap();
+    (Snapshot::take(&d.0), socket)
+}
+
+#[test]
+fn pre_existing_files_and_other_processes_files_survive_planted_files_go() {
+    let d = TestDir::new("basic");
+    let (before, _socket) = before_start(&d);
+    assert_eq!(before.len(), 6, "3 files/sockets and 3 directories");
+    // The function plants a file, a file in a pre-existing directory and a tree.
+    d.put("planted.txt");
+    d.put("other-project/planted.rs");
+    d.put("newdir/a/b");
+    // Another process (an extension, the developer's tools) creates files meanwhile.
+    d.put("ext.txt");
+    d.put("other-project/target/out");
+    let n = noted(&[
+        "planted.txt",
+        "other-project/planted.rs",
+        "newdir",
+        "newdir/a",
+        "newdir/a/b",
+    ]);
+    let report = wiper(&d).wipe_created(&n, &before);
+    assert!(report.is_clean(), "{report}");
+    for gone in ["planted.txt", "other-project/planted.rs", "newdir"] {
+        assert!(!d.join(gone).exists(), "{gone} survived: {report}");
+    }
+    for kept in [
+        "important.txt",
+        "other-project/src/main.rs",
+        "tmux-0/default",
+        "ext.txt",
+        "other-project/target/out",
+    ] {
+        assert!(d.join(kept).exists(), "{kept} was removed: {report}");
+    }
+    assert_eq!(report.files_removed(), 3);
+    assert_eq!(report.dirs_removed(), 2);
+}
+
+#[test]
+fn renames_and_hard_links_of_pre_existing_files_survive() {
+    let d = TestDir::new("renames");
+    let (before, _socket) = before_start(&d);
+    fs::rename(d.join("important.txt"), d.join("renamed.txt")).unwrap();
+    fs::hard_link(d.join("other-project/src/main.rs"), d.join("link.rs")).unwrap();
+    // A pre-existing file moved into a directory the function created.
+    fs::create_dir(d.join("mine")).unwrap();
+    fs::rename(d.join("tmux-0/default"), d.join("mine/default")).unwrap();
+    d.put("mine/planted");
+    let n = noted(&[
+        "important.txt",
+        "renamed.txt",
+        "link.rs",
+        "mine",
+        "tmux-0/default",
+        "mine/default",
+        "mine/planted",
+    ]);
+    let report = wiper(&d).wipe_created(&n, &before);
+    assert!(report.is_clean(), "{report}");
+    for kept in [
+        "renamed.txt",
+        "link.rs",
+        "other-project/src/main.rs",
+        "mine/default",
+    ] {
+        assert!(d.join(kept).exists(), "{kept} was removed: {report}");
+    }
+    assert!(!d.join("mine/planted").exists(), "{report}");
+}
+
+#[test]
+fn a_created_directory_goes_whole_even_after_a_rename() {
+    let d = TestDir::new("dir-rename");
+    let (before, _socket) = before_start(&d);
+    // mkdir d; create d/x; rename d -> e: the journal never saw "e/x".
+    d.put("d/x");
+    fs::rename(d.join("d"), d.join("e")).unwrap();
+    let report = wiper(&d).wipe_created(&noted(&["d", "d/x", "e"]), &before);
+    assert!(!d.join("e").exists(), "{report}");
+    assert!(d.join("important.txt").exists());
+}
+
+#[test]
+fn lost_or_unrecordable_paths_sweep_everything_newer_but_nothing_older() {
+    let d = TestDir::new("lost");
+    let (before, _socket) = before_start(&d);
+    d.put("planted-but-not-journaled");
+    d.put("other-project/new/deep");
+    let lost = Noted {
+        lost: 1,
+        ..Noted::default()
+    };
+    let report = wiper(&d).wipe_created(&lost, &before);
+    assert!(!d.join("planted-but-not-journaled").exists(), "{report}");
+    assert!(!d.join("other-project/new").exists(), "{report}");
+    for kept in ["important.txt", "other-project/src/main.rs", "tmux-0/default"] {
+        assert!(d.join(kept).exists(), "{kept} was removed: {report}");
+    }
+    // A path too long to record sweeps only its directory.
+    d.put("other-project/long/x");
+    d.put("elsewhere");
+    let sweep = Noted {
+        sweeps: vec![PathBuf::from("other-project")],
+        ..Noted::default()
+    };
+    let report = wiper(&d).wipe_created(&sweep, &before);
+    assert!(!d.join("other-project/long").exists(), "{report}");
+    assert!(d.join("other-project/src/main.rs").exists(), "{report}");
+    assert!(d.join("elsewhere").exists(), "{report}");
+}
+
+#[test]
+fn nothing_noted_nothing_touched() {
+    let d = TestDir::new("nothing");
+    let (before, _socket) = before_start(&d);
+    d.put("someone-elses");
+    let report = wiper(&d).wipe_created(&Noted::default(), &before);
+    assert!(d.join("someone-elses").exists());
+    assert_eq!(report.files_removed() + report.dirs_removed(), 0);
+}
+
+#[test]
+fn the_keep_list_still_applies() {
+    let d = TestDir::new("keep");
+    let before = Snapshot::take(&d.0);
+    d.put("cache/model.bin");
+    d.put("scratch");
+    let w = TmpWiper::new(WipeConfig::new(&d.0).unwrap().keep("cache").unwrap());
+    let report = w.wipe_created(&noted(&["cache", "cache/model.bin", "scratch"]), &before);
+    assert!(d.join("cache/model.bin").exists(), "{report}");
+    assert!(!d.join("scratch").exists(), "{report}");
+}

@@ -18,7 +18,9 @@ struct Function {
     tmp: PathBuf,
 }
 
-async fn start(name: &str) -> Option<Function> {
+/// `children`: the `create_child_process` mode. `allow` makes the shield use the notify
+/// interceptor (children must survive their first intercepted call); `block` the trap one.
+async fn start(name: &str, children: &str) -> Option<Function> {
     if !nix::unistd::geteuid().is_root() {
         eprintln!("skipped: needs root for a private mount namespace (CI runs as root)");
         return None;
@@ -30,9 +32,11 @@ async fn start(name: &str) -> Option<Function> {
     std::fs::write(task.join("bootstrap"), b"code").unwrap();
     std::fs::write(
         task.join("fnshield.toml"),
-        "[read_write_tmp]\nmode = \"allow\"\n\
-         [create_child_process]\nmode = \"allow\"\n\
-         [events]\nsinks = [\"json\", \"emf\"]\n",
+        format!(
+            "[read_write_tmp]\nmode = \"allow\"\n\
+             [create_child_process]\nmode = \"{children}\"\n\
+             [events]\nsinks = [\"json\", \"emf\"]\n"
+        ),
     )
     .unwrap();
     let emu = Emulator::builder().function_name("wipe").start().await;
@@ -77,8 +81,17 @@ impl Function {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn pre_existing_files_survive_planted_files_go() {
-    let Some(f) = start("basic").await else {
+async fn pre_existing_files_survive_planted_files_go_trap() {
+    planted_files_go("trap", "block").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pre_existing_files_survive_planted_files_go_notify() {
+    planted_files_go("notify", "allow").await;
+}
+
+async fn planted_files_go(name: &str, children: &str) {
+    let Some(f) = start(name, children).await else {
         return;
     };
     f.assert_pre_existing_survive();
@@ -113,7 +126,7 @@ async fn pre_existing_files_survive_planted_files_go() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn renames_and_hard_links_of_pre_existing_files_survive() {
-    let Some(f) = start("renames").await else {
+    let Some(f) = start("renames", "block").await else {
         return;
     };
     let r = f
@@ -132,7 +145,7 @@ async fn renames_and_hard_links_of_pre_existing_files_survive() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn what_a_child_process_plants_goes_too() {
-    let Some(f) = start("child").await else {
+    let Some(f) = start("child", "allow").await else {
         return;
     };
     let r = f

@@ -2,9 +2,16 @@
 //!
 //! Lambda reuses warm execution environments, and `/tmp` survives from one invocation to the
 //! next. Whatever one invocation leaves there (a planted script, a poisoned cache, another
-//! user's data) the next one can pick up. [`TmpWiper::wipe`] removes the *contents* of a root
-//! directory (by default the function's `/tmp`), except for the sub-paths on a keep-list, and
-//! returns a [`WipeReport`] saying what was removed, what was left and why.
+//! user's data) the next one can pick up. But `/tmp` is not only the function's: Lambda
+//! extensions share it, and on a developer's machine (`cargo lambda watch`) it holds everyone's
+//! files. So the shield calls [`TmpWiper::wipe_created`], which removes only what the function
+//! and its children created since the shield started: the paths the interceptors noted in the
+//! [`journal`], minus everything recorded in the [`Snapshot`] taken at install (see the
+//! README's "The `/tmp` wipe" for the rule and its limits).
+//!
+//! [`TmpWiper::wipe`] removes all the *contents* of a root directory, except for the sub-paths
+//! on a keep-list: for a root you own (the shield uses it only for the opt-in cold-start wipe).
+//! Both return a [`WipeReport`] saying what was removed, what was left and why.
 //!
 //! ```no_run
 //! use fnshield::wipe::{TmpWiper, WipeConfig};

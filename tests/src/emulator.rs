@@ -116,6 +116,9 @@ pub struct EmulatorBuilder {
     invocation_timeout: Duration,
     wait_timeout: Duration,
     background_capture: bool,
+    listen: std::net::IpAddr,
+    base_path: String,
+    url_host: Option<String>,
 }
 
 impl Default for EmulatorBuilder {
@@ -126,6 +129,9 @@ impl Default for EmulatorBuilder {
             invocation_timeout: Duration::from_secs(60),
             wait_timeout: DEFAULT_WAIT_TIMEOUT,
             background_capture: true,
+            listen: std::net::Ipv4Addr::LOCALHOST.into(),
+            base_path: String::new(),
+            url_host: None,
         }
     }
 }
@@ -183,14 +189,41 @@ impl EmulatorBuilder {
         self
     }
 
-    /// Binds `127.0.0.1:0` and starts serving on the current tokio runtime.
+    /// The loopback address to listen on (default `127.0.0.1`; e.g. `::1`).
+    ///
+    /// # Panics
+    /// If `ip` is not a loopback address: tests talk to loopback only.
+    #[track_caller]
+    pub fn listen(mut self, ip: std::net::IpAddr) -> Self {
+        assert!(ip.is_loopback(), "{ip} is not a loopback address");
+        self.listen = ip;
+        self
+    }
+
+    /// Serve the Runtime API under a path prefix, as cargo-lambda does (`/.rt/myfn`):
+    /// requests outside it are protocol violations.
+    pub fn base_path(mut self, prefix: &str) -> Self {
+        self.base_path = prefix.trim_end_matches('/').to_owned();
+        self
+    }
+
+    /// Give the function `AWS_LAMBDA_RUNTIME_API` in URL form, `http://<host>:<port><prefix>`,
+    /// with `host` as written (e.g. `[::]`, which connects to the local host like
+    /// cargo-lambda's `http://[::]:9125/.rt/myfn`, or `localhost`).
+    pub fn url_host(mut self, host: &str) -> Self {
+        self.url_host = Some(host.to_owned());
+        self
+    }
+
+    /// Binds a loopback port (see [`Self::listen`]) and starts serving on the current tokio
+    /// runtime.
     ///
     /// # Panics
     /// If the loopback socket cannot be bound, or outside a tokio runtime.
     pub async fn start(self) -> Emulator {
-        let listener = tokio::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
+        let listener = tokio::net::TcpListener::bind((self.listen, 0))
             .await
-            .expect("bind 127.0.0.1:0 for the Runtime API emulator");
+            .expect("bind a loopback port for the Runtime API emulator");
         let addr = listener
             .local_addr()
             .expect("local address of a bound socket");
@@ -204,6 +237,8 @@ impl EmulatorBuilder {
             invocation_timeout: self.invocation_timeout,
             wait_timeout: self.wait_timeout,
             background_capture: self.background_capture,
+            base_path: self.base_path,
+            url_host: self.url_host,
         });
         let server = tokio::spawn(server::serve(listener, shared.clone()));
         Emulator {
@@ -239,9 +274,17 @@ impl Emulator {
         self.addr
     }
 
-    /// The value for `AWS_LAMBDA_RUNTIME_API`: `127.0.0.1:<port>`.
+    /// The value for `AWS_LAMBDA_RUNTIME_API`: `127.0.0.1:<port>`, or the URL form set with
+    /// [`EmulatorBuilder::url_host`].
     pub fn runtime_api(&self) -> String {
-        self.addr.to_string()
+        match &self.shared.url_host {
+            Some(host) => format!(
+                "http://{host}:{}{}",
+                self.addr.port(),
+                self.shared.base_path
+            ),
+            None => self.addr.to_string(),
+        }
     }
 
     /// The function name the emulator reports (`AWS_LAMBDA_FUNCTION_NAME`).
@@ -513,6 +556,9 @@ pub(crate) struct Shared {
     invocation_timeout: Duration,
     wait_timeout: Duration,
     background_capture: bool,
+    /// The path prefix the Runtime API is served under (empty: none).
+    pub(crate) base_path: String,
+    url_host: Option<String>,
 }
 
 impl Shared {

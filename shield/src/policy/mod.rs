@@ -11,6 +11,7 @@ pub mod hosts;
 pub(crate) mod load;
 mod mode;
 pub(crate) mod path;
+pub(crate) mod runtime_api;
 
 pub use dest::{canonical, Destination, HostPattern, IpNet, PortRange, Target};
 pub use load::Env;
@@ -542,7 +543,19 @@ fn always_reachable(env: &Env, resolv_conf: &str) -> Vec<Destination> {
         ),
         Destination::net(IpNet::host("::1".parse().expect("literal")), PortRange::ANY),
     ];
-    for var in ["AWS_LAMBDA_RUNTIME_API", "AWS_XRAY_DAEMON_ADDRESS"] {
+    // The Runtime API in any form lambda_runtime accepts (host:port, [v6]:port, a URL with a
+    // path prefix, a name), resolved now, at cold start.
+    if let Some(v) = env.get("AWS_LAMBDA_RUNTIME_API") {
+        if let Ok(api) = runtime_api::RuntimeApi::parse(v) {
+            for sa in api.socket_addrs().unwrap_or_default() {
+                out.push(Destination::net(
+                    IpNet::host(sa.ip()),
+                    PortRange::single(sa.port()),
+                ));
+            }
+        }
+    }
+    for var in ["AWS_XRAY_DAEMON_ADDRESS"] {
         if let Some(v) = env.get(var) {
             // AWS_XRAY_DAEMON_ADDRESS may hold "tcp:ip:port udp:ip:port" or "ip:port".
             for part in v.split_whitespace() {

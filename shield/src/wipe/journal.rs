@@ -173,7 +173,9 @@ mod tests {
 
     #[test]
     fn notes_paths_under_the_root_once_normalised() {
-        let j = Journal::new();
+        // Too big for a test thread's stack: one static journal per test.
+        static J: Journal = Journal::new();
+        let j = &J;
         j.note(b"/tmp/before-arming");
         j.arm(Path::new("/tmp"));
         j.note(b"/tmp/a");
@@ -197,7 +199,8 @@ mod tests {
 
     #[test]
     fn long_paths_become_sweeps_and_overflow_is_counted() {
-        let j = Journal::new();
+        static J: Journal = Journal::new();
+        let j = &J;
         j.arm(Path::new("/tmp"));
         let long = format!("/tmp/dir/{}", "x".repeat(400));
         j.note(long.as_bytes());

@@ -48,7 +48,8 @@ async fn handle(
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let route = path
-        .strip_prefix(PREFIX)
+        .strip_prefix(shared.base_path.as_str())
+        .and_then(|p| p.strip_prefix(PREFIX))
         .map(|rest| rest.split('/').collect::<Vec<_>>());
     let response = match (&method, route.as_deref()) {
         (&Method::GET, Some(["invocation", "next"])) => next(&shared).await,

@@ -1,0 +1,63 @@
+//! Issue 15, item 2: `AWS_LAMBDA_RUNTIME_API` in URL form with a path prefix, as
+//! `cargo lambda watch` sets it (`http://[::]:9125/.rt/myfn`). The emulator listens on `::1`
+//! and serves under `/.rt/myfn`; connecting to `[::]` reaches the local host.
+#![allow(missing_docs)]
+
+use fnshield_tests::emulator::Emulator;
+use serde_json::json;
+use std::path::Path;
+
+mod common;
+
+async fn emulator() -> Emulator {
+    Emulator::builder()
+        .function_name("myfn")
+        .listen("::1".parse().unwrap())
+        .base_path("/.rt/myfn")
+        .url_host("[::]")
+        .start()
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_function_reaches_its_runtime_api_in_url_form() {
+    let s = common::setup("rtapi-url", r#"["json"]"#, "");
+    let emu = emulator().await;
+    assert!(emu.runtime_api().starts_with("http://[::]:"));
+    let _p = emu
+        .spawn_function(
+            Path::new(env!("CARGO_BIN_EXE_shielded_fn")),
+            &[("LAMBDA_TASK_ROOT", s.task.to_str().unwrap())],
+        )
+        .await;
+    let r = emu.call(json!({"action": "echo", "n": 7})).await;
+    assert_eq!(r.expect_response()["n"], 7, "{}", emu.render_timeline());
+    // Still enforcing: other destinations stay blocked.
+    let r = emu
+        .call(json!({"action": "fetch", "target": "127.0.0.2:9"}))
+        .await
+        .expect_response();
+    assert_eq!(r["ok"], false, "{r}");
+    assert!(
+        r["error"].as_str().unwrap().contains("not permitted"),
+        "{r}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn init_errors_go_to_the_prefixed_path() {
+    let s = common::setup("rtapi-init", r#"["json"]"#, "");
+    let emu = emulator().await;
+    let _p = emu
+        .spawn_function(
+            Path::new(env!("CARGO_BIN_EXE_shielded_fn")),
+            &[
+                ("LAMBDA_TASK_ROOT", s.task.to_str().unwrap()),
+                ("SHIELD_MODE", "alrt"),
+            ],
+        )
+        .await;
+    let e = emu.wait_init_error().await;
+    assert_eq!(e.error_type(), "Shield.ConfigError", "{e:?}");
+    assert!(e.error_message().contains("SHIELD_MODE"), "{e:?}");
+}

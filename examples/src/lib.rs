@@ -54,7 +54,8 @@ pub async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
             } else {
                 std::fs::hard_link(&target, to)
             };
-            done.map(|()| format!("{action}d")).map_err(|e| e.to_string())
+            done.map(|()| format!("{action}d"))
+                .map_err(|e| e.to_string())
         }
         "swallow" => {
             // An attack whose failure the handler hides.

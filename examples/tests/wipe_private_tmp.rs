@@ -104,7 +104,10 @@ async fn planted_files_go(name: &str, children: &str) {
     assert_eq!(r["ok"], true, "{r}");
     f.assert_pre_existing_survive();
     assert!(!f.exists("planted.txt"), "the planted file survived");
-    assert!(f.exists("extension.log"), "another process's file was removed");
+    assert!(
+        f.exists("extension.log"),
+        "another process's file was removed"
+    );
 
     // A file in a pre-existing directory goes; the directory stays.
     let r = f
@@ -133,7 +136,10 @@ async fn renames_and_hard_links_of_pre_existing_files_survive() {
         .call(json!({"action": "rename", "target": "/tmp/important.txt", "to": "/tmp/moved.txt"}))
         .await;
     assert_eq!(r["ok"], true, "{r}");
-    assert!(f.exists("moved.txt"), "a renamed pre-existing file was removed");
+    assert!(
+        f.exists("moved.txt"),
+        "a renamed pre-existing file was removed"
+    );
     let r = f
         .call(json!({"action": "link", "target": "/tmp/other-project/src/main.rs", "to": "/tmp/link.rs"}))
         .await;

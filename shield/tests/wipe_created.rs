@@ -158,7 +158,11 @@ fn lost_or_unrecordable_paths_sweep_everything_newer_but_nothing_older() {
     let report = wiper(&d).wipe_created(&lost, &before);
     assert!(!d.join("planted-but-not-journaled").exists(), "{report}");
     assert!(!d.join("other-project/new").exists(), "{report}");
-    for kept in ["important.txt", "other-project/src/main.rs", "tmux-0/default"] {
+    for kept in [
+        "important.txt",
+        "other-project/src/main.rs",
+        "tmux-0/default",
+    ] {
         assert!(d.join(kept).exists(), "{kept} was removed: {report}");
     }
     // A path too long to record sweeps only its directory.

@@ -72,7 +72,9 @@ impl RuntimeApi {
         // user:password@host:port: the userinfo plays no part in the connection.
         let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
         let (host, port) = if let Some(inner) = hostport.strip_prefix('[') {
-            let (ip, after) = inner.split_once(']').ok_or_else(|| err("unterminated `[`"))?;
+            let (ip, after) = inner
+                .split_once(']')
+                .ok_or_else(|| err("unterminated `[`"))?;
             let ip: IpAddr = ip
                 .split('%')
                 .next()
@@ -106,16 +108,19 @@ impl RuntimeApi {
     }
 
     /// The host.
+    #[cfg(test)]
     pub fn host(&self) -> &Host {
         &self.host
     }
 
     /// The port (80 when none is given).
+    #[cfg(test)]
     pub fn port(&self) -> u16 {
         self.port
     }
 
     /// The path prefix without a trailing `/` (empty for none), e.g. `/.rt/myfn`.
+    #[cfg(test)]
     pub fn base_path(&self) -> &str {
         &self.base_path
     }
@@ -171,7 +176,12 @@ mod tests {
             ("http://[fe80::1%eth0]:80/x?y#z", ip("fe80::1"), 80, "/x"),
             ("http://localhost", Host::Name("localhost".into()), 80, ""),
             ("http://user:pw@10.0.0.1:8080/p", ip("10.0.0.1"), 8080, "/p"),
-            ("https://api.local/p", Host::Name("api.local".into()), 443, "/p"),
+            (
+                "https://api.local/p",
+                Host::Name("api.local".into()),
+                443,
+                "/p",
+            ),
         ] {
             let api = RuntimeApi::parse(value).unwrap_or_else(|e| panic!("{value}: {e}"));
             assert_eq!(

@@ -126,8 +126,8 @@ mod walk;
 
 pub use config::{WipeConfig, WipeError};
 pub use journal::Noted;
-pub use snapshot::Snapshot;
 pub use report::{WipeFailure, WipeFailureReason, WipeReport};
+pub use snapshot::Snapshot;
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;

@@ -47,6 +47,7 @@ pub fn what(e: &Entry) -> String {
         },
         Details::Exec { path, .. } => format!("{p} exec {path}"),
         Details::Fork => format!("{p} fork (process creation)"),
+        Details::Bypass { what } => format!("{p} {what}"),
         _ => p.to_owned(),
     }
 }

@@ -66,6 +66,11 @@ pub fn parse(v: &Value) -> Result<Observed, BadEvent> {
         .filter(|d| d.is_object())
         .ok_or_else(|| BadEvent("`details` is missing or not an object".into()))?;
     let details = match kind {
+        // A call that bypasses what a policy decides on (a raw socket, io_uring, a DNS query
+        // for a name that is not allowed): any policy, `details.what`.
+        _ if d.get("what").is_some() => Details::Bypass {
+            what: s(d, "what")?.to_owned(),
+        },
         PolicyKind::OutboundConnectivity => Details::Connect {
             ip: s(d, "ip")?
                 .parse()
@@ -202,6 +207,17 @@ mod tests {
         assert_eq!(o.timestamp, "2026-11-18T11:06:40.123Z");
         let o = parse(&base("create_child_process", json!({}))).unwrap();
         assert_eq!(o.event.details, Details::Fork);
+        let o = parse(&base(
+            "outbound_connectivity",
+            json!({"what": "DNS query for h.test"}),
+        ))
+        .unwrap();
+        assert_eq!(
+            o.event.details,
+            Details::Bypass {
+                what: "DNS query for h.test".into()
+            }
+        );
         let o = parse(&base("shield", json!({"lost": 12}))).unwrap();
         assert_eq!(o.event.details, Details::EventsLost { lost: 12 });
         assert!(parse(&base(

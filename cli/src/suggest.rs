@@ -180,6 +180,44 @@ pub fn suggest(obs: &Observations, tmp_root: &str, existing: Option<&Replay>) ->
             }
         }
     }
+    // DNS queries for names that were not allowed: under block, a query is sent only for an
+    // allowed name (whatever the port). A name already covered by a destination above needs
+    // nothing more; otherwise the narrowest allowance that lets the query through is the name
+    // on port 53.
+    const DNS: &str = "DNS query for ";
+    let mut others = Vec::new();
+    for e in obs.all().filter(needed) {
+        let Details::Bypass { what } = &e.event.details else {
+            continue;
+        };
+        match what.strip_prefix(DNS) {
+            Some(name) => {
+                let covered = dests
+                    .iter()
+                    .any(|(d, _)| d.rsplit_once(':').is_some_and(|(h, _)| h == name));
+                if !covered {
+                    let d = format!("{name}:53");
+                    match dests.iter_mut().find(|(x, _)| *x == d) {
+                        Some((_, v)) => v.push(e),
+                        None => dests.push((d, vec![e])),
+                    }
+                }
+            }
+            None => others.push(e),
+        }
+    }
+    for e in others {
+        if let Details::Bypass { what } = &e.event.details {
+            s.warnings.push(format!(
+                "{} fired on a bypass: {what} ({}). It cannot be allowed by an entry; under \
+                 block it is refused. If the function needs it, set {}.mode = \"alert\" or \
+                 \"allow\"",
+                e.event.policy,
+                seen(e),
+                e.event.policy
+            ));
+        }
+    }
     for (d, es) in dests {
         let mut comment = merged_comment(&es, None);
         if let Some(Details::Connect { host: Some(_), .. }) = es.first().map(|e| &e.event.details) {

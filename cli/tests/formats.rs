@@ -32,17 +32,17 @@ fn every_format_gives_the_same_suggestion_and_counts() {
         // cargo lambda watch adds its own lines: one skipped, one malformed (mentions the
         // mark without JSON).
         let (lines, skipped, malformed) = if f == "cargo-lambda-watch.log" {
-            (21, 6, 3)
+            (24, 6, 3)
         } else {
-            (19, 5, 2)
+            (22, 5, 2)
         };
         let summary = format!(
-            "{lines} lines read: 12 fnshield events, {skipped} other lines skipped, {malformed} malformed"
+            "{lines} lines read: 15 fnshield events, {skipped} other lines skipped, {malformed} malformed"
         );
         assert!(r.stderr.contains(&summary), "{f}: {}", r.stderr);
         let strip = |s: &str| body(s).replace(&summary, "");
         let want = strip(&reference.stdout).replace(
-            "19 lines read: 12 fnshield events, 5 other lines skipped, 2 malformed",
+            "22 lines read: 15 fnshield events, 5 other lines skipped, 2 malformed",
             "",
         );
         assert_eq!(strip(&r.stdout), want, "{f}");
@@ -55,7 +55,7 @@ fn stdin_reads_like_a_file() {
     let r = fnshield(&["suggest"], &text);
     assert_eq!(r.code, Some(0));
     assert!(r.stdout.contains("from stdin."), "{}", r.stdout);
-    assert!(r.stderr.contains("12 fnshield events"));
+    assert!(r.stderr.contains("15 fnshield events"));
 }
 
 #[test]
@@ -71,7 +71,11 @@ fn the_suggestion_allows_what_was_seen() {
     // By learnt name where the event has one (two IPs, one entry), else by IP; with ports.
     assert_eq!(
         list("outbound_connectivity", "allow"),
-        ["api.example.com:443", "198.51.100.7:5432"]
+        [
+            "api.example.com:443",
+            "198.51.100.7:5432",
+            "cdn.example.net:53"
+        ]
     );
     // /tmp/cache/a.json and /tmp/cache/sub/b.json collapse to /tmp/cache; a file directly
     // in the root stays itself; a child process's path counts like the function's.
@@ -141,29 +145,38 @@ fn check_reports_what_would_still_be_blocked_and_fails() {
         b"",
     );
     assert_eq!(r.code, Some(1), "{r:?}");
+    // What no entry can allow: the protected path and the packet socket.
     assert!(
         r.stdout
-            .contains("would block: 1 operations, 1 occurrences"),
+            .contains("would block: 2 operations, 2 occurrences"),
         "{}",
         r.stdout
     );
     assert!(r
         .stdout
         .contains("  read_handler read /proc/self/environ  [1 time"));
+    assert!(r
+        .stdout
+        .contains("  outbound_connectivity packet socket (AF_PACKET)  [1 time"));
     assert!(r.stdout.contains("would alert: 0 operations"));
     assert!(r
         .stdout
-        .contains("result: FAIL: 1 occurrences of 1 operations would be blocked"));
+        .contains("result: FAIL: 2 occurrences of 2 operations would be blocked"));
     assert!(r.stdout.contains("WARNING: 5 events were lost"));
 
-    // Allowing read_handler: nothing would be blocked, exit 0.
+    // Allowing read_handler and alerting on outbound: nothing would be blocked, exit 0.
     let relaxed = dir.join("relaxed.toml");
     std::fs::write(
         &relaxed,
-        s.stdout.replace(
-            "[read_handler]\nmode = \"block\"",
-            "[read_handler]\nmode = \"allow\"",
-        ),
+        s.stdout
+            .replace(
+                "[read_handler]\nmode = \"block\"",
+                "[read_handler]\nmode = \"allow\"",
+            )
+            .replace(
+                "[outbound_connectivity]\nmode = \"block\"",
+                "[outbound_connectivity]\nmode = \"alert\"",
+            ),
     )
     .unwrap();
     let r = fnshield(
@@ -177,6 +190,12 @@ fn check_reports_what_would_still_be_blocked_and_fails() {
     );
     assert_eq!(r.code, Some(0), "{r:?}");
     assert!(r.stdout.contains("result: nothing would be blocked"));
+    assert!(
+        r.stdout
+            .contains("would alert: 1 operations, 1 occurrences"),
+        "{}",
+        r.stdout
+    );
 
     // Alert mode for outbound: reported as alerts, still exit 0.
     let empty = dir.join("alert.toml");
@@ -195,9 +214,10 @@ fn check_reports_what_would_still_be_blocked_and_fails() {
         b"",
     );
     assert_eq!(r.code, Some(0), "{r:?}");
+    // Two entries for api.example.com (two addresses), one by IP, three bypasses.
     assert!(
         r.stdout
-            .contains("would alert: 3 operations, 5 occurrences"),
+            .contains("would alert: 6 operations, 9 occurrences"),
         "{}",
         r.stdout
     );
@@ -282,6 +302,7 @@ fn config_prints_only_the_additions_as_a_diff() {
         [
             "\"api.example.com:443\",",
             "\"198.51.100.7:5432\",",
+            "\"cdn.example.net:53\",",
             "\"/tmp/cache\",",
             "\"/tmp/repo\",",
             "\"/tmp/cache\",",
@@ -326,4 +347,72 @@ fn config_prints_only_the_additions_as_a_diff() {
         "{}",
         r.stdout
     );
+}
+
+#[test]
+fn the_diff_applies_with_patch_and_then_nothing_is_missing() {
+    // `patch` is part of the machine image CI runs on; say so plainly if it is not.
+    let Ok(status) = std::process::Command::new("patch")
+        .arg("--version")
+        .output()
+    else {
+        panic!("this test needs `patch` (GNU patch) on PATH");
+    };
+    assert!(status.status.success());
+    let dir = scratch("patch");
+    let existing = dir.join("fnshield.toml");
+    std::fs::write(
+        &existing,
+        "# ours\n[outbound_connectivity]\nallow = [\"api.example.com:443\"]\n\n[read_write_tmp]\nallow = [\"/tmp/cache\"]\n",
+    )
+    .unwrap();
+    let log = data("aws-logs-tail.log");
+    let r = fnshield(
+        &[
+            "suggest",
+            "--config",
+            existing.to_str().unwrap(),
+            log.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert_eq!(r.code, Some(0), "{r:?}");
+    let out = std::process::Command::new("patch")
+        .arg(&existing)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(r.stdout.as_bytes())?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        r.stdout
+    );
+    // With `allow` (both lists) in the file, reads and writes are added to it, once each.
+    let patched = std::fs::read_to_string(&existing).unwrap();
+    assert_eq!(patched.matches("\"/tmp/repo\",").count(), 1, "{patched}");
+    // The patched file lacks only what no entry can allow: the environ read, the packet socket.
+    let r = fnshield(
+        &[
+            "check",
+            "--config",
+            existing.to_str().unwrap(),
+            log.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert_eq!(r.code, Some(1), "{r:?}");
+    assert!(
+        r.stdout
+            .contains("would block: 2 operations, 2 occurrences"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("read_handler read /proc/self/environ"));
 }

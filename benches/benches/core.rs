@@ -3,13 +3,13 @@
 #![allow(missing_docs)]
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use fnshield::decide::{Access, Decider};
-use fnshield::event::{Record, RecordKind, Ring};
+use fnshield::internals::decide::{Access, Decider};
+use fnshield::internals::{Record, RecordKind, Ring};
 use fnshield::PolicyKind;
 use std::hint::black_box;
 
 fn decider() -> Decider {
-    let env = fnshield::policy::Env::from_pairs([("LAMBDA_TASK_ROOT", "/var/task")]);
+    let env = fnshield::Env::from_pairs([("LAMBDA_TASK_ROOT", "/var/task")]);
     let policy = fnshield::Shield::builder()
         .env(env)
         .resolv_conf("nameserver 169.254.78.1\n")
@@ -59,7 +59,7 @@ fn benches(c: &mut Criterion) {
     c.bench_function("normalize_proc_root", |b| {
         b.iter(|| {
             let mut buf = [0u8; 256];
-            fnshield::decide::normalize_proc(
+            fnshield::internals::decide::normalize_proc(
                 black_box(b"/proc/self/root/proc/self/environ"),
                 &mut buf,
             )

@@ -140,7 +140,7 @@ const ROUNDS: usize = 61;
 fn shield(d: &Dirs, children: Mode) -> Shield {
     let s = |p: &Path| p.to_str().expect("UTF-8 temp dir").to_owned();
     Shield::builder()
-        .env(fnshield::policy::Env::from_pairs([
+        .env(fnshield::Env::from_pairs([
             ("LAMBDA_TASK_ROOT", s(&d.task)),
             ("AWS_LAMBDA_FUNCTION_NAME", "bench-notify".to_owned()),
         ]))

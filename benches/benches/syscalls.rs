@@ -90,7 +90,7 @@ static INSTALL_SAMPLES: Mutex<Vec<(u64, u64)>> = Mutex::new(Vec::new());
 fn shield(d: &Dirs) -> Shield {
     let s = |p: &Path| p.to_str().expect("UTF-8 temp dir").to_owned();
     Shield::builder()
-        .env(fnshield::policy::Env::from_pairs([
+        .env(fnshield::Env::from_pairs([
             ("LAMBDA_TASK_ROOT", s(&d.task)),
             ("AWS_LAMBDA_FUNCTION_NAME", "bench-syscalls".to_owned()),
         ]))

@@ -3,7 +3,7 @@
 
 use crate::{check, edit, observe::Observations, suggest};
 use clap::{Parser, Subcommand};
-use fnshield::policy::Env;
+use fnshield::Env;
 use fnshield::{Policy, Replay, Shield};
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Write};

@@ -2,7 +2,7 @@
 //! and every name that comes out must be a valid host name.
 #![no_main]
 
-use fnshield::dns::{parse_response, parse_tcp, Answer, HostTable};
+use fnshield::internals::dns::{parse_response, parse_tcp, Answer, HostTable};
 use libfuzzer_sys::fuzz_target;
 
 static TABLE: HostTable<64> = HostTable::new();

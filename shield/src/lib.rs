@@ -28,25 +28,30 @@
 #![warn(missing_docs)]
 
 mod error;
-pub mod event;
-pub mod intercept;
+// What only `internals` exposes (benches, fuzz targets, allocation tests) is unused without it;
+// builds with the feature (the workspace's, through the benches) still flag dead code.
+#[cfg_attr(not(feature = "internals"), allow(dead_code, unused_imports))]
+mod event;
+#[cfg_attr(not(feature = "internals"), allow(dead_code, unused_imports))]
+mod intercept;
 mod lambda;
-pub mod policy;
+#[cfg_attr(not(feature = "internals"), allow(dead_code, unused_imports))]
+mod policy;
 mod replay;
 mod shield;
 mod sys;
-
-// The kernel path's modules, at their former paths (the benches, fuzz targets and allocation
-// tests use them).
-pub use intercept::{arch, decide, dns, enforcement as enforce, filter};
+pub mod validate;
+pub mod wipe;
 
 pub use error::{ConfigError, InstallError, Source};
-pub use event::{Action, Details, Event};
-pub use intercept::enforcement::{Enforcement, EnforcementState, Mechanism, PolicyEnforcement};
+pub use event::{Action, Details, Event, ViolationDetail};
+pub use intercept::enforcement::{
+    Enforcement, EnforcementState, KernelProbe, Mechanism, PolicyEnforcement,
+};
 pub use lambda::{
     error_type, report_init_error, run, ShieldLayer, ShieldRuntimeService, ShieldService,
 };
-pub use policy::{InterceptorChoice, Mode, Policy, PolicyKind};
+pub use policy::{Env, InterceptorChoice, Mode, Modes, Policy, PolicyKind, UnknownMode};
 pub use replay::Replay;
 pub use shield::{Shield, ShieldBuilder};
 
@@ -63,5 +68,16 @@ pub mod __private {
 }
 
 pub(crate) use intercept::arch::syscall_name;
-pub mod validate;
-pub mod wipe;
+
+/// fnshield's own building blocks, for its benches, fuzz targets and allocation tests: the
+/// decision engine, the filter compiler, the DNS parser and table, the event ring and
+/// reporter. Enabled by the `internals` cargo feature. Not a stable API: anything here may
+/// change in any release.
+#[cfg(feature = "internals")]
+#[doc(hidden)]
+pub mod internals {
+    pub use crate::event::{invocation, Record, RecordKind, Reporter, Ring, RING};
+    pub use crate::intercept::{
+        arch, decide, dns, filter, notify_filter_spec, probe_kernel, trap_filter_spec,
+    };
+}

@@ -94,7 +94,7 @@ impl Replay {
     /// when any policy it could bypass blocks; everything else (raw and packet sockets,
     /// routing options, unknown families) follows `outbound_connectivity`'s mode.
     fn decide_bypass(&self, what: &str) -> Verdict {
-        use crate::decide::ModeSlot;
+        use crate::intercept::decide::ModeSlot;
         let verdict = |m: Mode| match m {
             Mode::Allow => Verdict::Allow,
             Mode::Alert => Verdict::Alert,

@@ -364,6 +364,8 @@ impl Shield {
     }
 
     /// The event reporter.
+    #[cfg(feature = "internals")]
+    #[doc(hidden)]
     pub fn reporter(&self) -> &Arc<Reporter> {
         &self.inner.reporter
     }

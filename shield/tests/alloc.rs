@@ -2,15 +2,15 @@
 //! the event ring — allocates nothing.
 #![allow(missing_docs)]
 
-use fnshield::decide::{Access, Decider, Verdict};
-use fnshield::event::{Record, RecordKind, Ring};
+use fnshield::internals::decide::{Access, Decider, Verdict};
+use fnshield::internals::{Record, RecordKind, Ring};
 use fnshield::PolicyKind;
 
 static RING: Ring<256> = Ring::new();
 
 #[test]
 fn decide_and_push_allocate_nothing() {
-    let env = fnshield::policy::Env::from_pairs([("LAMBDA_TASK_ROOT", "/var/task")]);
+    let env = fnshield::Env::from_pairs([("LAMBDA_TASK_ROOT", "/var/task")]);
     let policy = fnshield::Shield::builder()
         .env(env)
         .resolv_conf("nameserver 169.254.78.1\n")

@@ -1002,9 +1002,11 @@ fn k12_tighten_after_refused_install() {
     common::case("k12_tighten_after_refused_install", || {
         // Make installing a filter fail with EPERM (probing still works): the install is
         // refused after the shield prepared everything else.
-        use fnshield::filter::{Action as F, ArgCmp, Filter, FilterSpec, Rule, SyscallPlan};
+        use fnshield::internals::filter::{
+            Action as F, ArgCmp, Filter, FilterSpec, Rule, SyscallPlan,
+        };
         let spec = FilterSpec {
-            arch: fnshield::arch::AUDIT_ARCH,
+            arch: fnshield::internals::arch::AUDIT_ARCH,
             syscalls: vec![SyscallPlan {
                 nr: libc::SYS_seccomp,
                 branches: vec![(
@@ -1031,7 +1033,7 @@ fn k12_tighten_after_refused_install() {
             assert_eq!(libc::syscall(libc::SYS_seccomp, 1, 0, &prog as *const _), 0);
         }
         let (task, tmp) = dirs();
-        let env = fnshield::policy::Env::from_pairs([("LAMBDA_TASK_ROOT", task.to_str().unwrap())]);
+        let env = fnshield::Env::from_pairs([("LAMBDA_TASK_ROOT", task.to_str().unwrap())]);
         let s = Shield::builder()
             .env(env)
             .tmp_root(tmp.to_str().unwrap())

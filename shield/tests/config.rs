@@ -2,7 +2,7 @@
 //! builder < file < environment.
 #![allow(missing_docs, clippy::type_complexity)]
 
-use fnshield::policy::Env;
+use fnshield::Env;
 use fnshield::{ConfigError, Mode, Shield};
 
 fn dir(name: &str, file: Option<(&str, &str)>) -> std::path::PathBuf {

@@ -5,7 +5,7 @@
 
 use std::net::IpAddr;
 
-use fnshield::dns::{parse_response, HostTable, Name};
+use fnshield::internals::dns::{parse_response, HostTable, Name};
 
 /// `api.example.com` CNAME `edge.example.com`, A 93.184.216.34, compressed.
 const CAPTURED: &[u8] = &[

@@ -184,7 +184,7 @@ fn listeners() -> Listeners {
 /// by name and trusts the `resolvers` as name servers.
 fn shield(resolvers: &[Ipv4Addr], port: u16) -> Shield {
     let (task, tmp) = dirs();
-    let env = fnshield::policy::Env::from_pairs([
+    let env = fnshield::Env::from_pairs([
         ("LAMBDA_TASK_ROOT", task.to_str().unwrap()),
         ("AWS_LAMBDA_FUNCTION_NAME", "dns-test"),
     ]);

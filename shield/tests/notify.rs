@@ -324,7 +324,7 @@ fn shield_any(
     i: InterceptorChoice,
     f: impl FnOnce(fnshield::ShieldBuilder) -> fnshield::ShieldBuilder,
 ) -> Shield {
-    let env = fnshield::policy::Env::from_pairs([("LAMBDA_TASK_ROOT", task.to_str().unwrap())]);
+    let env = fnshield::Env::from_pairs([("LAMBDA_TASK_ROOT", task.to_str().unwrap())]);
     let s = f(Shield::builder()
         .env(env)
         .resolv_conf("")

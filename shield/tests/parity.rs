@@ -20,7 +20,7 @@
 // the library itself keeps `unsafe` in `sys`.
 #![allow(unsafe_code)]
 
-use fnshield::policy::Env;
+use fnshield::Env;
 use fnshield::{Details, Event, Mode, PolicyKind, Shield};
 use std::collections::BTreeMap;
 use std::ffi::CString;

@@ -593,9 +593,9 @@ fn trap_path_does_not_allocate() {
 fn kernel_refuses_seccomp() {
     case("kernel_refuses_seccomp", || {
         // Make seccomp(2) and prctl(2) fail with EPERM, much as Lambda is reported to.
-        use fnshield::filter::{Action as F, Filter, FilterSpec, SyscallPlan};
+        use fnshield::internals::filter::{Action as F, Filter, FilterSpec, SyscallPlan};
         let spec = FilterSpec {
-            arch: fnshield::arch::AUDIT_ARCH,
+            arch: fnshield::internals::arch::AUDIT_ARCH,
             syscalls: vec![
                 SyscallPlan {
                     nr: libc::SYS_seccomp,
@@ -623,7 +623,7 @@ fn kernel_refuses_seccomp() {
             assert_eq!(libc::syscall(libc::SYS_seccomp, 1, 0, &prog as *const _), 0);
         }
         let (_b, task, tmp) = dirs();
-        let env = fnshield::policy::Env::from_pairs([("LAMBDA_TASK_ROOT", task.to_str().unwrap())]);
+        let env = fnshield::Env::from_pairs([("LAMBDA_TASK_ROOT", task.to_str().unwrap())]);
         let strict = Shield::builder()
             .env(env.clone())
             .tmp_root(tmp.to_str().unwrap())
@@ -669,7 +669,7 @@ fn dns_answers_received_with_recvmsg_teach_host_names() {
         let resolver =
             UdpSocket::bind("127.0.0.155:53").expect("binding 127.0.0.155:53 needs root");
         let (_b, task, tmp) = dirs();
-        let env = fnshield::policy::Env::from_pairs([("LAMBDA_TASK_ROOT", task.to_str().unwrap())]);
+        let env = fnshield::Env::from_pairs([("LAMBDA_TASK_ROOT", task.to_str().unwrap())]);
         let s = Shield::builder()
             .env(env)
             .resolv_conf("nameserver 127.0.0.155\n")

@@ -14,14 +14,14 @@ mod sink;
 pub use record::{Record, RecordKind};
 pub use ring::Ring;
 pub(crate) use sink::rfc3339;
-pub use sink::{emf_line, json_line, level, Callback, WipeFigures, DIMENSION};
+pub use sink::{emf_line, json_line, Callback, WipeFigures};
 
 use crate::policy::{PolicyKind, Sinks};
 use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The process-wide event ring the interceptors write into.
@@ -559,12 +559,10 @@ impl Reporter {
 
 use std::io::Write as _;
 
-/// A shared handle to the reporter.
-pub type SharedReporter = Arc<Reporter>;
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     #[derive(Clone, Default)]
     struct Out(Arc<Mutex<Vec<u8>>>);

@@ -769,7 +769,11 @@ fn setsockopt(st: &TrapState, listener: i32, n: &Notif) -> Answer {
     let a = n.args;
     let len = a[4] as u32 as usize;
     if len > CTL_MAX {
-        return if st.decider.mode(crate::decide::ModeSlot::Outbound) == crate::policy::Mode::Block {
+        return if st
+            .decider
+            .mode(crate::intercept::decide::ModeSlot::Outbound)
+            == crate::policy::Mode::Block
+        {
             Answer::Errno(libc::ENOBUFS)
         } else {
             Answer::Continue
@@ -834,7 +838,7 @@ fn open_by_handle(st: &TrapState, listener: i32, n: &Notif) -> Answer {
                 );
                 close(mount);
                 if fd >= 0 {
-                    let none = crate::decide::PathDecision {
+                    let none = crate::intercept::decide::PathDecision {
                         policy: None,
                         verdict: Verdict::Allow,
                     };

@@ -688,7 +688,11 @@ pub(crate) const DNS_MAX: usize = 512;
 /// Whether `sa` names a configured resolver on port 53 while outbound connectivity is not
 /// `allow`: what is sent there is checked as a DNS query.
 pub(crate) fn to_resolver(st: &TrapState, sa: &[u8]) -> bool {
-    if st.decider.mode(crate::decide::ModeSlot::Outbound) == crate::policy::Mode::Allow {
+    if st
+        .decider
+        .mode(crate::intercept::decide::ModeSlot::Outbound)
+        == crate::policy::Mode::Allow
+    {
         return false;
     }
     match super::netcheck::send_dest(sa) {
@@ -743,7 +747,10 @@ pub(crate) fn decide_sockaddr(st: &TrapState, nr: i64, sa: &[u8]) -> bool {
 /// Decide (by the outbound mode) a socket operation that bypasses or redirects addressing,
 /// described by `what`; records the event. Returns true if blocked.
 pub(crate) fn decide_socket_other(st: &TrapState, nr: i64, what: &[u8]) -> bool {
-    let v = match st.decider.mode(crate::decide::ModeSlot::Outbound) {
+    let v = match st
+        .decider
+        .mode(crate::intercept::decide::ModeSlot::Outbound)
+    {
         crate::policy::Mode::Block => Verdict::Block,
         crate::policy::Mode::Alert => Verdict::Alert,
         crate::policy::Mode::Allow => Verdict::Allow,
@@ -784,7 +791,10 @@ pub(crate) fn decide_other_process(
     if target == own || (target > 0 && tgid_of(target) == Some(own)) {
         return false;
     }
-    let v = match st.decider.mode(crate::decide::ModeSlot::ReadHandler) {
+    let v = match st
+        .decider
+        .mode(crate::intercept::decide::ModeSlot::ReadHandler)
+    {
         crate::policy::Mode::Block => Verdict::Block,
         crate::policy::Mode::Alert => Verdict::Alert,
         crate::policy::Mode::Allow => Verdict::Allow,
@@ -878,7 +888,7 @@ fn proc_number(pid: i64, what: &[u8], field: &[u8]) -> Option<i64> {
 /// Report an io_uring instance (alert mode only: its operations bypass seccomp, so the
 /// policies that alert cannot see them).
 pub(crate) fn report_io_uring(st: &TrapState, nr: i64) {
-    use crate::decide::ModeSlot;
+    use crate::intercept::decide::ModeSlot;
     use crate::policy::Mode;
     let policy = [
         (ModeSlot::ReadHandler, PolicyKind::ReadHandler),

@@ -368,7 +368,11 @@ fn check_msghdr(
     if control != 0 && controllen != 0 {
         if controllen > CTL_MAX {
             // Too large for the handler's copy. Nothing to enforce unless outbound blocks.
-            if st.decider.mode(crate::decide::ModeSlot::Outbound) == crate::policy::Mode::Block {
+            if st
+                .decider
+                .mode(crate::intercept::decide::ModeSlot::Outbound)
+                == crate::policy::Mode::Block
+            {
                 return Err(-(libc::ENOBUFS as i64));
             }
             return Ok(());
@@ -392,7 +396,11 @@ fn setsockopt(st: &TrapState, nr: i64, mut a: [u64; 6]) -> i64 {
     let len = a[4] as u32 as usize;
     let mut val = [0u8; CTL_MAX];
     if len > CTL_MAX {
-        if st.decider.mode(crate::decide::ModeSlot::Outbound) == crate::policy::Mode::Block {
+        if st
+            .decider
+            .mode(crate::intercept::decide::ModeSlot::Outbound)
+            == crate::policy::Mode::Block
+        {
             return -(libc::ENOBUFS as i64);
         }
         return syscall(nr, a);

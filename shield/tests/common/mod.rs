@@ -20,7 +20,7 @@ pub fn install_shield(
     interceptor: Mechanism,
     f: impl FnOnce(ShieldBuilder) -> ShieldBuilder,
 ) -> Shield {
-    let env = fnshield::policy::Env::from_pairs([
+    let env = fnshield::Env::from_pairs([
         ("LAMBDA_TASK_ROOT", task.to_str().unwrap()),
         ("AWS_LAMBDA_FUNCTION_NAME", "shield-test"),
     ]);

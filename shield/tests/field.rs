@@ -324,7 +324,7 @@ fn names_from_etc_hosts_match_allow_entries() {
 
 #[test]
 fn hosts_file_text_can_be_injected() {
-    let env = fnshield::policy::Env::from_pairs([("LAMBDA_TASK_ROOT", "/var/task")]);
+    let env = fnshield::Env::from_pairs([("LAMBDA_TASK_ROOT", "/var/task")]);
     let p = fnshield::Shield::builder()
         .env(env)
         .hosts_file("127.0.0.2 svc.internal SVC-alias\n")

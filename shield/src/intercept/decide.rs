@@ -109,7 +109,7 @@ pub struct Decider {
     always: Vec<(IpNet, PortRange)>,
     aws: Vec<HostPattern>,
     /// Names from `/etc/hosts`, by address (canonical).
-    hosts_file: Vec<(IpAddr, crate::dns::Name)>,
+    hosts_file: Vec<(IpAddr, crate::intercept::dns::Name)>,
 }
 
 fn bytes(p: &std::path::Path) -> Box<[u8]> {
@@ -168,13 +168,13 @@ impl Decider {
             hosts_file: policy
                 .hosts_file()
                 .iter()
-                .filter_map(|(ip, n)| Some((canonical(*ip), crate::dns::Name::new(n)?)))
+                .filter_map(|(ip, n)| Some((canonical(*ip), crate::intercept::dns::Name::new(n)?)))
                 .collect(),
         }
     }
 
     /// Call `f` with every name `/etc/hosts` gave `ip` at cold start.
-    pub fn hosts_file_names(&self, ip: IpAddr, f: &mut impl FnMut(&crate::dns::Name)) {
+    pub fn hosts_file_names(&self, ip: IpAddr, f: &mut impl FnMut(&crate::intercept::dns::Name)) {
         let ip = canonical(ip);
         for (a, n) in &self.hosts_file {
             if *a == ip {

@@ -29,7 +29,7 @@ pub fn parse(text: &str) -> Vec<(IpAddr, String)> {
         };
         let ip = super::canonical(ip);
         for name in words {
-            if let Some(n) = crate::dns::Name::new(name) {
+            if let Some(n) = crate::intercept::dns::Name::new(name) {
                 if !n.is_empty() && out.len() < MAX_ENTRIES {
                     out.push((ip, n.as_str().to_owned()));
                 }

@@ -80,4 +80,5 @@ pub mod internals {
     pub use crate::intercept::{
         arch, decide, dns, filter, notify_filter_spec, probe_kernel, trap_filter_spec,
     };
+    pub use crate::policy::Destination;
 }

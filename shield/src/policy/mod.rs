@@ -183,7 +183,7 @@ pub const AWS_ENDPOINT_SUFFIXES: [&str; 3] = ["amazonaws.com", "api.aws", "amazo
 
 impl Policy {
     /// The (address, name) pairs read from `/etc/hosts` at cold start: a connection to such an
-    /// address matches allowlist entries by that name too. See [`hosts`].
+    /// address matches allowlist entries by that name too. See the `hosts` module.
     pub fn hosts_file(&self) -> &[(std::net::IpAddr, String)] {
         &self.hosts_file
     }
@@ -192,6 +192,7 @@ impl Policy {
         &self.modes
     }
     /// Allowed outbound destinations, as configured.
+    #[doc(hidden)] // for tests, through `internals::Destination`
     pub fn outbound_allow(&self) -> &[Destination] {
         &self.outbound_allow
     }
@@ -201,6 +202,7 @@ impl Policy {
     }
     /// Destinations reachable whatever the mode: the Runtime API, the X-Ray daemon, the
     /// resolvers on port 53, `127.0.0.1` and `::1`.
+    #[doc(hidden)] // for tests, through `internals::Destination`
     pub fn always_reachable(&self) -> &[Destination] {
         &self.always_reachable
     }
@@ -245,7 +247,7 @@ impl Policy {
         self.runtime_tightening
     }
     /// The event sinks.
-    pub fn sinks(&self) -> Sinks {
+    pub(crate) fn sinks(&self) -> Sinks {
         self.sinks
     }
     /// The CloudWatch EMF namespace.
@@ -253,7 +255,7 @@ impl Policy {
         &self.emf_namespace
     }
     /// /tmp wipe settings.
-    pub fn wipe(&self) -> &WipeSettings {
+    pub(crate) fn wipe(&self) -> &WipeSettings {
         &self.wipe
     }
     /// The `[validation]` table as configured, if any.

@@ -56,6 +56,11 @@ pub use replay::Replay;
 pub use shield::{Shield, ShieldBuilder};
 
 pub use fnshield_macros::handler;
+/// The `lambda_runtime` (1.x) fnshield is built on. The handler's `LambdaEvent`, `Context` and
+/// `Error` must come from this version: depend on `lambda_runtime = "1"` yourself, or use these
+/// re-exports and no direct dependency at all, so that the versions cannot clash.
+pub use lambda_runtime;
+pub use lambda_runtime::LambdaEvent;
 mod macro_support;
 /// Used by the code `#[fnshield::handler]` generates, so that users need no direct
 /// dependency on these crates. Not a public API.

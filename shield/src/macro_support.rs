@@ -95,3 +95,15 @@ pub fn finish(r: Result<(), lambda_runtime::Error>) -> ExitCode {
         }
     }
 }
+
+/// Implemented only by the `LambdaEvent` of the `lambda_runtime` fnshield is built on.
+#[diagnostic::on_unimplemented(
+    message = "the handler's event type `{Self}` is not the `LambdaEvent` of the lambda_runtime fnshield is built on (lambda_runtime 1.x)",
+    label = "a `LambdaEvent` from another lambda_runtime version (or not a `LambdaEvent`)",
+    note = "fnshield 0.1 uses lambda_runtime 1.x: write `lambda_runtime = \"1\"` in [dependencies], or use `fnshield::lambda_runtime::LambdaEvent` and drop the direct dependency"
+)]
+pub trait FnshieldEvent {}
+impl<T> FnshieldEvent for lambda_runtime::LambdaEvent<T> {}
+
+/// A compile-time check of the handler's event type; does nothing at run time.
+pub fn event_type<E: FnshieldEvent>() {}

@@ -101,6 +101,7 @@ async fn demo() {
             envs.push(("SHIELD_MODE", m));
         }
         let mut proc = emu.spawn_function(&exe, &envs).await;
+        let proc_pid = proc.pid();
         for (i, (what, event)) in script.iter().enumerate() {
             let id = emu.invoke(event.clone());
             let result = emu.result(&id).await;
@@ -134,9 +135,14 @@ async fn demo() {
                             v["mode"].as_str().unwrap_or("?"),
                             v["policy"].as_str().unwrap_or("?"),
                             v["syscall"].as_str().unwrap_or("-"),
+                            // A child's event carries its own pid; its executable is the
+                            // function's until it execs, so say whose child it is.
                             v["process"]
                                 .as_str()
-                                .map(|p| format!(" by child {p}"))
+                                .map(|_| format!(
+                                    " in child process {} of the function (pid {})",
+                                    v["pid"], proc_pid
+                                ))
                                 .unwrap_or_default(),
                             v["details"],
                             v["how_to_allow"].as_str().unwrap_or("")

@@ -327,6 +327,9 @@ pub struct Reporter {
     function_name: String,
     callback: Option<Callback>,
     pending: Mutex<Pending>,
+    /// Held while records move from the ring into `pending`, so that a flush never misses a
+    /// record another thread has taken off the ring but not yet recorded.
+    drain: Mutex<()>,
     /// The figures of the last wipe that removed something or failed, with the request id
     /// of the invocation after which it ran; they go into that invocation's EMF line.
     wipe: Mutex<Option<(String, WipeFigures)>>,
@@ -373,6 +376,7 @@ impl Reporter {
             function_name: function_name.to_owned(),
             callback,
             pending: Mutex::new(Pending::default()),
+            drain: Mutex::new(()),
             wipe: Mutex::new(None),
             lost_reported: AtomicU64::new(0),
             out: Mutex::new(out),
@@ -401,6 +405,7 @@ impl Reporter {
 
     /// Move everything in `ring` into the pending set.
     pub fn collect_from<const N: usize>(&self, ring: &Ring<N>) {
+        let _draining = self.drain.lock().unwrap_or_else(|p| p.into_inner());
         while let Some(r) = ring.pop() {
             self.record(Event::from_record(&r, &self.function_name));
         }
@@ -427,9 +432,21 @@ impl Reporter {
     /// claimed but not yet finished writing: a record stuck behind one could otherwise miss
     /// its invocation's flush.
     fn collect_settled(&self) {
-        for _ in 0..10_000 {
+        // Not a timing assumption: a producer that has claimed a slot finishes writing it in
+        // a few instructions once it runs; the bound only keeps a flush from waiting forever
+        // on a thread that can never run again (its progress is the ring's dequeue count).
+        let mut seen = RING.dequeued();
+        let mut since = std::time::Instant::now();
+        loop {
             self.collect();
             if RING.is_empty() {
+                return;
+            }
+            let progress = RING.dequeued();
+            if progress != seen {
+                seen = progress;
+                since = std::time::Instant::now();
+            } else if since.elapsed() >= std::time::Duration::from_secs(2) {
                 return;
             }
             std::thread::yield_now();

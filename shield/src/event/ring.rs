@@ -75,6 +75,28 @@ impl<const N: usize> Ring<N> {
     ///
     /// Async-signal-safe: no allocation, no lock, bounded work per attempt.
     pub fn push(&self, rec: &Record) -> bool {
+        let pushed = self.try_push(rec);
+        if !pushed {
+            self.count_lost();
+        }
+        pushed
+    }
+
+    /// Count one record as lost (the caller gave up on pushing it).
+    pub fn count_lost(&self) {
+        self.overflow.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many records consumers have taken so far (wrapping): a change means progress.
+    pub fn dequeued(&self) -> usize {
+        self.dequeue.load(Ordering::Relaxed)
+    }
+
+    /// Append a record; `false` when the ring is full (nothing is counted: the caller
+    /// decides whether to wait or to count the record as lost).
+    ///
+    /// Async-signal-safe: no allocation, no lock, bounded work per attempt.
+    pub fn try_push(&self, rec: &Record) -> bool {
         let mut words = [0u64; RECORD_WORDS];
         rec.encode(&mut words);
         let mut pos = self.enqueue.load(Ordering::Relaxed);
@@ -100,7 +122,6 @@ impl<const N: usize> Ring<N> {
                     Err(cur) => pos = cur,
                 }
             } else if diff < 0 {
-                self.overflow.fetch_add(1, Ordering::Relaxed);
                 return false;
             } else {
                 pos = self.enqueue.load(Ordering::Relaxed);
@@ -238,6 +259,22 @@ mod tests {
             n += 1;
         }
         assert_eq!(n, 256);
+    }
+
+    #[test]
+    fn try_push_leaves_the_decision_to_the_caller() {
+        let ring: Ring<4> = Ring::new();
+        for i in 0..4 {
+            assert!(ring.try_push(&rec(1, i)));
+        }
+        assert!(!ring.try_push(&rec(1, 4)));
+        assert_eq!(ring.overflowed(), 0, "a refused try_push is not a loss yet");
+        let before = ring.dequeued();
+        assert!(ring.pop().is_some());
+        assert_ne!(ring.dequeued(), before, "a pop is progress");
+        assert!(ring.try_push(&rec(1, 4)));
+        ring.count_lost();
+        assert_eq!(ring.overflowed(), 1);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use super::arch::nr;
 use super::decide::{Access, Decider, PathDecision, Verdict, PATH_MAX};
 use super::dns::{HostTable, Name};
 use crate::event::invocation;
-use crate::event::{Record, RecordKind, RING};
+use crate::event::{Record, RecordKind};
 use crate::policy::PolicyKind;
 use crate::sys::{self, now_monotonic_secs, now_realtime_ns, read_cstr_of, read_mem_of, syscall};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -312,8 +312,7 @@ pub(crate) fn push(mut rec: Record) {
     let n = n.min(rec.request_id.len());
     rec.request_id[..n].copy_from_slice(&id[..n]);
     rec.request_id_len = n as u8;
-    RING.push(&rec);
-    super::threads::wake_reporter_if_needed();
+    super::threads::push_record(&rec);
 }
 
 pub(crate) fn access_code(a: Access) -> u8 {

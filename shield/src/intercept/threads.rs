@@ -7,25 +7,60 @@ use crate::sys::{eventfd, syscall, wait_wake};
 /// The reporter's wake-up fd, or -1. Written from signal context when the ring fills up.
 pub(crate) static WAKE_FD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
 
-/// Wake the reporter thread if the ring is half full; when it is three-quarters full, also
-/// yield the CPU (a bounded number of times) so that the reporter can drain it before records
-/// are lost. Async-signal-safe: a `write` to an eventfd and `sched_yield`.
-pub(crate) fn wake_reporter_if_needed() {
-    use crate::event::ring::CAPACITY;
-    let fd = WAKE_FD.load(std::sync::atomic::Ordering::Relaxed);
-    if fd < 0 || crate::event::RING.len() < CAPACITY / 2 {
-        return;
-    }
+/// How long a producer waits for a reporter that makes no progress at all before it counts
+/// its record as lost (seconds of `CLOCK_MONOTONIC`; the wait ends between one and two).
+const STALLED_SECS: u64 = 2;
+
+fn wake(fd: i32) {
     let one = 1u64;
     syscall(
         libc::SYS_write,
         [fd as u64, &one as *const u64 as u64, 8, 0, 0, 0],
     );
-    for _ in 0..64 {
-        if crate::event::RING.len() < CAPACITY * 3 / 4 {
-            break;
+}
+
+/// Push `rec` into the event ring without losing it, and wake the reporter thread once the
+/// ring is half full.
+///
+/// When the ring is full, the producer wakes the reporter and yields until the reporter (or a
+/// flush) has made room: back-pressure, so a flood of violations on a starved CPU slows the
+/// violating thread down instead of losing events. The record is counted as lost (and
+/// reported as a `shield` event) only when consumers made no progress at all for
+/// [`STALLED_SECS`] (no reporter thread, or one that is blocked), so a stuck reporter cannot
+/// hang the caller. Async-signal-safe: atomics, `write` to an eventfd, `sched_yield`,
+/// `clock_gettime`.
+pub(crate) fn push_record(rec: &crate::event::Record) {
+    use crate::event::ring::CAPACITY;
+    use std::sync::atomic::Ordering;
+    let ring = &crate::event::RING;
+    let fd = WAKE_FD.load(Ordering::Relaxed);
+    if ring.try_push(rec) {
+        if fd >= 0 && ring.len() >= CAPACITY / 2 {
+            wake(fd);
         }
+        return;
+    }
+    if fd < 0 {
+        ring.count_lost();
+        return;
+    }
+    let mut seen = ring.dequeued();
+    let mut since = crate::sys::now_monotonic_secs();
+    loop {
+        wake(fd);
         syscall(libc::SYS_sched_yield, [0; 6]);
+        if ring.try_push(rec) {
+            return;
+        }
+        let now = crate::sys::now_monotonic_secs();
+        let progress = ring.dequeued();
+        if progress != seen {
+            seen = progress;
+            since = now;
+        } else if now.saturating_sub(since) >= STALLED_SECS {
+            ring.count_lost();
+            return;
+        }
     }
 }
 

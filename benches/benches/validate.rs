@@ -21,6 +21,19 @@
 //!   the `api_gateway_v1` envelope; the raw side parses the event, takes `body`, parses it
 //!   and validates it.
 //!
+//! * `validate_kinesis_gzip`: `tests/data/events/kinesis_cloudwatch_logs_valid.json`, a
+//!   Kinesis batch of two CloudWatch Logs records (base64 of gzip JSON), `kinesis` envelope,
+//!   schema `cloudwatch_logs.json`. The raw side parses the event, base64-decodes and gunzips
+//!   each record's data, parses it and validates it.
+//! * `validate_dynamodb_streams`: `tests/data/events/dynamodb_streams_valid.json`, a DynamoDB
+//!   Streams batch (one INSERT, one MODIFY: three images), `dynamodb_streams` envelope. The raw
+//!   side parses the event, unmarshals each image from attribute-value JSON and validates it.
+//!
+//! For the two decoding envelopes, each group also has `schema_only` (raw `jsonschema` on the
+//! already-extracted documents) and `decode_only` (the raw side's decoding without the schema),
+//! so the summary can show fnshield against "schema work + the decoding itself" and the
+//! decoding's share.
+//!
 //! After the criterion benchmarks, the same pairs run again as interleaved A/B rounds (bursts
 //! of about 2 ms, alternating) so that load from other processes on a shared machine hits
 //! both sides alike; the summary gives the median of the per-round ratios as well.
@@ -42,6 +55,10 @@ const ORDER_SCHEMA: &str = include_str!("../../tests/data/events/schemas/order.2
 /// Interleaved rounds per payload in the paired measurement.
 const ROUNDS: usize = 101;
 const API_GATEWAY_V1: &[u8] = include_bytes!("../../tests/data/events/api_gateway_v1_valid.json");
+const CWL_SCHEMA: &str = include_str!("../../tests/data/events/schemas/cloudwatch_logs.json");
+const KINESIS_GZIP: &[u8] =
+    include_bytes!("../../tests/data/events/kinesis_cloudwatch_logs_valid.json");
+const DYNAMODB: &[u8] = include_bytes!("../../tests/data/events/dynamodb_streams_valid.json");
 
 /// `{"type": "array", "items": <order>}`, with the order's `$defs` moved to the root so its
 /// `$ref` still resolves.
@@ -108,6 +125,74 @@ fn raw_check_api_gateway(v: &jsonschema::Validator, bytes: &[u8]) -> bool {
     }
 }
 
+/// The raw side's decoding of a Kinesis batch: each record's data, base64 then gzip then JSON.
+fn decode_kinesis_gzip(bytes: &[u8]) -> Option<Vec<Value>> {
+    use base64::Engine as _;
+    use std::io::Read as _;
+    let event: Value = serde_json::from_slice(bytes).ok()?;
+    let mut docs = Vec::new();
+    for record in event.get("Records")?.as_array()? {
+        let data = record.get("kinesis")?.get("data")?.as_str()?;
+        let gz = base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .ok()?;
+        let mut json = Vec::new();
+        flate2::read::GzDecoder::new(&gz[..])
+            .read_to_end(&mut json)
+            .ok()?;
+        docs.push(serde_json::from_slice(&json).ok()?);
+    }
+    Some(docs)
+}
+
+/// Attribute-value JSON to plain JSON (the bench's own, minimal: the types the fixture uses
+/// and the containers).
+fn unmarshal(attr: &Value) -> Option<Value> {
+    let (ty, v) = attr.as_object()?.iter().next()?;
+    Some(match ty.as_str() {
+        "S" | "B" | "BOOL" => v.clone(),
+        "N" => Value::Number(v.as_str()?.parse().ok()?),
+        "NULL" => Value::Null,
+        "M" => Value::Object(
+            v.as_object()?
+                .iter()
+                .map(|(k, x)| Some((k.clone(), unmarshal(x)?)))
+                .collect::<Option<_>>()?,
+        ),
+        "L" => Value::Array(v.as_array()?.iter().map(unmarshal).collect::<Option<_>>()?),
+        _ => v.clone(),
+    })
+}
+
+/// The raw side's decoding of a DynamoDB Streams batch: every NewImage and OldImage, plain.
+fn decode_dynamodb(bytes: &[u8]) -> Option<Vec<Value>> {
+    let event: Value = serde_json::from_slice(bytes).ok()?;
+    let mut docs = Vec::new();
+    for record in event.get("Records")?.as_array()? {
+        let ddb = record.get("dynamodb")?;
+        for key in ["NewImage", "OldImage"] {
+            if let Some(image) = ddb.get(key) {
+                docs.push(Value::Object(
+                    image
+                        .as_object()?
+                        .iter()
+                        .map(|(k, x)| Some((k.clone(), unmarshal(x)?)))
+                        .collect::<Option<_>>()?,
+                ));
+            }
+        }
+    }
+    Some(docs)
+}
+
+fn raw_check_kinesis_gzip(v: &jsonschema::Validator, bytes: &[u8]) -> bool {
+    decode_kinesis_gzip(bytes).is_some_and(|docs| docs.iter().all(|d| v.is_valid(d)))
+}
+
+fn raw_check_dynamodb(v: &jsonschema::Validator, bytes: &[u8]) -> bool {
+    decode_dynamodb(bytes).is_some_and(|docs| docs.iter().all(|d| v.is_valid(d)))
+}
+
 fn valid(v: &Validator, bytes: &[u8]) -> bool {
     matches!(v.check_event(bytes), EventVerdict::Valid)
 }
@@ -134,7 +219,9 @@ fn main() {
     let many = orders(500);
 
     type RawCheck = fn(&jsonschema::Validator, &[u8]) -> bool;
-    let cases: [(&str, &Value, Envelope, &[u8], RawCheck); 3] = [
+    type Decode = fn(&[u8]) -> Option<Vec<Value>>;
+    let cwl_schema: Value = serde_json::from_str(CWL_SCHEMA).expect("CloudWatch Logs schema");
+    let cases: [(&str, &Value, Envelope, &[u8], RawCheck); 5] = [
         (
             "validate_order",
             &order_schema,
@@ -156,10 +243,24 @@ fn main() {
             API_GATEWAY_V1,
             raw_check_api_gateway,
         ),
+        (
+            "validate_kinesis_gzip",
+            &cwl_schema,
+            Envelope::Kinesis,
+            KINESIS_GZIP,
+            raw_check_kinesis_gzip,
+        ),
+        (
+            "validate_dynamodb_streams",
+            &order_schema,
+            Envelope::DynamoDbStreams,
+            DYNAMODB,
+            raw_check_dynamodb,
+        ),
     ];
     let mut pairs = Vec::new();
     for (group, schema, envelope, bytes, raw_fn) in cases {
-        let s = shielded(schema, envelope);
+        let s = shielded(schema, envelope.clone());
         let r = raw(schema);
         // Both must accept the payload, or the bench compares different work.
         assert!(valid(&s, bytes), "{group}: fnshield rejects the payload");
@@ -170,6 +271,18 @@ fn main() {
         let mut g = c.benchmark_group(group);
         g.bench_function("fnshield", |b| b.iter(|| valid(&s, black_box(bytes))));
         g.bench_function("raw", |b| b.iter(|| raw_fn(&r, black_box(bytes))));
+        let decode: Option<Decode> = match envelope {
+            Envelope::Kinesis => Some(decode_kinesis_gzip),
+            Envelope::DynamoDbStreams => Some(decode_dynamodb),
+            _ => None,
+        };
+        if let Some(decode) = decode {
+            let docs = decode(bytes).expect("the raw side decodes the fixture");
+            g.bench_function("schema_only", |b| {
+                b.iter(|| black_box(&docs).iter().all(|d| r.is_valid(d)))
+            });
+            g.bench_function("decode_only", |b| b.iter(|| decode(black_box(bytes))));
+        }
         g.finish();
         if measuring {
             // Bursts of about 2 ms each, calibrated on the raw side.
@@ -202,8 +315,43 @@ fn main() {
             "API Gateway v1 event, body envelope (~2.4 kB)",
             "validate_api_gateway_v1",
         ),
+        (
+            "Kinesis batch of 2 gzip CloudWatch Logs records (raw = decode + schema)",
+            "validate_kinesis_gzip",
+        ),
+        (
+            "DynamoDB Streams batch, 3 images (raw = unmarshal + schema)",
+            "validate_dynamodb_streams",
+        ),
     ] {
         summary.ratio(what, group, "fnshield", "raw", Some(1.1));
+    }
+    for (what, group) in [
+        ("Kinesis gzip", "validate_kinesis_gzip"),
+        ("DynamoDB Streams", "validate_dynamodb_streams"),
+    ] {
+        summary.ratio(
+            &format!("{what}: fnshield / schema on the extracted documents"),
+            group,
+            "fnshield",
+            "schema_only",
+            None,
+        );
+        if let (Some(f), Some(schema), Some(decode)) = (
+            summary.median(group, "fnshield"),
+            summary.median(group, "schema_only"),
+            summary.median(group, "decode_only"),
+        ) {
+            let r = f / (schema + decode);
+            summary.row(
+                format!(
+                    "{what}: fnshield / (schema + decoding), decoding {}",
+                    fmt_ns(decode)
+                ),
+                format!("{r:.3}×"),
+                format!("≤ 1.1× — {}", verdict(r, 1.1)),
+            );
+        }
     }
     if let (Some(env), Some(alone)) = (
         summary.median("validate_api_gateway_v1", "fnshield"),

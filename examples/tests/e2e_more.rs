@@ -317,3 +317,69 @@ async fn tmp_wipe_runs_after_the_response_and_before_next() {
     assert_eq!(r["result"], "false", "invocation 1's file survived");
     assert!(!planted.exists());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn auto_partial_batches_answer_each_source_in_its_own_shape() {
+    let s = setup(
+        "auto-batches",
+        r#"["json"]"#,
+        "[validation]\nschema = \"schemas/order.json\"\nenvelope = \"auto\"\npartial_batch = true\n",
+    );
+    order_schema(&s);
+    let (emu, _p) = start(&s, SHIELDED_FN, &[]).await;
+
+    // DynamoDB Streams: record 1 is invalid, record 2 is withheld (same shard, order kept).
+    let event = fixture("dynamodb_streams_invalid.json");
+    let id = emu.invoke(event.clone());
+    let r = emu.result(&id).await.expect_response();
+    assert_eq!(r["Records"], json!([event["Records"][0]]), "{r}");
+    assert_eq!(
+        r["batchItemFailures"],
+        json!([
+            {"itemIdentifier": event["Records"][1]["dynamodb"]["SequenceNumber"]},
+            {"itemIdentifier": event["Records"][2]["dynamodb"]["SequenceNumber"]},
+        ]),
+        "{r}"
+    );
+    assert!(!r.to_string().contains("SECRET"), "{r}");
+    emu.wait_next_after(&id).await;
+    let lines = emu.shield_events_for(&id);
+    assert_eq!(lines.len(), 1, "{}", emu.render_timeline());
+    assert_eq!(
+        lines[0]["details"]["envelope"], "dynamodb_streams",
+        "{}",
+        lines[0]
+    );
+
+    // Kafka: identifiers are {partition, offset}; the other partition is untouched.
+    let event = fixture("kafka_invalid.json");
+    let r = emu.call(event.clone()).await.expect_response();
+    assert_eq!(
+        r["records"],
+        json!({"orders-0": [event["records"]["orders-0"][0]],
+               "orders-1": event["records"]["orders-1"]}),
+        "{r}"
+    );
+    assert_eq!(
+        r["batchItemFailures"],
+        json!([
+            {"itemIdentifier": {"partition": "orders-0", "offset": 16}},
+            {"itemIdentifier": {"partition": "orders-0", "offset": 17}},
+        ]),
+        "{r}"
+    );
+
+    // Firehose: the handler's answer (here its echo of the two valid records) plus
+    // ProcessingFailed for the invalid one, with its original data.
+    let event = fixture("kinesis_firehose_invalid.json");
+    let r = emu.call(event.clone()).await.expect_response();
+    let records = r["records"].as_array().unwrap_or_else(|| panic!("{r}"));
+    assert_eq!(records.len(), 3, "{r}");
+    assert_eq!(records[0], event["records"][0]);
+    assert_eq!(records[1], event["records"][2]);
+    assert_eq!(
+        records[2],
+        json!({"recordId": event["records"][1]["recordId"], "result": "ProcessingFailed",
+               "data": event["records"][1]["data"]})
+    );
+}

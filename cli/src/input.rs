@@ -177,7 +177,7 @@ pub fn read(mut input: impl BufRead, on_event: &mut dyn FnMut(Value)) -> io::Res
         let len = buf.len();
         input.consume(len);
     };
-    if first == b'[' {
+    if first == b'[' && opens_array_of_records(input.fill_buf()?) {
         read_json_array(input, &mut counts, on_event)?;
         return Ok(counts);
     }
@@ -204,6 +204,16 @@ pub fn read(mut input: impl BufRead, on_event: &mut dyn FnMut(Value)) -> io::Res
         if input.read_until(b'\n', &mut line)? == 0 {
             return Ok(counts);
         }
+    }
+}
+
+/// Whether `buf` (starting at a `[`) opens a JSON array of records (`[ {` or `[ ]`), and not
+/// a log line that starts with a bracket (`[INFO] …`, `[2026-11-18 …]`).
+fn opens_array_of_records(buf: &[u8]) -> bool {
+    match buf[1..].iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b) => matches!(b, b'{' | b']'),
+        // Only whitespace in the buffer after `[`: an array is the likelier reading.
+        None => true,
     }
 }
 

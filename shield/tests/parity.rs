@@ -562,6 +562,78 @@ fn w_many(c: &Ctx) -> i32 {
 
 const MANY: u64 = 5_000;
 
+/// 8. What the filter used to decide in the kernel (issue 13, kind 11): a process created with
+/// clone3, an io_uring instance, and open_by_handle_at of the code. Each must behave as with no
+/// shield (ENOSYS and EPERM before); what they could hide is reported.
+fn w_kernel_decided(c: &Ctx) -> i32 {
+    // clone3 creating a process, as fork does; the child exits at once.
+    let mut args = [0u64; 11];
+    args[4] = libc::SIGCHLD as u64; // exit_signal
+                                    // SAFETY: clone3 without CLONE_VM: the child is a copy that leaves with _exit.
+    let pid = unsafe { libc::syscall(libc::SYS_clone3, args.as_mut_ptr(), 88) };
+    if pid == 0 {
+        // SAFETY: leave the child without running destructors.
+        unsafe { libc::_exit(7) };
+    }
+    if pid > 0 {
+        let mut status = 0;
+        // SAFETY: reaping our child.
+        unsafe { libc::waitpid(pid as i32, &mut status, 0) };
+        println!("clone3: child exited {}", libc::WEXITSTATUS(status));
+    } else {
+        println!("clone3: errno {}", errno());
+    }
+    let mut params = [0u8; 120];
+    // SAFETY: io_uring_setup with a zeroed io_uring_params.
+    let ring = unsafe { libc::syscall(libc::SYS_io_uring_setup, 4, params.as_mut_ptr()) };
+    if ring >= 0 {
+        println!("io_uring_setup: ok");
+        // SAFETY: closing our fd.
+        unsafe { libc::close(ring as i32) };
+    } else {
+        println!("io_uring_setup: errno {}", errno());
+    }
+    let boot = CString::new(c.task.join("bootstrap").to_str().unwrap()).unwrap();
+    // SAFETY: name_to_handle_at/open_by_handle_at with a correctly sized file_handle buffer.
+    unsafe {
+        let mut fh = [0u32; 2 + 32];
+        fh[0] = 128;
+        let mut mount_id = 0;
+        let r = libc::syscall(
+            libc::SYS_name_to_handle_at,
+            libc::AT_FDCWD,
+            boot.as_ptr(),
+            fh.as_mut_ptr(),
+            &mut mount_id,
+            0,
+        );
+        if r != 0 {
+            println!("name_to_handle_at: errno {}", errno());
+            return 0;
+        }
+        let mnt = libc::open(c"/".as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY);
+        let fd = libc::syscall(
+            libc::SYS_open_by_handle_at,
+            mnt,
+            fh.as_mut_ptr(),
+            libc::O_RDONLY,
+        );
+        if fd >= 0 {
+            let mut b = [0u8; 64];
+            let n = libc::read(fd as i32, b.as_mut_ptr().cast(), 64);
+            println!(
+                "open_by_handle_at: {:?}",
+                String::from_utf8_lossy(&b[..n.max(0) as usize])
+            );
+            libc::close(fd as i32);
+        } else {
+            println!("open_by_handle_at: errno {}", errno());
+        }
+        libc::close(mnt);
+    }
+    0
+}
+
 /// 7. The staging switch itself: SHIELD_MODE=alert from the process environment.
 fn w_env_switch(c: &Ctx) -> i32 {
     let envs: &[(&str, &Path)] = &[("T", &c.tmp), ("TASK", &c.task)];
@@ -1172,6 +1244,25 @@ fn own_signal_handlers_process_directed_storm() {
         "own_signal_handlers_process_directed_storm",
         w_signals_process_directed,
     );
+}
+
+#[test]
+fn kernel_decided_calls() {
+    let o = parity("kernel_decided_calls", w_kernel_decided, How::Builder);
+    // Reading the code through a file handle is reported like any read of it (the run is as
+    // root, as CI is: open_by_handle_at needs CAP_DAC_READ_SEARCH with or without a shield).
+    o.expect_by(
+        PolicyKind::ReadHandler,
+        &path(&o.base, "task/bootstrap", "read"),
+        "open_by_handle_at",
+        1,
+    );
+    // An io_uring instance is reported once (its operations are not seen by the shield).
+    let rings = o.matching(PolicyKind::ReadHandler, |d| d.contains("io_uring"));
+    assert!(rings.len() <= 1, "{}", o.dump());
+    assert!(rings
+        .iter()
+        .all(|e| e.syscall == "io_uring_setup" && e.count == 1));
 }
 
 #[test]

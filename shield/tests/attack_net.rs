@@ -1217,3 +1217,86 @@ both!(
     k11_alert_mode_kernel_decisions,
     super::k11_alert_mode_kernel_decisions
 );
+
+// ---------------------------------------------------------------------------------------------
+// Kind 9: events are durable before the violating call returns.
+// ---------------------------------------------------------------------------------------------
+
+/// A blocked connect to 127.0.0.2, then the process ends without any flush: by `_exit`
+/// (`how == 0`), by SIGKILL (`1`), or by `_exit` right after a second thread read the
+/// environment (`2`).
+fn k9_violate_then_die(how: u8) {
+    let target = TcpListener::bind("127.0.0.2:0").unwrap();
+    let (ip, port) = v4(target.local_addr().unwrap());
+    let _s = shield(|b| b);
+    if how == 2 {
+        let t = std::thread::spawn(|| std::fs::read("/proc/self/environ").unwrap_err());
+        assert_eq!(t.join().unwrap().raw_os_error(), Some(libc::EACCES));
+    }
+    assert_eq!(connect_raw(ip, port), libc::EPERM);
+    // SAFETY: ending the process at once, as a timeout or an attacker hiding its tracks would.
+    unsafe {
+        if how == 1 {
+            libc::kill(libc::getpid(), libc::SIGKILL);
+        }
+        libc::_exit(0);
+    }
+}
+
+fn k9_check(which: &str, name: &str, how: u8, body: fn()) {
+    let r = run(name, which, body);
+    let lines: Vec<serde_json::Value> = r
+        .stdout
+        .lines()
+        .filter(|l| l.contains("\"function_shield\""))
+        // (The test harness's own "test name ... " may precede the line on stdout.)
+        .filter_map(|l| serde_json::from_str(&l[l.find('{').unwrap_or(0)..]).ok())
+        .collect();
+    let connect = lines.iter().find(|v| {
+        v["policy"] == "outbound_connectivity"
+            && v["action"] == "blocked"
+            && v["details"]["ip"] == "127.0.0.2"
+    });
+    assert!(
+        connect.is_some_and(|v| v["early"] == true && v["count"] == 1 && v["level"] == "ERROR"),
+        "the blocked connect reached stdout before the process died ({:?}):\n{}\n{}",
+        r.status,
+        r.stdout,
+        r.stderr
+    );
+    if how == 2 {
+        assert!(
+            lines
+                .iter()
+                .any(|v| v["policy"] == "read_handler"
+                    && v["details"]["path"] == "/proc/self/environ"),
+            "{}",
+            r.stdout
+        );
+    }
+    if how == 1 {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(r.status.signal(), Some(libc::SIGKILL));
+    }
+}
+
+macro_rules! k9 {
+    ($name:ident, $how:expr) => {
+        mod $name {
+            fn body() {
+                super::k9_violate_then_die($how);
+            }
+            #[test]
+            fn trap() {
+                super::k9_check("trap", stringify!($name), $how, body);
+            }
+            #[test]
+            fn notify() {
+                super::k9_check("notify", stringify!($name), $how, body);
+            }
+        }
+    };
+}
+k9!(k9_exit_without_flush, 0);
+k9!(k9_sigkill_after_violation, 1);
+k9!(k9_other_thread_then_exit, 2);

@@ -6,6 +6,7 @@
 //! configured sinks when the invocation is flushed (after its response has been posted and
 //! before the next event is requested).
 
+pub(crate) mod durable;
 pub mod invocation;
 pub mod record;
 pub mod ring;
@@ -158,6 +159,10 @@ pub struct Event {
     pub function_name: String,
     /// How many identical occurrences this event stands for, within one invocation.
     pub count: u64,
+    /// The first occurrence was written to stdout at once, before the violating call returned
+    /// (the `json` sink's `"early": true` line). At the flush the `json` sink prints the event
+    /// again only if it occurred more than once, with its full count.
+    pub early: bool,
     /// Set when a path or argv was truncated to fit the record.
     pub truncated: bool,
     /// The executable of the process that made the call, when it is a child process.
@@ -182,6 +187,7 @@ impl Event {
             request_id: request_id.into(),
             function_name: String::new(),
             count: 1,
+            early: false,
             truncated: false,
             process: None,
         }
@@ -292,6 +298,7 @@ impl Event {
             request_id,
             function_name: function_name.to_owned(),
             count: 1,
+            early: r.early,
             truncated: r.truncated,
             process: (r.exe_len > 0)
                 .then(|| String::from_utf8_lossy(&r.exe[..r.exe_len as usize]).into_owned()),
@@ -395,7 +402,10 @@ impl Reporter {
         let key = ev.fold_key();
         let mut p = self.lock();
         match p.events.get_mut(&key) {
-            Some(e) => e.count += ev.count,
+            Some(e) => {
+                e.count += ev.count;
+                e.early |= ev.early;
+            }
             None => {
                 p.order.push(key.clone());
                 p.events.insert(key, ev);
@@ -526,7 +536,9 @@ impl Reporter {
                 Action::Blocked => summary.blocked += 1,
                 Action::Alerted => summary.alerted += 1,
             }
-            if self.sinks.json {
+            // A first occurrence already written early is not repeated unless the count adds
+            // something (see `durable`).
+            if self.sinks.json && !(e.early && e.count == 1) {
                 let _ = writeln!(out, "{}", json_line(e));
             }
             if self.sinks.tracing {

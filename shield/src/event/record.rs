@@ -72,6 +72,9 @@ pub struct Record {
     pub truncated: bool,
     /// The executable of the calling process when it is not this process (a child).
     pub exe: [u8; EXE_MAX],
+    /// Set when this occurrence was written to stdout at once (the first of its violation;
+    /// see `event::durable`).
+    pub early: bool,
     /// Used length of `exe`.
     pub exe_len: u8,
 }
@@ -98,6 +101,7 @@ impl Record {
         truncated: false,
         exe: [0; EXE_MAX],
         exe_len: 0,
+        early: false,
     };
 
     /// A new record for `policy`.
@@ -173,6 +177,7 @@ impl Record {
         b[112..368].copy_from_slice(&self.text);
         b[368..624].copy_from_slice(&self.argv);
         b[45] = self.exe_len;
+        b[46] = self.early as u8;
         b[624..752].copy_from_slice(&self.exe);
         for (i, w) in out.iter_mut().enumerate() {
             let mut c = [0u8; 8];
@@ -215,6 +220,7 @@ impl Record {
         r.text.copy_from_slice(&b[112..368]);
         r.argv.copy_from_slice(&b[368..624]);
         r.exe_len = b[45].min(EXE_MAX as u8);
+        r.early = b[46] != 0;
         r.exe.copy_from_slice(&b[624..752]);
         r
     }

@@ -174,6 +174,9 @@ fn arm(
     if STATE.set(state).is_err() {
         return Err(Armed::Failed(InstallError::AlreadyInstalled));
     }
+    if policy.sinks().json {
+        crate::event::durable::enable(policy.function_name());
+    }
     if let Err(e) = sys::sigsys::install(trap::on_trap) {
         return Err(Armed::Refused(format!(
             "sigaction(SIGSYS) failed: errno {e}"

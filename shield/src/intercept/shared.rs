@@ -312,6 +312,8 @@ pub(crate) fn push(mut rec: Record) {
     let n = n.min(rec.request_id.len());
     rec.request_id[..n].copy_from_slice(&id[..n]);
     rec.request_id_len = n as u8;
+    // The first occurrence of each violation reaches stdout before the call returns.
+    crate::event::durable::first_occurrence(&mut rec);
     super::threads::push_record(&rec);
 }
 

@@ -1,0 +1,440 @@
+//! Durable first occurrences (issue 13, kind 9): the first occurrence of each violation is
+//! written to stdout as its JSON event line *before the violating call returns*, from the
+//! signal handler or the supervisor that decided it. A process that is then SIGKILLed, calls
+//! `_exit`, or is ended by Lambda at its timeout has still reported what it tried.
+//!
+//! Everything here is async-signal-safe: no allocation, no lock. "First" is per violation and
+//! invocation (the fold key of [`Event`](super::Event): policy, action, syscall, details,
+//! request id), remembered as a 64-bit hash in a fixed lock-free table of [`SLOTS`] entries;
+//! when the table is full, nothing more is written early (the events still reach every sink at
+//! the next flush, with their counts).
+//!
+//! The early line has the fields of [`json_line`](super::sink::json_line), in the same order,
+//! plus `"early": true`, with `"count": 1`. At the flush, an event whose first occurrence was written early is printed
+//! again only if it occurred more than once, with its full count: that line supersedes the
+//! early one.
+
+use super::record::{Record, RecordKind};
+use crate::policy::PolicyKind;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+/// Distinct violations remembered.
+pub const SLOTS: usize = 4096;
+
+static ENABLED: AtomicBool = AtomicBool::new(false);
+static FUNCTION_NAME: OnceLock<Box<str>> = OnceLock::new();
+static SEEN: [AtomicU64; SLOTS] = [const { AtomicU64::new(0) }; SLOTS];
+
+/// Turn early lines on (the `json` sink is configured), naming the function in them.
+pub(crate) fn enable(function_name: &str) {
+    let _ = FUNCTION_NAME.set(function_name.into());
+    ENABLED.store(true, Ordering::Release);
+}
+
+/// If `rec` is the first occurrence of its violation, write its line to stdout now and mark
+/// the record (`rec.early`). Async-signal-safe.
+pub(crate) fn first_occurrence(rec: &mut Record) {
+    if !ENABLED.load(Ordering::Acquire) || !insert(key(rec)) {
+        return;
+    }
+    let mut line = Line {
+        buf: [0; LINE_MAX],
+        n: 0,
+        full: false,
+    };
+    format(&mut line, rec);
+    if line.full {
+        return; // does not fit: it is printed, complete, at the flush
+    }
+    line.push(b"\n");
+    let mut at = 0;
+    for _ in 0..16 {
+        if at >= line.n {
+            break;
+        }
+        let r = crate::sys::syscall(
+            libc::SYS_write,
+            [
+                1,
+                line.buf[at..].as_ptr() as u64,
+                (line.n - at) as u64,
+                0,
+                0,
+                0,
+            ],
+        );
+        if r == -(libc::EINTR as i64) {
+            continue;
+        }
+        if r <= 0 {
+            return;
+        }
+        at += r as usize;
+    }
+    rec.early = at >= line.n;
+}
+
+/// FNV-1a over the fields of the fold key. Never 0 (0 marks a free slot).
+fn key(r: &Record) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        h ^= 0xff;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    };
+    eat(&[r.policy, r.blocked as u8, r.kind as u8, r.access, r.family]);
+    eat(&r.syscall.to_le_bytes());
+    eat(&r.ip);
+    eat(&r.port.to_le_bytes());
+    eat(&r.text[..r.text_len as usize]);
+    eat(&r.argv[..r.argv_len as usize]);
+    eat(&r.request_id[..r.request_id_len as usize]);
+    h.max(1)
+}
+
+/// Insert `h`; true if it was not there. Bounded linear probing, lock-free.
+fn insert(h: u64) -> bool {
+    let start = (h as usize) % SLOTS;
+    for i in 0..64 {
+        let slot = &SEEN[(start + i) % SLOTS];
+        match slot.compare_exchange(0, h, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => return true,
+            Err(cur) if cur == h => return false,
+            Err(_) => {}
+        }
+    }
+    false
+}
+
+const LINE_MAX: usize = 2048;
+
+/// A line being built in a fixed buffer.
+struct Line {
+    buf: [u8; LINE_MAX],
+    n: usize,
+    full: bool,
+}
+
+impl Line {
+    fn push(&mut self, b: &[u8]) {
+        if self.n + b.len() > LINE_MAX {
+            self.full = true;
+            return;
+        }
+        self.buf[self.n..self.n + b.len()].copy_from_slice(b);
+        self.n += b.len();
+    }
+
+    /// A JSON string (quoted, escaped; invalid UTF-8 becomes U+FFFD, as `from_utf8_lossy`).
+    fn string(&mut self, bytes: &[u8]) {
+        self.push(b"\"");
+        for chunk in bytes.utf8_chunks() {
+            for c in chunk.valid().chars() {
+                match c {
+                    '"' => self.push(b"\\\""),
+                    '\\' => self.push(b"\\\\"),
+                    '\n' => self.push(b"\\n"),
+                    '\r' => self.push(b"\\r"),
+                    '\t' => self.push(b"\\t"),
+                    c if (c as u32) < 0x20 => {
+                        let _ = write!(self, "\\u{:04x}", c as u32);
+                    }
+                    c => {
+                        let mut b = [0u8; 4];
+                        self.push(c.encode_utf8(&mut b).as_bytes());
+                    }
+                }
+            }
+            if !chunk.invalid().is_empty() {
+                self.push("\u{fffd}".as_bytes());
+            }
+        }
+        self.push(b"\"");
+    }
+}
+
+impl std::fmt::Write for Line {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.push(s.as_bytes());
+        Ok(())
+    }
+}
+
+fn format(w: &mut Line, r: &Record) {
+    let blocked = r.blocked;
+    w.push(b"{\"function_shield\":true,\"level\":");
+    w.push(if blocked { b"\"ERROR\"" } else { b"\"WARN\"" });
+    w.push(b",\"policy\":");
+    w.string(PolicyKind::from_u8(r.policy).as_str().as_bytes());
+    w.push(if blocked {
+        b",\"mode\":\"block\",\"action\":\"blocked\",\"details\":{"
+    } else {
+        b",\"mode\":\"alert\",\"action\":\"alerted\",\"details\":{"
+    });
+    let text = &r.text[..r.text_len as usize];
+    match r.kind {
+        RecordKind::Path => {
+            w.push(b"\"path\":");
+            w.string(text);
+            w.push(b",\"access\":\"");
+            w.push(match r.access {
+                0 => b"read" as &[u8],
+                1 => b"write",
+                2 => b"read_write",
+                _ => b"metadata",
+            });
+            w.push(b"\"");
+        }
+        RecordKind::Net => {
+            if !text.is_empty() {
+                w.push(b"\"host\":");
+                w.string(text);
+                w.push(b",");
+            }
+            let ip: std::net::IpAddr = if r.family == 6 {
+                std::net::Ipv6Addr::from(r.ip).into()
+            } else {
+                std::net::Ipv4Addr::new(r.ip[0], r.ip[1], r.ip[2], r.ip[3]).into()
+            };
+            let _ = write!(w, "\"ip\":\"{ip}\",\"port\":{}", r.port);
+        }
+        RecordKind::Exec => {
+            w.push(b"\"path\":");
+            w.string(text);
+            w.push(b",\"argv\":[");
+            if r.argv_len > 0 {
+                for (i, a) in r.argv[..r.argv_len as usize].split(|&b| b == 0).enumerate() {
+                    if i > 0 {
+                        w.push(b",");
+                    }
+                    w.string(a);
+                }
+            }
+            w.push(b"]");
+        }
+        RecordKind::Fork => {}
+        RecordKind::Bypass => {
+            w.push(b"\"what\":");
+            w.string(text);
+        }
+    }
+    w.push(b"},\"timestamp\":\"");
+    timestamp(w, r.timestamp_ns);
+    w.push(b"\",\"request_id\":");
+    if r.request_id_len == 0 {
+        w.push(b"\"unknown\"");
+    } else {
+        w.string(&r.request_id[..r.request_id_len as usize]);
+    }
+    w.push(b",\"function_name\":");
+    w.string(FUNCTION_NAME.get().map_or(&b""[..], |n| n.as_bytes()));
+    if r.syscall >= 0 {
+        w.push(b",\"syscall\":\"");
+        w.push(crate::syscall_name(i64::from(r.syscall)).as_bytes());
+        w.push(b"\"");
+    }
+    let _ = write!(w, ",\"pid\":{}", r.pid);
+    if r.exe_len > 0 {
+        w.push(b",\"process\":");
+        w.string(&r.exe[..r.exe_len as usize]);
+    }
+    w.push(b",\"count\":1");
+    if r.truncated {
+        w.push(b",\"truncated\":true");
+    }
+    let mut h = Line {
+        buf: [0; LINE_MAX],
+        n: 0,
+        full: false,
+    };
+    how_to_allow(&mut h, r);
+    w.push(b",\"how_to_allow\":");
+    w.string(&h.buf[..h.n]);
+    w.full |= h.full;
+    w.push(b",\"early\":true}");
+}
+
+/// [`Event::how_to_allow`](super::Event::how_to_allow), written without allocating.
+fn how_to_allow(h: &mut Line, r: &Record) {
+    let text = &r.text[..r.text_len as usize];
+    match r.kind {
+        RecordKind::Net => {
+            let mut d = Line {
+                buf: [0; LINE_MAX],
+                n: 0,
+                full: false,
+            };
+            if !text.is_empty() {
+                d.push(text);
+                let _ = write!(d, ":{}", r.port);
+            } else if r.family == 6 {
+                let _ = write!(d, "[{}]:{}", std::net::Ipv6Addr::from(r.ip), r.port);
+            } else {
+                let _ = write!(
+                    d,
+                    "{}:{}",
+                    std::net::Ipv4Addr::new(r.ip[0], r.ip[1], r.ip[2], r.ip[3]),
+                    r.port
+                );
+            }
+            let dest = &d.buf[..d.n];
+            h.push(b"add \"");
+            h.push(dest);
+            h.push(b"\" to outbound_connectivity.allow (builder: .allow_destination(\"");
+            h.push(dest);
+            h.push(b"\"))");
+        }
+        RecordKind::Path if PolicyKind::from_u8(r.policy) == PolicyKind::ReadWriteTmp => {
+            let (key, call): (&[u8], &[u8]) = if r.access == 1 || r.access == 2 {
+                (b"read_write_tmp.allow_write", b"allow_tmp_write")
+            } else {
+                (b"read_write_tmp.allow_read", b"allow_tmp_read")
+            };
+            h.push(b"add \"");
+            h.push(text);
+            h.push(b"\" or a parent directory to ");
+            h.push(key);
+            h.push(b" (builder: .");
+            h.push(call);
+            h.push(b"(\"");
+            h.push(text);
+            h.push(b"\"))");
+        }
+        RecordKind::Path => h.push(b"set read_handler.mode = \"allow\" (builder: .read_handler(Mode::Allow); env: SHIELD_POLICY_READ_HANDLER=allow); protected paths cannot be allowed one by one"),
+        RecordKind::Exec => {
+            h.push(b"add \"");
+            h.push(text);
+            h.push(b"\" to create_child_process.allow (builder: .allow_exec(\"");
+            h.push(text);
+            h.push(b"\"))");
+        }
+        RecordKind::Bypass if text.starts_with(b"DNS query for ") => {
+            h.push(b"add \"");
+            h.push(&text[b"DNS query for ".len()..]);
+            h.push(b"\" to outbound_connectivity.allow (builder: .allow_destination(...)); under block, DNS queries are sent only for allowed names");
+        }
+        RecordKind::Bypass => h.push(b"raw and packet sockets, routing headers, source routes and unknown address families are refused under outbound_connectivity block; set outbound_connectivity.mode = \"alert\" or \"allow\" if the function needs them"),
+        RecordKind::Fork => h.push(b"list the programs the function runs in create_child_process.allow (builder: .allow_exec(...)), or set create_child_process.mode = \"allow\""),
+    }
+}
+
+/// RFC 3339 UTC with milliseconds, as the other sinks write it (civil-from-days, Howard
+/// Hinnant's algorithm).
+fn timestamp(w: &mut Line, ns: u64) {
+    let secs = (ns / 1_000_000_000) as i64;
+    let ms = (ns / 1_000_000) % 1000;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = if month <= 2 { y + 1 } else { y };
+    let _ = write!(
+        w,
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{ms:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Action, Details, Event};
+
+    fn line_of(rec: &Record) -> String {
+        let mut l = Line {
+            buf: [0; LINE_MAX],
+            n: 0,
+            full: false,
+        };
+        format(&mut l, rec);
+        String::from_utf8(l.buf[..l.n].to_vec()).unwrap()
+    }
+
+    /// The same line as the json sink's, plus `"early": true`.
+    fn same_as_sink(r: &Record) {
+        let early = line_of(r);
+        let full = super::super::sink::json_line(&Event::from_record(r, "fn"));
+        let early_v: serde_json::Value = serde_json::from_str(&early).unwrap();
+        let mut e = early_v.as_object().unwrap().clone();
+        assert_eq!(e.remove("early"), Some(serde_json::json!(true)));
+        let f: serde_json::Value = serde_json::from_str(&full).unwrap();
+        assert_eq!(serde_json::Value::Object(e), f, "{early}\n{full}");
+    }
+
+    /// The early line carries what the flush line carries, for every kind of record.
+    #[test]
+    fn early_line_matches_the_json_sink() {
+        let _ = FUNCTION_NAME.set("fn".into());
+        let mut r = Record::new(PolicyKind::ReadHandler, true, RecordKind::Path, 257);
+        r.set_text(b"/proc/self/environ \"\x01\xff");
+        r.pid = 7;
+        r.timestamp_ns = 1_795_000_000_123_000_000;
+        same_as_sink(&r);
+        let mut t = Record::new(PolicyKind::ReadWriteTmp, false, RecordKind::Path, 257);
+        t.set_text(b"/tmp/a\\b");
+        t.access = 2;
+        t.request_id[..3].copy_from_slice(b"r-1");
+        t.request_id_len = 3;
+        same_as_sink(&t);
+        let mut x = Record::new(PolicyKind::CreateChildProcess, true, RecordKind::Exec, 59);
+        x.set_text(b"/bin/sh");
+        x.push_arg(b"sh");
+        x.push_arg(b"-c");
+        x.exe[..8].copy_from_slice(b"/usr/bin");
+        x.exe_len = 8;
+        same_as_sink(&x);
+        same_as_sink(&Record::new(
+            PolicyKind::CreateChildProcess,
+            true,
+            RecordKind::Fork,
+            56,
+        ));
+        let mut b = Record::new(
+            PolicyKind::OutboundConnectivity,
+            true,
+            RecordKind::Bypass,
+            44,
+        );
+        b.set_text(b"DNS query for evil.example");
+        same_as_sink(&b);
+        let mut v4 = Record::new(PolicyKind::OutboundConnectivity, true, RecordKind::Net, 42);
+        v4.set_ip("127.0.0.2".parse().unwrap(), 80);
+        same_as_sink(&v4);
+        let mut v6 = Record::new(PolicyKind::OutboundConnectivity, true, RecordKind::Net, 42);
+        v6.set_ip("2001:db8::1".parse().unwrap(), 443);
+        same_as_sink(&v6);
+        let mut n = Record::new(PolicyKind::OutboundConnectivity, false, RecordKind::Net, 42);
+        n.set_ip("::ffff:1.2.3.4".parse().unwrap(), 443);
+        n.set_text(b"api.example.com");
+        let early: serde_json::Value = serde_json::from_str(&line_of(&n)).unwrap();
+        let ev = Event::from_record(&n, "fn");
+        assert!(matches!(ev.details, Details::Connect { .. }));
+        assert_eq!(ev.action, Action::Alerted);
+        assert_eq!(early["details"]["ip"], serde_json::json!("::ffff:1.2.3.4"));
+        assert_eq!(
+            early["details"]["host"],
+            serde_json::json!("api.example.com")
+        );
+    }
+
+    #[test]
+    fn first_occurrences_are_remembered() {
+        let h = 0x1234_5678_9abc_def1;
+        assert!(insert(h));
+        assert!(!insert(h));
+        assert!(insert(h + 1));
+    }
+}

@@ -562,9 +562,9 @@ fn w_many(c: &Ctx) -> i32 {
 
 const MANY: u64 = 5_000;
 
-/// 8. What the filter used to decide in the kernel (issue 13, kind 11): a process created with
-/// clone3, an io_uring instance, and open_by_handle_at of the code. Each must behave as with no
-/// shield (ENOSYS and EPERM before); what they could hide is reported.
+/// 8. What the filter used to decide in the kernel (issue 13, kind 11): a process created
+///    with clone3, an io_uring instance, and open_by_handle_at of the code. Each must behave
+///    as with no shield (ENOSYS and EPERM before); what they could hide is reported.
 fn w_kernel_decided(c: &Ctx) -> i32 {
     // clone3 creating a process, as fork does; the child exits at once.
     let mut args = [0u64; 11];

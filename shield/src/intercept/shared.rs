@@ -29,7 +29,33 @@ pub(crate) struct TrapState {
     pub(crate) exe: (u64, u64),
     /// Whether `read_handler` is enforced (the exe identity check applies).
     pub(crate) check_exe: bool,
+    /// The syscall numbers the filter sends to TRAP (a bit per number below 512): the only
+    /// ones a SIGSYS is acted on for.
+    pub(crate) trapped: [u64; 8],
 }
+
+impl TrapState {
+    /// Whether the filter sends syscall `nr` to `SECCOMP_RET_TRAP`.
+    pub(crate) fn traps(&self, nr: i64) -> bool {
+        (0..512).contains(&nr) && self.trapped[nr as usize / 64] & (1 << (nr % 64)) != 0
+    }
+}
+
+/// The numbers `spec` sends to `SECCOMP_RET_TRAP` in any condition, as a bit set.
+pub(crate) fn trapped_numbers(spec: &super::filter::FilterSpec) -> [u64; 8] {
+    use super::filter::Action;
+    let mut set = [0u64; 8];
+    for p in &spec.syscalls {
+        let trap = p.default == Action::Trap || p.branches.iter().any(|(_, a)| *a == Action::Trap);
+        if trap && (0..512).contains(&p.nr) {
+            set[p.nr as usize / 64] |= 1 << (p.nr % 64);
+        }
+    }
+    set
+}
+
+/// The SIGSYS bit in a kernel `sigset_t` word.
+pub(crate) const SIGSYS_BIT: u64 = 1 << (libc::SIGSYS - 1);
 
 pub(crate) static STATE: OnceLock<TrapState> = OnceLock::new();
 
@@ -44,9 +70,38 @@ thread_local! {
     pub(crate) static EXEMPT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
+/// Run `f` exempt from the policies on a thread of the shield's own, with every signal but
+/// SIGSYS blocked, so that no user code (a signal handler) ever runs while the exemption
+/// holds. (A trap with SIGSYS blocked would kill the process, and the exemption works through
+/// the SIGSYS handler.) `None` if that thread cannot be started: then nothing ran.
+pub(crate) fn exempt_on_shield_thread<T: Send>(f: impl FnOnce() -> T + Send) -> Option<T> {
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .name("fnshield-wipe".into())
+            .spawn_scoped(s, || {
+                let all_but_sigsys: u64 = !SIGSYS_BIT;
+                syscall(
+                    libc::SYS_rt_sigprocmask,
+                    [
+                        libc::SIG_BLOCK as u64,
+                        &all_but_sigsys as *const u64 as u64,
+                        0,
+                        8,
+                        0,
+                        0,
+                    ],
+                );
+                exempt(f)
+            })
+            .ok()?
+            .join()
+            .ok()
+    })
+}
+
 /// Run `f` with this thread's syscalls exempt from the policies: only for the shield's own
-/// housekeeping (wiping the tmp root between invocations). Not reachable from the public API.
-pub(crate) fn exempt<T>(f: impl FnOnce() -> T) -> T {
+/// housekeeping, on a thread that runs no user code ([`exempt_on_shield_thread`]).
+fn exempt<T>(f: impl FnOnce() -> T) -> T {
     struct Reset;
     impl Drop for Reset {
         fn drop(&mut self) {
@@ -88,6 +143,8 @@ pub(crate) fn path_table(n: i64) -> Option<PathSpec> {
         nr::NEWFSTATAT => (D01, Meta, Some((3, EMPTY))),
         nr::STATX => (D01, Meta, Some((2, EMPTY))),
         nr::FACCESSAT | nr::READLINKAT | nr::NAME_TO_HANDLE_AT => (D01, Meta, None),
+        // Watching a directory reveals its entries and their activity: a read.
+        nr::INOTIFY_ADD_WATCH => (&[(None, 1)], Access::Read, None),
         nr::FACCESSAT2 => (D01, Meta, Some((3, EMPTY))),
         #[cfg(target_arch = "x86_64")]
         nr::MKDIR

@@ -23,6 +23,41 @@ fn when(nr: i64, rules: Vec<Rule>, then: F, otherwise: F) -> SyscallPlan {
     }
 }
 
+/// `prctl(PR_SET_SYSCALL_USER_DISPATCH, ...)`.
+const PR_SET_SYSCALL_USER_DISPATCH: u64 = 59;
+
+/// `rt_sigaction`: SIGSYS cannot be re-hooked (EPERM); under the trap interceptor, installing
+/// any other handler traps so that SIGSYS is removed from the handler's mask.
+fn rt_sigaction_plan(intercept: F) -> SyscallPlan {
+    let mut branches = vec![(
+        vec![
+            Rule {
+                arg: 0,
+                cmp: ArgCmp::Eq(libc::SIGSYS as u64),
+            },
+            Rule {
+                arg: 1,
+                cmp: ArgCmp::NonZero,
+            },
+        ],
+        F::Errno(libc::EPERM as u16),
+    )];
+    if intercept == F::Trap {
+        branches.push((
+            vec![Rule {
+                arg: 1,
+                cmp: ArgCmp::NonZero,
+            }],
+            F::Trap,
+        ));
+    }
+    SyscallPlan {
+        nr: nr::RT_SIGACTION,
+        branches,
+        default: F::Allow,
+    }
+}
+
 /// Which policies need interception (not `allow`, or tightening requested).
 pub(crate) struct Needs {
     pub(crate) outbound: bool,
@@ -101,18 +136,14 @@ fn filter_spec(policy: &Policy, trampoline_ip: u64, intercept: F, fork_events: b
         // Writing another process's memory: decided by the interceptor (read_handler), which
         // also lets the shield's own trampoline write its callers' results back.
         plan(nr::PROCESS_VM_WRITEV, intercept),
+        rt_sigaction_plan(intercept),
+        // Syscall user dispatch turns any syscall into a SIGSYS: refused.
         when(
-            nr::RT_SIGACTION,
-            vec![
-                Rule {
-                    arg: 0,
-                    cmp: ArgCmp::Eq(libc::SIGSYS as u64),
-                },
-                Rule {
-                    arg: 1,
-                    cmp: ArgCmp::NonZero,
-                },
-            ],
+            nr::PRCTL,
+            vec![Rule {
+                arg: 0,
+                cmp: ArgCmp::Eq(PR_SET_SYSCALL_USER_DISPATCH),
+            }],
             eperm,
             F::Allow,
         ),
@@ -121,6 +152,30 @@ fn filter_spec(policy: &Policy, trampoline_ip: u64, intercept: F, fork_events: b
         // Other processes' memory and descriptors (a Lambda extension, the runtime).
         s.push(plan(nr::PROCESS_VM_READV, intercept));
         s.push(plan(nr::PIDFD_GETFD, intercept));
+    }
+    if intercept == F::Trap {
+        // A trap with SIGSYS blocked kills the process: masks that would block it are
+        // re-issued without it (the trap handler strips the bit).
+        s.push(SyscallPlan {
+            nr: nr::RT_SIGPROCMASK,
+            branches: vec![
+                (
+                    vec![Rule {
+                        arg: 0,
+                        cmp: ArgCmp::Eq(libc::SIG_UNBLOCK as u64),
+                    }],
+                    F::Allow,
+                ),
+                (
+                    vec![Rule {
+                        arg: 1,
+                        cmp: ArgCmp::NonZero,
+                    }],
+                    F::Trap,
+                ),
+            ],
+            default: F::Allow,
+        });
     }
     if n.outbound {
         s.push(socket_plan(intercept));
@@ -171,16 +226,25 @@ fn filter_spec(policy: &Policy, trampoline_ip: u64, intercept: F, fork_events: b
             }
         }
     }
+    if n.paths_open {
+        // Path-taking calls the shield does not decide: ENOSYS and an event in block mode.
+        for o in super::pathcalls::unclassified() {
+            s.push(plan(o, intercept));
+        }
+    }
     if n.paths_read {
         for &o in arch::groups::PATH_READ {
             s.push(plan(o, intercept));
         }
         s.push(plan(nr::NAME_TO_HANDLE_AT, intercept));
+        s.push(plan(nr::INOTIFY_ADD_WATCH, intercept));
     }
     if n.paths_write {
         for &o in arch::groups::PATH_WRITE {
             s.push(plan(o, intercept));
         }
+        // An AF_UNIX bind creates a file.
+        s.push(plan(nr::BIND, intercept));
     }
     if n.exec {
         s.push(plan(nr::EXECVE, intercept));

@@ -9,11 +9,15 @@
 
 use super::arch::nr;
 use super::decide::{Access, PathDecision, Verdict, PATH_MAX};
+use super::resolve::{
+    self, decide_resolved, existing_passage, follows, moved_access, refuse_unresolved,
+    unclassified_event, unix_path, Caller, Resolved, Walk,
+};
 use super::shared::{
-    check_exec, check_path_arg, classify_arg, decide_dns_query, decide_other_process,
-    decide_sockaddr, decide_socket, decide_socket_other, inet, open_access, path_table, pidfd_pid,
+    check_exec, decide_dns_query, decide_other_process, decide_sockaddr, decide_socket,
+    decide_socket_other, fd_path, inet, open_access, path_table, pidfd_pid, record_path,
     report_io_uring, to_resolver, verify_identity, verify_opened, PathArg, PathCopy, TrapState,
-    CTL_MAX, DNS_MAX, EXEMPT, HOSTS, MSGHDR, SA_MAX, STATE,
+    CTL_MAX, DNS_MAX, EXEMPT, HOSTS, MSGHDR, SA_MAX, SIGSYS_BIT, STATE,
 };
 use crate::sys::{now_monotonic_secs, read_mem, syscall};
 
@@ -22,13 +26,12 @@ const EACCES: i64 = libc::EACCES as i64;
 const EPERM: i64 = libc::EPERM as i64;
 const EFAULT: i64 = libc::EFAULT as i64;
 
-/// The trap handler's entry point, registered with `sys::install_sigsys_handler`: the value
-/// the trapped caller sees for syscall `nr` with arguments `a`. Async-signal-safe.
-pub(crate) fn on_trap(nr: i64, a: [u64; 6]) -> i64 {
-    match STATE.get() {
-        Some(st) => handle(st, nr, a),
-        None => -(libc::ENOSYS as i64),
-    }
+/// The trap handler's entry point, registered with `sys::sigsys::install`: the value the
+/// trapped caller sees for syscall `nr` with arguments `a`, or `None` for a number the filter
+/// does not trap (a forged SIGSYS: nothing is re-issued). Async-signal-safe.
+pub(crate) fn on_trap(nr: i64, a: [u64; 6]) -> Option<i64> {
+    let st = STATE.get()?;
+    st.traps(nr).then(|| handle(st, nr, a))
 }
 
 /// Dispatch one trapped syscall; returns the value the caller sees.
@@ -37,9 +40,9 @@ pub(crate) fn handle(st: &TrapState, nr: i64, a: [u64; 6]) -> i64 {
         return syscall(nr, a);
     }
     match nr {
-        nr::OPENAT => open_like(st, nr, a, a[0] as i32 as i64, 1, a[2], a[3]),
+        nr::OPENAT => open_like(st, nr, a, a[0] as i32 as i64, 1, a[2], a[3], 0),
         #[cfg(target_arch = "x86_64")]
-        nr::OPEN => open_like(st, nr, a, AT_FDCWD, 0, a[1], a[2]),
+        nr::OPEN => open_like(st, nr, a, AT_FDCWD, 0, a[1], a[2], 0),
         #[cfg(target_arch = "x86_64")]
         nr::CREAT => open_like(
             st,
@@ -49,13 +52,19 @@ pub(crate) fn handle(st: &TrapState, nr: i64, a: [u64; 6]) -> i64 {
             0,
             (libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC) as u64,
             a[1],
+            0,
         ),
         nr::OPENAT2 => {
-            let mut how = [0u8; 8];
-            if a[3] < 8 || read_mem(a[2], &mut how) != 8 {
+            let mut how = [0u8; 24];
+            if a[3] < 24 {
+                return -(libc::EINVAL as i64);
+            }
+            if read_mem(a[2], &mut how) != 24 {
                 return -EFAULT;
             }
-            open_like(st, nr, a, a[0] as i32 as i64, 1, u64::from_le_bytes(how), 0)
+            let word =
+                |i: usize| u64::from_le_bytes(how[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]));
+            open_like(st, nr, a, a[0] as i32 as i64, 1, word(0), word(1), word(2))
         }
         nr::EXECVE => exec(st, nr, a, AT_FDCWD, 0, 1, 0),
         nr::EXECVEAT => exec(st, nr, a, a[0] as i32 as i64, 1, 2, a[4]),
@@ -99,51 +108,136 @@ pub(crate) fn handle(st: &TrapState, nr: i64, a: [u64; 6]) -> i64 {
             }
             fd
         }
+        nr::RT_SIGACTION => sigaction_without_sigsys(nr, a),
+        nr::RT_SIGPROCMASK => sigprocmask_without_sigsys(nr, a),
+        nr::BIND => unix_bind(st, nr, a),
         _ => match path_table(nr) {
             Some((paths, access, empty_flag)) => path_call(st, nr, a, paths, access, empty_flag),
+            None if super::pathcalls::is_unclassified(nr) => unclassified(st, nr, a),
             None => syscall(nr, a),
         },
     }
 }
+/// `rt_sigaction(sig, act, ...)` for a signal other than SIGSYS: installed with SIGSYS removed
+/// from the handler's mask, so that a trapped call inside the handler still reaches the shield
+/// (a trap with SIGSYS blocked kills the process).
+fn sigaction_without_sigsys(nr: i64, mut a: [u64; 6]) -> i64 {
+    // The kernel's struct sigaction: handler, flags, restorer, mask (x86_64 and aarch64).
+    let mut act = [0u8; 32];
+    if a[1] != 0 {
+        if read_mem(a[1], &mut act) != act.len() {
+            return -EFAULT;
+        }
+        let mask = u64::from_ne_bytes(act[24..32].try_into().unwrap_or([0; 8])) & !SIGSYS_BIT;
+        act[24..32].copy_from_slice(&mask.to_ne_bytes());
+        a[1] = act.as_ptr() as u64;
+    }
+    syscall(nr, a)
+}
 
+/// `rt_sigprocmask(SIG_BLOCK | SIG_SETMASK, set, ...)`: everything but SIGSYS is blocked (see
+/// [`sigaction_without_sigsys`]).
+fn sigprocmask_without_sigsys(nr: i64, mut a: [u64; 6]) -> i64 {
+    let mut set = [0u8; 8];
+    if a[1] != 0 && a[0] != libc::SIG_UNBLOCK as u64 {
+        if read_mem(a[1], &mut set) != set.len() {
+            return -EFAULT;
+        }
+        let v = u64::from_ne_bytes(set) & !SIGSYS_BIT;
+        set = v.to_ne_bytes();
+        a[1] = set.as_ptr() as u64;
+    }
+    syscall(nr, a)
+}
+
+fn unclassified(st: &TrapState, nr: i64, a: [u64; 6]) -> i64 {
+    if unclassified_event(st, nr) == Verdict::Block {
+        return -(libc::ENOSYS as i64);
+    }
+    syscall(nr, a)
+}
+/// `bind` of an `AF_UNIX` socket to a path creates a file there: decided like a `mknod` on the
+/// resolved location and carried out on it. Other families and abstract names pass.
+fn unix_bind(st: &TrapState, nr: i64, mut a: [u64; 6]) -> i64 {
+    let mut sa = [0u8; 112];
+    let len = (a[2] as usize).min(sa.len());
+    if a[1] == 0 || len <= 2 {
+        return syscall(nr, a);
+    }
+    if read_mem(a[1], &mut sa[..len]) != len {
+        return -EFAULT;
+    }
+    let Some(path) = unix_path(&sa[..len]) else {
+        return syscall(nr, a);
+    };
+    let mut copy = PathCopy {
+        buf: [0; PATH_MAX + 1],
+        len: path.len(),
+    };
+    copy.buf[..path.len()].copy_from_slice(path);
+    let walk = Walk {
+        follow: false,
+        create: false,
+        resolve: 0,
+    };
+    let r = match resolve::resolve(Caller::SELF, AT_FDCWD, copy.bytes(), walk) {
+        Ok(r) => r,
+        Err(e) => return refuse_unresolved(st, 0, nr, AT_FDCWD, &copy, Access::Write, e),
+    };
+    if decide_resolved(st, nr, &r, Access::Write).verdict == Verdict::Block {
+        return -EACCES;
+    }
+    let mut act = [0u8; resolve::ACT_MAX];
+    let n = r.act_path(&mut act);
+    // sun_path holds 108 bytes with the NUL; a longer object path keeps the caller's (the
+    // decision stands; only a racing swap of a directory in the path is not bound then).
+    let mut out = [0u8; 112];
+    if n < 108 {
+        out[..2].copy_from_slice(&sa[..2]);
+        out[2..2 + n].copy_from_slice(&act[..n]);
+        a[1] = out.as_ptr() as u64;
+        a[2] = (2 + n + 1) as u64;
+    } else {
+        a[1] = sa.as_ptr() as u64;
+    }
+    syscall(nr, a)
+}
+
+#[allow(clippy::too_many_arguments)]
 fn open_like(
     st: &TrapState,
     nr: i64,
-    mut a: [u64; 6],
+    a: [u64; 6],
     dirfd: i64,
     path_idx: usize,
     flags: u64,
     mode: u64,
+    resolve: u64,
 ) -> i64 {
     let copy = match PathCopy::read(a[path_idx]) {
         Ok(c) => c,
         Err(e) => return e,
     };
     let access = open_access(flags);
-    let mut abs = [0u8; PATH_MAX];
-    let (d, _) = classify_arg(st, 0, nr, dirfd, copy.bytes(), access, &mut abs);
-    if d.verdict == Verdict::Block {
-        return -EACCES;
-    }
-    a[path_idx] = copy.ptr();
-    if nr != nr::OPENAT2 && access != Access::Meta {
-        // Fast path: open our copy with symlinks (and /proc magic links) refused. If that
-        // works, the path was resolved purely lexically, so the decision above is exact and
-        // only the executable's identity is left to check. Otherwise (ELOOP, or a kernel or
-        // flag openat2 refuses) fall back to the plain call and verify what it opened.
-        let how = [
-            flags,
-            if flags as i32 & (libc::O_CREAT | libc::O_TMPFILE) != 0 {
-                mode
-            } else {
-                0
-            },
-            RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-        ];
-        let base = if path_idx == 0 { AT_FDCWD as u64 } else { a[0] };
+    let mode = if flags as i32 & (libc::O_CREAT | libc::O_TMPFILE) != 0 {
+        mode
+    } else {
+        0
+    };
+    if copy.bytes().first() == Some(&b'/') && resolve == 0 {
+        // Fast path for an absolute path: decide on it lexically, then open it with symlinks
+        // and /proc magic links refused. If that works, nothing but the lexical path was
+        // walked, so the decision was exact; otherwise (ELOOP, or a kernel without openat2)
+        // resolve it properly below. Nothing is created or truncated before a decision.
+        let d = st.decider.classify_path(copy.bytes(), access);
+        if d.verdict == Verdict::Block {
+            record_path(nr, d, copy.bytes(), access);
+            return -EACCES;
+        }
+        let how = [flags, mode, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS];
         let fd = syscall(
             nr::OPENAT2,
-            [base, copy.ptr(), how.as_ptr() as u64, 24, 0, 0],
+            [AT_FDCWD as u64, copy.ptr(), how.as_ptr() as u64, 24, 0, 0],
         );
         let fallback = [
             libc::ELOOP,
@@ -151,20 +245,61 @@ fn open_like(
             libc::ENOSYS,
             libc::E2BIG,
             libc::EPERM,
+            libc::EXDEV,
         ]
         .contains(&(-fd as i32));
         if !fallback {
+            record_path(nr, d, copy.bytes(), access);
             if fd < 0 {
                 return fd;
             }
             return verify_identity(st, nr, fd, access, d);
         }
     }
-    let fd = syscall(nr, a);
-    if fd < 0 || access == Access::Meta {
-        return fd;
+    open_resolved(st, nr, dirfd, &copy, flags, mode, resolve, access)
+}
+
+/// The open of `copy` relative to `dirfd`, resolved to private objects, decided on their real
+/// location and carried out on them (see [`super::resolve`]).
+#[allow(clippy::too_many_arguments)]
+fn open_resolved(
+    st: &TrapState,
+    nr: i64,
+    dirfd: i64,
+    copy: &PathCopy,
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+    access: Access,
+) -> i64 {
+    let f = flags as i32;
+    let walk = Walk {
+        follow: f & libc::O_NOFOLLOW == 0
+            && f & (libc::O_CREAT | libc::O_EXCL) != (libc::O_CREAT | libc::O_EXCL),
+        create: f & libc::O_CREAT != 0,
+        resolve,
+    };
+    // A symlink planted at the decided name after the decision makes the open fail with
+    // ELOOP (it is opened O_NOFOLLOW); resolve again, a bounded number of times.
+    for _ in 0..4 {
+        let r = match resolve::resolve(Caller::SELF, dirfd, copy.bytes(), walk) {
+            Ok(r) => r,
+            Err(e) => return refuse_unresolved(st, 0, nr, dirfd, copy, access, e),
+        };
+        let d = decide_resolved(st, nr, &r, access);
+        if d.verdict == Verdict::Block {
+            return -EACCES;
+        }
+        let fd = r.open(flags, mode);
+        if fd == -(libc::ELOOP as i64) && walk.follow && !r.has_object() {
+            continue;
+        }
+        if fd < 0 {
+            return fd;
+        }
+        return verify_identity(st, nr, fd, access, d);
     }
-    verify_opened(st, nr, fd, access, d)
+    -(libc::ELOOP as i64)
 }
 
 const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
@@ -178,33 +313,78 @@ fn path_call(
     access: Access,
     empty: Option<(usize, u64)>,
 ) -> i64 {
-    let mut copies: [Option<PathCopy>; 2] = [None, None];
-    let mut blocked = false;
-    for (slot, &(dirfd_idx, path_idx)) in paths.iter().enumerate().take(2) {
-        if a[path_idx] == 0 {
-            continue; // e.g. utimensat(fd, NULL, ...): acts on the fd.
+    // Each path argument is resolved to private objects and decided on its real location;
+    // the call is then re-issued on paths that name exactly those objects.
+    let mut held: [Option<Resolved>; 2] = [None, None];
+    let mut acts = [[0u8; resolve::ACT_MAX]; 2];
+    let mut dup: [i64; 2] = [-1, -1];
+    let result = (|| {
+        for (slot, &(dirfd_idx, path_idx)) in paths.iter().enumerate().take(2) {
+            if a[path_idx] == 0 {
+                continue; // e.g. utimensat(fd, NULL, ...): acts on the fd.
+            }
+            let copy = match PathCopy::read(a[path_idx]) {
+                Ok(c) => c,
+                Err(e) => return Err(e),
+            };
+            let dirfd = dirfd_idx.map_or(AT_FDCWD, |i| a[i] as i32 as i64);
+            if copy.len == 0 {
+                let empty_ok = empty.is_some_and(|(fi, bit)| a[fi] & bit != 0);
+                let Some(di) = dirfd_idx.filter(|_| empty_ok && dirfd != AT_FDCWD) else {
+                    continue; // Names nothing (or the cwd): the kernel answers.
+                };
+                // The call acts on the fd itself: on a private duplicate of it.
+                let fd = syscall(
+                    libc::SYS_fcntl,
+                    [dirfd as u64, libc::F_DUPFD_CLOEXEC as u64, 0, 0, 0, 0],
+                );
+                if fd < 0 {
+                    return Err(fd);
+                }
+                dup[slot] = fd;
+                a[di] = fd as u64;
+                let mut real = [0u8; PATH_MAX];
+                if let Some(n) = fd_path(fd, &mut real).filter(|_| real[0] == b'/') {
+                    let d = st.decider.classify_path(&real[..n], access);
+                    record_path(nr, d, &real[..n], access);
+                    if d.verdict == Verdict::Block {
+                        return Err(-EACCES);
+                    }
+                }
+                continue;
+            }
+            let walk = Walk {
+                follow: follows(nr, &a, slot),
+                create: false,
+                resolve: 0,
+            };
+            let r = match resolve::resolve(Caller::SELF, dirfd, copy.bytes(), walk) {
+                Ok(r) if existing_passage(st, nr, &r) => return Err(-(libc::EEXIST as i64)),
+                Ok(r) => r,
+                Err(e) => return Err(refuse_unresolved(st, 0, nr, dirfd, &copy, access, e)),
+            };
+            r.act_path(&mut acts[slot]);
+            a[path_idx] = acts[slot].as_ptr() as u64;
+            held[slot] = Some(r);
         }
-        let copy = match PathCopy::read(a[path_idx]) {
-            Ok(c) => c,
-            Err(e) => return e,
-        };
-        let dirfd = dirfd_idx.map_or(AT_FDCWD, |i| a[i] as i32 as i64);
-        let empty_ok = empty.is_some_and(|(fi, bit)| a[fi] & bit != 0);
-        match check_path_arg(st, 0, nr, dirfd, &copy, empty_ok, access) {
-            Ok(v) => blocked |= v == Verdict::Block,
-            Err(e) => return -(e as i64),
+        let mut blocked = false;
+        for (slot, r) in held.iter().enumerate() {
+            let Some(r) = r else { continue };
+            let acc = moved_access(st, nr, &a, slot, access, &held);
+            blocked |= decide_resolved(st, nr, r, acc).verdict == Verdict::Block;
         }
-        copies[slot] = Some(copy);
-    }
-    if blocked {
-        return -EACCES;
-    }
-    for (slot, &(_, path_idx)) in paths.iter().enumerate().take(2) {
-        if let Some(c) = &copies[slot] {
-            a[path_idx] = c.ptr();
+        if blocked {
+            return Err(-EACCES);
+        }
+        Ok(syscall(nr, a))
+    })();
+    for fd in dup {
+        if fd >= 0 {
+            syscall(libc::SYS_close, [fd as u64, 0, 0, 0, 0, 0]);
         }
     }
-    syscall(nr, a)
+    drop(held);
+    result.unwrap_or_else(|e| e)
 }
 
 fn exec(

@@ -4,9 +4,13 @@
 
 use std::sync::OnceLock;
 
-/// What a trapped syscall returns: `handler(nr, args)`. Set once, before the filter goes in.
-/// Runs in signal context: it must be async-signal-safe.
-pub(crate) type TrapHandler = fn(i64, [u64; 6]) -> i64;
+/// What a trapped syscall returns: `handler(nr, args)`, or `None` when the filter does not
+/// trap `nr` (then the interrupted code resumes untouched). Set once, before the filter goes
+/// in. Runs in signal context: it must be async-signal-safe.
+pub(crate) type TrapHandler = fn(i64, [u64; 6]) -> Option<i64>;
+
+/// `si_code` of a SIGSYS raised by a seccomp filter (`SYS_SECCOMP`).
+const SYS_SECCOMP: i32 = 1;
 
 static HANDLER: OnceLock<TrapHandler> = OnceLock::new();
 
@@ -22,7 +26,9 @@ pub(crate) fn install(handler: TrapHandler) -> Result<(), i32> {
         let mut sa: libc::sigaction = std::mem::zeroed();
         sa.sa_sigaction = on_sigsys as *const () as usize;
         sa.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
-        libc::sigemptyset(&mut sa.sa_mask);
+        // Every other signal is blocked while the handler runs: a user handler interrupting it
+        // would run with SIGSYS blocked, and its first trapped call would kill the process.
+        libc::sigfillset(&mut sa.sa_mask);
         if libc::sigaction(libc::SIGSYS, &sa, std::ptr::null_mut()) != 0 {
             return Err(*libc::__errno_location());
         }
@@ -30,11 +36,16 @@ pub(crate) fn install(handler: TrapHandler) -> Result<(), i32> {
     Ok(())
 }
 
-/// The SIGSYS handler.
+/// The SIGSYS handler. It acts only on genuine seccomp traps: `si_code` is `SYS_SECCOMP` (a
+/// `tgkill` or syscall user dispatch cannot forge it), `si_arch` is the native architecture,
+/// and `si_syscall` is the number in the syscall register (a siginfo a thread queues to
+/// itself with `rt_tgsigqueueinfo` can carry any `si_code`, but not a matching register: the
+/// register then holds that call's own result). The registered handler then acts only on
+/// numbers the filter traps. Anything else returns at once, nothing re-issued.
 ///
 /// Async-signal-safe: saves and restores `errno`, touches only the precompiled tables, atomics,
 /// the event ring and its own stack.
-extern "C" fn on_sigsys(_sig: libc::c_int, _info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+extern "C" fn on_sigsys(_sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
     // SAFETY: __errno_location returns the calling thread's errno slot, valid for the
     // thread's lifetime.
     let errno = unsafe { libc::__errno_location() };
@@ -44,9 +55,21 @@ extern "C" fn on_sigsys(_sig: libc::c_int, _info: *mut libc::siginfo_t, ctx: *mu
     // SAFETY: for an SA_SIGINFO handler the kernel passes a valid ucontext_t as the third
     // argument; it lives on this stack frame's caller for the handler's duration.
     let (nr, args) = unsafe { regs(&*uc) };
+    // SAFETY: for an SA_SIGINFO handler the kernel passes a valid siginfo_t (128 bytes) as the
+    // second argument; its first 32 bytes are read as plain data.
+    let head = unsafe { std::ptr::read(info.cast::<[u8; 32]>()) };
+    let word = |o: usize| i32::from_ne_bytes([head[o], head[o + 1], head[o + 2], head[o + 3]]);
+    let genuine = word(8) == SYS_SECCOMP
+        && word(28) as u32 == crate::intercept::arch::AUDIT_ARCH
+        && i64::from(word(24)) == nr;
     let ret = match HANDLER.get() {
-        Some(handler) => handler(nr, args),
-        None => -(libc::ENOSYS as i64),
+        Some(handler) if genuine => handler(nr, args),
+        _ => None,
+    };
+    let Some(ret) = ret else {
+        // SAFETY: as above.
+        unsafe { *errno = saved };
+        return;
     };
     // SAFETY: same ucontext as above; writing the return register is how a trap handler
     // completes an emulated syscall.

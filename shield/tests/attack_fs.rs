@@ -1,0 +1,1149 @@
+//! Issue 13, file-system and signal kinds (1, 3, 4, 5, 6, 10): routes around the policies in
+//! block mode, and ways to crash or hang the function. Every case runs under both interceptors
+//! (trap and notify), each in its own process, with a watchdog.
+//!
+//! Layout of every case: a task root with `bootstrap` ("secret code"), a tmp root with `victim`
+//! ("victim data", another invocation's file) and the allowed sub-path `cache/` with `public`
+//! ("public"). Block mode everywhere.
+#![allow(missing_docs)]
+// Attack code has to make raw syscalls; the library itself keeps `unsafe` in `sys`.
+#![allow(unsafe_code)]
+
+mod common;
+use common::{case, errno, events};
+
+use fnshield::{InterceptorChoice, Mechanism, Shield};
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
+use std::sync::Arc;
+
+const SECRET: &[u8] = b"secret code";
+const VICTIM: &[u8] = b"victim data";
+
+struct Dirs {
+    task: PathBuf,
+    tmp: PathBuf,
+    oracle: Oracle,
+}
+
+/// What the file system holds, as seen by an unshielded process forked before the shield was
+/// installed: the case process itself cannot look into the tmp root once it is shielded.
+struct Oracle {
+    req: std::fs::File,
+    resp: std::fs::File,
+}
+
+#[derive(Debug, PartialEq)]
+enum Seen {
+    Missing,
+    File(Vec<u8>),
+    Other,
+}
+
+impl Oracle {
+    fn start() -> Oracle {
+        let mut a = [0i32; 2];
+        let mut b = [0i32; 2];
+        // SAFETY: two pipes, then fork; the child only serves requests with std::fs and exits
+        // when the request pipe closes.
+        unsafe {
+            assert_eq!(libc::pipe2(a.as_mut_ptr(), libc::O_CLOEXEC), 0);
+            assert_eq!(libc::pipe2(b.as_mut_ptr(), libc::O_CLOEXEC), 0);
+            let pid = libc::fork();
+            assert!(pid >= 0);
+            if pid == 0 {
+                // Keep nothing of the case process open: its stdout and stderr pipes (the
+                // runner waits for their end) and the other pipe ends (so that the request
+                // pipe ends when the case process exits).
+                libc::close(a[1]);
+                libc::close(b[0]);
+                let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+                for fd in 0..3 {
+                    libc::dup2(null, fd);
+                }
+                use std::io::{BufRead, Write};
+                use std::os::fd::FromRawFd;
+                let req = std::io::BufReader::new(std::fs::File::from_raw_fd(a[0]));
+                let mut resp = std::fs::File::from_raw_fd(b[1]);
+                for line in req.split(b'\n') {
+                    let Ok(line) = line else { break };
+                    let p = Path::new(std::ffi::OsStr::from_bytes(&line));
+                    let (tag, body) = match std::fs::symlink_metadata(p) {
+                        Err(_) => (b'M', Vec::new()),
+                        Ok(m) if m.is_file() => (b'F', std::fs::read(p).unwrap_or_default()),
+                        Ok(_) => (b'O', Vec::new()),
+                    };
+                    let mut out = vec![tag];
+                    out.extend_from_slice(&(body.len() as u64).to_le_bytes());
+                    out.extend_from_slice(&body);
+                    if resp.write_all(&out).is_err() {
+                        break;
+                    }
+                }
+                libc::_exit(0);
+            }
+            libc::close(a[0]);
+            libc::close(b[1]);
+            use std::os::fd::FromRawFd;
+            Oracle {
+                req: std::fs::File::from_raw_fd(a[1]),
+                resp: std::fs::File::from_raw_fd(b[0]),
+            }
+        }
+    }
+
+    fn seen(&self, p: &Path) -> Seen {
+        use std::io::{Read, Write};
+        let mut line = p.as_os_str().as_bytes().to_vec();
+        line.push(b'\n');
+        (&self.req).write_all(&line).unwrap();
+        let mut head = [0u8; 9];
+        (&self.resp).read_exact(&mut head).unwrap();
+        let mut body = vec![0u8; u64::from_le_bytes(head[1..9].try_into().unwrap()) as usize];
+        (&self.resp).read_exact(&mut body).unwrap();
+        match head[0] {
+            b'M' => Seen::Missing,
+            b'F' => Seen::File(body),
+            _ => Seen::Other,
+        }
+    }
+}
+
+impl Dirs {
+    fn new() -> Dirs {
+        let base = std::env::temp_dir().join(format!("fnshield-attackfs-{}", std::process::id()));
+        let task = base.join("task");
+        let tmp = base.join("tmp");
+        std::fs::create_dir_all(&task).unwrap();
+        std::fs::create_dir_all(tmp.join("cache")).unwrap();
+        std::fs::write(task.join("bootstrap"), SECRET).unwrap();
+        std::fs::write(tmp.join("victim"), VICTIM).unwrap();
+        std::fs::write(tmp.join("cache/public"), b"public").unwrap();
+        Dirs {
+            task,
+            tmp,
+            oracle: Oracle::start(),
+        }
+    }
+    fn t(&self, p: &str) -> PathBuf {
+        self.tmp.join(p)
+    }
+    /// Whether `p` (under the tmp root) exists, seen from outside the shield.
+    fn exists(&self, p: &str) -> bool {
+        self.oracle.seen(&self.t(p)) != Seen::Missing
+    }
+}
+
+/// A watchdog for the case process: a hang is a failure, not a stalled `cargo test`.
+fn watchdog() {
+    std::thread::spawn(|| {
+        std::thread::sleep(std::time::Duration::from_secs(90));
+        let msg = b"WATCHDOG: case did not finish in 90 s\n";
+        // SAFETY: write(2) of a static buffer, then _exit: nothing else runs.
+        unsafe {
+            libc::write(2, msg.as_ptr().cast(), msg.len());
+            libc::_exit(97);
+        }
+    });
+}
+
+fn shield(
+    i: InterceptorChoice,
+    d: &Dirs,
+    f: impl FnOnce(fnshield::ShieldBuilder) -> fnshield::ShieldBuilder,
+) -> Shield {
+    watchdog();
+    let mech = match i {
+        InterceptorChoice::Notify => Mechanism::SeccompNotify,
+        _ => Mechanism::SeccompTrap,
+    };
+    let cache = d.t("cache");
+    common::install_shield(&d.task, &d.tmp, mech, |b| {
+        f(b.interceptor(i).allow_tmp(cache.to_str().unwrap()))
+    })
+}
+
+fn c(p: impl AsRef<Path>) -> CString {
+    CString::new(p.as_ref().as_os_str().as_bytes()).unwrap()
+}
+
+/// Raw `openat`; Ok(fd) or Err(errno).
+fn openat(dirfd: i32, p: impl AsRef<Path>, flags: i32) -> Result<i32, i32> {
+    let p = c(p);
+    // SAFETY: raw syscall with a valid NUL-terminated path.
+    let r = unsafe { libc::syscall(libc::SYS_openat, dirfd, p.as_ptr(), flags, 0o644) };
+    if r < 0 {
+        Err(errno())
+    } else {
+        Ok(r as i32)
+    }
+}
+
+fn open(p: impl AsRef<Path>, flags: i32) -> Result<i32, i32> {
+    openat(libc::AT_FDCWD, p, flags)
+}
+
+fn read_fd(fd: i32) -> Vec<u8> {
+    let mut buf = vec![0u8; 256];
+    // SAFETY: read into our buffer; fd is ours and closed after.
+    let n = unsafe { libc::pread(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
+    // SAFETY: as above.
+    unsafe { libc::close(fd) };
+    buf.truncate(n.max(0) as usize);
+    buf
+}
+
+fn close(fd: i32) {
+    // SAFETY: closing an fd this test owns.
+    unsafe { libc::close(fd) };
+}
+
+/// Raw syscall returning Ok(value) or Err(errno).
+fn sys(nr: libc::c_long, a: [u64; 6]) -> Result<i64, i32> {
+    // SAFETY: each caller passes arguments valid for `nr` (paths NUL-terminated, buffers live).
+    let r = unsafe { libc::syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]) };
+    if r < 0 {
+        Err(errno())
+    } else {
+        Ok(r)
+    }
+}
+
+fn victim_intact(d: &Dirs) {
+    assert_eq!(
+        d.oracle.seen(&d.t("victim")),
+        Seen::File(VICTIM.to_vec()),
+        "the other invocation's tmp file was modified or removed"
+    );
+}
+
+/// Two test functions (`trap`, `notify`) in module `$name`, each running `$body` in its own
+/// process.
+macro_rules! both {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            #[test]
+            fn trap() {
+                super::case(concat!(stringify!($name), "::trap"), || {
+                    $body(fnshield::InterceptorChoice::Trap)
+                });
+            }
+            #[test]
+            fn notify() {
+                super::case(concat!(stringify!($name), "::notify"), || {
+                    $body(fnshield::InterceptorChoice::Notify)
+                });
+            }
+        }
+    };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kind 1: the SIGSYS handler acts only on genuine seccomp traps.
+// ---------------------------------------------------------------------------------------------
+
+/// Spin with `nr` in the syscall-number register until `*stop` is non-zero (or a bound runs
+/// out); returns the register's final value. A handler that "emulates" a forged SIGSYS changes it.
+#[cfg(target_arch = "x86_64")]
+fn spin_with_nr(nr: u64, stop: *const u8, spinning: *const AtomicBool) -> u64 {
+    let out: u64;
+    // SAFETY: reads `stop` and writes one byte of `spinning` (an AtomicBool); no stack use.
+    unsafe {
+        std::arch::asm!(
+            "mov byte ptr [{sp}], 1",
+            "2:",
+            "pause",
+            "cmp byte ptr [{stop}], 0",
+            "jne 3f",
+            "dec {n}",
+            "jnz 2b",
+            "3:",
+            sp = in(reg) spinning,
+            stop = in(reg) stop,
+            n = inout(reg) 1u64 << 31 => _,
+            inout("rax") nr => out,
+            options(nostack),
+        );
+    }
+    out
+}
+
+/// Is `sig` pending for thread `tid` of this process?
+fn pending(tid: i32, sig: i32) -> bool {
+    let s = std::fs::read_to_string(format!("/proc/self/task/{tid}/status")).unwrap_or_default();
+    let mask = s
+        .lines()
+        .find_map(|l| l.strip_prefix("SigPnd:"))
+        .map(|v| u64::from_str_radix(v.trim(), 16).unwrap_or(0))
+        .unwrap_or(0);
+    mask & (1 << (sig - 1)) != 0
+}
+
+/// A thread spins with the fork number in its syscall register; another sends it a SIGSYS.
+/// The register must come back unchanged and no process must be forked.
+#[cfg(target_arch = "x86_64")]
+fn forged_sigsys(i: InterceptorChoice) {
+    let d = Dirs::new();
+    let _s = shield(i, &d, |b| b);
+    // The stop flag lives in shared memory, so that a silently forked copy of the spinner
+    // stops too.
+    // SAFETY: an anonymous shared mapping of one page, never unmapped.
+    let stop = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    } as *mut u8;
+    assert!(!stop.is_null() && stop as isize != -1);
+    let spinning: &'static AtomicBool = Box::leak(Box::new(AtomicBool::new(false)));
+    let tid: &'static AtomicI32 = Box::leak(Box::new(AtomicI32::new(0)));
+    let pid = std::process::id() as i32;
+    let stop_addr = stop as usize;
+    let t = std::thread::spawn(move || {
+        tid.store(
+            sys(libc::SYS_gettid, [0; 6]).unwrap() as i32,
+            Ordering::SeqCst,
+        );
+        let rax = spin_with_nr(libc::SYS_fork as u64, stop_addr as *const u8, spinning);
+        if sys(libc::SYS_getpid, [0; 6]).unwrap() as i32 != pid {
+            // A forked copy: leave at once.
+            // SAFETY: _exit of the child.
+            unsafe { libc::_exit(0) };
+        }
+        rax
+    });
+    while !spinning.load(Ordering::SeqCst) {
+        std::thread::yield_now();
+    }
+    let tid = tid.load(Ordering::SeqCst);
+    tgkill_sigsys(pid, tid);
+    // Delivered (dequeued) before the spinner can see the stop flag.
+    while pending(tid, libc::SIGSYS) {
+        std::thread::yield_now();
+    }
+    // SAFETY: the shared page is ours.
+    unsafe { std::ptr::write_volatile(stop, 1) };
+    let rax = t.join().unwrap();
+    // Reap a silently forked child, if any.
+    let mut forked = 0;
+    // SAFETY: waitpid on our own children only, non-blocking.
+    while unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG | libc::__WALL) } > 0 {
+        forked += 1;
+    }
+    assert_eq!(
+        rax,
+        libc::SYS_fork as u64,
+        "a forged SIGSYS was acted on: the interrupted thread's register was rewritten ({rax:#x})"
+    );
+    assert_eq!(forked, 0, "a forged SIGSYS forked the process");
+}
+
+#[cfg(target_arch = "x86_64")]
+fn tgkill_sigsys(pid: i32, tid: i32) {
+    sys(
+        libc::SYS_tgkill,
+        [pid as u64, tid as u64, libc::SIGSYS as u64, 0, 0, 0],
+    )
+    .unwrap();
+}
+
+/// A fully forged seccomp siginfo (si_code SYS_SECCOMP, the native arch, si_syscall = a
+/// trapped number) queued by a thread to itself, which the kernel allows. The handler must not
+/// act on it: the queueing call returns 0 untouched, and nothing is re-issued.
+fn k1_queued(i: InterceptorChoice) {
+    let d = Dirs::new();
+    let _s = shield(i, &d, |b| b);
+    let pid = std::process::id() as u64;
+    let tid = sys(libc::SYS_gettid, [0; 6]).unwrap() as u64;
+    for forged in [libc::SYS_openat, libc::SYS_fork, libc::SYS_read] {
+        let mut info = [0u8; 128];
+        info[0..4].copy_from_slice(&libc::SIGSYS.to_ne_bytes());
+        info[8..12].copy_from_slice(&1i32.to_ne_bytes()); // si_code = SYS_SECCOMP
+        info[24..28].copy_from_slice(&(forged as i32).to_ne_bytes()); // si_syscall
+        #[cfg(target_arch = "x86_64")]
+        info[28..32].copy_from_slice(&0xC000_003Eu32.to_ne_bytes()); // si_arch
+        #[cfg(target_arch = "aarch64")]
+        info[28..32].copy_from_slice(&0xC000_00B7u32.to_ne_bytes());
+        let r = sys(
+            libc::SYS_rt_tgsigqueueinfo,
+            [pid, tid, libc::SIGSYS as u64, info.as_ptr() as u64, 0, 0],
+        );
+        assert_eq!(
+            r,
+            Ok(0),
+            "a forged seccomp siginfo (si_syscall {forged}) was acted on"
+        );
+    }
+}
+both!(k1_forged_seccomp_siginfo_is_not_a_trap, super::k1_queued);
+
+#[cfg(target_arch = "x86_64")]
+fn k1_tgkill(i: InterceptorChoice) {
+    forged_sigsys(i);
+}
+#[cfg(target_arch = "x86_64")]
+both!(k1_tgkill_sigsys_is_not_a_trap, super::k1_tgkill);
+
+/// Syscall user dispatch turns any syscall into a SIGSYS the handler would see: refused.
+fn k1_sud(i: InterceptorChoice) {
+    let d = Dirs::new();
+    let _s = shield(i, &d, |b| b);
+    const PR_SET_SYSCALL_USER_DISPATCH: u64 = 59;
+    let selector = 0u8;
+    let r = sys(
+        libc::SYS_prctl,
+        [
+            PR_SET_SYSCALL_USER_DISPATCH,
+            1,
+            0,
+            0,
+            &selector as *const u8 as u64,
+            0,
+        ],
+    );
+    assert_eq!(r, Err(libc::EPERM), "syscall user dispatch must be refused");
+}
+both!(k1_syscall_user_dispatch_refused, super::k1_sud);
+
+// ---------------------------------------------------------------------------------------------
+// Kind 3: no exempt window reachable by user code (the tmp wipe).
+// ---------------------------------------------------------------------------------------------
+
+static K3_PATH: std::sync::OnceLock<CString> = std::sync::OnceLock::new();
+static K3_TRIES: AtomicU64 = AtomicU64::new(0);
+static K3_LEAKS: AtomicU64 = AtomicU64::new(0);
+
+extern "C" fn k3_handler(_: libc::c_int) {
+    if let Some(p) = K3_PATH.get() {
+        // SAFETY: async-signal-safe raw syscalls on a NUL-terminated path.
+        let fd = unsafe { libc::syscall(libc::SYS_openat, libc::AT_FDCWD, p.as_ptr(), 0, 0) };
+        K3_TRIES.fetch_add(1, Ordering::Relaxed);
+        if fd >= 0 {
+            K3_LEAKS.fetch_add(1, Ordering::Relaxed);
+            // SAFETY: our fd.
+            unsafe { libc::close(fd as i32) };
+        }
+    }
+}
+
+fn k3_wipe(i: InterceptorChoice) {
+    let d = Dirs::new();
+    // 3,000 socket files make the wipe slow enough to be interrupted many times.
+    let socks = d.t("socks");
+    std::fs::create_dir_all(&socks).unwrap();
+    for n in 0..3000 {
+        drop(std::os::unix::net::UnixListener::bind(socks.join(format!("s{n}"))).unwrap());
+    }
+    K3_PATH.set(c(d.task.join("bootstrap"))).unwrap();
+    let s = shield(i, &d, |b| b.wipe_tmp(true));
+    // SAFETY: a plain handler for SIGUSR1 (SA_RESTART); it only makes raw syscalls.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = k3_handler as *const () as usize;
+        sa.sa_flags = libc::SA_RESTART;
+        libc::sigaction(libc::SIGUSR1, &sa, std::ptr::null_mut());
+    }
+    let main_tid = sys(libc::SYS_gettid, [0; 6]).unwrap();
+    let pid = std::process::id() as u64;
+    let done = Arc::new(AtomicBool::new(false));
+    let done2 = done.clone();
+    let pump = std::thread::spawn(move || {
+        while !done2.load(Ordering::Relaxed) {
+            let _ = sys(
+                libc::SYS_tgkill,
+                [pid, main_tid as u64, libc::SIGUSR1 as u64, 0, 0, 0],
+            );
+            std::thread::yield_now();
+        }
+    });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    use tower::{Layer, Service};
+    let mut svc = s.layer().layer(tower::service_fn(
+        |_: lambda_runtime::LambdaInvocation| async {
+            Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+        },
+    ));
+    let mut ctx = lambda_runtime::Context::default();
+    ctx.request_id = "k3-request".into();
+    let inv = lambda_runtime::LambdaInvocation {
+        parts: http::Response::new(()).into_parts().0,
+        body: bytes::Bytes::from_static(b"{}"),
+        context: ctx,
+    };
+    rt.block_on(svc.call(inv)).unwrap();
+    done.store(true, Ordering::Relaxed);
+    pump.join().unwrap();
+    let _ = events(&s);
+    assert_eq!(
+        d.oracle.seen(&socks.join("s0")),
+        Seen::Missing,
+        "the wipe did not run"
+    );
+    assert!(
+        K3_TRIES.load(Ordering::Relaxed) > 0,
+        "no signal was handled"
+    );
+    assert_eq!(
+        K3_LEAKS.load(Ordering::Relaxed),
+        0,
+        "a signal handler read the code while the wipe ran ({} tries)",
+        K3_TRIES.load(Ordering::Relaxed)
+    );
+}
+both!(k3_signal_handler_during_wipe_is_shielded, super::k3_wipe);
+
+// ---------------------------------------------------------------------------------------------
+// Kind 4: the decision and the call see the same object (dirfd and cwd swaps).
+// ---------------------------------------------------------------------------------------------
+
+const RACE: usize = 20000;
+
+/// Thread B swaps what `slot` (a dirfd number, or the cwd when `cwd`) names between `bad` and
+/// `good` while `attempt` runs RACE times; returns how many attempts `attempt` counted.
+fn swap_race(bad: i32, good: i32, cwd: bool, attempt: impl Fn() -> bool) -> (usize, usize) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let b = std::thread::spawn(move || {
+        while !stop2.load(Ordering::Relaxed) {
+            for fd in [bad, good] {
+                if cwd {
+                    // SAFETY: fchdir to a directory fd we own.
+                    unsafe { libc::fchdir(fd) };
+                } else {
+                    // SAFETY: dup2 onto a slot this test owns.
+                    unsafe { libc::dup2(fd, 100) };
+                }
+            }
+        }
+    });
+    let mut hits = 0;
+    for _ in 0..RACE {
+        if attempt() {
+            hits += 1;
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    b.join().unwrap();
+    (hits, RACE)
+}
+
+fn k4_dirfd_open(i: InterceptorChoice) {
+    let d = Dirs::new();
+    std::fs::write(d.t("cache/bootstrap"), b"public").unwrap();
+    let task_fd = open(&d.task, libc::O_RDONLY | libc::O_DIRECTORY).unwrap();
+    let cache_fd = open(d.t("cache"), libc::O_RDONLY | libc::O_DIRECTORY).unwrap();
+    let _s = shield(i, &d, |b| b);
+    let public = AtomicU64::new(0);
+    let (leaks, n) = swap_race(task_fd, cache_fd, false, || {
+        match openat(100, "bootstrap", 0) {
+            Ok(fd) => {
+                let data = read_fd(fd);
+                if data == b"public" {
+                    public.fetch_add(1, Ordering::Relaxed);
+                }
+                data == SECRET
+            }
+            Err(_) => false,
+        }
+    });
+    println!("RACE dirfd-open attempts={n} leaks={leaks} public={public:?}");
+    assert_eq!(
+        leaks, 0,
+        "{leaks} of {n} opens through a swapped dirfd read the code"
+    );
+    assert!(public.load(Ordering::Relaxed) > 0, "the race did not run");
+}
+both!(k4_swapped_dirfd_open, super::k4_dirfd_open);
+
+fn k4_cwd_open(i: InterceptorChoice) {
+    let d = Dirs::new();
+    std::fs::write(d.t("cache/bootstrap"), b"public").unwrap();
+    let task_fd = open(&d.task, libc::O_RDONLY | libc::O_DIRECTORY).unwrap();
+    let cache_fd = open(d.t("cache"), libc::O_RDONLY | libc::O_DIRECTORY).unwrap();
+    let _s = shield(i, &d, |b| b);
+    let public = AtomicU64::new(0);
+    let (leaks, n) = swap_race(task_fd, cache_fd, true, || match open("bootstrap", 0) {
+        Ok(fd) => {
+            let data = read_fd(fd);
+            if data == b"public" {
+                public.fetch_add(1, Ordering::Relaxed);
+            }
+            data == SECRET
+        }
+        Err(_) => false,
+    });
+    println!("RACE cwd-open attempts={n} leaks={leaks} public={public:?}");
+    assert_eq!(
+        leaks, 0,
+        "{leaks} of {n} relative opens with a swapped cwd read the code"
+    );
+    assert!(public.load(Ordering::Relaxed) > 0, "the race did not run");
+}
+both!(k4_swapped_cwd_open, super::k4_cwd_open);
+
+fn k4_dirfd_mkdir(i: InterceptorChoice) {
+    let d = Dirs::new();
+    let root_fd = open(&d.tmp, libc::O_RDONLY | libc::O_DIRECTORY).unwrap();
+    let cache_fd = open(d.t("cache"), libc::O_RDONLY | libc::O_DIRECTORY).unwrap();
+    let _s = shield(i, &d, |b| b);
+    let name = c("planted");
+    let (made, n) = swap_race(root_fd, cache_fd, false, || {
+        sys(
+            libc::SYS_mkdirat,
+            [100, name.as_ptr() as u64, 0o755, 0, 0, 0],
+        )
+        .is_ok()
+    });
+    println!("RACE dirfd-mkdir attempts={n} made={made}");
+    assert!(
+        !d.exists("planted"),
+        "mkdirat through a swapped dirfd created a directory in the tmp root"
+    );
+    assert!(d.exists("cache/planted"), "the race did not run");
+}
+both!(k4_swapped_dirfd_mkdir, super::k4_dirfd_mkdir);
+
+// ---------------------------------------------------------------------------------------------
+// Kind 5: nothing created, truncated, renamed or removed before the decision; decisions on the
+// real location, not the literal path.
+// ---------------------------------------------------------------------------------------------
+
+fn k5_trunc_symlink(i: InterceptorChoice) {
+    let d = Dirs::new();
+    std::os::unix::fs::symlink("../victim", d.t("cache/lnk")).unwrap();
+    let _s = shield(i, &d, |b| b);
+    assert_eq!(
+        open(d.t("cache/lnk"), libc::O_WRONLY | libc::O_TRUNC),
+        Err(libc::EACCES)
+    );
+    victim_intact(&d);
+    // Through a chain of symlinks, all inside the allowed sub-path.
+    std::os::unix::fs::symlink("lnk", d.t("cache/lnk2")).unwrap();
+    assert_eq!(
+        open(d.t("cache/lnk2"), libc::O_RDWR | libc::O_TRUNC),
+        Err(libc::EACCES)
+    );
+    victim_intact(&d);
+}
+both!(k5_truncate_through_symlink, super::k5_trunc_symlink);
+
+fn k5_creat_symlink(i: InterceptorChoice) {
+    let d = Dirs::new();
+    std::os::unix::fs::symlink("../created", d.t("cache/dangling")).unwrap();
+    let _s = shield(i, &d, |b| b);
+    assert_eq!(
+        open(d.t("cache/dangling"), libc::O_WRONLY | libc::O_CREAT),
+        Err(libc::EACCES)
+    );
+    assert!(
+        !d.exists("created"),
+        "O_CREAT through a symlink created the file"
+    );
+    // creat(2) is the same call.
+    #[cfg(target_arch = "x86_64")]
+    {
+        let p = c(d.t("cache/dangling"));
+        assert_eq!(
+            sys(libc::SYS_creat, [p.as_ptr() as u64, 0o644, 0, 0, 0, 0]),
+            Err(libc::EACCES)
+        );
+        assert!(!d.exists("created"));
+    }
+}
+both!(k5_create_through_symlink, super::k5_creat_symlink);
+
+fn k5_magic(i: InterceptorChoice) {
+    let d = Dirs::new();
+    // O_PATH fds taken before install (any fd source works the same way).
+    let victim = open(d.t("victim"), libc::O_PATH).unwrap();
+    let _s = shield(i, &d, |b| b);
+    for p in [
+        format!("/proc/self/fd/{victim}"),
+        format!("/proc/thread-self/fd/{victim}"),
+        format!("/dev/fd/{victim}"),
+    ] {
+        assert_eq!(
+            open(&p, libc::O_WRONLY | libc::O_TRUNC),
+            Err(libc::EACCES),
+            "{p}"
+        );
+        victim_intact(&d);
+        assert_eq!(open(&p, libc::O_RDONLY), Err(libc::EACCES), "{p}");
+    }
+}
+both!(k5_truncate_through_magic_link, super::k5_magic);
+
+fn k5_proc_fd_dir(i: InterceptorChoice) {
+    let d = Dirs::new();
+    let root = open(&d.tmp, libc::O_PATH | libc::O_DIRECTORY).unwrap();
+    let _s = shield(i, &d, |b| b);
+    let pid = std::process::id();
+    for (k, base) in [
+        format!("/proc/self/fd/{root}"),
+        format!("/proc/thread-self/fd/{root}"),
+        format!("/proc/{pid}/fd/{root}"),
+        format!("/dev/fd/{root}"),
+        format!("/proc/self/fd/{root}/cache/.."),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let planted = format!("{base}/planted{k}");
+        let p = c(&planted);
+        assert_eq!(
+            sys(
+                libc::SYS_mkdirat,
+                [libc::AT_FDCWD as u64, p.as_ptr() as u64, 0o755, 0, 0, 0]
+            ),
+            Err(libc::EACCES),
+            "mkdir {planted}"
+        );
+        assert!(!d.exists(&format!("planted{k}")), "{planted}");
+        let v = c(format!("{base}/victim"));
+        assert_eq!(
+            sys(
+                libc::SYS_unlinkat,
+                [libc::AT_FDCWD as u64, v.as_ptr() as u64, 0, 0, 0, 0]
+            ),
+            Err(libc::EACCES),
+            "unlink {base}/victim"
+        );
+        assert_eq!(
+            sys(libc::SYS_truncate, [v.as_ptr() as u64, 0, 0, 0, 0, 0]),
+            Err(libc::EACCES),
+            "truncate {base}/victim"
+        );
+        let target = c("x");
+        let l = c(format!("{base}/link{k}"));
+        assert_eq!(
+            sys(
+                libc::SYS_symlinkat,
+                [
+                    target.as_ptr() as u64,
+                    libc::AT_FDCWD as u64,
+                    l.as_ptr() as u64,
+                    0,
+                    0,
+                    0
+                ]
+            ),
+            Err(libc::EACCES),
+            "symlink {base}/link{k}"
+        );
+        assert!(!d.exists(&format!("link{k}")));
+        let name = c("user.x");
+        assert_eq!(
+            sys(
+                libc::SYS_setxattr,
+                [
+                    v.as_ptr() as u64,
+                    name.as_ptr() as u64,
+                    b"y".as_ptr() as u64,
+                    1,
+                    0,
+                    0
+                ]
+            ),
+            Err(libc::EACCES),
+            "setxattr {base}/victim"
+        );
+        victim_intact(&d);
+    }
+}
+both!(k5_path_calls_through_proc_fd, super::k5_proc_fd_dir);
+
+fn k5_proc_cwd(i: InterceptorChoice) {
+    let d = Dirs::new();
+    std::env::set_current_dir(&d.tmp).unwrap();
+    let _s = shield(i, &d, |b| b);
+    for base in ["/proc/self/cwd", "/proc/thread-self/cwd"] {
+        let v = c(format!("{base}/victim"));
+        assert_eq!(
+            sys(
+                libc::SYS_unlinkat,
+                [libc::AT_FDCWD as u64, v.as_ptr() as u64, 0, 0, 0, 0]
+            ),
+            Err(libc::EACCES),
+            "unlink {base}/victim"
+        );
+        let p = c(format!("{base}/planted"));
+        assert_eq!(
+            sys(
+                libc::SYS_mkdirat,
+                [libc::AT_FDCWD as u64, p.as_ptr() as u64, 0o755, 0, 0, 0]
+            ),
+            Err(libc::EACCES),
+            "mkdir {base}/planted"
+        );
+        assert_eq!(
+            open(format!("{base}/victim"), libc::O_RDONLY),
+            Err(libc::EACCES)
+        );
+        victim_intact(&d);
+        assert!(!d.exists("planted"));
+    }
+}
+both!(k5_path_calls_through_proc_cwd, super::k5_proc_cwd);
+
+fn k5_dotdot_link(i: InterceptorChoice) {
+    let d = Dirs::new();
+    let _s = shield(i, &d, |b| b);
+    // Planted after install: a symlink inside the allowed sub-path is an allowed write.
+    std::os::unix::fs::symlink("..", d.t("cache/up")).unwrap();
+    assert_eq!(
+        open(d.t("cache/up/victim"), libc::O_RDONLY),
+        Err(libc::EACCES)
+    );
+    let p = c(d.t("cache/up/planted"));
+    assert_eq!(
+        sys(
+            libc::SYS_mkdirat,
+            [libc::AT_FDCWD as u64, p.as_ptr() as u64, 0o755, 0, 0, 0]
+        ),
+        Err(libc::EACCES)
+    );
+    assert!(!d.exists("planted"));
+    let v = c(d.t("cache/up/victim"));
+    assert_eq!(
+        sys(libc::SYS_truncate, [v.as_ptr() as u64, 0, 0, 0, 0, 0]),
+        Err(libc::EACCES)
+    );
+    // A relative open through the link, with the allowed sub-path as dirfd.
+    let cache = open(d.t("cache"), libc::O_RDONLY | libc::O_DIRECTORY).unwrap();
+    assert_eq!(
+        openat(cache, "up/victim", libc::O_RDONLY),
+        Err(libc::EACCES)
+    );
+    assert_eq!(
+        openat(cache, "up/victim", libc::O_WRONLY | libc::O_TRUNC),
+        Err(libc::EACCES)
+    );
+    victim_intact(&d);
+    // The allowed sub-path itself still works through the link.
+    let fd = open(d.t("cache/up/cache/public"), libc::O_RDONLY).expect("allowed");
+    assert_eq!(read_fd(fd), b"public");
+}
+both!(
+    k5_symlink_to_dotdot_in_allowed_subpath,
+    super::k5_dotdot_link
+);
+
+fn k5_rename_in(i: InterceptorChoice) {
+    let d = Dirs::new();
+    let root = open(&d.tmp, libc::O_PATH | libc::O_DIRECTORY).unwrap();
+    let _s = shield(i, &d, |b| b);
+    std::os::unix::fs::symlink("..", d.t("cache/up")).unwrap();
+    let dst = c(d.t("cache/stolen"));
+    for src in [
+        format!("/proc/self/fd/{root}/victim"),
+        d.t("cache/up/victim").to_str().unwrap().to_owned(),
+    ] {
+        let s = c(&src);
+        assert_eq!(
+            sys(
+                libc::SYS_renameat2,
+                [
+                    libc::AT_FDCWD as u64,
+                    s.as_ptr() as u64,
+                    libc::AT_FDCWD as u64,
+                    dst.as_ptr() as u64,
+                    0,
+                    0
+                ]
+            ),
+            Err(libc::EACCES),
+            "rename {src}"
+        );
+        assert_eq!(
+            sys(
+                libc::SYS_linkat,
+                [
+                    libc::AT_FDCWD as u64,
+                    s.as_ptr() as u64,
+                    libc::AT_FDCWD as u64,
+                    dst.as_ptr() as u64,
+                    0,
+                    0
+                ]
+            ),
+            Err(libc::EACCES),
+            "link {src}"
+        );
+        assert!(
+            !d.exists("cache/stolen"),
+            "{src} was moved into the allowed sub-path"
+        );
+        victim_intact(&d);
+    }
+    // Renaming through a dirfd that names the tmp root.
+    let name = c("victim");
+    let cache = open(d.t("cache"), libc::O_RDONLY | libc::O_DIRECTORY).unwrap();
+    let stolen = c("stolen");
+    assert_eq!(
+        sys(
+            libc::SYS_renameat,
+            [
+                root as u64,
+                name.as_ptr() as u64,
+                cache as u64,
+                stolen.as_ptr() as u64,
+                0,
+                0
+            ]
+        ),
+        Err(libc::EACCES)
+    );
+    victim_intact(&d);
+}
+both!(k5_rename_into_allowed_subpath, super::k5_rename_in);
+
+/// With tmp writes allowed everywhere but reads only under cache/, moving a file into cache/
+/// (or hard-linking it there) would read it: the source of a rename or link is also a read.
+fn k5_rename_reads(i: InterceptorChoice) {
+    let d = Dirs::new();
+    let _s = shield(i, &d, |b| b.allow_tmp_write(d.tmp.to_str().unwrap()));
+    let s = c(d.t("victim"));
+    let dst = c(d.t("cache/stolen"));
+    assert_eq!(
+        sys(
+            libc::SYS_renameat2,
+            [
+                libc::AT_FDCWD as u64,
+                s.as_ptr() as u64,
+                libc::AT_FDCWD as u64,
+                dst.as_ptr() as u64,
+                0,
+                0
+            ]
+        ),
+        Err(libc::EACCES)
+    );
+    assert_eq!(
+        sys(
+            libc::SYS_linkat,
+            [
+                libc::AT_FDCWD as u64,
+                s.as_ptr() as u64,
+                libc::AT_FDCWD as u64,
+                dst.as_ptr() as u64,
+                0,
+                0
+            ]
+        ),
+        Err(libc::EACCES)
+    );
+    assert!(!d.exists("cache/stolen"));
+    victim_intact(&d);
+}
+both!(k5_rename_source_is_a_read, super::k5_rename_reads);
+
+// ---------------------------------------------------------------------------------------------
+// Kind 6: path- and dirfd-taking syscalls the shield does not classify are refused.
+// ---------------------------------------------------------------------------------------------
+
+fn k6_unclassified(i: InterceptorChoice) {
+    let d = Dirs::new();
+    let s = shield(i, &d, |b| b);
+    // open_tree: an O_PATH-like fd without an open.
+    let p = c(&d.tmp);
+    let r = sys(
+        libc::SYS_open_tree,
+        [
+            libc::AT_FDCWD as u64,
+            p.as_ptr() as u64,
+            libc::O_CLOEXEC as u64,
+            0,
+            0,
+            0,
+        ],
+    );
+    if let Ok(fd) = r {
+        // If it is allowed at all, it must not lead into the tmp root.
+        // SAFETY: fchdir to the fd just returned.
+        unsafe { libc::fchdir(fd as i32) };
+        assert_eq!(open("victim", libc::O_RDONLY), Err(libc::EACCES));
+        let v = c("victim");
+        assert!(sys(
+            libc::SYS_unlinkat,
+            [libc::AT_FDCWD as u64, v.as_ptr() as u64, 0, 0, 0, 0]
+        )
+        .is_err());
+        panic!("open_tree on the tmp root was allowed");
+    }
+    // inotify on the tmp root reveals other invocations' file names and activity.
+    let ifd = sys(
+        libc::SYS_inotify_init1,
+        [libc::IN_CLOEXEC as u64, 0, 0, 0, 0, 0],
+    )
+    .unwrap();
+    assert!(
+        sys(
+            libc::SYS_inotify_add_watch,
+            [
+                ifd as u64,
+                p.as_ptr() as u64,
+                libc::IN_ALL_EVENTS as u64,
+                0,
+                0,
+                0
+            ]
+        )
+        .is_err(),
+        "inotify_add_watch on the tmp root was allowed"
+    );
+    // bind of an AF_UNIX socket creates a file.
+    let sock = std::os::unix::net::UnixListener::bind(d.t("sock"));
+    assert!(sock.is_err(), "bind created a socket file in the tmp root");
+    assert!(!d.exists("sock"));
+    // ... but not in the allowed sub-path.
+    std::os::unix::net::UnixListener::bind(d.t("cache/sock")).expect("allowed bind");
+    let evs = events(&s);
+    for name in ["open_tree", "inotify_add_watch", "bind"] {
+        assert!(
+            evs.iter().any(|e| e.syscall == Some(name)),
+            "no event for {name}: {evs:?}"
+        );
+    }
+    victim_intact(&d);
+}
+both!(
+    k6_unclassified_path_syscalls_refused,
+    super::k6_unclassified
+);
+
+// ---------------------------------------------------------------------------------------------
+// Kind 10: every path answers, in bounded time; nothing blocked is fatal.
+// ---------------------------------------------------------------------------------------------
+
+static K10_PATH: std::sync::OnceLock<CString> = std::sync::OnceLock::new();
+static K10_RUNS: AtomicU64 = AtomicU64::new(0);
+
+extern "C" fn k10_handler(_: libc::c_int) {
+    if let Some(p) = K10_PATH.get() {
+        // SAFETY: async-signal-safe raw syscalls on a NUL-terminated path.
+        let fd = unsafe { libc::syscall(libc::SYS_openat, libc::AT_FDCWD, p.as_ptr(), 0, 0) };
+        if fd >= 0 {
+            // SAFETY: our fd.
+            unsafe { libc::close(fd as i32) };
+        }
+        K10_RUNS.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A user signal handler that makes a trapped call while the thread may be inside the shield's
+/// SIGSYS handler; then one whose mask blocks every signal (SIGSYS included).
+fn k10_nested(i: InterceptorChoice) {
+    let d = Dirs::new();
+    K10_PATH.set(c(d.t("cache/public"))).unwrap();
+    let _s = shield(i, &d, |b| b);
+    for full_mask in [false, true] {
+        // SAFETY: a plain handler for SIGUSR1; it only makes raw syscalls.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = k10_handler as *const () as usize;
+            sa.sa_flags = libc::SA_RESTART;
+            if full_mask {
+                libc::sigfillset(&mut sa.sa_mask);
+            }
+            assert_eq!(libc::sigaction(libc::SIGUSR1, &sa, std::ptr::null_mut()), 0);
+        }
+        K10_RUNS.store(0, Ordering::Relaxed);
+        let tid = sys(libc::SYS_gettid, [0; 6]).unwrap() as u64;
+        let pid = std::process::id() as u64;
+        let done = Arc::new(AtomicBool::new(false));
+        let done2 = done.clone();
+        let pump = std::thread::spawn(move || {
+            while !done2.load(Ordering::Relaxed) {
+                let _ = sys(libc::SYS_tgkill, [pid, tid, libc::SIGUSR1 as u64, 0, 0, 0]);
+                std::thread::yield_now();
+            }
+        });
+        let mut n = 0;
+        while K10_RUNS.load(Ordering::Relaxed) < 200 || n < 2000 {
+            let fd = open(d.t("cache/public"), libc::O_RDONLY).expect("allowed open");
+            close(fd);
+            n += 1;
+        }
+        done.store(true, Ordering::Relaxed);
+        pump.join().unwrap();
+    }
+    // Also with SIGSYS blocked by the caller itself.
+    // SAFETY: sigprocmask on this thread's mask.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGSYS);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+    let fd = open(d.t("cache/public"), libc::O_RDONLY).expect("allowed open with SIGSYS blocked");
+    assert_eq!(read_fd(fd), b"public");
+    assert_eq!(open(d.t("victim"), libc::O_RDONLY), Err(libc::EACCES));
+}
+both!(k10_user_handler_inside_sigsys_handler, super::k10_nested);
+
+/// O_PATH opens answer (ADDFD refuses O_PATH fds under notify), allowed or not.
+fn k10_o_path(i: InterceptorChoice) {
+    let d = Dirs::new();
+    let _s = shield(i, &d, |b| b);
+    let fd =
+        open(d.t("cache"), libc::O_PATH | libc::O_DIRECTORY).expect("O_PATH of the allowed dir");
+    let fd2 = openat(fd, "public", libc::O_PATH).expect("O_PATH relative");
+    // Re-open the O_PATH fd for reading through its magic link.
+    let r = open(format!("/proc/self/fd/{fd2}"), libc::O_RDONLY).expect("re-open");
+    assert_eq!(read_fd(r), b"public");
+    let _ = open(d.t("victim"), libc::O_PATH);
+    let _ = open(d.task.join("bootstrap"), libc::O_PATH);
+    // openat2 with O_PATH too.
+    let how = [libc::O_PATH as u64, 0, 0];
+    let p = c("public");
+    let r = sys(
+        libc::SYS_openat2,
+        [fd as u64, p.as_ptr() as u64, how.as_ptr() as u64, 24, 0, 0],
+    );
+    assert!(r.is_ok(), "openat2 O_PATH: {r:?}");
+}
+both!(k10_o_path_opens_answer, super::k10_o_path);
+
+/// openat2 with RESOLVE_IN_ROOT resolves an absolute path inside the dirfd.
+fn k10_in_root(i: InterceptorChoice) {
+    let d = Dirs::new();
+    let cache = open(d.t("cache"), libc::O_RDONLY | libc::O_DIRECTORY).unwrap();
+    let root = open(&d.tmp, libc::O_RDONLY | libc::O_DIRECTORY).unwrap();
+    let _s = shield(i, &d, |b| b);
+    const RESOLVE_IN_ROOT: u64 = 0x10;
+    let openat2 = |dirfd: i32, p: &str, flags: i32| {
+        let how = [flags as u64, 0, RESOLVE_IN_ROOT];
+        let p = c(p);
+        sys(
+            libc::SYS_openat2,
+            [
+                dirfd as u64,
+                p.as_ptr() as u64,
+                how.as_ptr() as u64,
+                24,
+                0,
+                0,
+            ],
+        )
+    };
+    let fd = openat2(cache, "/public", libc::O_RDONLY).expect("in-root open of an allowed file");
+    assert_eq!(read_fd(fd as i32), b"public");
+    // The tmp root as the root: "/victim" is the tmp root's victim.
+    assert_eq!(openat2(root, "/victim", libc::O_RDONLY), Err(libc::EACCES));
+    assert_eq!(
+        openat2(root, "/victim", libc::O_WRONLY | libc::O_TRUNC),
+        Err(libc::EACCES)
+    );
+    victim_intact(&d);
+    let fd = openat2(root, "/cache/public", libc::O_RDONLY).expect("allowed");
+    assert_eq!(read_fd(fd as i32), b"public");
+}
+both!(k10_openat2_resolve_in_root, super::k10_in_root);

@@ -154,28 +154,26 @@ fn filter_spec(policy: &Policy, trampoline_ip: u64, intercept: F, fork_events: b
         s.push(plan(nr::PIDFD_GETFD, intercept));
     }
     if intercept == F::Trap {
-        // A trap with SIGSYS blocked kills the process: masks that would block it are
-        // re-issued without it (the trap handler strips the bit).
-        s.push(SyscallPlan {
-            nr: nr::RT_SIGPROCMASK,
-            branches: vec![
-                (
-                    vec![Rule {
-                        arg: 0,
-                        cmp: ArgCmp::Eq(libc::SIG_UNBLOCK as u64),
-                    }],
-                    F::Allow,
-                ),
-                (
-                    vec![Rule {
-                        arg: 1,
-                        cmp: ArgCmp::NonZero,
-                    }],
-                    F::Trap,
-                ),
+        // A trap with SIGSYS blocked kills the process: SIG_BLOCK masks (pthread_sigmask,
+        // sigprocmask, glibc's block-all around clone) are re-issued without SIGSYS (the trap
+        // handler strips the bit). SIG_SETMASK is not trapped: glibc restores saved masks with
+        // it, possibly while a mask taken before install still blocks SIGSYS, and a trap
+        // then would be fatal (see the README's limits).
+        s.push(when(
+            nr::RT_SIGPROCMASK,
+            vec![
+                Rule {
+                    arg: 0,
+                    cmp: ArgCmp::Eq(libc::SIG_BLOCK as u64),
+                },
+                Rule {
+                    arg: 1,
+                    cmp: ArgCmp::NonZero,
+                },
             ],
-            default: F::Allow,
-        });
+            F::Trap,
+            F::Allow,
+        ));
     }
     if n.outbound {
         s.push(socket_plan(intercept));

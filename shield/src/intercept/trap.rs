@@ -29,9 +29,15 @@ const EFAULT: i64 = libc::EFAULT as i64;
 /// The trap handler's entry point, registered with `sys::sigsys::install`: the value the
 /// trapped caller sees for syscall `nr` with arguments `a`, or `None` for a number the filter
 /// does not trap (a forged SIGSYS: nothing is re-issued). Async-signal-safe.
-pub(crate) fn on_trap(nr: i64, a: [u64; 6]) -> Option<i64> {
+pub(crate) fn on_trap(nr: i64, a: [u64; 6], mask: &mut u64) -> Option<i64> {
     let st = STATE.get()?;
-    st.traps(nr).then(|| handle(st, nr, a))
+    if !st.traps(nr) {
+        return None;
+    }
+    if nr == nr::RT_SIGPROCMASK {
+        return Some(sigprocmask_without_sigsys(a, mask));
+    }
+    Some(handle(st, nr, a))
 }
 
 /// Dispatch one trapped syscall; returns the value the caller sees.
@@ -109,7 +115,6 @@ pub(crate) fn handle(st: &TrapState, nr: i64, a: [u64; 6]) -> i64 {
             fd
         }
         nr::RT_SIGACTION => sigaction_without_sigsys(nr, a),
-        nr::RT_SIGPROCMASK => sigprocmask_without_sigsys(nr, a),
         nr::BIND => unix_bind(st, nr, a),
         _ => match path_table(nr) {
             Some((paths, access, empty_flag)) => path_call(st, nr, a, paths, access, empty_flag),
@@ -135,19 +140,34 @@ fn sigaction_without_sigsys(nr: i64, mut a: [u64; 6]) -> i64 {
     syscall(nr, a)
 }
 
-/// `rt_sigprocmask(SIG_BLOCK | SIG_SETMASK, set, ...)`: everything but SIGSYS is blocked (see
-/// [`sigaction_without_sigsys`]).
-fn sigprocmask_without_sigsys(nr: i64, mut a: [u64; 6]) -> i64 {
-    let mut set = [0u8; 8];
-    if a[1] != 0 && a[0] != libc::SIG_UNBLOCK as u64 {
+/// `rt_sigprocmask(how, set, oldset, 8)`, emulated on the interrupted code's mask `mask` (the
+/// one `sigreturn` restores), with SIGSYS never blocked (see [`sigaction_without_sigsys`]).
+fn sigprocmask_without_sigsys(a: [u64; 6], mask: &mut u64) -> i64 {
+    if a[3] != 8 {
+        return -(libc::EINVAL as i64);
+    }
+    let old = *mask;
+    let mut new = old;
+    if a[1] != 0 {
+        let mut set = [0u8; 8];
         if read_mem(a[1], &mut set) != set.len() {
             return -EFAULT;
         }
-        let v = u64::from_ne_bytes(set) & !SIGSYS_BIT;
-        set = v.to_ne_bytes();
-        a[1] = set.as_ptr() as u64;
+        let set = u64::from_ne_bytes(set);
+        new = match a[0] as i32 {
+            libc::SIG_BLOCK => old | set,
+            libc::SIG_UNBLOCK => old & !set,
+            libc::SIG_SETMASK => set,
+            _ => return -(libc::EINVAL as i64),
+        };
+        // SIGKILL and SIGSTOP cannot be blocked; SIGSYS is kept deliverable.
+        new &= !(SIGSYS_BIT | 1 << (libc::SIGKILL - 1) | 1 << (libc::SIGSTOP - 1));
     }
-    syscall(nr, a)
+    if a[2] != 0 && crate::sys::write_mem_of(0, a[2], &old.to_ne_bytes()) != 8 {
+        return -EFAULT;
+    }
+    *mask = new;
+    0
 }
 
 fn unclassified(st: &TrapState, nr: i64, a: [u64; 6]) -> i64 {

@@ -7,7 +7,11 @@ use std::sync::OnceLock;
 /// What a trapped syscall returns: `handler(nr, args)`, or `None` when the filter does not
 /// trap `nr` (then the interrupted code resumes untouched). Set once, before the filter goes
 /// in. Runs in signal context: it must be async-signal-safe.
-pub(crate) type TrapHandler = fn(i64, [u64; 6]) -> Option<i64>;
+///
+/// The third argument is the first word of the interrupted code's signal mask (restored by
+/// `sigreturn` when the handler returns): a handler that emulates `rt_sigprocmask` changes it
+/// there, since a real `rt_sigprocmask` inside the handler would act on the handler's own mask.
+pub(crate) type TrapHandler = fn(i64, [u64; 6], &mut u64) -> Option<i64>;
 
 /// `si_code` of a SIGSYS raised by a seccomp filter (`SYS_SECCOMP`).
 const SYS_SECCOMP: i32 = 1;
@@ -62,8 +66,11 @@ extern "C" fn on_sigsys(_sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut
     let genuine = word(8) == SYS_SECCOMP
         && word(28) as u32 == crate::intercept::arch::AUDIT_ARCH
         && i64::from(word(24)) == nr;
+    // SAFETY: the same ucontext; uc_sigmask is a kernel sigset whose first 64-bit word holds
+    // signals 1-64 on x86_64 and aarch64.
+    let mask = unsafe { &mut *std::ptr::addr_of_mut!((*uc).uc_sigmask).cast::<u64>() };
     let ret = match HANDLER.get() {
-        Some(handler) if genuine => handler(nr, args),
+        Some(handler) if genuine => handler(nr, args, mask),
         _ => None,
     };
     let Some(ret) = ret else {

@@ -434,14 +434,15 @@ extern "C" fn k3_handler(_: libc::c_int) {
 
 fn k3_wipe(i: InterceptorChoice) {
     let d = Dirs::new();
-    // 3,000 socket files make the wipe slow enough to be interrupted many times.
-    let socks = d.t("socks");
-    std::fs::create_dir_all(&socks).unwrap();
-    for n in 0..3000 {
-        drop(std::os::unix::net::UnixListener::bind(socks.join(format!("s{n}"))).unwrap());
-    }
     K3_PATH.set(c(d.task.join("bootstrap"))).unwrap();
     let s = shield(i, &d, |b| b.wipe_tmp(true));
+    // 3,000 files the function creates (the wipe removes only those) make the wipe slow
+    // enough to be interrupted many times.
+    let socks = d.t("cache/many");
+    std::fs::create_dir_all(&socks).unwrap();
+    for n in 0..3000 {
+        std::fs::write(socks.join(format!("s{n}")), b"x").unwrap();
+    }
     // SAFETY: a plain handler for SIGUSR1 (SA_RESTART); it only makes raw syscalls.
     unsafe {
         let mut sa: libc::sigaction = std::mem::zeroed();

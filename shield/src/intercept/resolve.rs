@@ -18,8 +18,8 @@
 use super::arch::nr;
 use super::decide::{Access, PathDecision, Verdict, PATH_MAX};
 use super::shared::{
-    access_code, classify_arg, fd_path, proc_path, push, record_path, write_decimal, PathCopy,
-    TrapState,
+    access_code, classify_arg, fd_path, note_created, proc_path, push, record_path, write_decimal,
+    PathCopy, TrapState,
 };
 use crate::event::{Record, RecordKind};
 use crate::policy::PolicyKind;
@@ -480,6 +480,7 @@ pub(crate) fn decide_resolved(
         Some(p) => {
             let d = st.decider.classify_path(p, access);
             record_path(nr, d, p, access);
+            note_created(d, p, access);
             d
         }
         None => PathDecision {

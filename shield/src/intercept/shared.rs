@@ -100,8 +100,9 @@ pub(crate) fn exempt_on_shield_thread<T: Send>(f: impl FnOnce() -> T + Send) -> 
 }
 
 /// Run `f` with this thread's syscalls exempt from the policies: only for the shield's own
-/// housekeeping, on a thread that runs no user code ([`exempt_on_shield_thread`]).
-fn exempt<T>(f: impl FnOnce() -> T) -> T {
+/// housekeeping, on a thread that runs no user code and no signal handler
+/// ([`exempt_on_shield_thread`], the panic symbolizer).
+pub(crate) fn exempt<T>(f: impl FnOnce() -> T) -> T {
     struct Reset;
     impl Drop for Reset {
         fn drop(&mut self) {
@@ -449,7 +450,7 @@ pub(crate) fn verify_identity(
 
 /// Tell the wipe's journal that `path` may have been created by the caller (a write-class
 /// access that goes ahead). Async-signal-safe.
-fn note_created(d: PathDecision, path: &[u8], access: Access) {
+pub(crate) fn note_created(d: PathDecision, path: &[u8], access: Access) {
     if d.verdict != Verdict::Block && matches!(access, Access::Write | Access::ReadWrite) {
         crate::wipe::journal::JOURNAL.note(path);
     }

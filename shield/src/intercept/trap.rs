@@ -15,9 +15,9 @@ use super::resolve::{
 };
 use super::shared::{
     check_exec, decide_dns_query, decide_other_process, decide_sockaddr, decide_socket,
-    decide_socket_other, fd_path, inet, open_access, path_table, pidfd_pid, record_path,
-    report_io_uring, to_resolver, verify_identity, verify_opened, PathArg, PathCopy, TrapState,
-    CTL_MAX, DNS_MAX, EXEMPT, HOSTS, MSGHDR, SA_MAX, SIGSYS_BIT, STATE,
+    decide_socket_other, fd_path, inet, note_created, open_access, path_table, pidfd_pid,
+    record_path, report_io_uring, to_resolver, verify_identity, verify_opened, PathArg, PathCopy,
+    TrapState, CTL_MAX, DNS_MAX, EXEMPT, HOSTS, MSGHDR, SA_MAX, SIGSYS_BIT, STATE,
 };
 use crate::sys::{now_monotonic_secs, read_mem, syscall};
 
@@ -270,6 +270,7 @@ fn open_like(
         .contains(&(-fd as i32));
         if !fallback {
             record_path(nr, d, copy.bytes(), access);
+            note_created(d, copy.bytes(), access);
             if fd < 0 {
                 return fd;
             }

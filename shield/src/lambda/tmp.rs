@@ -10,7 +10,6 @@ impl Inner {
     /// left behind raises an alert event.
     pub(crate) fn wipe_tmp(&self, request_id: &str) {
         let Some(w) = &self.wiper else { return };
-<<<<<<< HEAD
         // Only what the function and its children created since install (the journal the
         // interceptors keep), never what existed before (the snapshot) nor what other
         // processes created. Not installed: nothing is known, nothing is removed.
@@ -18,18 +17,16 @@ impl Inner {
             return;
         };
         let noted = crate::wipe::journal::JOURNAL.take();
-        let report = crate::intercept::shared::exempt(|| w.wipe_created(&noted, before));
-=======
         // The wipe runs exempt from the policies, so it runs on a shield thread with every
         // signal but SIGSYS blocked: no user signal handler can run inside the exemption.
-        let Some(report) = crate::intercept::shared::exempt_on_shield_thread(|| w.wipe()) else {
+        let wipe = || w.wipe_created(&noted, before);
+        let Some(report) = crate::intercept::shared::exempt_on_shield_thread(wipe) else {
             tracing::warn!(
                 target: "fnshield",
                 "tmp not wiped: the shield could not start its wipe thread"
             );
             return;
         };
->>>>>>> 99b820c (Issue 13 (kinds 1, 3, 4, 5, 6, 10): resolve path arguments to private objects, decide on their real location and act on exactly those; act only on genuine seccomp traps; run the wipe on a signal-blocked shield thread; refuse unclassified path syscalls with ENOSYS and an event; attack_fs tests under trap and notify)
         tracing::debug!(
             target: "fnshield",
             files = report.files_removed(),

@@ -765,6 +765,27 @@ fn path_call(
     let a = n.args;
     let nr = n.nr as i64;
     let mut blocked = false;
+    let blocks = |slot| st.decider.mode(slot) == crate::policy::Mode::Block;
+    use super::decide::ModeSlot;
+    if !(blocks(ModeSlot::ReadHandler) || blocks(ModeSlot::TmpRead) || blocks(ModeSlot::TmpWrite)) {
+        // Nothing to enforce (alert-only staging): decide on the path as given, as the open
+        // path does, and continue; resolving would only slow the supervisor down.
+        for &(dirfd_idx, path_idx) in paths.iter().take(2) {
+            if a[path_idx] == 0 {
+                continue;
+            }
+            let copy = match PathCopy::read_of(pid, a[path_idx]) {
+                Ok(c) => c,
+                Err(e) => return Answer::Errno(-e as i32),
+            };
+            let dirfd = dirfd_idx.map_or(AT_FDCWD, |i| a[i] as i32 as i64);
+            let empty_ok = empty.is_some_and(|(fi, bit)| a[fi] & bit != 0);
+            if let Err(e) = check_path_arg(st, pid, nr, dirfd, &copy, empty_ok, access) {
+                return Answer::Errno(e);
+            }
+        }
+        return Answer::Continue;
+    }
     // Each path argument is resolved to objects (the caller's dirfd, cwd or root) and decided
     // on their real location. The call then continues in the caller (a documented residual:
     // a racing thread could swap a path component after the check).

@@ -46,7 +46,8 @@ pub mod wipe;
 pub use error::{ConfigError, InstallError, Source};
 pub use event::{Action, Details, Event, ViolationDetail};
 pub use intercept::enforcement::{
-    Enforcement, EnforcementState, KernelProbe, Mechanism, PolicyEnforcement,
+    Enforcement, EnforcementState, Feature, FeatureStatus, KernelProbe, Mechanism,
+    PolicyEnforcement,
 };
 pub use lambda::{
     error_type, report_init_error, run, ShieldLayer, ShieldRuntimeService, ShieldService,

@@ -72,6 +72,76 @@ pub struct KernelProbe {
     pub landlock_abi: Option<u32>,
     /// Error from `seccomp(2)` or `prctl(2)`, if one refused.
     pub refused: Option<String>,
+    /// Each kernel feature fnshield may rely on, as probed, in probe order (see
+    /// [`KernelProbe::feature`] for the names).
+    pub features: Vec<Feature>,
+}
+
+/// A kernel feature fnshield may rely on, and what probing it found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Feature {
+    /// The feature: `prctl_no_new_privs`, `seccomp_filter` (tried in a forked child first),
+    /// `seccomp_trap`, `seccomp_user_notif` (`SECCOMP_GET_ACTION_AVAIL`),
+    /// `new_listener`, `tsync_esrch`, `wait_killable_recv` (filter flags), `addfd`,
+    /// `addfd_send`, `sync_wake_up` (listener ioctls), `pidfd_open`, `pidfd_getfd`,
+    /// `process_vm_readv`, `openat2`, `landlock` (syscalls).
+    pub name: &'static str,
+    /// What the probe found.
+    pub status: FeatureStatus,
+}
+
+/// What probing one kernel feature found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeatureStatus {
+    /// The kernel offers it.
+    Available,
+    /// The kernel (or a sandbox's filter) refused it with this errno.
+    Refused(i32),
+    /// A sandbox's filter killed the (short-lived, forked) probe process with this signal.
+    Killed(i32),
+    /// Not probed: nothing installed needed it, or an earlier step failed.
+    NotProbed,
+}
+
+impl fmt::Display for FeatureStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FeatureStatus::Available => f.write_str("available"),
+            FeatureStatus::Refused(e) => {
+                write!(f, "refused ({})", std::io::Error::from_raw_os_error(*e))
+            }
+            FeatureStatus::Killed(sig) => write!(f, "killed (signal {sig})"),
+            FeatureStatus::NotProbed => f.write_str("not probed"),
+        }
+    }
+}
+
+impl KernelProbe {
+    /// What probing feature `name` found ([`FeatureStatus::NotProbed`] if it was not).
+    pub fn feature(&self, name: &str) -> FeatureStatus {
+        self.features
+            .iter()
+            .rev()
+            .find(|f| f.name == name)
+            .map_or(FeatureStatus::NotProbed, |f| f.status)
+    }
+
+    /// Whether feature `name` was probed and found available.
+    pub fn has(&self, name: &str) -> bool {
+        self.feature(name) == FeatureStatus::Available
+    }
+
+    /// Record what probing `name` found (from a raw syscall result: `>= 0` available,
+    /// `-errno` refused).
+    pub(crate) fn record(&mut self, name: &'static str, raw: i64) {
+        let status = if raw >= 0 {
+            FeatureStatus::Available
+        } else {
+            FeatureStatus::Refused(-raw as i32)
+        };
+        self.features.retain(|f| f.name != name);
+        self.features.push(Feature { name, status });
+    }
 }
 
 /// The report `Shield::install` returns.
@@ -120,6 +190,13 @@ impl fmt::Display for Enforcement {
                 p.mechanism,
                 p.reason
             )?;
+        }
+        if !self.kernel.features.is_empty() {
+            write!(f, "  kernel features:")?;
+            for x in &self.kernel.features {
+                write!(f, " {}={}", x.name, x.status)?;
+            }
+            writeln!(f)?;
         }
         Ok(())
     }

@@ -4,7 +4,7 @@
 
 use super::decide::{Decider, ModeSlot};
 use super::enforcement::{
-    Enforcement, EnforcementState, KernelProbe, Mechanism, PolicyEnforcement,
+    Enforcement, EnforcementState, FeatureStatus, KernelProbe, Mechanism, PolicyEnforcement,
 };
 use super::filter::Filter;
 use super::probe;
@@ -62,13 +62,16 @@ pub(crate) fn install(
     policy: &Policy,
     reporter: &Arc<Reporter>,
 ) -> Result<Enforcement, InstallError> {
-    let kernel = probe::probe();
+    let mut kernel = probe::probe();
     let choice = choose(policy);
+    if let Some(reason) = choice.refused_by_probe(&kernel) {
+        return finish(policy, reporter, refused(kernel, choice.why, &reason));
+    }
     if let Some(reason) = choice.unavailable(&kernel) {
         return finish(policy, reporter, refused(kernel, choice.why, reason));
     }
-    let compiled = compile(policy, &kernel, &choice)?;
-    let killable = match arm(policy, reporter, &kernel, &compiled) {
+    let mut compiled = compile(policy, &kernel, &choice)?;
+    let killable = match arm(policy, reporter, &mut kernel, &mut compiled) {
         Ok(killable) => killable,
         Err(Armed::Refused(reason)) => {
             return finish(policy, reporter, refused(kernel, choice.why, &reason))
@@ -101,6 +104,40 @@ fn choose(policy: &Policy) -> Choice {
 }
 
 impl Choice {
+    /// What the probes found that rules out any install: the forked child's verdict on
+    /// prctl/seccomp (a sandbox that kills or refuses them), and a refused process_vm_readv
+    /// (both interceptors copy pointer arguments with it; every intercepted call would fail
+    /// with EFAULT). Checked before anything is claimed or started.
+    fn refused_by_probe(&self, kernel: &KernelProbe) -> Option<String> {
+        for f in ["prctl_no_new_privs", "seccomp_filter"] {
+            let call = if f == "seccomp_filter" {
+                "seccomp(SECCOMP_SET_MODE_FILTER)"
+            } else {
+                "prctl(PR_SET_NO_NEW_PRIVS)"
+            };
+            match kernel.feature(f) {
+                FeatureStatus::Killed(sig) => return Some(format!(
+                    "{call} killed the probe process (signal {sig}): this sandbox's own filter kills it, so fnshield does not call it"
+                )),
+                FeatureStatus::Refused(e) if f == "seccomp_filter" => return Some(format!(
+                    "{call} refused: errno {e} ({})",
+                    std::io::Error::from_raw_os_error(e)
+                )),
+                FeatureStatus::Refused(e) => return Some(format!(
+                    "{call} refused (errno {e}) and NoNewPrivs is not already set"
+                )),
+                _ => {}
+            }
+        }
+        if let FeatureStatus::Refused(e) = kernel.feature("process_vm_readv") {
+            return Some(format!(
+                "process_vm_readv is refused ({}): the interceptors could not copy any pointer argument, so every intercepted call would fail; nothing is installed",
+                std::io::Error::from_raw_os_error(e)
+            ));
+        }
+        None
+    }
+
     /// Why the kernel cannot host this interceptor, if it cannot.
     fn unavailable(&self, kernel: &KernelProbe) -> Option<&'static str> {
         if self.notify && !kernel.notify_available {
@@ -166,8 +203,8 @@ enum Armed {
 fn arm(
     policy: &Policy,
     reporter: &Arc<Reporter>,
-    kernel: &KernelProbe,
-    compiled: &Compiled,
+    kernel: &mut KernelProbe,
+    compiled: &mut Compiled,
 ) -> Result<bool, Armed> {
     let state = TrapState {
         decider: Decider::new(policy),
@@ -230,39 +267,72 @@ fn arm(
     } else {
         None
     };
-    let insns = compiled.filter.insns();
-    let prog = libc::sock_fprog {
-        len: insns.len() as u16,
-        // `Insn` has the layout of `sock_filter` (repr(C): u16, u8, u8, u32).
-        filter: insns.as_ptr() as *mut libc::sock_filter,
+    let install = |filter: &Filter, flags: u64| {
+        let insns = filter.insns();
+        let prog = libc::sock_fprog {
+            len: insns.len() as u16,
+            // `Insn` has the layout of `sock_filter` (repr(C): u16, u8, u8, u32).
+            filter: insns.as_ptr() as *mut libc::sock_filter,
+        };
+        sys::install_filter(&prog, flags)
     };
-    let r = if compiled.listener {
+    let einval = -(libc::EINVAL as i64);
+    let mut r = if compiled.listener {
         // WAIT_KILLABLE_RECV (Linux 6.0+): once the supervisor has received a call, only a
         // fatal signal interrupts the caller, so emulated calls are not replayed after EINTR.
-        let r = sys::install_filter(
-            &prog,
-            NEW_LISTENER | TSYNC | TSYNC_ESRCH | WAIT_KILLABLE_RECV,
-        );
-        if r == -(libc::EINVAL as i64) {
-            sys::install_filter(&prog, NEW_LISTENER | TSYNC | TSYNC_ESRCH)
+        // TSYNC_ESRCH (5.7+) is what lets TSYNC and NEW_LISTENER go together.
+        let base = NEW_LISTENER | TSYNC | TSYNC_ESRCH;
+        let r = install(&compiled.filter, base | WAIT_KILLABLE_RECV);
+        if r == einval {
+            kernel.record("wait_killable_recv", einval);
+            let r = install(&compiled.filter, base);
+            kernel.record("new_listener", r.min(0));
+            kernel.record("tsync_esrch", r.min(0));
+            r
         } else {
             killable = r >= 0;
+            if r >= 0 {
+                for f in ["wait_killable_recv", "new_listener", "tsync_esrch"] {
+                    kernel.record(f, 0);
+                }
+            }
             r
         }
     } else {
-        sys::install_filter(&prog, TSYNC)
+        install(&compiled.filter, TSYNC)
     };
+    if r == einval && compiled.fork_events {
+        // Linux 5.0-5.6 refuse NEW_LISTENER together with TSYNC (no TSYNC_ESRCH): keep the
+        // trap interceptor and refuse process creation in the kernel, without fork events.
+        let spec = trap_filter_spec(policy, sys::trampoline_ip(), false);
+        compiled.filter = Filter::try_from(&spec)
+            .map_err(|e| Armed::Failed(InstallError::Setup(format!("filter: {e}"))))?;
+        compiled.fork_events = false;
+        compiled.listener = false;
+        r = install(&compiled.filter, TSYNC);
+    }
     let bad = if compiled.listener { r < 0 } else { r != 0 };
     if bad {
         return Err(Armed::Refused(if r > 0 || r == -(libc::ESRCH as i64) {
             format!("seccomp TSYNC could not synchronise a thread ({r})")
+        } else if r == einval && compiled.listener {
+            "seccomp(SECCOMP_SET_MODE_FILTER) refused NEW_LISTENER with TSYNC (EINVAL: the kernel lacks TSYNC_ESRCH, Linux 5.7): the notify interceptor cannot be installed".to_owned()
         } else {
             format!("seccomp(SECCOMP_SET_MODE_FILTER) refused: errno {}", -r)
         }));
     }
+    if compiled.listener {
+        probe::probe_listener(kernel, r as i32);
+        notify::configure(
+            kernel.has("addfd_send"),
+            kernel.has("addfd"),
+            kernel.has("pidfd_getfd"),
+        );
+    }
     if let Some(tx) = supervisor {
-        // The listener is an fd of this process; the supervisor thread takes it from here.
-        let _ = tx.send(r as i32);
+        // The listener is an fd of this process; the supervisor thread takes it from here
+        // (-1 when the fork listener was given up: the thread then ends).
+        let _ = tx.send(if compiled.listener { r as i32 } else { -1 });
     }
     let n = &compiled.needs;
     // A slot can be tightened only if every syscall it decides is intercepted: tmp reads need
@@ -333,31 +403,58 @@ fn report(
     let tmp_mode = m.tmp_read().max(m.tmp_write());
     let full = EnforcementState::FullyEnforced;
     let policies = if want_notify {
-        let (tmp_state, tmp_reason) = if m.tmp_write() == Mode::Block {
+        let partial = EnforcementState::PartiallyEnforced;
+        // How an allowed open reaches the caller, from the listener probe.
+        let (opens, open_state) = if kernel.has("addfd_send") {
             (
-                EnforcementState::PartiallyEnforced,
-                "opens are emulated (ADDFD) and verified, in this process and its children; other path-based writes and the stat family are decided on a copy and then continued, so a racing thread could swap the path after the check",
+                "opens are emulated (ADDFD with SEND) and verified".to_owned(),
+                full,
+            )
+        } else if kernel.has("addfd") {
+            (
+                format!("opens are emulated (ADDFD, then NOTIF_SEND with the new fd number: ADDFD_FLAG_SEND is {}) and verified", kernel.feature("addfd_send")),
+                full,
             )
         } else {
-            (full, "opens emulated (ADDFD) and verified; path-based writes and the stat family decided by the supervisor, in this process and its children")
+            (
+                format!("opens are decided on a copy of the path and then continued (ADDFD is {}), so a racing thread could swap the path after the check", kernel.feature("addfd")),
+                partial,
+            )
+        };
+        let (tmp_state, tmp_reason) = if m.tmp_write() == Mode::Block {
+            (
+                partial,
+                format!("{opens}, in this process and its children; other path-based writes and the stat family are decided on a copy and then continued, so a racing thread could swap the path after the check"),
+            )
+        } else {
+            (open_state, format!("{opens}; path-based writes and the stat family decided by the supervisor, in this process and its children"))
         };
         let (child_state, child_reason) = if m.child() == Mode::Block
             && !policy.exec_allow().is_empty()
         {
             (
-                EnforcementState::PartiallyEnforced,
+                partial,
                 "execve/execveat decided by the supervisor; an allowed executable continues after the check, so a racing thread could swap the path; children stay supervised",
             )
         } else {
             (full, "execve/execveat decided by the supervisor; children stay supervised; clone3 ENOSYS")
         };
+        let replays = if killable {
+            ""
+        } else {
+            "; without WAIT_KILLABLE_RECV a signal can make the kernel restart an emulated call, which is then answered with the first result instead of being carried out twice"
+        };
+        let (net_state, net_reason) = if kernel.has("pidfd_getfd") {
+            (full, format!("connect, sendto, sendmsg, sendmmsg decided on copies and emulated on a duplicate socket (pidfd_getfd), in this process and its children; host names learnt from DNS answers{replays}"))
+        } else {
+            (partial, format!("connect, sendto, sendmsg, sendmmsg decided on copies and then continued (pidfd_getfd is {}), so a racing thread could swap the address after the check; DNS answers received by notified recvfrom calls are not learnt", kernel.feature("pidfd_getfd")))
+        };
         vec![
-            line(PolicyKind::OutboundConnectivity, m.outbound(), full, mechanism,
-                "connect, sendto, sendmsg, sendmmsg decided on copies and emulated on a duplicate socket (pidfd_getfd), in this process and its children; host names learnt from DNS answers"),
-            line(PolicyKind::ReadWriteTmp, tmp_mode, tmp_state, mechanism, tmp_reason),
+            line(PolicyKind::OutboundConnectivity, m.outbound(), net_state, mechanism, &net_reason),
+            line(PolicyKind::ReadWriteTmp, tmp_mode, tmp_state, mechanism, &tmp_reason),
             line(PolicyKind::CreateChildProcess, m.child(), child_state, mechanism, child_reason),
-            line(PolicyKind::ReadHandler, m.read_handler(), full, mechanism,
-                "opens emulated (ADDFD) and verified by path and by the executable's inode, in this process and its children"),
+            line(PolicyKind::ReadHandler, m.read_handler(), open_state, mechanism,
+                &format!("{opens} by path and by the executable's inode, in this process and its children")),
         ]
     } else {
         vec![
@@ -369,7 +466,7 @@ fn report(
                 if fork_events {
                 "execve/execveat trapped; fork, vfork and clone without CLONE_THREAD refused (EPERM) and reported by a supervisor thread (user notification); clone3 ENOSYS"
             } else {
-                "execve/execveat trapped; fork, vfork and clone without CLONE_THREAD refused in the kernel (EPERM, no event: USER_NOTIF unavailable); clone3 ENOSYS"
+                "execve/execveat trapped; fork, vfork and clone without CLONE_THREAD refused in the kernel (EPERM, no event: no user-notification listener on this kernel); clone3 ENOSYS"
             }),
             line(PolicyKind::ReadHandler, m.read_handler(), full, mechanism,
                 "opens trapped and re-issued on copies; the opened file is verified by path and by the executable's inode"),

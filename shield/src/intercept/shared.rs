@@ -346,10 +346,20 @@ fn proc_fd_link(pid: i64, fd: i64, out: &mut [u8; PATH_MAX]) -> Option<usize> {
 thread_local! {
     /// Set by the notify supervisor to the thread it is deciding for (0: the caller itself).
     pub(crate) static TARGET: std::cell::Cell<(u32, bool)> = const { std::cell::Cell::new((0, false)) };
+    /// Set by the supervisor while it handles a call the kernel restarted (see
+    /// `notify::Lost`): its events were recorded the first time.
+    pub(crate) static RESTARTED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Set when this thread records an event (the supervisor clears it per notification).
+    pub(crate) static RECORDED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// Fill the common fields and push.
 pub(crate) fn push(mut rec: Record) {
+    // A call the kernel restarted after its caller was interrupted was recorded already.
+    if RESTARTED.try_with(|r| r.get()).unwrap_or(false) {
+        return;
+    }
+    let _ = RECORDED.try_with(|r| r.set(true));
     let (target, foreign) = TARGET.try_with(|t| t.get()).unwrap_or((0, false));
     if target != 0 {
         rec.pid = target;

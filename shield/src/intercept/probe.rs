@@ -88,9 +88,9 @@ fn probe_install_in_child(p: &mut KernelProbe, nnp: bool) {
     }
     let killed = |p: &mut KernelProbe, name| {
         p.features.retain(|f| f.name != name);
-        p.features.push(crate::enforce::Feature {
+        p.features.push(super::enforcement::Feature {
             name,
-            status: crate::enforce::FeatureStatus::Killed(libc::WTERMSIG(status)),
+            status: super::enforcement::FeatureStatus::Killed(libc::WTERMSIG(status)),
         });
     };
     if libc::WIFSIGNALED(status) {

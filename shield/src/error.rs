@@ -125,8 +125,9 @@ pub enum ConfigError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum InstallError {
-    /// `require_enforcement` is set and a policy cannot be enforced.
-    #[error("fnshield cannot enforce the policy and require_enforcement is set:\n{0}")]
+    /// `require_enforcement` is set and a policy cannot be enforced, or
+    /// `require_kernel_enforcement` is set and a policy is not enforced in the kernel.
+    #[error("fnshield cannot enforce the policy as require_enforcement / require_kernel_enforcement demand:\n{0}")]
     NotEnforced(Box<crate::Enforcement>),
     /// A shield is already installed in this process.
     #[error("a shield is already installed in this process; install exactly one, at cold start")]

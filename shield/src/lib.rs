@@ -46,7 +46,7 @@ pub mod wipe;
 pub use error::{ConfigError, InstallError, Source};
 pub use event::{Action, Details, Event, ViolationDetail};
 pub use intercept::enforcement::{
-    Enforcement, EnforcementState, Feature, FeatureStatus, KernelProbe, Mechanism,
+    Enforcement, EnforcementState, Feature, FeatureStatus, KernelProbe, LibcLayer, Mechanism,
     PolicyEnforcement,
 };
 pub use lambda::{

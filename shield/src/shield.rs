@@ -168,6 +168,13 @@ impl ShieldBuilder {
         self.raw.require_enforcement = Some(yes);
         self
     }
+    /// Fail at cold start unless every policy that is not `allow` is enforced in the kernel
+    /// (seccomp). Without it, `require_enforcement` accepts the in-process libc layer alone
+    /// (where seccomp is refused, as on Lambda with NoNewPrivs unset) as `PartiallyEnforced`.
+    pub fn require_kernel_enforcement(mut self, yes: bool) -> Self {
+        self.raw.require_kernel_enforcement = Some(yes);
+        self
+    }
     /// Turn an invocation with any block into a `Shield.Blocked` error.
     pub fn fail_on_block(mut self, yes: bool) -> Self {
         self.raw.fail_on_block = Some(yes);

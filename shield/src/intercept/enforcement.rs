@@ -27,6 +27,9 @@ pub enum Mechanism {
     SeccompNotify,
     /// Decided in the kernel filter itself, with an errno.
     SeccompErrno,
+    /// fnshield's in-process libc layer: the libc entry points the function's binary calls
+    /// (the only mechanism where seccomp is refused).
+    Libc,
     /// Nothing: the policy is in `allow` mode, or the kernel refused.
     None,
 }
@@ -37,6 +40,7 @@ impl fmt::Display for Mechanism {
             Mechanism::SeccompTrap => "seccomp-trap",
             Mechanism::SeccompNotify => "seccomp-notify",
             Mechanism::SeccompErrno => "seccomp-errno",
+            Mechanism::Libc => "libc",
             Mechanism::None => "none",
         })
     }
@@ -155,6 +159,31 @@ pub struct Enforcement {
     pub interceptor_reason: String,
     /// What the kernel offered.
     pub kernel: KernelProbe,
+    /// The in-process libc layer: whether it decides calls in this process, or why not.
+    pub libc_layer: LibcLayer,
+}
+
+/// The state of the in-process libc layer (the `libc-layer` cargo feature).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LibcLayer {
+    /// Active: calls through the libc entry points are decided in process (the fast path
+    /// beside seccomp, or the only enforcement where seccomp is refused).
+    Active,
+    /// Built, but not active (the shield is not installed).
+    Inactive,
+    /// Not in this build: the `libc-layer` feature is off, or the target is not glibc.
+    NotBuilt,
+}
+
+impl fmt::Display for LibcLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LibcLayer::Active => "active",
+            LibcLayer::Inactive => "inactive",
+            LibcLayer::NotBuilt => "not built (feature `libc-layer` off, or not a glibc target)",
+        })
+    }
 }
 
 impl Enforcement {
@@ -181,6 +210,7 @@ impl fmt::Display for Enforcement {
             "interceptor: {} ({})",
             self.interceptor, self.interceptor_reason
         )?;
+        writeln!(f, "libc layer: {}", self.libc_layer)?;
         for p in &self.policies {
             writeln!(
                 f,

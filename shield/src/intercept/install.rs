@@ -4,13 +4,14 @@
 
 use super::decide::{Decider, ModeSlot};
 use super::enforcement::{
-    Enforcement, EnforcementState, FeatureStatus, KernelProbe, Mechanism, PolicyEnforcement,
+    Enforcement, EnforcementState, FeatureStatus, KernelProbe, LibcLayer, Mechanism,
+    PolicyEnforcement,
 };
 use super::filter::Filter;
 use super::probe;
 use super::shared::{TrapState, STATE};
 use super::spec::{needs, notify_filter_spec, trap_filter_spec, Needs};
-use super::{notify, threads, trap};
+use super::{libc_layer, notify, threads, trap};
 use crate::error::InstallError;
 use crate::event::{Action, Details, Event, Reporter};
 use crate::policy::{InterceptorChoice, Mode, Policy, PolicyKind};
@@ -65,20 +66,33 @@ pub(crate) fn install(
     let mut kernel = probe::probe();
     let choice = choose(policy);
     if let Some(reason) = choice.refused_by_probe(&kernel) {
-        return finish(policy, reporter, refused(kernel, choice.why, &reason));
+        let report = refused(policy, reporter, kernel, choice.why, &reason)?;
+        return finish(policy, reporter, report);
     }
     if let Some(reason) = choice.unavailable(&kernel) {
-        return finish(policy, reporter, refused(kernel, choice.why, reason));
+        let report = refused(policy, reporter, kernel, choice.why, reason)?;
+        return finish(policy, reporter, report);
     }
     let mut compiled = compile(policy, &kernel, &choice)?;
     let killable = match arm(policy, reporter, &mut kernel, &mut compiled) {
         Ok(killable) => killable,
         Err(Armed::Refused(reason)) => {
-            return finish(policy, reporter, refused(kernel, choice.why, &reason))
+            let report = refused(policy, reporter, kernel, choice.why, &reason)?;
+            return finish(policy, reporter, report);
         }
         Err(Armed::Failed(e)) => return Err(e),
     };
-    let report = report(policy, kernel, choice, &compiled, killable);
+    let mut report = report(policy, kernel, choice, &compiled, killable);
+    report.libc_layer = if libc_layer::activate(compiled.needs.exec) {
+        report.interceptor_reason.push_str(
+            "; libc layer active: calls through the libc entry points are decided in process and reach the kernel through the exempt trampoline (no trap)",
+        );
+        LibcLayer::Active
+    } else if libc_layer::BUILT {
+        LibcLayer::Inactive
+    } else {
+        LibcLayer::NotBuilt
+    };
     finish(policy, reporter, report)
 }
 
@@ -234,7 +248,7 @@ fn arm(
     }
     // The reporter thread drains the ring as it fills (started before the filter). Without
     // it a burst of violations would overflow the ring between flushes: refuse to run.
-    if let Err(e) = threads::start_reporter(reporter.clone()) {
+    if let Err(e) = start_reporter_once(reporter) {
         return Err(Armed::Failed(InstallError::Setup(format!(
             "cannot start the event reporter thread: {e}"
         ))));
@@ -477,18 +491,103 @@ fn report(
         interceptor: mechanism,
         interceptor_reason: why,
         kernel,
+        libc_layer: LibcLayer::Inactive,
     }
 }
 
-/// The kernel refused (or lacks) what the interceptor needs: nothing is enforced.
-fn refused(mut kernel: KernelProbe, why: String, reason: &str) -> Enforcement {
+/// Start the reporter thread unless an earlier install step did.
+fn start_reporter_once(reporter: &Arc<Reporter>) -> std::io::Result<()> {
+    static STARTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !STARTED.swap(true, std::sync::atomic::Ordering::AcqRel) {
+        if let Err(e) = threads::start_reporter(reporter.clone()) {
+            STARTED.store(false, std::sync::atomic::Ordering::Release);
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+/// What the libc layer leaves uncovered where it is the only mechanism.
+const LIBC_ONLY_GAPS: &str = "not covered: raw syscalls (inline assembly, e.g. rustix's linux_raw backend), io_uring, what child processes do after exec, calls made inside libc itself (getaddrinfo's own sockets, posix_spawn's clone), and calls from shared libraries loaded at run time";
+
+/// The kernel refused (or lacks) what the interceptor needs. With the libc layer built, it
+/// enforces every policy in process, partially (the report names the refusal and the gaps);
+/// without it, nothing is enforced.
+fn refused(
+    policy: &Policy,
+    reporter: &Arc<Reporter>,
+    mut kernel: KernelProbe,
+    why: String,
+    reason: &str,
+) -> Result<Enforcement, InstallError> {
     kernel.refused = Some(reason.to_owned());
-    Enforcement {
+    // With require_kernel_enforcement the install fails below; leave no state behind.
+    if libc_layer::BUILT && !policy.require_kernel_enforcement() {
+        let state = TrapState {
+            decider: Decider::new(policy),
+            exe: exe_identity(),
+            check_exe: true,
+        };
+        // Set unless the refused arm step already set it (it does, before asking the kernel).
+        let _ = STATE.set(state);
+        start_reporter_once(reporter).map_err(|e| {
+            InstallError::Setup(format!("cannot start the event reporter thread: {e}"))
+        })?;
+        if libc_layer::activate(false) {
+            for slot in &INTERCEPTED {
+                slot.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            let m = policy.modes();
+            let tmp_mode = m.tmp_read().max(m.tmp_write());
+            let policies = [
+                (PolicyKind::OutboundConnectivity, m.outbound(), "connect, sendto, sendmsg, sendmmsg decided in process on copies; host names learnt from getaddrinfo answers (/etc/hosts, nscd, DNS)"),
+                (PolicyKind::ReadWriteTmp, tmp_mode, "the open family, fopen, opendir, the stat/access/readlink family and path-based writes decided in process on copies"),
+                (PolicyKind::CreateChildProcess, m.child(), "execve/execveat/fexecve, the execv* family, posix_spawn(p), system and popen decided in process, with the program and its arguments in events"),
+                (PolicyKind::ReadHandler, m.read_handler(), "opens decided in process on copies and verified by path and by the executable's inode"),
+            ]
+            .into_iter()
+            .map(|(p, mode, how)| {
+                if mode == Mode::Allow && !policy.runtime_tightening() {
+                    PolicyEnforcement {
+                        policy: p,
+                        state: EnforcementState::NotEnforced,
+                        mechanism: Mechanism::None,
+                        reason: "mode is allow".to_owned(),
+                    }
+                } else {
+                    PolicyEnforcement {
+                        policy: p,
+                        state: EnforcementState::PartiallyEnforced,
+                        mechanism: Mechanism::Libc,
+                        reason: format!(
+                            "seccomp refused ({reason}); {how}; {LIBC_ONLY_GAPS}"
+                        ),
+                    }
+                }
+            })
+            .collect();
+            return Ok(Enforcement {
+                policies,
+                interceptor: Mechanism::Libc,
+                interceptor_reason: format!(
+                    "{why}; the kernel refused it, so the libc layer enforces in process"
+                ),
+                kernel,
+                libc_layer: LibcLayer::Active,
+            });
+        }
+    }
+    Ok(Enforcement {
         policies: not_enforced(reason),
         interceptor: Mechanism::None,
         interceptor_reason: why,
         kernel,
-    }
+        libc_layer: if libc_layer::BUILT {
+            LibcLayer::Inactive
+        } else {
+            LibcLayer::NotBuilt
+        },
+    })
 }
 
 fn not_enforced(reason: &str) -> Vec<PolicyEnforcement> {
@@ -530,6 +629,14 @@ fn finish(
         && degraded
             .iter()
             .any(|p| p.state == EnforcementState::NotEnforced)
+    {
+        return Err(InstallError::NotEnforced(Box::new(report)));
+    }
+    // require_kernel_enforcement also refuses the libc layer alone.
+    if policy.require_kernel_enforcement()
+        && degraded
+            .iter()
+            .any(|p| p.state == EnforcementState::NotEnforced || p.mechanism == Mechanism::Libc)
     {
         return Err(InstallError::NotEnforced(Box::new(report)));
     }

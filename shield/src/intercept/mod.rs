@@ -16,6 +16,7 @@ pub mod dns;
 pub mod enforcement;
 pub mod filter;
 mod install;
+pub(crate) mod libc_layer;
 pub(crate) mod netcheck;
 pub(crate) mod notify;
 pub(crate) mod panic;

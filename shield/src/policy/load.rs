@@ -158,6 +158,7 @@ const TOP_KEYS: &[&str] = &[
     "mode",
     "interceptor",
     "require_enforcement",
+    "require_kernel_enforcement",
     "fail_on_block",
     "allow_runtime_tightening",
     "policy",
@@ -269,6 +270,9 @@ impl Walker<'_> {
                 "mode" | "policy" => {}
                 "interceptor" => self.raw.interceptor = Some((self.string(k, v)?, self.src(k))),
                 "require_enforcement" => self.raw.require_enforcement = Some(self.boolean(k, v)?),
+                "require_kernel_enforcement" => {
+                    self.raw.require_kernel_enforcement = Some(self.boolean(k, v)?)
+                }
                 "fail_on_block" => self.raw.fail_on_block = Some(self.boolean(k, v)?),
                 "allow_runtime_tightening" => {
                     self.raw.runtime_tightening = Some(self.boolean(k, v)?)

@@ -167,6 +167,7 @@ pub struct Policy {
     pub(crate) protected: Vec<PathBuf>,
     pub(crate) interceptor: InterceptorChoice,
     pub(crate) require_enforcement: bool,
+    pub(crate) require_kernel_enforcement: bool,
     pub(crate) fail_on_block: bool,
     pub(crate) runtime_tightening: bool,
     pub(crate) sinks: Sinks,
@@ -238,6 +239,11 @@ impl Policy {
     pub fn require_enforcement(&self) -> bool {
         self.require_enforcement
     }
+    /// Whether install fails unless every policy that is not `allow` is enforced in the kernel
+    /// (seccomp), not by the in-process libc layer alone.
+    pub fn require_kernel_enforcement(&self) -> bool {
+        self.require_kernel_enforcement
+    }
     /// Whether an invocation with a block returns `Shield.Blocked`.
     pub fn fail_on_block(&self) -> bool {
         self.fail_on_block
@@ -285,6 +291,7 @@ pub(crate) struct Raw {
     pub protect: Option<(Vec<String>, Source)>,
     pub interceptor: Option<(String, Source)>,
     pub require_enforcement: Option<bool>,
+    pub require_kernel_enforcement: Option<bool>,
     pub fail_on_block: Option<bool>,
     pub runtime_tightening: Option<bool>,
     pub sinks: Option<(Vec<String>, Source)>,
@@ -325,6 +332,7 @@ impl Raw {
             protect,
             interceptor,
             require_enforcement,
+            require_kernel_enforcement,
             fail_on_block,
             runtime_tightening,
             sinks,
@@ -497,6 +505,7 @@ impl Raw {
             protected,
             interceptor,
             require_enforcement: self.require_enforcement.unwrap_or(false),
+            require_kernel_enforcement: self.require_kernel_enforcement.unwrap_or(false),
             fail_on_block: self.fail_on_block.unwrap_or(false),
             runtime_tightening: self.runtime_tightening.unwrap_or(false),
             sinks,

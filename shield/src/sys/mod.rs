@@ -3,6 +3,8 @@
 //! carries a `// SAFETY:` comment. The interceptors in `intercept/` build on these wrappers.
 #![allow(unsafe_code)]
 
+#[cfg(all(feature = "libc-layer", target_os = "linux", target_env = "gnu"))]
+pub(crate) mod libc_hooks;
 pub(crate) mod sigsys;
 
 use std::arch::global_asm;
@@ -25,6 +27,19 @@ global_asm!(
     "fnshield_syscall_ret:",
     "ret",
     ".size fnshield_syscall6, .-fnshield_syscall6",
+    ".globl fnshield_syscall6_filtered",
+    ".type fnshield_syscall6_filtered,@function",
+    "fnshield_syscall6_filtered:",
+    "mov rax, rdi",
+    "mov rdi, rsi",
+    "mov rsi, rdx",
+    "mov rdx, rcx",
+    "mov r10, r8",
+    "mov r8, r9",
+    "mov r9, [rsp+8]",
+    "syscall",
+    "ret",
+    ".size fnshield_syscall6_filtered, .-fnshield_syscall6_filtered",
 );
 
 #[cfg(target_arch = "aarch64")]
@@ -45,10 +60,32 @@ global_asm!(
     "fnshield_syscall_ret:",
     "ret",
     ".size fnshield_syscall6, .-fnshield_syscall6",
+    ".globl fnshield_syscall6_filtered",
+    ".type fnshield_syscall6_filtered,%function",
+    "fnshield_syscall6_filtered:",
+    "mov x8, x0",
+    "mov x0, x1",
+    "mov x1, x2",
+    "mov x2, x3",
+    "mov x3, x4",
+    "mov x4, x5",
+    "mov x5, x6",
+    "svc #0",
+    "ret",
+    ".size fnshield_syscall6_filtered, .-fnshield_syscall6_filtered",
 );
 
 extern "C" {
     fn fnshield_syscall6(nr: i64, a0: u64, a1: u64, a2: u64, a3: u64, a4: u64, a5: u64) -> i64;
+    fn fnshield_syscall6_filtered(
+        nr: i64,
+        a0: u64,
+        a1: u64,
+        a2: u64,
+        a3: u64,
+        a4: u64,
+        a5: u64,
+    ) -> i64;
     static fnshield_syscall_ret: u8;
 }
 
@@ -70,6 +107,22 @@ pub(crate) fn syscall(nr: i64, a: [u64; 6]) -> i64 {
     // SAFETY: the trampoline performs exactly one syscall with these registers and returns;
     // callers uphold the pointer contract in this function's documentation.
     unsafe { fnshield_syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5]) }
+}
+
+/// Issue a syscall through a stub the filter does NOT exempt: the seccomp filter (when one is
+/// installed) sees it as it would see the caller's own. The libc layer uses it for calls it
+/// passes on undecided, so that moving a call into the layer never takes it out of the
+/// kernel's view. Returns the raw result (`-errno` on failure). Async-signal-safe.
+///
+/// # Safety
+///
+/// Pointer-valued arguments must be valid for what syscall `nr` does with them, exactly as
+/// for the libc function the caller called.
+#[inline]
+pub(crate) unsafe fn syscall_filtered(nr: i64, a: [u64; 6]) -> i64 {
+    // SAFETY: the stub performs exactly one syscall with these registers and returns; the
+    // caller upholds the pointer contract above.
+    unsafe { fnshield_syscall6_filtered(nr, a[0], a[1], a[2], a[3], a[4], a[5]) }
 }
 
 /// `seccomp(SECCOMP_SET_MODE_FILTER, flags, prog)`. Returns the raw result.

@@ -20,8 +20,9 @@ use std::sync::Arc;
 
 /// Tighten a policy (see [`crate::Shield::tighten`]).
 pub(crate) fn tighten(policy: PolicyKind, to: Mode) -> Option<Mode> {
-    // Nothing can be tightened unless the filter is in (a refused install leaves the state).
-    if !INSTALLED.load(std::sync::atomic::Ordering::Acquire) {
+    // Nothing can be tightened unless the filter is in or the libc layer enforces (a refused
+    // install without the layer leaves the state, unused).
+    if !INSTALLED.load(std::sync::atomic::Ordering::Acquire) && !libc_layer::active() {
         return None;
     }
     let st = STATE.get()?;

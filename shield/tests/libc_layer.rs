@@ -70,7 +70,7 @@ fn shield_with(
     tmp: &Path,
     f: impl FnOnce(fnshield::ShieldBuilder) -> fnshield::ShieldBuilder,
 ) -> (Shield, fnshield::Enforcement) {
-    let env = fnshield::policy::Env::from_pairs([
+    let env = fnshield::Env::from_pairs([
         ("LAMBDA_TASK_ROOT", task.to_str().unwrap()),
         ("AWS_LAMBDA_FUNCTION_NAME", "shield-test"),
     ]);
@@ -248,7 +248,7 @@ fn libc_alone_require_kernel_enforcement_fails_closed() {
     case("libc_alone_require_kernel_enforcement_fails_closed", || {
         refuse_seccomp_like_lambda();
         let (_b, task, tmp) = dirs();
-        let env = fnshield::policy::Env::from_pairs([("LAMBDA_TASK_ROOT", task.to_str().unwrap())]);
+        let env = fnshield::Env::from_pairs([("LAMBDA_TASK_ROOT", task.to_str().unwrap())]);
         let strict = Shield::builder()
             .env(env)
             .tmp_root(tmp.to_str().unwrap())

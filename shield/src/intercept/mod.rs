@@ -16,6 +16,8 @@ pub mod dns;
 pub mod enforcement;
 pub mod filter;
 mod install;
+// Without the `libc-layer` feature no hook calls into it; only `BUILT` and `activate` are used.
+#[cfg_attr(not(feature = "libc-layer"), allow(dead_code))]
 pub(crate) mod libc_layer;
 pub(crate) mod netcheck;
 pub(crate) mod notify;

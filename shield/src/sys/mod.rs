@@ -77,6 +77,7 @@ global_asm!(
 
 extern "C" {
     fn fnshield_syscall6(nr: i64, a0: u64, a1: u64, a2: u64, a3: u64, a4: u64, a5: u64) -> i64;
+    #[cfg_attr(not(feature = "libc-layer"), allow(dead_code))]
     fn fnshield_syscall6_filtered(
         nr: i64,
         a0: u64,
@@ -119,6 +120,7 @@ pub(crate) fn syscall(nr: i64, a: [u64; 6]) -> i64 {
 /// Pointer-valued arguments must be valid for what syscall `nr` does with them, exactly as
 /// for the libc function the caller called.
 #[inline]
+#[cfg_attr(not(feature = "libc-layer"), allow(dead_code))]
 pub(crate) unsafe fn syscall_filtered(nr: i64, a: [u64; 6]) -> i64 {
     // SAFETY: the stub performs exactly one syscall with these registers and returns; the
     // caller upholds the pointer contract above.

@@ -528,6 +528,8 @@ fn refused(
             decider: Decider::new(policy),
             exe: exe_identity(),
             check_exe: true,
+            // No filter: nothing reaches the SIGSYS handler, which acts on trapped numbers only.
+            trapped: [0; 8],
         };
         // Set unless the refused arm step already set it (it does, before asking the kernel).
         let _ = STATE.set(state);

@@ -208,32 +208,54 @@ fn lambda_without_no_new_privs_enforces_nothing_and_says_why() {
         "lambda",
         "lambda_without_no_new_privs_enforces_nothing_and_says_why",
         || {
+            // require_kernel_enforcement fails closed (require_enforcement alone accepts the
+            // libc layer, where it is built).
             let strict = builder()
                 .mode(Mode::Block)
                 .require_enforcement(true)
+                .require_kernel_enforcement(true)
                 .build()
                 .unwrap();
             let e = strict
                 .install()
-                .expect_err("require_enforcement fails closed");
-            assert!(e.to_string().contains("require_enforcement"), "{e}");
+                .expect_err("require_kernel_enforcement fails closed");
+            assert!(e.to_string().contains("require_kernel_enforcement"), "{e}");
             let s = builder().mode(Mode::Block).build().unwrap();
             let r = s.install().expect("best effort");
-            assert_eq!(r.interceptor, Mechanism::None, "{r}");
+            let layer = r.libc_layer == fnshield::LibcLayer::Active;
+            let want = if layer {
+                Mechanism::Libc
+            } else {
+                Mechanism::None
+            };
+            assert_eq!(r.interceptor, want, "{r}");
             assert_eq!(
                 r.kernel.feature("prctl_no_new_privs"),
                 FeatureStatus::Refused(libc::EPERM),
                 "{r}"
             );
             for p in &r.policies {
-                assert_eq!(p.state, EnforcementState::NotEnforced, "{r}");
+                let want = if layer {
+                    EnforcementState::PartiallyEnforced
+                } else {
+                    EnforcementState::NotEnforced
+                };
+                assert_eq!(p.state, want, "{r}");
                 assert!(
                     p.reason.contains("prctl(PR_SET_NO_NEW_PRIVS) refused"),
                     "{r}"
                 );
             }
-            // Nothing was installed: the function still works.
-            std::fs::write(dir().join("tmp/ok/x"), b"x").unwrap();
+            if layer {
+                // The libc layer enforces in process: a write under the tmp root is refused.
+                assert_eq!(
+                    errno_of(std::fs::write(dir().join("tmp/ok/x"), b"x")),
+                    Some(libc::EACCES)
+                );
+            } else {
+                // Nothing was installed: the function still works.
+                std::fs::write(dir().join("tmp/ok/x"), b"x").unwrap();
+            }
         },
     );
 }
@@ -345,7 +367,12 @@ fn k5_4_notify_is_refused_with_the_reason() {
     under("k5.4", "k5_4_notify_is_refused_with_the_reason", || {
         let s = builder().mode(Mode::Alert).build().unwrap();
         let r = s.install().expect("best effort");
-        assert_eq!(r.interceptor, Mechanism::None, "{r}");
+        let want = if r.libc_layer == fnshield::LibcLayer::Active {
+            Mechanism::Libc
+        } else {
+            Mechanism::None
+        };
+        assert_eq!(r.interceptor, want, "{r}");
         assert_no_fully_enforced_without(r, "NEW_LISTENER with TSYNC refused");
         assert!(r.policies[0].reason.contains("TSYNC_ESRCH"), "{r}");
         assert!(Command::new(true_path()).status().unwrap().success());
@@ -364,10 +391,14 @@ fn k4_14_has_trap_only() {
             FeatureStatus::Refused(libc::EOPNOTSUPP),
             "{r}"
         );
-        assert_eq!(
-            errno_of(Command::new(true_path()).status()),
-            Some(libc::EPERM)
-        );
+        // The libc layer refuses the program before any process is created (EACCES, as for
+        // execve); without it the kernel refuses the clone (EPERM).
+        let want = if r.libc_layer == fnshield::LibcLayer::Active {
+            libc::EACCES
+        } else {
+            libc::EPERM
+        };
+        assert_eq!(errno_of(Command::new(true_path()).status()), Some(want));
         assert_eq!(
             errno_of(std::fs::read(dir().join("tmp/secret"))),
             Some(libc::EACCES)

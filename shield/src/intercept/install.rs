@@ -523,7 +523,11 @@ fn refused(
 ) -> Result<Enforcement, InstallError> {
     kernel.refused = Some(reason.to_owned());
     // With require_kernel_enforcement the install fails below; leave no state behind.
-    if libc_layer::BUILT && !policy.require_kernel_enforcement() {
+    // The layer copies arguments with process_vm_readv, like the trap handler: where a sandbox
+    // refuses that, it would fail every call with EFAULT, so it stays off.
+    let mut probe = [0u8; 1];
+    let vm_readv = crate::sys::read_mem(probe.as_ptr() as u64, &mut probe) == 1;
+    if libc_layer::BUILT && vm_readv && !policy.require_kernel_enforcement() {
         let state = TrapState {
             decider: Decider::new(policy),
             exe: exe_identity(),

@@ -136,25 +136,12 @@ impl Dirs {
     }
 }
 
-/// A watchdog for the case process: a hang is a failure, not a stalled `cargo test`.
-fn watchdog() {
-    std::thread::spawn(|| {
-        std::thread::sleep(std::time::Duration::from_secs(90));
-        let msg = b"WATCHDOG: case did not finish in 90 s\n";
-        // SAFETY: write(2) of a static buffer, then _exit: nothing else runs.
-        unsafe {
-            libc::write(2, msg.as_ptr().cast(), msg.len());
-            libc::_exit(97);
-        }
-    });
-}
-
 fn shield(
     i: InterceptorChoice,
     d: &Dirs,
     f: impl FnOnce(fnshield::ShieldBuilder) -> fnshield::ShieldBuilder,
 ) -> Shield {
-    watchdog();
+    // common::case runs the case under the project watchdog (a hang fails with its name).
     let mech = match i {
         InterceptorChoice::Notify => Mechanism::SeccompNotify,
         _ => Mechanism::SeccompTrap,

@@ -15,7 +15,7 @@ use fnshield::{Action, Details, Event, InterceptorChoice, Mechanism, Mode, Polic
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 // ---------------------------------------------------------------------------------------------
@@ -46,56 +46,27 @@ fn run(name: &str, which: &str, body: fn()) -> Ran {
         println!("CASE-OK");
         std::process::exit(0);
     }
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            full.as_str(),
-            "--exact",
-            "--nocapture",
-            "--include-ignored",
-            "--test-threads=1",
-        ])
-        .env("FNSHIELD_CASE", &full)
-        .env("FNSHIELD_IC", which)
-        .env_remove("SHIELD_MODE")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (mut out, mut err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
-    // Readers report through channels, so that a grandchild that keeps a pipe open cannot hang
-    // the harness either.
-    let (tx_out, rx_out) = std::sync::mpsc::channel();
-    let (tx_err, rx_err) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut s = String::new();
-        std::io::Read::read_to_string(&mut out, &mut s).ok();
-        let _ = tx_out.send(s);
-    });
-    std::thread::spawn(move || {
-        let mut s = String::new();
-        std::io::Read::read_to_string(&mut err, &mut s).ok();
-        let _ = tx_err.send(s);
-    });
-    // Watchdog: a hung case is killed and fails, never blocks the suite.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let st = child.wait().unwrap();
-            panic!("case {full} hung (killed by the watchdog): {st:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let left = deadline.saturating_duration_since(Instant::now()) + Duration::from_secs(5);
-    let stdout = rx_out
-        .recv_timeout(left)
-        .unwrap_or_else(|_| panic!("case {full}: stdout still open after exit"));
-    let stderr = rx_err
-        .recv_timeout(Duration::from_secs(5))
-        .unwrap_or_default();
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args([
+        full.as_str(),
+        "--exact",
+        "--nocapture",
+        "--include-ignored",
+        "--test-threads=1",
+    ])
+    .env("FNSHIELD_CASE", &full)
+    .env("FNSHIELD_IC", which)
+    .env_remove("SHIELD_MODE");
+    // The project's watchdog: a hung case (and its process group) is killed and fails with
+    // its name and output, never blocks the suite.
+    let out = fnshield_tests::watchdog::output_within(
+        cmd,
+        &format!("case {full}"),
+        fnshield_tests::watchdog::bound(Duration::from_secs(120)),
+    );
+    let status = out.status;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     Ran {
         status,
         stdout,

@@ -62,12 +62,7 @@ impl Replay {
     pub fn decide(&self, event: &Event) -> Option<Mode> {
         let verdict = match &event.details {
             Details::Path { path, access } => {
-                let access = match *access {
-                    "read" => Access::Read,
-                    "write" => Access::Write,
-                    "read_write" => Access::ReadWrite,
-                    _ => Access::Meta,
-                };
+                let access = Access::from_name(access);
                 self.decider.classify_path(path.as_bytes(), access).verdict
             }
             Details::Connect { ip, port, host } => {

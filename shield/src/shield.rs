@@ -4,7 +4,7 @@ use crate::error::InstallError;
 use crate::error::{ConfigError, Source};
 use crate::event::{Callback, Reporter};
 use crate::intercept::enforcement::Enforcement;
-use crate::lambda::EventVerdict;
+use crate::lambda::Screening;
 use crate::policy::{load, Env, InterceptorChoice, Mode, ModeKey, Policy, PolicyKind, Raw};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -299,7 +299,7 @@ pub(crate) struct Inner {
     /// What existed under the tmp root when the shield was installed (never wiped).
     pub(crate) tmp_before: std::sync::OnceLock<crate::wipe::Snapshot>,
     /// Verdicts of the outer layer's event screening, by request id.
-    pub(crate) verdicts: std::sync::Mutex<std::collections::HashMap<String, EventVerdict>>,
+    pub(crate) screenings: std::sync::Mutex<std::collections::HashMap<String, Screening>>,
 }
 
 impl Shield {
@@ -357,7 +357,7 @@ impl Shield {
                 reporter,
                 enforcement: std::sync::OnceLock::new(),
                 tmp_gate: Arc::new(tokio::sync::RwLock::new(())),
-                verdicts: Default::default(),
+                screenings: Default::default(),
                 validator,
                 wiper,
                 tmp_before: std::sync::OnceLock::new(),

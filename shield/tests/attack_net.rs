@@ -980,24 +980,24 @@ fn k12_tighten_after_refused_install() {
         // Make installing a filter fail with EPERM (probing still works): the install is
         // refused after the shield prepared everything else.
         use fnshield::internals::filter::{
-            Action as F, ArgCmp, Filter, FilterSpec, Rule, SyscallPlan,
+            ArgCmp, Condition, Filter, FilterSpec, ReturnAction as Ret, SyscallPlan,
         };
         let spec = FilterSpec {
             arch: fnshield::internals::arch::AUDIT_ARCH,
             syscalls: vec![SyscallPlan {
                 nr: libc::SYS_seccomp,
                 branches: vec![(
-                    vec![Rule {
+                    vec![Condition {
                         arg: 0,
                         cmp: ArgCmp::Eq(1), // SECCOMP_SET_MODE_FILTER
                     }],
-                    F::Errno(libc::EPERM as u16),
+                    Ret::Errno(libc::EPERM as u16),
                 )],
-                default: F::Allow,
+                default: Ret::Allow,
             }],
             exempt_ip: None,
             exempt_actions: vec![],
-            otherwise: F::Allow,
+            otherwise: Ret::Allow,
         };
         let f = Filter::try_from(&spec).unwrap();
         // SAFETY: installs a filter built from valid instructions in this test-only process.

@@ -600,24 +600,24 @@ fn trap_path_does_not_allocate() {
 fn kernel_refuses_seccomp() {
     case("kernel_refuses_seccomp", || {
         // Make seccomp(2) and prctl(2) fail with EPERM, much as Lambda is reported to.
-        use fnshield::internals::filter::{Action as F, Filter, FilterSpec, SyscallPlan};
+        use fnshield::internals::filter::{Filter, FilterSpec, ReturnAction as Ret, SyscallPlan};
         let spec = FilterSpec {
             arch: fnshield::internals::arch::AUDIT_ARCH,
             syscalls: vec![
                 SyscallPlan {
                     nr: libc::SYS_seccomp,
                     branches: vec![],
-                    default: F::Errno(libc::EPERM as u16),
+                    default: Ret::Errno(libc::EPERM as u16),
                 },
                 SyscallPlan {
                     nr: libc::SYS_prctl,
                     branches: vec![],
-                    default: F::Errno(libc::EPERM as u16),
+                    default: Ret::Errno(libc::EPERM as u16),
                 },
             ],
             exempt_ip: None,
             exempt_actions: vec![],
-            otherwise: F::Allow,
+            otherwise: Ret::Allow,
         };
         let f = Filter::try_from(&spec).unwrap();
         // SAFETY: installs a filter built from valid instructions in this (test-only) process.

@@ -15,6 +15,7 @@
 //! early one.
 
 use super::record::{Record, RecordKind};
+use crate::policy::path::Access;
 use crate::policy::PolicyKind;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -182,12 +183,7 @@ fn format(w: &mut Line, r: &Record) {
             w.push(b"\"path\":");
             w.string(text);
             w.push(b",\"access\":\"");
-            w.push(match r.access {
-                0 => b"read" as &[u8],
-                1 => b"write",
-                2 => b"read_write",
-                _ => b"metadata",
-            });
+            w.push(Access::from_code(r.access).name().as_bytes());
             w.push(b"\"");
         }
         RecordKind::Net => {
@@ -290,7 +286,7 @@ fn how_to_allow(h: &mut Line, r: &Record) {
             h.push(b"\"))");
         }
         RecordKind::Path if PolicyKind::from_u8(r.policy) == PolicyKind::ReadWriteTmp => {
-            let (key, call): (&[u8], &[u8]) = if r.access == 1 || r.access == 2 {
+            let (key, call): (&[u8], &[u8]) = if Access::from_code(r.access).writes() {
                 (b"read_write_tmp.allow_write", b"allow_tmp_write")
             } else {
                 (b"read_write_tmp.allow_read", b"allow_tmp_read")

@@ -17,6 +17,7 @@ pub use ring::Ring;
 pub(crate) use sink::rfc3339;
 pub use sink::{emf_line, json_line, Callback, WipeFigures};
 
+use crate::policy::path::Access;
 use crate::policy::{PolicyKind, Sinks};
 use std::collections::HashMap;
 use std::fmt;
@@ -207,7 +208,7 @@ impl Event {
                 )
             }
             (Details::Path { path, access }, PolicyKind::ReadWriteTmp) => {
-                let (key, call) = if *access == "write" || *access == "read_write" {
+                let (key, call) = if Access::from_name(access).writes() {
                     ("read_write_tmp.allow_write", "allow_tmp_write")
                 } else {
                     ("read_write_tmp.allow_read", "allow_tmp_read")
@@ -246,12 +247,7 @@ impl Event {
         let details = match r.kind {
             RecordKind::Path => Details::Path {
                 path: text,
-                access: match r.access {
-                    0 => "read",
-                    1 => "write",
-                    2 => "read_write",
-                    _ => "metadata",
-                },
+                access: Access::from_code(r.access).name(),
             },
             RecordKind::Net => {
                 let ip = if r.family == 6 {

@@ -49,19 +49,7 @@ impl Verdict {
     }
 }
 
-/// How a path is being accessed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    /// Opening for reading, listing a directory.
-    Read,
-    /// Opening for writing or creating; modifying metadata; creating, removing or renaming.
-    Write,
-    /// Opening for reading and writing.
-    ReadWrite,
-    /// stat, access, readlink: reveals metadata only. Counts as a read under the tmp root;
-    /// `read_handler` does not cover it.
-    Meta,
-}
+pub use crate::policy::path::Access;
 
 /// The outcome of [`Decider::classify_path`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,7 +9,7 @@ use super::enforcement::{
 };
 use super::filter::Filter;
 use super::probe;
-use super::shared::{TrapState, STATE};
+use super::shared::{InterceptState, STATE};
 use super::spec::{needs, notify_filter_spec, trap_filter_spec, Needs};
 use super::{libc_layer, notify, threads, trap};
 use crate::error::InstallError;
@@ -179,7 +179,7 @@ struct Compiled {
     fork_events: bool,
     /// Whether the filter is installed with a listener (and a supervisor thread).
     listener: bool,
-    /// The numbers the filter sends to TRAP (see `TrapState::trapped`).
+    /// The numbers the filter sends to TRAP (see `InterceptState::trapped`).
     trapped: [u64; 8],
 }
 
@@ -225,7 +225,7 @@ fn arm(
     kernel: &mut KernelProbe,
     compiled: &mut Compiled,
 ) -> Result<bool, Armed> {
-    let state = TrapState {
+    let state = InterceptState {
         decider: Decider::new(policy),
         exe: exe_identity(),
         check_exe: compiled.needs.paths_open,
@@ -258,10 +258,10 @@ fn arm(
             "cannot start the event reporter thread: {e}"
         ))));
     }
-    const TSYNC: u64 = 1;
-    const NEW_LISTENER: u64 = 1 << 3;
-    const TSYNC_ESRCH: u64 = 1 << 4;
-    const WAIT_KILLABLE_RECV: u64 = 1 << 5;
+    const TSYNC: u64 = libc::SECCOMP_FILTER_FLAG_TSYNC;
+    const NEW_LISTENER: u64 = libc::SECCOMP_FILTER_FLAG_NEW_LISTENER;
+    const TSYNC_ESRCH: u64 = libc::SECCOMP_FILTER_FLAG_TSYNC_ESRCH;
+    const WAIT_KILLABLE_RECV: u64 = libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
     let mut killable = false;
     // The supervisor thread starts before the filter (see prepare_shield_thread) and
     // receives the listener once it exists.
@@ -532,7 +532,7 @@ fn refused(
     let mut probe = [0u8; 1];
     let vm_readv = crate::sys::read_mem(probe.as_ptr() as u64, &mut probe) == 1;
     if libc_layer::BUILT && vm_readv && !policy.require_kernel_enforcement() {
-        let state = TrapState {
+        let state = InterceptState {
             decider: Decider::new(policy),
             exe: exe_identity(),
             check_exe: true,

@@ -85,6 +85,7 @@ fn inet6(sa: &[u8]) -> Dest {
 /// Why creating a socket of this family and type would bypass addressing (raw IP sockets,
 /// packet sockets, families the shield does not know), or `None` for ordinary sockets.
 pub(crate) fn socket_bypass(family: i32, ty: i32) -> Option<&'static str> {
+    // `SOCK_PACKET` (libc deprecates the constant; the kernel still accepts the type).
     const SOCK_PACKET: i32 = 10;
     let kind = ty & 0xf;
     match family {
@@ -109,9 +110,9 @@ pub(crate) const IPV6_NEXTHOP: i32 = 9;
 /// `IPV6_RTHDR`.
 pub(crate) const IPV6_RTHDR: i32 = 57;
 /// `IP_OPTIONS`.
-pub(crate) const IP_OPTIONS: i32 = 4;
+pub(crate) const IP_OPTIONS: i32 = libc::IP_OPTIONS;
 /// `IP_RETOPTS` (the control-message form of IP options).
-pub(crate) const IP_RETOPTS: i32 = 7;
+pub(crate) const IP_RETOPTS: i32 = libc::IP_RETOPTS;
 
 /// Whether IPv4 options (`IP_OPTIONS`, `IP_RETOPTS`) hold a source route (LSRR or SSRR).
 /// Malformed options count as routing (fail closed; the kernel would refuse them anyway).

@@ -31,7 +31,7 @@ use super::resolve::{
 use super::shared::{
     check_exec, check_path_arg, classify_arg, decide_other_process, decide_sockaddr, decide_socket,
     decide_socket_other, inet, open_access, open_path, path_table, pidfd_pid, proc_path, push,
-    record_path, verify_opened, write_decimal, PathCopy, TrapState, CTL_MAX, MSGHDR, RECORDED,
+    record_path, verify_opened, write_decimal, InterceptState, PathCopy, CTL_MAX, MSGHDR, RECORDED,
     RESTARTED, SA_MAX, STATE, TARGET,
 };
 use crate::event::{Record, RecordKind};
@@ -618,7 +618,7 @@ fn close(fd: i64) {
     syscall(libc::SYS_close, [fd as u64, 0, 0, 0, 0, 0]);
 }
 
-fn handle(st: &TrapState, listener: i32, n: &Notif) -> Answer {
+fn handle(st: &InterceptState, listener: i32, n: &Notif) -> Answer {
     let pid = n.pid as i64;
     let a = n.args;
     let nr = n.nr as i64;
@@ -707,7 +707,7 @@ fn handle(st: &TrapState, listener: i32, n: &Notif) -> Answer {
 
 /// `bind` of an `AF_UNIX` socket to a path: decided like a file creation on the resolved
 /// location, then continued (the caller's socket binds itself).
-fn unix_bind(st: &TrapState, listener: i32, n: &Notif) -> Answer {
+fn unix_bind(st: &InterceptState, listener: i32, n: &Notif) -> Answer {
     let pid = n.pid as i64;
     let a = n.args;
     let mut sa = [0u8; 112];
@@ -753,7 +753,7 @@ fn unix_bind(st: &TrapState, listener: i32, n: &Notif) -> Answer {
     }
 }
 
-fn fork(st: &TrapState, nr: i64) -> Answer {
+fn fork(st: &InterceptState, nr: i64) -> Answer {
     let v = st.decider.decide_fork();
     if v != Verdict::Allow {
         push(Record::new(
@@ -831,7 +831,7 @@ fn caller_mode(pid: i64, flags: u64, mode: u64) -> u64 {
 
 #[allow(clippy::too_many_arguments)]
 fn open(
-    st: &TrapState,
+    st: &InterceptState,
     listener: i32,
     n: &Notif,
     dirfd: i64,
@@ -981,7 +981,7 @@ fn open(
 }
 
 fn path_call(
-    st: &TrapState,
+    st: &InterceptState,
     listener: i32,
     n: &Notif,
     paths: &[(Option<usize>, usize)],
@@ -1133,7 +1133,7 @@ fn emulate_write(
 }
 
 fn exec(
-    st: &TrapState,
+    st: &InterceptState,
     listener: i32,
     n: &Notif,
     dirfd: i64,
@@ -1163,7 +1163,7 @@ fn exec(
 /// Read the caller's sockaddr at `addr`; decide on the copy as the kernel will read it.
 /// Ok(copy) to emulate with.
 fn check_addr(
-    st: &TrapState,
+    st: &InterceptState,
     n: &Notif,
     addr: u64,
     len: u64,
@@ -1218,7 +1218,7 @@ fn network_socket(listener: i32, n: &Notif) -> Result<i64, Answer> {
 
 /// `setsockopt` of an option that can route datagrams elsewhere: decided on a copy of the
 /// value and performed on a duplicate of the socket with that copy.
-fn setsockopt(st: &TrapState, listener: i32, n: &Notif) -> Answer {
+fn setsockopt(st: &InterceptState, listener: i32, n: &Notif) -> Answer {
     let a = n.args;
     let len = a[4] as u32 as usize;
     if len > CTL_MAX {
@@ -1266,7 +1266,7 @@ fn setsockopt(st: &TrapState, listener: i32, n: &Notif) -> Answer {
 /// `open_by_handle_at`, only sent here when no path policy blocks: the supervisor opens the
 /// same handle (through a duplicate of the caller's mount fd) to see which file it names,
 /// reports it like any open, and the call continues in the caller.
-fn open_by_handle(st: &TrapState, listener: i32, n: &Notif) -> Answer {
+fn open_by_handle(st: &InterceptState, listener: i32, n: &Notif) -> Answer {
     let a = n.args;
     let pid = n.pid as i64;
     // struct file_handle: u32 handle_bytes, i32 handle_type, then the bytes (at most 128).
@@ -1308,7 +1308,7 @@ fn open_by_handle(st: &TrapState, listener: i32, n: &Notif) -> Answer {
 
 /// `pidfd_getfd`: decided on a duplicate of the caller's pidfd (a racing `dup2` cannot swap
 /// it), performed on that duplicate, and the result installed in the caller.
-fn pidfd_getfd(st: &TrapState, listener: i32, n: &Notif) -> Answer {
+fn pidfd_getfd(st: &InterceptState, listener: i32, n: &Notif) -> Answer {
     let pid = n.pid as i64;
     let a = n.args;
     let pidfd = match dup_from(pid, a[0] as i32 as i64) {
@@ -1350,7 +1350,7 @@ fn deferred(listener: i32, id: u64, f: impl FnOnce() -> Answer + Send + 'static)
     }
 }
 
-fn net(st: &TrapState, listener: i32, n: &Notif, addr_idx: usize, len_idx: usize) -> Answer {
+fn net(st: &InterceptState, listener: i32, n: &Notif, addr_idx: usize, len_idx: usize) -> Answer {
     let a = n.args;
     if a[addr_idx] == 0 {
         return Answer::Continue;
@@ -1418,7 +1418,7 @@ fn net(st: &TrapState, listener: i32, n: &Notif, addr_idx: usize, len_idx: usize
 
 /// Copy a msghdr (address, data, control) from the caller, decide on the copies, and emulate
 /// on them, so that what is sent is exactly what was decided. A local socket continues.
-fn sendmsg(st: &TrapState, listener: i32, n: &Notif) -> Answer {
+fn sendmsg(st: &InterceptState, listener: i32, n: &Notif) -> Answer {
     let pid = n.pid as i64;
     let a = n.args;
     let sock = match network_socket(listener, n) {
@@ -1457,7 +1457,7 @@ fn sendmsg(st: &TrapState, listener: i32, n: &Notif) -> Answer {
 
 /// A datagram to a resolver that is not a DNS query for an allowed name (see
 /// [`super::shared::decide_dns_query`]); the data is the supervisor's copy, which is what is sent.
-fn dns_refused(st: &TrapState, n: &Notif, data: &[u8]) -> bool {
+fn dns_refused(st: &InterceptState, n: &Notif, data: &[u8]) -> bool {
     let data = if data.len() <= super::shared::DNS_MAX {
         data
     } else {
@@ -1468,7 +1468,7 @@ fn dns_refused(st: &TrapState, n: &Notif, data: &[u8]) -> bool {
 
 /// Copy one message and decide on its destination and control messages.
 fn check_msg(
-    st: &TrapState,
+    st: &InterceptState,
     n: &Notif,
     hdr: &[u8; MSGHDR],
 ) -> Result<(CopiedMsg, [u8; SA_MAX], usize), i32> {
@@ -1564,7 +1564,7 @@ impl CopiedMsg {
 /// sendmmsg: every message's destination and control messages are checked; at most 8
 /// messages are sent (a short count, which sendmmsg's contract allows), and like the kernel,
 /// the messages before a refused one are sent and counted. Their `msg_len` is written back.
-fn sendmmsg(st: &TrapState, listener: i32, n: &Notif) -> Answer {
+fn sendmmsg(st: &InterceptState, listener: i32, n: &Notif) -> Answer {
     const ENTRY: usize = std::mem::size_of::<libc::mmsghdr>();
     let pid = n.pid as i64;
     let a = n.args;

@@ -18,8 +18,8 @@
 use super::arch::nr;
 use super::decide::{Access, PathDecision, Verdict, PATH_MAX};
 use super::shared::{
-    access_code, classify_arg, fd_path, note_created, proc_path, push, record_path, write_decimal,
-    PathCopy, TrapState,
+    classify_arg, fd_path, note_created, proc_path, push, record_path, write_decimal,
+    InterceptState, PathCopy,
 };
 use crate::event::{Record, RecordKind};
 use crate::policy::PolicyKind;
@@ -250,7 +250,7 @@ fn proc_dir(tid: i64, what: &[u8]) -> i64 {
 /// a private fd the caller must close.
 fn base_fd(who: Caller, dirfd: i64, absolute: bool, resolve: u64) -> Result<i64, i64> {
     // RESOLVE_IN_ROOT / RESOLVE_BENEATH scope even absolute paths to the dirfd.
-    const SCOPED: u64 = 0x08 | 0x10;
+    const SCOPED: u64 = libc::RESOLVE_BENEATH | libc::RESOLVE_IN_ROOT;
     let r = if absolute && resolve & SCOPED == 0 {
         if !who.foreign {
             return Ok(AT_FDCWD);
@@ -471,7 +471,7 @@ pub(crate) fn resolve(who: Caller, dirfd: i64, path: &[u8], w: Walk) -> Result<R
 
 /// Decide on where a resolved path really is and record the event.
 pub(crate) fn decide_resolved(
-    st: &TrapState,
+    st: &InterceptState,
     nr: i64,
     r: &Resolved,
     access: Access,
@@ -492,7 +492,7 @@ pub(crate) fn decide_resolved(
 
 /// A `mkdir` of the tmp root or of a directory leading to an allowed sub-path that exists:
 /// `EEXIST`, as the OS answers (`create_dir_all` relies on it), never a refusal.
-pub(crate) fn existing_passage(st: &TrapState, nr: i64, r: &Resolved) -> bool {
+pub(crate) fn existing_passage(st: &InterceptState, nr: i64, r: &Resolved) -> bool {
     #[cfg(target_arch = "x86_64")]
     let mkdir = nr == nr::MKDIR || nr == nr::MKDIRAT;
     #[cfg(not(target_arch = "x86_64"))]
@@ -504,7 +504,7 @@ pub(crate) fn existing_passage(st: &TrapState, nr: i64, r: &Resolved) -> bool {
 /// with the resolution's error, unless the literal path would be refused: then EACCES and an
 /// event, so that a refused location does not become an existence oracle.
 pub(crate) fn refuse_unresolved(
-    st: &TrapState,
+    st: &InterceptState,
     pid: i64,
     nr: i64,
     dirfd: i64,
@@ -564,7 +564,7 @@ pub(crate) fn follows(nr: i64, a: &[u64; 6], slot: usize) -> bool {
 /// be read reads it, so the source counts as read too when the destination is readable and
 /// the source is not (both ways for `RENAME_EXCHANGE`).
 pub(crate) fn moved_access(
-    st: &TrapState,
+    st: &InterceptState,
     nr: i64,
     a: &[u64; 6],
     slot: usize,
@@ -579,7 +579,7 @@ pub(crate) fn moved_access(
     if !two {
         return access;
     }
-    const RENAME_EXCHANGE: u64 = 2;
+    const RENAME_EXCHANGE: u64 = libc::RENAME_EXCHANGE as u64;
     let exchange = nr == nr::RENAMEAT2 && a[4] & RENAME_EXCHANGE != 0;
     if slot == 1 && !exchange {
         return access;
@@ -608,7 +608,7 @@ pub(crate) fn unix_path(sa: &[u8]) -> Option<&[u8]> {
 }
 
 /// The strictest mode of the path policies, for calls the shield does not decide.
-fn unclassified_verdict(st: &TrapState) -> (PolicyKind, Verdict) {
+fn unclassified_verdict(st: &InterceptState) -> (PolicyKind, Verdict) {
     use super::decide::ModeSlot;
     use crate::policy::Mode;
     let mut best = (PolicyKind::ReadWriteTmp, Mode::Allow);
@@ -633,11 +633,11 @@ fn unclassified_verdict(st: &TrapState) -> (PolicyKind, Verdict) {
 /// A path-taking syscall the shield does not decide (see `pathcalls`): an event, and the
 /// verdict (`Block`: the caller gets `ENOSYS`, and libc falls back to a call the shield
 /// decides).
-pub(crate) fn unclassified_event(st: &TrapState, nr: i64) -> Verdict {
+pub(crate) fn unclassified_event(st: &InterceptState, nr: i64) -> Verdict {
     let (policy, v) = unclassified_verdict(st);
     if v != Verdict::Allow {
         let mut rec = Record::new(policy, v == Verdict::Block, RecordKind::Path, nr);
-        rec.access = access_code(Access::ReadWrite);
+        rec.access = Access::ReadWrite.code();
         rec.set_text(b"(a path-taking syscall fnshield does not decide)");
         push(rec);
     }

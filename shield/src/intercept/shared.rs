@@ -23,7 +23,7 @@ const EFAULT: i64 = libc::EFAULT as i64;
 const ENAMETOOLONG: i64 = libc::ENAMETOOLONG as i64;
 
 /// State the handler reads. Set once at install, before the filter goes in.
-pub(crate) struct TrapState {
+pub(crate) struct InterceptState {
     pub(crate) decider: Decider,
     /// (st_dev, st_ino) of the running executable: protected whatever path reaches it.
     pub(crate) exe: (u64, u64),
@@ -34,7 +34,7 @@ pub(crate) struct TrapState {
     pub(crate) trapped: [u64; 8],
 }
 
-impl TrapState {
+impl InterceptState {
     /// Whether the filter sends syscall `nr` to `SECCOMP_RET_TRAP`.
     pub(crate) fn traps(&self, nr: i64) -> bool {
         (0..512).contains(&nr) && self.trapped[nr as usize / 64] & (1 << (nr % 64)) != 0
@@ -43,10 +43,11 @@ impl TrapState {
 
 /// The numbers `spec` sends to `SECCOMP_RET_TRAP` in any condition, as a bit set.
 pub(crate) fn trapped_numbers(spec: &super::filter::FilterSpec) -> [u64; 8] {
-    use super::filter::Action;
+    use super::filter::ReturnAction;
     let mut set = [0u64; 8];
     for p in &spec.syscalls {
-        let trap = p.default == Action::Trap || p.branches.iter().any(|(_, a)| *a == Action::Trap);
+        let trap = p.default == ReturnAction::Trap
+            || p.branches.iter().any(|(_, a)| *a == ReturnAction::Trap);
         if trap && (0..512).contains(&p.nr) {
             set[p.nr as usize / 64] |= 1 << (p.nr % 64);
         }
@@ -57,7 +58,7 @@ pub(crate) fn trapped_numbers(spec: &super::filter::FilterSpec) -> [u64; 8] {
 /// The SIGSYS bit in a kernel `sigset_t` word.
 pub(crate) const SIGSYS_BIT: u64 = 1 << (libc::SIGSYS - 1);
 
-pub(crate) static STATE: OnceLock<TrapState> = OnceLock::new();
+pub(crate) static STATE: OnceLock<InterceptState> = OnceLock::new();
 
 /// IP → host names learnt from DNS answers (bounded, TTL-honouring, lock-free).
 pub(crate) static HOSTS: HostTable<1024> = HostTable::new();
@@ -385,15 +386,6 @@ pub(crate) fn push(mut rec: Record) {
     super::threads::push_record(&rec);
 }
 
-pub(crate) fn access_code(a: Access) -> u8 {
-    match a {
-        Access::Read => 0,
-        Access::Write => 1,
-        Access::ReadWrite => 2,
-        Access::Meta => 3,
-    }
-}
-
 pub(crate) fn record_path(nr: i64, d: PathDecision, path: &[u8], access: Access) {
     if d.verdict == Verdict::Allow {
         return;
@@ -404,7 +396,7 @@ pub(crate) fn record_path(nr: i64, d: PathDecision, path: &[u8], access: Access)
         RecordKind::Path,
         nr,
     );
-    rec.access = access_code(access);
+    rec.access = access.code();
     rec.set_text(path);
     push(rec);
 }
@@ -426,7 +418,7 @@ pub(crate) fn open_access(flags: u64) -> Access {
 /// The executable-identity half of [`verify_opened`]: a hard link to the running executable
 /// is the executable, whatever its path.
 pub(crate) fn verify_identity(
-    st: &TrapState,
+    st: &InterceptState,
     nr: i64,
     fd: i64,
     access: Access,
@@ -469,7 +461,7 @@ pub(crate) fn note_created(d: PathDecision, path: &[u8], access: Access) {
 /// After an allowed open: confirm what was opened. A symlink, `..`, a `/proc/self/fd/N`
 /// re-open or a hard link to the executable must not smuggle a protected file out.
 pub(crate) fn verify_opened(
-    st: &TrapState,
+    st: &InterceptState,
     nr: i64,
     fd: i64,
     access: Access,
@@ -501,7 +493,7 @@ pub(crate) fn verify_opened(
 /// classify it and record the event. A path that cannot be resolved is classified as given
 /// (which fails closed). Returns the decision and the resolved length.
 pub(crate) fn classify_arg(
-    st: &TrapState,
+    st: &InterceptState,
     pid: i64,
     nr: i64,
     dirfd: i64,
@@ -528,7 +520,7 @@ pub(crate) fn classify_arg(
 /// without a shield (`create_dir_all` relies on it). Nothing is created, so a passage that
 /// appears or vanishes after the check changes nothing.
 pub(crate) fn check_path_arg(
-    st: &TrapState,
+    st: &InterceptState,
     pid: i64,
     nr: i64,
     dirfd: i64,
@@ -614,7 +606,7 @@ fn canonical_path(abs: &[u8], out: &mut [u8; PATH_MAX]) -> Option<usize> {
 /// out are looked up this way: an fd (`AT_EMPTY_PATH`, e.g. a memfd) or a `/proc` path is
 /// always decided and reported.
 pub(crate) fn check_exec(
-    st: &TrapState,
+    st: &InterceptState,
     pid: i64,
     nr: i64,
     dirfd: i64,
@@ -713,7 +705,7 @@ pub(crate) fn inet(sa: &[u8]) -> Option<(IpAddr, u16)> {
 }
 
 /// Decide a destination; records the event. Returns true if blocked.
-pub(crate) fn decide_dest(st: &TrapState, nr: i64, ip: IpAddr, port: u16) -> bool {
+pub(crate) fn decide_dest(st: &InterceptState, nr: i64, ip: IpAddr, port: u16) -> bool {
     let ip = crate::policy::canonical(ip);
     let mut names = [Name::empty(), Name::empty(), Name::empty(), Name::empty()];
     let mut count = 0usize;
@@ -756,7 +748,7 @@ pub(crate) const DNS_MAX: usize = 512;
 
 /// Whether `sa` names a configured resolver on port 53 while outbound connectivity is not
 /// `allow`: what is sent there is checked as a DNS query.
-pub(crate) fn to_resolver(st: &TrapState, sa: &[u8]) -> bool {
+pub(crate) fn to_resolver(st: &InterceptState, sa: &[u8]) -> bool {
     if st
         .decider
         .mode(crate::intercept::decide::ModeSlot::Outbound)
@@ -773,7 +765,7 @@ pub(crate) fn to_resolver(st: &TrapState, sa: &[u8]) -> bool {
 /// A datagram sent with an explicit address to a resolver must be a DNS query for a name the
 /// policy allows (an allowed host, or an AWS endpoint when those are allowed): the resolver is
 /// always reachable, and query names are a channel out. Records the event; true if blocked.
-pub(crate) fn decide_dns_query(st: &TrapState, nr: i64, data: &[u8]) -> bool {
+pub(crate) fn decide_dns_query(st: &InterceptState, nr: i64, data: &[u8]) -> bool {
     let mut name = [0u8; 256];
     match super::netcheck::dns_query_name(data, &mut name) {
         Some(n) if st.decider.name_allowed(&name[..n]) => false,
@@ -793,7 +785,7 @@ pub(crate) const CTL_MAX: usize = 1024;
 
 /// Decide a destination sockaddr copy as the kernel will read it (see [`super::netcheck`]);
 /// records the event. Returns true if blocked. `connect` reads family 0 as "disconnect".
-pub(crate) fn decide_sockaddr(st: &TrapState, nr: i64, sa: &[u8]) -> bool {
+pub(crate) fn decide_sockaddr(st: &InterceptState, nr: i64, sa: &[u8]) -> bool {
     use super::netcheck::{connect_dest, send_dest, Dest};
     let d = if nr == nr::CONNECT {
         connect_dest(sa)
@@ -815,7 +807,7 @@ pub(crate) fn decide_sockaddr(st: &TrapState, nr: i64, sa: &[u8]) -> bool {
 
 /// Decide (by the outbound mode) a socket operation that bypasses or redirects addressing,
 /// described by `what`; records the event. Returns true if blocked.
-pub(crate) fn decide_socket_other(st: &TrapState, nr: i64, what: &[u8]) -> bool {
+pub(crate) fn decide_socket_other(st: &InterceptState, nr: i64, what: &[u8]) -> bool {
     let v = match st
         .decider
         .mode(crate::intercept::decide::ModeSlot::Outbound)
@@ -839,7 +831,7 @@ pub(crate) fn decide_socket_other(st: &TrapState, nr: i64, what: &[u8]) -> bool 
 
 /// Decide `socket(family, type, ..)`: raw and packet sockets (and unknown families) bypass
 /// addressing. Returns true if blocked.
-pub(crate) fn decide_socket(st: &TrapState, nr: i64, family: i32, ty: i32) -> bool {
+pub(crate) fn decide_socket(st: &InterceptState, nr: i64, family: i32, ty: i32) -> bool {
     match super::netcheck::socket_bypass(family, ty) {
         Some(why) => decide_socket_other(st, nr, why.as_bytes()),
         None => false,
@@ -851,7 +843,7 @@ pub(crate) fn decide_socket(st: &TrapState, nr: i64, family: i32, ty: i32) -> bo
 /// thread-group id, `target` the pid or tid named; `fd` the descriptor taken, if any. Records
 /// the event (as a read of `/proc/<pid>/mem` or `/proc/<pid>/fd/<n>`). Returns true if blocked.
 pub(crate) fn decide_other_process(
-    st: &TrapState,
+    st: &InterceptState,
     nr: i64,
     own: i64,
     target: i64,
@@ -956,7 +948,7 @@ fn proc_number(pid: i64, what: &[u8], field: &[u8]) -> Option<i64> {
 
 /// Report an io_uring instance (alert mode only: its operations bypass seccomp, so the
 /// policies that alert cannot see them).
-pub(crate) fn report_io_uring(st: &TrapState, nr: i64) {
+pub(crate) fn report_io_uring(st: &InterceptState, nr: i64) {
     use crate::intercept::decide::ModeSlot;
     use crate::policy::Mode;
     let policy = [

@@ -4,10 +4,10 @@
 //! [`Filter::run`](super::filter::Filter::run) without installing anything.
 
 use super::arch::{self, nr};
-use super::filter::{Action as F, ArgCmp, FilterSpec, Rule, SyscallPlan};
+use super::filter::{ArgCmp, Condition, FilterSpec, ReturnAction as Ret, SyscallPlan};
 use crate::policy::{Mode, Policy};
 
-fn plan(nr: i64, action: F) -> SyscallPlan {
+fn plan(nr: i64, action: Ret) -> SyscallPlan {
     SyscallPlan {
         nr,
         branches: Vec::new(),
@@ -15,10 +15,10 @@ fn plan(nr: i64, action: F) -> SyscallPlan {
     }
 }
 
-fn when(nr: i64, rules: Vec<Rule>, then: F, otherwise: F) -> SyscallPlan {
+fn when(nr: i64, conditions: Vec<Condition>, then: Ret, otherwise: Ret) -> SyscallPlan {
     SyscallPlan {
         nr,
-        branches: vec![(rules, then)],
+        branches: vec![(conditions, then)],
         default: otherwise,
     }
 }
@@ -28,33 +28,33 @@ const PR_SET_SYSCALL_USER_DISPATCH: u64 = 59;
 
 /// `rt_sigaction`: SIGSYS cannot be re-hooked (EPERM); under the trap interceptor, installing
 /// any other handler traps so that SIGSYS is removed from the handler's mask.
-fn rt_sigaction_plan(intercept: F) -> SyscallPlan {
+fn rt_sigaction_plan(intercept: Ret) -> SyscallPlan {
     let mut branches = vec![(
         vec![
-            Rule {
+            Condition {
                 arg: 0,
                 cmp: ArgCmp::Eq(libc::SIGSYS as u64),
             },
-            Rule {
+            Condition {
                 arg: 1,
                 cmp: ArgCmp::NonZero,
             },
         ],
-        F::Errno(libc::EPERM as u16),
+        Ret::Errno(libc::EPERM as u16),
     )];
-    if intercept == F::Trap {
+    if intercept == Ret::Trap {
         branches.push((
-            vec![Rule {
+            vec![Condition {
                 arg: 1,
                 cmp: ArgCmp::NonZero,
             }],
-            F::Trap,
+            Ret::Trap,
         ));
     }
     SyscallPlan {
         nr: nr::RT_SIGACTION,
         branches,
-        default: F::Allow,
+        default: Ret::Allow,
     }
 }
 
@@ -105,25 +105,33 @@ pub(crate) fn needs(p: &Policy) -> Needs {
 /// Process creation in `block` mode goes to the supervisor (`fork_events`: it refuses with
 /// EPERM and reports an event) or is refused in the kernel with EPERM (no event).
 pub fn trap_filter_spec(policy: &Policy, trampoline_ip: u64, fork_events: bool) -> FilterSpec {
-    filter_spec(policy, trampoline_ip, F::Trap, fork_events)
+    filter_spec(policy, trampoline_ip, Ret::Trap, fork_events)
 }
 
 /// The filter specification for `policy` with the user-notification interceptor.
 pub fn notify_filter_spec(policy: &Policy, trampoline_ip: u64) -> FilterSpec {
-    filter_spec(policy, trampoline_ip, F::Notify, true)
+    filter_spec(policy, trampoline_ip, Ret::Notify, true)
 }
 
-fn filter_spec(policy: &Policy, trampoline_ip: u64, intercept: F, fork_events: bool) -> FilterSpec {
+fn filter_spec(
+    policy: &Policy,
+    trampoline_ip: u64,
+    intercept: Ret,
+    fork_events: bool,
+) -> FilterSpec {
     let n = needs(policy);
-    let enosys = F::Errno(libc::ENOSYS as u16);
-    let eperm = F::Errno(libc::EPERM as u16);
-    let io_uring = if n.io_uring_alert { F::Allow } else { enosys };
+    let enosys = Ret::Errno(libc::ENOSYS as u16);
+    let eperm = Ret::Errno(libc::EPERM as u16);
+    let io_uring = if n.io_uring_alert { Ret::Allow } else { enosys };
     let mut s = vec![
         // clone3's flags live in a struct the filter cannot read, so it cannot tell a thread
         // from a process: ENOSYS (glibc falls back to clone) only when process creation is
         // refused in the kernel; otherwise it runs as with no shield (children stay under the
         // filter, and their exec is decided).
-        plan(nr::CLONE3, if n.fork_in_kernel { enosys } else { F::Allow }),
+        plan(
+            nr::CLONE3,
+            if n.fork_in_kernel { enosys } else { Ret::Allow },
+        ),
         // io_uring's operations bypass seccomp. ENOSYS (callers fall back to plain syscalls)
         // while any policy it could bypass blocks; in alert mode it runs and is reported.
         plan(
@@ -140,12 +148,12 @@ fn filter_spec(policy: &Policy, trampoline_ip: u64, intercept: F, fork_events: b
         // Syscall user dispatch turns any syscall into a SIGSYS: refused.
         when(
             nr::PRCTL,
-            vec![Rule {
+            vec![Condition {
                 arg: 0,
                 cmp: ArgCmp::Eq(PR_SET_SYSCALL_USER_DISPATCH),
             }],
             eperm,
-            F::Allow,
+            Ret::Allow,
         ),
     ];
     if n.other_procs {
@@ -153,7 +161,7 @@ fn filter_spec(policy: &Policy, trampoline_ip: u64, intercept: F, fork_events: b
         s.push(plan(nr::PROCESS_VM_READV, intercept));
         s.push(plan(nr::PIDFD_GETFD, intercept));
     }
-    if intercept == F::Trap {
+    if intercept == Ret::Trap {
         // A trap with SIGSYS blocked kills the process: SIG_BLOCK masks (pthread_sigmask,
         // sigprocmask, glibc's block-all around clone) are re-issued without SIGSYS (the trap
         // handler strips the bit). SIG_SETMASK is not trapped: glibc restores saved masks with
@@ -162,17 +170,17 @@ fn filter_spec(policy: &Policy, trampoline_ip: u64, intercept: F, fork_events: b
         s.push(when(
             nr::RT_SIGPROCMASK,
             vec![
-                Rule {
+                Condition {
                     arg: 0,
                     cmp: ArgCmp::Eq(libc::SIG_BLOCK as u64),
                 },
-                Rule {
+                Condition {
                     arg: 1,
                     cmp: ArgCmp::NonZero,
                 },
             ],
-            F::Trap,
-            F::Allow,
+            Ret::Trap,
+            Ret::Allow,
         ));
     }
     if n.outbound {
@@ -181,28 +189,28 @@ fn filter_spec(policy: &Policy, trampoline_ip: u64, intercept: F, fork_events: b
         s.push(plan(nr::CONNECT, intercept));
         s.push(when(
             nr::SENDTO,
-            vec![Rule {
+            vec![Condition {
                 arg: 4,
                 cmp: ArgCmp::NonZero,
             }],
             intercept,
-            F::Allow,
+            Ret::Allow,
         ));
         s.push(plan(nr::SENDMSG, intercept));
         s.push(plan(nr::SENDMMSG, intercept));
         s.push(when(
             nr::RECVFROM,
-            vec![Rule {
+            vec![Condition {
                 arg: 4,
                 cmp: ArgCmp::NonZero,
             }],
             intercept,
-            F::Allow,
+            Ret::Allow,
         ));
         // recvmsg's source address lives inside the msghdr, so it cannot be checked in the
         // filter: the trap interceptor takes every recvmsg (to learn DNS answers); the notify
         // interceptor does not emulate recvmsg (see the README's limits).
-        if intercept == F::Trap {
+        if intercept == Ret::Trap {
             s.push(plan(nr::RECVMSG, intercept));
         }
     }
@@ -251,7 +259,7 @@ fn filter_spec(policy: &Policy, trampoline_ip: u64, intercept: F, fork_events: b
     if n.fork_in_kernel {
         // Never TRAP here: glibc blocks every signal around clone (posix_spawn), and a trap
         // with SIGSYS blocked kills the process. USER_NOTIF needs no signal.
-        let refuse = if fork_events { F::Notify } else { eperm };
+        let refuse = if fork_events { Ret::Notify } else { eperm };
         #[cfg(target_arch = "x86_64")]
         {
             s.push(plan(nr::FORK, refuse));
@@ -259,7 +267,7 @@ fn filter_spec(policy: &Policy, trampoline_ip: u64, intercept: F, fork_events: b
         }
         s.push(when(
             nr::CLONE,
-            vec![Rule {
+            vec![Condition {
                 arg: 0,
                 cmp: ArgCmp::MaskedEq {
                     mask: libc::CLONE_THREAD as u64,
@@ -267,21 +275,21 @@ fn filter_spec(policy: &Policy, trampoline_ip: u64, intercept: F, fork_events: b
                 },
             }],
             refuse,
-            F::Allow,
+            Ret::Allow,
         ));
     }
     FilterSpec {
         arch: arch::AUDIT_ARCH,
         syscalls: s,
         exempt_ip: Some(trampoline_ip),
-        exempt_actions: vec![F::Trap, F::Notify],
-        otherwise: F::Allow,
+        exempt_actions: vec![Ret::Trap, Ret::Notify],
+        otherwise: Ret::Allow,
     }
 }
 
 /// A 32-bit comparison on an `int` argument (the kernel ignores the upper half).
-fn int_eq(arg: u8, v: i32) -> Rule {
-    Rule {
+fn int_eq(arg: u8, v: i32) -> Condition {
+    Condition {
         arg,
         cmp: ArgCmp::MaskedEq {
             mask: 0xffff_ffff,
@@ -293,8 +301,8 @@ fn int_eq(arg: u8, v: i32) -> Rule {
 /// `socket(family, type, ..)`: ordinary sockets (AF_UNIX, AF_NETLINK, and AF_INET/AF_INET6 of
 /// a type other than SOCK_RAW or SOCK_PACKET) are allowed in the kernel; everything else goes
 /// to the interceptor, which refuses raw and packet sockets and unknown families under block.
-fn socket_plan(intercept: F) -> SyscallPlan {
-    let kind = |v: i32| Rule {
+fn socket_plan(intercept: Ret) -> SyscallPlan {
+    let kind = |v: i32| Condition {
         arg: 1,
         cmp: ArgCmp::MaskedEq {
             mask: 0xf,
@@ -302,13 +310,13 @@ fn socket_plan(intercept: F) -> SyscallPlan {
         },
     };
     let mut branches = vec![
-        (vec![int_eq(0, libc::AF_UNIX)], F::Allow),
-        (vec![int_eq(0, libc::AF_NETLINK)], F::Allow),
+        (vec![int_eq(0, libc::AF_UNIX)], Ret::Allow),
+        (vec![int_eq(0, libc::AF_NETLINK)], Ret::Allow),
     ];
     for fam in [libc::AF_INET, libc::AF_INET6] {
         branches.push((vec![int_eq(0, fam), kind(libc::SOCK_RAW)], intercept));
         branches.push((vec![int_eq(0, fam), kind(10 /* SOCK_PACKET */)], intercept));
-        branches.push((vec![int_eq(0, fam)], F::Allow));
+        branches.push((vec![int_eq(0, fam)], Ret::Allow));
     }
     SyscallPlan {
         nr: nr::SOCKET,
@@ -318,7 +326,7 @@ fn socket_plan(intercept: F) -> SyscallPlan {
 }
 
 /// `setsockopt`: only the options that route datagrams elsewhere go to the interceptor.
-fn setsockopt_plan(intercept: F) -> SyscallPlan {
+fn setsockopt_plan(intercept: Ret) -> SyscallPlan {
     use super::netcheck as nc;
     let mut branches = Vec::new();
     for opt in [
@@ -339,6 +347,6 @@ fn setsockopt_plan(intercept: F) -> SyscallPlan {
     SyscallPlan {
         nr: nr::SETSOCKOPT,
         branches,
-        default: F::Allow,
+        default: Ret::Allow,
     }
 }

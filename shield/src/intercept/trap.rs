@@ -16,8 +16,8 @@ use super::resolve::{
 use super::shared::{
     check_exec, decide_dns_query, decide_other_process, decide_sockaddr, decide_socket,
     decide_socket_other, fd_path, inet, note_created, open_access, path_table, pidfd_pid,
-    record_path, report_io_uring, to_resolver, verify_identity, verify_opened, PathArg, PathCopy,
-    TrapState, CTL_MAX, DNS_MAX, EXEMPT, HOSTS, MSGHDR, SA_MAX, SIGSYS_BIT, STATE,
+    record_path, report_io_uring, to_resolver, verify_identity, verify_opened, InterceptState,
+    PathArg, PathCopy, CTL_MAX, DNS_MAX, EXEMPT, HOSTS, MSGHDR, SA_MAX, SIGSYS_BIT, STATE,
 };
 use crate::sys::{now_monotonic_secs, read_mem, syscall};
 
@@ -41,7 +41,7 @@ pub(crate) fn on_trap(nr: i64, a: [u64; 6], mask: &mut u64) -> Option<i64> {
 }
 
 /// Dispatch one trapped syscall; returns the value the caller sees.
-pub(crate) fn handle(st: &TrapState, nr: i64, a: [u64; 6]) -> i64 {
+pub(crate) fn handle(st: &InterceptState, nr: i64, a: [u64; 6]) -> i64 {
     if EXEMPT.try_with(|e| e.get()).unwrap_or(false) {
         return syscall(nr, a);
     }
@@ -170,7 +170,7 @@ fn sigprocmask_without_sigsys(a: [u64; 6], mask: &mut u64) -> i64 {
     0
 }
 
-fn unclassified(st: &TrapState, nr: i64, a: [u64; 6]) -> i64 {
+fn unclassified(st: &InterceptState, nr: i64, a: [u64; 6]) -> i64 {
     if unclassified_event(st, nr) == Verdict::Block {
         return -(libc::ENOSYS as i64);
     }
@@ -178,7 +178,7 @@ fn unclassified(st: &TrapState, nr: i64, a: [u64; 6]) -> i64 {
 }
 /// `bind` of an `AF_UNIX` socket to a path creates a file there: decided like a `mknod` on the
 /// resolved location and carried out on it. Other families and abstract names pass.
-fn unix_bind(st: &TrapState, nr: i64, mut a: [u64; 6]) -> i64 {
+fn unix_bind(st: &InterceptState, nr: i64, mut a: [u64; 6]) -> i64 {
     let mut sa = [0u8; 112];
     let len = (a[2] as usize).min(sa.len());
     if a[1] == 0 || len <= 2 {
@@ -225,7 +225,7 @@ fn unix_bind(st: &TrapState, nr: i64, mut a: [u64; 6]) -> i64 {
 
 #[allow(clippy::too_many_arguments)]
 fn open_like(
-    st: &TrapState,
+    st: &InterceptState,
     nr: i64,
     a: [u64; 6],
     dirfd: i64,
@@ -284,7 +284,7 @@ fn open_like(
 /// location and carried out on them (see [`super::resolve`]).
 #[allow(clippy::too_many_arguments)]
 fn open_resolved(
-    st: &TrapState,
+    st: &InterceptState,
     nr: i64,
     dirfd: i64,
     copy: &PathCopy,
@@ -323,11 +323,11 @@ fn open_resolved(
     -(libc::ELOOP as i64)
 }
 
-const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
-const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+const RESOLVE_NO_MAGICLINKS: u64 = libc::RESOLVE_NO_MAGICLINKS;
+const RESOLVE_NO_SYMLINKS: u64 = libc::RESOLVE_NO_SYMLINKS;
 
 fn path_call(
-    st: &TrapState,
+    st: &InterceptState,
     nr: i64,
     mut a: [u64; 6],
     paths: &[PathArg],
@@ -409,7 +409,7 @@ fn path_call(
 }
 
 fn exec(
-    st: &TrapState,
+    st: &InterceptState,
     nr: i64,
     mut a: [u64; 6],
     dirfd: i64,
@@ -430,7 +430,7 @@ fn exec(
     syscall(nr, a)
 }
 
-fn net_addr(st: &TrapState, nr: i64, mut a: [u64; 6], addr_idx: usize, len_idx: usize) -> i64 {
+fn net_addr(st: &InterceptState, nr: i64, mut a: [u64; 6], addr_idx: usize, len_idx: usize) -> i64 {
     if a[addr_idx] == 0 {
         return syscall(nr, a);
     }
@@ -508,7 +508,7 @@ fn gather(hdr: &[u8; MSGHDR], out: &mut [u8; DNS_MAX]) -> Result<Option<usize>, 
     Ok(Some(n))
 }
 
-fn sendmsg(st: &TrapState, nr: i64, mut a: [u64; 6]) -> i64 {
+fn sendmsg(st: &InterceptState, nr: i64, mut a: [u64; 6]) -> i64 {
     let mut hdr = [0u8; MSGHDR];
     if read_mem(a[1], &mut hdr) != MSGHDR {
         return -EFAULT;
@@ -526,7 +526,7 @@ fn sendmsg(st: &TrapState, nr: i64, mut a: [u64; 6]) -> i64 {
 /// Check a copied msghdr's destination and control messages; point its name at `sa` and its
 /// control at `ctl` (our copies), so that the kernel acts on exactly what was decided.
 fn check_msghdr(
-    st: &TrapState,
+    st: &InterceptState,
     nr: i64,
     hdr: &mut [u8; MSGHDR],
     sa: &mut [u8; SA_MAX],
@@ -593,7 +593,7 @@ fn check_msghdr(
 
 /// `setsockopt`: options that route datagrams elsewhere are decided on a copy of the value,
 /// and the call is re-issued on that copy.
-fn setsockopt(st: &TrapState, nr: i64, mut a: [u64; 6]) -> i64 {
+fn setsockopt(st: &InterceptState, nr: i64, mut a: [u64; 6]) -> i64 {
     let len = a[4] as u32 as usize;
     let mut val = [0u8; CTL_MAX];
     if len > CTL_MAX {
@@ -622,7 +622,7 @@ fn setsockopt(st: &TrapState, nr: i64, mut a: [u64; 6]) -> i64 {
 
 /// `pidfd_getfd`: decided on a private duplicate of the pidfd (a racing `dup2` cannot swap
 /// it after the check), and performed on that duplicate.
-fn pidfd_getfd(st: &TrapState, nr: i64, a: [u64; 6]) -> i64 {
+fn pidfd_getfd(st: &InterceptState, nr: i64, a: [u64; 6]) -> i64 {
     let dup = syscall(
         libc::SYS_fcntl,
         [a[0] as i32 as u64, libc::F_DUPFD_CLOEXEC as u64, 0, 0, 0, 0],
@@ -645,7 +645,7 @@ fn pidfd_getfd(st: &TrapState, nr: i64, a: [u64; 6]) -> i64 {
 /// which sendmmsg's contract allows).
 const MMSG_MAX: usize = 8;
 
-fn sendmmsg(st: &TrapState, nr: i64, mut a: [u64; 6]) -> i64 {
+fn sendmmsg(st: &InterceptState, nr: i64, mut a: [u64; 6]) -> i64 {
     const ENTRY: usize = std::mem::size_of::<libc::mmsghdr>();
     let mut vlen = (a[2] as usize).min(MMSG_MAX);
     let mut hdrs = [[0u8; MSGHDR]; MMSG_MAX];
@@ -701,7 +701,7 @@ fn sendmmsg(st: &TrapState, nr: i64, mut a: [u64; 6]) -> i64 {
 /// address length nor a thread racing on the caller's buffers can forge what is learnt.
 /// Returns the peek's error (for the caller to see, exactly as its own call would have: a
 /// pending socket error is consumed by the first receive) or `None` to go on with the call.
-fn learn_by_peek(st: &TrapState, fd: u64, flags: u64) -> Option<i64> {
+fn learn_by_peek(st: &InterceptState, fd: u64, flags: u64) -> Option<i64> {
     if flags & (libc::MSG_ERRQUEUE | libc::MSG_OOB) as u64 != 0 {
         return None;
     }
@@ -738,7 +738,7 @@ fn learn_by_peek(st: &TrapState, fd: u64, flags: u64) -> Option<i64> {
 
 /// recvmsg with a source address requested: learn from a resolver's answer (see
 /// [`learn_by_peek`]), then perform the call as asked.
-fn recvmsg(st: &TrapState, nr: i64, a: [u64; 6]) -> i64 {
+fn recvmsg(st: &InterceptState, nr: i64, a: [u64; 6]) -> i64 {
     let mut hdr = [0u8; MSGHDR];
     if read_mem(a[1], &mut hdr) == MSGHDR {
         let name = u64::from_ne_bytes(hdr[0..8].try_into().unwrap_or([0; 8]));
@@ -753,7 +753,7 @@ fn recvmsg(st: &TrapState, nr: i64, a: [u64; 6]) -> i64 {
 
 /// recvfrom with a source address: learn from a resolver's answer (see [`learn_by_peek`]),
 /// then perform the call as asked.
-fn recvfrom(st: &TrapState, nr: i64, a: [u64; 6]) -> i64 {
+fn recvfrom(st: &InterceptState, nr: i64, a: [u64; 6]) -> i64 {
     if a[4] != 0 && a[5] != 0 {
         if let Some(err) = learn_by_peek(st, a[0], a[3]) {
             return err;

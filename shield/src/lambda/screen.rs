@@ -7,7 +7,7 @@ use crate::shield::Inner;
 
 /// What the outer layer decided about an event before the handler wrapper sees it.
 #[derive(Debug)]
-pub(crate) enum EventVerdict {
+pub(crate) enum Screening {
     /// Run the handler on the event as delivered.
     Pass,
     /// Run the handler on this event instead (a batch with invalid records removed), then
@@ -41,14 +41,14 @@ impl Inner {
                         error_message: message,
                     }),
                 };
-                (violations, EventVerdict::Reject(r))
+                (violations, Screening::Reject(r))
             }
             V::PartialBatch {
                 valid_event,
                 failures,
             } => {
                 let all = failures.violations().cloned().collect();
-                (all, EventVerdict::Replace(valid_event, failures))
+                (all, Screening::Replace(valid_event, failures))
             }
         };
         if mode == Mode::Allow {
@@ -75,23 +75,23 @@ impl Inner {
             request_id,
         ));
         if mode == Mode::Block {
-            if matches!(decided, EventVerdict::Reject(_)) {
+            if matches!(decided, Screening::Reject(_)) {
                 // lambda_runtime must not fail to deserialise an event we reject anyway.
                 *body = bytes::Bytes::from_static(b"{}");
             }
-            self.verdicts
+            self.screenings
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .insert(request_id.to_owned(), decided);
         }
     }
 
-    pub(crate) fn take_event_verdict(&self, request_id: &str) -> EventVerdict {
-        self.verdicts
+    pub(crate) fn take_screening(&self, request_id: &str) -> Screening {
+        self.screenings
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(request_id)
-            .unwrap_or(EventVerdict::Pass)
+            .unwrap_or(Screening::Pass)
     }
 
     /// Validate the handler's response.

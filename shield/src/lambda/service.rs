@@ -1,7 +1,7 @@
 //! The handler wrapper: answers events the screening rejected, deserialises the event into the
 //! handler's type, runs the handler, checks its response, and enforces `fail_on_block`.
 
-use super::{diagnostic, error_type, BoxFuture, EventVerdict};
+use super::{diagnostic, error_type, BoxFuture, Screening};
 use crate::shield::{Inner, Shield};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde::de::DeserializeOwned;
@@ -53,17 +53,17 @@ where
         let shield = self.shield.clone();
         let request_id = event.context.request_id.clone();
         // Validation happened on the raw bytes in the outer layer; pick up its verdict.
-        let pre = shield.take_event_verdict(&request_id);
+        let pre = shield.take_screening(&request_id);
         let mut batch_failures = None;
         let payload = match pre {
-            EventVerdict::Reject(outcome) => {
+            Screening::Reject(outcome) => {
                 return Box::pin(async move { outcome });
             }
-            EventVerdict::Replace(v, failed) => {
+            Screening::Replace(v, failed) => {
                 batch_failures = Some(failed);
                 v
             }
-            EventVerdict::Pass => event.payload,
+            Screening::Pass => event.payload,
         };
         let typed: A = match serde_json::from_value(payload) {
             Ok(a) => a,

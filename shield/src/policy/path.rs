@@ -6,6 +6,66 @@
 /// Longest path the engine handles (Linux `PATH_MAX`). Longer paths are refused.
 pub const PATH_MAX: usize = 4096;
 
+/// How a path is being accessed. One place for its wire forms: the one-byte code in a ring
+/// record ([`code`](Self::code)) and the name in an event's `details.access`
+/// ([`name`](Self::name)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Access {
+    /// Opening for reading, listing a directory.
+    Read = 0,
+    /// Opening for writing or creating; modifying metadata; creating, removing or renaming.
+    Write = 1,
+    /// Opening for reading and writing.
+    ReadWrite = 2,
+    /// stat, access, readlink: reveals metadata only. Counts as a read under the tmp root;
+    /// `read_handler` does not cover it.
+    Meta = 3,
+}
+
+impl Access {
+    /// The one-byte code a ring record carries.
+    pub const fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// The access a record's code stands for; unknown codes read as [`Access::Meta`].
+    pub const fn from_code(code: u8) -> Access {
+        match code {
+            0 => Access::Read,
+            1 => Access::Write,
+            2 => Access::ReadWrite,
+            _ => Access::Meta,
+        }
+    }
+
+    /// The name in an event's `details.access`: `read`, `write`, `read_write` or `metadata`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Access::Read => "read",
+            Access::Write => "write",
+            Access::ReadWrite => "read_write",
+            Access::Meta => "metadata",
+        }
+    }
+
+    /// The access an event's `details.access` names; anything else reads as
+    /// [`Access::Meta`], as the interceptors decide `stat`-like calls.
+    pub fn from_name(name: &str) -> Access {
+        match name {
+            "read" => Access::Read,
+            "write" => Access::Write,
+            "read_write" => Access::ReadWrite,
+            _ => Access::Meta,
+        }
+    }
+
+    /// Whether this access writes (a tmp write policy decides it).
+    pub const fn writes(self) -> bool {
+        matches!(self, Access::Write | Access::ReadWrite)
+    }
+}
+
 /// Whether `p` is `root` or below it (component-wise; both normalised).
 #[inline]
 pub fn is_under(root: &[u8], p: &[u8]) -> bool {

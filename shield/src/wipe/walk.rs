@@ -87,7 +87,7 @@ pub(super) struct Created<'a> {
 }
 
 /// What to do with one entry of a directory in [`Scope::target`] mode.
-enum Verdict {
+enum Disposition {
     /// Not the function's: leave it (a directory is not entered).
     Leave,
     /// The function's: remove it and, for a directory, everything in it that is not older.
@@ -301,9 +301,9 @@ impl<'w> Walk<'w> {
         }
         let target = top.scope.target;
         let (target, own) = match self.verdict(target, bytes, ino) {
-            Verdict::Leave => return self.retain(ino),
-            Verdict::Remove => (None, true),
-            Verdict::Enter(node) => (node, false),
+            Disposition::Leave => return self.retain(ino),
+            Disposition::Remove => (None, true),
+            Disposition::Enter(node) => (node, false),
         };
         let scope = Scope { keep, target, own };
         match kind {
@@ -315,9 +315,9 @@ impl<'w> Walk<'w> {
 
     /// Whether entry `name` (inode `ino`, on the root's file system) of a directory whose
     /// created-trie node is `target` is the function's.
-    fn verdict(&self, target: Option<u32>, name: &[u8], ino: u64) -> Verdict {
+    fn verdict(&self, target: Option<u32>, name: &[u8], ino: u64) -> Disposition {
         let Some(created) = &self.created else {
-            return Verdict::Remove; // `wipe`: everything goes.
+            return Disposition::Remove; // `wipe`: everything goes.
         };
         let before = created.before.contains(self.root_dev, ino);
         let all = match target {
@@ -329,16 +329,16 @@ impl<'w> Walk<'w> {
             // function's; older ones (moved in, hard-linked, pre-existing directories) are
             // entered, since newer entries may be inside, but never removed.
             return if before {
-                Verdict::Enter(None)
+                Disposition::Enter(None)
             } else {
-                Verdict::Remove
+                Disposition::Remove
             };
         }
         let node = target.unwrap_or(0);
         match created.trie.child(node, name) {
-            Some((_, true)) if !before => Verdict::Remove,
-            Some((child, _)) => Verdict::Enter(Some(child)),
-            None => Verdict::Leave,
+            Some((_, true)) if !before => Disposition::Remove,
+            Some((child, _)) => Disposition::Enter(Some(child)),
+            None => Disposition::Leave,
         }
     }
 

@@ -4,7 +4,7 @@
 use super::assembler::{Asm, Label, Target};
 use super::bpf::{off, op, ret};
 use super::condition::validate;
-use super::{Action, ArgCmp, Filter, FilterError, FilterSpec, Rule, SyscallPlan};
+use super::{ArgCmp, Condition, Filter, FilterError, FilterSpec, ReturnAction, SyscallPlan};
 use super::{MAX_INSNS, X32_SYSCALL_BIT};
 use crate::intercept::arch::AUDIT_ARCH_X86_64;
 
@@ -28,7 +28,7 @@ impl TryFrom<&FilterSpec> for Filter {
         if spec.arch == AUDIT_ARCH_X86_64 {
             let native = asm.label();
             asm.cond(op::JGE_K, X32_SYSCALL_BIT, Target::Next, Target::L(native));
-            asm.ret(Action::Errno(libc::ENOSYS as u16).to_ret());
+            asm.ret(ReturnAction::Errno(libc::ENOSYS as u16).to_ret());
             asm.bind(native);
         }
         // (3) dispatch, with (4) the blocks inline in the leaves.
@@ -73,13 +73,13 @@ fn dispatch(asm: &mut Asm, spec: &FilterSpec, plans: &[&SyscallPlan]) {
 
 /// Emits the block of one syscall. Every path through it ends in a return.
 fn block(asm: &mut Asm, spec: &FilterSpec, plan: &SyscallPlan) {
-    let outcomes: Vec<Action> = plan
+    let outcomes: Vec<ReturnAction> = plan
         .branches
         .iter()
         .map(|(_, a)| *a)
         .chain([plan.default])
         .collect();
-    let exempt = |a: &Action| spec.exempt_ip.is_some() && spec.exempt_actions.contains(a);
+    let exempt = |a: &ReturnAction| spec.exempt_ip.is_some() && spec.exempt_actions.contains(a);
     let ip = spec.exempt_ip.unwrap_or(0);
 
     // All outcomes exempt: one check up front, before any argument load.
@@ -90,8 +90,8 @@ fn block(asm: &mut Asm, spec: &FilterSpec, plan: &SyscallPlan) {
         asm.bind(not_trampoline);
     }
     // Otherwise one tail per distinct exempt outcome: check the ip, then return.
-    let mut tails: Vec<(Action, Label)> = Vec::new();
-    let mut target_of = |asm: &mut Asm, a: Action| -> Option<Label> {
+    let mut tails: Vec<(ReturnAction, Label)> = Vec::new();
+    let mut target_of = |asm: &mut Asm, a: ReturnAction| -> Option<Label> {
         if all_exempt || !exempt(&a) {
             return None;
         }
@@ -103,9 +103,9 @@ fn block(asm: &mut Asm, spec: &FilterSpec, plan: &SyscallPlan) {
         Some(l)
     };
 
-    for (rules, action) in &plan.branches {
+    for (conditions, action) in &plan.branches {
         let next_branch = asm.label();
-        for r in rules {
+        for r in conditions {
             rule(asm, *r, next_branch);
         }
         match target_of(asm, *action) {
@@ -143,7 +143,7 @@ fn ip_check(asm: &mut Asm, ip: u64, otherwise: Label) {
 }
 
 /// Falls through when `r` holds, jumps to `fail` when it does not.
-fn rule(asm: &mut Asm, r: Rule, fail: Label) {
+fn rule(asm: &mut Asm, r: Condition, fail: Label) {
     let (lo, hi) = (off::arg_lo(r.arg), off::arg_hi(r.arg));
     let (mask, value, negate) = match r.cmp {
         ArgCmp::Eq(v) => (u64::MAX, v, false),

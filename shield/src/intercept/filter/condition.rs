@@ -8,7 +8,7 @@ use std::collections::HashSet;
 
 /// What the filter does with a syscall.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Action {
+pub enum ReturnAction {
     /// Let it run (`SECCOMP_RET_ALLOW`).
     Allow,
     /// Fail it with this errno without running it (`SECCOMP_RET_ERRNO`); at most
@@ -24,30 +24,30 @@ pub enum Action {
     Log,
 }
 
-impl Action {
+impl ReturnAction {
     /// The `SECCOMP_RET_*` value a filter returns for this action.
     pub const fn to_ret(self) -> u32 {
         match self {
-            Action::Allow => ret::ALLOW,
-            Action::Errno(e) => ret::ERRNO | e as u32,
-            Action::Trap => ret::TRAP,
-            Action::Notify => ret::USER_NOTIF,
-            Action::KillProcess => ret::KILL_PROCESS,
-            Action::Log => ret::LOG,
+            ReturnAction::Allow => ret::ALLOW,
+            ReturnAction::Errno(e) => ret::ERRNO | e as u32,
+            ReturnAction::Trap => ret::TRAP,
+            ReturnAction::Notify => ret::USER_NOTIF,
+            ReturnAction::KillProcess => ret::KILL_PROCESS,
+            ReturnAction::Log => ret::LOG,
         }
     }
 
     /// The action a `SECCOMP_RET_*` value stands for, or `None` for values this crate
     /// never emits (e.g. `KILL_THREAD`, `TRACE`, or TRAP with data).
-    pub const fn from_ret(v: u32) -> Option<Action> {
+    pub const fn from_ret(v: u32) -> Option<ReturnAction> {
         let data = v & ret::DATA;
         match v & ret::ACTION_FULL {
-            ret::ALLOW if data == 0 => Some(Action::Allow),
-            ret::ERRNO => Some(Action::Errno(data as u16)),
-            ret::TRAP if data == 0 => Some(Action::Trap),
-            ret::USER_NOTIF if data == 0 => Some(Action::Notify),
-            ret::KILL_PROCESS if data == 0 => Some(Action::KillProcess),
-            ret::LOG if data == 0 => Some(Action::Log),
+            ret::ALLOW if data == 0 => Some(ReturnAction::Allow),
+            ret::ERRNO => Some(ReturnAction::Errno(data as u16)),
+            ret::TRAP if data == 0 => Some(ReturnAction::Trap),
+            ret::USER_NOTIF if data == 0 => Some(ReturnAction::Notify),
+            ret::KILL_PROCESS if data == 0 => Some(ReturnAction::KillProcess),
+            ret::LOG if data == 0 => Some(ReturnAction::Log),
             _ => None,
         }
     }
@@ -96,7 +96,7 @@ impl ArgCmp {
 
 /// One condition of a branch: argument number `arg` (0–5) passes `cmp`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Rule {
+pub struct Condition {
     /// Argument index, 0 to 5.
     pub arg: u8,
     /// The test.
@@ -108,11 +108,11 @@ pub struct Rule {
 pub struct SyscallPlan {
     /// Syscall number (see [`crate::intercept::arch::nr`]).
     pub nr: i64,
-    /// Branches in order: the first whose rules all hold (AND; an empty list always
+    /// Branches in order: the first whose conditions all hold (AND; an empty list always
     /// holds) decides.
-    pub branches: Vec<(Vec<Rule>, Action)>,
+    pub branches: Vec<(Vec<Condition>, ReturnAction)>,
     /// The action when no branch matches.
-    pub default: Action,
+    pub default: ReturnAction,
 }
 
 /// Everything the filter decides, as data. Compile it with `Filter::try_from(&spec)`.
@@ -128,9 +128,9 @@ pub struct FilterSpec {
     pub exempt_ip: Option<u64>,
     /// The outcomes the trampoline is exempt from, typically `[Trap, Notify]`: the
     /// trampoline is never exempt from an `Errno` rule.
-    pub exempt_actions: Vec<Action>,
+    pub exempt_actions: Vec<ReturnAction>,
     /// The action for syscalls not listed, normally `Allow`.
-    pub otherwise: Action,
+    pub otherwise: ReturnAction,
 }
 
 impl FilterSpec {
@@ -142,7 +142,7 @@ impl FilterSpec {
         }
         let nr = d.nr as u32;
         if self.arch == AUDIT_ARCH_X86_64 && nr >= X32_SYSCALL_BIT {
-            return Action::Errno(libc::ENOSYS as u16).to_ret();
+            return ReturnAction::Errno(libc::ENOSYS as u16).to_ret();
         }
         let Some(plan) = self.syscalls.iter().find(|p| p.nr == i64::from(nr)) else {
             return self.otherwise.to_ret();
@@ -150,8 +150,8 @@ impl FilterSpec {
         let outcome = plan
             .branches
             .iter()
-            .find(|(rules, _)| {
-                rules
+            .find(|(conditions, _)| {
+                conditions
                     .iter()
                     .all(|r| r.cmp.holds(d.args[usize::from(r.arg).min(5)]))
             })
@@ -170,8 +170,10 @@ pub(super) fn validate(spec: &FilterSpec) -> Result<(), FilterError> {
         1 << 32
     };
     let mut seen = HashSet::new();
-    let check_action = |a: Action| match a {
-        Action::Errno(errno) if errno > MAX_ERRNO => Err(FilterError::ErrnoOutOfRange { errno }),
+    let check_action = |a: ReturnAction| match a {
+        ReturnAction::Errno(errno) if errno > MAX_ERRNO => {
+            Err(FilterError::ErrnoOutOfRange { errno })
+        }
         _ => Ok(()),
     };
     check_action(spec.otherwise)?;
@@ -183,9 +185,9 @@ pub(super) fn validate(spec: &FilterSpec) -> Result<(), FilterError> {
             return Err(FilterError::DuplicateSyscall { nr: p.nr });
         }
         check_action(p.default)?;
-        for (rules, a) in &p.branches {
+        for (conditions, a) in &p.branches {
             check_action(*a)?;
-            if let Some(r) = rules.iter().find(|r| r.arg > 5) {
+            if let Some(r) = conditions.iter().find(|r| r.arg > 5) {
                 return Err(FilterError::ArgOutOfRange {
                     nr: p.nr,
                     arg: r.arg,

@@ -1,7 +1,7 @@
 //! The disassembler: a readable listing of a compiled [`Filter`].
 
 use super::bpf::{off, op};
-use super::{Action, Filter};
+use super::{Filter, ReturnAction};
 use std::fmt::Write as _;
 
 impl Filter {
@@ -35,8 +35,8 @@ impl Filter {
                         next + i.jf as usize
                     )
                 }
-                op::RET_K => match Action::from_ret(i.k) {
-                    Some(Action::Errno(e)) => writeln!(s, "ret  ERRNO({e})"),
+                op::RET_K => match ReturnAction::from_ret(i.k) {
+                    Some(ReturnAction::Errno(e)) => writeln!(s, "ret  ERRNO({e})"),
                     Some(a) => writeln!(s, "ret  {a:?}"),
                     None => writeln!(s, "ret  #{:#x}", i.k),
                 },

@@ -19,7 +19,7 @@
 //!    syscall that is not listed returns [`FilterSpec::otherwise`] straight away. The
 //!    kernel's seccomp action cache (5.11+) emulates exactly this prefix and marks such
 //!    syscalls "always allowed", so they cost nothing after their first call.
-//! 4. One block per listed syscall: its branches in order (the first whose rules all
+//! 4. One block per listed syscall: its branches in order (the first whose conditions all
 //!    hold wins), then its default. When the outcome is one of
 //!    [`FilterSpec::exempt_actions`] and the instruction pointer equals
 //!    [`FilterSpec::exempt_ip`] (the shield's trampoline), the block returns `ALLOW`
@@ -48,10 +48,9 @@ mod tests;
 #[cfg(test)]
 use bpf::off;
 pub use bpf::{op, ret, Insn, SeccompData};
-pub use condition::{Action, ArgCmp, FilterSpec, Rule, SyscallPlan};
+pub use condition::{ArgCmp, Condition, FilterSpec, ReturnAction, SyscallPlan};
 
-/// The x32 ABI bit (`__X32_SYSCALL_BIT`), checked when the spec targets x86_64.
-const X32_SYSCALL_BIT: u32 = 0x4000_0000;
+use crate::intercept::arch::X32_SYSCALL_BIT;
 
 /// The largest program the kernel accepts (`BPF_MAXINSNS`).
 pub const MAX_INSNS: usize = 4096;
@@ -92,7 +91,7 @@ pub enum FilterError {
         errno: u16,
     },
     /// The program would exceed the kernel's limit.
-    #[error("the compiled filter has {len} instructions, more than the kernel's 4096; list fewer syscalls or rules")]
+    #[error("the compiled filter has {len} instructions, more than the kernel's 4096; list fewer syscalls or conditions")]
     TooLong {
         /// Its length.
         len: usize,

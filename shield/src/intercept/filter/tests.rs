@@ -9,7 +9,11 @@ const X86: u32 = AUDIT_ARCH_X86_64;
 const TRAMP: u64 = 0x0000_5555_1234_5678;
 const ENOSYS: u32 = ret::ERRNO | libc::ENOSYS as u32;
 
-fn plan(nr: i64, branches: Vec<(Vec<Rule>, Action)>, default: Action) -> SyscallPlan {
+fn plan(
+    nr: i64,
+    branches: Vec<(Vec<Condition>, ReturnAction)>,
+    default: ReturnAction,
+) -> SyscallPlan {
     SyscallPlan {
         nr,
         branches,
@@ -22,8 +26,8 @@ fn spec(arch: u32, syscalls: Vec<SyscallPlan>) -> FilterSpec {
         arch,
         syscalls,
         exempt_ip: Some(TRAMP),
-        exempt_actions: vec![Action::Trap, Action::Notify],
-        otherwise: Action::Allow,
+        exempt_actions: vec![ReturnAction::Trap, ReturnAction::Notify],
+        otherwise: ReturnAction::Allow,
     }
 }
 
@@ -40,8 +44,8 @@ fn compile(s: &FilterSpec) -> Filter {
     Filter::try_from(s).expect("spec compiles")
 }
 
-fn rule(arg: u8, cmp: ArgCmp) -> Rule {
-    Rule { arg, cmp }
+fn rule(arg: u8, cmp: ArgCmp) -> Condition {
+    Condition { arg, cmp }
 }
 
 /// A spec shaped like the shield's: errno decisions in the kernel, traps for the
@@ -50,9 +54,9 @@ fn shield_like(arch: u32) -> FilterSpec {
     spec(
         arch,
         vec![
-            plan(257, vec![], Action::Trap),                       // openat
-            plan(42, vec![], Action::Trap),                        // connect
-            plan(435, vec![], Action::Errno(libc::ENOSYS as u16)), // clone3
+            plan(257, vec![], ReturnAction::Trap), // openat
+            plan(42, vec![], ReturnAction::Trap),  // connect
+            plan(435, vec![], ReturnAction::Errno(libc::ENOSYS as u16)), // clone3
             plan(
                 13, // rt_sigaction
                 vec![(
@@ -60,9 +64,9 @@ fn shield_like(arch: u32) -> FilterSpec {
                         rule(0, ArgCmp::Eq(libc::SIGSYS as u64)),
                         rule(1, ArgCmp::NonZero),
                     ],
-                    Action::Errno(libc::EPERM as u16),
+                    ReturnAction::Errno(libc::EPERM as u16),
                 )],
-                Action::Allow,
+                ReturnAction::Allow,
             ),
             plan(
                 56, // clone
@@ -74,14 +78,14 @@ fn shield_like(arch: u32) -> FilterSpec {
                             value: 0,
                         },
                     )],
-                    Action::Errno(libc::EPERM as u16),
+                    ReturnAction::Errno(libc::EPERM as u16),
                 )],
-                Action::Allow,
+                ReturnAction::Allow,
             ),
             plan(
                 44, // sendto: trap only with an address
-                vec![(vec![rule(4, ArgCmp::Zero)], Action::Allow)],
-                Action::Trap,
+                vec![(vec![rule(4, ArgCmp::Zero)], ReturnAction::Allow)],
+                ReturnAction::Trap,
             ),
         ],
     )
@@ -122,7 +126,7 @@ fn unlisted_syscalls_get_otherwise() {
     for nr in [0, 1, 39, 41, 43, 258, 434, 436, 1000] {
         assert_eq!(f.run(&data(nr, [1; 6])), ret::ALLOW, "nr {nr}");
     }
-    s.otherwise = Action::Errno(1);
+    s.otherwise = ReturnAction::Errno(1);
     let f = compile(&s);
     assert_eq!(f.run(&data(39, [0; 6])), ret::ERRNO | 1);
     assert_eq!(f.run(&data(257, [0; 6])), ret::TRAP);
@@ -196,8 +200,8 @@ fn every_arg_cmp_on_64_bit_values() {
                 X86,
                 vec![plan(
                     257,
-                    vec![(vec![rule(arg, cmp)], Action::Errno(7))],
-                    Action::Allow,
+                    vec![(vec![rule(arg, cmp)], ReturnAction::Errno(7))],
+                    ReturnAction::Allow,
                 )],
             );
             let f = compile(&s);
@@ -222,8 +226,8 @@ fn high_half_differences_matter() {
         X86,
         vec![plan(
             1,
-            vec![(vec![rule(2, ArgCmp::Eq(v))], Action::Trap)],
-            Action::Allow,
+            vec![(vec![rule(2, ArgCmp::Eq(v))], ReturnAction::Trap)],
+            ReturnAction::Allow,
         )],
     );
     let f = compile(&s);
@@ -241,14 +245,14 @@ fn exempt_ip_exempts_only_trap_and_notify_outcomes() {
             plan(
                 257,
                 vec![
-                    (vec![rule(0, ArgCmp::Eq(1))], Action::Errno(13)),
-                    (vec![rule(0, ArgCmp::Eq(2))], Action::Notify),
-                    (vec![rule(0, ArgCmp::Eq(3))], Action::KillProcess),
+                    (vec![rule(0, ArgCmp::Eq(1))], ReturnAction::Errno(13)),
+                    (vec![rule(0, ArgCmp::Eq(2))], ReturnAction::Notify),
+                    (vec![rule(0, ArgCmp::Eq(3))], ReturnAction::KillProcess),
                 ],
-                Action::Trap,
+                ReturnAction::Trap,
             ),
-            plan(2, vec![], Action::Trap),
-            plan(435, vec![], Action::Errno(38)),
+            plan(2, vec![], ReturnAction::Trap),
+            plan(435, vec![], ReturnAction::Errno(38)),
         ],
     );
     let f = compile(&s);
@@ -262,7 +266,7 @@ fn exempt_ip_exempts_only_trap_and_notify_outcomes() {
     assert_eq!(
         at(257, 1, TRAMP),
         ret::ERRNO | 13,
-        "errno rules bind the trampoline"
+        "errno conditions bind the trampoline"
     );
     assert_eq!(at(257, 2, TRAMP), ret::ALLOW);
     assert_eq!(at(257, 3, TRAMP), ret::KILL_PROCESS);
@@ -302,13 +306,13 @@ fn first_matching_branch_wins() {
             vec![
                 (
                     vec![rule(0, ArgCmp::Eq(5)), rule(1, ArgCmp::Eq(6))],
-                    Action::Errno(1),
+                    ReturnAction::Errno(1),
                 ),
-                (vec![rule(0, ArgCmp::Eq(5))], Action::Errno(2)),
-                (vec![], Action::Errno(3)),
-                (vec![rule(0, ArgCmp::Eq(5))], Action::Errno(4)),
+                (vec![rule(0, ArgCmp::Eq(5))], ReturnAction::Errno(2)),
+                (vec![], ReturnAction::Errno(3)),
+                (vec![rule(0, ArgCmp::Eq(5))], ReturnAction::Errno(4)),
             ],
-            Action::Errno(5),
+            ReturnAction::Errno(5),
         )],
     );
     let f = compile(&s);
@@ -322,8 +326,8 @@ fn spec_errors_are_reported() {
     let dup = spec(
         X86,
         vec![
-            plan(1, vec![], Action::Trap),
-            plan(1, vec![], Action::Allow),
+            plan(1, vec![], ReturnAction::Trap),
+            plan(1, vec![], ReturnAction::Allow),
         ],
     );
     assert_eq!(
@@ -331,7 +335,7 @@ fn spec_errors_are_reported() {
         Err(FilterError::DuplicateSyscall { nr: 1 })
     );
     for nr in [-1, 0x4000_0000] {
-        let s = spec(X86, vec![plan(nr, vec![], Action::Trap)]);
+        let s = spec(X86, vec![plan(nr, vec![], ReturnAction::Trap)]);
         assert_eq!(
             Filter::try_from(&s),
             Err(FilterError::SyscallOutOfRange { nr })
@@ -339,22 +343,22 @@ fn spec_errors_are_reported() {
     }
     let s = spec(
         AUDIT_ARCH_AARCH64,
-        vec![plan(0x4000_0000, vec![], Action::Trap)],
+        vec![plan(0x4000_0000, vec![], ReturnAction::Trap)],
     );
     assert!(Filter::try_from(&s).is_ok());
     let s = spec(
         X86,
         vec![plan(
             1,
-            vec![(vec![rule(6, ArgCmp::Zero)], Action::Trap)],
-            Action::Allow,
+            vec![(vec![rule(6, ArgCmp::Zero)], ReturnAction::Trap)],
+            ReturnAction::Allow,
         )],
     );
     assert_eq!(
         Filter::try_from(&s),
         Err(FilterError::ArgOutOfRange { nr: 1, arg: 6 })
     );
-    let s = spec(X86, vec![plan(1, vec![], Action::Errno(4096))]);
+    let s = spec(X86, vec![plan(1, vec![], ReturnAction::Errno(4096))]);
     assert_eq!(
         Filter::try_from(&s),
         Err(FilterError::ErrnoOutOfRange { errno: 4096 })
@@ -364,9 +368,9 @@ fn spec_errors_are_reported() {
         .map(|nr| {
             let b = (
                 vec![rule(0, ArgCmp::Eq(u64::MAX - 1)), rule(1, ArgCmp::Ne(3))],
-                Action::Trap,
+                ReturnAction::Trap,
             );
-            plan(nr, vec![b.clone(), b.clone(), b], Action::Allow)
+            plan(nr, vec![b.clone(), b.clone(), b], ReturnAction::Allow)
         })
         .collect();
     match Filter::try_from(&spec(X86, big)) {
@@ -474,9 +478,9 @@ fn wide_spec(n: i64) -> FilterSpec {
                             ),
                         ],
                         if b % 2 == 0 {
-                            Action::Trap
+                            ReturnAction::Trap
                         } else {
-                            Action::Errno(b as u16)
+                            ReturnAction::Errno(b as u16)
                         },
                     )
                 })
@@ -485,9 +489,9 @@ fn wide_spec(n: i64) -> FilterSpec {
                 nr,
                 branches,
                 if i % 3 == 0 {
-                    Action::Notify
+                    ReturnAction::Notify
                 } else {
-                    Action::Allow
+                    ReturnAction::Allow
                 },
             )
         })
@@ -531,7 +535,7 @@ fn one_huge_block_needs_trampolines_in_the_tree() {
         .map(|b| {
             (
                 vec![rule(0, ArgCmp::Eq(b << 32 | b))],
-                Action::Errno((b + 1) as u16),
+                ReturnAction::Errno((b + 1) as u16),
             )
         })
         .collect();
@@ -614,22 +618,26 @@ fn disassembly_is_readable() {
 #[test]
 fn action_ret_round_trip() {
     for a in [
-        Action::Allow,
-        Action::Errno(0),
-        Action::Errno(4095),
-        Action::Trap,
-        Action::Notify,
-        Action::KillProcess,
-        Action::Log,
+        ReturnAction::Allow,
+        ReturnAction::Errno(0),
+        ReturnAction::Errno(4095),
+        ReturnAction::Trap,
+        ReturnAction::Notify,
+        ReturnAction::KillProcess,
+        ReturnAction::Log,
     ] {
-        assert_eq!(Action::from_ret(a.to_ret()), Some(a));
+        assert_eq!(ReturnAction::from_ret(a.to_ret()), Some(a));
     }
-    assert_eq!(Action::Allow.to_ret(), 0x7fff_0000);
-    assert_eq!(Action::Errno(1).to_ret(), 0x0005_0001);
-    assert_eq!(Action::Trap.to_ret(), 0x0003_0000);
-    assert_eq!(Action::Notify.to_ret(), 0x7fc0_0000);
-    assert_eq!(Action::KillProcess.to_ret(), 0x8000_0000);
-    assert_eq!(Action::from_ret(0), None, "KILL_THREAD is never emitted");
+    assert_eq!(ReturnAction::Allow.to_ret(), 0x7fff_0000);
+    assert_eq!(ReturnAction::Errno(1).to_ret(), 0x0005_0001);
+    assert_eq!(ReturnAction::Trap.to_ret(), 0x0003_0000);
+    assert_eq!(ReturnAction::Notify.to_ret(), 0x7fc0_0000);
+    assert_eq!(ReturnAction::KillProcess.to_ret(), 0x8000_0000);
+    assert_eq!(
+        ReturnAction::from_ret(0),
+        None,
+        "KILL_THREAD is never emitted"
+    );
 }
 
 fn arb_value() -> impl Strategy<Value = u64> {
@@ -655,21 +663,21 @@ fn arb_cmp() -> impl Strategy<Value = ArgCmp> {
     ]
 }
 
-fn arb_action() -> impl Strategy<Value = Action> {
+fn arb_action() -> impl Strategy<Value = ReturnAction> {
     prop_oneof![
-        Just(Action::Allow),
-        (0u16..5).prop_map(Action::Errno),
-        Just(Action::Trap),
-        Just(Action::Notify),
-        Just(Action::KillProcess),
-        Just(Action::Log),
+        Just(ReturnAction::Allow),
+        (0u16..5).prop_map(ReturnAction::Errno),
+        Just(ReturnAction::Trap),
+        Just(ReturnAction::Notify),
+        Just(ReturnAction::KillProcess),
+        Just(ReturnAction::Log),
     ]
 }
 
-fn arb_branch() -> impl Strategy<Value = (Vec<Rule>, Action)> {
+fn arb_branch() -> impl Strategy<Value = (Vec<Condition>, ReturnAction)> {
     (
         prop::collection::vec(
-            (0u8..6, arb_cmp()).prop_map(|(arg, cmp)| Rule { arg, cmp }),
+            (0u8..6, arb_cmp()).prop_map(|(arg, cmp)| Condition { arg, cmp }),
             0..4,
         ),
         arb_action(),

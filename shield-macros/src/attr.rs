@@ -6,11 +6,9 @@ use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::{bracketed, Expr, LitBool, LitStr, Path, Token};
 
-/// The destination grammar, shared with the runtime parser: the very same source file, so an
+/// The destination grammar, shared with the runtime parser (the `fnshield-dest` crate), so an
 /// allowlist entry the macro accepts is one `fnshield` accepts at cold start.
-#[allow(dead_code)]
-#[path = "../../shield/src/policy/dest.rs"]
-mod dest;
+use fnshield_dest as dest;
 
 mod kw {
     syn::custom_keyword!(mode);

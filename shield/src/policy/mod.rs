@@ -6,14 +6,13 @@
 //! is applied first and per-policy modes after it. Lists (allowed destinations, paths) are
 //! replaced, not merged, by a later source that sets the same key.
 
-mod dest;
 pub mod hosts;
 pub(crate) mod load;
 mod mode;
 pub(crate) mod path;
 pub(crate) mod runtime_api;
 
-pub use dest::{canonical, Destination, HostPattern, IpNet, PortRange, Target};
+pub use fnshield_dest::{canonical, Destination, HostPattern, IpNet, PortRange, Target};
 pub use load::Env;
 pub use mode::{Mode, PolicyKind, UnknownMode};
 

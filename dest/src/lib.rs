@@ -1,4 +1,8 @@
 //! Outbound destinations: CIDRs, host names and `*.suffix` wildcards, each with optional ports.
+//!
+//! The grammar of fnshield's `outbound_connectivity.allow` entries, in its own crate so that
+//! the runtime policy loader (`fnshield`) and the `#[fnshield::handler]` attribute
+//! (`fnshield-macros`) parse exactly the same language.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};

@@ -1,13 +1,21 @@
 //! The `Enforcement` report: per policy, how (and whether) it is enforced.
+//!
+//! Every type here serializes (serde) to the JSON the examples' `probe` prints: enum values as
+//! the snake_case or kebab-case names their `Display` uses, a [`FeatureStatus`] as
+//! `{"status": "available" | "refused" | "killed" | "not_probed", ...}` with the errno or
+//! signal.
 
 use crate::policy::PolicyKind;
+use serde::{Serialize, Serializer};
 use std::fmt;
 
 /// The `reason` of a policy that is not enforced because its mode is `allow`.
 pub(crate) const ALLOW_REASON: &str = "mode is allow";
 
 /// How completely a policy is enforced (after rust-landlock's `RestrictionStatus`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Serializes as `"fully_enforced"`, `"partially_enforced"` or `"not_enforced"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum EnforcementState {
     /// Every route the policy covers is intercepted in the kernel.
     FullyEnforced,
@@ -17,8 +25,9 @@ pub enum EnforcementState {
     NotEnforced,
 }
 
-/// The interception mechanism in use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The interception mechanism in use. Serializes as its `Display` name (`"seccomp-trap"`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum Mechanism {
     /// seccomp `SECCOMP_RET_TRAP` with fnshield's SIGSYS handler.
@@ -47,9 +56,10 @@ impl fmt::Display for Mechanism {
 }
 
 /// One policy's line in the report.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PolicyEnforcement {
-    /// The policy.
+    /// The policy (serialized as its configuration name, e.g. `"outbound_connectivity"`).
+    #[serde(serialize_with = "policy_name")]
     pub policy: PolicyKind,
     /// How completely it is enforced.
     pub state: EnforcementState,
@@ -59,8 +69,12 @@ pub struct PolicyEnforcement {
     pub reason: String,
 }
 
+fn policy_name<S: Serializer>(p: &PolicyKind, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(p.as_str())
+}
+
 /// What the kernel offered when fnshield probed it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct KernelProbe {
     /// `NoNewPrivs` from /proc/self/status before install.
     pub no_new_privs: bool,
@@ -81,8 +95,9 @@ pub struct KernelProbe {
     pub features: Vec<Feature>,
 }
 
-/// A kernel feature fnshield may rely on, and what probing it found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A kernel feature fnshield may rely on, and what probing it found. Serializes as
+/// `{"name": ..., "status": ...}` plus the status's `errno`/`signal` (see [`FeatureStatus`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Feature {
     /// The feature: `prctl_no_new_privs`, `seccomp_filter` (tried in a forked child first),
     /// `seccomp_trap`, `seccomp_user_notif` (`SECCOMP_GET_ACTION_AVAIL`),
@@ -91,6 +106,7 @@ pub struct Feature {
     /// `process_vm_readv`, `openat2`, `landlock` (syscalls).
     pub name: &'static str,
     /// What the probe found.
+    #[serde(flatten)]
     pub status: FeatureStatus,
 }
 
@@ -105,6 +121,33 @@ pub enum FeatureStatus {
     Killed(i32),
     /// Not probed: nothing installed needed it, or an earlier step failed.
     NotProbed,
+}
+
+/// `{"status": "available"}`, `{"status": "refused", "errno": 1, "error": "Operation not
+/// permitted (os error 1)"}`, `{"status": "killed", "signal": 31}` or
+/// `{"status": "not_probed"}`.
+impl Serialize for FeatureStatus {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        match self {
+            FeatureStatus::Available => m.serialize_entry("status", "available")?,
+            FeatureStatus::Refused(e) => {
+                m.serialize_entry("status", "refused")?;
+                m.serialize_entry("errno", e)?;
+                m.serialize_entry(
+                    "error",
+                    &std::io::Error::from_raw_os_error(*e).to_string(),
+                )?;
+            }
+            FeatureStatus::Killed(sig) => {
+                m.serialize_entry("status", "killed")?;
+                m.serialize_entry("signal", sig)?;
+            }
+            FeatureStatus::NotProbed => m.serialize_entry("status", "not_probed")?,
+        }
+        m.end()
+    }
 }
 
 impl fmt::Display for FeatureStatus {
@@ -148,8 +191,8 @@ impl KernelProbe {
     }
 }
 
-/// The report `Shield::install` returns.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The report `Shield::install` returns. Serializes (serde) with the field names below.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Enforcement {
     /// Per policy.
     pub policies: Vec<PolicyEnforcement>,
@@ -163,8 +206,10 @@ pub struct Enforcement {
     pub libc_layer: LibcLayer,
 }
 
-/// The state of the in-process libc layer (the `libc-layer` cargo feature).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The state of the in-process libc layer (the `libc-layer` cargo feature). Serializes as
+/// `"active"`, `"inactive"` or `"not_built"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum LibcLayer {
     /// Active: calls through the libc entry points are decided in process (the fast path
@@ -229,5 +274,59 @@ impl fmt::Display for Enforcement {
             writeln!(f)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn feature_status_serializes_with_its_errno_or_signal() {
+        let f = |name, status| serde_json::to_value(Feature { name, status }).unwrap();
+        assert_eq!(
+            f("addfd", FeatureStatus::Available),
+            json!({"name": "addfd", "status": "available"})
+        );
+        assert_eq!(
+            f("addfd_send", FeatureStatus::Refused(libc::EINVAL)),
+            json!({"name": "addfd_send", "status": "refused", "errno": 22,
+                   "error": "Invalid argument (os error 22)"})
+        );
+        assert_eq!(
+            f("seccomp_filter", FeatureStatus::Killed(libc::SIGSYS)),
+            json!({"name": "seccomp_filter", "status": "killed", "signal": 31})
+        );
+        assert_eq!(
+            f("landlock", FeatureStatus::NotProbed),
+            json!({"name": "landlock", "status": "not_probed"})
+        );
+    }
+
+    #[test]
+    fn enforcement_serializes_with_configuration_names() {
+        let e = Enforcement {
+            policies: vec![PolicyEnforcement {
+                policy: PolicyKind::OutboundConnectivity,
+                state: EnforcementState::PartiallyEnforced,
+                mechanism: Mechanism::SeccompNotify,
+                reason: "r".into(),
+            }],
+            interceptor: Mechanism::SeccompTrap,
+            interceptor_reason: "why".into(),
+            kernel: KernelProbe::default(),
+            libc_layer: LibcLayer::NotBuilt,
+        };
+        let v = serde_json::to_value(&e).unwrap();
+        assert_eq!(
+            v["policies"][0],
+            json!({"policy": "outbound_connectivity", "state": "partially_enforced",
+                   "mechanism": "seccomp-notify", "reason": "r"})
+        );
+        assert_eq!(v["interceptor"], "seccomp-trap");
+        assert_eq!(v["libc_layer"], "not_built");
+        assert_eq!(v["kernel"]["no_new_privs"], false);
+        assert_eq!(v["kernel"]["features"], json!([]));
     }
 }

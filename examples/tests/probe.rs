@@ -37,8 +37,8 @@ const POLICIES: [&str; 4] = [
 /// A task root (no policy file: the probe's defaults, every policy `block`) and a private tmp
 /// root, under cargo's per-target temp directory.
 fn dirs(name: &str) -> (PathBuf, PathBuf) {
-    let base = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("probe-{name}-{}", std::process::id()));
+    let base =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("probe-{name}-{}", std::process::id()));
     let (task, tmp) = (base.join("task"), base.join("tmp"));
     std::fs::create_dir_all(&task).unwrap();
     std::fs::write(task.join("bootstrap"), b"code").unwrap();
@@ -68,7 +68,10 @@ fn check_report(r: &Value) {
     }
 
     let features = r["features"].as_array().expect("features is a list");
-    let names: Vec<&str> = features.iter().map(|f| f["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = features
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, FEATURES, "{}", ctx());
     for f in features {
         match f["status"].as_str().unwrap() {

@@ -17,8 +17,10 @@
 //! - `verdict`: `protected`, `partially_protected` or `not_protected`, and why.
 //!
 //! `probe --once` prints the report to stdout and exits, without a Runtime API (what the
-//! launcher and QEMU scripts run). Otherwise the probe is a Lambda function: the shield is
-//! installed at cold start and every invocation gets the report, with its request id.
+//! launcher and QEMU scripts run). `probe --table [FILE]` turns a report (FILE or stdin) into
+//! the lines of the expectation table (see [`table`]). Otherwise the probe is a Lambda
+//! function: the shield is installed at cold start and every invocation gets the report, with
+//! its request id.
 //!
 //! The shield's tmp root is a private directory, `$PROBE_TMP_ROOT` or
 //! `$TMPDIR/fnshield-probe-<uid>` (mode 0700), never `/tmp` itself: the wipe would remove
@@ -75,12 +77,22 @@ const CHILD_LIMIT: Duration = Duration::from_secs(20);
 fn main() -> Result<(), Error> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let once = args.iter().any(|a| a == "--once");
+    if let Some(i) = args.iter().position(|a| a == "--table") {
+        // `--table [FILE]`: a report (from FILE, or stdin) as the lines of the expectation
+        // table. Installs nothing.
+        let text = match args.get(i + 1) {
+            Some(path) => std::fs::read_to_string(path)?,
+            None => std::io::read_to_string(std::io::stdin())?,
+        };
+        let report: Value = serde_json::from_str(&text)?;
+        print!("{}", table(&report));
+        return Ok(());
+    }
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(false)
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
     if let Some(i) = args.iter().position(|a| a == "--install") {
@@ -288,8 +300,8 @@ fn assemble(process: Value, shield: Value, trap: Value, notify: Value) -> Value 
                 (s != FeatureStatus::NotProbed).then_some((*src, s))
             });
             let (probed_by, status) = found.unwrap_or(("none", FeatureStatus::NotProbed));
-            let mut v = serde_json::to_value(fnshield::Feature { name, status })
-                .unwrap_or(Value::Null);
+            let mut v =
+                serde_json::to_value(fnshield::Feature { name, status }).unwrap_or(Value::Null);
             v["call"] = json!(call);
             v["probed_by"] = json!(probed_by);
             v
@@ -349,10 +361,80 @@ fn verdict(shield: &Value) -> (&'static str, String) {
         })
         .collect();
     if shield["fully_enforced"] == true {
-        ("protected", "every policy that is not allow is fully enforced".into())
+        (
+            "protected",
+            "every policy that is not allow is fully enforced".into(),
+        )
     } else if policies.iter().any(|p| p["state"] != not) {
         ("partially_protected", gaps.join("; "))
     } else {
         ("not_protected", gaps.join("; "))
     }
+}
+
+/// The facts of a report that an environment determines, one per line, for comparison with
+/// the committed expectation table (`diff`): each feature's status (errno and signal by name),
+/// and per install (`auto`: the function's configuration; `trap`, `notify`: forced) the
+/// interceptor, the libc layer and each runtime policy's state and mechanism. Lines starting
+/// with `#` (the kernel release, the verdict) are informational.
+fn table(r: &Value) -> String {
+    let mut out = String::new();
+    let s = |v: &Value| v.as_str().unwrap_or("?").to_owned();
+    out.push_str(&format!(
+        "# kernel {} {}\n# verdict {}\n",
+        s(&r["kernel"]["release"]),
+        s(&r["kernel"]["arch"]),
+        s(&r["verdict"])
+    ));
+    for f in r["features"].as_array().into_iter().flatten() {
+        let status = match f["status"].as_str() {
+            Some("refused") => format!("refused {}", errno_name(f["errno"].as_i64().unwrap_or(0))),
+            Some("killed") => format!("killed {}", signal_name(f["signal"].as_i64().unwrap_or(0))),
+            Some(other) => other.to_owned(),
+            None => "?".to_owned(),
+        };
+        out.push_str(&format!("feature {} {status}\n", s(&f["name"])));
+    }
+    for (name, install) in [
+        ("auto", &r["shield"]),
+        ("trap", &r["interceptors"]["trap"]),
+        ("notify", &r["interceptors"]["notify"]),
+    ] {
+        let e = &install["enforcement"];
+        if e.is_null() {
+            let how = match install["killed_by_signal"].as_i64() {
+                Some(sig) => format!("killed {}", signal_name(sig)),
+                None => "failed".to_owned(),
+            };
+            out.push_str(&format!("install {name} {how}\n"));
+            continue;
+        }
+        out.push_str(&format!(
+            "install {name} {} libc_layer={}\n",
+            s(&e["interceptor"]),
+            s(&e["libc_layer"])
+        ));
+        for p in e["policies"].as_array().into_iter().flatten() {
+            out.push_str(&format!(
+                "policy {name} {} {} {}\n",
+                s(&p["policy"]),
+                s(&p["state"]),
+                s(&p["mechanism"])
+            ));
+        }
+    }
+    out
+}
+
+fn errno_name(e: i64) -> String {
+    match nix::errno::Errno::from_raw(e as i32) {
+        nix::errno::Errno::UnknownErrno => format!("errno{e}"),
+        known => format!("{known:?}"),
+    }
+}
+
+fn signal_name(sig: i64) -> String {
+    nix::sys::signal::Signal::try_from(sig as i32)
+        .map(|s| s.as_str().to_owned())
+        .unwrap_or_else(|_| format!("signal{sig}"))
 }

@@ -135,10 +135,7 @@ impl Serialize for FeatureStatus {
             FeatureStatus::Refused(e) => {
                 m.serialize_entry("status", "refused")?;
                 m.serialize_entry("errno", e)?;
-                m.serialize_entry(
-                    "error",
-                    &std::io::Error::from_raw_os_error(*e).to_string(),
-                )?;
+                m.serialize_entry("error", &std::io::Error::from_raw_os_error(*e).to_string())?;
             }
             FeatureStatus::Killed(sig) => {
                 m.serialize_entry("status", "killed")?;

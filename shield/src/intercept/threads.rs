@@ -66,6 +66,7 @@ pub(crate) fn push_record(rec: &crate::event::Record) {
 
 /// Spawn one of the shield's own threads and wait until it is ready to run under the filter
 /// (see [`prepare_shield_thread`](super::notify::prepare_shield_thread)); `body` runs after that.
+/// When `body` returns, the thread parks for good instead of exiting (see the comment there).
 pub(crate) fn spawn_shield_thread(
     name: &str,
     body: impl FnOnce() + Send + 'static,
@@ -78,6 +79,15 @@ pub(crate) fn spawn_shield_thread(
             super::notify::prepare_shield_thread();
             let _ = ready_tx.send(());
             body();
+            // A shield thread never ends. It runs with every signal blocked (SIGSYS too), and
+            // glibc's thread exit blocks signals with `rt_sigprocmask(SIG_BLOCK, ..)`, which
+            // the trap filter traps: a SIGSYS that cannot be delivered kills the whole process.
+            // This happened when the trap interceptor gave up its fork listener (Linux 5.0-5.6)
+            // and the supervisor thread started for it ended. Parking waits in `futex`, which
+            // no filter intercepts.
+            loop {
+                std::thread::park();
+            }
         })?;
     let _ = ready_rx.recv();
     Ok(())

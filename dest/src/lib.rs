@@ -72,6 +72,11 @@ pub struct IpNet {
 
 impl IpNet {
     /// A network; `prefix` must not exceed the address width.
+    ///
+    /// # Errors
+    ///
+    /// A message naming the prefix and the address family's width when `prefix` exceeds it
+    /// (32 for IPv4, 128 for IPv6).
     pub fn new(addr: IpAddr, prefix: u8) -> Result<Self, String> {
         let max = if addr.is_ipv4() { 32 } else { 128 };
         if prefix > max {

@@ -51,6 +51,73 @@ mod expand;
 ///    worker threads must not exist before the install;
 /// 5. serves invocations with `fnshield::run`.
 ///
+/// # Equivalent code
+///
+/// For this handler,
+///
+/// ```no_run
+/// use fnshield::lambda_runtime::{Error, LambdaEvent};
+/// use serde_json::Value;
+///
+/// #[fnshield::handler(outbound = "block", allow_hosts = ["*.example.com:443"])]
+/// async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
+///     Ok(event.payload)
+/// }
+/// ```
+///
+/// the attribute keeps `handler` as written and adds a `main` that does what this one does
+/// (the generated code calls the same steps through `fnshield::__private`, which also reports
+/// failures to the Runtime API's `/runtime/init/error`):
+///
+/// ```no_run
+/// # use fnshield::lambda_runtime::{Error, LambdaEvent};
+/// # use serde_json::Value;
+/// # async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> { Ok(event.payload) }
+/// use std::process::ExitCode;
+///
+/// fn main() -> ExitCode {
+///     // 1. tracing: a fmt subscriber (JSON when AWS_LAMBDA_LOG_FORMAT=JSON), unless
+///     //    `tracing = false`.
+///     // 2. Build the shield: the options, then the policy file, then SHIELD_* variables.
+///     let shield = match fnshield::Shield::builder()
+///         .outbound(fnshield::Mode::Block)
+///         .allow_destination("*.example.com:443")
+///         .build()
+///     {
+///         Ok(shield) => shield,
+///         Err(e) => {
+///             eprintln!("fnshield: invalid shield configuration: {e}");
+///             let _ = fnshield::report_init_error(fnshield::error_type::CONFIG, &e.to_string());
+///             return ExitCode::FAILURE;
+///         }
+///     };
+///     // 3. Install it while this is the process's only thread.
+///     if let Err(e) = shield.install() {
+///         eprintln!("fnshield: cannot install the shield: {e}");
+///         let _ = fnshield::report_init_error(fnshield::error_type::INSTALL, &e.to_string());
+///         return ExitCode::FAILURE;
+///     }
+///     // 4. The tokio runtime (its worker threads start under the shield), then serve.
+///     let runtime = tokio::runtime::Builder::new_multi_thread()
+///         .enable_all()
+///         .build()
+///         .expect("tokio runtime");
+///     runtime.block_on(async move {
+///         let service = fnshield::lambda_runtime::service_fn(handler);
+///         match fnshield::run(shield, service).await {
+///             Ok(()) => ExitCode::SUCCESS,
+///             Err(e) => {
+///                 eprintln!("fnshield: the Lambda runtime stopped: {e}");
+///                 ExitCode::FAILURE
+///             }
+///         }
+///     })
+/// }
+/// ```
+///
+/// With `init = path`, `main` awaits `path()` once before serving (after the install, so it is
+/// shielded) and passes `&State` to every call.
+///
 /// A configuration error, a failed install (e.g. with `require_enforcement`) or an `init`
 /// error is printed to stderr, posted to the Runtime API's `/runtime/init/error`
 /// (`errorType` `Shield.ConfigError`, `Shield.InstallError` or `Runtime.InitError`) and `main`

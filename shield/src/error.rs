@@ -11,7 +11,7 @@ pub enum Source {
     Builder,
     /// A policy file, with the key inside it (dotted, e.g. `read_write_tmp.allow_write`).
     File {
-        /// The file.
+        /// The policy file's path.
         path: PathBuf,
         /// The dotted key.
         key: String,
@@ -47,7 +47,7 @@ pub enum ConfigError {
     /// A key that fnshield does not know.
     #[error("unknown key `{key}` in {source_name}; expected one of: {expected}")]
     UnknownKey {
-        /// Where.
+        /// Where the value came from: the builder, a file and key, or an environment variable.
         source_name: String,
         /// The unknown key.
         key: String,
@@ -57,7 +57,7 @@ pub enum ConfigError {
     /// A mode that is not block, alert or allow.
     #[error("unknown mode `{value}` for {origin}; expected block, alert or allow")]
     UnknownMode {
-        /// Where.
+        /// Where the value came from: the builder, a file and key, or an environment variable.
         origin: Source,
         /// The bad value.
         value: String,
@@ -65,7 +65,7 @@ pub enum ConfigError {
     /// A malformed CIDR, host pattern or port.
     #[error("invalid destination `{value}` in {origin}: {reason}. Expected a CIDR (10.0.0.0/8), an address, a host name (api.example.com) or a wildcard (*.example.com), each optionally with :port or :low-high")]
     BadDestination {
-        /// Where.
+        /// Where the value came from: the builder, a file and key, or an environment variable.
         origin: Source,
         /// The bad value.
         value: String,
@@ -75,7 +75,7 @@ pub enum ConfigError {
     /// A path that must be absolute is not.
     #[error("path `{value}` in {origin} is relative; write an absolute path such as `/tmp/cache`")]
     RelativePath {
-        /// Where.
+        /// Where the value came from: the builder, a file and key, or an environment variable.
         origin: Source,
         /// The bad value.
         value: String,
@@ -93,7 +93,7 @@ pub enum ConfigError {
     /// A value of the wrong type or out of range.
     #[error("invalid value `{value}` for {origin}; expected {expected}")]
     BadValue {
-        /// Where.
+        /// Where the value came from: the builder, a file and key, or an environment variable.
         origin: Source,
         /// The bad value, as written.
         value: String,
@@ -103,7 +103,7 @@ pub enum ConfigError {
     /// The policy file could not be read.
     #[error("cannot read policy file {}: {error}; fix the path in SHIELD_CONFIG or create the file", path.display())]
     Io {
-        /// The file.
+        /// The policy file's path.
         path: PathBuf,
         /// The I/O error.
         error: std::io::Error,
@@ -111,7 +111,7 @@ pub enum ConfigError {
     /// The policy file is not valid TOML or JSON.
     #[error("cannot parse policy file {}: {message}", path.display())]
     Parse {
-        /// The file.
+        /// The policy file's path.
         path: PathBuf,
         /// The parser's message.
         message: String,

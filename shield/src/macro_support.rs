@@ -49,6 +49,12 @@ use crate::error_type::{CONFIG as CONFIG_ERROR, INIT as INIT_ERROR, INSTALL as I
 
 /// Build and install the shield (call it while the process has one thread), then build the
 /// multi-thread tokio runtime. On failure the error has been printed to stderr.
+///
+/// # Errors
+///
+/// The process's exit code after a configuration error, an install error or a tokio runtime
+/// that cannot be built; each has been printed to stderr and reported to the Runtime API's
+/// `/runtime/init/error` (`Shield.ConfigError`, `Shield.InstallError`, `Runtime.InitError`).
 pub fn start(builder: ShieldBuilder) -> Result<(Shield, tokio::runtime::Runtime), ExitCode> {
     let shield = builder
         .build()

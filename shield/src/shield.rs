@@ -249,6 +249,13 @@ impl ShieldBuilder {
     }
 
     /// Merge the builder, the policy file and the environment, and validate the result.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the key, its source (builder, file, environment variable) and
+    /// the fix: an unknown key, a mode other than `block`/`alert`/`allow`, a malformed
+    /// destination, a relative path, a path both allowed and protected, a value out of range,
+    /// an unreadable or unparsable policy file, or an event schema that cannot be loaded.
     pub fn build_policy(&self) -> Result<Policy, ConfigError> {
         let env = self.env.clone().unwrap_or_else(Env::from_process);
         let mut raw = self.raw.clone();
@@ -272,7 +279,12 @@ impl ShieldBuilder {
         Ok(policy)
     }
 
-    /// Build the shield (not yet installed).
+    /// Build the shield (not yet installed; see [`Shield::install`]).
+    ///
+    /// # Errors
+    ///
+    /// Every [`ConfigError`] of [`build_policy`](Self::build_policy), and
+    /// [`ConfigError::Validation`] when the event or response schemas cannot be compiled.
     pub fn build(self) -> Result<Shield, ConfigError> {
         let policy = self.build_policy()?;
         Shield::from_policy(policy, self.callback)
@@ -303,12 +315,18 @@ pub(crate) struct Inner {
 }
 
 impl Shield {
-    /// A builder.
+    /// Start configuring a shield: every policy `block` unless the builder, the policy file
+    /// (`SHIELD_CONFIG` or `$LAMBDA_TASK_ROOT/fnshield.toml`) or the environment
+    /// (`SHIELD_MODE`, `SHIELD_POLICY_*`) says otherwise, in increasing precedence.
     pub fn builder() -> ShieldBuilder {
         ShieldBuilder::default()
     }
 
     /// A shield from the policy file and environment only (all policies `block` by default).
+    ///
+    /// # Errors
+    ///
+    /// As [`ShieldBuilder::build`].
     pub fn from_env() -> Result<Shield, ConfigError> {
         Shield::builder().build()
     }
@@ -394,6 +412,19 @@ impl Shield {
     /// Install the shield in this process: probe the kernel, install one seccomp filter and
     /// arm the interceptor. Returns the [`Enforcement`] report. Call it once, at cold start,
     /// ideally before any other thread exists ([`crate::run`] and the attribute macro do).
+    ///
+    /// # Errors
+    ///
+    /// - [`InstallError::NotEnforced`] with the full report when `require_enforcement` is set
+    ///   and a policy that is not `allow` is not enforced at all, or `require_kernel_enforcement`
+    ///   is set and one is not enforced by seccomp (for example where `prctl` is refused, as on
+    ///   Lambda with NoNewPrivs unset). Nothing is left half-installed.
+    /// - [`InstallError::AlreadyInstalled`] when a shield is already installed in this process.
+    /// - [`InstallError::Setup`] when a component the shield needs cannot start (the event
+    ///   reporter thread, the notify supervisor); the message names it and the OS error.
+    ///
+    /// A kernel that refuses seccomp is not an error by itself: the report says what is
+    /// enforced, by which mechanism, and why not.
     pub fn install(&self) -> Result<&Enforcement, InstallError> {
         if let Some(e) = self.inner.enforcement.get() {
             return Ok(e);

@@ -122,12 +122,12 @@ pub enum Details {
     Degraded {
         /// The policy concerned.
         policy: String,
-        /// Why.
+        /// Why, and what it means for the policy (e.g. "seccomp refused: prctl EPERM").
         reason: String,
     },
     /// Events were lost because the ring was full.
     EventsLost {
-        /// How many.
+        /// How many occurrences were lost since the previous report.
         lost: u64,
     },
     /// The /tmp wipe left something behind.

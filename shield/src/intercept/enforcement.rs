@@ -63,7 +63,7 @@ pub struct PolicyEnforcement {
     pub policy: PolicyKind,
     /// How completely it is enforced.
     pub state: EnforcementState,
-    /// By what.
+    /// The mechanism that enforces it (libc layer, seccomp trap, seccomp notify, or none).
     pub mechanism: Mechanism,
     /// Why it is in this state.
     pub reason: String,
@@ -191,7 +191,7 @@ impl KernelProbe {
 /// The report `Shield::install` returns. Serializes (serde) with the field names below.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Enforcement {
-    /// Per policy.
+    /// One entry for each of the four policies.
     pub policies: Vec<PolicyEnforcement>,
     /// The interceptor in use.
     pub interceptor: Mechanism,

@@ -71,6 +71,15 @@ fn diagnostic(error_type: &str, message: impl Into<String>) -> Diagnostic {
 /// (`AWS_LAMBDA_MAX_CONCURRENCY` > 1) and falls back to sequential polling otherwise.
 /// A shield that cannot be installed as configured (for example with `require_enforcement`)
 /// reports an init error and returns it.
+///
+/// # Errors
+///
+/// - The shield cannot be installed as configured ([`InstallError`](crate::InstallError)),
+///   after reporting it to the Runtime API's `/runtime/init/error` as `Shield.InstallError`.
+/// - lambda_runtime's own errors: the Runtime API is unreachable or answers unexpectedly.
+///
+/// A handler's error or a blocked call is not an error of `run`: it is answered to the
+/// Runtime API for that invocation and the loop goes on.
 pub async fn run<S, A, R>(shield: Shield, handler: S) -> Result<(), lambda_runtime::Error>
 where
     S: Service<LambdaEvent<A>, Response = R> + Clone + Send + 'static,

@@ -70,6 +70,10 @@ impl Sinks {
     };
 
     /// Parse a list of sink names: `tracing`, `json` (FunctionShield-shaped stdout line), `emf`.
+    ///
+    /// # Errors
+    ///
+    /// A message naming the first unknown sink and the valid names.
     pub fn from_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<Self, String> {
         let mut s = Sinks::NONE;
         for n in names {
@@ -345,6 +349,10 @@ impl Raw {
 
     /// Validate into a [`Policy`]. `env` supplies the Lambda facts (task root, Runtime API,
     /// X-Ray daemon, function name) and `resolv_conf` the resolver list.
+    ///
+    /// # Errors
+    ///
+    /// As [`ShieldBuilder::build_policy`](crate::ShieldBuilder::build_policy).
     pub fn into_policy(self, env: &Env, resolv_conf: &str) -> Result<Policy, ConfigError> {
         let mut modes = Modes::default();
         for (key, value, source) in &self.modes {

@@ -289,6 +289,11 @@ impl Validator {
     /// is configured. In `block` mode the caller turns an `Err` into `Shield.InvalidResponse`
     /// ([`INVALID_RESPONSE`]). The response's depth is checked (iteratively) against
     /// `max_depth` first.
+    ///
+    /// # Errors
+    ///
+    /// The response's [`Violation`]s (at most [`MAX_VIOLATIONS`]), each with a JSON Pointer
+    /// into the response and a message without the offending value.
     pub fn check_response(&self, response: &Value) -> Result<(), Vec<Violation>> {
         let Some(schema) = &self.response_schema else {
             return Ok(());

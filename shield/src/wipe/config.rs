@@ -43,6 +43,11 @@ impl WipeConfig {
     ///
     /// `root` must be absolute, must not be `/`, and must not contain `..`; `.` components and
     /// trailing slashes are dropped.
+    ///
+    /// # Errors
+    ///
+    /// [`WipeError::RootNotAbsolute`], [`WipeError::RootIsFilesystemRoot`] or
+    /// [`WipeError::RootHasParentComponent`], naming the path.
     pub fn new(root: impl Into<PathBuf>) -> Result<Self, WipeError> {
         let given: PathBuf = root.into();
         if !given.is_absolute() {
@@ -70,6 +75,11 @@ impl WipeConfig {
     /// The path is normalised lexically (`.` dropped, `..` removes the previous component);
     /// it must stay strictly under the root. A kept directory keeps its whole subtree; the
     /// directories leading to it are kept, but not their other contents.
+    ///
+    /// # Errors
+    ///
+    /// [`WipeError::KeepOutsideRoot`] when the normalised path leaves the root, and
+    /// [`WipeError::KeepIsRoot`] when it is the root itself.
     pub fn keep(mut self, path: impl AsRef<Path>) -> Result<Self, WipeError> {
         let given = path.as_ref();
         let outside = || WipeError::KeepOutsideRoot {

@@ -36,6 +36,15 @@ fn forbidden_host() -> std::net::SocketAddr {
     addr
 }
 
+/// The event schema: `action`, when present, is one of the handler's verbs.
+const VALIDATION: &str = r#"[validation]
+envelope = "auto"
+schema_json = """
+{"type": "object",
+ "properties": {"action": {"enum": ["echo", "write", "fetch", "exec", "read", "exists"]}}}
+"""
+"#;
+
 async fn demo() {
     let host = forbidden_host();
     let base = std::env::temp_dir().join(format!("fnshield-demo-{}", std::process::id()));
@@ -43,6 +52,7 @@ async fn demo() {
     let tmp = base.join("tmp");
     std::fs::create_dir_all(&task).unwrap();
     std::fs::create_dir_all(tmp.join("cache")).unwrap();
+    std::fs::create_dir_all(tmp.join("uploads")).unwrap();
     std::fs::write(
         task.join("bootstrap"),
         b"#!/bin/false\nthe function's code\n",
@@ -51,12 +61,17 @@ async fn demo() {
     std::fs::write(
         task.join("fnshield.toml"),
         format!(
-            "[read_write_tmp]\nroot = \"{t}\"\nallow = [\"{t}/cache\"]\n[tmp_wipe]\nkeep = [\"{t}/cache\"]\n[events]\nsinks = [\"json\"]\n",
-            t = tmp.display()
+            "[read_write_tmp]\nroot = \"{t}\"\nallow = [\"{t}/cache\", \"{t}/uploads\"]\n[tmp_wipe]\nkeep = [\"{t}/cache\"]\n[events]\nsinks = [\"json\"]\n{v}",
+            t = tmp.display(),
+            // API Gateway requests are recognised by `envelope = "auto"` and their body
+            // validated; the demo's plain events are validated whole.
+            v = VALIDATION
         ),
+
     )
     .unwrap();
     let exe = std::env::current_exe().unwrap();
+    let upload = tmp.join("uploads/planted.txt");
     let script: Vec<(&str, Value)> = vec![
         ("benign echo", json!({"action": "echo", "hello": "world"})),
         (
@@ -82,6 +97,24 @@ async fn demo() {
         (
             "path traversal into the function code",
             json!({"action": "read", "target": format!("{}/../task/bootstrap", tmp.display())}),
+        ),
+        (
+            "an API Gateway request whose body fails the schema (validation)",
+            json!({
+                "resource": "/orders", "path": "/orders", "httpMethod": "POST",
+                "headers": {"content-type": "application/json"},
+                "requestContext": {"requestId": "demo", "stage": "prod", "httpMethod": "POST",
+                                   "resourcePath": "/orders"},
+                "body": "{\"action\": 42}", "isBase64Encoded": false
+            }),
+        ),
+        (
+            "an invocation leaves a file in the allowed /tmp/uploads",
+            json!({"action": "write", "target": upload}),
+        ),
+        (
+            "the next invocation looks for it (wiped in between)",
+            json!({"action": "exists", "target": upload}),
         ),
     ];
     for (title, mode) in [

@@ -141,12 +141,27 @@ fn passages_case(interceptor: Mechanism) {
             p.display()
         );
     }
-    // The listing is reported.
+    // The listing is reported, and the hint does not suggest allowing the whole root.
     let listing = path_events(&evs, &tmp);
     assert!(
         listing.iter().any(|e| e.action == Action::Blocked),
         "{evs:#?}"
     );
+    for e in &listing {
+        let hint = e.how_to_allow();
+        assert!(
+            hint.contains("not listed") && !hint.contains(&format!("add \"{}\"", s(&tmp))),
+            "the hint for listing the tmp root: {hint}"
+        );
+    }
+    // A listing of another passage keeps the ordinary hint (that path or a parent).
+    for e in path_events(&evs, &tmp.join("deep")) {
+        assert!(
+            e.how_to_allow().contains("allow_read"),
+            "{}",
+            e.how_to_allow()
+        );
+    }
     for p in ["secret", "new", "deep/other", "deep/f"] {
         assert!(
             path_events(&evs, &tmp.join(p))

@@ -285,6 +285,13 @@ fn how_to_allow(h: &mut Line, r: &Record) {
             h.push(dest);
             h.push(b"\"))");
         }
+        RecordKind::Path
+            if PolicyKind::from_u8(r.policy) == PolicyKind::ReadWriteTmp
+                && !Access::from_code(r.access).writes()
+                && super::is_tmp_root(text) =>
+        {
+            h.push(super::TMP_ROOT_READ_HINT.as_bytes());
+        }
         RecordKind::Path if PolicyKind::from_u8(r.policy) == PolicyKind::ReadWriteTmp => {
             let (key, call): (&[u8], &[u8]) = if Access::from_code(r.access).writes() {
                 (b"read_write_tmp.allow_write", b"allow_tmp_write")

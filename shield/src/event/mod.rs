@@ -29,6 +29,29 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// The process-wide event ring the interceptors write into.
 pub static RING: Ring = Ring::new();
 
+/// The tmp root, for the hint of a blocked listing of the root itself. Set once at install;
+/// read without locking (also from the SIGSYS handler, through [`durable`]).
+static TMP_ROOT: std::sync::OnceLock<Box<[u8]>> = std::sync::OnceLock::new();
+
+/// Record the tmp root (the first call wins).
+pub(crate) fn set_tmp_root(root: &std::path::Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let _ = TMP_ROOT.set(root.as_os_str().as_bytes().into());
+}
+
+/// Whether `path` is the tmp root itself (a trailing `/` is ignored).
+pub(crate) fn is_tmp_root(path: &[u8]) -> bool {
+    let path = match path {
+        [rest @ .., b'/'] if !rest.is_empty() => rest,
+        p => p,
+    };
+    TMP_ROOT.get().is_some_and(|r| **r == *path)
+}
+
+/// The hint for a refused read of the tmp root: listing it shows every file in it, so the fix
+/// is a sub-path, not the root.
+pub(crate) const TMP_ROOT_READ_HINT: &str = "the tmp root itself can be looked up and traversed, but not listed: a listing shows every file in it. Allow the sub-paths the function reads in read_write_tmp.allow_read (builder: .allow_tmp_read(\"<root>/<dir>\")), or set read_write_tmp.read = \"alert\" or \"allow\" if it must list the root";
+
 /// What the shield did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Action {
@@ -206,6 +229,11 @@ impl Event {
                 format!(
                     "add \"{dest}\" to outbound_connectivity.allow (builder: .allow_destination(\"{dest}\"))"
                 )
+            }
+            (Details::Path { path, access }, PolicyKind::ReadWriteTmp)
+                if !Access::from_name(access).writes() && is_tmp_root(path.as_bytes()) =>
+            {
+                TMP_ROOT_READ_HINT.to_owned()
             }
             (Details::Path { path, access }, PolicyKind::ReadWriteTmp) => {
                 let (key, call) = if Access::from_name(access).writes() {

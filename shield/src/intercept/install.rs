@@ -64,6 +64,7 @@ pub(crate) fn install(
     policy: &Policy,
     reporter: &Arc<Reporter>,
 ) -> Result<Enforcement, InstallError> {
+    crate::event::set_tmp_root(policy.tmp_root());
     let mut kernel = probe::probe();
     let choice = choose(policy);
     if let Some(reason) = choice.refused_by_probe(&kernel) {

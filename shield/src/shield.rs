@@ -4,8 +4,8 @@ use crate::error::InstallError;
 use crate::error::{ConfigError, Source};
 use crate::event::{Callback, Reporter};
 use crate::intercept::enforcement::Enforcement;
-use crate::lambda::Screening;
 use crate::policy::{load, Env, InterceptorChoice, Mode, ModeKey, Policy, PolicyKind, Raw};
+use crate::validate::Screening;
 use std::path::PathBuf;
 use std::sync::Arc;
 

@@ -9,8 +9,8 @@
 pub(crate) mod durable;
 pub mod invocation;
 pub mod record;
-pub mod ring;
 mod reporter;
+pub mod ring;
 mod sink;
 #[cfg(test)]
 mod tests;
@@ -330,4 +330,3 @@ impl Event {
         }
     }
 }
-

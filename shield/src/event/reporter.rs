@@ -292,4 +292,3 @@ impl Reporter {
 }
 
 use std::io::Write as _;
-

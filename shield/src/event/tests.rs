@@ -2,8 +2,8 @@
 use super::reporter::FlushSummary;
 use super::*;
 use crate::policy::Sinks;
-use std::sync::Mutex;
 use std::sync::Arc;
+use std::sync::Mutex;
 
 #[derive(Clone, Default)]
 struct Out(Arc<Mutex<Vec<u8>>>);
@@ -157,4 +157,3 @@ fn one_emf_line_per_invocation_with_the_wipe() {
     assert_eq!(got[2]["request_id"], "c");
     assert_eq!(got[2]["FilesRemoved"], 2);
 }
-

@@ -31,7 +31,6 @@ mod tmp;
 
 pub use init_error::report_init_error;
 pub use layer::{ShieldLayer, ShieldRuntimeService};
-pub(crate) use screen::Screening;
 pub use service::ShieldService;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;

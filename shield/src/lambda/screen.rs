@@ -4,18 +4,7 @@
 use crate::event::{Action, Details, Event, ViolationDetail};
 use crate::policy::{Mode, PolicyKind};
 use crate::shield::Inner;
-
-/// What the outer layer decided about an event before the handler wrapper sees it.
-#[derive(Debug)]
-pub(crate) enum Screening {
-    /// Run the handler on the event as delivered.
-    Pass,
-    /// Run the handler on this event instead (a batch with invalid records removed), then
-    /// merge these failures into the handler's response.
-    Replace(serde_json::Value, crate::validate::BatchFailures),
-    /// Do not run the handler; answer with this.
-    Reject(Result<serde_json::Value, lambda_runtime::Diagnostic>),
-}
+use crate::validate::Screening;
 
 impl Inner {
     /// Screen the raw event (limits, schema) before lambda_runtime deserialises it. A

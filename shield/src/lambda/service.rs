@@ -1,8 +1,9 @@
 //! The handler wrapper: answers events the screening rejected, deserialises the event into the
 //! handler's type, runs the handler, checks its response, and enforces `fail_on_block`.
 
-use super::{diagnostic, error_type, BoxFuture, Screening};
+use super::{diagnostic, error_type, BoxFuture};
 use crate::shield::{Inner, Shield};
+use crate::validate::Screening;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde::de::DeserializeOwned;
 use serde::Serialize;

@@ -110,6 +110,7 @@ use limits::Limits;
 use messages::not_json;
 pub use response::{INVALID_EVENT, INVALID_RESPONSE};
 use schema::{collect_schema_errors, load_schema, Compiled};
+pub(crate) use verdict::Screening;
 pub use verdict::{EventVerdict, Rejection};
 pub use violation::{Violation, ViolationKind};
 

@@ -47,3 +47,15 @@ pub enum EventVerdict {
         failures: BatchFailures,
     },
 }
+
+/// What the outer layer decided about an event before the handler wrapper sees it.
+#[derive(Debug)]
+pub(crate) enum Screening {
+    /// Run the handler on the event as delivered.
+    Pass,
+    /// Run the handler on this event instead (a batch with invalid records removed), then
+    /// merge these failures into the handler's response.
+    Replace(serde_json::Value, super::BatchFailures),
+    /// Do not run the handler; answer with this.
+    Reject(Result<serde_json::Value, lambda_runtime::Diagnostic>),
+}

@@ -18,7 +18,10 @@
 //! (`batchItemFailures`), "Configuring partial batch response with Kinesis Data Streams / DynamoDB
 //! Streams" (sequence numbers; `eventID` is not accepted), "Configuring error handling controls
 //! for Kafka event sources" (ReportBatchItemFailures, provisioned mode) with the identifier shape
-//! Powertools for AWS Lambda (Python) sends, and "Amazon Data Firehose data transformation"
+//! Powertools for AWS Lambda sends, checked in both its Python (`KafkaItemIdentifier`:
+//! `partition: str`, `offset: int`) and TypeScript (`KafkaItemIdentifier`: `partition` the
+//! `topic-partition` key such as `"my-topic-0"`, `offset` a number) batch utilities, and
+//! "Amazon Data Firehose data transformation"
 //! (`recordId`, `result`, `data`).
 
 use serde_json::{json, Map, Value};

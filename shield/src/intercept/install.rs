@@ -84,12 +84,8 @@ pub(crate) fn install(
         }
         Err(Armed::Failed(e)) => return Err(e),
     };
-    let notify = choice.notify;
     let mut report = report(policy, kernel, choice, &compiled, killable);
-    // Under the notify interceptor the layer stays inactive for now: the supervisor and the
-    // in-process path name some files differently in events (`/proc/self/…` against the
-    // resolved `/proc/<pid>/…`), which the alert-mode parity corpus catches. Open in issue 14.
-    report.libc_layer = if !notify && libc_layer::activate(compiled.needs.exec) {
+    report.libc_layer = if libc_layer::activate(compiled.needs.exec) {
         report.interceptor_reason.push_str(
             "; libc layer active: calls through the libc entry points are decided in process and reach the kernel through the exempt trampoline (no trap)",
         );

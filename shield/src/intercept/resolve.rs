@@ -83,6 +83,8 @@ pub(crate) struct Resolved {
     /// The real location decided on.
     pub(crate) real: [u8; PATH_MAX],
     pub(crate) kind: Real,
+    /// The caller is a thread of this process (not a child): its `/proc/<pid>` is ours.
+    own: bool,
 }
 
 impl Drop for Resolved {
@@ -346,6 +348,7 @@ pub(crate) fn resolve(who: Caller, dirfd: i64, path: &[u8], w: Walk) -> Result<R
         last_len: 0,
         real: [0; PATH_MAX],
         kind: Real::NotAPath,
+        own: !who.foreign,
     };
     let result = (|| {
         for _ in 0..MAX_HOPS {
@@ -479,7 +482,13 @@ pub(crate) fn decide_resolved(
     match r.real_path() {
         Some(p) => {
             let d = st.decider.classify_path(p, access);
-            record_path(nr, d, p, access);
+            if d.verdict != Verdict::Allow {
+                // Walking `/proc/self` lands on `/proc/<pid>`; the event names it as the
+                // caller wrote it, as the lexical paths (and the supervisor) do.
+                let mut shown = [0u8; PATH_MAX];
+                let n = if r.own { own_proc(p, &mut shown) } else { None };
+                record_path(nr, d, n.map_or(p, |n| &shown[..n]), access);
+            }
             note_created(d, p, access);
             d
         }
@@ -488,6 +497,31 @@ pub(crate) fn decide_resolved(
             verdict: Verdict::Allow,
         },
     }
+}
+
+/// `path` with this process's own `/proc/<pid>` prefix written as `/proc/self`, in `out`; its
+/// length, or `None` when `path` does not start with it. Async-signal-safe.
+pub(crate) fn own_proc(path: &[u8], out: &mut [u8; PATH_MAX]) -> Option<usize> {
+    let rest = path.strip_prefix(b"/proc/")?;
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    if digits == 0 || (rest.len() > digits && rest[digits] != b'/') {
+        return None;
+    }
+    let mut pid: u64 = 0;
+    for &b in &rest[..digits] {
+        pid = pid.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+    }
+    if pid != syscall(libc::SYS_getpid, [0; 6]) as u64 {
+        return None;
+    }
+    let tail = &rest[digits..];
+    let n = b"/proc/self".len() + tail.len();
+    if n > out.len() {
+        return None;
+    }
+    out[..10].copy_from_slice(b"/proc/self");
+    out[10..n].copy_from_slice(tail);
+    Some(n)
 }
 
 /// A `mkdir` of the tmp root or of a directory leading to an allowed sub-path that exists:
@@ -647,6 +681,30 @@ pub(crate) fn unclassified_event(st: &InterceptState, nr: i64) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn own_proc_names_this_process_as_self() {
+        let me = std::process::id();
+        let own = |p: String| {
+            let mut out = [0u8; PATH_MAX];
+            own_proc(p.as_bytes(), &mut out).map(|n| String::from_utf8(out[..n].to_vec()).unwrap())
+        };
+        assert_eq!(
+            own(format!("/proc/{me}/environ")).as_deref(),
+            Some("/proc/self/environ")
+        );
+        assert_eq!(own(format!("/proc/{me}")).as_deref(), Some("/proc/self"));
+        assert_eq!(
+            own(format!("/proc/{me}/task/{me}/mem")).as_deref(),
+            Some(&*format!("/proc/self/task/{me}/mem"))
+        );
+        // Another process, a longer number with our pid as its prefix, not a pid at all.
+        assert_eq!(own(format!("/proc/{}/environ", me + 1)), None);
+        assert_eq!(own(format!("/proc/{me}0/environ")), None);
+        assert_eq!(own(format!("/proc/{me}x/environ")), None);
+        assert_eq!(own("/proc/self/environ".to_owned()), None);
+        assert_eq!(own(format!("/tmp/proc/{me}")), None);
+    }
 
     fn s(p: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
         let mut d = [0u8; PATH_MAX + 1];

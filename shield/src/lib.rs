@@ -52,7 +52,9 @@ pub use intercept::enforcement::{
 pub use lambda::{
     error_type, report_init_error, run, ShieldLayer, ShieldRuntimeService, ShieldService,
 };
-pub use policy::{Env, InterceptorChoice, Mode, Modes, Policy, PolicyKind, UnknownMode};
+pub use policy::{
+    Env, InterceptorChoice, Mode, Modes, NameResolution, Policy, PolicyKind, UnknownMode,
+};
 pub use replay::Replay;
 pub use shield::{Shield, ShieldBuilder};
 
@@ -83,6 +85,9 @@ pub(crate) use intercept::arch::syscall_name;
 #[doc(hidden)]
 pub mod internals {
     pub use crate::event::{invocation, Record, RecordKind, Reporter, Ring, RING};
+    /// Keep the libc layer inactive in this process (call before `install()`): the benches'
+    /// "before" figures, the seccomp path alone.
+    pub use crate::intercept::libc_layer::keep_off as keep_libc_layer_off;
     pub use crate::intercept::{
         arch, decide, dns, filter, notify_filter_spec, probe_kernel, trap_filter_spec,
     };

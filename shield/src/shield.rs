@@ -4,7 +4,9 @@ use crate::error::InstallError;
 use crate::error::{ConfigError, Source};
 use crate::event::{Callback, Reporter};
 use crate::intercept::enforcement::Enforcement;
-use crate::policy::{load, Env, InterceptorChoice, Mode, ModeKey, Policy, PolicyKind, Raw};
+use crate::policy::{
+    load, Env, InterceptorChoice, Mode, ModeKey, NameResolution, Policy, PolicyKind, Raw,
+};
 use crate::validate::Screening;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -151,6 +153,18 @@ impl ShieldBuilder {
             .get_or_insert_with(|| (Vec::new(), Source::Builder))
             .0
             .push(p.into());
+        self
+    }
+    /// Which names the resolver entry points may look up while outbound connectivity blocks
+    /// (default [`NameResolution::Allowed`]: only names an allow entry or the AWS suffixes
+    /// cover). [`NameResolution::Any`] lets every name resolve, for CIDR allow entries reached
+    /// by names no host entry lists; DNS queries are then a channel out (see the README).
+    pub fn resolve_names(mut self, r: NameResolution) -> Self {
+        let s = match r {
+            NameResolution::Any => "any",
+            _ => "allowed",
+        };
+        self.raw.resolve_names = Some((s.into(), Source::Builder));
         self
     }
     /// Choose the interceptor (default: automatic).

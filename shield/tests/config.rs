@@ -3,7 +3,7 @@
 #![allow(missing_docs, clippy::type_complexity)]
 
 use fnshield::Env;
-use fnshield::{ConfigError, Mode, Shield};
+use fnshield::{ConfigError, Mode, NameResolution, Shield};
 
 fn dir(name: &str, file: Option<(&str, &str)>) -> std::path::PathBuf {
     let d = std::env::temp_dir().join(format!("fnshield-config-{name}-{}", std::process::id()));
@@ -109,6 +109,24 @@ fn every_error_names_source_and_fix() {
             &["/tmp/x", "allow_read", "protected"],
         ),
         (
+            Some((
+                "p.toml",
+                "[outbound_connectivity]\nresolve_names = \"some\"\n",
+            )),
+            &[],
+            &[
+                "`some`",
+                "outbound_connectivity.resolve_names",
+                "allowed",
+                "any",
+            ],
+        ),
+        (
+            None,
+            &[("SHIELD_RESOLVE_NAMES", "everything")],
+            &["`everything`", "SHIELD_RESOLVE_NAMES", "allowed", "any"],
+        ),
+        (
             Some(("p.json", "{\"mode\": 3}")),
             &[],
             &["p.json", "key `mode`", "a string"],
@@ -207,6 +225,30 @@ fn precedence_builder_then_file_then_env() {
             .map(|d| d.to_string())
             .collect::<Vec<_>>(),
         ["10.0.0.0/8"]
+    );
+    // Name resolution: "allowed" by default; builder < file < environment.
+    assert_eq!(
+        build(None, &[], |b| b).unwrap().resolve_names(),
+        NameResolution::Allowed
+    );
+    let any = |b: fnshield::ShieldBuilder| b.resolve_names(NameResolution::Any);
+    assert_eq!(
+        build(None, &[], any).unwrap().resolve_names(),
+        NameResolution::Any
+    );
+    let f5 = Some((
+        "t.toml",
+        "[outbound_connectivity]\nresolve_names = \"allowed\"\n",
+    ));
+    assert_eq!(
+        build(f5, &[], any).unwrap().resolve_names(),
+        NameResolution::Allowed
+    );
+    assert_eq!(
+        build(f5, &[("SHIELD_RESOLVE_NAMES", "any")], |b| b)
+            .unwrap()
+            .resolve_names(),
+        NameResolution::Any
     );
     // Lambda facts.
     let p = build(

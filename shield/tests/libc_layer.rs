@@ -194,6 +194,154 @@ fn libc_routes_blocked(task: &Path, tmp: &Path) {
     assert_eq!((r, errno()), (-1, libc::EACCES), "execveat");
 }
 
+/// The entry points added after the first round: name lookups under the default
+/// `resolve_names = "allowed"`, the `execl` family (variadic, with arguments on the stack too),
+/// `fork` and `vfork` where no child process may run.
+fn more_routes_blocked(s: &Shield) {
+    // getaddrinfo of a name that no allow entry covers: "name not found", before any query
+    // (no resolver is asked: the refusal comes before libc's own code runs).
+    let name = c"exfil-0123456789abcdef.evil.invalid";
+    let mut res: *mut libc::addrinfo = std::ptr::null_mut();
+    // SAFETY: valid C strings and out-pointer.
+    let r =
+        unsafe { libc::getaddrinfo(name.as_ptr(), std::ptr::null(), std::ptr::null(), &mut res) };
+    assert_eq!(
+        r,
+        libc::EAI_NONAME,
+        "getaddrinfo of a name that is not allowed"
+    );
+    assert!(res.is_null());
+    // Numeric addresses and names from /etc/hosts are answered without a query: allowed.
+    for ok in [c"127.0.0.1", c"127.1", c"::1", c"localhost"] {
+        // SAFETY: as above; the list is freed.
+        unsafe {
+            let r = libc::getaddrinfo(ok.as_ptr(), std::ptr::null(), std::ptr::null(), &mut res);
+            assert_eq!(r, 0, "getaddrinfo({ok:?})");
+            libc::freeaddrinfo(res);
+        }
+    }
+    extern "C" {
+        fn gethostbyname(name: *const libc::c_char) -> *mut libc::hostent;
+        fn gethostbyname_r(
+            name: *const libc::c_char,
+            ret: *mut libc::hostent,
+            buf: *mut libc::c_char,
+            len: libc::size_t,
+            result: *mut *mut libc::hostent,
+            h_errnop: *mut libc::c_int,
+        ) -> libc::c_int;
+        fn __h_errno_location() -> *mut libc::c_int;
+    }
+    // SAFETY: valid C string; h_errno is this thread's.
+    unsafe {
+        *__h_errno_location() = 0;
+        assert!(gethostbyname(c"other.evil.invalid".as_ptr()).is_null());
+        assert_eq!(*__h_errno_location(), 1, "HOST_NOT_FOUND");
+        let mut h: libc::hostent = std::mem::zeroed();
+        let mut buf = [0 as libc::c_char; 1024];
+        let mut out: *mut libc::hostent = std::ptr::dangling_mut();
+        let mut herr = 0;
+        let r = gethostbyname_r(
+            c"third.evil.invalid".as_ptr(),
+            &mut h,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut out,
+            &mut herr,
+        );
+        assert_eq!((r, out.is_null(), herr), (0, true, 1), "gethostbyname_r");
+    }
+
+    // The execl family: refused with EACCES, the event names the program and every argument,
+    // including the ones past the argument registers.
+    extern "C" {
+        fn execl(path: *const libc::c_char, arg: *const libc::c_char, ...) -> libc::c_int;
+        fn execlp(file: *const libc::c_char, arg: *const libc::c_char, ...) -> libc::c_int;
+        fn execle(path: *const libc::c_char, arg: *const libc::c_char, ...) -> libc::c_int;
+    }
+    let nul = std::ptr::null::<libc::c_char>();
+    let envp = [nul];
+    // SAFETY: NULL-terminated lists of valid C strings; the calls fail and return.
+    unsafe {
+        let r = execl(
+            c"/bin/echo".as_ptr(),
+            c"echo".as_ptr(),
+            c"1".as_ptr(),
+            c"2".as_ptr(),
+            c"3".as_ptr(),
+            c"4".as_ptr(),
+            c"5".as_ptr(),
+            c"6".as_ptr(),
+            c"7".as_ptr(),
+            nul,
+        );
+        assert_eq!((r, errno()), (-1, libc::EACCES), "execl");
+        let r = execlp(
+            c"sh".as_ptr(),
+            c"sh".as_ptr(),
+            c"-c".as_ptr(),
+            c"execlp".as_ptr(),
+            nul,
+        );
+        assert_eq!((r, errno()), (-1, libc::EACCES), "execlp");
+        let r = execle(
+            c"/bin/sh".as_ptr(),
+            c"sh".as_ptr(),
+            c"-c".as_ptr(),
+            c"execle".as_ptr(),
+            nul,
+            envp.as_ptr(),
+        );
+        assert_eq!((r, errno()), (-1, libc::EACCES), "execle");
+        // No child process may run: fork and vfork are refused as the kernel path refuses them.
+        assert_eq!((libc::fork(), errno()), (-1, libc::EPERM), "fork");
+        extern "C" {
+            fn vfork() -> libc::pid_t;
+        }
+        assert_eq!((vfork(), errno()), (-1, libc::EPERM), "vfork");
+    }
+
+    let evs = events(s);
+    let dns = |n: &str| {
+        let want = format!("DNS query for {n}");
+        has(
+            &evs,
+            PolicyKind::OutboundConnectivity,
+            Action::Blocked,
+            |d| matches!(d, Details::Bypass { what } if *what == want),
+        )
+    };
+    assert!(dns("exfil-0123456789abcdef.evil.invalid"), "{evs:#?}");
+    assert!(dns("other.evil.invalid"), "{evs:#?}");
+    assert!(dns("third.evil.invalid"), "{evs:#?}");
+    assert!(
+        !evs.iter()
+            .any(|e| format!("{:?}", e.details).contains("localhost")),
+        "{evs:#?}"
+    );
+    let exec = |p: &str, args: &[&str]| {
+        has(
+            &evs,
+            PolicyKind::CreateChildProcess,
+            Action::Blocked,
+            |d| matches!(d, Details::Exec { path, argv } if path.ends_with(p) && argv == args),
+        )
+    };
+    assert!(
+        exec("/echo", &["echo", "1", "2", "3", "4", "5", "6", "7"]),
+        "execl: {evs:#?}"
+    );
+    assert!(exec("/sh", &["sh", "-c", "execlp"]), "execlp: {evs:#?}");
+    assert!(exec("/sh", &["sh", "-c", "execle"]), "execle: {evs:#?}");
+    assert!(
+        evs.iter()
+            .any(|e| e.policy == PolicyKind::CreateChildProcess
+                && e.action == Action::Blocked
+                && matches!(e.details, Details::Fork)),
+        "fork: {evs:#?}"
+    );
+}
+
 fn assert_events(s: &Shield, task: &Path) {
     let evs = events(s);
     let boot = task.join("bootstrap").to_string_lossy().into_owned();
@@ -240,6 +388,7 @@ fn libc_alone_enforces_every_libc_route() {
         }
         libc_routes_blocked(&task, &tmp);
         assert_events(&s, &task);
+        more_routes_blocked(&s);
     });
 }
 
@@ -281,6 +430,7 @@ fn seccomp_and_libc_block_every_libc_route() {
         if LAYER {
             libc_routes_blocked(&task, &tmp);
             assert_events(&s, &task);
+            more_routes_blocked(&s);
         }
     });
 }
@@ -371,6 +521,71 @@ fn sigsys_handler_cannot_be_replaced_or_masked() {
             libc::sigprocmask(libc::SIG_BLOCK, std::ptr::null(), &mut now);
             assert_eq!(libc::sigismember(&now, libc::SIGSYS), 0);
         }
+    });
+}
+
+/// Libraries loaded at run time with `dlopen` call through the executable's definitions: the
+/// linker exports them in the executable's dynamic symbol table (libc defines the same names),
+/// and the executable comes first in the global lookup scope. A tiny shared library built here
+/// with the system C compiler opens the function's code; the layer refuses it.
+#[test]
+fn dlopen_library_calls_are_decided() {
+    case("dlopen_library_calls_are_decided", || {
+        let (base, task, tmp) = dirs();
+        let src = base.join("probe.c");
+        let lib = base.join("libprobe.so");
+        std::fs::write(
+            &src,
+            "#include <fcntl.h>\n#include <errno.h>\n#include <unistd.h>\n\
+             int probe_open(const char *p) {\n\
+               int fd = open(p, O_RDONLY);\n\
+               if (fd < 0) return errno;\n\
+               close(fd);\n\
+               return 0;\n\
+             }\n",
+        )
+        .unwrap();
+        let built = Command::new("cc")
+            .args(["-shared", "-fPIC", "-o"])
+            .arg(&lib)
+            .arg(&src)
+            .status()
+            .expect("the system C compiler (cc) links Rust binaries, so it is installed");
+        assert!(built.success(), "cc failed: {built:?}");
+        let allowed = tmp.join("cache/ok");
+        std::fs::write(&allowed, b"ok").unwrap();
+        refuse_seccomp_like_lambda();
+        let (s, _report) = shield_with(&task, &tmp, |b| b);
+        let lib = cpath(&lib);
+        // SAFETY: dlopen of the library just built; dlsym of its one function, whose C type is
+        // `int (const char *)`.
+        let probe: extern "C" fn(*const libc::c_char) -> libc::c_int = unsafe {
+            let h = libc::dlopen(lib.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL);
+            assert!(!h.is_null(), "dlopen");
+            let f = libc::dlsym(h, c"probe_open".as_ptr());
+            assert!(!f.is_null(), "dlsym");
+            std::mem::transmute::<
+                *mut libc::c_void,
+                extern "C" fn(*const libc::c_char) -> libc::c_int,
+            >(f)
+        };
+        let boot = task.join("bootstrap");
+        let got = probe(cpath(&boot).as_ptr());
+        assert_eq!(probe(cpath(&allowed).as_ptr()), 0, "an allowed open");
+        if !LAYER {
+            // Nothing enforces with seccomp refused and no layer.
+            assert_eq!(got, 0);
+            return;
+        }
+        assert_eq!(got, libc::EACCES, "the library's open was decided");
+        let boot = boot.to_string_lossy().into_owned();
+        let evs = events(&s);
+        assert!(
+            has(&evs, PolicyKind::ReadHandler, Action::Blocked, |d| {
+                matches!(d, Details::Path { path, .. } if *path == boot)
+            }),
+            "{evs:#?}"
+        );
     });
 }
 

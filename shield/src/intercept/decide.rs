@@ -98,6 +98,8 @@ pub struct Decider {
     aws: Vec<HostPattern>,
     /// Names from `/etc/hosts`, by address (canonical).
     hosts_file: Vec<(IpAddr, crate::intercept::dns::Name)>,
+    /// `resolve_names = "any"`: every name may be looked up.
+    any_name: bool,
 }
 
 fn bytes(p: &std::path::Path) -> Box<[u8]> {
@@ -158,6 +160,7 @@ impl Decider {
                 .iter()
                 .filter_map(|(ip, n)| Some((canonical(*ip), crate::intercept::dns::Name::new(n)?)))
                 .collect(),
+            any_name: policy.resolve_names() == crate::policy::NameResolution::Any,
         }
     }
 
@@ -363,6 +366,16 @@ impl Decider {
         self.hosts.iter().any(|(h, _)| h.matches(name)) || self.aws.iter().any(|h| h.matches(name))
     }
 
+    /// Whether the resolver entry points may look `name` up (lower case, no trailing dot)
+    /// while outbound connectivity blocks: `resolve_names = "any"`, a name
+    /// [`name_allowed`](Self::name_allowed) covers, or a name `/etc/hosts` gave at cold start
+    /// (answered without any query).
+    pub fn lookup_allowed(&self, name: &[u8]) -> bool {
+        self.any_name
+            || self.name_allowed(name)
+            || self.hosts_file.iter().any(|(_, n)| n.as_bytes() == name)
+    }
+
     /// Decide running the executable at `path` (absolute; normalised here).
     pub fn decide_exec(&self, path: &[u8]) -> Verdict {
         let mode = self.mode(ModeSlot::Child);
@@ -383,6 +396,12 @@ impl Decider {
             }
         }
         Verdict::from_mode(mode)
+    }
+
+    /// Whether no child process may ever run (child processes `block` with no allowed
+    /// executable): then a fork is refused too, as the kernel path refuses it.
+    pub fn no_child_may_run(&self) -> bool {
+        self.mode(ModeSlot::Child) == Mode::Block && self.exec_allow.is_empty()
     }
 
     /// Decide creating a process (fork family), which has no path.

@@ -510,7 +510,7 @@ fn start_reporter_once(reporter: &Arc<Reporter>) -> std::io::Result<()> {
 }
 
 /// What the libc layer leaves uncovered where it is the only mechanism.
-const LIBC_ONLY_GAPS: &str = "not covered: raw syscalls (inline assembly, e.g. rustix's linux_raw backend), io_uring, what child processes do after exec, calls made inside libc itself (getaddrinfo's own sockets, posix_spawn's clone), and calls from shared libraries loaded at run time";
+const LIBC_ONLY_GAPS: &str = "not covered: raw syscalls (inline assembly, e.g. rustix's linux_raw backend), io_uring, what child processes do after exec, calls made inside libc itself (getaddrinfo's own sockets, posix_spawn's clone), and calls from shared libraries bound to libc's definitions directly (-Bsymbolic, glibc's internal names)";
 
 /// The kernel refused (or lacks) what the interceptor needs. With the libc layer built, it
 /// enforces every policy in process, partially (the report names the refusal and the gaps);

@@ -32,6 +32,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// Set once the shield is installed and the layer decides calls (see [`activate`]).
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 
+/// Set by [`keep_off`] (benches only): the layer never activates in this process.
+static KEPT_OFF: AtomicBool = AtomicBool::new(false);
+
+/// Keep the layer inactive in this process even where it is built: the calls then go to the
+/// kernel filter as without the feature. For the benches' "before" measurement (the
+/// `internals` feature); tightening-neutral where seccomp is installed, and never reachable
+/// from a production build.
+pub fn keep_off() {
+    KEPT_OFF.store(true, Ordering::Release);
+}
+
 /// Whether the seccomp filter also intercepts `execve` (in the children the spawn creates).
 static KERNEL_EXEC: AtomicBool = AtomicBool::new(false);
 
@@ -46,7 +57,7 @@ pub(crate) const BUILT: bool = cfg!(all(
 /// set; `kernel_exec` says whether the seccomp filter also decides `execve`. Returns whether
 /// the layer is built into this binary.
 pub(crate) fn activate(kernel_exec: bool) -> bool {
-    if BUILT && STATE.get().is_some() {
+    if BUILT && !KEPT_OFF.load(Ordering::Acquire) && STATE.get().is_some() {
         KERNEL_EXEC.store(kernel_exec, Ordering::Release);
         ACTIVE.store(true, Ordering::Release);
         true
@@ -109,6 +120,57 @@ pub(crate) fn decide_spawn(path: u64, argv: u64) -> Result<(), i32> {
         // violation.
         Err(e) => Err(e),
     }
+}
+
+/// Decide a name lookup through the resolver entry points (`getaddrinfo`, `gethostbyname*`)
+/// before libc sends any query: `name` is the caller's node name (no NUL), `numeric` whether
+/// libc parses it as an address (no query). Under outbound `block` with `resolve_names =
+/// "allowed"`, a name no allow entry, AWS suffix or `/etc/hosts` line covers is refused and
+/// reported as a `DNS query for <name>` bypass (the event the kernel path records for a
+/// refused query); alert mode reports it and lets it resolve. Returns true when refused.
+pub(crate) fn refuse_lookup(name: &[u8], numeric: bool) -> bool {
+    if !active() || numeric || name.is_empty() {
+        return false;
+    }
+    let Some(st) = STATE.get() else {
+        return false;
+    };
+    if st.decider.mode(ModeSlot::Outbound) == Mode::Allow {
+        return false;
+    }
+    let parsed = std::str::from_utf8(name).ok().and_then(Name::new);
+    if let Some(n) = &parsed {
+        if n.is_empty() || st.decider.lookup_allowed(n.as_bytes()) {
+            return false;
+        }
+    }
+    let shown = parsed.as_ref().map_or(name, |n| n.as_bytes());
+    let shown = &shown[..shown.len().min(253)];
+    let mut what = [0u8; 14 + 253];
+    what[..14].copy_from_slice(b"DNS query for ");
+    what[14..14 + shown.len()].copy_from_slice(shown);
+    // No system call stands for the lookup: the event has no syscall name.
+    super::shared::decide_socket_other(st, -1, &what[..14 + shown.len()])
+}
+
+/// Decide a `fork` or `vfork` made through libc: refused with EPERM (and reported, with
+/// `details: {}` as the kernel path reports it) when no child process may ever run under the
+/// policy; otherwise let through (the child is decided when it execs). Returns the errno.
+pub(crate) fn refuse_fork() -> Option<i32> {
+    if !active() {
+        return None;
+    }
+    let st = STATE.get()?;
+    if !st.decider.no_child_may_run() {
+        return None;
+    }
+    super::shared::push(crate::event::Record::new(
+        crate::policy::PolicyKind::CreateChildProcess,
+        true,
+        crate::event::RecordKind::Fork,
+        nr::CLONE,
+    ));
+    Some(libc::EPERM)
 }
 
 /// Whether hooks must keep SIGSYS deliverable: never blocked, ignored or re-handled.

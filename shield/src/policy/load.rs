@@ -56,6 +56,7 @@ pub const ENV_VARS: &[&str] = &[
     "SHIELD_POLICY_CREATE_CHILD_PROCESS",
     "SHIELD_POLICY_READ_HANDLER",
     "SHIELD_POLICY_INPUT_VALIDATION",
+    "SHIELD_RESOLVE_NAMES",
 ];
 
 /// Environment overrides, the last and strongest source.
@@ -88,6 +89,12 @@ pub(crate) fn from_env(env: &Env) -> Result<Raw, ConfigError> {
             raw.modes
                 .push((key, v.trim().to_owned(), Source::Env(var.into())));
         }
+    }
+    if let Some(v) = env.get("SHIELD_RESOLVE_NAMES") {
+        raw.resolve_names = Some((
+            v.trim().to_owned(),
+            Source::Env("SHIELD_RESOLVE_NAMES".into()),
+        ));
     }
     Ok(raw)
 }
@@ -278,12 +285,17 @@ impl Walker<'_> {
                     self.raw.runtime_tightening = Some(self.boolean(k, v)?)
                 }
                 "outbound_connectivity" => {
-                    let t = self.table(v, k, &["mode", "allow", "aws_endpoints"])?;
+                    let t =
+                        self.table(v, k, &["mode", "allow", "aws_endpoints", "resolve_names"])?;
                     for (kk, vv) in t {
                         let key = format!("{k}.{kk}");
                         match kk.as_str() {
                             "mode" => self.mode(&key, vv, ModeKey::Outbound)?,
                             "allow" => self.raw.outbound_allow = Some(self.list(&key, vv)?),
+                            "resolve_names" => {
+                                self.raw.resolve_names =
+                                    Some((self.string(&key, vv)?, self.src(&key)))
+                            }
                             _ => self.raw.aws_endpoints = Some(self.boolean(&key, vv)?),
                         }
                     }

@@ -43,6 +43,34 @@ impl InterceptorChoice {
     }
 }
 
+/// Which host names code may look up through the resolver entry points (`getaddrinfo`,
+/// `gethostbyname*`) while `outbound_connectivity` blocks. Key
+/// `outbound_connectivity.resolve_names`, variable `SHIELD_RESOLVE_NAMES`, builder
+/// [`crate::ShieldBuilder::resolve_names`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum NameResolution {
+    /// `"allowed"` (the default): only names that an allow entry or the AWS suffixes cover, names
+    /// from `/etc/hosts` and numeric addresses. Any other lookup fails as "name not found"
+    /// (`EAI_NONAME`, `HOST_NOT_FOUND`) and is reported before any query leaves, which closes
+    /// DNS-query exfiltration for code that uses the resolver.
+    #[default]
+    Allowed,
+    /// `"any"`: every name resolves (connections are still decided by address). Needed when
+    /// CIDR allow entries are reached by names that no host entry lists.
+    Any,
+}
+
+impl NameResolution {
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "allowed" => Some(Self::Allowed),
+            "any" => Some(Self::Any),
+            _ => None,
+        }
+    }
+}
+
 /// Where events go. Several sinks can be on at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sinks {
@@ -161,6 +189,7 @@ pub struct Policy {
     pub(crate) modes: Modes,
     pub(crate) outbound_allow: Vec<Destination>,
     pub(crate) aws_endpoints: bool,
+    pub(crate) resolve_names: NameResolution,
     pub(crate) always_reachable: Vec<Destination>,
     pub(crate) tmp_root: PathBuf,
     pub(crate) tmp_allow_read: Vec<PathBuf>,
@@ -203,6 +232,10 @@ impl Policy {
     /// Whether `*.amazonaws.com`, `*.api.aws` and `*.amazonaws.com.cn` are allowed.
     pub fn aws_endpoints_allowed(&self) -> bool {
         self.aws_endpoints
+    }
+    /// Which names the resolver entry points may look up under outbound `block`.
+    pub fn resolve_names(&self) -> NameResolution {
+        self.resolve_names
     }
     /// Destinations reachable whatever the mode: the Runtime API, the X-Ray daemon, the
     /// resolvers on port 53, `127.0.0.1` and `::1`.
@@ -287,6 +320,7 @@ pub(crate) struct Raw {
     pub modes: Vec<(ModeKey, String, Source)>,
     pub outbound_allow: Option<(Vec<String>, Source)>,
     pub aws_endpoints: Option<bool>,
+    pub resolve_names: Option<(String, Source)>,
     pub tmp_root: Option<(String, Source)>,
     pub tmp_allow_read: Option<(Vec<String>, Source)>,
     pub tmp_allow_write: Option<(Vec<String>, Source)>,
@@ -328,6 +362,7 @@ impl Raw {
         over!(
             outbound_allow,
             aws_endpoints,
+            resolve_names,
             tmp_root,
             tmp_allow_read,
             tmp_allow_write,
@@ -488,6 +523,16 @@ impl Raw {
             }
             None => InterceptorChoice::Auto,
         };
+        let resolve_names = match &self.resolve_names {
+            Some((v, source)) => {
+                NameResolution::parse(v.trim()).ok_or_else(|| ConfigError::BadValue {
+                    origin: source.clone(),
+                    value: v.clone(),
+                    expected: "allowed (only names an allow entry or the AWS suffixes cover) or any (every name; connections are still decided by address)".into(),
+                })?
+            }
+            None => NameResolution::default(),
+        };
         let sinks =
             match &self.sinks {
                 Some((names, source)) => Sinks::from_names(names.iter().map(String::as_str))
@@ -503,6 +548,7 @@ impl Raw {
             modes,
             outbound_allow,
             aws_endpoints: self.aws_endpoints.unwrap_or(true),
+            resolve_names,
             always_reachable: always_reachable(env, resolv_conf),
             tmp_root,
             tmp_allow_read,

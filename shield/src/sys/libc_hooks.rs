@@ -714,6 +714,154 @@ pub unsafe extern "C" fn execvpe(
     ret(r) as c_int
 }
 
+#[no_mangle]
+pub unsafe extern "C" fn fork() -> pid_t {
+    if let Some(e) = layer::refuse_fork() {
+        ret(-(e as i64));
+        return -1;
+    }
+    match real::<unsafe extern "C" fn() -> pid_t>(&REAL.fork) {
+        // SAFETY: libc's fork (runs its atfork handlers).
+        Some(f) => unsafe { f() },
+        None => {
+            ret(-(libc::ENOSYS as i64));
+            -1
+        }
+    }
+}
+
+/// `vfork` is carried out as `fork` (which POSIX allows): a hook cannot return into a child
+/// that shares the parent's stack, and a vfork child may only exec or `_exit`, which a forked
+/// child does as well.
+#[no_mangle]
+pub unsafe extern "C" fn vfork() -> pid_t {
+    // SAFETY: as `fork`.
+    unsafe { fork() }
+}
+
+/// Which `execl` variant an assembly entry point stands for.
+const EXECL: usize = 0;
+const EXECLP: usize = 1;
+const EXECLE: usize = 2;
+
+/// The most arguments an `execl*` call may pass (with its NULL); more fail with E2BIG.
+const EXECL_MAX: usize = 256;
+
+/// The common body of `execl`, `execlp` and `execle`, called by their assembly entry points
+/// (C variadic functions cannot be defined in stable Rust). `regs` holds the variadic
+/// arguments that arrived in registers (`REGS` of them), `stack` points at the ones the caller
+/// passed on the stack. The argument list ends at the first NULL; `execle` takes `envp` after
+/// it.
+///
+/// # Safety
+/// Called only by the entry points below, with the caller's argument registers and stack.
+unsafe extern "C" fn execl_common(
+    path: *const c_char,
+    regs: *const usize,
+    stack: *const usize,
+    which: usize,
+) -> c_int {
+    let mut argv = [std::ptr::null::<c_char>(); EXECL_MAX + 1];
+    // SAFETY: the i-th variadic argument: in `regs` for the first REGS, then on the stack.
+    let arg = |i: usize| unsafe {
+        if i < REGS {
+            *regs.add(i)
+        } else {
+            *stack.add(i - REGS)
+        }
+    };
+    let mut n = 0;
+    loop {
+        if n == EXECL_MAX {
+            ret(-(libc::E2BIG as i64));
+            return -1;
+        }
+        let a = arg(n);
+        argv[n] = a as *const c_char;
+        if a == 0 {
+            break;
+        }
+        n += 1;
+    }
+    // SAFETY: `argv` is NULL-terminated; `path` and the arguments are the caller's.
+    unsafe {
+        match which {
+            EXECLP => execvp(path, argv.as_ptr()),
+            EXECLE => execve(path, argv.as_ptr(), arg(n + 1) as *const *const c_char),
+            _ => execv(path, argv.as_ptr()),
+        }
+    }
+}
+
+/// How many variadic arguments arrive in registers after `path`.
+#[cfg(target_arch = "x86_64")]
+const REGS: usize = 5;
+#[cfg(target_arch = "aarch64")]
+const REGS: usize = 7;
+
+// The entry points: spill the argument registers after `path` into an array on the stack,
+// note where the caller's stack arguments start, and call `execl_common`.
+#[cfg(target_arch = "x86_64")]
+macro_rules! execl_entry {
+    ($name:literal, $which:expr) => {
+        std::arch::global_asm!(
+            concat!(".globl ", $name),
+            concat!(".type ", $name, ",@function"),
+            concat!($name, ":"),
+            // The caller's stack arguments start above the return address.
+            "lea rax, [rsp + 8]",
+            // 5 registers (40 bytes) + 8 to keep the stack 16-byte aligned at the call.
+            "sub rsp, 56",
+            "mov [rsp], rsi",
+            "mov [rsp + 8], rdx",
+            "mov [rsp + 16], rcx",
+            "mov [rsp + 24], r8",
+            "mov [rsp + 32], r9",
+            "mov rsi, rsp",
+            "mov rdx, rax",
+            "mov rcx, {which}",
+            "call {common}",
+            "add rsp, 56",
+            "ret",
+            concat!(".size ", $name, ", . - ", $name),
+            which = const $which,
+            common = sym execl_common,
+        );
+    };
+}
+
+#[cfg(target_arch = "aarch64")]
+macro_rules! execl_entry {
+    ($name:literal, $which:expr) => {
+        std::arch::global_asm!(
+            concat!(".globl ", $name),
+            concat!(".type ", $name, ",%function"),
+            concat!($name, ":"),
+            // The caller's stack arguments start at sp on entry.
+            "mov x9, sp",
+            "sub sp, sp, #64",
+            "stp x1, x2, [sp]",
+            "stp x3, x4, [sp, #16]",
+            "stp x5, x6, [sp, #32]",
+            "stp x7, x30, [sp, #48]",
+            "mov x1, sp",
+            "mov x2, x9",
+            "mov x3, #{which}",
+            "bl {common}",
+            "ldr x30, [sp, #56]",
+            "add sp, sp, #64",
+            "ret",
+            concat!(".size ", $name, ", . - ", $name),
+            which = const $which,
+            common = sym execl_common,
+        );
+    };
+}
+
+execl_entry!("execl", EXECL);
+execl_entry!("execlp", EXECLP);
+execl_entry!("execle", EXECLE);
+
 /// libc's own definitions of the functions that fnshield cannot rebuild from system calls,
 /// found once before `main`.
 struct Real {
@@ -722,6 +870,11 @@ struct Real {
     system: AtomicUsize,
     popen: AtomicUsize,
     getaddrinfo: AtomicUsize,
+    gethostbyname: AtomicUsize,
+    gethostbyname2: AtomicUsize,
+    gethostbyname_r: AtomicUsize,
+    gethostbyname2_r: AtomicUsize,
+    fork: AtomicUsize,
     sigprocmask: AtomicUsize,
     pthread_sigmask: AtomicUsize,
 }
@@ -732,6 +885,11 @@ static REAL: Real = Real {
     system: AtomicUsize::new(0),
     popen: AtomicUsize::new(0),
     getaddrinfo: AtomicUsize::new(0),
+    gethostbyname: AtomicUsize::new(0),
+    gethostbyname2: AtomicUsize::new(0),
+    gethostbyname_r: AtomicUsize::new(0),
+    gethostbyname2_r: AtomicUsize::new(0),
+    fork: AtomicUsize::new(0),
     sigprocmask: AtomicUsize::new(0),
     pthread_sigmask: AtomicUsize::new(0),
 };
@@ -743,6 +901,11 @@ extern "C" fn resolve_real() {
         (&REAL.system, c"system"),
         (&REAL.popen, c"popen"),
         (&REAL.getaddrinfo, c"getaddrinfo"),
+        (&REAL.gethostbyname, c"gethostbyname"),
+        (&REAL.gethostbyname2, c"gethostbyname2"),
+        (&REAL.gethostbyname_r, c"gethostbyname_r"),
+        (&REAL.gethostbyname2_r, c"gethostbyname2_r"),
+        (&REAL.fork, c"fork"),
         (&REAL.sigprocmask, c"sigprocmask"),
         (&REAL.pthread_sigmask, c"pthread_sigmask"),
     ] {
@@ -874,6 +1037,56 @@ pub unsafe extern "C" fn popen(command: *const c_char, mode: *const c_char) -> *
 // ---------------------------------------------------------------------------------------------
 // Name resolution.
 
+extern "C" {
+    fn inet_aton(cp: *const c_char, inp: *mut libc::in_addr) -> c_int;
+    fn inet_pton(af: c_int, src: *const c_char, dst: *mut c_void) -> c_int;
+    /// glibc's per-thread `h_errno`.
+    fn __h_errno_location() -> *mut c_int;
+}
+
+/// `HOST_NOT_FOUND` from `<netdb.h>` (glibc).
+const HOST_NOT_FOUND: c_int = 1;
+
+/// The caller's node name (`node`, a C string) copied into `buf`: its length, or `None` when
+/// it is NULL or longer than the buffer.
+fn node_name(node: *const c_char, buf: &mut [u8; 256]) -> Option<usize> {
+    if node.is_null() {
+        return None;
+    }
+    super::read_cstr_of(0, p(node), &mut buf[..255])
+}
+
+/// Whether libc reads `name` (NUL-terminated in `buf`) as a numeric address, which it answers
+/// without any query: `inet_aton` forms (`127.1`, `0x7f000001`) and IPv6, with a `%scope`.
+fn numeric(buf: &[u8; 256], len: usize) -> bool {
+    let mut v4 = libc::in_addr { s_addr: 0 };
+    // SAFETY: `buf` holds a NUL-terminated string (read_cstr_of left a NUL after `len`).
+    if unsafe { inet_aton(buf.as_ptr().cast(), &mut v4) } != 0 {
+        return true;
+    }
+    let mut v6 = [0u8; 16];
+    let mut host = [0u8; 256];
+    let end = buf[..len].iter().position(|&b| b == b'%').unwrap_or(len);
+    host[..end].copy_from_slice(&buf[..end]);
+    // SAFETY: `host` is NUL-terminated; `v6` has room for an in6_addr.
+    unsafe { inet_pton(libc::AF_INET6, host.as_ptr().cast(), v6.as_mut_ptr().cast()) == 1 }
+}
+
+/// Decide looking `node` up (see [`layer::refuse_lookup`]): true when it must fail as "name
+/// not found" before libc sends any query.
+fn refuse_node(node: *const c_char, numeric_only: bool) -> bool {
+    if !layer::active() || numeric_only {
+        return false;
+    }
+    let mut buf = [0u8; 256];
+    match node_name(node, &mut buf) {
+        Some(n) => layer::refuse_lookup(&buf[..n], numeric(&buf, n)),
+        // Longer than any DNS name: refused by the policy as not covered.
+        None if !node.is_null() => layer::refuse_lookup(b"(a name longer than 255 bytes)", false),
+        None => false,
+    }
+}
+
 #[no_mangle]
 pub unsafe extern "C" fn getaddrinfo(
     node: *const c_char,
@@ -890,11 +1103,16 @@ pub unsafe extern "C" fn getaddrinfo(
     let Some(f) = real::<GaiFn>(&REAL.getaddrinfo) else {
         return libc::EAI_SYSTEM;
     };
+    // SAFETY: `hints` is NULL or the caller's valid addrinfo.
+    let numeric_only = !hints.is_null() && unsafe { (*hints).ai_flags } & libc::AI_NUMERICHOST != 0;
+    if refuse_node(node, numeric_only) {
+        return libc::EAI_NONAME;
+    }
     // SAFETY: libc's getaddrinfo with the caller's arguments.
     let r = unsafe { f(node, service, hints, res) };
     if r == 0 && !node.is_null() && !res.is_null() && layer::active() {
         let mut name = [0u8; 256];
-        if let Some(n) = super::read_cstr_of(0, p(node), &mut name[..255]) {
+        if let Some(n) = node_name(node, &mut name) {
             // SAFETY: on success getaddrinfo stored a valid list head in *res; the list is
             // the caller's until freeaddrinfo, and we only read it.
             let mut ai = unsafe { *res };
@@ -911,6 +1129,168 @@ pub unsafe extern "C" fn getaddrinfo(
                 ai = a.ai_next;
             }
         }
+    }
+    r
+}
+
+/// Learn every address of a `hostent` that libc returned for `node`.
+fn learn_hostent(node: *const c_char, h: *const libc::hostent) {
+    if h.is_null() || !layer::active() {
+        return;
+    }
+    let mut name = [0u8; 256];
+    let Some(n) = node_name(node, &mut name) else {
+        return;
+    };
+    // SAFETY: `h` is the hostent libc just returned (static or the caller's buffer), valid
+    // until the next call in this thread; we only read it.
+    let h = unsafe { &*h };
+    let len = h.h_length as usize;
+    if h.h_addr_list.is_null() || !(len == 4 || len == 16) {
+        return;
+    }
+    for i in 0..64 {
+        // SAFETY: h_addr_list is a NULL-terminated array of pointers to `len`-byte addresses.
+        let a = unsafe { *h.h_addr_list.add(i) };
+        if a.is_null() {
+            break;
+        }
+        let mut b = [0u8; 16];
+        if super::read_mem(p(a), &mut b[..len]) != len {
+            break;
+        }
+        let ip = if len == 4 {
+            std::net::IpAddr::from([b[0], b[1], b[2], b[3]])
+        } else {
+            std::net::IpAddr::from(b)
+        };
+        layer::learn(&name[..n], ip);
+    }
+}
+
+/// Refuse a `gethostbyname*` lookup: `h_errno = HOST_NOT_FOUND`.
+fn host_not_found() {
+    // SAFETY: glibc's per-thread h_errno slot.
+    unsafe { *__h_errno_location() = HOST_NOT_FOUND };
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn gethostbyname(name: *const c_char) -> *mut libc::hostent {
+    if refuse_node(name, false) {
+        host_not_found();
+        return std::ptr::null_mut();
+    }
+    type F = unsafe extern "C" fn(*const c_char) -> *mut libc::hostent;
+    let Some(f) = real::<F>(&REAL.gethostbyname) else {
+        host_not_found();
+        return std::ptr::null_mut();
+    };
+    // SAFETY: libc's gethostbyname with the caller's argument.
+    let h = unsafe { f(name) };
+    learn_hostent(name, h);
+    h
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn gethostbyname2(name: *const c_char, af: c_int) -> *mut libc::hostent {
+    if refuse_node(name, false) {
+        host_not_found();
+        return std::ptr::null_mut();
+    }
+    type F = unsafe extern "C" fn(*const c_char, c_int) -> *mut libc::hostent;
+    let Some(f) = real::<F>(&REAL.gethostbyname2) else {
+        host_not_found();
+        return std::ptr::null_mut();
+    };
+    // SAFETY: libc's gethostbyname2 with the caller's arguments.
+    let h = unsafe { f(name, af) };
+    learn_hostent(name, h);
+    h
+}
+
+type HostR = unsafe extern "C" fn(
+    *const c_char,
+    *mut libc::hostent,
+    *mut c_char,
+    size_t,
+    *mut *mut libc::hostent,
+    *mut c_int,
+) -> c_int;
+
+/// A refused reentrant lookup: no result, `*h_errnop = HOST_NOT_FOUND`, and the return value
+/// glibc gives for a name that does not exist (0: not a system error).
+///
+/// # Safety
+/// `result` and `h_errnop` are NULL or the caller's valid pointers.
+unsafe fn refused_r(result: *mut *mut libc::hostent, h_errnop: *mut c_int) -> c_int {
+    // SAFETY: the caller's out-pointers (checked for NULL).
+    unsafe {
+        if !result.is_null() {
+            *result = std::ptr::null_mut();
+        }
+        if !h_errnop.is_null() {
+            *h_errnop = HOST_NOT_FOUND;
+        }
+    }
+    0
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn gethostbyname_r(
+    name: *const c_char,
+    ret: *mut libc::hostent,
+    buf: *mut c_char,
+    len: size_t,
+    result: *mut *mut libc::hostent,
+    h_errnop: *mut c_int,
+) -> c_int {
+    if refuse_node(name, false) {
+        // SAFETY: the caller's out-pointers.
+        return unsafe { refused_r(result, h_errnop) };
+    }
+    let Some(f) = real::<HostR>(&REAL.gethostbyname_r) else {
+        return libc::ENOSYS;
+    };
+    // SAFETY: libc's gethostbyname_r with the caller's arguments.
+    let r = unsafe { f(name, ret, buf, len, result, h_errnop) };
+    if r == 0 && !result.is_null() {
+        // SAFETY: on return *result is NULL or `ret`.
+        learn_hostent(name, unsafe { *result });
+    }
+    r
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn gethostbyname2_r(
+    name: *const c_char,
+    af: c_int,
+    ret: *mut libc::hostent,
+    buf: *mut c_char,
+    len: size_t,
+    result: *mut *mut libc::hostent,
+    h_errnop: *mut c_int,
+) -> c_int {
+    if refuse_node(name, false) {
+        // SAFETY: the caller's out-pointers.
+        return unsafe { refused_r(result, h_errnop) };
+    }
+    type F = unsafe extern "C" fn(
+        *const c_char,
+        c_int,
+        *mut libc::hostent,
+        *mut c_char,
+        size_t,
+        *mut *mut libc::hostent,
+        *mut c_int,
+    ) -> c_int;
+    let Some(f) = real::<F>(&REAL.gethostbyname2_r) else {
+        return libc::ENOSYS;
+    };
+    // SAFETY: libc's gethostbyname2_r with the caller's arguments.
+    let r = unsafe { f(name, af, ret, buf, len, result, h_errnop) };
+    if r == 0 && !result.is_null() {
+        // SAFETY: on return *result is NULL or `ret`.
+        learn_hostent(name, unsafe { *result });
     }
     r
 }

@@ -501,7 +501,6 @@ mod k3_signal_handler_during_wipe_is_shielded {
     // run of three (the watchdog kills it after 90 s), with or without the libc layer. Run it
     // with `cargo test -p fnshield --test attack_fs k3 -- --include-ignored`.
     #[test]
-    #[ignore = "intermittent hang under the trap interceptor (issue 13, kind 3)"]
     fn trap() {
         super::case("k3_signal_handler_during_wipe_is_shielded::trap", || {
             super::k3_wipe(fnshield::InterceptorChoice::Trap)
@@ -1162,3 +1161,666 @@ fn k10_in_root(i: InterceptorChoice) {
     assert_eq!(read_fd(fd as i32), b"public");
 }
 both!(k10_openat2_resolve_in_root, super::k10_in_root);
+
+// ---------------------------------------------------------------------------------------------
+// Round 3 (redteam): further variants of kinds 4, 5, 6, 8 and 10, under trap, notify and the
+// libc layer alone (seccomp refused as on Lambda: the `lambda` sandbox profile applied to the
+// case process). Under the libc layer alone, only calls through libc entry points are decided
+// (the README's limits), which is what these cases make: `syscall()` is one of them.
+// ---------------------------------------------------------------------------------------------
+
+/// Set by the `libc_only` variant of [`three!`]: the case process refuses seccomp (as Lambda
+/// does) before [`shield`] installs, and the shield is then the libc layer alone.
+static LIBC_ONLY: AtomicBool = AtomicBool::new(false);
+
+/// Refuse seccomp as Lambda does: the `lambda` sandbox profile (prctl EPERM, NoNewPrivs unset,
+/// `int 0x80` killed) applied to this case process. Root may install it without NoNewPrivs.
+fn refuse_seccomp_like_lambda() {
+    let prog = fnshield_tests::sandbox::Profile::Lambda.program();
+    assert_eq!(fnshield_tests::sandbox::set_mode_filter(&prog, 0), 0);
+}
+
+/// [`shield`], or under `LIBC_ONLY` the libc layer alone (seccomp refused first).
+fn shield3(
+    i: InterceptorChoice,
+    d: &Dirs,
+    f: impl FnOnce(fnshield::ShieldBuilder) -> fnshield::ShieldBuilder,
+) -> Shield {
+    if !LIBC_ONLY.load(Ordering::SeqCst) {
+        return shield(i, d, f);
+    }
+    refuse_seccomp_like_lambda();
+    let cache = d.t("cache");
+    common::install_shield(&d.task, &d.tmp, Mechanism::Libc, |b| {
+        f(b.interceptor(i).allow_tmp(cache.to_str().unwrap()))
+    })
+}
+
+/// Three test functions (`trap`, `notify`, `libc_only`) in module `$name`, each running
+/// `$body` in its own process.
+macro_rules! three {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            #[test]
+            fn trap() {
+                super::case(concat!(stringify!($name), "::trap"), || {
+                    $body(fnshield::InterceptorChoice::Trap)
+                });
+            }
+            #[test]
+            fn notify() {
+                super::case(concat!(stringify!($name), "::notify"), || {
+                    $body(fnshield::InterceptorChoice::Notify)
+                });
+            }
+            #[test]
+            fn libc_only() {
+                if !cfg!(feature = "libc-layer") {
+                    return;
+                }
+                super::case(concat!(stringify!($name), "::libc_only"), || {
+                    super::LIBC_ONLY.store(true, std::sync::atomic::Ordering::SeqCst);
+                    $body(fnshield::InterceptorChoice::Trap)
+                });
+            }
+        }
+    };
+}
+
+fn at(dirfd: i32, p: &CString) -> [u64; 2] {
+    [dirfd as i64 as u64, p.as_ptr() as u64]
+}
+
+/// An O_PATH descriptor of another invocation's file, taken after install, must not become a
+/// name for it anywhere: linkat(AT_EMPTY_PATH), linkat through /proc/self/fd with
+/// AT_SYMLINK_FOLLOW, and a reopen through the magic link.
+fn r3_opath_relink(i: InterceptorChoice) {
+    let d = Dirs::new();
+    let _s = shield3(i, &d, |b| b);
+    let vfd = open(d.t("victim"), libc::O_PATH);
+    let empty = c("");
+    let dst = c(d.t("cache/stolen"));
+    if let Ok(vfd) = vfd {
+        let r = sys(
+            libc::SYS_linkat,
+            [
+                vfd as u64,
+                empty.as_ptr() as u64,
+                libc::AT_FDCWD as u64,
+                dst.as_ptr() as u64,
+                libc::AT_EMPTY_PATH as u64,
+                0,
+            ],
+        );
+        assert!(r.is_err(), "linkat(AT_EMPTY_PATH) of an O_PATH fd: {r:?}");
+        let magic = c(format!("/proc/self/fd/{vfd}"));
+        let r = sys(
+            libc::SYS_linkat,
+            [
+                libc::AT_FDCWD as u64,
+                magic.as_ptr() as u64,
+                libc::AT_FDCWD as u64,
+                dst.as_ptr() as u64,
+                libc::AT_SYMLINK_FOLLOW as u64,
+                0,
+            ],
+        );
+        assert!(r.is_err(), "linkat(/proc/self/fd/N, FOLLOW): {r:?}");
+        assert!(
+            !d.exists("cache/stolen"),
+            "the victim was linked into cache/"
+        );
+        assert_eq!(
+            open(format!("/proc/self/fd/{vfd}"), libc::O_RDONLY),
+            Err(libc::EACCES)
+        );
+        // fchmodat/fchownat/utimensat on the O_PATH fd with an empty path change the victim.
+        let r = sys(
+            libc::SYS_fchownat,
+            [
+                vfd as u64,
+                empty.as_ptr() as u64,
+                0,
+                0,
+                libc::AT_EMPTY_PATH as u64,
+                0,
+            ],
+        );
+        assert!(r.is_err(), "fchownat(AT_EMPTY_PATH) on the victim: {r:?}");
+        let r = sys(
+            libc::SYS_utimensat,
+            [
+                vfd as u64,
+                empty.as_ptr() as u64,
+                0,
+                libc::AT_EMPTY_PATH as u64,
+                0,
+                0,
+            ],
+        );
+        assert!(r.is_err(), "utimensat(AT_EMPTY_PATH) on the victim: {r:?}");
+    }
+    victim_intact(&d);
+}
+three!(r3_opath_fd_relinked, super::r3_opath_relink);
+
+/// O_TMPFILE: an unnamed file in the tmp root is a write there; one made in the allowed
+/// sub-path must not be given a name in the tmp root.
+fn r3_tmpfile(i: InterceptorChoice) {
+    let d = Dirs::new();
+    let _s = shield3(i, &d, |b| b);
+    assert_eq!(
+        open(&d.tmp, libc::O_TMPFILE | libc::O_RDWR),
+        Err(libc::EACCES),
+        "O_TMPFILE in the tmp root"
+    );
+    let fd = open(d.t("cache"), libc::O_TMPFILE | libc::O_RDWR).expect("allowed sub-path");
+    let empty = c("");
+    let planted = c(d.t("planted"));
+    let r = sys(
+        libc::SYS_linkat,
+        [
+            fd as u64,
+            empty.as_ptr() as u64,
+            libc::AT_FDCWD as u64,
+            planted.as_ptr() as u64,
+            libc::AT_EMPTY_PATH as u64,
+            0,
+        ],
+    );
+    assert!(
+        r.is_err(),
+        "linkat of an O_TMPFILE into the tmp root: {r:?}"
+    );
+    let magic = c(format!("/proc/self/fd/{fd}"));
+    let r = sys(
+        libc::SYS_linkat,
+        [
+            libc::AT_FDCWD as u64,
+            magic.as_ptr() as u64,
+            libc::AT_FDCWD as u64,
+            planted.as_ptr() as u64,
+            libc::AT_SYMLINK_FOLLOW as u64,
+            0,
+        ],
+    );
+    assert!(
+        r.is_err(),
+        "linkat(/proc/self/fd/N) into the tmp root: {r:?}"
+    );
+    assert!(!d.exists("planted"), "a file was planted in the tmp root");
+}
+three!(r3_o_tmpfile_linked_into_root, super::r3_tmpfile);
+
+/// /proc/<self>/root, /proc/thread-self/root and /proc/<pid>/cwd prefixes name the same
+/// objects.
+fn r3_proc_root(i: InterceptorChoice) {
+    let d = Dirs::new();
+    std::env::set_current_dir(&d.tmp).unwrap();
+    let _s = shield3(i, &d, |b| b);
+    let pid = std::process::id();
+    let tmp = d.tmp.to_str().unwrap().to_owned();
+    let task = d.task.to_str().unwrap().to_owned();
+    for base in [
+        "/proc/self/root".to_owned(),
+        "/proc/thread-self/root".to_owned(),
+        format!("/proc/{pid}/root"),
+        "/proc/self/root/proc/self/root".to_owned(),
+    ] {
+        assert_eq!(
+            open(format!("{base}{task}/bootstrap"), libc::O_RDONLY),
+            Err(libc::EACCES),
+            "{base}: the code"
+        );
+        assert_eq!(
+            open(format!("{base}{tmp}/victim"), libc::O_RDONLY),
+            Err(libc::EACCES),
+            "{base}: the victim"
+        );
+        let p = c(format!("{base}{tmp}/planted"));
+        assert!(
+            sys(
+                libc::SYS_mkdirat,
+                [libc::AT_FDCWD as u64, p.as_ptr() as u64, 0o755, 0, 0, 0]
+            )
+            .is_err(),
+            "{base}: mkdir in the tmp root"
+        );
+    }
+    let v = c(format!("/proc/{pid}/cwd/victim"));
+    assert!(sys(
+        libc::SYS_unlinkat,
+        [libc::AT_FDCWD as u64, v.as_ptr() as u64, 0, 0, 0, 0]
+    )
+    .is_err());
+    assert!(!d.exists("planted"));
+    victim_intact(&d);
+}
+three!(r3_proc_root_prefixes, super::r3_proc_root);
+
+/// Directories moved as a whole: renameat2(RENAME_EXCHANGE) of a directory holding another
+/// invocation's file with one inside the allowed sub-path, and a plain rename of it there.
+fn r3_exchange_dirs(i: InterceptorChoice) {
+    let d = Dirs::new();
+    std::fs::create_dir_all(d.t("other")).unwrap();
+    std::fs::write(d.t("other/data"), VICTIM).unwrap();
+    std::fs::create_dir_all(d.t("cache/sub")).unwrap();
+    let _s = shield3(i, &d, |b| b);
+    let a = c(d.t("cache/sub"));
+    let b = c(d.t("other"));
+    let [fa, pa] = at(libc::AT_FDCWD, &a);
+    let [fb, pb] = at(libc::AT_FDCWD, &b);
+    let r = sys(
+        libc::SYS_renameat2,
+        [fa, pa, fb, pb, libc::RENAME_EXCHANGE as u64, 0],
+    );
+    assert!(r.is_err(), "RENAME_EXCHANGE of directories: {r:?}");
+    let dst = c(d.t("cache/moved"));
+    let r = sys(
+        libc::SYS_renameat2,
+        [fb, pb, libc::AT_FDCWD as u64, dst.as_ptr() as u64, 0, 0],
+    );
+    assert!(r.is_err(), "rename of a directory into cache/: {r:?}");
+    let r = sys(
+        libc::SYS_renameat2,
+        [
+            fb,
+            pb,
+            libc::AT_FDCWD as u64,
+            dst.as_ptr() as u64,
+            libc::RENAME_NOREPLACE as u64,
+            0,
+        ],
+    );
+    assert!(r.is_err(), "RENAME_NOREPLACE into cache/: {r:?}");
+    assert_eq!(
+        open(d.t("cache/sub/data"), libc::O_RDONLY),
+        Err(libc::ENOENT),
+        "the other invocation's directory is now in cache/"
+    );
+    assert_eq!(
+        d.oracle.seen(&d.t("other/data")),
+        Seen::File(VICTIM.to_vec())
+    );
+}
+three!(r3_directory_exchange, super::r3_exchange_dirs);
+
+/// mknod and RENAME_WHITEOUT create entries in the tmp root.
+fn r3_mknod(i: InterceptorChoice) {
+    let d = Dirs::new();
+    let _s = shield3(i, &d, |b| b);
+    for (name, mode) in [
+        ("fifo", libc::S_IFIFO),
+        ("reg", libc::S_IFREG),
+        ("sock", libc::S_IFSOCK),
+    ] {
+        let p = c(d.t(name));
+        let r = sys(
+            libc::SYS_mknodat,
+            [
+                libc::AT_FDCWD as u64,
+                p.as_ptr() as u64,
+                (mode | 0o644) as u64,
+                0,
+                0,
+                0,
+            ],
+        );
+        assert!(r.is_err(), "mknod {name} in the tmp root: {r:?}");
+        assert!(!d.exists(name), "{name} was created in the tmp root");
+    }
+    // A whiteout left in the tmp root by moving the victim into cache/.
+    let s = c(d.t("victim"));
+    let dst = c(d.t("cache/stolen"));
+    let r = sys(
+        libc::SYS_renameat2,
+        [
+            libc::AT_FDCWD as u64,
+            s.as_ptr() as u64,
+            libc::AT_FDCWD as u64,
+            dst.as_ptr() as u64,
+            libc::RENAME_WHITEOUT as u64,
+            0,
+        ],
+    );
+    assert!(r.is_err(), "RENAME_WHITEOUT of the victim: {r:?}");
+    victim_intact(&d);
+}
+three!(r3_mknod_and_whiteout_in_root, super::r3_mknod);
+
+/// Another process's files through /proc/<pid>/…: its memory, environment, open files and
+/// root (a same-uid process: an extension, the runtime). `pid` is a child started before the
+/// shield, holding the code open.
+fn r3_proc_other(i: InterceptorChoice) {
+    let d = Dirs::new();
+    let code = open(d.task.join("bootstrap"), libc::O_RDONLY).unwrap();
+    let mut p = [0i32; 2];
+    // SAFETY: pipe and fork; the child only waits on the pipe and leaves with _exit.
+    let pid = unsafe {
+        assert_eq!(libc::pipe(p.as_mut_ptr()), 0);
+        let pid = libc::fork();
+        if pid == 0 {
+            let mut b = [0u8; 1];
+            libc::read(p[0], b.as_mut_ptr().cast(), 1);
+            libc::_exit(0);
+        }
+        pid
+    };
+    let _s = shield3(i, &d, |b| b);
+    let task = d.task.to_str().unwrap().to_owned();
+    for path in [
+        format!("/proc/{pid}/mem"),
+        format!("/proc/{pid}/environ"),
+        format!("/proc/{pid}/fd/{code}"),
+        format!("/proc/{pid}/root{task}/bootstrap"),
+        format!("/proc/{pid}/task/{pid}/environ"),
+        format!("/proc/{pid}/task/{pid}/fd/{code}"),
+    ] {
+        let r = open(&path, libc::O_RDONLY)
+            .map(|fd| String::from_utf8_lossy(&read_fd(fd)).into_owned());
+        assert_eq!(r, Err(libc::EACCES), "{path}");
+    }
+    // SAFETY: release and reap the child.
+    unsafe {
+        libc::write(p[1], b"x".as_ptr().cast(), 1);
+        libc::waitpid(pid, std::ptr::null_mut(), 0);
+    }
+}
+three!(r3_other_process_proc_files, super::r3_proc_other);
+
+/// A symlink inside the allowed sub-path swapped (by rename) between a harmless target and
+/// `..` while another thread opens through it: the open must never reach the tmp root.
+fn r3_symlink_swap(i: InterceptorChoice) {
+    let d = Dirs::new();
+    std::fs::create_dir_all(d.t("cache/dir")).unwrap();
+    std::fs::write(d.t("cache/dir/victim"), b"public").unwrap();
+    let _s = shield3(i, &d, |b| b);
+    std::os::unix::fs::symlink("dir", d.t("cache/good")).unwrap();
+    std::os::unix::fs::symlink("..", d.t("cache/bad")).unwrap();
+    std::os::unix::fs::symlink("dir", d.t("cache/l")).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let cache = d.t("cache");
+    let b = std::thread::spawn(move || {
+        let l = c(cache.join("l"));
+        let good = c(cache.join("g2"));
+        let bad = c(cache.join("b2"));
+        while !stop2.load(Ordering::Relaxed) {
+            for (src, t) in [(&bad, ".."), (&good, "dir")] {
+                let tc = c(t);
+                let _ = sys(
+                    libc::SYS_symlinkat,
+                    [
+                        tc.as_ptr() as u64,
+                        libc::AT_FDCWD as u64,
+                        src.as_ptr() as u64,
+                        0,
+                        0,
+                        0,
+                    ],
+                );
+                let _ = sys(
+                    libc::SYS_renameat2,
+                    [
+                        libc::AT_FDCWD as u64,
+                        src.as_ptr() as u64,
+                        libc::AT_FDCWD as u64,
+                        l.as_ptr() as u64,
+                        0,
+                        0,
+                    ],
+                );
+            }
+        }
+    });
+    let (mut leaks, mut public) = (0, 0);
+    for _ in 0..RACE {
+        if let Ok(fd) = open(d.t("cache/l/victim"), libc::O_RDONLY) {
+            match read_fd(fd).as_slice() {
+                VICTIM => leaks += 1,
+                b"public" => public += 1,
+                _ => {}
+            }
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    b.join().unwrap();
+    println!("RACE symlink-swap attempts={RACE} leaks={leaks} public={public}");
+    assert_eq!(
+        leaks, 0,
+        "{leaks} of {RACE} opens through a swapped symlink read the victim"
+    );
+    assert!(public > 0, "the race did not run");
+}
+three!(r3_symlink_swapped_during_open, super::r3_symlink_swap);
+
+/// A path buffer on a page whose faults a userfaultfd handles (and never resolves) must not
+/// stall anyone but the caller: under notify the supervisor copies every caller's path, so a
+/// stalled copy would stall every notified call of every thread. Under notify a userfaultfd
+/// that handles kernel faults is refused (EPERM, as with `vm.unprivileged_userfaultfd = 0`);
+/// a user-mode-only one makes the supervisor's copy fail with EFAULT. Under trap the copy runs
+/// on the calling thread, which stalls only itself until the fault is resolved.
+fn r3_uffd(i: InterceptorChoice) {
+    const UFFD_USER_MODE_ONLY: u64 = 1;
+    const UFFDIO_API: u64 = 0xc018_aa3f;
+    const UFFDIO_REGISTER: u64 = 0xc020_aa00;
+    const UFFDIO_ZEROPAGE: u64 = 0xc020_aa04;
+    let d = Dirs::new();
+    let _s = shield(i, &d, |b| b);
+    let notify = i == InterceptorChoice::Notify;
+    let full = sys(
+        libc::SYS_userfaultfd,
+        [libc::O_CLOEXEC as u64, 0, 0, 0, 0, 0],
+    );
+    if notify {
+        assert_eq!(
+            full.map(|_| ()),
+            Err(libc::EPERM),
+            "a kernel-fault userfaultfd under notify"
+        );
+    }
+    let uffd = match full {
+        Ok(fd) => fd,
+        Err(_) => match sys(
+            libc::SYS_userfaultfd,
+            [libc::O_CLOEXEC as u64 | UFFD_USER_MODE_ONLY, 0, 0, 0, 0, 0],
+        ) {
+            Ok(fd) => fd,
+            Err(e) => {
+                println!("userfaultfd unavailable (errno {e}): nothing to stall");
+                return;
+            }
+        },
+    } as i32;
+    let mut api = [0xAAu64, 0, 0];
+    // SAFETY: ioctls on our userfaultfd with correctly sized argument structs; an anonymous
+    // page of our own.
+    let page = unsafe {
+        assert_eq!(libc::ioctl(uffd, UFFDIO_API as _, api.as_mut_ptr()), 0);
+        let page = libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        );
+        assert_ne!(page, libc::MAP_FAILED);
+        let mut reg = [page as u64, 4096, 1 /* MISSING */, 0];
+        assert_eq!(libc::ioctl(uffd, UFFDIO_REGISTER as _, reg.as_mut_ptr()), 0);
+        page as usize
+    };
+    let stalled = std::thread::spawn(move || {
+        sys(
+            libc::SYS_openat,
+            [libc::AT_FDCWD as u64, page as u64, 0, 0, 0, 0],
+        )
+    });
+    // Everyone else goes on: opens, an allowed and a refused one.
+    for _ in 0..50 {
+        let fd = open(d.t("cache/public"), libc::O_RDONLY).expect("allowed open");
+        assert_eq!(read_fd(fd), b"public");
+        assert_eq!(open(d.task.join("bootstrap"), 0), Err(libc::EACCES));
+    }
+    // Resolve the fault (a zero page: the empty path), if it is still pending.
+    let mut zero = [page as u64, 4096, 0, 0];
+    // SAFETY: as above.
+    unsafe { libc::ioctl(uffd, UFFDIO_ZEROPAGE as _, zero.as_mut_ptr()) };
+    let r = stalled.join().unwrap();
+    assert!(r.is_err(), "an open of the stalled buffer: {r:?}");
+    // The empty path on its own.
+    let empty = c("");
+    for flags in [0, libc::O_PATH, libc::O_DIRECTORY] {
+        let r = sys(
+            libc::SYS_openat,
+            [
+                libc::AT_FDCWD as u64,
+                empty.as_ptr() as u64,
+                flags as u64,
+                0,
+                0,
+                0,
+            ],
+        );
+        assert_eq!(r, Err(libc::ENOENT), "openat(AT_FDCWD, \"\", {flags:#x})");
+    }
+}
+both!(r3_userfaultfd_stalled_path_buffer, super::r3_uffd);
+
+/// An empty path names nothing unless the call takes AT_EMPTY_PATH: the shield must not
+/// resolve it to the directory fd or the cwd (which would open the tmp root, or another
+/// invocation's file through an O_PATH descriptor).
+fn r3_empty(i: InterceptorChoice) {
+    let d = Dirs::new();
+    std::env::set_current_dir(&d.tmp).unwrap();
+    let vfd = open(d.t("victim"), libc::O_PATH).unwrap();
+    let root = open(&d.tmp, libc::O_PATH | libc::O_DIRECTORY).unwrap();
+    let _s = shield3(i, &d, |b| b);
+    let empty = c("");
+    for dirfd in [libc::AT_FDCWD, vfd, root] {
+        for flags in [
+            0,
+            libc::O_PATH,
+            libc::O_DIRECTORY,
+            libc::O_WRONLY | libc::O_TRUNC,
+        ] {
+            let r = sys(
+                libc::SYS_openat,
+                [dirfd as u64, empty.as_ptr() as u64, flags as u64, 0, 0, 0],
+            );
+            assert_eq!(r, Err(libc::ENOENT), "openat({dirfd}, \"\", {flags:#x})");
+        }
+        let how = [0u64, 0, 0];
+        let r = sys(
+            libc::SYS_openat2,
+            [
+                dirfd as u64,
+                empty.as_ptr() as u64,
+                how.as_ptr() as u64,
+                24,
+                0,
+                0,
+            ],
+        );
+        assert_eq!(r, Err(libc::ENOENT), "openat2({dirfd}, \"\")");
+        for (name, nr, args) in [
+            (
+                "mkdirat",
+                libc::SYS_mkdirat,
+                [dirfd as u64, empty.as_ptr() as u64, 0o755, 0, 0, 0],
+            ),
+            (
+                "unlinkat",
+                libc::SYS_unlinkat,
+                [dirfd as u64, empty.as_ptr() as u64, 0, 0, 0, 0],
+            ),
+            (
+                "fchmodat",
+                libc::SYS_fchmodat,
+                [dirfd as u64, empty.as_ptr() as u64, 0o777, 0, 0, 0],
+            ),
+        ] {
+            assert_eq!(sys(nr, args), Err(libc::ENOENT), "{name}({dirfd}, \"\")");
+        }
+    }
+    victim_intact(&d);
+}
+three!(r3_empty_path, super::r3_empty);
+
+/// A thread that enters another mount namespace sees other objects behind the same paths:
+/// entering one is refused while a path policy blocks, and (under notify, where the supervisor
+/// resolves paths in its own namespace) a caller in another namespace has its path calls
+/// refused. The other namespace here: a helper started before the shield, with the tmp root
+/// bind-mounted over the allowed sub-path (root only, as CI runs).
+fn r3_mount_ns(i: InterceptorChoice) {
+    let d = Dirs::new();
+    let mut p = [0i32; 2];
+    let mut q = [0i32; 2];
+    // SAFETY: pipes and fork; the child makes a private mount namespace, reports, and waits.
+    let helper = unsafe {
+        assert_eq!(libc::pipe(p.as_mut_ptr()), 0);
+        assert_eq!(libc::pipe(q.as_mut_ptr()), 0);
+        let pid = libc::fork();
+        if pid == 0 {
+            let ok = libc::unshare(libc::CLONE_NEWNS) == 0
+                && libc::mount(
+                    std::ptr::null(),
+                    c"/".as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_REC | libc::MS_PRIVATE,
+                    std::ptr::null(),
+                ) == 0
+                && {
+                    let src = c(&d.tmp);
+                    let dst = c(d.t("cache"));
+                    libc::mount(
+                        src.as_ptr(),
+                        dst.as_ptr(),
+                        std::ptr::null(),
+                        libc::MS_BIND,
+                        std::ptr::null(),
+                    ) == 0
+                };
+            libc::write(q[1], [u8::from(ok)].as_ptr().cast(), 1);
+            let mut b = [0u8; 1];
+            libc::read(p[0], b.as_mut_ptr().cast(), 1);
+            libc::_exit(0);
+        }
+        let mut b = [0u8; 1];
+        libc::read(q[0], b.as_mut_ptr().cast(), 1);
+        if b[0] == 0 {
+            println!("no private mount namespace (not root?): nothing to test");
+            libc::write(p[1], b"x".as_ptr().cast(), 1);
+            return;
+        }
+        pid
+    };
+    let nsfd = open(format!("/proc/{helper}/ns/mnt"), libc::O_RDONLY).unwrap();
+    let s = shield(i, &d, |b| b);
+    // Entering it: refused.
+    let t = std::thread::spawn(move || {
+        assert_eq!(
+            sys(libc::SYS_unshare, [libc::CLONE_FS as u64, 0, 0, 0, 0, 0]),
+            Ok(0)
+        );
+        let r = sys(
+            libc::SYS_setns,
+            [nsfd as u64, libc::CLONE_NEWNS as u64, 0, 0, 0, 0],
+        );
+        let r0 = sys(libc::SYS_setns, [nsfd as u64, 0, 0, 0, 0, 0]);
+        let u = sys(libc::SYS_unshare, [libc::CLONE_NEWNS as u64, 0, 0, 0, 0, 0]);
+        (r, r0, u)
+    });
+    let (r, r0, u) = t.join().unwrap();
+    assert_eq!(r, Err(libc::EPERM), "setns(CLONE_NEWNS)");
+    assert_eq!(r0, Err(libc::EPERM), "setns(fd, 0)");
+    assert_eq!(u, Err(libc::EPERM), "unshare(CLONE_NEWNS)");
+    assert!(events(&s).iter().all(|e| e.syscall != Some("setns")));
+    victim_intact(&d);
+    // SAFETY: release and reap the helper.
+    unsafe {
+        libc::write(p[1], b"x".as_ptr().cast(), 1);
+        libc::waitpid(helper, std::ptr::null_mut(), 0);
+    }
+}
+both!(r3_other_mount_namespace, super::r3_mount_ns);

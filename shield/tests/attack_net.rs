@@ -984,6 +984,7 @@ fn k12_tighten_after_refused_install() {
         };
         let spec = FilterSpec {
             arch: fnshield::internals::arch::AUDIT_ARCH,
+            foreign_arch: Ret::KillProcess,
             syscalls: vec![SyscallPlan {
                 nr: libc::SYS_seccomp,
                 branches: vec![(
@@ -1381,3 +1382,37 @@ mod residual_dns_channel {
         );
     }
 }
+
+/// SCTP names its peers in socket options (SCTP_SOCKOPT_CONNECTX) and control messages
+/// (SCTP_DSTADDRV4/V6), where the shield does not look: refused under outbound block, whether
+/// or not the kernel has SCTP at all.
+fn r3_sctp_refused() {
+    let s = shield(|b| b);
+    for (fam, ty) in [
+        (libc::AF_INET, libc::SOCK_STREAM),
+        (libc::AF_INET, libc::SOCK_SEQPACKET),
+        (libc::AF_INET6, libc::SOCK_STREAM | libc::SOCK_CLOEXEC),
+    ] {
+        // SAFETY: socket(2) with integer arguments.
+        let fd = unsafe { libc::socket(fam, ty, libc::IPPROTO_SCTP) };
+        let e = errno();
+        if fd >= 0 {
+            // SAFETY: closing the fd we just got.
+            unsafe { libc::close(fd) };
+        }
+        assert_eq!((fd, e), (-1, libc::EPERM), "SCTP socket({fam}, {ty})");
+    }
+    // TCP and UDP with their protocol named still work.
+    // SAFETY: socket(2) with integer arguments; closed at once.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, libc::IPPROTO_TCP);
+        assert!(fd >= 0);
+        libc::close(fd);
+    }
+    assert!(any_event(
+        &events(&s),
+        PolicyKind::OutboundConnectivity,
+        Action::Blocked
+    ));
+}
+both!(r3_sctp_socket_refused, super::r3_sctp_refused);

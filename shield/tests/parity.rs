@@ -634,6 +634,51 @@ fn w_kernel_decided(c: &Ctx) -> i32 {
     0
 }
 
+/// 9. More of what the filter used to decide in the kernel (issue 13, kind 11): a syscall
+///    through the 32-bit ABI (`int 0x80`, killed before), and `ptrace` of a child (EPERM
+///    before). Each must behave as with no shield, and be reported.
+fn w_kernel_decided_more(_: &Ctx) -> i32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // i386 getpid (20) through int 0x80: the same pid as the native call.
+        let r: i64;
+        // SAFETY: a 32-bit getpid takes no arguments and touches no memory.
+        unsafe {
+            std::arch::asm!("int 0x80", inout("rax") 20i64 => r, options(nostack));
+        }
+        println!("int 0x80 getpid: {}", r == i64::from(std::process::id()));
+    }
+    // A child that waits on a pipe; the parent attaches to it with ptrace, then detaches.
+    let mut p = [0i32; 2];
+    // SAFETY: pipe, fork, and in the child only read and _exit.
+    unsafe {
+        assert_eq!(libc::pipe(p.as_mut_ptr()), 0);
+        let pid = libc::fork();
+        if pid == 0 {
+            let mut b = [0u8; 1];
+            libc::read(p[0], b.as_mut_ptr().cast(), 1);
+            libc::_exit(0);
+        }
+        let r = libc::ptrace(libc::PTRACE_ATTACH, pid, 0, 0);
+        if r == 0 {
+            let mut status = 0;
+            libc::waitpid(pid, &mut status, libc::__WALL);
+            println!("ptrace attach: stopped {}", libc::WIFSTOPPED(status));
+            println!(
+                "ptrace detach: {}",
+                libc::ptrace(libc::PTRACE_DETACH, pid, 0, 0)
+            );
+        } else {
+            println!("ptrace attach: errno {}", errno());
+        }
+        libc::write(p[1], b"x".as_ptr().cast(), 1);
+        let mut status = 0;
+        libc::waitpid(pid, &mut status, 0);
+        println!("child exited {}", libc::WEXITSTATUS(status));
+    }
+    0
+}
+
 /// 7. The staging switch itself: SHIELD_MODE=alert from the process environment.
 fn w_env_switch(c: &Ctx) -> i32 {
     let envs: &[(&str, &Path)] = &[("T", &c.tmp), ("TASK", &c.task)];
@@ -1263,6 +1308,32 @@ fn kernel_decided_calls() {
     assert!(rings
         .iter()
         .all(|e| e.syscall == "io_uring_setup" && e.count == 1));
+}
+
+#[test]
+fn kernel_decided_calls_more() {
+    let o = parity(
+        "kernel_decided_calls_more",
+        w_kernel_decided_more,
+        How::Builder,
+    );
+    // Tracing another process is reported as reading its memory; the 32-bit call is
+    // reported as such (x86_64).
+    let traced = o.matching(PolicyKind::ReadHandler, |d| d.contains("/mem"));
+    assert!(
+        traced.len() == 1 && traced[0].syscall == "ptrace",
+        "{}",
+        o.dump()
+    );
+    if cfg!(target_arch = "x86_64") {
+        assert_eq!(
+            o.matching(PolicyKind::ReadHandler, |d| d.contains("32-bit ABI"))
+                .len(),
+            1,
+            "{}",
+            o.dump()
+        );
+    }
 }
 
 #[test]

@@ -603,6 +603,7 @@ fn kernel_refuses_seccomp() {
         use fnshield::internals::filter::{Filter, FilterSpec, ReturnAction as Ret, SyscallPlan};
         let spec = FilterSpec {
             arch: fnshield::internals::arch::AUDIT_ARCH,
+            foreign_arch: Ret::KillProcess,
             syscalls: vec![
                 SyscallPlan {
                     nr: libc::SYS_seccomp,

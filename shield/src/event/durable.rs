@@ -321,6 +321,7 @@ fn how_to_allow(h: &mut Line, r: &Record) {
             h.push(&text[b"DNS query for ".len()..]);
             h.push(b"\" to outbound_connectivity.allow (builder: .allow_destination(...)); under block, DNS queries are sent only for allowed names");
         }
+        RecordKind::Bypass if text.starts_with(b"io_uring") || text.starts_with(b"a syscall through the 32-bit ABI") => h.push(b"io_uring and the 32-bit ABI are refused whenever a policy blocks (io_uring with ENOSYS, the 32-bit ABI killed); only alert-only mode lets them run, reported"),
         RecordKind::Bypass => h.push(b"raw and packet sockets, routing headers, source routes and unknown address families are refused under outbound_connectivity block; set outbound_connectivity.mode = \"alert\" or \"allow\" if the function needs them"),
         RecordKind::Fork => h.push(b"list the programs the function runs in create_child_process.allow (builder: .allow_exec(...)), or set create_child_process.mode = \"allow\""),
     }

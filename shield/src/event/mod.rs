@@ -254,6 +254,7 @@ impl Event {
                 "add \"{}\" to outbound_connectivity.allow (builder: .allow_destination(...)); under block, DNS queries are sent only for allowed names",
                 &what["DNS query for ".len()..]
             ),
+            (Details::Bypass { what }, _) if what.starts_with("io_uring") || what.starts_with("a syscall through the 32-bit ABI") => "io_uring and the 32-bit ABI are refused whenever a policy blocks (io_uring with ENOSYS, the 32-bit ABI killed); only alert-only mode lets them run, reported".into(),
             (Details::Bypass { .. }, _) => "raw and packet sockets, routing headers, source routes and unknown address families are refused under outbound_connectivity block; set outbound_connectivity.mode = \"alert\" or \"allow\" if the function needs them".into(),
             (Details::Fork, _) => "list the programs the function runs in create_child_process.allow (builder: .allow_exec(...)), or set create_child_process.mode = \"allow\"".into(),
             (Details::Validation { .. }, _) => "fix the event or the schema; validation.mode = \"alert\" (env: SHIELD_POLICY_INPUT_VALIDATION=alert) lets invalid events through".into(),

@@ -193,6 +193,10 @@ syscall_table! {
     PIDFD_GETFD = libc::SYS_pidfd_getfd, "pidfd_getfd";
     SECCOMP = libc::SYS_seccomp, "seccomp";
     PRCTL = libc::SYS_prctl, "prctl";
+    IOCTL = libc::SYS_ioctl, "ioctl";
+    UNSHARE = libc::SYS_unshare, "unshare";
+    SETNS = libc::SYS_setns, "setns";
+    USERFAULTFD = libc::SYS_userfaultfd, "userfaultfd";
     MPROTECT = libc::SYS_mprotect, "mprotect";
     // Path-taking calls the shield does not decide: refused (ENOSYS) in block mode, with an
     // event (see `pathcalls`). Numbers from 451 on are the same on every architecture.

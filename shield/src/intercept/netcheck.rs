@@ -84,12 +84,17 @@ fn inet6(sa: &[u8]) -> Dest {
 
 /// Why creating a socket of this family and type would bypass addressing (raw IP sockets,
 /// packet sockets, families the shield does not know), or `None` for ordinary sockets.
-pub(crate) fn socket_bypass(family: i32, ty: i32) -> Option<&'static str> {
+pub(crate) fn socket_bypass(family: i32, ty: i32, protocol: i32) -> Option<&'static str> {
     // `SOCK_PACKET` (libc deprecates the constant; the kernel still accepts the type).
     const SOCK_PACKET: i32 = 10;
     let kind = ty & 0xf;
     match family {
         libc::AF_UNIX | libc::AF_NETLINK => None,
+        // SCTP names its peers in socket options (SCTP_SOCKOPT_CONNECTX) and control
+        // messages (SCTP_DSTADDRV4/V6), not only in connect and sendto.
+        libc::AF_INET | libc::AF_INET6 if protocol == libc::IPPROTO_SCTP => {
+            Some("SCTP socket (its peers are named in socket options and control messages)")
+        }
         libc::AF_INET | libc::AF_INET6 if kind == libc::SOCK_RAW => Some("raw IP socket"),
         libc::AF_INET | libc::AF_INET6 if kind == SOCK_PACKET => {
             Some("packet socket (SOCK_PACKET)")
@@ -254,16 +259,22 @@ mod tests {
 
     #[test]
     fn sockets_that_bypass_addressing() {
-        assert!(socket_bypass(libc::AF_PACKET, libc::SOCK_RAW).is_some());
-        assert!(socket_bypass(libc::AF_PACKET, libc::SOCK_DGRAM).is_some());
-        assert!(socket_bypass(libc::AF_INET, libc::SOCK_RAW | libc::SOCK_CLOEXEC).is_some());
-        assert!(socket_bypass(libc::AF_INET6, libc::SOCK_RAW).is_some());
-        assert!(socket_bypass(libc::AF_INET, 10).is_some());
-        assert!(socket_bypass(libc::AF_VSOCK, libc::SOCK_STREAM).is_some());
-        assert!(socket_bypass(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_NONBLOCK).is_none());
-        assert!(socket_bypass(libc::AF_INET6, libc::SOCK_STREAM).is_none());
-        assert!(socket_bypass(libc::AF_UNIX, libc::SOCK_RAW).is_none());
-        assert!(socket_bypass(libc::AF_NETLINK, libc::SOCK_RAW).is_none());
+        assert!(socket_bypass(libc::AF_PACKET, libc::SOCK_RAW, 0).is_some());
+        assert!(socket_bypass(libc::AF_PACKET, libc::SOCK_DGRAM, 0).is_some());
+        assert!(socket_bypass(libc::AF_INET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0).is_some());
+        assert!(socket_bypass(libc::AF_INET6, libc::SOCK_RAW, 0).is_some());
+        assert!(socket_bypass(libc::AF_INET, 10, 0).is_some());
+        assert!(socket_bypass(libc::AF_VSOCK, libc::SOCK_STREAM, 0).is_some());
+        assert!(socket_bypass(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_NONBLOCK, 0).is_none());
+        assert!(socket_bypass(libc::AF_INET6, libc::SOCK_STREAM, 0).is_none());
+        assert!(socket_bypass(libc::AF_UNIX, libc::SOCK_RAW, 0).is_none());
+        assert!(socket_bypass(libc::AF_NETLINK, libc::SOCK_RAW, 0).is_none());
+        for fam in [libc::AF_INET, libc::AF_INET6] {
+            for ty in [libc::SOCK_STREAM, libc::SOCK_SEQPACKET] {
+                assert!(socket_bypass(fam, ty, libc::IPPROTO_SCTP).is_some());
+            }
+            assert!(socket_bypass(fam, libc::SOCK_STREAM, libc::IPPROTO_TCP).is_none());
+        }
     }
 
     #[test]

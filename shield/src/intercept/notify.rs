@@ -25,8 +25,8 @@
 use super::arch::nr;
 use super::decide::{Access, Verdict, PATH_MAX};
 use super::resolve::{
-    self, decide_resolved, existing_passage, follows, moved_access, refuse_unresolved,
-    unclassified_event, unix_path, Caller, Resolved, Walk,
+    self, decide_resolved, existing_passage, follows, moved_access, other_view_event,
+    refuse_unresolved, unclassified_event, unix_path, Caller, Resolved, Walk,
 };
 use super::shared::{
     check_exec, check_path_arg, classify_arg, decide_other_process, decide_sockaddr, decide_socket,
@@ -394,6 +394,7 @@ pub(crate) fn prepare_shield_thread() {
 pub(crate) fn supervise(listener: i32) {
     // SYNC_WAKE_UP (6.6+) was turned on by the install's probe (probe::probe_listener).
     let own_pid = std::process::id();
+    OWN_VIEW.get_or_init(|| view_of(0));
     loop {
         let mut n = Notif {
             id: 0,
@@ -622,6 +623,19 @@ fn handle(st: &InterceptState, listener: i32, n: &Notif) -> Answer {
     let pid = n.pid as i64;
     let a = n.args;
     let nr = n.nr as i64;
+    if n.arch != super::arch::AUDIT_ARCH {
+        // Only sent here in alert-only mode (otherwise the filter kills it): it runs, and is
+        // reported. Its number and arguments are not native ones: nothing is decoded.
+        super::shared::report_foreign_abi(st);
+        return Answer::Continue;
+    }
+    if takes_paths(nr) && !same_view(pid) {
+        let exec = nr == nr::EXECVE || nr == nr::EXECVEAT;
+        return match other_view_event(st, nr, exec) {
+            Verdict::Block => Answer::Errno(libc::EACCES),
+            _ => Answer::Continue,
+        };
+    }
     match nr {
         nr::OPENAT => open(st, listener, n, a[0] as i32 as i64, a[1], a[2], a[3], None),
         #[cfg(target_arch = "x86_64")]
@@ -663,7 +677,7 @@ fn handle(st: &InterceptState, listener: i32, n: &Notif) -> Answer {
         nr::RECVFROM => recvfrom(listener, n),
         nr::SOCKET => {
             // Decided on register values alone: continuing is exact.
-            if decide_socket(st, nr, a[0] as i32, a[1] as i32) {
+            if decide_socket(st, nr, a[0] as i32, a[1] as i32, a[2] as i32) {
                 Answer::Errno(libc::EPERM)
             } else {
                 Answer::Continue
@@ -680,6 +694,13 @@ fn handle(st: &InterceptState, listener: i32, n: &Notif) -> Answer {
             }
         }
         nr::PIDFD_GETFD => pidfd_getfd(st, listener, n),
+        nr::PTRACE => {
+            // Only sent here in alert-only mode: it runs, and tracing another process is
+            // reported under read_handler (the tracer reads its memory).
+            let own = super::shared::tgid_of(pid).unwrap_or(pid);
+            decide_other_process(st, nr, own, a[1] as i32 as i64, None);
+            Answer::Continue
+        }
         nr::IO_URING_SETUP => {
             // Only sent here in alert mode: it runs, and is reported.
             super::shared::report_io_uring(st, nr);
@@ -702,6 +723,76 @@ fn handle(st: &InterceptState, listener: i32, n: &Notif) -> Answer {
             }
             None => Answer::Continue,
         },
+    }
+}
+
+/// Whether the supervisor resolves `nr`'s path or directory-fd arguments.
+fn takes_paths(nr: i64) -> bool {
+    super::arch::groups::OPEN.contains(&nr)
+        || nr == nr::EXECVE
+        || nr == nr::EXECVEAT
+        || nr == nr::BIND
+        || path_table(nr).is_some()
+}
+
+/// A mount namespace and a root directory, as (device, inode) pairs.
+type View = [(u64, u64); 2];
+
+/// The supervisor's own view, taken when it starts.
+static OWN_VIEW: std::sync::OnceLock<Option<View>> = std::sync::OnceLock::new();
+
+/// The mount namespace and root directory of thread `tid` (0: the calling thread), or `None`
+/// if they cannot be read (the thread is gone, or /proc is not mounted).
+fn view_of(tid: i64) -> Option<View> {
+    let mut out = [(0u64, 0u64); 2];
+    for (i, what) in [&b"ns/mnt"[..], b"root"].iter().enumerate() {
+        let mut p = [0u8; 64];
+        let what: &[u8] = if tid == 0 {
+            // The supervisor's own thread (it has its own file-system context).
+            if i == 0 {
+                b"thread-self/ns/mnt"
+            } else {
+                b"thread-self/root"
+            }
+        } else {
+            what
+        };
+        if tid == 0 {
+            p[..6].copy_from_slice(b"/proc/");
+            p[6..6 + what.len()].copy_from_slice(what);
+        } else {
+            proc_path(tid, what, &mut p)?;
+        }
+        // A kernel `struct stat` (144 bytes on x86_64, 128 on aarch64): st_dev and st_ino
+        // are its first two 64-bit words on both.
+        let mut sb = [0u64; 32];
+        let r = syscall(
+            libc::SYS_newfstatat,
+            [
+                AT_FDCWD as u64,
+                p.as_ptr() as u64,
+                sb.as_mut_ptr() as u64,
+                0,
+                0,
+                0,
+            ],
+        );
+        if r < 0 {
+            return None;
+        }
+        out[i] = (sb[0], sb[1]);
+    }
+    Some(out)
+}
+
+/// Whether thread `tid` sees the file system as the supervisor does (same mount namespace,
+/// same root directory). Unknown counts as the same: a thread whose /proc entry is gone has
+/// no call left to answer.
+fn same_view(tid: i64) -> bool {
+    let own = *OWN_VIEW.get_or_init(|| view_of(0));
+    match (own, view_of(tid)) {
+        (Some(own), Some(theirs)) => own == theirs,
+        _ => true,
     }
 }
 
@@ -845,7 +936,8 @@ fn open(
         Ok(c) => c,
         Err(e) => return Answer::Errno(-e as i32),
     };
-    if !valid(listener, n.id) {
+    if !valid(listener, n.id) || copy.bytes().is_empty() {
+        // An empty path: the open family has no AT_EMPTY_PATH, the kernel answers ENOENT.
         return Answer::Errno(libc::ENOENT);
     }
     let access = open_access(flags);

@@ -678,6 +678,30 @@ pub(crate) fn unclassified_event(st: &InterceptState, nr: i64) -> Verdict {
     v
 }
 
+/// A path-taking call from a caller whose mount namespace or root directory is not the
+/// supervisor's: its paths name other objects than the ones the shield would resolve, so it is
+/// not decided on them. An event, and the verdict (`Block`: the caller gets `EACCES`; alert
+/// mode lets it run as with no shield). `exec`: decided by `create_child_process`.
+pub(crate) fn other_view_event(st: &InterceptState, nr: i64, exec: bool) -> Verdict {
+    let (policy, v) = if exec {
+        let v = match st.decider.mode(super::decide::ModeSlot::Child) {
+            crate::policy::Mode::Block => Verdict::Block,
+            crate::policy::Mode::Alert => Verdict::Alert,
+            crate::policy::Mode::Allow => Verdict::Allow,
+        };
+        (PolicyKind::CreateChildProcess, v)
+    } else {
+        unclassified_verdict(st)
+    };
+    if v != Verdict::Allow {
+        let mut rec = Record::new(policy, v == Verdict::Block, RecordKind::Path, nr);
+        rec.access = Access::ReadWrite.code();
+        rec.set_text(b"(a caller in another mount namespace or root directory)");
+        push(rec);
+    }
+    v
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -831,8 +831,14 @@ pub(crate) fn decide_socket_other(st: &InterceptState, nr: i64, what: &[u8]) -> 
 
 /// Decide `socket(family, type, ..)`: raw and packet sockets (and unknown families) bypass
 /// addressing. Returns true if blocked.
-pub(crate) fn decide_socket(st: &InterceptState, nr: i64, family: i32, ty: i32) -> bool {
-    match super::netcheck::socket_bypass(family, ty) {
+pub(crate) fn decide_socket(
+    st: &InterceptState,
+    nr: i64,
+    family: i32,
+    ty: i32,
+    protocol: i32,
+) -> bool {
+    match super::netcheck::socket_bypass(family, ty, protocol) {
         Some(why) => decide_socket_other(st, nr, why.as_bytes()),
         None => false,
     }
@@ -944,6 +950,29 @@ fn proc_number(pid: i64, what: &[u8], field: &[u8]) -> Option<i64> {
         }
     }
     seen.then_some(v)
+}
+
+/// A call through the 32-bit ABI (`int 0x80`), let through in alert-only mode: reported once
+/// per call under the first alerting policy. Its number is not a native one, so the event
+/// names no syscall (`unknown`).
+pub(crate) fn report_foreign_abi(st: &InterceptState) {
+    use crate::intercept::decide::ModeSlot;
+    use crate::policy::Mode;
+    let policy = [
+        (ModeSlot::ReadHandler, PolicyKind::ReadHandler),
+        (ModeSlot::TmpRead, PolicyKind::ReadWriteTmp),
+        (ModeSlot::TmpWrite, PolicyKind::ReadWriteTmp),
+        (ModeSlot::Outbound, PolicyKind::OutboundConnectivity),
+        (ModeSlot::Child, PolicyKind::CreateChildProcess),
+    ]
+    .iter()
+    .find(|(slot, _)| st.decider.mode(*slot) == Mode::Alert)
+    .map(|&(_, p)| p);
+    if let Some(p) = policy {
+        let mut rec = Record::new(p, false, RecordKind::Bypass, -1);
+        rec.set_text(b"a syscall through the 32-bit ABI (int 0x80): not decided by the shield");
+        push(rec);
+    }
 }
 
 /// Report an io_uring instance (alert mode only: its operations bypass seccomp, so the

@@ -23,6 +23,11 @@ fn when(nr: i64, conditions: Vec<Condition>, then: Ret, otherwise: Ret) -> Sysca
     }
 }
 
+/// `UFFD_USER_MODE_ONLY`: the userfaultfd handles only faults taken in user mode.
+const UFFD_USER_MODE_ONLY: u64 = 1;
+/// `USERFAULTFD_IOC_NEW` (`_IO(0xAA, 0x00)`), the ioctl of `/dev/userfaultfd`.
+const USERFAULTFD_IOC_NEW: i32 = 0xAA00;
+
 /// `prctl(PR_SET_SYSCALL_USER_DISPATCH, ...)`.
 const PR_SET_SYSCALL_USER_DISPATCH: u64 = 59;
 
@@ -73,6 +78,12 @@ pub(crate) struct Needs {
     pub(crate) paths_write: bool,
     pub(crate) exec: bool,
     pub(crate) fork_in_kernel: bool,
+    /// No policy blocks and none can be tightened: what the filter would otherwise refuse in
+    /// the kernel for every policy at once (`ptrace`, the 32-bit ABI) runs as with no
+    /// shield, and is reported when [`alert_only`](Self::alert_only).
+    pub(crate) permissive: bool,
+    /// [`permissive`](Self::permissive), and a policy alerts.
+    pub(crate) alert_only: bool,
 }
 
 pub(crate) fn needs(p: &Policy) -> Needs {
@@ -96,6 +107,10 @@ pub(crate) fn needs(p: &Policy) -> Needs {
         paths_write: on(m.tmp_write()) || wipe,
         exec: on(m.child()),
         fork_in_kernel: m.child() == Mode::Block && p.exec_allow().is_empty(),
+        permissive: never_blocks && m.child() != Mode::Block,
+        alert_only: never_blocks
+            && m.child() != Mode::Block
+            && (bypassable.contains(&Mode::Alert) || m.child() == Mode::Alert),
     }
 }
 
@@ -140,7 +155,16 @@ fn filter_spec(
         ),
         plan(nr::IO_URING_ENTER, io_uring),
         plan(nr::IO_URING_REGISTER, io_uring),
-        plan(nr::PTRACE, eperm),
+        // A tracer reads and steers other processes (read_handler, and through its tracees
+        // every policy): refused, except in alert-only mode, where it runs and is reported.
+        plan(
+            nr::PTRACE,
+            match (n.alert_only, n.permissive) {
+                (true, _) => intercept,
+                (false, true) => Ret::Allow,
+                _ => eperm,
+            },
+        ),
         // Writing another process's memory: decided by the interceptor (read_handler), which
         // also lets the shield's own trampoline write its callers' results back.
         plan(nr::PROCESS_VM_WRITEV, intercept),
@@ -156,6 +180,42 @@ fn filter_spec(
             Ret::Allow,
         ),
     ];
+    if intercept == Ret::Notify {
+        // A userfaultfd that handles faults the kernel takes on a caller's memory can stall
+        // the supervisor's copy of a pointer argument (process_vm_readv) for ever, and with
+        // it every notified call of every thread. Only user-mode-only instances (Linux 5.11+:
+        // the kernel's own faults on them fail with EFAULT) are allowed; the rest get EPERM,
+        // as from a kernel with `vm.unprivileged_userfaultfd = 0`.
+        let not_user_only = Condition {
+            arg: 0,
+            cmp: ArgCmp::MaskedEq {
+                mask: UFFD_USER_MODE_ONLY,
+                value: 0,
+            },
+        };
+        s.push(when(
+            nr::USERFAULTFD,
+            vec![not_user_only],
+            eperm,
+            Ret::Allow,
+        ));
+        // The same through /dev/userfaultfd (Linux 6.1+): ioctl(USERFAULTFD_IOC_NEW, flags).
+        s.push(when(
+            nr::IOCTL,
+            vec![
+                int_eq(1, USERFAULTFD_IOC_NEW),
+                Condition {
+                    arg: 2,
+                    cmp: ArgCmp::MaskedEq {
+                        mask: UFFD_USER_MODE_ONLY,
+                        value: 0,
+                    },
+                },
+            ],
+            eperm,
+            Ret::Allow,
+        ));
+    }
     if n.other_procs {
         // Other processes' memory and descriptors (a Lambda extension, the runtime).
         s.push(plan(nr::PROCESS_VM_READV, intercept));
@@ -256,6 +316,40 @@ fn filter_spec(
         s.push(plan(nr::EXECVE, intercept));
         s.push(plan(nr::EXECVEAT, intercept));
     }
+    if n.paths_open && !n.permissive {
+        // A thread or child in another mount namespace (or user namespace, which brings one)
+        // sees other objects behind the same paths than the shield resolves: refused with
+        // EPERM while a policy blocks. (It needs CAP_SYS_ADMIN or user namespaces, which
+        // Lambda refuses; clone3 cannot be checked here, see the README's limits, and the
+        // notify supervisor refuses path calls from callers whose view differs.)
+        let new_ns = (libc::CLONE_NEWNS | libc::CLONE_NEWUSER) as u64;
+        let any_ns = Condition {
+            arg: 0,
+            cmp: ArgCmp::MaskedNe {
+                mask: new_ns,
+                value: 0,
+            },
+        };
+        s.push(when(nr::UNSHARE, vec![any_ns], eperm, Ret::Allow));
+        let mut setns = plan(nr::SETNS, Ret::Allow);
+        setns.branches = vec![
+            (vec![int_eq(1, 0)], eperm),
+            (
+                vec![Condition {
+                    arg: 1,
+                    cmp: ArgCmp::MaskedNe {
+                        mask: new_ns,
+                        value: 0,
+                    },
+                }],
+                eperm,
+            ),
+        ];
+        s.push(setns);
+        if !n.fork_in_kernel {
+            s.push(when(nr::CLONE, vec![any_ns], eperm, Ret::Allow));
+        }
+    }
     if n.fork_in_kernel {
         // Never TRAP here: glibc blocks every signal around clone (posix_spawn), and a trap
         // with SIGSYS blocked kills the process. USER_NOTIF needs no signal.
@@ -280,6 +374,16 @@ fn filter_spec(
     }
     FilterSpec {
         arch: arch::AUDIT_ARCH,
+        // The 32-bit ABI (`int 0x80`): its numbers and arguments are not the native ones, so
+        // nothing above applies to it and it is killed. In alert-only mode it runs as with no
+        // shield: the supervisor reports it and continues it. The trap interceptor cannot
+        // continue a call, so there it runs unreported (alert-only mode normally uses notify:
+        // children may run).
+        foreign_arch: match (n.alert_only, n.permissive, intercept) {
+            (true, _, Ret::Notify) => Ret::Notify,
+            (_, true, _) => Ret::Allow,
+            _ => Ret::KillProcess,
+        },
         syscalls: s,
         exempt_ip: Some(trampoline_ip),
         exempt_actions: vec![Ret::Trap, Ret::Notify],
@@ -314,6 +418,10 @@ fn socket_plan(intercept: Ret) -> SyscallPlan {
         (vec![int_eq(0, libc::AF_NETLINK)], Ret::Allow),
     ];
     for fam in [libc::AF_INET, libc::AF_INET6] {
+        branches.push((
+            vec![int_eq(0, fam), int_eq(2, libc::IPPROTO_SCTP)],
+            intercept,
+        ));
         branches.push((vec![int_eq(0, fam), kind(libc::SOCK_RAW)], intercept));
         branches.push((vec![int_eq(0, fam), kind(10 /* SOCK_PACKET */)], intercept));
         branches.push((vec![int_eq(0, fam)], Ret::Allow));

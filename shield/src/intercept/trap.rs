@@ -81,7 +81,7 @@ pub(crate) fn handle(st: &InterceptState, nr: i64, a: [u64; 6]) -> i64 {
         nr::RECVFROM => recvfrom(st, nr, a),
         nr::RECVMSG => recvmsg(st, nr, a),
         nr::SOCKET => {
-            if decide_socket(st, nr, a[0] as i32, a[1] as i32) {
+            if decide_socket(st, nr, a[0] as i32, a[1] as i32, a[2] as i32) {
                 return -EPERM;
             }
             syscall(nr, a)
@@ -95,6 +95,13 @@ pub(crate) fn handle(st: &InterceptState, nr: i64, a: [u64; 6]) -> i64 {
             syscall(nr, a)
         }
         nr::PIDFD_GETFD => pidfd_getfd(st, nr, a),
+        nr::PTRACE => {
+            // Only sent here in alert-only mode: it runs, and tracing another process is
+            // reported under read_handler (the tracer reads its memory).
+            let own = syscall(libc::SYS_getpid, [0; 6]);
+            decide_other_process(st, nr, own, a[1] as i32 as i64, None);
+            syscall(nr, a)
+        }
         nr::IO_URING_SETUP => {
             // Only sent here in alert mode: it runs, and is reported.
             report_io_uring(st, nr);
@@ -238,6 +245,11 @@ fn open_like(
         Ok(c) => c,
         Err(e) => return e,
     };
+    if copy.bytes().is_empty() {
+        // The open family has no AT_EMPTY_PATH: the kernel answers ENOENT. (Resolving it
+        // would name the directory fd or the cwd itself.)
+        return -(libc::ENOENT as i64);
+    }
     let access = open_access(flags);
     let mode = if flags as i32 & (libc::O_CREAT | libc::O_TMPFILE) != 0 {
         mode

@@ -21,7 +21,7 @@ impl TryFrom<&FilterSpec> for Filter {
         asm.load(off::ARCH);
         let arch_ok = asm.label();
         asm.cond(op::JEQ_K, spec.arch, Target::L(arch_ok), Target::Next);
-        asm.ret(ret::KILL_PROCESS);
+        asm.ret(spec.foreign_arch.to_ret());
         asm.bind(arch_ok);
         // (2) number, and the x32 ABI.
         asm.load(off::NR);

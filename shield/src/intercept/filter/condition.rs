@@ -118,9 +118,14 @@ pub struct SyscallPlan {
 /// Everything the filter decides, as data. Compile it with `Filter::try_from(&spec)`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FilterSpec {
-    /// The only `AUDIT_ARCH_*` allowed (normally [`crate::intercept::arch::AUDIT_ARCH`]); calls
-    /// through any other ABI kill the process.
+    /// The native `AUDIT_ARCH_*` (normally [`crate::intercept::arch::AUDIT_ARCH`]); calls
+    /// through any other ABI (x86_64's `int 0x80`) get [`foreign_arch`](Self::foreign_arch).
     pub arch: u32,
+    /// What a call through another ABI gets: normally [`ReturnAction::KillProcess`] (its numbers
+    /// and arguments are not the native ones, so nothing else in the filter applies to it);
+    /// the shield's alert-only filters send it to the interceptor instead, which reports it
+    /// and lets it run.
+    pub foreign_arch: ReturnAction,
     /// The handled syscalls; each number at most once.
     pub syscalls: Vec<SyscallPlan>,
     /// Calls whose instruction pointer equals this address (the shield's trampoline)
@@ -138,7 +143,7 @@ impl FilterSpec {
     /// from the spec. Tests compare [`Filter::run`](super::Filter::run) against it.
     pub fn evaluate(&self, d: &SeccompData) -> u32 {
         if d.arch != self.arch {
-            return ret::KILL_PROCESS;
+            return self.foreign_arch.to_ret();
         }
         let nr = d.nr as u32;
         if self.arch == AUDIT_ARCH_X86_64 && nr >= X32_SYSCALL_BIT {
@@ -177,6 +182,7 @@ pub(super) fn validate(spec: &FilterSpec) -> Result<(), FilterError> {
         _ => Ok(()),
     };
     check_action(spec.otherwise)?;
+    check_action(spec.foreign_arch)?;
     for p in &spec.syscalls {
         if !(0..max_nr).contains(&p.nr) {
             return Err(FilterError::SyscallOutOfRange { nr: p.nr });

@@ -24,6 +24,7 @@ fn plan(
 fn spec(arch: u32, syscalls: Vec<SyscallPlan>) -> FilterSpec {
     FilterSpec {
         arch,
+        foreign_arch: ReturnAction::KillProcess,
         syscalls,
         exempt_ip: Some(TRAMP),
         exempt_actions: vec![ReturnAction::Trap, ReturnAction::Notify],
@@ -102,6 +103,29 @@ fn wrong_arch_is_killed_before_anything_else() {
         assert_eq!(f.run(&d), ret::KILL_PROCESS, "arch {arch:#x}");
     }
     assert_eq!(f.insns()[0], Insn::new(op::LD_W_ABS, 0, 0, off::ARCH));
+}
+
+#[test]
+fn foreign_arch_gets_its_own_action() {
+    for (action, want) in [
+        (ReturnAction::Notify, ret::USER_NOTIF),
+        (ReturnAction::Allow, ret::ALLOW),
+        (ReturnAction::Errno(libc::ENOSYS as u16), ENOSYS),
+    ] {
+        let s = FilterSpec {
+            foreign_arch: action,
+            ..shield_like(X86)
+        };
+        let f = compile(&s);
+        let d = SeccompData {
+            arch: 0x4000_0003, // i386
+            ..data(5, [0; 6])
+        };
+        assert_eq!(f.run(&d), want);
+        assert_eq!(s.evaluate(&d), want);
+        // The native ABI is unaffected.
+        assert_eq!(f.run(&data(257, [0; 6])), ret::TRAP);
+    }
 }
 
 #[test]
@@ -699,6 +723,7 @@ fn arb_spec() -> impl Strategy<Value = FilterSpec> {
         .prop_map(
             |(nrs, bodies, exempt_ip, exempt_actions, otherwise, x86)| FilterSpec {
                 arch: if x86 { X86 } else { AUDIT_ARCH_AARCH64 },
+                foreign_arch: ReturnAction::KillProcess,
                 syscalls: nrs
                     .into_iter()
                     .zip(bodies)

@@ -1824,3 +1824,48 @@ fn r3_mount_ns(i: InterceptorChoice) {
     }
 }
 both!(r3_other_mount_namespace, super::r3_mount_ns);
+
+/// The first occurrence of a violation is written to stdout before the call returns. A stdout
+/// that does not drain (a pipe nobody reads, full) must not stall anyone but, at most, the
+/// violating caller: under notify the supervisor writes those lines for every thread.
+fn r3_stdout_full(i: InterceptorChoice) {
+    let d = Dirs::new();
+    let _s = shield(i, &d, |b| b);
+    let mut p = [0i32; 2];
+    // SAFETY: fd 1 saved, to be restored for the runner.
+    let saved = unsafe { libc::dup(1) };
+    // SAFETY: a pipe made stdout; a second, non-blocking open file description of its write
+    // end fills it (O_NONBLOCK on fd 1's own description would change what the shield sees).
+    unsafe {
+        assert_eq!(libc::pipe(p.as_mut_ptr()), 0);
+        let filler = libc::open(
+            c(format!("/proc/self/fd/{}", p[1])).as_ptr(),
+            libc::O_WRONLY | libc::O_NONBLOCK,
+        );
+        assert!(filler >= 0);
+        libc::dup2(p[1], 1);
+        let chunk = [b'x'; 4096];
+        while libc::write(filler, chunk.as_ptr().cast(), chunk.len()) > 0 {}
+        while libc::write(filler, chunk.as_ptr().cast(), 1) > 0 {}
+    }
+    // A violation on another thread: its first-occurrence line cannot be written.
+    let task = d.task.clone();
+    let violator = std::thread::spawn(move || open(task.join("bootstrap"), libc::O_RDONLY));
+    // Everyone else goes on (under notify this needs the supervisor).
+    for _ in 0..50 {
+        let fd = open(d.t("cache/public"), libc::O_RDONLY).expect("allowed open");
+        assert_eq!(read_fd(fd), b"public");
+    }
+    // Drain stdout so that the violator (which may wait for its line) finishes.
+    let mut buf = vec![0u8; 1 << 20];
+    // SAFETY: reading our pipe into our buffer.
+    unsafe {
+        libc::fcntl(p[0], libc::F_SETFL, libc::O_NONBLOCK);
+        while libc::read(p[0], buf.as_mut_ptr().cast(), buf.len()) > 0 {}
+    }
+    let r = violator.join().unwrap();
+    // SAFETY: stdout back for the runner.
+    unsafe { libc::dup2(saved, 1) };
+    assert_eq!(r, Err(libc::EACCES));
+}
+both!(r3_stdout_that_does_not_drain, super::r3_stdout_full);

@@ -18,7 +18,7 @@ use super::record::{Record, RecordKind};
 use crate::policy::path::Access;
 use crate::policy::PolicyKind;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 /// Distinct violations remembered.
@@ -28,10 +28,61 @@ static ENABLED: AtomicBool = AtomicBool::new(false);
 static FUNCTION_NAME: OnceLock<Box<str>> = OnceLock::new();
 static SEEN: [AtomicU64; SLOTS] = [const { AtomicU64::new(0) }; SLOTS];
 
+/// Where early lines go: stdout, or a non-blocking open file description of the same pipe.
+static OUT_FD: AtomicI32 = AtomicI32::new(1);
+/// Stdout is a socket: early lines are sent with `MSG_DONTWAIT`.
+static OUT_SOCKET: AtomicBool = AtomicBool::new(false);
+
 /// Turn early lines on (the `json` sink is configured), naming the function in them.
 pub(crate) fn enable(function_name: &str) {
     let _ = FUNCTION_NAME.set(function_name.into());
+    pick_output();
     ENABLED.store(true, Ordering::Release);
+}
+
+/// Early lines must never wait for a stdout that does not drain (a full pipe nobody reads):
+/// under notify the supervisor writes them for every thread, and a blocked write would stall
+/// every notified call. A pipe or FIFO gets a private non-blocking open file description
+/// (`/proc/self/fd/1` reopened with `O_NONBLOCK`, so the function's own description keeps its
+/// flags); a socket is written with `MSG_DONTWAIT`. A line that cannot be written at once is
+/// not early: it reaches stdout at the next flush, from the reporter thread.
+fn pick_output() {
+    // A kernel `struct stat`: st_mode at byte 24 on x86_64, 16 on aarch64.
+    #[cfg(target_arch = "x86_64")]
+    const MODE_AT: usize = 24;
+    #[cfg(target_arch = "aarch64")]
+    const MODE_AT: usize = 16;
+    let mut sb = [0u8; 256];
+    if crate::sys::syscall(libc::SYS_fstat, [1, sb.as_mut_ptr() as u64, 0, 0, 0, 0]) < 0 {
+        return;
+    }
+    let mode = u32::from_ne_bytes([
+        sb[MODE_AT],
+        sb[MODE_AT + 1],
+        sb[MODE_AT + 2],
+        sb[MODE_AT + 3],
+    ]);
+    match mode & libc::S_IFMT {
+        libc::S_IFIFO => {
+            let path = b"/proc/self/fd/1\0";
+            let fd = crate::sys::syscall(
+                libc::SYS_openat,
+                [
+                    libc::AT_FDCWD as i64 as u64,
+                    path.as_ptr() as u64,
+                    (libc::O_WRONLY | libc::O_NONBLOCK | libc::O_CLOEXEC) as u64,
+                    0,
+                    0,
+                    0,
+                ],
+            );
+            if fd >= 0 {
+                OUT_FD.store(fd as i32, Ordering::Release);
+            }
+        }
+        libc::S_IFSOCK => OUT_SOCKET.store(true, Ordering::Release),
+        _ => {}
+    }
 }
 
 /// If `rec` is the first occurrence of its violation, write its line to stdout now and mark
@@ -55,13 +106,21 @@ pub(crate) fn first_occurrence(rec: &mut Record) {
         if at >= line.n {
             break;
         }
+        let (nr, flags) = if OUT_SOCKET.load(Ordering::Acquire) {
+            (
+                libc::SYS_sendto,
+                (libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) as u64,
+            )
+        } else {
+            (libc::SYS_write, 0)
+        };
         let r = crate::sys::syscall(
-            libc::SYS_write,
+            nr,
             [
-                1,
+                OUT_FD.load(Ordering::Acquire) as u64,
                 line.buf[at..].as_ptr() as u64,
                 (line.n - at) as u64,
-                0,
+                flags,
                 0,
                 0,
             ],

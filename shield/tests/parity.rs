@@ -1141,9 +1141,12 @@ fn figure(text: &str, key: &str) -> u64 {
 // The corpus.
 // ---------------------------------------------------------------------------------------------
 
-/// Every workload, by name, with how its shielded run gets alert mode, and whether it runs
+/// A workload's test name, body, how its shielded run gets alert mode, and whether it runs
 /// child processes.
-const WORKLOADS: &[(&str, fn(&Ctx) -> i32, How, bool)] = &[
+type Workload = (&'static str, fn(&Ctx) -> i32, How, bool);
+
+/// Every workload.
+const WORKLOADS: &[Workload] = &[
     ("pipelines", w_pipelines, How::Builder, true),
     ("tmp_writes_and_reads", w_tmp, How::Builder, true),
     ("loopback_connections", w_net, How::Builder, true),

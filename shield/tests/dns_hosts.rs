@@ -13,6 +13,8 @@
 //! our resolver: its child makes a private mount namespace (`unshare(CLONE_NEWNS)`, root) and
 //! bind-mounts a temporary `resolv.conf` over `/etc/resolv.conf` before its first lookup.
 #![allow(missing_docs)]
+// The numeric-looking-names case calls getaddrinfo and gethostbyname directly.
+#![allow(unsafe_code)]
 
 use fnshield::{Action, Details, Event, PolicyKind, Shield};
 use fnshield_tests::dns::{DnsRecords, DnsResponder};
@@ -512,4 +514,60 @@ fn answers_only_count_from_a_configured_resolver() {
         return;
     }
     run_child(NAME, Ipv4Addr::LOCALHOST);
+}
+
+// ---- names that look numeric (redteam, issue 13) ----
+
+/// Names glibc's `inet_aton` reads as an address although `getaddrinfo` and `gethostbyname`
+/// look them up as names: an address followed by whitespace and anything (inet_aton stops at
+/// the whitespace; getaddrinfo uses the exact form and sends a query for the whole string).
+const NUMERIC_LOOKING: [&str; 3] = [
+    "127.0.0.1 x.evil.test.internal",
+    "127.0.0.1\tsecret-data.evil.test.internal",
+    "127.1\nmore.evil.test.internal",
+];
+
+fn numeric_looking_body(resolver: Ipv4Addr) {
+    private_resolv_conf(resolver);
+    let l = listeners();
+    let _s = shield(&[resolver], l.port);
+    for name in NUMERIC_LOOKING {
+        let c = std::ffi::CString::new(name).unwrap();
+        let mut res: *mut libc::addrinfo = std::ptr::null_mut();
+        // SAFETY: getaddrinfo with a valid node name, no service, no hints; freed if it
+        // succeeds.
+        let r =
+            unsafe { libc::getaddrinfo(c.as_ptr(), std::ptr::null(), std::ptr::null(), &mut res) };
+        if r == 0 {
+            // SAFETY: the list getaddrinfo returned.
+            unsafe { libc::freeaddrinfo(res) };
+        }
+        assert_ne!(r, 0, "getaddrinfo({name:?}) resolved");
+        // SAFETY: gethostbyname with a valid name; the result is static, not freed.
+        let h = unsafe { gethostbyname(c.as_ptr()) };
+        assert!(h.is_null(), "gethostbyname({name:?}) resolved");
+    }
+    // The resolver is in use: an allowed name is asked.
+    assert!(("api.test.internal", 1).to_socket_addrs().is_ok());
+}
+
+extern "C" {
+    fn gethostbyname(name: *const libc::c_char) -> *mut libc::c_void;
+}
+
+#[test]
+fn numeric_looking_names_send_no_query() {
+    const NAME: &str = "numeric_looking_names_send_no_query";
+    if !LAYER {
+        return;
+    }
+    if in_case(NAME, numeric_looking_body) {
+        return;
+    }
+    let queried = case(NAME, Ipv4Addr::new(127, 0, 0, 157));
+    assert!(
+        !queried.iter().any(|q| q.contains("evil")),
+        "a numeric-looking name reached the resolver: {queried:?}"
+    );
+    assert_queried(&queried, &["api.test.internal"]);
 }

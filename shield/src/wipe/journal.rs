@@ -31,7 +31,8 @@ const SET: usize = 4096;
 /// Probes before the set gives up de-duplicating a path (it is then noted again).
 const PROBES: usize = 16;
 
-/// What [`Journal::take`] returns.
+/// What the shield's journal of allowed tmp writes recorded since it was last taken: the input
+/// of [`TmpWiper::wipe_created`](super::TmpWiper::wipe_created).
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Noted {
     /// Created paths, relative to the root.
@@ -86,11 +87,6 @@ impl Journal {
         use std::os::unix::ffi::OsStrExt;
         let _ = self.root.set(root.as_os_str().as_bytes().into());
         self.armed.store(true, Ordering::Release);
-    }
-
-    /// Whether [`Self::arm`] was called.
-    pub fn is_armed(&self) -> bool {
-        self.armed.load(Ordering::Acquire)
     }
 
     /// Notes that the function (or a child) may have created `path` (absolute; normalised

@@ -6,7 +6,7 @@
 //! extensions share it, and on a developer's machine (`cargo lambda watch`) it holds everyone's
 //! files. So the shield calls [`TmpWiper::wipe_created`], which removes only what the function
 //! and its children created since the shield started: the paths the interceptors noted in the
-//! [`journal`], minus everything recorded in the [`Snapshot`] taken at install (see the
+//! journal (every tmp write they allowed), minus everything recorded in the [`Snapshot`] taken at install (see the
 //! README's "The `/tmp` wipe" for the rule and its limits).
 //!
 //! [`TmpWiper::wipe`] removes all the *contents* of a root directory, except for the sub-paths
@@ -118,7 +118,7 @@
 //! files from directories on file systems that fill it in.
 
 mod config;
-pub mod journal;
+pub(crate) mod journal;
 mod report;
 mod snapshot;
 mod trie;
@@ -197,7 +197,7 @@ impl TmpWiper {
 
     /// Removes what the function and its children created under the root, and nothing else:
     /// the entries named in `noted` (paths relative to the root, from the
-    /// [journal](journal::Journal)), everything inside a directory so named, everything
+    /// journal of the writes the interceptors allowed), everything inside a directory so named, everything
     /// inside a directory in `noted.sweeps`, and, when `noted.lost` is not zero, everything
     /// under the root — in every case except entries whose inode is in `before` (what
     /// existed when the shield started) and the keep-list. Entries not named are not even

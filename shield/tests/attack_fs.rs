@@ -1869,3 +1869,61 @@ fn r3_stdout_full(i: InterceptorChoice) {
     assert_eq!(r, Err(libc::EACCES));
 }
 both!(r3_stdout_that_does_not_drain, super::r3_stdout_full);
+
+/// Through libc's `syscall()`, which the libc layer decides by number as the trap handler does:
+/// an unclassified path call, a packet socket and another process's memory are refused in
+/// block mode under every configuration, including the libc layer alone.
+fn r3_syscall_fn(i: InterceptorChoice) {
+    let d = Dirs::new();
+    let _s = shield3(i, &d, |b| b);
+    let p = c(&d.tmp);
+    let r = sys(
+        libc::SYS_open_tree,
+        [
+            libc::AT_FDCWD as u64,
+            p.as_ptr() as u64,
+            libc::O_CLOEXEC as u64,
+            0,
+            0,
+            0,
+        ],
+    );
+    assert_eq!(
+        r.map(|_| ()),
+        Err(libc::ENOSYS),
+        "syscall(SYS_open_tree) on the tmp root"
+    );
+    let eth_p_all = (libc::ETH_P_ALL as u16).to_be() as u64;
+    let r = sys(
+        libc::SYS_socket,
+        [
+            libc::AF_PACKET as u64,
+            libc::SOCK_RAW as u64,
+            eth_p_all,
+            0,
+            0,
+            0,
+        ],
+    );
+    assert_eq!(
+        r.map(|_| ()),
+        Err(libc::EPERM),
+        "syscall(SYS_socket, AF_PACKET)"
+    );
+    // The parent's memory (a same-uid process: the runtime, an extension).
+    let mut buf = [0u8; 8];
+    let local = [buf.as_mut_ptr() as u64, 8u64];
+    let remote = [&buf as *const _ as u64, 8u64];
+    // SAFETY: getppid takes no arguments.
+    let ppid = unsafe { libc::getppid() } as u64;
+    let r = sys(
+        libc::SYS_process_vm_readv,
+        [ppid, local.as_ptr() as u64, 1, remote.as_ptr() as u64, 1, 0],
+    );
+    assert_eq!(
+        r.map(|_| ()),
+        Err(libc::EPERM),
+        "syscall(SYS_process_vm_readv) of the parent"
+    );
+}
+three!(r3_through_libc_syscall_fn, super::r3_syscall_fn);

@@ -77,9 +77,13 @@ pub(crate) fn routes(n: i64) -> bool {
     match n {
         nr::OPENAT | nr::OPENAT2 | nr::EXECVE | nr::EXECVEAT => true,
         nr::CONNECT | nr::SENDTO | nr::SENDMSG | nr::SENDMMSG => true,
+        // Through `syscall()`: raw and packet sockets, other processes' memory and
+        // descriptors, and path-taking calls the shield does not classify are decided as the
+        // trap handler decides them (where seccomp is refused nothing else would).
+        nr::SOCKET | nr::PROCESS_VM_READV | nr::PROCESS_VM_WRITEV | nr::PIDFD_GETFD => true,
         #[cfg(target_arch = "x86_64")]
         nr::OPEN | nr::CREAT => true,
-        _ => path_table(n).is_some(),
+        _ => path_table(n).is_some() || super::pathcalls::is_unclassified(n),
     }
 }
 

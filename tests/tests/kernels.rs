@@ -429,7 +429,6 @@ extern "C" fn on_usr1(_: libc::c_int) {
 }
 
 #[test]
-#[ignore = "sends a datagram twice about once in three runs: NOTIF_SEND succeeds for a caller that then restarts (issue 12, being fixed)"]
 fn k5_10_signal_storm_replays_no_emulated_connect_or_datagram() {
     under(
         "k5.10",

@@ -187,6 +187,7 @@ syscall_table! {
     IO_URING_REGISTER = libc::SYS_io_uring_register, "io_uring_register";
     RT_SIGACTION = libc::SYS_rt_sigaction, "rt_sigaction";
     RT_SIGPROCMASK = libc::SYS_rt_sigprocmask, "rt_sigprocmask";
+    RT_SIGRETURN = libc::SYS_rt_sigreturn, "rt_sigreturn";
     PTRACE = libc::SYS_ptrace, "ptrace";
     PROCESS_VM_READV = libc::SYS_process_vm_readv, "process_vm_readv";
     PROCESS_VM_WRITEV = libc::SYS_process_vm_writev, "process_vm_writev";

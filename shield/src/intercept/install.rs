@@ -301,6 +301,14 @@ fn arm(
         let r = install(&compiled.filter, base | WAIT_KILLABLE_RECV);
         if r == einval {
             kernel.record("wait_killable_recv", einval);
+            if !compiled.fork_events && compiled.needs.outbound {
+                // The supervisor must see signal returns to tell a restarted emulation from a
+                // new call (see notify::note_sigreturn).
+                let mut spec = notify_filter_spec(policy, sys::trampoline_ip());
+                super::spec::notify_sigreturns(&mut spec);
+                compiled.filter = Filter::try_from(&spec)
+                    .map_err(|e| Armed::Failed(InstallError::Setup(format!("filter: {e}"))))?;
+            }
             let r = install(&compiled.filter, base);
             kernel.record("new_listener", r.min(0));
             kernel.record("tsync_esrch", r.min(0));

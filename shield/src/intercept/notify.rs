@@ -249,14 +249,22 @@ fn take_lost(n: &Notif) -> bool {
 /// notification from the same thread for the same call (same syscall, fd, address and data)
 /// while an earlier one is unanswered or lost its answer *is* the restart: it waits for the
 /// first emulation and gets its result instead of being carried out again.
+///
+/// A successful `SECCOMP_IOCTL_NOTIF_SEND` does not prove that the caller got the answer: a
+/// caller whose wait a signal interrupted, but which has not yet taken the notification off
+/// the kernel's list, lets the answer be sent and then restarts the call anyway. Such a restart
+/// is recognised from the signal frame the caller returns through (see [`note_sigreturn`]),
+/// and it too gets the first result. (A connect restarted unrecognised, where the frame cannot
+/// be read, fails with `EISCONN` or `EALREADY` on the already connected socket: that is taken
+/// as the restart too.)
 struct Flight {
     tid: u32,
     nr: i32,
     fd: u64,
     key: u64,
-    /// `None` while running; then `Some(None)` if the caller got the answer, or
-    /// `Some(Some(result))` if it had been interrupted and the result awaits the restart.
-    state: std::sync::Mutex<Option<Option<i64>>>,
+    /// `None` while running; then `Some((result, sent))`: whether `SECCOMP_IOCTL_NOTIF_SEND`
+    /// accepted the answer (the caller may still have discarded it, see above).
+    state: std::sync::Mutex<Option<(i64, bool)>>,
     done: std::sync::Condvar,
 }
 
@@ -316,46 +324,159 @@ fn deferred_once(
         prior
     };
     let id = n.id;
+    let nr = n.nr as i64;
+    // The caller returns from a signal handler into a restart of this very call.
+    let resumed = RESUMED.with(|r| r.get());
     let mine = flight.clone();
     let spawned = std::thread::Builder::new()
         .name("fnshield-emulate".into())
         .stack_size(256 * 1024)
         .spawn(move || {
             let flight = mine;
-            let earlier = prior.and_then(|p| {
+            let earlier = prior.map(|p| {
                 let mut st = p.state.lock().unwrap_or_else(|e| e.into_inner());
                 while st.is_none() {
                     st = p.done.wait(st).unwrap_or_else(|e| e.into_inner());
                 }
-                // Some(None): the first call was answered, so this one is a new call.
-                st.flatten()
+                st.unwrap_or((0, true))
             });
             let r = match earlier {
-                Some(r) => {
+                // The first answer was lost (not sent, or sent and discarded): this is the
+                // restart, and it gets the first result.
+                Some((r, sent)) if !sent || resumed => {
                     close(sock);
                     r
                 }
-                None => std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
-                    .unwrap_or(-(libc::EPERM as i64)),
+                _ => {
+                    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+                        .unwrap_or(-(libc::EPERM as i64));
+                    match earlier {
+                        Some((first, true))
+                            if nr == nr::CONNECT
+                                && ((first == 0 && r == -(libc::EISCONN as i64))
+                                    || (first == -(libc::EINPROGRESS as i64)
+                                        && r == -(libc::EALREADY as i64))) =>
+                        {
+                            first
+                        }
+                        _ => r,
+                    }
+                }
             };
-            let delivered = answer(listener, id, Answer::Value(r));
-            *flight.state.lock().unwrap_or_else(|e| e.into_inner()) =
-                Some(if delivered { None } else { Some(r) });
+            let sent = answer(listener, id, Answer::Value(r));
+            *flight.state.lock().unwrap_or_else(|e| e.into_inner()) = Some((r, sent));
             flight.done.notify_all();
-            if delivered {
-                let mut all = FLIGHTS.lock().unwrap_or_else(|e| e.into_inner());
-                all.retain(|x| !Arc::ptr_eq(x, &flight));
-            }
         });
     match spawned {
         Ok(_) => Answer::Deferred,
         Err(_) => {
             close(sock);
-            *flight.state.lock().unwrap_or_else(|e| e.into_inner()) = Some(None);
+            *flight.state.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some((-(libc::EAGAIN as i64), true));
             flight.done.notify_all();
             Answer::Errno(libc::EAGAIN)
         }
     }
+}
+
+thread_local! {
+    /// Set by the supervisor while it handles a call that [`note_sigreturn`] saw the kernel
+    /// about to restart.
+    static RESUMED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// A thread that returns from a signal handler into the restart of a syscall: the syscall
+/// number and the address after its instruction (the notification's instruction pointer).
+struct Resuming {
+    tid: u32,
+    nr: i64,
+    ip: u64,
+}
+
+/// Bounded: marks of threads that never made their next notified call are dropped, oldest first.
+static RESUMING: std::sync::Mutex<Vec<Resuming>> = std::sync::Mutex::new(Vec::new());
+
+/// `rt_sigreturn` from thread `n.pid`, notified only where the listener lacks
+/// `SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV` (see `spec::notify_sigreturns`); always continued.
+/// The signal frame it returns through holds the registers the kernel restores. When the
+/// handler interrupted a syscall that the kernel restarts (`SA_RESTART`), the kernel rewound
+/// the saved instruction pointer onto the `syscall` instruction and put the syscall number back
+/// in `rax`; `rcx` still holds the address after the instruction (the `syscall` instruction set
+/// it), which code interrupted anywhere else does not show. The thread's next notification with
+/// that number and address is the restart ([`RESUMED`]). x86_64 only: elsewhere nothing is
+/// noted, and only the connect fallback of [`Flight`] applies.
+fn note_sigreturn(n: &Notif) {
+    let Some((nr, ip)) = restart_in_frame(n.pid as i64) else {
+        return;
+    };
+    let mut all = RESUMING.lock().unwrap_or_else(|e| e.into_inner());
+    all.retain(|r| r.tid != n.pid);
+    if all.len() >= 64 {
+        all.remove(0);
+    }
+    all.push(Resuming { tid: n.pid, nr, ip });
+}
+
+/// Whether `n` is the restart [`note_sigreturn`] saw coming (and forget the thread's mark).
+fn take_resuming(n: &Notif) -> bool {
+    let mut all = RESUMING.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(i) = all.iter().position(|r| r.tid == n.pid) else {
+        return false;
+    };
+    let r = all.remove(i);
+    r.nr == n.nr as i64 && r.ip == n.ip
+}
+
+/// The syscall number and the address after its instruction, if thread `tid` (blocked in
+/// `rt_sigreturn`) returns into the restart of a syscall.
+#[cfg(target_arch = "x86_64")]
+fn restart_in_frame(tid: i64) -> Option<(i64, u64)> {
+    // `/proc/<tid>/syscall`: "nr arg1 … arg6 sp pc" while the thread is in a syscall.
+    let mut p = [0u8; 64];
+    proc_path(tid, b"syscall", &mut p)?;
+    let fd = open_path(&p, libc::O_RDONLY);
+    if fd < 0 {
+        return None;
+    }
+    let mut buf = [0u8; 256];
+    let r = syscall(
+        nr::READ,
+        [
+            fd as u64,
+            buf.as_mut_ptr() as u64,
+            buf.len() as u64,
+            0,
+            0,
+            0,
+        ],
+    );
+    close(fd);
+    let text = &buf[..r.max(0) as usize];
+    let mut fields = text
+        .split(|&b| b == b' ' || b == b'\n')
+        .filter(|f| !f.is_empty());
+    if fields.next()? != b"15" {
+        return None;
+    }
+    let sp = fields.nth(6)?;
+    let sp = sp.strip_prefix(b"0x")?.iter().try_fold(0u64, |v, &b| {
+        let d = (b as char).to_digit(16)?;
+        v.checked_mul(16)?.checked_add(u64::from(d))
+    })?;
+    // The handler's `ret` popped the frame's return address: `sp` is the `ucontext`, whose
+    // `uc_mcontext` (r8 … r15, rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip) starts at 40.
+    let mut regs = [0u8; 17 * 8];
+    if read_mem_of(tid, sp.checked_add(40)?, &mut regs) != regs.len() {
+        return None;
+    }
+    let reg = |i: usize| u64::from_ne_bytes(regs[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]));
+    let (rax, rcx, rip) = (reg(13), reg(14), reg(16));
+    (rip.checked_add(2)? == rcx).then_some((rax as i64, rcx))
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn restart_in_frame(_tid: i64) -> Option<(i64, u64)> {
+    None
 }
 
 /// Prepare the calling thread to be one of the shield's own (the supervisor, the reporter).
@@ -428,14 +549,22 @@ pub(crate) fn supervise(listener: i32) {
             send(listener, n.id, Answer::Continue);
             continue;
         }
+        if n.nr as i64 == nr::RT_SIGRETURN {
+            note_sigreturn(&n);
+            send(listener, n.id, Answer::Continue);
+            continue;
+        }
+        let resumed = take_resuming(&n);
         let foreign = !is_own_thread(own_pid, n.pid);
         let restarted = take_lost(&n);
         let a = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             TARGET.with(|t| t.set((n.pid, foreign)));
             RESTARTED.with(|r| r.set(restarted));
+            RESUMED.with(|r| r.set(resumed));
             RECORDED.with(|r| r.set(false));
             let a = handle(st, listener, &n);
             RESTARTED.with(|r| r.set(false));
+            RESUMED.with(|r| r.set(false));
             TARGET.with(|t| t.set((0, false)));
             a
         }))

@@ -14,7 +14,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn dirs() -> (PathBuf, PathBuf) {
-    let base = std::env::temp_dir().join(format!("fnshield-notify-{}", std::process::id()));
+    let base = std::env::temp_dir().join(format!(
+        // The uid too: a directory a root run left with this pid is not writable by the
+        // launcher's unprivileged profiles.
+        "fnshield-notify-{}-{}",
+        nix::unistd::geteuid(),
+        std::process::id()
+    ));
     let task = base.join("task");
     let tmp = base.join("tmp");
     std::fs::create_dir_all(&task).unwrap();

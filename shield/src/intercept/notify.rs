@@ -240,7 +240,8 @@ fn take_lost(n: &Notif) -> bool {
     l.nr == n.nr && l.args == n.args
 }
 
-/// One side-effecting emulation (connect, sendto, sendmsg) and what became of its answer.
+/// One side-effecting emulation (connect, sendto, sendmsg, sendmmsg, recvfrom) and what became
+/// of its answer.
 ///
 /// Without `SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV` (6.0+) a signal interrupts a caller the
 /// supervisor has already taken on; the kernel then restarts the call (`-ERESTARTSYS`), often
@@ -1820,13 +1821,18 @@ fn sendmmsg(st: &InterceptState, listener: i32, n: &Notif) -> Answer {
         return Answer::Continue;
     }
     let (vec, flags) = (a[1], a[3]);
-    deferred(listener, n.id, move || {
+    let parts: Vec<&[u8]> = msgs
+        .iter()
+        .flat_map(|(m, sa, salen)| [&sa[..*salen], &m.data[..], &m.control[..]])
+        .collect();
+    let key = key_of(&parts);
+    deferred_once(listener, n, key, sock, move || {
         let mut sent = 0i64;
         for (i, (m, sa, salen)) in msgs.iter().enumerate() {
             let r = m.send(sock, sa, *salen, flags);
             if r < 0 {
                 close(sock);
-                return Answer::Value(if sent > 0 { sent } else { r });
+                return if sent > 0 { sent } else { r };
             }
             if write_mem_of(
                 pid,
@@ -1835,16 +1841,16 @@ fn sendmmsg(st: &InterceptState, listener: i32, n: &Notif) -> Answer {
             ) != 4
             {
                 close(sock);
-                return Answer::Value(if sent > 0 {
+                return if sent > 0 {
                     sent
                 } else {
                     -(libc::EFAULT as i64)
-                });
+                };
             }
             sent += 1;
         }
         close(sock);
-        Answer::Value(sent)
+        sent
     })
 }
 
@@ -1871,7 +1877,9 @@ fn recvfrom(listener: i32, n: &Notif) -> Answer {
     let cap = (a[2] as usize).min(65_536);
     let addr_cap = (u32::from_ne_bytes(lenb) as usize).min(SA_MAX);
     let (buf_addr, flags, addr_addr, len_addr) = (a[1], a[3], a[4], a[5]);
-    deferred(listener, n.id, move || {
+    // A restart gets the first result: the data is already in the same buffer.
+    let key = key_of(&[&buf_addr.to_ne_bytes(), &(cap as u64).to_ne_bytes()]);
+    deferred_once(listener, n, key, sock, move || {
         let mut buf = vec![0u8; cap];
         let mut sa = [0u8; SA_MAX];
         let mut salen = addr_cap as u32;
@@ -1888,11 +1896,11 @@ fn recvfrom(listener: i32, n: &Notif) -> Answer {
         );
         close(sock);
         if r < 0 {
-            return Answer::Value(r);
+            return r;
         }
         let got = (r as usize).min(cap);
         if write_mem_of(pid, buf_addr, &buf[..got]) != got && got > 0 {
-            return Answer::Errno(libc::EFAULT);
+            return -(libc::EFAULT as i64);
         }
         let _ = write_mem_of(pid, addr_addr, &sa[..(salen as usize).min(addr_cap)]);
         let _ = write_mem_of(pid, len_addr, &salen.to_ne_bytes());
@@ -1904,6 +1912,6 @@ fn recvfrom(listener: i32, n: &Notif) -> Answer {
                 }
             }
         }
-        Answer::Value(r)
+        r
     })
 }

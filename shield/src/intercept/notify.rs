@@ -212,12 +212,16 @@ struct Lost {
     tid: u32,
     nr: i32,
     args: [u64; 6],
+    /// `SECCOMP_IOCTL_NOTIF_SEND` accepted the answer: the call is a restart only if the
+    /// signal frame says so (`resumed`, see [`note_sigreturn`]); a caller the kernel had not yet
+    /// woken takes the answer, and the same call again is a new one.
+    sent: bool,
 }
 
 /// Bounded: entries of callers that died instead of restarting are dropped, oldest first.
 static LOST: std::sync::Mutex<Vec<Lost>> = std::sync::Mutex::new(Vec::new());
 
-fn lost(n: &Notif) {
+fn lost(n: &Notif, sent: bool) {
     let mut all = LOST.lock().unwrap_or_else(|e| e.into_inner());
     all.retain(|l| l.tid != n.pid);
     if all.len() >= 64 {
@@ -227,17 +231,19 @@ fn lost(n: &Notif) {
         tid: n.pid,
         nr: n.nr,
         args: n.args,
+        sent,
     });
 }
 
-/// Whether `n` is the restart of a call whose answer was lost (and forget that call).
-fn take_lost(n: &Notif) -> bool {
+/// Whether `n` is the restart of a call whose events were recorded and whose answer was lost
+/// (not sent, or sent and discarded: `resumed`), and forget that call.
+fn take_lost(n: &Notif, resumed: bool) -> bool {
     let mut all = LOST.lock().unwrap_or_else(|e| e.into_inner());
     let Some(i) = all.iter().position(|l| l.tid == n.pid) else {
         return false;
     };
     let l = all.remove(i);
-    l.nr == n.nr && l.args == n.args
+    l.nr == n.nr && l.args == n.args && (!l.sent || resumed)
 }
 
 /// One side-effecting emulation (connect, sendto, sendmsg, sendmmsg, recvfrom) and what became
@@ -285,8 +291,9 @@ fn key_of(parts: &[&[u8]]) -> u64 {
     h
 }
 
-/// Run the side-effecting emulation `f` on a worker thread that answers the notification (see
-/// [`deferred`]), at most once per call even when the kernel restarts it (see [`Flight`]).
+/// Run the side-effecting emulation `f` on a worker thread that answers the notification
+/// itself (the supervisor goes on meanwhile), at most once per call even when the kernel
+/// restarts it (see [`Flight`]).
 /// `f` owns (and closes) the duplicate socket `sock`; when a restart takes the first result
 /// instead, `sock` is closed here.
 fn deferred_once(
@@ -557,7 +564,9 @@ pub(crate) fn supervise(listener: i32) {
         }
         let resumed = take_resuming(&n);
         let foreign = !is_own_thread(own_pid, n.pid);
-        let restarted = take_lost(&n);
+        // A restart records no events: they were recorded the first time, whether the answer
+        // was lost (not sent) or sent and discarded (`resumed`, see `note_sigreturn`).
+        let restarted = take_lost(&n, resumed);
         let a = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             TARGET.with(|t| t.set((n.pid, foreign)));
             RESTARTED.with(|r| r.set(restarted));
@@ -572,8 +581,9 @@ pub(crate) fn supervise(listener: i32) {
         .unwrap_or(Answer::Errno(libc::EPERM));
         // Only a call whose events were recorded makes its restart record none.
         let recorded = RECORDED.with(|r| r.replace(false)) || restarted;
-        if !answer(listener, n.id, a) && recorded {
-            lost(&n);
+        let sent = answer(listener, n.id, a);
+        if recorded {
+            lost(&n, sent);
         }
     }
 }
@@ -1554,22 +1564,6 @@ fn pidfd_getfd(st: &InterceptState, listener: i32, n: &Notif) -> Answer {
     }
     // pidfd_getfd always sets close-on-exec on the new descriptor.
     Answer::AddFd { fd, cloexec: true }
-}
-
-/// Run `f` on a worker thread that answers the notification itself.
-fn deferred(listener: i32, id: u64, f: impl FnOnce() -> Answer + Send + 'static) -> Answer {
-    let spawned = std::thread::Builder::new()
-        .name("fnshield-emulate".into())
-        .stack_size(256 * 1024)
-        .spawn(move || {
-            let a = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
-                .unwrap_or(Answer::Errno(libc::EPERM));
-            send(listener, id, a);
-        });
-    match spawned {
-        Ok(_) => Answer::Deferred,
-        Err(_) => Answer::Errno(libc::EAGAIN),
-    }
 }
 
 fn net(st: &InterceptState, listener: i32, n: &Notif, addr_idx: usize, len_idx: usize) -> Answer {

@@ -150,13 +150,13 @@ fn check_report(r: &Value) {
 #[test]
 fn once_prints_the_report_and_exits() {
     let (task, tmp) = dirs("once");
-    let out = std::process::Command::new(PROBE)
-        .arg("--once")
+    let mut cmd = std::process::Command::new(PROBE);
+    cmd.arg("--once")
         .env_clear()
         .env("LAMBDA_TASK_ROOT", &task)
-        .env("PROBE_TMP_ROOT", &tmp)
-        .output()
-        .unwrap();
+        .env("PROBE_TMP_ROOT", &tmp);
+    // The probe installs shields (in child processes too): a hang fails with a message.
+    let out = fnshield_tests::watchdog::output(cmd, "probe --once");
     assert!(
         out.status.success(),
         "{}",

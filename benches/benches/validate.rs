@@ -285,7 +285,10 @@ fn main() {
             // fnshield's own decoding (limits, envelope, locations), measured separately: the
             // same envelope with the schema `true`, which validates nothing.
             let d = shielded(&json!(true), envelope.clone());
-            assert!(valid(&d, bytes), "{group}: fnshield's decoding rejects the payload");
+            assert!(
+                valid(&d, bytes),
+                "{group}: fnshield's decoding rejects the payload"
+            );
             g.bench_function("fnshield_decode_only", |b| {
                 b.iter(|| valid(&d, black_box(bytes)))
             });

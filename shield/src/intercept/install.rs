@@ -267,7 +267,7 @@ fn arm(
         let started = threads::spawn_shield_thread("fnshield-supervisor", move || {
             if let Ok(listener) = rx.recv() {
                 if listener >= 0 {
-                    notify::supervise(listener);
+                    notify::supervise(crate::sys::notif::Listener::from_raw(listener));
                 }
             }
         });

@@ -36,6 +36,7 @@ use super::shared::{
 };
 use crate::event::{Record, RecordKind};
 use crate::policy::PolicyKind;
+use crate::sys::notif::{Listener, Notification, Response};
 use crate::sys::{read_mem_of, syscall, write_mem_of};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
@@ -53,39 +54,6 @@ enum Answer {
     },
     /// A worker thread answers.
     Deferred,
-}
-
-#[repr(C)]
-#[derive(Clone, Copy)]
-struct Notif {
-    id: u64,
-    pid: u32,
-    flags: u32,
-    nr: i32,
-    arch: u32,
-    ip: u64,
-    args: [u64; 6],
-}
-
-#[repr(C)]
-struct Resp {
-    id: u64,
-    val: i64,
-    error: i32,
-    flags: u32,
-}
-
-#[repr(C)]
-struct AddFd {
-    id: u64,
-    flags: u32,
-    srcfd: u32,
-    newfd: u32,
-    newfd_flags: u32,
-}
-
-fn ioctl(fd: i32, req: u64, arg: u64) -> i64 {
-    syscall(libc::SYS_ioctl, [fd as u64, req, arg, 0, 0, 0])
 }
 
 /// What the kernel lets the supervisor do, as probed at install (see [`configure`]).
@@ -109,41 +77,30 @@ pub(crate) fn configure(addfd_send: bool, addfd: bool, pidfd_getfd: bool) {
 }
 
 /// Answer notification `id`. Every path answers it unless the caller is gone (ENOENT).
-fn send(listener: i32, id: u64, a: Answer) {
+fn send(listener: Listener, id: u64, a: Answer) {
     let _ = answer(listener, id, a);
 }
 
 /// [`send`], returning `false` if the caller was gone (interrupted or dead) and got nothing.
-fn answer(listener: i32, id: u64, a: Answer) -> bool {
-    let (val, error, flags) = match a {
-        Answer::Errno(e) => (0, -e, 0),
-        Answer::Value(v) if v < 0 => (0, v as i32, 0),
-        Answer::Value(v) => (v, 0, 0),
-        Answer::Continue => (0, 0, libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32),
+fn answer(listener: Listener, id: u64, a: Answer) -> bool {
+    let response = match a {
+        Answer::Errno(e) => Response::Errno(e),
+        Answer::Value(v) => Response::Value(v),
+        Answer::Continue => Response::Continue,
         Answer::AddFd { fd, cloexec } => {
             let r = add_fd(listener, id, fd, cloexec);
             syscall(libc::SYS_close, [fd as u64, 0, 0, 0, 0, 0]);
             match r {
                 AddFdOutcome::Answered => return true,
                 AddFdOutcome::Gone => return false,
-                AddFdOutcome::Installed(newfd) => (newfd, 0, 0),
-                AddFdOutcome::Failed(e) => (0, -e, 0),
+                AddFdOutcome::Installed(newfd) => Response::Value(newfd),
+                AddFdOutcome::Failed(e) => Response::Errno(e),
             }
         }
         Answer::Deferred => return true,
     };
-    let r = Resp {
-        id,
-        val,
-        error,
-        flags,
-    };
     // ENOENT: the caller was interrupted or died meanwhile; nothing to do.
-    ioctl(
-        listener,
-        libc::SECCOMP_IOCTL_NOTIF_SEND,
-        &r as *const _ as u64,
-    ) != -(libc::ENOENT as i64)
+    listener.respond(id, response) != Err(libc::ENOENT)
 }
 
 enum AddFdOutcome {
@@ -161,46 +118,19 @@ enum AddFdOutcome {
 /// kernel has `SECCOMP_ADDFD_FLAG_SEND` (5.14+); otherwise ADDFD alone, and the caller answers
 /// with the new number. A kernel that refuses SEND although the probe found it (EINVAL) is
 /// remembered and the call retried without it.
-fn add_fd(listener: i32, id: u64, fd: i64, cloexec: bool) -> AddFdOutcome {
-    let mut add = AddFd {
-        id,
-        flags: 0,
-        srcfd: fd as u32,
-        newfd: 0,
-        newfd_flags: if cloexec { libc::O_CLOEXEC as u32 } else { 0 },
-    };
-    let ioctl_add = |add: &AddFd| loop {
-        let r = ioctl(
-            listener,
-            libc::SECCOMP_IOCTL_NOTIF_ADDFD,
-            add as *const _ as u64,
-        );
-        if r != -(libc::EINTR as i64) {
-            return r;
-        }
-    };
+fn add_fd(listener: Listener, id: u64, fd: i64, cloexec: bool) -> AddFdOutcome {
     if ADDFD_SEND.load(Relaxed) {
-        add.flags = libc::SECCOMP_ADDFD_FLAG_SEND as u32;
-        let r = ioctl_add(&add);
-        if r >= 0 {
-            return AddFdOutcome::Answered;
+        match listener.add_fd(id, fd as i32, cloexec, true) {
+            Ok(_) => return AddFdOutcome::Answered,
+            Err(libc::ENOENT) => return AddFdOutcome::Gone,
+            Err(libc::EINVAL) => ADDFD_SEND.store(false, Relaxed),
+            Err(e) => return AddFdOutcome::Failed(e),
         }
-        if r == -(libc::ENOENT as i64) {
-            return AddFdOutcome::Gone;
-        }
-        if r != -(libc::EINVAL as i64) {
-            return AddFdOutcome::Failed(-r as i32);
-        }
-        ADDFD_SEND.store(false, Relaxed);
-        add.flags = 0;
     }
-    let r = ioctl_add(&add);
-    if r >= 0 {
-        AddFdOutcome::Installed(r)
-    } else if r == -(libc::ENOENT as i64) {
-        AddFdOutcome::Gone
-    } else {
-        AddFdOutcome::Failed(-r as i32)
+    match listener.add_fd(id, fd as i32, cloexec, false) {
+        Ok(newfd) => AddFdOutcome::Installed(newfd),
+        Err(libc::ENOENT) => AddFdOutcome::Gone,
+        Err(e) => AddFdOutcome::Failed(e),
     }
 }
 
@@ -221,7 +151,7 @@ struct Lost {
 /// Bounded: entries of callers that died instead of restarting are dropped, oldest first.
 static LOST: std::sync::Mutex<Vec<Lost>> = std::sync::Mutex::new(Vec::new());
 
-fn lost(n: &Notif, sent: bool) {
+fn lost(n: &Notification, sent: bool) {
     let mut all = LOST.lock().unwrap_or_else(|e| e.into_inner());
     all.retain(|l| l.tid != n.pid);
     if all.len() >= 64 {
@@ -237,7 +167,7 @@ fn lost(n: &Notif, sent: bool) {
 
 /// Whether `n` is the restart of a call whose events were recorded and whose answer was lost
 /// (not sent, or sent and discarded: `resumed`), and forget that call.
-fn take_lost(n: &Notif, resumed: bool) -> bool {
+fn take_lost(n: &Notification, resumed: bool) -> bool {
     let mut all = LOST.lock().unwrap_or_else(|e| e.into_inner());
     let Some(i) = all.iter().position(|l| l.tid == n.pid) else {
         return false;
@@ -297,8 +227,8 @@ fn key_of(parts: &[&[u8]]) -> u64 {
 /// `f` owns (and closes) the duplicate socket `sock`; when a restart takes the first result
 /// instead, `sock` is closed here.
 fn deferred_once(
-    listener: i32,
-    n: &Notif,
+    listener: Listener,
+    n: &Notification,
     key: u64,
     sock: i64,
     f: impl FnOnce() -> i64 + Send + 'static,
@@ -413,7 +343,7 @@ static RESUMING: std::sync::Mutex<Vec<Resuming>> = std::sync::Mutex::new(Vec::ne
 /// it), which code interrupted anywhere else does not show. The thread's next notification with
 /// that number and address is the restart ([`RESUMED`]). x86_64 only: elsewhere nothing is
 /// noted, and only the connect fallback of [`Flight`] applies.
-fn note_sigreturn(n: &Notif) {
+fn note_sigreturn(n: &Notification) {
     let Some((nr, ip)) = restart_in_frame(n.pid as i64) else {
         return;
     };
@@ -426,7 +356,7 @@ fn note_sigreturn(n: &Notif) {
 }
 
 /// Whether `n` is the restart [`note_sigreturn`] saw coming (and forget the thread's mark).
-fn take_resuming(n: &Notif) -> bool {
+fn take_resuming(n: &Notification) -> bool {
     let mut all = RESUMING.lock().unwrap_or_else(|e| e.into_inner());
     let Some(i) = all.iter().position(|r| r.tid == n.pid) else {
         return false;
@@ -520,32 +450,17 @@ pub(crate) fn prepare_shield_thread() {
 }
 
 /// The supervisor loop. Never returns while the listener is open.
-pub(crate) fn supervise(listener: i32) {
+pub(crate) fn supervise(listener: Listener) {
     // SYNC_WAKE_UP (6.6+) was turned on by the install's probe (probe::probe_listener).
     let own_pid = std::process::id();
     OWN_VIEW.get_or_init(|| view_of(0));
     loop {
-        let mut n = Notif {
-            id: 0,
-            pid: 0,
-            flags: 0,
-            nr: 0,
-            arch: 0,
-            ip: 0,
-            args: [0; 6],
-        };
-        let r = ioctl(
-            listener,
-            libc::SECCOMP_IOCTL_NOTIF_RECV,
-            &mut n as *mut _ as u64,
-        );
-        if r < 0 {
-            if r == -(libc::EINTR as i64) || r == -(libc::ENOENT as i64) {
-                continue;
-            }
+        let n = match listener.recv() {
+            Ok(n) => n,
+            Err(libc::EINTR | libc::ENOENT) => continue,
             // EBADF etc.: the listener is gone (process exiting).
-            return;
-        }
+            Err(_) => return,
+        };
         let Some(st) = STATE.get() else {
             send(listener, n.id, Answer::Errno(libc::ENOSYS));
             continue;
@@ -611,12 +526,8 @@ fn is_own_thread(own_pid: u32, tid: u32) -> bool {
 
 /// Is notification `id` still pending (the caller has not died or been interrupted, and its
 /// pid not reused)? Checked after reading the caller's memory.
-fn valid(listener: i32, id: u64) -> bool {
-    ioctl(
-        listener,
-        libc::SECCOMP_IOCTL_NOTIF_ID_VALID,
-        &id as *const _ as u64,
-    ) == 0
+fn valid(listener: Listener, id: u64) -> bool {
+    listener.id_valid(id)
 }
 
 /// A duplicate of the caller's fd `fd`, in the supervisor (pidfd_open + pidfd_getfd).
@@ -759,7 +670,7 @@ fn close(fd: i64) {
     syscall(libc::SYS_close, [fd as u64, 0, 0, 0, 0, 0]);
 }
 
-fn handle(st: &InterceptState, listener: i32, n: &Notif) -> Answer {
+fn handle(st: &InterceptState, listener: Listener, n: &Notification) -> Answer {
     let pid = n.pid as i64;
     let a = n.args;
     let nr = n.nr as i64;
@@ -938,7 +849,7 @@ fn same_view(tid: i64) -> bool {
 
 /// `bind` of an `AF_UNIX` socket to a path: decided like a file creation on the resolved
 /// location, then continued (the caller's socket binds itself).
-fn unix_bind(st: &InterceptState, listener: i32, n: &Notif) -> Answer {
+fn unix_bind(st: &InterceptState, listener: Listener, n: &Notification) -> Answer {
     let pid = n.pid as i64;
     let a = n.args;
     let mut sa = [0u8; 112];
@@ -1063,8 +974,8 @@ fn caller_mode(pid: i64, flags: u64, mode: u64) -> u64 {
 #[allow(clippy::too_many_arguments)]
 fn open(
     st: &InterceptState,
-    listener: i32,
-    n: &Notif,
+    listener: Listener,
+    n: &Notification,
     dirfd: i64,
     path_addr: u64,
     flags: u64,
@@ -1214,8 +1125,8 @@ fn open(
 
 fn path_call(
     st: &InterceptState,
-    listener: i32,
-    n: &Notif,
+    listener: Listener,
+    n: &Notification,
     paths: &[(Option<usize>, usize)],
     access: Access,
     empty: Option<(usize, u64)>,
@@ -1366,8 +1277,8 @@ fn emulate_write(
 
 fn exec(
     st: &InterceptState,
-    listener: i32,
-    n: &Notif,
+    listener: Listener,
+    n: &Notification,
     dirfd: i64,
     path_addr: u64,
     argv: u64,
@@ -1396,7 +1307,7 @@ fn exec(
 /// Ok(copy) to emulate with.
 fn check_addr(
     st: &InterceptState,
-    n: &Notif,
+    n: &Notification,
     addr: u64,
     len: u64,
 ) -> Result<([u8; SA_MAX], usize), i32> {
@@ -1415,7 +1326,7 @@ fn check_addr(
 /// local socket (AF_UNIX, AF_NETLINK) has no outbound destination whatever the arguments say,
 /// so its call continues in the caller (exact: its fds, cwd and credentials are the caller's);
 /// `Err(answer)` says how to answer. Otherwise the duplicate, to emulate on.
-fn network_socket(listener: i32, n: &Notif) -> Result<i64, Answer> {
+fn network_socket(listener: Listener, n: &Notification) -> Result<i64, Answer> {
     if !EMULATE_NET.load(Relaxed) {
         // No pidfd_getfd: no duplicate (-1); the caller decides on its copies and continues.
         return Ok(-1);
@@ -1450,7 +1361,7 @@ fn network_socket(listener: i32, n: &Notif) -> Result<i64, Answer> {
 
 /// `setsockopt` of an option that can route datagrams elsewhere: decided on a copy of the
 /// value and performed on a duplicate of the socket with that copy.
-fn setsockopt(st: &InterceptState, listener: i32, n: &Notif) -> Answer {
+fn setsockopt(st: &InterceptState, listener: Listener, n: &Notification) -> Answer {
     let a = n.args;
     let len = a[4] as u32 as usize;
     if len > CTL_MAX {
@@ -1498,7 +1409,7 @@ fn setsockopt(st: &InterceptState, listener: i32, n: &Notif) -> Answer {
 /// `open_by_handle_at`, only sent here when no path policy blocks: the supervisor opens the
 /// same handle (through a duplicate of the caller's mount fd) to see which file it names,
 /// reports it like any open, and the call continues in the caller.
-fn open_by_handle(st: &InterceptState, listener: i32, n: &Notif) -> Answer {
+fn open_by_handle(st: &InterceptState, listener: Listener, n: &Notification) -> Answer {
     let a = n.args;
     let pid = n.pid as i64;
     // struct file_handle: u32 handle_bytes, i32 handle_type, then the bytes (at most 128).
@@ -1540,7 +1451,7 @@ fn open_by_handle(st: &InterceptState, listener: i32, n: &Notif) -> Answer {
 
 /// `pidfd_getfd`: decided on a duplicate of the caller's pidfd (a racing `dup2` cannot swap
 /// it), performed on that duplicate, and the result installed in the caller.
-fn pidfd_getfd(st: &InterceptState, listener: i32, n: &Notif) -> Answer {
+fn pidfd_getfd(st: &InterceptState, listener: Listener, n: &Notification) -> Answer {
     let pid = n.pid as i64;
     let a = n.args;
     let pidfd = match dup_from(pid, a[0] as i32 as i64) {
@@ -1566,7 +1477,13 @@ fn pidfd_getfd(st: &InterceptState, listener: i32, n: &Notif) -> Answer {
     Answer::AddFd { fd, cloexec: true }
 }
 
-fn net(st: &InterceptState, listener: i32, n: &Notif, addr_idx: usize, len_idx: usize) -> Answer {
+fn net(
+    st: &InterceptState,
+    listener: Listener,
+    n: &Notification,
+    addr_idx: usize,
+    len_idx: usize,
+) -> Answer {
     let a = n.args;
     if a[addr_idx] == 0 {
         return Answer::Continue;
@@ -1634,7 +1551,7 @@ fn net(st: &InterceptState, listener: i32, n: &Notif, addr_idx: usize, len_idx: 
 
 /// Copy a msghdr (address, data, control) from the caller, decide on the copies, and emulate
 /// on them, so that what is sent is exactly what was decided. A local socket continues.
-fn sendmsg(st: &InterceptState, listener: i32, n: &Notif) -> Answer {
+fn sendmsg(st: &InterceptState, listener: Listener, n: &Notification) -> Answer {
     let pid = n.pid as i64;
     let a = n.args;
     let sock = match network_socket(listener, n) {
@@ -1673,7 +1590,7 @@ fn sendmsg(st: &InterceptState, listener: i32, n: &Notif) -> Answer {
 
 /// A datagram to a resolver that is not a DNS query for an allowed name (see
 /// [`super::shared::decide_dns_query`]); the data is the supervisor's copy, which is what is sent.
-fn dns_refused(st: &InterceptState, n: &Notif, data: &[u8]) -> bool {
+fn dns_refused(st: &InterceptState, n: &Notification, data: &[u8]) -> bool {
     let data = if data.len() <= super::shared::DNS_MAX {
         data
     } else {
@@ -1685,7 +1602,7 @@ fn dns_refused(st: &InterceptState, n: &Notif, data: &[u8]) -> bool {
 /// Copy one message and decide on its destination and control messages.
 fn check_msg(
     st: &InterceptState,
-    n: &Notif,
+    n: &Notification,
     hdr: &[u8; MSGHDR],
 ) -> Result<(CopiedMsg, [u8; SA_MAX], usize), i32> {
     let name = u64::from_ne_bytes(hdr[0..8].try_into().unwrap_or([0; 8]));
@@ -1780,7 +1697,7 @@ impl CopiedMsg {
 /// sendmmsg: every message's destination and control messages are checked; at most 8
 /// messages are sent (a short count, which sendmmsg's contract allows), and like the kernel,
 /// the messages before a refused one are sent and counted. Their `msg_len` is written back.
-fn sendmmsg(st: &InterceptState, listener: i32, n: &Notif) -> Answer {
+fn sendmmsg(st: &InterceptState, listener: Listener, n: &Notification) -> Answer {
     const ENTRY: usize = std::mem::size_of::<libc::mmsghdr>();
     let pid = n.pid as i64;
     let a = n.args;
@@ -1850,7 +1767,7 @@ fn sendmmsg(st: &InterceptState, listener: i32, n: &Notif) -> Answer {
 
 /// recvfrom with a source address: emulated on a duplicate so that DNS answers from a
 /// resolver can be learnt; data, address and length are written back.
-fn recvfrom(listener: i32, n: &Notif) -> Answer {
+fn recvfrom(listener: Listener, n: &Notification) -> Answer {
     let pid = n.pid as i64;
     let a = n.args;
     if a[4] == 0 || a[5] == 0 {

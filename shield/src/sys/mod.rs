@@ -5,6 +5,7 @@
 
 #[cfg(all(feature = "libc-layer", target_os = "linux", target_env = "gnu"))]
 pub(crate) mod libc_hooks;
+pub(crate) mod notif;
 pub(crate) mod sigsys;
 
 use std::arch::global_asm;

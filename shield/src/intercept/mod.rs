@@ -11,6 +11,7 @@
 //! All `unsafe` code stays in `crate::sys`; this folder uses its wrappers.
 
 pub mod arch;
+mod caller;
 pub mod decide;
 pub mod dns;
 pub mod enforcement;

@@ -23,6 +23,7 @@
 //! thread were gone, every notified syscall would fail with ENOSYS.
 
 use super::arch::nr;
+use super::caller::{dup_from, status_field, tgid_of};
 use super::decide::{Access, Verdict, PATH_MAX};
 use super::resolve::{
     self, decide_resolved, existing_passage, follows, moved_access, other_view_event,
@@ -417,38 +418,6 @@ fn restart_in_frame(_tid: i64) -> Option<(i64, u64)> {
     None
 }
 
-/// Prepare the calling thread to be one of the shield's own (the supervisor, the reporter).
-/// Run it **before** the filter is installed:
-/// - every signal is blocked, so that no user handler runs here and no ioctl is interrupted
-///   (threads it spawns inherit the mask);
-/// - it gets its own file-system context (`unshare(CLONE_FS)`) with umask 0, so that files it
-///   creates for a caller get exactly the caller's umask;
-/// - malloc's per-thread state is initialised now: glibc's first `free` in a thread may open
-///   `/sys/devices/system/cpu/online`, which after install would be a notified call waiting for
-///   this very thread.
-pub(crate) fn prepare_shield_thread() {
-    let all: u64 = !0;
-    syscall(
-        libc::SYS_rt_sigprocmask,
-        [
-            libc::SIG_BLOCK as u64,
-            &all as *const u64 as u64,
-            0,
-            8,
-            0,
-            0,
-        ],
-    );
-    syscall(libc::SYS_unshare, [libc::CLONE_FS as u64, 0, 0, 0, 0, 0]);
-    syscall(libc::SYS_umask, [0, 0, 0, 0, 0, 0]);
-    let warm: Vec<Vec<u8>> = (0..64).map(|i| vec![0u8; 16 << (i % 8)]).collect();
-    drop(std::hint::black_box(warm));
-    let _ = std::thread::Builder::new()
-        .stack_size(64 * 1024)
-        .spawn(|| {})
-        .map(|h| h.join());
-}
-
 /// The supervisor loop. Never returns while the listener is open.
 pub(crate) fn supervise(listener: Listener) {
     // SYNC_WAKE_UP (6.6+) was turned on by the install's probe (probe::probe_listener).
@@ -528,71 +497,6 @@ fn is_own_thread(own_pid: u32, tid: u32) -> bool {
 /// pid not reused)? Checked after reading the caller's memory.
 fn valid(listener: Listener, id: u64) -> bool {
     listener.id_valid(id)
-}
-
-/// A duplicate of the caller's fd `fd`, in the supervisor (pidfd_open + pidfd_getfd).
-pub(crate) fn dup_from(pid: i64, fd: i64) -> Result<i64, i32> {
-    // The notification names a thread. PIDFD_THREAD (Linux 6.9) opens a thread's pidfd;
-    // older kernels need the thread-group leader.
-    const PIDFD_THREAD: u64 = libc::O_EXCL as u64;
-    let mut pidfd = syscall(libc::SYS_pidfd_open, [pid as u64, PIDFD_THREAD, 0, 0, 0, 0]);
-    if pidfd < 0 {
-        let leader = tgid_of(pid).unwrap_or(pid);
-        pidfd = syscall(libc::SYS_pidfd_open, [leader as u64, 0, 0, 0, 0, 0]);
-    }
-    if pidfd < 0 {
-        return Err(-pidfd as i32);
-    }
-    let r = syscall(libc::SYS_pidfd_getfd, [pidfd as u64, fd as u64, 0, 0, 0, 0]);
-    syscall(libc::SYS_close, [pidfd as u64, 0, 0, 0, 0, 0]);
-    if r < 0 {
-        Err(-r as i32)
-    } else {
-        Ok(r)
-    }
-}
-
-/// A numeric field of `/proc/<tid>/status` (`Tgid:` in decimal, `Umask:` in octal).
-fn status_field(tid: i64, field: &[u8], radix: i64) -> Option<i64> {
-    let mut p = [0u8; 64];
-    proc_path(tid, b"status", &mut p)?;
-    let fd = open_path(&p, libc::O_RDONLY);
-    if fd < 0 {
-        return None;
-    }
-    let mut buf = [0u8; 1024];
-    let r = syscall(
-        nr::READ,
-        [
-            fd as u64,
-            buf.as_mut_ptr() as u64,
-            buf.len() as u64,
-            0,
-            0,
-            0,
-        ],
-    );
-    close(fd);
-    let text = &buf[..r.max(0) as usize];
-    let at = text.windows(field.len()).position(|w| w == field)? + field.len();
-    let mut v = 0i64;
-    let mut seen = false;
-    for &b in &text[at..] {
-        match b {
-            b' ' | b'\t' if !seen => {}
-            b'0'..=b'9' => {
-                seen = true;
-                v = v * radix + i64::from(b - b'0');
-            }
-            _ => break,
-        }
-    }
-    seen.then_some(v)
-}
-
-/// The thread-group id of thread `tid`.
-fn tgid_of(tid: i64) -> Option<i64> {
-    status_field(tid, b"Tgid:", 10)
 }
 
 /// The umask of thread `tid` (Linux 4.7+); 022 when unknown.

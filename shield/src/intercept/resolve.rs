@@ -227,7 +227,7 @@ fn open_at(base: i64, path: &[u8], flags: i32, resolve: u64) -> i64 {
 /// A private duplicate of the caller's fd `fd`.
 fn dup_fd(who: Caller, fd: i64) -> i64 {
     if who.foreign {
-        match super::notify::dup_from(who.tid, fd) {
+        match super::caller::dup_from(who.tid, fd) {
             Ok(f) => f,
             Err(e) => -(e as i64),
         }

@@ -65,7 +65,7 @@ pub(crate) fn push_record(rec: &crate::event::Record) {
 }
 
 /// Spawn one of the shield's own threads and wait until it is ready to run under the filter
-/// (see [`prepare_shield_thread`](super::notify::prepare_shield_thread)); `body` runs after that.
+/// (see [`prepare_shield_thread`]); `body` runs after that.
 /// When `body` returns, the thread parks for good instead of exiting (see the comment there).
 pub(crate) fn spawn_shield_thread(
     name: &str,
@@ -76,7 +76,7 @@ pub(crate) fn spawn_shield_thread(
         .name(name.into())
         .stack_size(1024 * 1024)
         .spawn(move || {
-            super::notify::prepare_shield_thread();
+            prepare_shield_thread();
             let _ = ready_tx.send(());
             body();
             // A shield thread never ends. It runs with every signal blocked (SIGSYS too), and
@@ -118,4 +118,36 @@ pub(crate) fn start_reporter(
     }
     WAKE_FD.store(fd as i32, std::sync::atomic::Ordering::Release);
     Ok(())
+}
+
+/// Prepare the calling thread to be one of the shield's own (the supervisor, the reporter).
+/// Run it **before** the filter is installed:
+/// - every signal is blocked, so that no user handler runs here and no ioctl is interrupted
+///   (threads it spawns inherit the mask);
+/// - it gets its own file-system context (`unshare(CLONE_FS)`) with umask 0, so that files it
+///   creates for a caller get exactly the caller's umask;
+/// - malloc's per-thread state is initialised now: glibc's first `free` in a thread may open
+///   `/sys/devices/system/cpu/online`, which after install would be a notified call waiting for
+///   this very thread.
+pub(crate) fn prepare_shield_thread() {
+    let all: u64 = !0;
+    syscall(
+        libc::SYS_rt_sigprocmask,
+        [
+            libc::SIG_BLOCK as u64,
+            &all as *const u64 as u64,
+            0,
+            8,
+            0,
+            0,
+        ],
+    );
+    syscall(libc::SYS_unshare, [libc::CLONE_FS as u64, 0, 0, 0, 0, 0]);
+    syscall(libc::SYS_umask, [0, 0, 0, 0, 0, 0]);
+    let warm: Vec<Vec<u8>> = (0..64).map(|i| vec![0u8; 16 << (i % 8)]).collect();
+    drop(std::hint::black_box(warm));
+    let _ = std::thread::Builder::new()
+        .stack_size(64 * 1024)
+        .spawn(|| {})
+        .map(|h| h.join());
 }

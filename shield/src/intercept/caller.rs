@@ -1,0 +1,72 @@
+//! The calling process, seen from the shield: a duplicate of one of its fds, and fields of its
+//! `/proc/<tid>/status`. Used by the notify supervisor and by the path resolution both
+//! interceptors share.
+
+use super::arch::nr;
+use super::shared::{open_path, proc_path};
+use crate::sys::syscall;
+
+/// A duplicate of the caller's fd `fd`, in the supervisor (pidfd_open + pidfd_getfd).
+pub(crate) fn dup_from(pid: i64, fd: i64) -> Result<i64, i32> {
+    // The notification names a thread. PIDFD_THREAD (Linux 6.9) opens a thread's pidfd;
+    // older kernels need the thread-group leader.
+    const PIDFD_THREAD: u64 = libc::O_EXCL as u64;
+    let mut pidfd = syscall(libc::SYS_pidfd_open, [pid as u64, PIDFD_THREAD, 0, 0, 0, 0]);
+    if pidfd < 0 {
+        let leader = tgid_of(pid).unwrap_or(pid);
+        pidfd = syscall(libc::SYS_pidfd_open, [leader as u64, 0, 0, 0, 0, 0]);
+    }
+    if pidfd < 0 {
+        return Err(-pidfd as i32);
+    }
+    let r = syscall(libc::SYS_pidfd_getfd, [pidfd as u64, fd as u64, 0, 0, 0, 0]);
+    syscall(libc::SYS_close, [pidfd as u64, 0, 0, 0, 0, 0]);
+    if r < 0 {
+        Err(-r as i32)
+    } else {
+        Ok(r)
+    }
+}
+
+/// A numeric field of `/proc/<tid>/status` (`Tgid:` in decimal, `Umask:` in octal).
+pub(crate) fn status_field(tid: i64, field: &[u8], radix: i64) -> Option<i64> {
+    let mut p = [0u8; 64];
+    proc_path(tid, b"status", &mut p)?;
+    let fd = open_path(&p, libc::O_RDONLY);
+    if fd < 0 {
+        return None;
+    }
+    let mut buf = [0u8; 1024];
+    let r = syscall(
+        nr::READ,
+        [
+            fd as u64,
+            buf.as_mut_ptr() as u64,
+            buf.len() as u64,
+            0,
+            0,
+            0,
+        ],
+    );
+    syscall(libc::SYS_close, [fd as u64, 0, 0, 0, 0, 0]);
+    let text = &buf[..r.max(0) as usize];
+    let at = text.windows(field.len()).position(|w| w == field)? + field.len();
+    let mut v = 0i64;
+    let mut seen = false;
+    for &b in &text[at..] {
+        match b {
+            b' ' | b'\t' if !seen => {}
+            b'0'..=b'9' => {
+                seen = true;
+                v = v * radix + i64::from(b - b'0');
+            }
+            _ => break,
+        }
+    }
+    seen.then_some(v)
+}
+
+/// The thread-group id of thread `tid`.
+pub(crate) fn tgid_of(tid: i64) -> Option<i64> {
+    status_field(tid, b"Tgid:", 10)
+}

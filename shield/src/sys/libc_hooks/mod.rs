@@ -1,0 +1,184 @@
+//! The libc layer's entry points: fnshield defines these glibc functions in the function's own
+//! binary, so calls that Rust std, tokio/mio and C code linked into the binary make through
+//! them reach fnshield first (the executable's definition wins over libc's at link time).
+//!
+//! Each hook turns its call into the system call it stands for and asks
+//! [`crate::intercept::libc::call`] to decide and carry it out; a call the layer does not
+//! decide goes to the kernel through [`super::syscall_filtered`], which the seccomp filter sees
+//! as the caller's own. The result follows libc's convention (`-1` and `errno`, or an error
+//! number for the `posix_spawn` family).
+//!
+//! ABI notes:
+//! - `open`, `openat` and `syscall` are variadic in C. On x86_64 (System V) and aarch64 (AAPCS64
+//!   as Linux uses it) variadic integer arguments travel in the same registers as fixed ones,
+//!   so a fixed-argument definition reads them where the caller put them; an argument the
+//!   caller did not pass (no `mode` without `O_CREAT`) is a don't-care register value that is
+//!   only used when the flags say it was passed.
+//! - The LFS64 names (`open64`, `stat64`, …) are the same functions on 64-bit targets.
+//! - `_FORTIFY_SOURCE` builds call `__open_2` and friends.
+//! - The functions that cannot be rebuilt from system calls (`fdopen`-based `fopen` aside) are
+//!   called through libc's own definitions, found once with `dlsym(RTLD_NEXT, …)` in a
+//!   constructor that runs before `main` (never inside a hook), or through the public aliases
+//!   glibc exports (`__sigaction`, `bsd_signal`).
+//!
+//! Every hook is async-signal-safe where the libc function it replaces is: no allocation, no
+//! locks (stack buffers and atomics only).
+//!
+//! Only built for glibc targets with the `libc-layer` feature (see `Cargo.toml`): musl and
+//! static builds resolve libc symbols differently, and the report says the layer is absent.
+#![allow(clippy::missing_safety_doc)] // libc's own contracts: these are libc's functions.
+
+use crate::intercept::libc_layer as layer;
+use libc::{c_char, c_int, c_long, c_void, mode_t, pid_t, size_t, sockaddr, socklen_t};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+const AT_FDCWD: u64 = libc::AT_FDCWD as i64 as u64;
+
+/// `errno = e; return -1` for a raw result.
+#[inline]
+fn ret(r: i64) -> i64 {
+    if r < 0 && r > -4096 {
+        // SAFETY: __errno_location returns the calling thread's errno slot.
+        unsafe { *libc::__errno_location() = -r as c_int };
+        -1
+    } else {
+        r
+    }
+}
+
+/// Decide and carry out system call `nr`, or pass it through to the kernel undecided.
+#[inline]
+fn sys(nr: c_long, a: [u64; 6]) -> i64 {
+    let nr: i64 = nr;
+    match layer::call(nr, a) {
+        Some(r) => r,
+        // SAFETY: the hooks pass the caller's arguments unchanged, with the contract of the
+        // libc function the caller called.
+        None => unsafe { super::syscall_filtered(nr, a) },
+    }
+}
+
+fn p<T>(ptr: *const T) -> u64 {
+    ptr as usize as u64
+}
+
+mod files;
+mod net;
+mod signals;
+mod spawn;
+
+#[allow(unused_imports)]
+use files::*;
+#[allow(unused_imports)]
+use net::*;
+#[allow(unused_imports)]
+use signals::*;
+#[allow(unused_imports)]
+use spawn::*;
+
+// ---------------------------------------------------------------------------------------------
+// libc's generic `syscall()`: decided by number, as the trap handler decides.
+
+#[no_mangle]
+pub unsafe extern "C" fn syscall(
+    n: c_long,
+    a0: c_long,
+    a1: c_long,
+    a2: c_long,
+    a3: c_long,
+    a4: c_long,
+    a5: c_long,
+) -> c_long {
+    let mut a = [
+        a0 as u64, a1 as u64, a2 as u64, a3 as u64, a4 as u64, a5 as u64,
+    ];
+    if layer::guard_sigsys() {
+        if n == libc::SYS_rt_sigaction && a0 == libc::SIGSYS as c_long && a1 != 0 {
+            return ret(-(libc::EPERM as i64)) as c_long;
+        }
+        // SAFETY: an all-zero sigset_t is a valid (empty) set.
+        let mut copy: libc::sigset_t = unsafe { std::mem::zeroed() };
+        if n == libc::SYS_rt_sigprocmask && a0 != libc::SIG_UNBLOCK as c_long && a1 != 0 {
+            let mut mask = [0u8; 8];
+            if super::read_mem(a1 as u64, &mut mask) == 8 {
+                let m = u64::from_ne_bytes(mask) & !(1u64 << (libc::SIGSYS - 1));
+                // The kernel's sigset is the first 8 bytes of libc's.
+                // SAFETY: `copy` is a local sigset_t of at least 8 bytes.
+                unsafe { std::ptr::write_unaligned((&mut copy as *mut libc::sigset_t).cast(), m) };
+                a[1] = p(&copy);
+            }
+        }
+    }
+    ret(sys(n, a)) as c_long
+}
+
+/// libc's own definitions of the functions that fnshield cannot rebuild from system calls,
+/// found once before `main`.
+struct Real {
+    posix_spawn: AtomicUsize,
+    posix_spawnp: AtomicUsize,
+    system: AtomicUsize,
+    popen: AtomicUsize,
+    getaddrinfo: AtomicUsize,
+    gethostbyname: AtomicUsize,
+    gethostbyname2: AtomicUsize,
+    gethostbyname_r: AtomicUsize,
+    gethostbyname2_r: AtomicUsize,
+    fork: AtomicUsize,
+    sigprocmask: AtomicUsize,
+    pthread_sigmask: AtomicUsize,
+}
+
+static REAL: Real = Real {
+    posix_spawn: AtomicUsize::new(0),
+    posix_spawnp: AtomicUsize::new(0),
+    system: AtomicUsize::new(0),
+    popen: AtomicUsize::new(0),
+    getaddrinfo: AtomicUsize::new(0),
+    gethostbyname: AtomicUsize::new(0),
+    gethostbyname2: AtomicUsize::new(0),
+    gethostbyname_r: AtomicUsize::new(0),
+    gethostbyname2_r: AtomicUsize::new(0),
+    fork: AtomicUsize::new(0),
+    sigprocmask: AtomicUsize::new(0),
+    pthread_sigmask: AtomicUsize::new(0),
+};
+
+extern "C" fn resolve_real() {
+    for (slot, name) in [
+        (&REAL.posix_spawn, c"posix_spawn"),
+        (&REAL.posix_spawnp, c"posix_spawnp"),
+        (&REAL.system, c"system"),
+        (&REAL.popen, c"popen"),
+        (&REAL.getaddrinfo, c"getaddrinfo"),
+        (&REAL.gethostbyname, c"gethostbyname"),
+        (&REAL.gethostbyname2, c"gethostbyname2"),
+        (&REAL.gethostbyname_r, c"gethostbyname_r"),
+        (&REAL.gethostbyname2_r, c"gethostbyname2_r"),
+        (&REAL.fork, c"fork"),
+        (&REAL.sigprocmask, c"sigprocmask"),
+        (&REAL.pthread_sigmask, c"pthread_sigmask"),
+    ] {
+        // SAFETY: dlsym with RTLD_NEXT and a NUL-terminated name; runs before main, in the
+        // dynamic loader's constructor phase, where dlsym may allocate and lock.
+        let f = unsafe { libc::dlsym(libc::RTLD_NEXT, name.as_ptr()) };
+        slot.store(f as usize, Ordering::Release);
+    }
+}
+
+/// Runs [`resolve_real`] before `main` (and before any hook can need libc's definitions).
+#[used]
+#[link_section = ".init_array"]
+static RESOLVE_REAL: extern "C" fn() = resolve_real;
+
+/// libc's definition `slot`, as a function of type `F`, or `None` if it was not found.
+fn real<F: Copy>(slot: &AtomicUsize) -> Option<F> {
+    let f = slot.load(Ordering::Acquire);
+    if f == 0 {
+        return None;
+    }
+    debug_assert_eq!(std::mem::size_of::<F>(), std::mem::size_of::<usize>());
+    // SAFETY: `slot` holds the address dlsym returned for the libc function whose C type `F`
+    // is (each caller names the matching type); function pointers are address-sized.
+    Some(unsafe { std::mem::transmute_copy::<usize, F>(&f) })
+}

@@ -1,0 +1,320 @@
+//! Network: connect and the send family; name resolution (getaddrinfo, gethostbyname*).
+
+#[allow(unused_imports)]
+use super::*;
+
+// ---------------------------------------------------------------------------------------------
+// Network.
+
+#[no_mangle]
+pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
+    ret(sys(
+        libc::SYS_connect,
+        [fd as u64, p(addr), len as u64, 0, 0, 0],
+    )) as c_int
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn sendto(
+    fd: c_int,
+    buf: *const c_void,
+    len: size_t,
+    flags: c_int,
+    addr: *const sockaddr,
+    alen: socklen_t,
+) -> isize {
+    ret(sys(
+        libc::SYS_sendto,
+        [
+            fd as u64,
+            p(buf),
+            len as u64,
+            flags as u64,
+            p(addr),
+            alen as u64,
+        ],
+    )) as isize
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const libc::msghdr, flags: c_int) -> isize {
+    ret(sys(
+        libc::SYS_sendmsg,
+        [fd as u64, p(msg), flags as u64, 0, 0, 0],
+    )) as isize
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn sendmmsg(
+    fd: c_int,
+    msgs: *mut libc::mmsghdr,
+    n: libc::c_uint,
+    flags: c_int,
+) -> c_int {
+    ret(sys(
+        libc::SYS_sendmmsg,
+        [fd as u64, p(msgs), n as u64, flags as u64, 0, 0],
+    )) as c_int
+}
+
+// ---------------------------------------------------------------------------------------------
+// Name resolution.
+
+extern "C" {
+    fn inet_aton(cp: *const c_char, inp: *mut libc::in_addr) -> c_int;
+    fn inet_pton(af: c_int, src: *const c_char, dst: *mut c_void) -> c_int;
+    /// glibc's per-thread `h_errno`.
+    fn __h_errno_location() -> *mut c_int;
+}
+
+/// `HOST_NOT_FOUND` from `<netdb.h>` (glibc).
+pub(super) const HOST_NOT_FOUND: c_int = 1;
+
+/// The caller's node name (`node`, a C string) copied into `buf`: its length, or `None` when
+/// it is NULL or longer than the buffer.
+pub(super) fn node_name(node: *const c_char, buf: &mut [u8; 256]) -> Option<usize> {
+    if node.is_null() {
+        return None;
+    }
+    crate::sys::read_cstr_of(0, p(node), &mut buf[..255])
+}
+
+/// Whether libc reads `name` (NUL-terminated in `buf`) as a numeric address, which it answers
+/// without any query: `inet_aton` forms (`127.1`, `0x7f000001`) and IPv6, with a `%scope`.
+pub(super) fn numeric(buf: &[u8; 256], len: usize) -> bool {
+    let mut v4 = libc::in_addr { s_addr: 0 };
+    // SAFETY: `buf` holds a NUL-terminated string (read_cstr_of left a NUL after `len`).
+    if unsafe { inet_aton(buf.as_ptr().cast(), &mut v4) } != 0 {
+        return true;
+    }
+    let mut v6 = [0u8; 16];
+    let mut host = [0u8; 256];
+    let end = buf[..len].iter().position(|&b| b == b'%').unwrap_or(len);
+    host[..end].copy_from_slice(&buf[..end]);
+    // SAFETY: `host` is NUL-terminated; `v6` has room for an in6_addr.
+    unsafe { inet_pton(libc::AF_INET6, host.as_ptr().cast(), v6.as_mut_ptr().cast()) == 1 }
+}
+
+/// Decide looking `node` up (see [`layer::refuse_lookup`]): true when it must fail as "name
+/// not found" before libc sends any query.
+pub(super) fn refuse_node(node: *const c_char, numeric_only: bool) -> bool {
+    if !layer::active() || numeric_only {
+        return false;
+    }
+    let mut buf = [0u8; 256];
+    match node_name(node, &mut buf) {
+        Some(n) => layer::refuse_lookup(&buf[..n], numeric(&buf, n)),
+        // Longer than any DNS name: refused by the policy as not covered.
+        None if !node.is_null() => layer::refuse_lookup(b"(a name longer than 255 bytes)", false),
+        None => false,
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn getaddrinfo(
+    node: *const c_char,
+    service: *const c_char,
+    hints: *const libc::addrinfo,
+    res: *mut *mut libc::addrinfo,
+) -> c_int {
+    type GaiFn = unsafe extern "C" fn(
+        *const c_char,
+        *const c_char,
+        *const libc::addrinfo,
+        *mut *mut libc::addrinfo,
+    ) -> c_int;
+    let Some(f) = real::<GaiFn>(&REAL.getaddrinfo) else {
+        return libc::EAI_SYSTEM;
+    };
+    // SAFETY: `hints` is NULL or the caller's valid addrinfo.
+    let numeric_only = !hints.is_null() && unsafe { (*hints).ai_flags } & libc::AI_NUMERICHOST != 0;
+    if refuse_node(node, numeric_only) {
+        return libc::EAI_NONAME;
+    }
+    // SAFETY: libc's getaddrinfo with the caller's arguments.
+    let r = unsafe { f(node, service, hints, res) };
+    if r == 0 && !node.is_null() && !res.is_null() && layer::active() {
+        let mut name = [0u8; 256];
+        if let Some(n) = node_name(node, &mut name) {
+            // SAFETY: on success getaddrinfo stored a valid list head in *res; the list is
+            // the caller's until freeaddrinfo, and we only read it.
+            let mut ai = unsafe { *res };
+            while !ai.is_null() {
+                // SAFETY: `ai` is a node of the list getaddrinfo built.
+                let a = unsafe { &*ai };
+                let mut sa = [0u8; 28];
+                let len = (a.ai_addrlen as usize).min(sa.len());
+                if !a.ai_addr.is_null() && crate::sys::read_mem(p(a.ai_addr), &mut sa[..len]) == len
+                {
+                    if let Some((ip, _)) = crate::intercept::shared::inet(&sa[..len]) {
+                        layer::learn(&name[..n], ip);
+                    }
+                }
+                ai = a.ai_next;
+            }
+        }
+    }
+    r
+}
+
+/// Learn every address of a `hostent` that libc returned for `node`.
+pub(super) fn learn_hostent(node: *const c_char, h: *const libc::hostent) {
+    if h.is_null() || !layer::active() {
+        return;
+    }
+    let mut name = [0u8; 256];
+    let Some(n) = node_name(node, &mut name) else {
+        return;
+    };
+    // SAFETY: `h` is the hostent libc just returned (static or the caller's buffer), valid
+    // until the next call in this thread; we only read it.
+    let h = unsafe { &*h };
+    let len = h.h_length as usize;
+    if h.h_addr_list.is_null() || !(len == 4 || len == 16) {
+        return;
+    }
+    for i in 0..64 {
+        // SAFETY: h_addr_list is a NULL-terminated array of pointers to `len`-byte addresses.
+        let a = unsafe { *h.h_addr_list.add(i) };
+        if a.is_null() {
+            break;
+        }
+        let mut b = [0u8; 16];
+        if crate::sys::read_mem(p(a), &mut b[..len]) != len {
+            break;
+        }
+        let ip = if len == 4 {
+            std::net::IpAddr::from([b[0], b[1], b[2], b[3]])
+        } else {
+            std::net::IpAddr::from(b)
+        };
+        layer::learn(&name[..n], ip);
+    }
+}
+
+/// Refuse a `gethostbyname*` lookup: `h_errno = HOST_NOT_FOUND`.
+pub(super) fn host_not_found() {
+    // SAFETY: glibc's per-thread h_errno slot.
+    unsafe { *__h_errno_location() = HOST_NOT_FOUND };
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn gethostbyname(name: *const c_char) -> *mut libc::hostent {
+    if refuse_node(name, false) {
+        host_not_found();
+        return std::ptr::null_mut();
+    }
+    type F = unsafe extern "C" fn(*const c_char) -> *mut libc::hostent;
+    let Some(f) = real::<F>(&REAL.gethostbyname) else {
+        host_not_found();
+        return std::ptr::null_mut();
+    };
+    // SAFETY: libc's gethostbyname with the caller's argument.
+    let h = unsafe { f(name) };
+    learn_hostent(name, h);
+    h
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn gethostbyname2(name: *const c_char, af: c_int) -> *mut libc::hostent {
+    if refuse_node(name, false) {
+        host_not_found();
+        return std::ptr::null_mut();
+    }
+    type F = unsafe extern "C" fn(*const c_char, c_int) -> *mut libc::hostent;
+    let Some(f) = real::<F>(&REAL.gethostbyname2) else {
+        host_not_found();
+        return std::ptr::null_mut();
+    };
+    // SAFETY: libc's gethostbyname2 with the caller's arguments.
+    let h = unsafe { f(name, af) };
+    learn_hostent(name, h);
+    h
+}
+
+pub(super) type HostR = unsafe extern "C" fn(
+    *const c_char,
+    *mut libc::hostent,
+    *mut c_char,
+    size_t,
+    *mut *mut libc::hostent,
+    *mut c_int,
+) -> c_int;
+
+/// A refused reentrant lookup: no result, `*h_errnop = HOST_NOT_FOUND`, and the return value
+/// glibc gives for a name that does not exist (0: not a system error).
+///
+/// # Safety
+/// `result` and `h_errnop` are NULL or the caller's valid pointers.
+pub(super) unsafe fn refused_r(result: *mut *mut libc::hostent, h_errnop: *mut c_int) -> c_int {
+    // SAFETY: the caller's out-pointers (checked for NULL).
+    unsafe {
+        if !result.is_null() {
+            *result = std::ptr::null_mut();
+        }
+        if !h_errnop.is_null() {
+            *h_errnop = HOST_NOT_FOUND;
+        }
+    }
+    0
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn gethostbyname_r(
+    name: *const c_char,
+    ret: *mut libc::hostent,
+    buf: *mut c_char,
+    len: size_t,
+    result: *mut *mut libc::hostent,
+    h_errnop: *mut c_int,
+) -> c_int {
+    if refuse_node(name, false) {
+        // SAFETY: the caller's out-pointers.
+        return unsafe { refused_r(result, h_errnop) };
+    }
+    let Some(f) = real::<HostR>(&REAL.gethostbyname_r) else {
+        return libc::ENOSYS;
+    };
+    // SAFETY: libc's gethostbyname_r with the caller's arguments.
+    let r = unsafe { f(name, ret, buf, len, result, h_errnop) };
+    if r == 0 && !result.is_null() {
+        // SAFETY: on return *result is NULL or `ret`.
+        learn_hostent(name, unsafe { *result });
+    }
+    r
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn gethostbyname2_r(
+    name: *const c_char,
+    af: c_int,
+    ret: *mut libc::hostent,
+    buf: *mut c_char,
+    len: size_t,
+    result: *mut *mut libc::hostent,
+    h_errnop: *mut c_int,
+) -> c_int {
+    if refuse_node(name, false) {
+        // SAFETY: the caller's out-pointers.
+        return unsafe { refused_r(result, h_errnop) };
+    }
+    type F = unsafe extern "C" fn(
+        *const c_char,
+        c_int,
+        *mut libc::hostent,
+        *mut c_char,
+        size_t,
+        *mut *mut libc::hostent,
+        *mut c_int,
+    ) -> c_int;
+    let Some(f) = real::<F>(&REAL.gethostbyname2_r) else {
+        return libc::ENOSYS;
+    };
+    // SAFETY: libc's gethostbyname2_r with the caller's arguments.
+    let r = unsafe { f(name, af, ret, buf, len, result, h_errnop) };
+    if r == 0 && !result.is_null() {
+        // SAFETY: on return *result is NULL or `ret`.
+        learn_hostent(name, unsafe { *result });
+    }
+    r
+}

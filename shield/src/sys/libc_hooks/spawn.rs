@@ -1,0 +1,395 @@
+//! Child processes: the exec family (with the variadic execl* entries), posix_spawn, system,
+//! popen, fork and vfork.
+
+#[allow(unused_imports)]
+use super::*;
+
+// ---------------------------------------------------------------------------------------------
+// Child processes.
+
+extern "C" {
+    static environ: *const *const c_char;
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn execve(
+    path: *const c_char,
+    argv: *const *const c_char,
+    envp: *const *const c_char,
+) -> c_int {
+    ret(sys(libc::SYS_execve, [p(path), p(argv), p(envp), 0, 0, 0])) as c_int
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn execveat(
+    dirfd: c_int,
+    path: *const c_char,
+    argv: *const *const c_char,
+    envp: *const *const c_char,
+    flags: c_int,
+) -> c_int {
+    ret(sys(
+        libc::SYS_execveat,
+        [
+            dirfd as i64 as u64,
+            p(path),
+            p(argv),
+            p(envp),
+            flags as u64,
+            0,
+        ],
+    )) as c_int
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn fexecve(
+    fd: c_int,
+    argv: *const *const c_char,
+    envp: *const *const c_char,
+) -> c_int {
+    execveat(fd, c"".as_ptr(), argv, envp, libc::AT_EMPTY_PATH)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn execv(path: *const c_char, argv: *const *const c_char) -> c_int {
+    // SAFETY: `environ` is libc's environment pointer, read once.
+    execve(path, argv, unsafe { environ })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn execvp(file: *const c_char, argv: *const *const c_char) -> c_int {
+    // SAFETY: as in `execv`.
+    execvpe(file, argv, unsafe { environ })
+}
+
+/// Search `PATH` for `file` as `execvp` does, calling `f` with each candidate (a
+/// NUL-terminated path on the stack) until it returns `Some`. Returns ENOENT (or EACCES when a
+/// candidate was not executable) when none did.
+pub(super) fn path_search(
+    file: *const c_char,
+    mut f: impl FnMut(*const c_char) -> Option<i64>,
+) -> i64 {
+    let mut name = [0u8; 256];
+    let Some(n) = crate::sys::read_cstr_of(0, p(file), &mut name[..255]) else {
+        return -(libc::ENOENT as i64);
+    };
+    if n == 0 {
+        return -(libc::ENOENT as i64);
+    }
+    if name[..n].contains(&b'/') {
+        return f(file).unwrap_or(-(libc::ENOENT as i64));
+    }
+    // SAFETY: getenv reads the environment without allocating; the pointer is valid until
+    // the environment changes, and we copy from it at once.
+    let path = unsafe { libc::getenv(c"PATH".as_ptr()) };
+    let mut dirs = [0u8; 1024];
+    let len = if path.is_null() {
+        let d = b"/usr/local/bin:/usr/bin:/bin";
+        dirs[..d.len()].copy_from_slice(d);
+        d.len()
+    } else {
+        crate::sys::read_cstr_of(0, p(path), &mut dirs[..1023]).unwrap_or(0)
+    };
+    let mut seen_eacces = false;
+    for dir in dirs[..len].split(|&b| b == b':') {
+        let dir: &[u8] = if dir.is_empty() { b"." } else { dir };
+        let mut cand = [0u8; 1024 + 256 + 2];
+        if dir.len() + 1 + n + 1 > cand.len() {
+            continue;
+        }
+        cand[..dir.len()].copy_from_slice(dir);
+        cand[dir.len()] = b'/';
+        cand[dir.len() + 1..dir.len() + 1 + n].copy_from_slice(&name[..n]);
+        if let Some(r) = f(cand.as_ptr().cast()) {
+            if r == -(libc::EACCES as i64) {
+                seen_eacces = true;
+                continue;
+            }
+            return r;
+        }
+    }
+    if seen_eacces {
+        -(libc::EACCES as i64)
+    } else {
+        -(libc::ENOENT as i64)
+    }
+}
+
+/// Whether `path` names an existing file (no decision, no event: a lookup the kernel would
+/// make anyway while searching `PATH`).
+pub(super) fn exists(path: *const c_char) -> bool {
+    crate::sys::syscall(
+        libc::SYS_faccessat,
+        [AT_FDCWD, p(path), libc::F_OK as u64, 0, 0, 0],
+    ) == 0
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn execvpe(
+    file: *const c_char,
+    argv: *const *const c_char,
+    envp: *const *const c_char,
+) -> c_int {
+    let r = path_search(file, |cand| {
+        if !exists(cand) {
+            return None;
+        }
+        // SAFETY: `cand` is a NUL-terminated path on path_search's stack; argv and envp are
+        // the caller's.
+        let r = unsafe { execve(cand, argv, envp) };
+        // Only returns on failure.
+        let _ = r;
+        // SAFETY: errno is the calling thread's.
+        Some(-(unsafe { *libc::__errno_location() }) as i64)
+    });
+    ret(r) as c_int
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn fork() -> pid_t {
+    if let Some(e) = layer::refuse_fork() {
+        ret(-(e as i64));
+        return -1;
+    }
+    match real::<unsafe extern "C" fn() -> pid_t>(&REAL.fork) {
+        // SAFETY: libc's fork (runs its atfork handlers).
+        Some(f) => unsafe { f() },
+        None => {
+            ret(-(libc::ENOSYS as i64));
+            -1
+        }
+    }
+}
+
+/// `vfork` is carried out as `fork` (which POSIX allows): a hook cannot return into a child
+/// that shares the parent's stack, and a vfork child may only exec or `_exit`, which a forked
+/// child does as well.
+#[no_mangle]
+pub unsafe extern "C" fn vfork() -> pid_t {
+    // SAFETY: as `fork`.
+    unsafe { fork() }
+}
+
+/// Which `execl` variant an assembly entry point stands for.
+pub(super) const EXECL: usize = 0;
+pub(super) const EXECLP: usize = 1;
+pub(super) const EXECLE: usize = 2;
+
+/// The most arguments an `execl*` call may pass (with its NULL); more fail with E2BIG.
+pub(super) const EXECL_MAX: usize = 256;
+
+/// The common body of `execl`, `execlp` and `execle`, called by their assembly entry points
+/// (C variadic functions cannot be defined in stable Rust). `regs` holds the variadic
+/// arguments that arrived in registers (`REGS` of them), `stack` points at the ones the caller
+/// passed on the stack. The argument list ends at the first NULL; `execle` takes `envp` after
+/// it.
+///
+/// # Safety
+/// Called only by the entry points below, with the caller's argument registers and stack.
+unsafe extern "C" fn execl_common(
+    path: *const c_char,
+    regs: *const usize,
+    stack: *const usize,
+    which: usize,
+) -> c_int {
+    let mut argv = [std::ptr::null::<c_char>(); EXECL_MAX + 1];
+    // SAFETY: the i-th variadic argument: in `regs` for the first REGS, then on the stack.
+    let arg = |i: usize| unsafe {
+        if i < REGS {
+            *regs.add(i)
+        } else {
+            *stack.add(i - REGS)
+        }
+    };
+    let mut n = 0;
+    loop {
+        if n == EXECL_MAX {
+            ret(-(libc::E2BIG as i64));
+            return -1;
+        }
+        let a = arg(n);
+        argv[n] = a as *const c_char;
+        if a == 0 {
+            break;
+        }
+        n += 1;
+    }
+    // SAFETY: `argv` is NULL-terminated; `path` and the arguments are the caller's.
+    unsafe {
+        match which {
+            EXECLP => execvp(path, argv.as_ptr()),
+            EXECLE => execve(path, argv.as_ptr(), arg(n + 1) as *const *const c_char),
+            _ => execv(path, argv.as_ptr()),
+        }
+    }
+}
+
+/// How many variadic arguments arrive in registers after `path`.
+#[cfg(target_arch = "x86_64")]
+pub(super) const REGS: usize = 5;
+#[cfg(target_arch = "aarch64")]
+pub(super) const REGS: usize = 7;
+
+// The entry points: spill the argument registers after `path` into an array on the stack,
+// note where the caller's stack arguments start, and call `execl_common`.
+#[cfg(target_arch = "x86_64")]
+macro_rules! execl_entry {
+    ($name:literal, $which:expr) => {
+        std::arch::global_asm!(
+            concat!(".globl ", $name),
+            concat!(".type ", $name, ",@function"),
+            concat!($name, ":"),
+            // The caller's stack arguments start above the return address.
+            "lea rax, [rsp + 8]",
+            // 5 registers (40 bytes) + 8 to keep the stack 16-byte aligned at the call.
+            "sub rsp, 56",
+            "mov [rsp], rsi",
+            "mov [rsp + 8], rdx",
+            "mov [rsp + 16], rcx",
+            "mov [rsp + 24], r8",
+            "mov [rsp + 32], r9",
+            "mov rsi, rsp",
+            "mov rdx, rax",
+            "mov rcx, {which}",
+            "call {common}",
+            "add rsp, 56",
+            "ret",
+            concat!(".size ", $name, ", . - ", $name),
+            which = const $which,
+            common = sym execl_common,
+        );
+    };
+}
+
+#[cfg(target_arch = "aarch64")]
+macro_rules! execl_entry {
+    ($name:literal, $which:expr) => {
+        std::arch::global_asm!(
+            concat!(".globl ", $name),
+            concat!(".type ", $name, ",%function"),
+            concat!($name, ":"),
+            // The caller's stack arguments start at sp on entry.
+            "mov x9, sp",
+            "sub sp, sp, #64",
+            "stp x1, x2, [sp]",
+            "stp x3, x4, [sp, #16]",
+            "stp x5, x6, [sp, #32]",
+            "stp x7, x30, [sp, #48]",
+            "mov x1, sp",
+            "mov x2, x9",
+            "mov x3, #{which}",
+            "bl {common}",
+            "ldr x30, [sp, #56]",
+            "add sp, sp, #64",
+            "ret",
+            concat!(".size ", $name, ", . - ", $name),
+            which = const $which,
+            common = sym execl_common,
+        );
+    };
+}
+
+execl_entry!("execl", EXECL);
+execl_entry!("execlp", EXECLP);
+execl_entry!("execle", EXECLE);
+
+pub(super) type SpawnFn = unsafe extern "C" fn(
+    *mut pid_t,
+    *const c_char,
+    *const libc::posix_spawn_file_actions_t,
+    *const libc::posix_spawnattr_t,
+    *const *mut c_char,
+    *const *mut c_char,
+) -> c_int;
+
+#[no_mangle]
+pub unsafe extern "C" fn posix_spawn(
+    pid: *mut pid_t,
+    path: *const c_char,
+    actions: *const libc::posix_spawn_file_actions_t,
+    attr: *const libc::posix_spawnattr_t,
+    argv: *const *mut c_char,
+    envp: *const *mut c_char,
+) -> c_int {
+    if let Err(e) = layer::decide_spawn(p(path), p(argv)) {
+        return e;
+    }
+    match real::<SpawnFn>(&REAL.posix_spawn) {
+        // SAFETY: libc's posix_spawn with the caller's arguments.
+        Some(f) => unsafe { f(pid, path, actions, attr, argv, envp) },
+        None => libc::ENOSYS,
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn posix_spawnp(
+    pid: *mut pid_t,
+    file: *const c_char,
+    actions: *const libc::posix_spawn_file_actions_t,
+    attr: *const libc::posix_spawnattr_t,
+    argv: *const *mut c_char,
+    envp: *const *mut c_char,
+) -> c_int {
+    if layer::active() {
+        // Decide on the executable PATH search finds first; a file that does not exist
+        // anywhere fails in libc with ENOENT, as without the shield, and is no violation.
+        let r = path_search(file, |cand| {
+            if !exists(cand) {
+                return None;
+            }
+            Some(match layer::decide_spawn(p(cand), p(argv)) {
+                Ok(()) => 0,
+                Err(e) => -(e as i64),
+            })
+        });
+        if r == -(libc::EACCES as i64) {
+            return libc::EACCES;
+        }
+    }
+    match real::<SpawnFn>(&REAL.posix_spawnp) {
+        // SAFETY: libc's posix_spawnp with the caller's arguments.
+        Some(f) => unsafe { f(pid, file, actions, attr, argv, envp) },
+        None => libc::ENOSYS,
+    }
+}
+
+/// Decide `/bin/sh -c command`.
+pub(super) fn decide_shell(command: *const c_char) -> Result<(), i32> {
+    let argv: [*const c_char; 4] = [c"sh".as_ptr(), c"-c".as_ptr(), command, std::ptr::null()];
+    layer::decide_spawn(p(c"/bin/sh".as_ptr()), p(argv.as_ptr()))
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn system(command: *const c_char) -> c_int {
+    if !command.is_null() {
+        if let Err(e) = decide_shell(command) {
+            ret(-(e as i64));
+            return -1;
+        }
+    }
+    match real::<unsafe extern "C" fn(*const c_char) -> c_int>(&REAL.system) {
+        // SAFETY: libc's system with the caller's argument.
+        Some(f) => unsafe { f(command) },
+        None => {
+            ret(-(libc::ENOSYS as i64));
+            -1
+        }
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn popen(command: *const c_char, mode: *const c_char) -> *mut libc::FILE {
+    if let Err(e) = decide_shell(command) {
+        ret(-(e as i64));
+        return std::ptr::null_mut();
+    }
+    type PopenFn = unsafe extern "C" fn(*const c_char, *const c_char) -> *mut libc::FILE;
+    match real::<PopenFn>(&REAL.popen) {
+        // SAFETY: libc's popen with the caller's arguments.
+        Some(f) => unsafe { f(command, mode) },
+        None => {
+            ret(-(libc::ENOSYS as i64));
+            std::ptr::null_mut()
+        }
+    }
+}

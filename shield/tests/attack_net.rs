@@ -57,6 +57,9 @@ fn run(name: &str, which: &str, body: fn()) -> Ran {
     .env("FNSHIELD_CASE", &full)
     .env("FNSHIELD_IC", which)
     .env_remove("SHIELD_MODE");
+    // Its own TMPDIR, removed once the child is gone.
+    let scratch = fnshield_tests::watchdog::Scratch::new(&full);
+    scratch.apply(&mut cmd);
     // The project's watchdog: a hung case (and its process group) is killed and fails with
     // its name and output, never blocks the suite.
     let out = fnshield_tests::watchdog::output_within(
@@ -64,6 +67,7 @@ fn run(name: &str, which: &str, body: fn()) -> Ran {
         &format!("case {full}"),
         fnshield_tests::watchdog::bound(Duration::from_secs(120)),
     );
+    drop(scratch);
     let status = out.status;
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();

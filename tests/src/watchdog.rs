@@ -142,3 +142,39 @@ mod tests {
         assert!(msg.contains("partial"), "{msg}");
     }
 }
+
+/// A per-case scratch directory, given to the case's child as `TMPDIR` (so
+/// `std::env::temp_dir()` there points into it) and removed with everything in it when
+/// dropped, after the child is gone: no case leaves its directories behind. The name is short
+/// (the runner's pid and a hash of the case name), because AF_UNIX socket paths under it must
+/// fit in 108 bytes.
+#[derive(Debug)]
+pub struct Scratch(std::path::PathBuf);
+
+impl Scratch {
+    /// Create the directory for case `name`.
+    ///
+    /// # Panics
+    ///
+    /// When the directory cannot be created (the temporary directory is not writable).
+    pub fn new(name: &str) -> Scratch {
+        let tag = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
+        let dir =
+            std::env::temp_dir().join(format!("fnc-{}-{:08x}", std::process::id(), tag as u32));
+        std::fs::create_dir_all(&dir).expect("the case's scratch directory");
+        Scratch(dir)
+    }
+
+    /// Give the directory to `cmd` as its `TMPDIR`.
+    pub fn apply(&self, cmd: &mut std::process::Command) {
+        cmd.env("TMPDIR", &self.0);
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

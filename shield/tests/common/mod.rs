@@ -53,11 +53,15 @@ pub fn case(name: &str, body: fn()) -> String {
         println!("CASE-OK");
         std::process::exit(0);
     }
+    // Each case gets its own TMPDIR, removed once the child is gone.
+    let scratch = fnshield_tests::watchdog::Scratch::new(name);
     let mut cmd = Command::new(std::env::current_exe().unwrap());
     cmd.args([name, "--exact", "--nocapture", "--test-threads=1"])
         .env("FNSHIELD_CASE", name)
         .env_remove("SHIELD_MODE");
+    scratch.apply(&mut cmd);
     let out = fnshield_tests::watchdog::output(cmd, &format!("case {name}"));
+    drop(scratch);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

@@ -147,6 +147,34 @@ fn libc_routes_blocked(task: &Path, tmp: &Path) {
         ErrorKind::PermissionDenied
     );
     std::fs::write(tmp.join("cache/ok"), b"1").expect("allowed sub-path");
+    // Through libc's bind and inotify_add_watch: an AF_UNIX socket file in the root, a watch
+    // on the root; both in the allowed sub-path work.
+    assert_eq!(
+        std::os::unix::net::UnixListener::bind(tmp.join("sock"))
+            .unwrap_err()
+            .kind(),
+        ErrorKind::PermissionDenied
+    );
+    std::os::unix::net::UnixListener::bind(tmp.join("cache/sock")).expect("allowed bind");
+    // SAFETY: inotify_init1 takes flags only; inotify_add_watch gets a NUL-terminated path.
+    let ifd = unsafe { libc::inotify_init1(libc::IN_CLOEXEC) };
+    assert!(ifd >= 0);
+    let root = cpath(tmp);
+    // SAFETY: as above.
+    let w = unsafe { libc::inotify_add_watch(ifd, root.as_ptr(), libc::IN_ALL_EVENTS) };
+    assert_eq!(
+        (w, errno()),
+        (-1, libc::EACCES),
+        "inotify_add_watch on the tmp root"
+    );
+    let cache = cpath(&tmp.join("cache"));
+    // SAFETY: as above.
+    let w = unsafe { libc::inotify_add_watch(ifd, cache.as_ptr(), libc::IN_ALL_EVENTS) };
+    assert!(
+        w >= 0,
+        "inotify_add_watch on the allowed sub-path: errno {}",
+        errno()
+    );
 
     // Outbound: TCP connect, UDP sendto, IPv6 with a v4-mapped address.
     let far = TcpListener::bind("127.0.0.2:0").unwrap();

@@ -77,6 +77,8 @@ pub(crate) fn routes(n: i64) -> bool {
     match n {
         nr::OPENAT | nr::OPENAT2 | nr::EXECVE | nr::EXECVEAT => true,
         nr::CONNECT | nr::SENDTO | nr::SENDMSG | nr::SENDMMSG => true,
+        // An AF_UNIX bind creates a file (decided as a tmp write); other families pass.
+        nr::BIND => true,
         // Through `syscall()`: raw and packet sockets, other processes' memory and
         // descriptors, and path-taking calls the shield does not classify are decided as the
         // trap handler decides them (where seccomp is refused nothing else would).

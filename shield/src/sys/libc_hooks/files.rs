@@ -462,3 +462,11 @@ pub unsafe extern "C" fn utimensat(
         [dirfd as i64 as u64, p(path), p(times), flags as u64, 0, 0],
     )) as c_int
 }
+
+#[no_mangle]
+pub unsafe extern "C" fn inotify_add_watch(fd: c_int, path: *const c_char, mask: u32) -> c_int {
+    ret(sys(
+        libc::SYS_inotify_add_watch,
+        [fd as u64, p(path), u64::from(mask), 0, 0, 0],
+    )) as c_int
+}

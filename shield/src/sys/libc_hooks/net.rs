@@ -318,3 +318,15 @@ pub unsafe extern "C" fn gethostbyname2_r(
     }
     r
 }
+
+#[no_mangle]
+pub unsafe extern "C" fn bind(
+    fd: c_int,
+    addr: *const libc::sockaddr,
+    len: libc::socklen_t,
+) -> c_int {
+    ret(sys(
+        libc::SYS_bind,
+        [fd as u64, p(addr), len as u64, 0, 0, 0],
+    )) as c_int
+}

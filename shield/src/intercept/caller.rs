@@ -3,7 +3,7 @@
 //! interceptors share.
 
 use super::arch::nr;
-use super::shared::{open_path, proc_path};
+use super::shared::{open_path, proc_path, write_decimal};
 use crate::sys::syscall;
 
 /// A duplicate of the caller's fd `fd`, in the supervisor (pidfd_open + pidfd_getfd).
@@ -30,8 +30,21 @@ pub(crate) fn dup_from(pid: i64, fd: i64) -> Result<i64, i32> {
 
 /// A numeric field of `/proc/<tid>/status` (`Tgid:` in decimal, `Umask:` in octal).
 pub(crate) fn status_field(tid: i64, field: &[u8], radix: i64) -> Option<i64> {
+    proc_field(tid, b"status", field, radix)
+}
+
+/// The pid a pidfd refers to (`Pid:` in `/proc/<pid>/fdinfo/<fd>`; pid 0: this process).
+pub(crate) fn pidfd_pid(pid: i64, fd: i64) -> Option<i64> {
+    let mut what = [0u8; 32];
+    what[..7].copy_from_slice(b"fdinfo/");
+    let n = 7 + write_decimal(fd.max(0) as u64, &mut what[7..]);
+    proc_field(pid, &what[..n], b"Pid:", 10)
+}
+
+/// A non-negative numeric field of `/proc/<tid>/<what>` (tid 0: this process), in `radix`.
+fn proc_field(tid: i64, what: &[u8], field: &[u8], radix: i64) -> Option<i64> {
     let mut p = [0u8; 64];
-    proc_path(tid, b"status", &mut p)?;
+    proc_path(tid, what, &mut p)?;
     let fd = open_path(&p, libc::O_RDONLY);
     if fd < 0 {
         return None;

@@ -8,6 +8,7 @@
 //! through the exempt trampoline.
 
 use super::arch::nr;
+use super::caller::tgid_of;
 use super::decide::{Access, Decider, PathDecision, Verdict, PATH_MAX};
 use super::dns::{HostTable, Name};
 use crate::event::invocation;
@@ -898,58 +899,6 @@ pub(crate) fn decide_other_process(
         );
     }
     v == Verdict::Block
-}
-
-/// The thread-group id of thread (or process) `tid`, from `/proc/<tid>/status`.
-pub(crate) fn tgid_of(tid: i64) -> Option<i64> {
-    proc_number(tid, b"status", b"Tgid:")
-}
-
-/// The pid a pidfd refers to (`Pid:` in `/proc/<pid>/fdinfo/<fd>`; pid 0: this process).
-pub(crate) fn pidfd_pid(pid: i64, fd: i64) -> Option<i64> {
-    let mut what = [0u8; 32];
-    what[..7].copy_from_slice(b"fdinfo/");
-    let n = 7 + write_decimal(fd.max(0) as u64, &mut what[7..]);
-    proc_number(pid, &what[..n], b"Pid:")
-}
-
-/// A decimal field of a `/proc/<pid>/<what>` file (pid 0: this process).
-fn proc_number(pid: i64, what: &[u8], field: &[u8]) -> Option<i64> {
-    let mut p = [0u8; 64];
-    proc_path(pid, what, &mut p)?;
-    let fd = open_path(&p, libc::O_RDONLY);
-    if fd < 0 {
-        return None;
-    }
-    let mut buf = [0u8; 1024];
-    let r = syscall(
-        nr::READ,
-        [
-            fd as u64,
-            buf.as_mut_ptr() as u64,
-            buf.len() as u64,
-            0,
-            0,
-            0,
-        ],
-    );
-    syscall(libc::SYS_close, [fd as u64, 0, 0, 0, 0, 0]);
-    let text = &buf[..r.max(0) as usize];
-    let at = text.windows(field.len()).position(|w| w == field)? + field.len();
-    let mut v = 0i64;
-    let mut seen = false;
-    for &b in &text[at..] {
-        match b {
-            b' ' | b'\t' if !seen => {}
-            b'-' if !seen => return None,
-            b'0'..=b'9' => {
-                seen = true;
-                v = v * 10 + i64::from(b - b'0');
-            }
-            _ => break,
-        }
-    }
-    seen.then_some(v)
 }
 
 /// A call through the 32-bit ABI (`int 0x80`), let through in alert-only mode: reported once

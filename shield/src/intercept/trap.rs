@@ -8,6 +8,7 @@
 //! handler itself (registers in, return value out, `errno` saved) is `sys::sigsys`.
 
 use super::arch::nr;
+use super::caller::pidfd_pid;
 use super::decide::{Access, PathDecision, Verdict, PATH_MAX};
 use super::resolve::{
     self, decide_resolved, existing_passage, follows, moved_access, refuse_unresolved,
@@ -15,9 +16,9 @@ use super::resolve::{
 };
 use super::shared::{
     check_exec, decide_dns_query, decide_other_process, decide_sockaddr, decide_socket,
-    decide_socket_other, fd_path, inet, note_created, open_access, path_table, pidfd_pid,
-    record_path, report_io_uring, to_resolver, verify_identity, verify_opened, InterceptState,
-    PathArg, PathCopy, CTL_MAX, DNS_MAX, EXEMPT, HOSTS, MSGHDR, SA_MAX, SIGSYS_BIT, STATE,
+    decide_socket_other, fd_path, inet, note_created, open_access, path_table, record_path,
+    report_io_uring, to_resolver, verify_identity, verify_opened, InterceptState, PathArg,
+    PathCopy, CTL_MAX, DNS_MAX, EXEMPT, HOSTS, MSGHDR, SA_MAX, SIGSYS_BIT, STATE,
 };
 use crate::sys::{now_monotonic_secs, read_mem, syscall};
 

@@ -23,7 +23,7 @@
 //! thread were gone, every notified syscall would fail with ENOSYS.
 
 use super::arch::nr;
-use super::caller::{dup_from, status_field, tgid_of};
+use super::caller::{dup_from, pidfd_pid, status_field, tgid_of};
 use super::decide::{Access, Verdict, PATH_MAX};
 use super::resolve::{
     self, decide_resolved, existing_passage, follows, moved_access, other_view_event,
@@ -31,9 +31,9 @@ use super::resolve::{
 };
 use super::shared::{
     check_exec, check_path_arg, classify_arg, decide_other_process, decide_sockaddr, decide_socket,
-    decide_socket_other, inet, open_access, open_path, path_table, pidfd_pid, proc_path, push,
-    record_path, verify_opened, write_decimal, InterceptState, PathCopy, CTL_MAX, MSGHDR, RECORDED,
-    RESTARTED, SA_MAX, STATE, TARGET,
+    decide_socket_other, inet, open_access, open_path, path_table, proc_path, push, record_path,
+    verify_opened, write_decimal, InterceptState, PathCopy, CTL_MAX, MSGHDR, RECORDED, RESTARTED,
+    SA_MAX, STATE, TARGET,
 };
 use crate::event::{Record, RecordKind};
 use crate::policy::PolicyKind;
@@ -291,7 +291,7 @@ fn handle(st: &InterceptState, listener: Listener, n: &Notification) -> Answer {
         nr::SETSOCKOPT => setsockopt(st, listener, n),
         nr::PROCESS_VM_READV | nr::PROCESS_VM_WRITEV => {
             // The target is a register value: continuing is exact.
-            let own = super::shared::tgid_of(pid).unwrap_or(pid);
+            let own = super::caller::tgid_of(pid).unwrap_or(pid);
             if decide_other_process(st, nr, own, a[0] as i32 as i64, None) {
                 Answer::Errno(libc::EPERM)
             } else {
@@ -302,7 +302,7 @@ fn handle(st: &InterceptState, listener: Listener, n: &Notification) -> Answer {
         nr::PTRACE => {
             // Only sent here in alert-only mode: it runs, and tracing another process is
             // reported under read_handler (the tracer reads its memory).
-            let own = super::shared::tgid_of(pid).unwrap_or(pid);
+            let own = super::caller::tgid_of(pid).unwrap_or(pid);
             decide_other_process(st, nr, own, a[1] as i32 as i64, None);
             Answer::Continue
         }

@@ -119,7 +119,7 @@ pub(super) fn pidfd_getfd(st: &InterceptState, listener: Listener, n: &Notificat
         Ok(fd) => fd,
         Err(e) => return Answer::Errno(e),
     };
-    let own = crate::intercept::shared::tgid_of(pid).unwrap_or(pid);
+    let own = crate::intercept::caller::tgid_of(pid).unwrap_or(pid);
     let target = pidfd_pid(0, pidfd).unwrap_or(-1);
     if decide_other_process(st, n.nr as i64, own, target, Some(a[1] as i32 as i64)) {
         close(pidfd);

@@ -28,12 +28,14 @@ pub(super) fn without_sigsys(
 pub(super) type MaskFn =
     unsafe extern "C" fn(c_int, *const libc::sigset_t, *mut libc::sigset_t) -> c_int;
 
-#[no_mangle]
-pub unsafe extern "C" fn sigprocmask(
+/// Call libc's mask function in `slot` with SIGSYS taken out of a set that would block it.
+/// `None` when libc's definition was not found.
+fn mask_without_sigsys(
+    slot: &AtomicUsize,
     how: c_int,
     set: *const libc::sigset_t,
     old: *mut libc::sigset_t,
-) -> c_int {
+) -> Option<c_int> {
     // SAFETY: an all-zero sigset_t is a valid (empty) set.
     let mut copy: libc::sigset_t = unsafe { std::mem::zeroed() };
     let set = if how == libc::SIG_UNBLOCK {
@@ -41,14 +43,22 @@ pub unsafe extern "C" fn sigprocmask(
     } else {
         without_sigsys(set, &mut copy)
     };
-    match real::<MaskFn>(&REAL.sigprocmask) {
-        // SAFETY: libc's sigprocmask with the caller's arguments (set possibly our copy).
-        Some(f) => unsafe { f(how, set, old) },
-        None => {
-            ret(-(libc::ENOSYS as i64));
-            -1
-        }
-    }
+    let f = real::<MaskFn>(slot)?;
+    // SAFETY: libc's sigprocmask / pthread_sigmask with the caller's arguments (set possibly
+    // our copy, which lives until the call returns).
+    Some(unsafe { f(how, set, old) })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn sigprocmask(
+    how: c_int,
+    set: *const libc::sigset_t,
+    old: *mut libc::sigset_t,
+) -> c_int {
+    mask_without_sigsys(&REAL.sigprocmask, how, set, old).unwrap_or_else(|| {
+        ret(-(libc::ENOSYS as i64));
+        -1
+    })
 }
 
 #[no_mangle]
@@ -57,18 +67,7 @@ pub unsafe extern "C" fn pthread_sigmask(
     set: *const libc::sigset_t,
     old: *mut libc::sigset_t,
 ) -> c_int {
-    // SAFETY: an all-zero sigset_t is a valid (empty) set.
-    let mut copy: libc::sigset_t = unsafe { std::mem::zeroed() };
-    let set = if how == libc::SIG_UNBLOCK {
-        set
-    } else {
-        without_sigsys(set, &mut copy)
-    };
-    match real::<MaskFn>(&REAL.pthread_sigmask) {
-        // SAFETY: libc's pthread_sigmask with the caller's arguments (set possibly our copy).
-        Some(f) => unsafe { f(how, set, old) },
-        None => libc::ENOSYS,
-    }
+    mask_without_sigsys(&REAL.pthread_sigmask, how, set, old).unwrap_or(libc::ENOSYS)
 }
 
 extern "C" {

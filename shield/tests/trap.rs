@@ -553,6 +553,45 @@ fn alert_mode_lets_everything_through_and_reports() {
 }
 
 #[test]
+fn forced_trap_says_that_children_it_lets_run_are_killed() {
+    case(
+        "forced_trap_says_that_children_it_lets_run_are_killed",
+        || {
+            use std::os::unix::process::ExitStatusExt;
+            let (_b, task, tmp) = dirs();
+            let env = fnshield::Env::from_pairs([
+                ("LAMBDA_TASK_ROOT", task.to_str().unwrap()),
+                ("AWS_LAMBDA_FUNCTION_NAME", "shield-test"),
+            ]);
+            let s = Shield::builder()
+                .env(env)
+                .resolv_conf("nameserver 127.0.0.1\n")
+                .tmp_root(tmp.to_str().unwrap())
+                .wipe_tmp(false)
+                .sinks(["json"])
+                .interceptor(fnshield::InterceptorChoice::Trap)
+                .child_process(Mode::Alert)
+                .build()
+                .expect("valid config");
+            let report = s.install().expect("install");
+            assert_eq!(report.interceptor, fnshield::Mechanism::SeccompTrap);
+            let child = report
+                .policy(PolicyKind::CreateChildProcess)
+                .expect("child line");
+            // What the user observes: the allowed child dies at its first intercepted call ...
+            let status = Command::new("/bin/true").status().expect("spawned");
+            assert_eq!(status.signal(), Some(libc::SIGSYS), "{status:?}");
+            // ... and the report says so, instead of only "fully enforced".
+            assert!(
+                child.reason.contains("killed by SIGSYS"),
+                "{}",
+                child.reason
+            );
+        },
+    );
+}
+
+#[test]
 fn runtime_tightening_takes_effect_and_cannot_loosen() {
     case("runtime_tightening_takes_effect_and_cannot_loosen", || {
         let forbidden = TcpListener::bind("127.0.0.2:0").unwrap();
@@ -827,6 +866,70 @@ fn attack_routes_in_alert_mode_succeed_and_alert() {
         assert!(
             !evs.iter().any(|e| e.action == Action::Blocked),
             "nothing blocked in alert mode"
+        );
+    });
+}
+
+/// The SIGSYS handler runs on the trapping thread's own stack. glibc's `posix_spawn` runs its
+/// child (which calls `execve`) on a stack of about 32 KiB: a trapped `execve` and a blocked
+/// `open` must fit in that, with a guard page below to catch an overflow. Before the emulations
+/// got their own frames, a trapped `execve` needed 47 KiB (release) and 44 KiB (debug).
+#[test]
+fn trapped_calls_fit_on_a_posix_spawn_sized_stack() {
+    case("trapped_calls_fit_on_a_posix_spawn_sized_stack", || {
+        let (_b, task, tmp) = dirs();
+        let _s = shield(&task, &tmp, |b| {
+            b.interceptor(fnshield::InterceptorChoice::Trap)
+                .child_process(Mode::Alert)
+        });
+        static BOOTSTRAP: std::sync::OnceLock<CString> = std::sync::OnceLock::new();
+        BOOTSTRAP.get_or_init(|| CString::new(format!("{}/bootstrap", task.display())).unwrap());
+        extern "C" fn child(_: *mut libc::c_void) -> libc::c_int {
+            let argv = [c"/".as_ptr(), std::ptr::null()];
+            let envp = [std::ptr::null::<libc::c_char>()];
+            // SAFETY: valid, NUL-terminated arguments; "/" is a directory, so the exec fails
+            // (EACCES) after the handler decided and reported it (alert mode).
+            let r = unsafe { libc::execve(c"/".as_ptr(), argv.as_ptr(), envp.as_ptr()) };
+            let e = errno();
+            // SAFETY: a valid path; read_handler blocks it.
+            let fd = unsafe { libc::open(BOOTSTRAP.get().unwrap().as_ptr(), libc::O_RDONLY) };
+            let ok = r == -1 && e == libc::EACCES && fd == -1 && errno() == libc::EACCES;
+            // SAFETY: ends this child (it shares our memory: no unwinding, no destructors).
+            unsafe { libc::_exit(if ok { 0 } else { 1 }) }
+        }
+        const STACK: usize = 32 * 1024;
+        const GUARD: usize = 4096;
+        // SAFETY: a fresh anonymous mapping; its lowest page becomes the guard.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                GUARD + STACK,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(base, libc::MAP_FAILED);
+        // SAFETY: the first page of the mapping above.
+        assert_eq!(unsafe { libc::mprotect(base, GUARD, libc::PROT_NONE) }, 0);
+        // SAFETY: CLONE_VM|CLONE_VFORK as posix_spawn does: this thread waits until the child
+        // exits; the child runs only `child` on the mapped stack (whose top is passed).
+        let pid = unsafe {
+            libc::clone(
+                child,
+                (base as *mut u8).add(GUARD + STACK) as *mut libc::c_void,
+                libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+                std::ptr::null_mut(),
+            )
+        };
+        assert!(pid > 0);
+        let mut status = 0;
+        // SAFETY: our child.
+        assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "child on a 32 KiB stack: status {status:#x} (11 = SIGSEGV: the handler overflowed)"
         );
     });
 }

@@ -13,6 +13,7 @@ use crate::policy::{
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU8, Ordering};
 
+use crate::policy::path::is_normal;
 pub use crate::policy::path::{is_under, normalize, normalize_proc, pattern_covers, PATH_MAX};
 
 /// Paths shorter than this are normalised in a small stack buffer.
@@ -206,11 +207,18 @@ impl Decider {
                 None => self.unresolvable(access),
             }
         } else {
-            let mut buf = [0u8; PATH_MAX];
-            match normalize_proc(path, &mut buf) {
-                Some(n) => self.classify_normalized(&buf[..n], access),
-                None => self.unresolvable(access),
-            }
+            self.classify_long(path, access)
+        }
+    }
+
+    /// [`Self::classify_path`] for a long path, in its own frame so that the `PATH_MAX`
+    /// buffer is on the (SIGSYS handler's, i.e. the caller's) stack only when it is needed.
+    #[inline(never)]
+    fn classify_long(&self, path: &[u8], access: Access) -> PathDecision {
+        let mut buf = [0u8; PATH_MAX];
+        match normalize_proc(path, &mut buf) {
+            Some(n) => self.classify_normalized(&buf[..n], access),
+            None => self.unresolvable(access),
         }
     }
 
@@ -377,25 +385,37 @@ impl Decider {
     }
 
     /// Decide running the executable at `path` (absolute; normalised here).
+    ///
+    /// A path that is already normal (the common case, and always so for a path the kernel
+    /// read back) is compared as it is, with no buffer: this runs in the SIGSYS handler, on the
+    /// caller's stack, which in glibc's `posix_spawn` child is about 32 KiB.
     pub fn decide_exec(&self, path: &[u8]) -> Verdict {
         let mode = self.mode(ModeSlot::Child);
         if mode == Mode::Allow {
             return Verdict::Allow;
         }
-        let mut small = [0u8; SMALL];
-        let mut big;
-        let buf: &mut [u8] = if path.len() < SMALL {
-            &mut small
+        let allowed = if is_normal(path) {
+            self.exec_allow.iter().any(|a| **a == *path)
+        } else if path.len() < SMALL {
+            let mut small = [0u8; SMALL];
+            normalize(path, &mut small)
+                .is_some_and(|n| self.exec_allow.iter().any(|a| **a == small[..n]))
         } else {
-            big = [0u8; PATH_MAX];
-            &mut big
+            self.exec_allowed_long(path)
         };
-        if let Some(n) = normalize(path, buf) {
-            if self.exec_allow.iter().any(|a| **a == buf[..n]) {
-                return Verdict::Allow;
-            }
+        if allowed {
+            Verdict::Allow
+        } else {
+            Verdict::from_mode(mode)
         }
-        Verdict::from_mode(mode)
+    }
+
+    /// [`Self::decide_exec`]'s match for a long path that is not normal, in its own frame so
+    /// that the `PATH_MAX` buffer is on the stack only when it is needed.
+    #[inline(never)]
+    fn exec_allowed_long(&self, path: &[u8]) -> bool {
+        let mut big = [0u8; PATH_MAX];
+        normalize(path, &mut big).is_some_and(|n| self.exec_allow.iter().any(|a| **a == big[..n]))
     }
 
     /// Whether no child process may ever run (child processes `block` with no allowed

@@ -491,11 +491,7 @@ fn report(
             line(PolicyKind::ReadWriteTmp, tmp_mode, full, mechanism,
                 "opens, the stat/access/readlink family and path-based writes trapped and re-issued on copies; opened files verified"),
             line(PolicyKind::CreateChildProcess, m.child(), full, mechanism,
-                if fork_events {
-                "execve/execveat trapped; fork, vfork and clone without CLONE_THREAD refused (EPERM) and reported by a supervisor thread (user notification); clone3 ENOSYS"
-            } else {
-                "execve/execveat trapped; fork, vfork and clone without CLONE_THREAD refused in the kernel (EPERM, no event: no user-notification listener on this kernel); clone3 ENOSYS"
-            }),
+                &trap_child_reason(fork_events, m.child() != Mode::Block || !policy.exec_allow().is_empty())),
             line(PolicyKind::ReadHandler, m.read_handler(), full, mechanism,
                 "opens trapped and re-issued on copies; the opened file is verified by path and by the executable's inode"),
         ]
@@ -506,6 +502,22 @@ fn report(
         interceptor_reason: why,
         kernel,
         libc_layer: LibcLayer::Inactive,
+    }
+}
+
+/// The trap interceptor's child-process line. A child that may run inherits the filter but
+/// not the SIGSYS handler (exec resets it), so its first intercepted call kills it: the report
+/// says so whenever the policy lets any child run (alert mode, or an exec allowlist).
+fn trap_child_reason(fork_events: bool, children_may_run: bool) -> String {
+    let base = if fork_events {
+        "execve/execveat trapped; fork, vfork and clone without CLONE_THREAD refused (EPERM) and reported by a supervisor thread (user notification); clone3 ENOSYS"
+    } else {
+        "execve/execveat trapped; fork, vfork and clone without CLONE_THREAD refused in the kernel (EPERM, no event: no user-notification listener on this kernel); clone3 ENOSYS"
+    };
+    if children_may_run {
+        format!("{base}; a child this policy lets run is killed by SIGSYS at its first intercepted call (an exec'd image has no SIGSYS handler): children that must run need the notify interceptor")
+    } else {
+        base.to_owned()
     }
 }
 

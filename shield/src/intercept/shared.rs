@@ -192,15 +192,26 @@ impl PathCopy {
 
     /// Copy a path from process `pid` (0: this process).
     pub(crate) fn read_of(pid: i64, addr: u64) -> Result<PathCopy, i64> {
-        let mut c = PathCopy {
+        let mut c = PathCopy::empty();
+        c.fill(pid, addr).map(|()| c)
+    }
+
+    /// An empty copy, to be filled in place with [`Self::fill`] (no second 4 KiB copy on the
+    /// stack when the result is moved: see `trap::handle` on stack use).
+    pub(crate) const fn empty() -> PathCopy {
+        PathCopy {
             buf: [0; PATH_MAX + 1],
             len: 0,
-        };
-        match read_cstr_of(pid, addr, &mut c.buf[..PATH_MAX]) {
+        }
+    }
+
+    /// Copy the path at `addr` of process `pid` (0: this process) into `self`.
+    pub(crate) fn fill(&mut self, pid: i64, addr: u64) -> Result<(), i64> {
+        match read_cstr_of(pid, addr, &mut self.buf[..PATH_MAX]) {
             Some(n) => {
-                c.len = n;
-                c.buf[n] = 0;
-                Ok(c)
+                self.len = n;
+                self.buf[n] = 0;
+                Ok(())
             }
             None if read_mem_of(pid, addr, &mut [0u8; 1]) == 0 => Err(-EFAULT),
             None => Err(-ENAMETOOLONG),
@@ -356,6 +367,18 @@ thread_local! {
 }
 
 /// Fill the common fields and push.
+/// The executable of another process, for its event. In its own frame: its `PATH_MAX` buffer
+/// is on the stack only when it is needed (see `trap::handle` on stack use).
+#[inline(never)]
+fn set_foreign_exe(rec: &mut Record, pid: i64) {
+    let mut exe = [0u8; PATH_MAX];
+    if let Some(n) = proc_link(pid, b"exe", &mut exe) {
+        let n = n.min(rec.exe.len());
+        rec.exe[..n].copy_from_slice(&exe[..n]);
+        rec.exe_len = n as u8;
+    }
+}
+
 pub(crate) fn push(mut rec: Record) {
     // A call the kernel restarted after its caller was interrupted was recorded already.
     if RESTARTED.try_with(|r| r.get()).unwrap_or(false) {
@@ -366,12 +389,7 @@ pub(crate) fn push(mut rec: Record) {
     if target != 0 {
         rec.pid = target;
         if foreign {
-            let mut exe = [0u8; PATH_MAX];
-            if let Some(n) = proc_link(target as i64, b"exe", &mut exe) {
-                let n = n.min(rec.exe.len());
-                rec.exe[..n].copy_from_slice(&exe[..n]);
-                rec.exe_len = n as u8;
-            }
+            set_foreign_exe(&mut rec, target as i64);
         }
     } else {
         rec.pid = syscall(libc::SYS_getpid, [0; 6]) as u32;
@@ -536,7 +554,7 @@ pub(crate) fn check_path_arg(
     }
     if is_mkdir(nr) {
         if let Some(n) = resolve_in(pid, dirfd, copy.bytes(), &mut abs) {
-            if st.decider.is_tmp_passage(&abs[..n]) && exists(&abs[..n]) {
+            if st.decider.is_tmp_passage(&abs[..n]) && exists(&mut abs, n) {
                 return Err(libc::EEXIST);
             }
         }
@@ -556,16 +574,19 @@ fn is_mkdir(nr: i64) -> bool {
     nr == nr::MKDIRAT
 }
 
-/// Whether something (a symlink counts, dangling or not) exists at the absolute path `abs`,
-/// looked up through the trampoline. `Some(false)` only when the lookup says `ENOENT` or
-/// `ENOTDIR`; `None` when it cannot tell (too long, permission, ...).
-fn lookup(abs: &[u8]) -> Option<bool> {
-    let mut c = [0u8; PATH_MAX + 1];
-    if abs.len() >= PATH_MAX {
+/// Whether something (a symlink counts, dangling or not) exists at the absolute path
+/// `abs[..n]`, looked up through the trampoline. `Some(false)` only when the lookup says
+/// `ENOENT` or `ENOTDIR`; `None` when it cannot tell (too long, permission, ...).
+///
+/// `abs[n]` is overwritten with the NUL the kernel needs: no second `PATH_MAX` buffer, because
+/// these run in the SIGSYS handler on whatever stack the caller had (glibc's `posix_spawn`
+/// child runs on about 32 KiB).
+fn lookup(abs: &mut [u8; PATH_MAX], n: usize) -> Option<bool> {
+    if n >= PATH_MAX {
         return None;
     }
-    c[..abs.len()].copy_from_slice(abs);
-    let fd = open_path(&c, libc::O_PATH | libc::O_NOFOLLOW);
+    abs[n] = 0;
+    let fd = open_path(&abs[..=n], libc::O_PATH | libc::O_NOFOLLOW);
     if fd >= 0 {
         syscall(libc::SYS_close, [fd as u64, 0, 0, 0, 0, 0]);
         return Some(true);
@@ -576,25 +597,33 @@ fn lookup(abs: &[u8]) -> Option<bool> {
     }
 }
 
-fn exists(abs: &[u8]) -> bool {
-    lookup(abs) == Some(true)
+fn exists(abs: &mut [u8; PATH_MAX], n: usize) -> bool {
+    lookup(abs, n) == Some(true)
 }
 
-/// The file an absolute path names, with every symlink resolved (open `O_PATH`, read back
-/// `/proc/self/fd/N`), through the trampoline.
-fn canonical_path(abs: &[u8], out: &mut [u8; PATH_MAX]) -> Option<usize> {
-    let mut c = [0u8; PATH_MAX + 1];
-    if abs.len() >= PATH_MAX {
+/// The file the absolute path `abs[..n]` names, with every symlink resolved (open `O_PATH`,
+/// read back `/proc/self/fd/N`), through the trampoline; `abs[n]` is overwritten with a NUL.
+fn canonical_path(abs: &mut [u8; PATH_MAX], n: usize, out: &mut [u8; PATH_MAX]) -> Option<usize> {
+    if n >= PATH_MAX {
         return None;
     }
-    c[..abs.len()].copy_from_slice(abs);
-    let fd = open_path(&c, libc::O_PATH);
+    abs[n] = 0;
+    let fd = open_path(&abs[..=n], libc::O_PATH);
     if fd < 0 {
         return None;
     }
     let n = fd_path(fd, out);
     syscall(libc::SYS_close, [fd as u64, 0, 0, 0, 0, 0]);
     n
+}
+
+/// Whether the file `abs[..n]` names, with every symlink resolved, is an allowed executable.
+/// In its own frame: its `PATH_MAX` buffer is on the stack only when it is needed.
+#[inline(never)]
+fn canonical_allowed(st: &InterceptState, abs: &mut [u8; PATH_MAX], n: usize) -> bool {
+    let mut canon = [0u8; PATH_MAX];
+    canonical_path(abs, n, &mut canon)
+        .is_some_and(|c| st.decider.decide_exec(&canon[..c]) == Verdict::Allow)
 }
 
 /// Decide an exec of `path` (relative to `dirfd`) by process `pid` (0: this process) and record
@@ -622,33 +651,32 @@ pub(crate) fn check_exec(
     } else {
         resolve_in(pid, dirfd, path.bytes(), &mut abs)
     };
+    let mut v = match n {
+        Some(n) => st.decider.decide_exec(&abs[..n]),
+        None => st.decider.decide_exec(b"\0unresolvable"),
+    };
+    let plain = |n: Option<usize>, abs: &[u8; PATH_MAX]| match n {
+        Some(n) => path.len > 0 && !abs[..n].starts_with(b"/proc/"),
+        None => false,
+    };
+    if v != Verdict::Allow && plain(n, &abs) {
+        let n = n.unwrap_or(0);
+        if lookup(&mut abs, n) == Some(false) {
+            return Err(libc::ENOENT);
+        }
+    }
+    if v != Verdict::Allow && n.is_some() && !abs[..n.unwrap_or(0)].starts_with(b"/proc/") {
+        // The allowlist names executables; `/bin/tr` on a merged-/usr system is
+        // `/usr/bin/tr`. Match the resolved file too (a symlink cannot be planted at an
+        // allowed path on Lambda's read-only file system, so either match is the same file).
+        if canonical_allowed(st, &mut abs, n.unwrap_or(0)) {
+            v = Verdict::Allow;
+        }
+    }
     let shown: &[u8] = match n {
         Some(n) => &abs[..n],
         None => path.bytes(),
     };
-    let mut v = match n {
-        Some(_) => st.decider.decide_exec(shown),
-        None => st.decider.decide_exec(b"\0unresolvable"),
-    };
-    if v != Verdict::Allow
-        && n.is_some()
-        && path.len > 0
-        && !shown.starts_with(b"/proc/")
-        && lookup(shown) == Some(false)
-    {
-        return Err(libc::ENOENT);
-    }
-    if v != Verdict::Allow && n.is_some() && !shown.starts_with(b"/proc/") {
-        // The allowlist names executables; `/bin/tr` on a merged-/usr system is
-        // `/usr/bin/tr`. Match the resolved file too (a symlink cannot be planted at an
-        // allowed path on Lambda's read-only file system, so either match is the same file).
-        let mut canon = [0u8; PATH_MAX];
-        if let Some(c) = canonical_path(shown, &mut canon) {
-            if st.decider.decide_exec(&canon[..c]) == Verdict::Allow {
-                v = Verdict::Allow;
-            }
-        }
-    }
     if v != Verdict::Allow {
         let mut rec = Record::new(
             PolicyKind::CreateChildProcess,

@@ -42,6 +42,11 @@ pub(crate) fn on_trap(nr: i64, a: [u64; 6], mask: &mut u64) -> Option<i64> {
 }
 
 /// Dispatch one trapped syscall; returns the value the caller sees.
+///
+/// This runs on the trapping thread's own stack, which can be small (glibc's `posix_spawn`
+/// child has about 32 KiB, C libraries start threads with 64 KiB): each emulation is
+/// `#[inline(never)]`, so only the one taken is on the stack, not the sum of every arm's
+/// buffers (26 KiB in a release build before).
 pub(crate) fn handle(st: &InterceptState, nr: i64, a: [u64; 6]) -> i64 {
     if EXEMPT.try_with(|e| e.get()).unwrap_or(false) {
         return syscall(nr, a);
@@ -178,6 +183,7 @@ fn sigprocmask_without_sigsys(a: [u64; 6], mask: &mut u64) -> i64 {
     0
 }
 
+#[inline(never)]
 fn unclassified(st: &InterceptState, nr: i64, a: [u64; 6]) -> i64 {
     if unclassified_event(st, nr) == Verdict::Block {
         return -(libc::ENOSYS as i64);
@@ -186,6 +192,7 @@ fn unclassified(st: &InterceptState, nr: i64, a: [u64; 6]) -> i64 {
 }
 /// `bind` of an `AF_UNIX` socket to a path creates a file there: decided like a `mknod` on the
 /// resolved location and carried out on it. Other families and abstract names pass.
+#[inline(never)]
 fn unix_bind(st: &InterceptState, nr: i64, mut a: [u64; 6]) -> i64 {
     let mut sa = [0u8; 112];
     let len = (a[2] as usize).min(sa.len());
@@ -231,6 +238,7 @@ fn unix_bind(st: &InterceptState, nr: i64, mut a: [u64; 6]) -> i64 {
     syscall(nr, a)
 }
 
+#[inline(never)]
 #[allow(clippy::too_many_arguments)]
 fn open_like(
     st: &InterceptState,
@@ -295,6 +303,7 @@ fn open_like(
 
 /// The open of `copy` relative to `dirfd`, resolved to private objects, decided on their real
 /// location and carried out on them (see [`super::resolve`]).
+#[inline(never)]
 #[allow(clippy::too_many_arguments)]
 fn open_resolved(
     st: &InterceptState,
@@ -339,6 +348,7 @@ fn open_resolved(
 const RESOLVE_NO_MAGICLINKS: u64 = libc::RESOLVE_NO_MAGICLINKS;
 const RESOLVE_NO_SYMLINKS: u64 = libc::RESOLVE_NO_SYMLINKS;
 
+#[inline(never)]
 fn path_call(
     st: &InterceptState,
     nr: i64,
@@ -421,6 +431,7 @@ fn path_call(
     result.unwrap_or_else(|e| e)
 }
 
+#[inline(never)]
 fn exec(
     st: &InterceptState,
     nr: i64,
@@ -430,10 +441,10 @@ fn exec(
     argv_idx: usize,
     flags: u64,
 ) -> i64 {
-    let copy = match PathCopy::read(a[path_idx]) {
-        Ok(c) => c,
-        Err(e) => return e,
-    };
+    let mut copy = PathCopy::empty();
+    if let Err(e) = copy.fill(0, a[path_idx]) {
+        return e;
+    }
     match check_exec(st, 0, nr, dirfd, &copy, a[argv_idx], flags) {
         Ok(Verdict::Block) => return -EACCES,
         Ok(_) => {}
@@ -443,6 +454,7 @@ fn exec(
     syscall(nr, a)
 }
 
+#[inline(never)]
 fn net_addr(st: &InterceptState, nr: i64, mut a: [u64; 6], addr_idx: usize, len_idx: usize) -> i64 {
     if a[addr_idx] == 0 {
         return syscall(nr, a);
@@ -521,6 +533,7 @@ fn gather(hdr: &[u8; MSGHDR], out: &mut [u8; DNS_MAX]) -> Result<Option<usize>, 
     Ok(Some(n))
 }
 
+#[inline(never)]
 fn sendmsg(st: &InterceptState, nr: i64, mut a: [u64; 6]) -> i64 {
     let mut hdr = [0u8; MSGHDR];
     if read_mem(a[1], &mut hdr) != MSGHDR {
@@ -606,6 +619,7 @@ fn check_msghdr(
 
 /// `setsockopt`: options that route datagrams elsewhere are decided on a copy of the value,
 /// and the call is re-issued on that copy.
+#[inline(never)]
 fn setsockopt(st: &InterceptState, nr: i64, mut a: [u64; 6]) -> i64 {
     let len = a[4] as u32 as usize;
     let mut val = [0u8; CTL_MAX];
@@ -635,6 +649,7 @@ fn setsockopt(st: &InterceptState, nr: i64, mut a: [u64; 6]) -> i64 {
 
 /// `pidfd_getfd`: decided on a private duplicate of the pidfd (a racing `dup2` cannot swap
 /// it after the check), and performed on that duplicate.
+#[inline(never)]
 fn pidfd_getfd(st: &InterceptState, nr: i64, a: [u64; 6]) -> i64 {
     let dup = syscall(
         libc::SYS_fcntl,
@@ -658,6 +673,7 @@ fn pidfd_getfd(st: &InterceptState, nr: i64, a: [u64; 6]) -> i64 {
 /// which sendmmsg's contract allows).
 const MMSG_MAX: usize = 8;
 
+#[inline(never)]
 fn sendmmsg(st: &InterceptState, nr: i64, mut a: [u64; 6]) -> i64 {
     const ENTRY: usize = std::mem::size_of::<libc::mmsghdr>();
     let mut vlen = (a[2] as usize).min(MMSG_MAX);
@@ -714,6 +730,7 @@ fn sendmmsg(st: &InterceptState, nr: i64, mut a: [u64; 6]) -> i64 {
 /// address length nor a thread racing on the caller's buffers can forge what is learnt.
 /// Returns the peek's error (for the caller to see, exactly as its own call would have: a
 /// pending socket error is consumed by the first receive) or `None` to go on with the call.
+#[inline(never)]
 fn learn_by_peek(st: &InterceptState, fd: u64, flags: u64) -> Option<i64> {
     if flags & (libc::MSG_ERRQUEUE | libc::MSG_OOB) as u64 != 0 {
         return None;
@@ -751,6 +768,7 @@ fn learn_by_peek(st: &InterceptState, fd: u64, flags: u64) -> Option<i64> {
 
 /// recvmsg with a source address requested: learn from a resolver's answer (see
 /// [`learn_by_peek`]), then perform the call as asked.
+#[inline(never)]
 fn recvmsg(st: &InterceptState, nr: i64, a: [u64; 6]) -> i64 {
     let mut hdr = [0u8; MSGHDR];
     if read_mem(a[1], &mut hdr) == MSGHDR {
@@ -766,6 +784,7 @@ fn recvmsg(st: &InterceptState, nr: i64, a: [u64; 6]) -> i64 {
 
 /// recvfrom with a source address: learn from a resolver's answer (see [`learn_by_peek`]),
 /// then perform the call as asked.
+#[inline(never)]
 fn recvfrom(st: &InterceptState, nr: i64, a: [u64; 6]) -> i64 {
     if a[4] != 0 && a[5] != 0 {
         if let Some(err) = learn_by_peek(st, a[0], a[3]) {

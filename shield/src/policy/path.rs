@@ -159,7 +159,7 @@ pub fn normalize(path: &[u8], out: &mut [u8]) -> Option<usize> {
 
 /// Whether `path` is already what [`normalize`] would produce: absolute, no empty, `.` or `..`
 /// component, no trailing `/` (except `/` itself), no NUL.
-fn is_normal(path: &[u8]) -> bool {
+pub(crate) fn is_normal(path: &[u8]) -> bool {
     if path.first() != Some(&b'/') {
         return false;
     }

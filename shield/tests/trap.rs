@@ -559,22 +559,15 @@ fn forced_trap_says_that_children_it_lets_run_are_killed() {
         || {
             use std::os::unix::process::ExitStatusExt;
             let (_b, task, tmp) = dirs();
-            let env = fnshield::Env::from_pairs([
-                ("LAMBDA_TASK_ROOT", task.to_str().unwrap()),
-                ("AWS_LAMBDA_FUNCTION_NAME", "shield-test"),
-            ]);
-            let s = Shield::builder()
-                .env(env)
-                .resolv_conf("nameserver 127.0.0.1\n")
-                .tmp_root(tmp.to_str().unwrap())
-                .wipe_tmp(false)
-                .sinks(["json"])
-                .interceptor(fnshield::InterceptorChoice::Trap)
-                .child_process(Mode::Alert)
-                .build()
-                .expect("valid config");
-            let report = s.install().expect("install");
-            assert_eq!(report.interceptor, fnshield::Mechanism::SeccompTrap);
+            let (_s, report) = common::install_shield_reporting(
+                &task,
+                &tmp,
+                fnshield::Mechanism::SeccompTrap,
+                |b| {
+                    b.interceptor(fnshield::InterceptorChoice::Trap)
+                        .child_process(Mode::Alert)
+                },
+            );
             let child = report
                 .policy(PolicyKind::CreateChildProcess)
                 .expect("child line");

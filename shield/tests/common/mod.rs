@@ -20,6 +20,16 @@ pub fn install_shield(
     interceptor: Mechanism,
     f: impl FnOnce(ShieldBuilder) -> ShieldBuilder,
 ) -> Shield {
+    install_shield_reporting(task, tmp, interceptor, f).0
+}
+
+/// [`install_shield`], also returning the install report.
+pub fn install_shield_reporting(
+    task: &Path,
+    tmp: &Path,
+    interceptor: Mechanism,
+    f: impl FnOnce(ShieldBuilder) -> ShieldBuilder,
+) -> (Shield, fnshield::Enforcement) {
     let env = fnshield::Env::from_pairs([
         ("LAMBDA_TASK_ROOT", task.to_str().unwrap()),
         ("AWS_LAMBDA_FUNCTION_NAME", "shield-test"),
@@ -32,9 +42,9 @@ pub fn install_shield(
         .sinks(["json"])
         .on_event(|e| EVENTS.lock().unwrap().push(e.clone()));
     let s = f(b).build().expect("valid config");
-    let report = s.install().expect("install");
+    let report = s.install().expect("install").clone();
     assert_eq!(report.interceptor, interceptor, "{report}");
-    s
+    (s, report)
 }
 
 /// Flush and return every event so far.

@@ -89,7 +89,7 @@ pub mod internals {
     /// "before" figures, the seccomp path alone.
     pub use crate::intercept::libc_layer::keep_off as keep_libc_layer_off;
     pub use crate::intercept::{
-        arch, decide, dns, filter, notify_filter_spec, probe_kernel, trap_filter_spec,
+        arch, decide, dns, filter, notify_filter_spec, probe_kernel, standby_pid, trap_filter_spec,
     };
     pub use crate::policy::Destination;
 }

@@ -85,6 +85,11 @@ fn pick_output() {
     }
 }
 
+/// The fd early lines are written to (1, or a private description of stdout).
+pub(crate) fn out_fd() -> i32 {
+    OUT_FD.load(Ordering::Acquire)
+}
+
 /// If `rec` is the first occurrence of its violation, write its line to stdout now and mark
 /// the record (`rec.early`). Async-signal-safe.
 pub(crate) fn first_occurrence(rec: &mut Record) {

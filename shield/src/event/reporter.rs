@@ -138,6 +138,20 @@ impl Reporter {
         }
     }
 
+    /// Forget every pending event and everything in the process ring, unreported: the
+    /// stand-by supervisor does this once, right after it is forked, because what it inherited
+    /// is the parent's to report.
+    pub(crate) fn forget_pending(&self) {
+        while RING.pop().is_some() {}
+        self.lost_reported
+            .store(RING.overflowed(), Ordering::Release);
+        let mut p = self.lock();
+        p.order.clear();
+        p.events.clear();
+        drop(p);
+        *self.wipe.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
     /// Move everything in the process ring into the pending set.
     pub fn collect(&self) {
         self.collect_from(&RING);

@@ -41,6 +41,7 @@ pub(crate) fn tighten(policy: PolicyKind, to: Mode) -> Option<Mode> {
             return None;
         }
         now = st.decider.tighten(s, to);
+        notify::standby::tightened(s, to);
     }
     Some(now)
 }
@@ -79,10 +80,14 @@ pub(crate) fn install(
     let killable = match arm(policy, reporter, &mut kernel, &mut compiled) {
         Ok(killable) => killable,
         Err(Armed::Refused(reason)) => {
+            notify::standby::abandon();
             let report = refused(policy, reporter, kernel, choice.why, &reason)?;
             return finish(policy, reporter, report);
         }
-        Err(Armed::Failed(e)) => return Err(e),
+        Err(Armed::Failed(e)) => {
+            notify::standby::abandon();
+            return Err(e);
+        }
     };
     let mut report = report(policy, kernel, choice, &compiled, killable);
     report.libc_layer = if libc_layer::activate(compiled.needs.exec) {
@@ -178,6 +183,8 @@ struct Compiled {
     listener: bool,
     /// The numbers the filter sends to TRAP (see `InterceptState::trapped`).
     trapped: [u64; 8],
+    /// The stand-by supervisor (notify only): its pid, or why there is none.
+    standby: Option<Result<i32, String>>,
 }
 
 fn compile(
@@ -202,6 +209,7 @@ fn compile(
         needs: n,
         fork_events,
         listener: choice.notify || fork_events,
+        standby: None,
     })
 }
 
@@ -248,6 +256,11 @@ fn arm(
             )));
         }
     }
+    // The stand-by supervisor (notify): forked before the filter and before the shield's own
+    // threads, so that it is not under the filter and inherits no lock they could hold.
+    if compiled.listener && !compiled.fork_events {
+        compiled.standby = Some(notify::standby::start(reporter));
+    }
     // The reporter thread drains the ring as it fills (started before the filter). Without
     // it a burst of violations would overflow the ring between flushes: refuse to run.
     if let Err(e) = start_reporter_once(reporter) {
@@ -267,7 +280,7 @@ fn arm(
         let started = threads::spawn_shield_thread("fnshield-supervisor", move || {
             if let Ok(listener) = rx.recv() {
                 if listener >= 0 {
-                    notify::supervise(crate::sys::notif::Listener::from_raw(listener));
+                    notify::supervise(crate::sys::notif::Listener::from_raw(listener), -1);
                 }
             }
         });
@@ -337,6 +350,7 @@ fn arm(
     }
     let bad = if compiled.listener { r < 0 } else { r != 0 };
     if bad {
+        notify::standby::abandon();
         return Err(Armed::Refused(if r > 0 || r == -(libc::ESRCH as i64) {
             format!("seccomp TSYNC could not synchronise a thread ({r})")
         } else if r == einval && compiled.listener {
@@ -352,6 +366,18 @@ fn arm(
             kernel.has("addfd"),
             kernel.has("pidfd_getfd"),
         );
+        if let Some(Ok(_)) = compiled.standby {
+            if !notify::standby::hand_over(
+                r as i32,
+                kernel.has("addfd_send"),
+                kernel.has("addfd"),
+                kernel.has("pidfd_getfd"),
+            ) {
+                compiled.standby = Some(Err(
+                    "the listener could not be handed to the stand-by process".to_owned(),
+                ));
+            }
+        }
     }
     if let Some(tx) = supervisor {
         // The listener is an fd of this process; the supervisor thread takes it from here
@@ -401,6 +427,11 @@ fn report(
         )
     } else {
         choice.why
+    };
+    let why = match &compiled.standby {
+        Some(Ok(pid)) => format!("{why}; a stand-by supervisor process (pid {pid}) takes over the listener if this process execs (itself or another program), and exits with the process"),
+        Some(Err(reason)) => format!("{why}; no stand-by supervisor ({reason}): after an execve of this process, every notified call of the new image fails with ENOSYS"),
+        None => why,
     };
     let m = policy.modes();
     let line =

@@ -34,3 +34,9 @@ pub(crate) mod trap;
 pub(crate) use install::{install, tighten};
 pub use probe::probe_kernel;
 pub use spec::{notify_filter_spec, trap_filter_spec};
+
+/// The pid of the stand-by supervisor process waiting to take over the notify listener after
+/// an `execve` of this process (`notify::standby`), or 0 when there is none.
+pub fn standby_pid() -> i32 {
+    notify::standby::pid()
+}

@@ -387,7 +387,12 @@ pub(crate) fn push(mut rec: Record) {
     let _ = RECORDED.try_with(|r| r.set(true));
     let (target, foreign) = TARGET.try_with(|t| t.get()).unwrap_or((0, false));
     if target != 0 {
-        rec.pid = target;
+        // The notification names a thread; the event names its process.
+        rec.pid = if foreign {
+            super::caller::tgid_of(target as i64).map_or(target, |p| p as u32)
+        } else {
+            target
+        };
         if foreign {
             set_foreign_exe(&mut rec, target as i64);
         }

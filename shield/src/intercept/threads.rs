@@ -7,6 +7,11 @@ use crate::sys::{eventfd, syscall, wait_wake};
 /// The reporter's wake-up fd, or -1. Written from signal context when the ring fills up.
 pub(crate) static WAKE_FD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
 
+/// Wake the reporter on every record, not only when the ring is half full: set in the
+/// stand-by supervisor, which has no invocation whose end would flush its events.
+pub(crate) static WAKE_EVERY: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
 /// How long a producer waits for a reporter that makes no progress at all before it counts
 /// its record as lost (seconds of `CLOCK_MONOTONIC`; the wait ends between one and two).
 const STALLED_SECS: u64 = 2;
@@ -35,7 +40,7 @@ pub(crate) fn push_record(rec: &crate::event::Record) {
     let ring = &crate::event::RING;
     let fd = WAKE_FD.load(Ordering::Relaxed);
     if ring.try_push(rec) {
-        if fd >= 0 && ring.len() >= CAPACITY / 2 {
+        if fd >= 0 && (ring.len() >= CAPACITY / 2 || WAKE_EVERY.load(Ordering::Relaxed)) {
             wake(fd);
         }
         return;

@@ -7,6 +7,7 @@
 pub(crate) mod libc_hooks;
 pub(crate) mod notif;
 pub(crate) mod sigsys;
+pub(crate) mod standby;
 
 use std::arch::global_asm;
 

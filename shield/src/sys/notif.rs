@@ -47,6 +47,11 @@ impl Listener {
         Listener(fd)
     }
 
+    /// The listener's fd number.
+    pub(crate) const fn raw(self) -> i32 {
+        self.0
+    }
+
     fn ioctl<T>(self, request: u64, arg: &mut T) -> Result<i64, i32> {
         // The argument is a live, exclusively borrowed struct of the layout `request` expects
         // (each caller below passes the matching libc struct); the kernel reads and writes only

@@ -44,6 +44,7 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 mod net;
 mod paths;
 mod restart;
+pub(crate) mod standby;
 
 use net::*;
 use paths::*;
@@ -143,12 +144,17 @@ fn add_fd(listener: Listener, id: u64, fd: i64, cloexec: bool) -> AddFdOutcome {
     }
 }
 
-/// The supervisor loop. Never returns while the listener is open.
-pub(crate) fn supervise(listener: Listener) {
+/// The supervisor loop. Never returns while the listener is open, unless `watch` (a pidfd,
+/// or -1) is given: the stand-by supervisor returns once that process has exited, or once no
+/// task uses the filter any more.
+pub(crate) fn supervise(listener: Listener, watch: i32) {
     // SYNC_WAKE_UP (6.6+) was turned on by the install's probe (probe::probe_listener).
     let own_pid = std::process::id();
     OWN_VIEW.get_or_init(|| view_of(0));
     loop {
+        if watch >= 0 && !standby::wait_for_call(listener, watch) {
+            return;
+        }
         let n = match listener.recv() {
             Ok(n) => n,
             Err(libc::EINTR | libc::ENOENT) => continue,

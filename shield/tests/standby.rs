@@ -1,0 +1,323 @@
+//! The stand-by supervisor (issue 13, kind 11): under the notify interceptor, a process that
+//! `execve`s itself (or another program) stays supervised — the new image's blocked calls are
+//! refused and reported, its allowed calls work, nothing gets ENOSYS — and the stand-by
+//! process never outlives the function. One process per case, each with the watchdog.
+#![allow(missing_docs)]
+// The cases call execve and kill directly.
+#![allow(unsafe_code)]
+
+mod common;
+
+use fnshield::{Mechanism, Mode};
+use std::io::Read;
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+const STAGE: &str = "FNSHIELD_STANDBY_STAGE";
+
+/// The case's directories (the same in the image after the exec: same pid).
+fn base() -> PathBuf {
+    std::env::temp_dir().join(format!(
+        "fnshield-standby-{}-{}",
+        nix::unistd::geteuid(),
+        std::process::id()
+    ))
+}
+
+/// Task root with its code, tmp root with a secret and an allowed `cache/`, and a file
+/// outside both.
+fn layout() -> (PathBuf, PathBuf) {
+    let b = base();
+    let (task, tmp) = (b.join("task"), b.join("tmp"));
+    std::fs::create_dir_all(&task).unwrap();
+    std::fs::create_dir_all(tmp.join("cache")).unwrap();
+    std::fs::write(task.join("bootstrap"), b"secret code").unwrap();
+    std::fs::write(tmp.join("secret"), b"other invocation's data").unwrap();
+    std::fs::write(tmp.join("cache/mine"), b"cached").unwrap();
+    std::fs::write(b.join("public"), b"public data\n").unwrap();
+    (task, tmp)
+}
+
+/// Install the notify interceptor with every policy blocking; `exec` is the one executable
+/// allowed. Prints the stand-by's pid and start time for the outer test.
+fn install(exec: &str) -> fnshield::Shield {
+    install_with(exec, |b| b)
+}
+
+/// [`install`], with `f` applied on top of the block-mode settings.
+fn install_with(
+    exec: &str,
+    f: impl FnOnce(fnshield::ShieldBuilder) -> fnshield::ShieldBuilder,
+) -> fnshield::Shield {
+    let (task, tmp) = layout();
+    let s = common::install_shield(&task, &tmp, Mechanism::SeccompNotify, |b| {
+        f(b.mode(Mode::Block)
+            .allow_tmp(tmp.join("cache").to_str().unwrap())
+            .allow_exec(exec))
+    });
+    let pid = fnshield::internals::standby_pid();
+    assert!(pid > 0, "a stand-by supervisor is running");
+    println!(
+        "STANDBY {pid} {}",
+        start_time(pid).expect("the stand-by is alive")
+    );
+    s
+}
+
+/// Field 22 of `/proc/<pid>/stat` (start time in clock ticks), and whether it is a zombie.
+fn stat(pid: i32) -> Option<(u64, bool)> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces: fields start after the last ')'.
+    let rest = &s[s.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split(' ').collect();
+    Some((f[19].parse().ok()?, f[0] == "Z"))
+}
+
+fn start_time(pid: i32) -> Option<u64> {
+    stat(pid).map(|s| s.0)
+}
+
+/// Run case `name` in its own process under the watchdog; returns its output whatever its
+/// exit status. The watchdog reads stdout to its end: a stand-by that lingered (it holds the
+/// case's stdout) would make the case hang, and fail.
+fn run(name: &str) -> Output {
+    let scratch = fnshield_tests::watchdog::Scratch::new(name);
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env("FNSHIELD_CASE", name)
+        .env_remove(STAGE)
+        .env_remove("SHIELD_MODE");
+    scratch.apply(&mut cmd);
+    let out = fnshield_tests::watchdog::output(cmd, &format!("case {name}"));
+    drop(scratch);
+    out
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// The stand-by named in the case's output has exited: its pid is gone, reused by another
+/// process, or a zombie waiting for init.
+fn assert_stand_by_gone(out: &Output) {
+    let stdout = text(&out.stdout);
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("STANDBY "))
+        .unwrap_or_else(|| panic!("no STANDBY line:\n{stdout}\n{}", text(&out.stderr)));
+    let mut it = line.split(' ');
+    let pid: i32 = it.next().unwrap().parse().unwrap();
+    let started: u64 = it.next().unwrap().parse().unwrap();
+    match stat(pid) {
+        None => {}
+        Some((t, _)) if t != started => {}
+        Some((_, zombie)) => assert!(zombie, "the stand-by {pid} outlived the function"),
+    }
+}
+
+/// The JSON event lines of the output.
+fn event_lines(out: &Output) -> Vec<serde_json::Value> {
+    text(&out.stdout)
+        .lines()
+        // A line may follow other output that ended without a newline (libtest's "test … ").
+        .filter_map(|l| l.find("{\"function_shield\"").map(|i| &l[i..]))
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|v: &serde_json::Value| v["function_shield"] == true)
+        .collect()
+}
+
+fn has_block(evs: &[serde_json::Value], policy: &str, path_end: &str, pid: u32) -> bool {
+    evs.iter().any(|e| {
+        e["policy"] == policy
+            && e["action"] == "blocked"
+            && e["pid"] == pid
+            && e["details"]["path"]
+                .as_str()
+                .is_some_and(|p| p.ends_with(path_end))
+    })
+}
+
+fn errno_of(r: std::io::Result<impl Sized>) -> Option<i32> {
+    r.err().and_then(|e| e.raw_os_error())
+}
+
+#[test]
+fn an_image_that_execs_itself_stays_supervised() {
+    const NAME: &str = "an_image_that_execs_itself_stays_supervised";
+    if std::env::var("FNSHIELD_CASE").as_deref() == Ok(NAME) {
+        if std::env::var(STAGE).is_err() {
+            // The original image: install, then replace this image by the same program.
+            let me = std::fs::canonicalize("/proc/self/exe").unwrap();
+            let _s = install(me.to_str().unwrap());
+            // The program itself, by its real path (the one allowed).
+            let err = Command::new(&me)
+                .args([NAME, "--exact", "--nocapture", "--test-threads=1"])
+                .env(STAGE, "exec'd")
+                .exec();
+            panic!("execve of itself refused: {err}");
+        }
+        // The new image: no shield of its own; the stand-by supervises it.
+        let b = base();
+        let (task, tmp) = (b.join("task"), b.join("tmp"));
+        assert_eq!(
+            errno_of(std::fs::File::open(task.join("bootstrap"))),
+            Some(libc::EACCES),
+            "the code stays protected"
+        );
+        assert_eq!(
+            errno_of(std::fs::read(tmp.join("secret"))),
+            Some(libc::EACCES),
+            "tmp reads stay blocked"
+        );
+        assert_eq!(std::fs::read(tmp.join("cache/mine")).unwrap(), b"cached");
+        assert_eq!(std::fs::read(b.join("public")).unwrap(), b"public data\n");
+        std::fs::write(tmp.join("cache/new"), b"written").unwrap();
+        let forbidden = TcpListener::bind("127.0.0.2:0").unwrap();
+        assert_eq!(
+            errno_of(TcpStream::connect(forbidden.local_addr().unwrap())),
+            Some(libc::EPERM),
+            "outbound stays blocked"
+        );
+        let allowed = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut c = TcpStream::connect(allowed.local_addr().unwrap()).expect("loopback 127.0.0.1");
+        let (mut a, _) = allowed.accept().unwrap();
+        std::io::Write::write_all(&mut c, b"x").unwrap();
+        let mut one = [0u8; 1];
+        a.read_exact(&mut one).unwrap();
+        println!("NEW-IMAGE {}", std::process::id());
+        println!("CASE-OK");
+        std::process::exit(0);
+    }
+    let out = run(NAME);
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("CASE-OK"),
+        "{:?}\nstdout:\n{stdout}\nstderr:\n{}",
+        out.status,
+        text(&out.stderr)
+    );
+    let pid: u32 = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("NEW-IMAGE "))
+        .expect("the new image ran")
+        .parse()
+        .unwrap();
+    let evs = event_lines(&out);
+    assert!(
+        has_block(&evs, "read_handler", "task/bootstrap", pid),
+        "the new image's read of the code is reported, with its pid:\n{stdout}"
+    );
+    assert!(
+        has_block(&evs, "read_write_tmp", "tmp/secret", pid),
+        "{stdout}"
+    );
+    assert!(
+        evs.iter()
+            .any(|e| e["policy"] == "outbound_connectivity" && e["action"] == "blocked"),
+        "{stdout}"
+    );
+    let code = evs.iter().find(|e| e["policy"] == "read_handler").unwrap();
+    let me = std::fs::canonicalize(std::env::current_exe().unwrap()).unwrap();
+    assert_eq!(
+        code["process"].as_str(),
+        me.to_str(),
+        "the event names the new image's executable"
+    );
+    assert_stand_by_gone(&out);
+}
+
+#[test]
+fn another_program_execd_in_place_stays_supervised() {
+    const NAME: &str = "another_program_execd_in_place_stays_supervised";
+    if std::env::var("FNSHIELD_CASE").as_deref() == Ok(NAME) {
+        let cat = std::fs::canonicalize("/bin/cat").unwrap();
+        let _s = install(cat.to_str().unwrap());
+        let b = base();
+        let err = Command::new(&cat)
+            .arg(b.join("public"))
+            .arg(b.join("task/bootstrap"))
+            .exec();
+        panic!("execve refused: {err}");
+    }
+    let out = run(NAME);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    // cat prints the public file, is refused the code (not ENOSYS), and exits 1.
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stdout.contains("public data"), "{stdout}");
+    assert!(stderr.contains("Permission denied"), "{stderr}");
+    assert!(!stderr.contains("not implemented"), "{stderr}");
+    let evs = event_lines(&out);
+    assert!(
+        evs.iter().any(|e| e["policy"] == "read_handler"
+            && e["action"] == "blocked"
+            && e["process"].as_str().is_some_and(|p| p.ends_with("/cat"))),
+        "{stdout}"
+    );
+    assert_stand_by_gone(&out);
+}
+
+#[test]
+fn a_tightened_policy_stays_tight_after_the_exec() {
+    const NAME: &str = "a_tightened_policy_stays_tight_after_the_exec";
+    if std::env::var("FNSHIELD_CASE").as_deref() == Ok(NAME) {
+        let cat = std::fs::canonicalize("/bin/cat").unwrap();
+        // read_handler starts in allow (kept intercepted) and is tightened to block after the
+        // stand-by was forked: the stand-by must enforce block too.
+        let s = install_with(cat.to_str().unwrap(), |b| {
+            b.read_handler(Mode::Allow).allow_runtime_tightening(true)
+        });
+        assert_eq!(
+            s.tighten(fnshield::PolicyKind::ReadHandler, Mode::Block),
+            Some(Mode::Block)
+        );
+        let err = Command::new(&cat).arg(base().join("task/bootstrap")).exec();
+        panic!("execve refused: {err}");
+    }
+    let out = run(NAME);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(!stdout.contains("secret code"), "{stdout}");
+    assert!(stderr.contains("Permission denied"), "{stderr}");
+    assert_stand_by_gone(&out);
+}
+
+#[test]
+fn the_stand_by_exits_when_the_function_exits() {
+    const NAME: &str = "the_stand_by_exits_when_the_function_exits";
+    if std::env::var("FNSHIELD_CASE").as_deref() == Ok(NAME) {
+        let _s = install(
+            std::fs::canonicalize("/bin/true")
+                .unwrap()
+                .to_str()
+                .unwrap(),
+        );
+        // An ordinary exit: the stand-by must notice and go.
+        println!("CASE-OK");
+        std::process::exit(0);
+    }
+    let out = run(NAME);
+    assert!(out.status.success(), "{out:?}");
+    assert_stand_by_gone(&out);
+}
+
+#[test]
+fn the_stand_by_exits_when_the_function_is_killed() {
+    const NAME: &str = "the_stand_by_exits_when_the_function_is_killed";
+    if std::env::var("FNSHIELD_CASE").as_deref() == Ok(NAME) {
+        let _s = install(
+            std::fs::canonicalize("/bin/true")
+                .unwrap()
+                .to_str()
+                .unwrap(),
+        );
+        // A process killed outright (a Lambda timeout): no exit path of ours runs.
+        nix::sys::signal::kill(nix::unistd::Pid::this(), nix::sys::signal::Signal::SIGKILL)
+            .unwrap();
+        unreachable!();
+    }
+    let out = run(NAME);
+    assert_eq!(out.status.signal(), Some(libc::SIGKILL), "{out:?}");
+    assert_stand_by_gone(&out);
+}

@@ -39,6 +39,30 @@ pub async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
         "write" => std::fs::write(&target, b"data")
             .map(|()| "written".to_owned())
             .map_err(|e| e.to_string()),
+        "append" => std::fs::OpenOptions::new()
+            .append(true)
+            .open(&target)
+            .and_then(|mut f| f.write_all(b"more"))
+            .map(|()| "appended".to_owned())
+            .map_err(|e| e.to_string()),
+        "unlink" => std::fs::remove_file(&target)
+            .map(|()| "removed".to_owned())
+            .map_err(|e| e.to_string()),
+        "flood" => {
+            // `count` files in directory `target` (created), e.g. what unpacking an archive
+            // does.
+            let count = event
+                .payload
+                .get("count")
+                .and_then(Value::as_u64)
+                .unwrap_or(0);
+            std::fs::create_dir_all(&target)
+                .and_then(|()| {
+                    (0..count).try_for_each(|i| std::fs::write(format!("{target}/f{i}"), b"x"))
+                })
+                .map(|()| format!("{count} files"))
+                .map_err(|e| e.to_string())
+        }
         "exists" => Ok(std::path::Path::new(&target).exists().to_string()),
         "mkdir" => std::fs::create_dir_all(&target)
             .map(|()| "created".to_owned())

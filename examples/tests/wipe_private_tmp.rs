@@ -163,3 +163,114 @@ async fn what_a_child_process_plants_goes_too() {
     f.assert_pre_existing_survive();
     drop(f.process);
 }
+
+/// Files another process created after the shield started, which the function then writes to,
+/// removes and lets be re-created, or walks through with `mkdir -p`, are not the function's.
+async fn others_files_the_function_touches_stay(name: &str, children: &str) {
+    let Some(f) = start(name, children).await else {
+        return;
+    };
+    // An extension's files, created after the shield started.
+    std::fs::write(f.tmp.join("ext.log"), b"the extension's log").unwrap();
+    std::fs::create_dir_all(f.tmp.join("ext-dir")).unwrap();
+    std::fs::write(f.tmp.join("ext-dir/state"), b"the extension's state").unwrap();
+
+    // The function appends to the extension's log (O_WRONLY | O_APPEND, no O_CREAT).
+    let r = f
+        .call(json!({"action": "append", "target": "/tmp/ext.log"}))
+        .await;
+    assert_eq!(r["result"], "appended", "{r}");
+    assert!(
+        f.exists("ext.log"),
+        "another process's file was removed because the function wrote to it\n{}",
+        f.emu.render_timeline()
+    );
+
+    // The function removes a pre-existing file; the extension then creates one of that name.
+    let r = f
+        .call(json!({"action": "unlink", "target": "/tmp/important.txt"}))
+        .await;
+    assert_eq!(r["result"], "removed", "{r}");
+    std::fs::write(f.tmp.join("important.txt"), b"the extension's now").unwrap();
+    let r = f.call(json!({"action": "echo"})).await;
+    assert_eq!(r["action"], "echo", "{r}");
+    assert!(
+        f.exists("important.txt"),
+        "a file another process created under a name the function had removed was removed"
+    );
+    assert!(f.exists("ext.log") && f.exists("ext-dir/state"));
+    drop(f.process);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn others_files_the_function_touches_stay_trap() {
+    others_files_the_function_touches_stay("touch-trap", "block").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn others_files_the_function_touches_stay_notify() {
+    others_files_the_function_touches_stay("touch-notify", "allow").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mkdir_p_through_another_process_directory_removes_only_the_new_part() {
+    let Some(f) = start("mkdir-p", "allow").await else {
+        return;
+    };
+    std::fs::create_dir_all(f.tmp.join("ext-dir")).unwrap();
+    std::fs::write(f.tmp.join("ext-dir/state"), b"the extension's state").unwrap();
+    // coreutils' `mkdir -p` calls mkdir on every component (EEXIST for the ones that exist).
+    let r = f
+        .call(json!({"action": "exec", "target": "mkdir -p /tmp/ext-dir/sub /tmp/other-project/src/new && echo x > /tmp/ext-dir/sub/f && echo done"}))
+        .await;
+    assert_eq!(r["result"], "done", "{r}");
+    assert!(
+        f.exists("ext-dir/state"),
+        "another process's directory was removed because `mkdir -p` walked through it\n{}",
+        f.emu.render_timeline()
+    );
+    assert!(
+        !f.exists("ext-dir/sub"),
+        "the function's directory survived"
+    );
+    assert!(!f.exists("other-project/src/new"));
+    f.assert_pre_existing_survive();
+    drop(f.process);
+}
+
+/// More creations than the journal holds by name: everything the function created still
+/// goes, and nothing else does.
+async fn a_flood_of_creations(name: &str, children: &str) {
+    let Some(f) = start(name, children).await else {
+        return;
+    };
+    std::fs::write(f.tmp.join("ext.log"), b"the extension's log").unwrap();
+    let r = f
+        .call(json!({"action": "write", "target": "/tmp/planted.txt"}))
+        .await;
+    assert_eq!(r["ok"], true, "{r}");
+    std::fs::write(f.tmp.join("ext-later.log"), b"the extension's too").unwrap();
+    let r = f
+        .call(json!({"action": "flood", "target": "/tmp/flood", "count": 1500}))
+        .await;
+    assert_eq!(r["result"], "1500 files", "{r}");
+    assert!(!f.exists("flood"), "the function's files survived a flood");
+    assert!(!f.exists("planted.txt"));
+    assert!(
+        f.exists("ext.log") && f.exists("ext-later.log"),
+        "another process's file was removed after a flood of creations\n{}",
+        f.emu.render_timeline()
+    );
+    f.assert_pre_existing_survive();
+    drop(f.process);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flood_of_creations_trap() {
+    a_flood_of_creations("flood-trap", "block").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flood_of_creations_notify() {
+    a_flood_of_creations("flood-notify", "allow").await;
+}

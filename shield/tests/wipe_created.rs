@@ -146,36 +146,46 @@ fn a_created_directory_goes_whole_even_after_a_rename() {
 }
 
 #[test]
-fn lost_or_unrecordable_paths_sweep_everything_newer_but_nothing_older() {
+fn after_an_overflow_created_paths_go_by_hash_and_other_processes_files_stay() {
     let d = TestDir::new("lost");
     let (before, _socket) = before_start(&d);
+    // The function's creations, known only by their hashes (the journal's ring overflowed or
+    // the path was too long for a record).
+    // Longer than a journal record (256 bytes).
+    let long = format!("other-project/{0}/{0}/{0}/f", "x".repeat(100));
     d.put("planted-but-not-journaled");
     d.put("other-project/new/deep");
-    let lost = Noted {
-        lost: 1,
-        ..Noted::default()
-    };
+    d.put(&long);
+    // Another process's files, created after the shield started, next to them and inside a
+    // pre-existing directory.
+    d.put("extension.log");
+    d.put("other-project/target/out");
+    d.put("tmux-0/later");
+    let lost = Noted::hashed_only(&[
+        "planted-but-not-journaled",
+        "other-project/new",
+        "other-project/new/deep",
+        long.as_str(),
+    ]);
     let report = wiper(&d).wipe_created(&lost, &before);
-    assert!(!d.join("planted-but-not-journaled").exists(), "{report}");
-    assert!(!d.join("other-project/new").exists(), "{report}");
+    assert!(report.is_clean(), "{report}");
+    for gone in [
+        "planted-but-not-journaled",
+        "other-project/new",
+        long.as_str(),
+    ] {
+        assert!(!d.join(gone).exists(), "{gone} survived: {report}");
+    }
     for kept in [
         "important.txt",
         "other-project/src/main.rs",
         "tmux-0/default",
+        "extension.log",
+        "other-project/target/out",
+        "tmux-0/later",
     ] {
         assert!(d.join(kept).exists(), "{kept} was removed: {report}");
     }
-    // A path too long to record sweeps only its directory.
-    d.put("other-project/long/x");
-    d.put("elsewhere");
-    let sweep = Noted {
-        sweeps: vec![PathBuf::from("other-project")],
-        ..Noted::default()
-    };
-    let report = wiper(&d).wipe_created(&sweep, &before);
-    assert!(!d.join("other-project/long").exists(), "{report}");
-    assert!(d.join("other-project/src/main.rs").exists(), "{report}");
-    assert!(d.join("elsewhere").exists(), "{report}");
 }
 
 #[test]

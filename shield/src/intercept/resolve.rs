@@ -18,7 +18,7 @@
 use super::arch::nr;
 use super::decide::{Access, PathDecision, Verdict, PATH_MAX};
 use super::shared::{
-    classify_arg, fd_path, note_created, proc_path, push, record_path, write_decimal,
+    classify_arg, fd_path, note_created, proc_path, push, record_path, write_decimal, Creates,
     InterceptState, PathCopy,
 };
 use crate::event::{Record, RecordKind};
@@ -478,6 +478,7 @@ pub(crate) fn decide_resolved(
     nr: i64,
     r: &Resolved,
     access: Access,
+    creates: Creates,
 ) -> PathDecision {
     match r.real_path() {
         Some(p) => {
@@ -489,7 +490,7 @@ pub(crate) fn decide_resolved(
                 let n = if r.own { own_proc(p, &mut shown) } else { None };
                 record_path(nr, d, n.map_or(p, |n| &shown[..n]), access);
             }
-            note_created(d, p, access);
+            note_created(d, p, creates, || r.exists_unfollowed());
             d
         }
         None => PathDecision {
@@ -547,7 +548,17 @@ pub(crate) fn refuse_unresolved(
     err: i64,
 ) -> i64 {
     let mut abs = [0u8; PATH_MAX];
-    let (d, _) = classify_arg(st, pid, nr, dirfd, copy.bytes(), access, &mut abs);
+    // Nothing is created: the call fails either way.
+    let (d, _) = classify_arg(
+        st,
+        pid,
+        nr,
+        dirfd,
+        copy.bytes(),
+        access,
+        Creates::No,
+        &mut abs,
+    );
     if d.verdict == Verdict::Block {
         -(libc::EACCES as i64)
     } else {

@@ -474,10 +474,65 @@ pub(crate) fn verify_identity(
     fd
 }
 
-/// Tell the wipe's journal that `path` may have been created by the caller (a write-class
-/// access that goes ahead). Async-signal-safe.
-pub(crate) fn note_created(d: PathDecision, path: &[u8], access: Access) {
-    if d.verdict != Verdict::Block && matches!(access, Access::Write | Access::ReadWrite) {
+/// Whether a call creates the entry one of its path arguments names: what the wipe's journal
+/// notes (the wipe removes only what the function and its children created).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Creates {
+    /// It does not: a read, a write to an existing file, `unlink`, `chmod`, `truncate`, ...
+    No,
+    /// Only when nothing is there before the call: an open with `O_CREAT`, `mkdir`, `mknod`,
+    /// `symlink`, the new name of a `link`, an `AF_UNIX` `bind`. A name that exists already
+    /// (a file another process created, a directory `mkdir -p` walks through) is not noted.
+    IfNew,
+    /// It puts an entry at the name whatever was there: the new name of a `rename` (and both
+    /// names of a `RENAME_EXCHANGE`).
+    Always,
+}
+
+/// [`Creates`] for an open with `flags`.
+pub(crate) fn open_creates(flags: u64) -> Creates {
+    if flags as i32 & libc::O_CREAT != 0 {
+        Creates::IfNew
+    } else {
+        Creates::No
+    }
+}
+
+/// [`Creates`] for path argument `slot` (in [`path_table`]'s order) of syscall `nr`.
+pub(crate) fn path_creates(nr: i64, a: &[u64; 6], slot: usize) -> Creates {
+    #[cfg(target_arch = "x86_64")]
+    match nr {
+        nr::MKDIR | nr::MKNOD | nr::SYMLINK => return Creates::IfNew,
+        nr::LINK if slot == 1 => return Creates::IfNew,
+        nr::RENAME if slot == 1 => return Creates::Always,
+        _ => {}
+    }
+    match nr {
+        nr::MKDIRAT | nr::MKNODAT | nr::SYMLINKAT | nr::BIND => Creates::IfNew,
+        nr::LINKAT if slot == 1 => Creates::IfNew,
+        nr::RENAMEAT if slot == 1 => Creates::Always,
+        nr::RENAMEAT2 if slot == 1 || a[4] & libc::RENAME_EXCHANGE as u64 != 0 => Creates::Always,
+        _ => Creates::No,
+    }
+}
+
+/// Tell the wipe's journal that the caller creates `path` (a call that goes ahead and, for
+/// [`Creates::IfNew`], a name where `exists` finds nothing yet). Async-signal-safe.
+pub(crate) fn note_created(
+    d: PathDecision,
+    path: &[u8],
+    creates: Creates,
+    exists: impl FnOnce() -> bool,
+) {
+    if d.verdict == Verdict::Block {
+        return;
+    }
+    let note = match creates {
+        Creates::No => false,
+        Creates::IfNew => !exists(),
+        Creates::Always => true,
+    };
+    if note {
         crate::wipe::journal::JOURNAL.note(path);
     }
 }
@@ -498,7 +553,6 @@ pub(crate) fn verify_opened(
             if d != first && d.verdict != Verdict::Allow {
                 record_path(nr, d, &real[..n], access);
             }
-            note_created(d, &real[..n], access);
             d
         }
         _ => PathDecision {
@@ -523,6 +577,7 @@ pub(crate) fn classify_arg(
     dirfd: i64,
     path: &[u8],
     access: Access,
+    creates: Creates,
     abs: &mut [u8; PATH_MAX],
 ) -> (PathDecision, Option<usize>) {
     let resolved = resolve_in(pid, dirfd, path, abs);
@@ -532,7 +587,11 @@ pub(crate) fn classify_arg(
     };
     let d = st.decider.classify_path(shown, access);
     record_path(nr, d, shown, access);
-    note_created(d, shown, access);
+    if let Some(n) = resolved {
+        // Looked at before the path is borrowed for the journal (`exists` writes a NUL at n).
+        let there = creates == Creates::IfNew && d.verdict != Verdict::Block && exists(abs, n);
+        note_created(d, &abs[..n], creates, || there);
+    }
     (d, resolved)
 }
 
@@ -551,6 +610,7 @@ pub(crate) fn check_path_arg(
     copy: &PathCopy,
     empty_ok: bool,
     access: Access,
+    creates: Creates,
 ) -> Result<Verdict, i32> {
     let mut abs = [0u8; PATH_MAX];
     if copy.len == 0 && (!empty_ok || resolve_in(pid, dirfd, b"", &mut abs).is_none()) {
@@ -565,7 +625,7 @@ pub(crate) fn check_path_arg(
         }
     }
     Ok(
-        classify_arg(st, pid, nr, dirfd, copy.bytes(), access, &mut abs)
+        classify_arg(st, pid, nr, dirfd, copy.bytes(), access, creates, &mut abs)
             .0
             .verdict,
     )
@@ -591,7 +651,12 @@ fn lookup(abs: &mut [u8; PATH_MAX], n: usize) -> Option<bool> {
         return None;
     }
     abs[n] = 0;
-    let fd = open_path(&abs[..=n], libc::O_PATH | libc::O_NOFOLLOW);
+    lookup_c(&abs[..=n])
+}
+
+/// [`lookup`] of a NUL-terminated absolute path (a [`PathCopy`]'s buffer).
+fn lookup_c(c: &[u8]) -> Option<bool> {
+    let fd = open_path(c, libc::O_PATH | libc::O_NOFOLLOW);
     if fd >= 0 {
         syscall(libc::SYS_close, [fd as u64, 0, 0, 0, 0, 0]);
         return Some(true);
@@ -604,6 +669,12 @@ fn lookup(abs: &mut [u8; PATH_MAX], n: usize) -> Option<bool> {
 
 fn exists(abs: &mut [u8; PATH_MAX], n: usize) -> bool {
     lookup(abs, n) == Some(true)
+}
+
+/// Whether something exists at the absolute path `copy` names (no second buffer: its own
+/// ends with a NUL).
+pub(crate) fn copy_exists(copy: &PathCopy) -> bool {
+    lookup_c(&copy.buf[..=copy.len]) == Some(true)
 }
 
 /// The file the absolute path `abs[..n]` names, with every symlink resolved (open `O_PATH`,

@@ -15,10 +15,11 @@ use super::resolve::{
     unclassified_event, unix_path, Caller, Resolved, Walk,
 };
 use super::shared::{
-    check_exec, decide_dns_query, decide_other_process, decide_sockaddr, decide_socket,
-    decide_socket_other, fd_path, inet, note_created, open_access, path_table, record_path,
-    report_io_uring, to_resolver, verify_identity, verify_opened, InterceptState, PathArg,
-    PathCopy, CTL_MAX, DNS_MAX, EXEMPT, HOSTS, MSGHDR, SA_MAX, SIGSYS_BIT, STATE,
+    check_exec, copy_exists, decide_dns_query, decide_other_process, decide_sockaddr,
+    decide_socket, decide_socket_other, fd_path, inet, note_created, open_access, open_creates,
+    path_creates, path_table, record_path, report_io_uring, to_resolver, verify_identity,
+    verify_opened, Creates, InterceptState, PathArg, PathCopy, CTL_MAX, DNS_MAX, EXEMPT, HOSTS,
+    MSGHDR, SA_MAX, SIGSYS_BIT, STATE,
 };
 use crate::sys::{now_monotonic_secs, read_mem, syscall};
 
@@ -219,7 +220,7 @@ fn unix_bind(st: &InterceptState, nr: i64, mut a: [u64; 6]) -> i64 {
         Ok(r) => r,
         Err(e) => return refuse_unresolved(st, 0, nr, AT_FDCWD, &copy, Access::Write, e),
     };
-    if decide_resolved(st, nr, &r, Access::Write).verdict == Verdict::Block {
+    if decide_resolved(st, nr, &r, Access::Write, Creates::IfNew).verdict == Verdict::Block {
         return -EACCES;
     }
     let mut act = [0u8; resolve::ACT_MAX];
@@ -275,6 +276,11 @@ fn open_like(
             record_path(nr, d, copy.bytes(), access);
             return -EACCES;
         }
+        // Whether the open creates the file: looked at before it happens.
+        let creates = match open_creates(flags) {
+            Creates::IfNew if copy_exists(&copy) => Creates::No,
+            c => c,
+        };
         let how = [flags, mode, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS];
         let fd = syscall(
             nr::OPENAT2,
@@ -291,10 +297,10 @@ fn open_like(
         .contains(&(-fd as i32));
         if !fallback {
             record_path(nr, d, copy.bytes(), access);
-            note_created(d, copy.bytes(), access);
             if fd < 0 {
                 return fd;
             }
+            note_created(d, copy.bytes(), creates, || false);
             return verify_identity(st, nr, fd, access, d);
         }
     }
@@ -329,7 +335,7 @@ fn open_resolved(
             Ok(r) => r,
             Err(e) => return refuse_unresolved(st, 0, nr, dirfd, copy, access, e),
         };
-        let d = decide_resolved(st, nr, &r, access);
+        let d = decide_resolved(st, nr, &r, access, open_creates(flags));
         if d.verdict == Verdict::Block {
             return -EACCES;
         }
@@ -415,7 +421,8 @@ fn path_call(
         for (slot, r) in held.iter().enumerate() {
             let Some(r) = r else { continue };
             let acc = moved_access(st, nr, &a, slot, access, &held);
-            blocked |= decide_resolved(st, nr, r, acc).verdict == Verdict::Block;
+            let creates = path_creates(nr, &a, slot);
+            blocked |= decide_resolved(st, nr, r, acc, creates).verdict == Verdict::Block;
         }
         if blocked {
             return Err(-EACCES);

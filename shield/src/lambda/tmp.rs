@@ -38,13 +38,22 @@ impl Inner {
         // Its figures go into this invocation's EMF line (only if it removed or left
         // something), not into a line of their own.
         self.reporter.note_wipe(request_id, report.figures());
-        if !report.is_clean() {
+        if !report.is_clean() || noted.unrecorded > 0 {
+            let mut leftovers: Vec<String> =
+                report.failures().iter().map(|f| f.to_string()).collect();
+            if noted.unrecorded > 0 {
+                // The journal's hash set was full: nothing is removed on a guess.
+                leftovers.push(format!(
+                    "up to {} created paths were not recorded (the journal's set of {} slots \
+                     was full) and were left in place",
+                    noted.unrecorded,
+                    crate::wipe::journal::SET
+                ));
+            }
             self.reporter.record(Event::new(
                 PolicyKind::ReadWriteTmp,
                 Action::Alerted,
-                Details::TmpNotWiped {
-                    leftovers: report.failures().iter().map(|f| f.to_string()).collect(),
-                },
+                Details::TmpNotWiped { leftovers },
                 request_id,
             ));
         }

@@ -1,20 +1,26 @@
 //! The journal of what the function and its children created under the tmp root.
 //!
-//! The interceptors note every path they let through with write access (open with `O_WRONLY`,
-//! `O_RDWR`, `O_CREAT` or `O_TRUNC`, `mkdir`, `mknod`, `symlink`, `link`, `rename`, ... — the
-//! calls that can create an entry), after resolving it against the caller's directory, and,
-//! for opens, the path the kernel actually opened. [`Journal::note`] runs inside the SIGSYS
-//! handler and the notify supervisor: it allocates nothing and takes no lock. It keeps the path
-//! relative to the tmp root in a fixed ring (the event ring's lock-free queue) and skips paths
-//! it has already noted since the last wipe (a fixed hash set).
+//! The interceptors note every path they let through that a call *creates* (an open with
+//! `O_CREAT`, `mkdir`, `mknod`, `symlink`, `link`, the new name of a `rename`, an `AF_UNIX`
+//! `bind`), after resolving it against the caller's directory, and, for opens, the path the
+//! kernel actually opened. Calls that only write to, truncate, re-mode or remove an existing
+//! entry are not noted: a file another process created (an extension) stays its own even when
+//! the function writes to it, and a name the function unlinked and another process then reused
+//! is not the function's. [`Journal::note`] runs inside the SIGSYS handler and the notify
+//! supervisor: it allocates nothing and takes no lock. It keeps the path relative to the tmp
+//! root in a fixed ring (the event ring's lock-free queue) and the 64-bit hash of every path in
+//! a fixed hash set, which also skips paths already noted since the last wipe.
 //!
 //! [`Journal::take`] (outside signal context, at the wipe) returns what was noted:
 //! - the paths, as a set the wipe may remove (see [`super::TmpWiper::wipe_created`]);
-//! - for a path longer than a record holds: its longest directory prefix that fits, whose
-//!   whole contents then count as created (a "sweep");
-//! - when the ring overflowed: a sweep of the root. Everything created after the shield
-//!   started then counts as the function's: a flood of creations must not let a planted file
-//!   survive. What existed before the shield started is still never removed.
+//! - when a path was longer than a record holds, or the ring overflowed: the count of paths
+//!   known only by their hash. The wipe then looks at every entry under the root and removes
+//!   those whose relative path has a noted hash. A flood of creations does not let a planted
+//!   file survive, and does not make anything else (another process's file created meanwhile)
+//!   count as the function's;
+//! - when even the hash set was full ([`SET`] slots, more than 28,000 distinct paths between
+//!   two wipes): the count of creations that were not recorded at all. Those are left in
+//!   place and the shield reports them; nothing is removed on a guess.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -23,11 +29,11 @@ use std::sync::OnceLock;
 use crate::event::{Record, RecordKind, Ring};
 use crate::policy::PolicyKind;
 
-/// Distinct created paths the journal holds between two wipes.
+/// Distinct created paths the journal holds by name between two wipes.
 pub const CAPACITY: usize = 1024;
 
-/// Slots of the de-duplicating hash set (a power of two, well above [`CAPACITY`]).
-const SET: usize = 4096;
+/// Slots of the hash set of every noted path (a power of two, well above [`CAPACITY`]).
+pub const SET: usize = 1 << 15;
 /// Probes before the set gives up de-duplicating a path (it is then noted again).
 const PROBES: usize = 16;
 
@@ -37,10 +43,51 @@ const PROBES: usize = 16;
 pub struct Noted {
     /// Created paths, relative to the root.
     pub paths: Vec<PathBuf>,
-    /// Directories (relative; empty for the root) whose whole contents count as created.
-    pub sweeps: Vec<PathBuf>,
-    /// Paths that did not fit the journal (each implies a sweep of the root).
+    /// Paths known only by their hash (too long for a record, or past the ring's capacity):
+    /// when not zero, the wipe looks at every entry and removes those whose relative path
+    /// has one of the [`Noted::hashes`].
     pub lost: u64,
+    /// Hashes of every noted path (see [`path_hash`]); used when `lost` is not zero.
+    pub hashes: std::collections::HashSet<u64>,
+    /// Creations that could not be recorded at all (the hash set was full): left in place,
+    /// and reported.
+    pub unrecorded: u64,
+}
+
+impl Noted {
+    /// What the journal gives after an overflow: `paths` known only by their hashes.
+    pub fn hashed_only<P: AsRef<Path>>(paths: &[P]) -> Self {
+        use std::os::unix::ffi::OsStrExt;
+        Self {
+            lost: paths.len() as u64,
+            hashes: paths
+                .iter()
+                .map(|p| path_hash(p.as_ref().as_os_str().as_bytes()))
+                .collect(),
+            ..Self::default()
+        }
+    }
+}
+
+/// The hash the journal keeps of a path relative to the root (`a/b/c`): FNV-1a, never 0.
+pub fn path_hash(rel: &[u8]) -> u64 {
+    fnv_finish(fnv_extend(FNV_START, rel))
+}
+
+pub(super) const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// Feeds `bytes` into an FNV-1a state.
+pub(super) fn fnv_extend(mut h: u64, bytes: &[u8]) -> u64 {
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// The final hash of an FNV-1a state (0 marks a free slot of the set).
+pub(super) fn fnv_finish(h: u64) -> u64 {
+    h | 1
 }
 
 /// The journal. The process has one, [`JOURNAL`], armed when the shield is installed.
@@ -50,6 +97,10 @@ pub struct Journal {
     ring: Ring<CAPACITY>,
     seen: [AtomicU64; SET],
     lost_taken: AtomicU64,
+    /// Hashes inserted into the set since the last take (the set is cleared only when not 0).
+    inserted: AtomicU64,
+    /// Paths whose hash found no free slot (since the last take).
+    unstored: AtomicU64,
 }
 
 impl Default for Journal {
@@ -61,15 +112,6 @@ impl Default for Journal {
 /// The process-wide journal the interceptors write into.
 pub static JOURNAL: Journal = Journal::new();
 
-fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h | 1 // 0 marks a free slot
-}
-
 impl Journal {
     /// An empty, unarmed journal.
     pub const fn new() -> Self {
@@ -79,6 +121,8 @@ impl Journal {
             ring: Ring::new(),
             seen: [const { AtomicU64::new(0) }; SET],
             lost_taken: AtomicU64::new(0),
+            inserted: AtomicU64::new(0),
+            unstored: AtomicU64::new(0),
         }
     }
 
@@ -89,8 +133,8 @@ impl Journal {
         self.armed.store(true, Ordering::Release);
     }
 
-    /// Notes that the function (or a child) may have created `path` (absolute; normalised
-    /// here). Paths outside the root are ignored.
+    /// Notes that the function (or a child) created `path` (absolute; normalised here).
+    /// Paths outside the root are ignored.
     ///
     /// Async-signal-safe: no allocation, no lock, bounded work.
     pub fn note(&self, path: &[u8]) {
@@ -118,41 +162,57 @@ impl Journal {
         self.ring.push(&rec);
     }
 
-    /// Inserts `rel`'s hash into the set; false when it was there already.
+    /// Inserts `rel`'s hash into the set; false when it was there already. A hash that finds
+    /// no free slot is counted as unstored (and the path is still noted by name).
     fn first_time(&self, rel: &[u8]) -> bool {
-        let h = fnv1a(rel);
+        let h = path_hash(rel);
         for i in 0..PROBES {
             let slot = &self.seen[(h as usize).wrapping_add(i) & (SET - 1)];
             match slot.compare_exchange(0, h, Ordering::AcqRel, Ordering::Acquire) {
-                Ok(_) => return true,
+                Ok(_) => {
+                    self.inserted.fetch_add(1, Ordering::Relaxed);
+                    return true;
+                }
                 Err(cur) if cur == h => return false,
                 Err(_) => {}
             }
         }
+        self.unstored.fetch_add(1, Ordering::Relaxed);
         true
     }
 
     /// Everything noted since the last call, and a fresh start.
     pub fn take(&self) -> Noted {
         let mut out = Noted::default();
+        let mut cut = 0u64;
         while let Some(r) = self.ring.pop() {
-            let text = &r.text[..r.text_len as usize];
             if r.truncated {
-                // Keep the longest directory prefix that was recorded whole.
-                let dir = match text.iter().rposition(|&b| b == b'/') {
-                    Some(i) => &text[..i],
-                    None => b"",
-                };
-                out.sweeps.push(rel_path(dir));
+                // Too long for a record: known by its hash only.
+                cut += 1;
             } else {
-                out.paths.push(rel_path(text));
+                out.paths.push(rel_path(&r.text[..r.text_len as usize]));
             }
         }
-        let lost = self.ring.overflowed();
-        let before = self.lost_taken.swap(lost, Ordering::AcqRel);
-        out.lost = lost.saturating_sub(before);
-        for slot in &self.seen {
-            slot.store(0, Ordering::Release);
+        let overflowed = self.ring.overflowed();
+        let before = self.lost_taken.swap(overflowed, Ordering::AcqRel);
+        let overflow = overflowed.saturating_sub(before);
+        out.lost = overflow + cut;
+        let unstored = self.unstored.swap(0, Ordering::AcqRel);
+        if out.lost > 0 {
+            out.hashes = self
+                .seen
+                .iter()
+                .map(|s| s.load(Ordering::Acquire))
+                .filter(|&h| h != 0)
+                .collect();
+            // A path whose hash was not stored is lost only if its record was lost too; at
+            // most this many.
+            out.unrecorded = unstored.min(out.lost);
+        }
+        if self.inserted.swap(0, Ordering::AcqRel) > 0 {
+            for slot in &self.seen {
+                slot.store(0, Ordering::Release);
+            }
         }
         out
     }
@@ -187,14 +247,14 @@ mod tests {
             ["a", "c", "d/e"].map(PathBuf::from).to_vec(),
             "{n:?}"
         );
-        assert!(n.sweeps.is_empty() && n.lost == 0);
+        assert!(n.lost == 0 && n.hashes.is_empty());
         // After a take, the same path is noted again.
         j.note(b"/tmp/a");
         assert_eq!(j.take().paths, [PathBuf::from("a")]);
     }
 
     #[test]
-    fn long_paths_become_sweeps_and_overflow_is_counted() {
+    fn long_and_overflowing_paths_are_known_by_their_hashes() {
         static J: Journal = Journal::new();
         let j = &J;
         j.arm(Path::new("/tmp"));
@@ -204,9 +264,15 @@ mod tests {
             j.note(format!("/tmp/f{i}").as_bytes());
         }
         let n = j.take();
-        assert_eq!(n.sweeps, [PathBuf::from("dir")]);
         assert_eq!(n.paths.len(), CAPACITY - 1);
-        assert_eq!(n.lost, 6);
+        // One cut short, six past the ring's capacity.
+        assert_eq!(n.lost, 7);
+        assert_eq!(n.unrecorded, 0);
+        // Every path is in the hash set, the long one and the overflowing ones included.
+        assert_eq!(n.hashes.len(), CAPACITY + 6);
+        assert!(n.hashes.contains(&path_hash(long[5..].as_bytes())));
+        let last = format!("f{}", CAPACITY + 4);
+        assert!(n.hashes.contains(&path_hash(last.as_bytes())));
         assert_eq!(j.take(), Noted::default());
     }
 }

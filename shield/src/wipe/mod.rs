@@ -6,8 +6,8 @@
 //! extensions share it, and on a developer's machine (`cargo lambda watch`) it holds everyone's
 //! files. So the shield calls [`TmpWiper::wipe_created`], which removes only what the function
 //! and its children created since the shield started: the paths the interceptors noted in the
-//! journal (every tmp write they allowed), minus everything recorded in the [`Snapshot`] taken at install (see the
-//! README's "The `/tmp` wipe" for the rule and its limits).
+//! journal (every creation they allowed), minus everything recorded in the [`Snapshot`] taken
+//! at install (see the README's "The `/tmp` wipe" for the rule and its limits).
 //!
 //! [`TmpWiper::wipe`] removes all the *contents* of a root directory, except for the sub-paths
 //! on a keep-list: for a root you own (the shield uses it only for the opt-in cold-start wipe).
@@ -196,13 +196,14 @@ impl TmpWiper {
     }
 
     /// Removes what the function and its children created under the root, and nothing else:
-    /// the entries named in `noted` (paths relative to the root, from the
-    /// journal of the writes the interceptors allowed), everything inside a directory so named, everything
-    /// inside a directory in `noted.sweeps`, and, when `noted.lost` is not zero, everything
-    /// under the root — in every case except entries whose inode is in `before` (what
-    /// existed when the shield started) and the keep-list. Entries not named are not even
-    /// looked at; directories that lead to named entries are entered but never removed or
-    /// modified.
+    /// the entries named in `noted.paths` (paths relative to the root, from the journal of
+    /// the creations the interceptors allowed) and everything inside a directory so named,
+    /// and, when `noted.lost` is not zero, every entry whose relative path has one of
+    /// `noted.hashes` (the whole tree is then looked at) — in every case except entries whose
+    /// inode is in `before` (what existed when the shield started) and the keep-list.
+    /// Otherwise, entries not named are not even looked at; directories that lead to named
+    /// entries are entered but never removed or modified. Nothing is removed on a guess:
+    /// `noted.unrecorded` creations the journal could not record stay where they are.
     ///
     /// The same guarantees as [`Self::wipe`] hold (no symlink followed, no mount crossed, no
     /// panic, every failure reported). Never panics. Must not run while an invocation that
@@ -214,13 +215,8 @@ impl TmpWiper {
         for p in &noted.paths {
             trie.insert_whole(p);
         }
-        for p in &noted.sweeps {
-            trie.insert_sweep(p);
-        }
-        if noted.lost > 0 {
-            trie.insert_sweep(Path::new(""));
-        }
-        if trie.is_empty() && !trie.sweep(0) {
+        let hashes = (noted.lost > 0 && !noted.hashes.is_empty()).then_some(&noted.hashes);
+        if trie.is_empty() && hashes.is_none() {
             // Nothing was created: nothing to look at.
             return Walk::new(self, None).into_report(
                 self.root.clone(),
@@ -231,6 +227,7 @@ impl TmpWiper {
         let created = Created {
             trie: &trie,
             before,
+            hashes,
         };
         let mut walk = Walk::new(self, Some(created));
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| walk.run()));

@@ -14,9 +14,6 @@ struct KeepNode {
     name: Box<[u8]>,
     children: Vec<u32>,
     whole: bool,
-    /// Something below this node is in the set but its path is not known (too long to
-    /// record): every entry below counts as in the set.
-    sweep: bool,
 }
 
 impl KeepTrie {
@@ -26,7 +23,6 @@ impl KeepTrie {
                 name: Box::default(),
                 children: Vec::new(),
                 whole: false,
-                sweep: false,
             }],
         };
         for path in paths {
@@ -34,12 +30,6 @@ impl KeepTrie {
             trie.nodes[at].whole = true;
         }
         trie
-    }
-
-    /// Marks everything below `path` (relative; the root when empty) as in the set.
-    pub(super) fn insert_sweep(&mut self, path: &Path) {
-        let at = self.insert(path);
-        self.nodes[at].sweep = true;
     }
 
     /// Adds `path` (relative) as a whole entry.
@@ -69,7 +59,6 @@ impl KeepTrie {
                             name: name.into(),
                             children: Vec::new(),
                             whole: false,
-                            sweep: false,
                         });
                         nodes[at].children.push(i as u32);
                         i
@@ -78,11 +67,6 @@ impl KeepTrie {
             }
             at
         }
-    }
-
-    /// Whether everything below `node` is in the set.
-    pub(super) fn sweep(&self, node: u32) -> bool {
-        self.nodes.get(node as usize).is_some_and(|n| n.sweep)
     }
 
     pub(super) fn is_empty(&self) -> bool {

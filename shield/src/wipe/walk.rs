@@ -84,7 +84,14 @@ pub(super) struct Created<'a> {
     pub(super) trie: &'a KeepTrie,
     /// What existed before the shield started.
     pub(super) before: &'a Snapshot,
+    /// After a journal overflow: the hashes of every created path (see
+    /// [`super::journal::path_hash`]); every directory is then entered and every entry whose
+    /// relative path has one of them is the function's.
+    pub(super) hashes: Option<&'a std::collections::HashSet<u64>>,
 }
+
+/// Created-trie node of a directory entered only to look for hashed paths.
+const NO_NODE: u32 = u32::MAX;
 
 /// What to do with one entry of a directory in [`Scope::target`] mode.
 enum Disposition {
@@ -320,12 +327,8 @@ impl<'w> Walk<'w> {
             return Disposition::Remove; // `wipe`: everything goes.
         };
         let before = created.before.contains(self.root_dev, ino);
-        let all = match target {
-            None => true,
-            Some(node) => created.trie.sweep(node),
-        };
-        if all {
-            // Inside something the function created, or a sweep: every newer entry is the
+        let Some(node) = target else {
+            // Inside something the function created: every newer entry is the
             // function's; older ones (moved in, hard-linked, pre-existing directories) are
             // entered, since newer entries may be inside, but never removed.
             return if before {
@@ -333,13 +336,30 @@ impl<'w> Walk<'w> {
             } else {
                 Disposition::Remove
             };
+        };
+        if let Some(hashes) = created.hashes {
+            if !before && hashes.contains(&self.entry_hash(name)) {
+                return Disposition::Remove;
+            }
         }
-        let node = target.unwrap_or(0);
         match created.trie.child(node, name) {
             Some((_, true)) if !before => Disposition::Remove,
             Some((child, _)) => Disposition::Enter(Some(child)),
+            // Hashed paths may be anywhere: look inside every directory.
+            None if created.hashes.is_some() => Disposition::Enter(Some(NO_NODE)),
             None => Disposition::Leave,
         }
+    }
+
+    /// The journal's hash of entry `name` of the top directory, by its path from the root.
+    fn entry_hash(&self, name: &[u8]) -> u64 {
+        use super::journal::{fnv_extend, fnv_finish, FNV_START};
+        let mut h = FNV_START;
+        for frame in self.stack.iter().skip(1) {
+            h = fnv_extend(h, frame.name.to_bytes());
+            h = fnv_extend(h, b"/");
+        }
+        fnv_finish(fnv_extend(h, name))
     }
 
     /// Leaves non-directory entry `ino` of the top directory in place (not the function's).
@@ -498,6 +518,9 @@ impl<'w> Walk<'w> {
                 Errno::ELOOP | Errno::ENOTDIR if may_unlink => {
                     self.stat_nondir_and_unlink(name, ino, keep)
                 }
+                // Entered only to look for hashed paths (after a journal overflow), and not
+                // ours: another user's directory, a mount. Left alone, not a failure.
+                _ if keep.target == Some(NO_NODE) => self.retain(ino),
                 e => self.fail_entry(name, ino, WipeFailureReason::from_errno(e)),
             };
         };
@@ -550,6 +573,9 @@ impl<'w> Walk<'w> {
                     .mounts
                     .as_ref()
                     .is_some_and(|m| m.contains(&(st.st_dev, st.st_ino)));
+            if foreign && keep.target == Some(NO_NODE) {
+                return self.retain(ino);
+            }
             if foreign {
                 return self.fail_entry(name, ino, WipeFailureReason::CrossesMount);
             }

@@ -31,9 +31,9 @@ use super::resolve::{
 };
 use super::shared::{
     check_exec, check_path_arg, classify_arg, decide_other_process, decide_sockaddr, decide_socket,
-    decide_socket_other, inet, open_access, open_path, path_table, proc_path, push, record_path,
-    verify_opened, write_decimal, InterceptState, PathCopy, CTL_MAX, MSGHDR, RECORDED, RESTARTED,
-    SA_MAX, STATE, TARGET,
+    decide_socket_other, inet, open_access, open_creates, open_path, path_creates, path_table,
+    proc_path, push, record_path, verify_opened, write_decimal, Creates, InterceptState, PathCopy,
+    CTL_MAX, MSGHDR, RECORDED, RESTARTED, SA_MAX, STATE, TARGET,
 };
 use crate::event::{Record, RecordKind};
 use crate::policy::PolicyKind;

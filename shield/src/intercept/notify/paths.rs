@@ -178,7 +178,9 @@ pub(super) fn unix_bind(st: &InterceptState, listener: Listener, n: &Notificatio
     };
     let nr = n.nr as i64;
     let blocked = match resolve::resolve(who, AT_FDCWD, copy.bytes(), walk) {
-        Ok(r) => decide_resolved(st, nr, &r, Access::Write).verdict == Verdict::Block,
+        Ok(r) => {
+            decide_resolved(st, nr, &r, Access::Write, Creates::IfNew).verdict == Verdict::Block
+        }
         Err(e) => {
             refuse_unresolved(st, pid, nr, AT_FDCWD, &copy, Access::Write, e)
                 == -(libc::EACCES as i64)
@@ -275,7 +277,18 @@ pub(super) fn open(
     }
     let access = open_access(flags);
     let mut abs = [0u8; PATH_MAX];
-    let (d, resolved) = classify_arg(st, pid, n.nr as i64, dirfd, copy.bytes(), access, &mut abs);
+    let nr = n.nr as i64;
+    let blocks = |slot| st.decider.mode(slot) == crate::policy::Mode::Block;
+    use crate::intercept::decide::ModeSlot;
+    let enforcing =
+        blocks(ModeSlot::ReadHandler) || blocks(ModeSlot::TmpRead) || blocks(ModeSlot::TmpWrite);
+    // Enforcing: noted when decided on the resolved objects below.
+    let creates = if enforcing {
+        Creates::No
+    } else {
+        open_creates(flags)
+    };
+    let (d, resolved) = classify_arg(st, pid, nr, dirfd, copy.bytes(), access, creates, &mut abs);
     if d.verdict == Verdict::Block {
         return Answer::Errno(libc::EACCES);
     }
@@ -305,9 +318,7 @@ pub(super) fn open(
     // allowed), a swap could only dodge an *alert*, so the call continues in the caller — which
     // also keeps the caller's credentials exactly right, and avoids ADDFD's two cross-thread
     // wake-ups (tens of µs on an idle VM).
-    let blocks = |slot| st.decider.mode(slot) == crate::policy::Mode::Block;
-    use crate::intercept::decide::ModeSlot;
-    if !(blocks(ModeSlot::ReadHandler) || blocks(ModeSlot::TmpRead) || blocks(ModeSlot::TmpWrite)) {
+    if !enforcing {
         // Still report what a symlink leads to: look at the target without opening it for the
         // caller (O_PATH relative to the caller's dirfd or cwd, then read the fd's path back).
         if let Some(l) = resolved {
@@ -365,7 +376,7 @@ pub(super) fn open(
             // one of the supervisor's own descriptors (a symlink to /proc/self): refused.
             return Answer::Errno(libc::EACCES);
         }
-        let d = decide_resolved(st, n.nr as i64, &r, access);
+        let d = decide_resolved(st, n.nr as i64, &r, access, open_creates(flags));
         if d.verdict == Verdict::Block {
             return Answer::Errno(libc::EACCES);
         }
@@ -422,7 +433,7 @@ pub(super) fn path_call(
     if !(blocks(ModeSlot::ReadHandler) || blocks(ModeSlot::TmpRead) || blocks(ModeSlot::TmpWrite)) {
         // Nothing to enforce (alert-only staging): decide on the path as given, as the open
         // path does, and continue; resolving would only slow the supervisor down.
-        for &(dirfd_idx, path_idx) in paths.iter().take(2) {
+        for (slot, &(dirfd_idx, path_idx)) in paths.iter().enumerate().take(2) {
             if a[path_idx] == 0 {
                 continue;
             }
@@ -432,7 +443,8 @@ pub(super) fn path_call(
             };
             let dirfd = dirfd_idx.map_or(AT_FDCWD, |i| a[i] as i32 as i64);
             let empty_ok = empty.is_some_and(|(fi, bit)| a[fi] & bit != 0);
-            if let Err(e) = check_path_arg(st, pid, nr, dirfd, &copy, empty_ok, access) {
+            let creates = path_creates(nr, &a, slot);
+            if let Err(e) = check_path_arg(st, pid, nr, dirfd, &copy, empty_ok, access, creates) {
                 return Answer::Errno(e);
             }
         }
@@ -457,7 +469,7 @@ pub(super) fn path_call(
         let dirfd = dirfd_idx.map_or(AT_FDCWD, |i| a[i] as i32 as i64);
         if copy.len == 0 {
             let empty_ok = empty.is_some_and(|(fi, bit)| a[fi] & bit != 0);
-            match check_path_arg(st, pid, nr, dirfd, &copy, empty_ok, access) {
+            match check_path_arg(st, pid, nr, dirfd, &copy, empty_ok, access, Creates::No) {
                 Ok(v) => blocked |= v == Verdict::Block,
                 Err(e) => return Answer::Errno(e),
             }
@@ -482,7 +494,8 @@ pub(super) fn path_call(
     for (slot, r) in held.iter().enumerate() {
         let Some(r) = r else { continue };
         let acc = moved_access(st, nr, &a, slot, access, &held);
-        blocked |= decide_resolved(st, nr, r, acc).verdict == Verdict::Block;
+        let creates = path_creates(nr, &a, slot);
+        blocked |= decide_resolved(st, nr, r, acc, creates).verdict == Verdict::Block;
     }
     if !valid(listener, n.id) {
         return Answer::Errno(libc::ENOENT);

@@ -186,6 +186,140 @@ fn tmp_root_and_passages_are_traversable_notify() {
     });
 }
 
+fn raw_path_call(nr: libc::c_long, p: &Path, extra: i64) -> i32 {
+    let c = CString::new(s(p)).unwrap();
+    let mut buf = [0u8; 512];
+    // SAFETY: raw syscalls (statx, faccessat2, newfstatat) with a valid path and a buffer
+    // larger than any of their structures.
+    let r = unsafe {
+        match nr {
+            libc::SYS_statx => libc::syscall(
+                nr,
+                libc::AT_FDCWD,
+                c.as_ptr(),
+                extra,
+                libc::STATX_BASIC_STATS,
+                buf.as_mut_ptr(),
+            ),
+            libc::SYS_newfstatat => {
+                libc::syscall(nr, libc::AT_FDCWD, c.as_ptr(), buf.as_mut_ptr(), extra)
+            }
+            _ => libc::syscall(nr, libc::AT_FDCWD, c.as_ptr(), libc::F_OK, extra),
+        }
+    };
+    if r < 0 {
+        errno()
+    } else {
+        0
+    }
+}
+
+/// More ways to reach the passages (issue 15 item 8's variants): other spellings of the same
+/// path, other lookup calls, relative lookups after `chdir`, and a passage that does not
+/// exist yet (Lambda's `/tmp` starts empty) which `create_dir_all` must be able to make.
+fn passages_more_case(interceptor: Mechanism) {
+    let (task, tmp) = dirs(if interceptor == Mechanism::SeccompTrap {
+        "more-trap"
+    } else {
+        "more-notify"
+    });
+    let cache = tmp.join("cache");
+    let fresh = tmp.join("fresh/a/b");
+    let shield = common::install_shield(&task, &tmp, interceptor, |b| {
+        let b = b.allow_tmp(s(&cache)).allow_tmp(s(&fresh));
+        if interceptor == Mechanism::SeccompNotify {
+            b.allow_exec("/usr/bin/true")
+        } else {
+            b
+        }
+    });
+    let root = s(&tmp).to_owned();
+    for spelling in [
+        format!("{root}/"),
+        format!("{root}/."),
+        format!("{root}//"),
+        format!("{root}/cache/.."),
+        format!("{root}/./cache/../"),
+        format!("/{root}"),
+        format!("/proc/self/root{root}"),
+    ] {
+        let p = Path::new(&spelling);
+        assert!(p.is_dir(), "{spelling} is a directory");
+        for (name, nr, extra) in [
+            ("newfstatat", libc::SYS_newfstatat, 0),
+            (
+                "lstat",
+                libc::SYS_newfstatat,
+                libc::AT_SYMLINK_NOFOLLOW as i64,
+            ),
+            ("statx", libc::SYS_statx, 0),
+            ("faccessat2", libc::SYS_faccessat2, 0),
+        ] {
+            assert_eq!(raw_path_call(nr, p, extra), 0, "{name} {spelling}");
+        }
+    }
+    // Relative lookups from inside the root.
+    let back = std::env::current_dir().unwrap();
+    std::env::set_current_dir(&tmp).expect("chdir into the tmp root");
+    assert!(Path::new("cache").is_dir());
+    assert!(Path::new(".").is_dir());
+    assert_eq!(
+        std::fs::read("secret").unwrap_err().raw_os_error(),
+        Some(libc::EACCES),
+        "a relative read of another entry"
+    );
+    assert_eq!(
+        std::fs::read_dir(".").map(drop).unwrap_err().raw_os_error(),
+        Some(libc::EACCES),
+        "a relative listing of the root"
+    );
+    std::fs::write("cache/rel", b"x").expect("a relative write under the allowed path");
+    std::env::set_current_dir(back).unwrap();
+    // A deep allowed path that does not exist yet.
+    std::fs::create_dir_all(fresh.join("c")).expect("create_dir_all of a new deep allowed path");
+    assert!(fresh.join("c").is_dir());
+    // Still refused: a file or a symlink in the place of a passage, removing a passage,
+    // another directory beside the passage.
+    assert_eq!(
+        raw_open(&tmp.join("fresh2"), libc::O_CREAT | libc::O_WRONLY),
+        libc::EACCES
+    );
+    assert_eq!(raw_mkdir(&tmp.join("fresh/other")), libc::EACCES);
+    assert_eq!(
+        std::fs::remove_dir(tmp.join("fresh/a"))
+            .unwrap_err()
+            .raw_os_error(),
+        Some(libc::EACCES)
+    );
+    let evs = events(&shield);
+    let refused: Vec<_> = evs
+        .iter()
+        .filter(|e| e.action == Action::Blocked)
+        .filter(|e| {
+            matches!(&e.details, Details::Path { path, .. }
+                if path.ends_with("/fresh") || path.ends_with("/fresh/a") || *path == root)
+        })
+        // Listing one and removing one are refused and reported, rightly.
+        .filter(|e| !matches!(&e.details, Details::Path { access: "read", .. }))
+        .filter(|e| !matches!(e.syscall.as_deref(), Some("unlinkat" | "rmdir")))
+        .collect();
+    assert!(refused.is_empty(), "passages reported: {refused:#?}");
+}
+
+#[test]
+fn more_ways_to_the_passages_trap() {
+    case("more_ways_to_the_passages_trap", || {
+        passages_more_case(Mechanism::SeccompTrap)
+    });
+}
+
+#[test]
+fn more_ways_to_the_passages_notify() {
+    case("more_ways_to_the_passages_notify", || {
+        passages_more_case(Mechanism::SeccompNotify)
+    });
+}
+
 fn exec_events(evs: &[Event]) -> Vec<&Event> {
     evs.iter()
         .filter(|e| e.policy == PolicyKind::CreateChildProcess)

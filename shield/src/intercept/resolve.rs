@@ -528,11 +528,29 @@ pub(crate) fn own_proc(path: &[u8], out: &mut [u8; PATH_MAX]) -> Option<usize> {
 /// A `mkdir` of the tmp root or of a directory leading to an allowed sub-path that exists:
 /// `EEXIST`, as the OS answers (`create_dir_all` relies on it), never a refusal.
 pub(crate) fn existing_passage(st: &InterceptState, nr: i64, r: &Resolved) -> bool {
+    mkdir_of_passage(st, nr, r) && r.exists_unfollowed()
+}
+
+/// Whether `nr` is a `mkdir` of the tmp root or of a directory leading to an allowed sub-path.
+fn mkdir_of_passage(st: &InterceptState, nr: i64, r: &Resolved) -> bool {
     #[cfg(target_arch = "x86_64")]
     let mkdir = nr == nr::MKDIR || nr == nr::MKDIRAT;
     #[cfg(not(target_arch = "x86_64"))]
     let mkdir = nr == nr::MKDIRAT;
-    mkdir && r.real_path().is_some_and(|p| st.decider.is_tmp_passage(p)) && r.exists_unfollowed()
+    mkdir && r.real_path().is_some_and(|p| st.decider.is_tmp_passage(p))
+}
+
+/// The access to decide path argument `r` of call `nr` with: a `mkdir` of a directory that
+/// leads to an allowed sub-path and does not exist yet (Lambda's `/tmp` starts empty, and
+/// `create_dir_all("/tmp/cache/models")` with only that path allowed must be able to make
+/// `/tmp/cache`) is a traversal, not a write beside the allowed path: it makes an empty
+/// directory whose only use is to reach the allowed one (and the wipe's journal notes it).
+pub(crate) fn passage_access(st: &InterceptState, nr: i64, r: &Resolved, access: Access) -> Access {
+    if mkdir_of_passage(st, nr, r) {
+        Access::Meta
+    } else {
+        access
+    }
 }
 
 /// A path that cannot be resolved (a missing directory, no permission, a loop) fails the call
@@ -548,6 +566,16 @@ pub(crate) fn refuse_unresolved(
     err: i64,
 ) -> i64 {
     let mut abs = [0u8; PATH_MAX];
+    // A `mkdir` of a passage whose parent is missing too (`create_dir_all` walking up): the
+    // OS's error, as for the passage itself (see `passage_access`).
+    let access = match crate::intercept::shared::resolve_in(pid, dirfd, copy.bytes(), &mut abs) {
+        Some(n)
+            if crate::intercept::shared::is_mkdir(nr) && st.decider.is_tmp_passage(&abs[..n]) =>
+        {
+            Access::Meta
+        }
+        _ => access,
+    };
     // Nothing is created: the call fails either way.
     let (d, _) = classify_arg(
         st,

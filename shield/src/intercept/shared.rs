@@ -617,10 +617,15 @@ pub(crate) fn check_path_arg(
         // Nothing is named (an fd that is a socket or pipe, or no AT_EMPTY_PATH).
         return Ok(Verdict::Allow);
     }
+    let mut access = access;
     if is_mkdir(nr) {
         if let Some(n) = resolve_in(pid, dirfd, copy.bytes(), &mut abs) {
-            if st.decider.is_tmp_passage(&abs[..n]) && exists(&mut abs, n) {
-                return Err(libc::EEXIST);
+            if st.decider.is_tmp_passage(&abs[..n]) {
+                if exists(&mut abs, n) {
+                    return Err(libc::EEXIST);
+                }
+                // A passage that does not exist yet: see `resolve::passage_access`.
+                access = Access::Meta;
             }
         }
     }
@@ -631,7 +636,7 @@ pub(crate) fn check_path_arg(
     )
 }
 
-fn is_mkdir(nr: i64) -> bool {
+pub(crate) fn is_mkdir(nr: i64) -> bool {
     #[cfg(target_arch = "x86_64")]
     if nr == nr::MKDIR {
         return true;

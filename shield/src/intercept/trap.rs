@@ -11,8 +11,8 @@ use super::arch::nr;
 use super::caller::pidfd_pid;
 use super::decide::{Access, PathDecision, Verdict, PATH_MAX};
 use super::resolve::{
-    self, decide_resolved, existing_passage, follows, moved_access, refuse_unresolved,
-    unclassified_event, unix_path, Caller, Resolved, Walk,
+    self, decide_resolved, existing_passage, follows, moved_access, passage_access,
+    refuse_unresolved, unclassified_event, unix_path, Caller, Resolved, Walk,
 };
 use super::shared::{
     check_exec, copy_exists, decide_dns_query, decide_other_process, decide_sockaddr,
@@ -420,7 +420,7 @@ fn path_call(
         let mut blocked = false;
         for (slot, r) in held.iter().enumerate() {
             let Some(r) = r else { continue };
-            let acc = moved_access(st, nr, &a, slot, access, &held);
+            let acc = passage_access(st, nr, r, moved_access(st, nr, &a, slot, access, &held));
             let creates = path_creates(nr, &a, slot);
             blocked |= decide_resolved(st, nr, r, acc, creates).verdict == Verdict::Block;
         }

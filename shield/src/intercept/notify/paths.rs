@@ -493,7 +493,7 @@ pub(super) fn path_call(
     }
     for (slot, r) in held.iter().enumerate() {
         let Some(r) = r else { continue };
-        let acc = moved_access(st, nr, &a, slot, access, &held);
+        let acc = passage_access(st, nr, r, moved_access(st, nr, &a, slot, access, &held));
         let creates = path_creates(nr, &a, slot);
         blocked |= decide_resolved(st, nr, r, acc, creates).verdict == Verdict::Block;
     }

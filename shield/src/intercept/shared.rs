@@ -570,6 +570,7 @@ pub(crate) fn verify_opened(
 /// Resolve a path argument of process `pid` (0: this process) against `dirfd` into `abs`,
 /// classify it and record the event. A path that cannot be resolved is classified as given
 /// (which fails closed). Returns the decision and the resolved length.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn classify_arg(
     st: &InterceptState,
     pid: i64,
@@ -602,6 +603,7 @@ pub(crate) fn classify_arg(
 /// root or of a directory on the way to an allowed sub-path that exists already: `EEXIST`, as
 /// without a shield (`create_dir_all` relies on it). Nothing is created, so a passage that
 /// appears or vanishes after the check changes nothing.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn check_path_arg(
     st: &InterceptState,
     pid: i64,

@@ -47,7 +47,8 @@ pub struct Noted {
     /// when not zero, the wipe looks at every entry and removes those whose relative path
     /// has one of the [`Noted::hashes`].
     pub lost: u64,
-    /// Hashes of every noted path (see [`path_hash`]); used when `lost` is not zero.
+    /// Hashes of every noted path (64-bit FNV-1a of the path relative to the root, never 0);
+    /// used when `lost` is not zero.
     pub hashes: std::collections::HashSet<u64>,
     /// Creations that could not be recorded at all (the hash set was full): left in place,
     /// and reported.
@@ -270,7 +271,7 @@ mod tests {
         assert_eq!(n.unrecorded, 0);
         // Every path is in the hash set, the long one and the overflowing ones included.
         assert_eq!(n.hashes.len(), CAPACITY + 6);
-        assert!(n.hashes.contains(&path_hash(long[5..].as_bytes())));
+        assert!(n.hashes.contains(&path_hash(&long.as_bytes()[5..])));
         let last = format!("f{}", CAPACITY + 4);
         assert!(n.hashes.contains(&path_hash(last.as_bytes())));
         assert_eq!(j.take(), Noted::default());

@@ -402,6 +402,62 @@ fn exec_of_a_missing_file_fails_as_the_os_would() {
     });
 }
 
+/// An exec is no way to learn what the tmp policy hides: with reads of the tmp root refused,
+/// an exec of an entry there fails the same way whether it exists or not (a `stat` does).
+fn exec_probe_case(interceptor: Mechanism) {
+    let (task, tmp) = dirs(if interceptor == Mechanism::SeccompTrap {
+        "probe-trap"
+    } else {
+        "probe-notify"
+    });
+    let shield = common::install_shield(&task, &tmp, interceptor, |b| {
+        if interceptor == Mechanism::SeccompNotify {
+            b.allow_exec("/usr/bin/true")
+        } else {
+            b
+        }
+    });
+    let exec = |p: &Path| {
+        let c = CString::new(s(p)).unwrap();
+        let argv = [c"x".as_ptr(), std::ptr::null()];
+        let envp = [std::ptr::null::<libc::c_char>()];
+        // SAFETY: execve with valid NUL-terminated arrays; it fails, so nothing is replaced.
+        let r = unsafe { libc::execve(c.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
+        assert_eq!(r, -1, "{}", p.display());
+        errno()
+    };
+    let stat = |p: &Path| std::fs::metadata(p).unwrap_err().raw_os_error();
+    let (there, missing) = (tmp.join("secret"), tmp.join("no-such-file"));
+    assert_eq!(stat(&there), stat(&missing), "stat tells them apart");
+    assert_eq!(
+        exec(&there),
+        exec(&missing),
+        "an exec tells an existing tmp entry from a missing one"
+    );
+    assert_eq!(
+        exec(&tmp.join("deep/nope/x")),
+        exec(&tmp.join("deep/a")),
+        "an exec tells a missing tmp directory from an existing one"
+    );
+    // Outside the tmp root, a missing file is still the OS's ENOENT and no violation.
+    assert_eq!(exec(Path::new("/nonexistent/prog")), libc::ENOENT);
+    drop(shield);
+}
+
+#[test]
+fn exec_does_not_probe_the_tmp_root_trap() {
+    case("exec_does_not_probe_the_tmp_root_trap", || {
+        exec_probe_case(Mechanism::SeccompTrap)
+    });
+}
+
+#[test]
+fn exec_does_not_probe_the_tmp_root_notify() {
+    case("exec_does_not_probe_the_tmp_root_notify", || {
+        exec_probe_case(Mechanism::SeccompNotify)
+    });
+}
+
 /// A private mount namespace (root; CI runs as root) with `text` bind-mounted over
 /// `/etc/hosts`, so that glibc and the shield both read it.
 fn private_etc_hosts(text: &str) {

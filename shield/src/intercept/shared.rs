@@ -744,7 +744,10 @@ pub(crate) fn check_exec(
     };
     if v != Verdict::Allow && plain(n, &abs) {
         let n = n.unwrap_or(0);
-        if lookup(&mut abs, n) == Some(false) {
+        // Whether an entry the tmp policy hides exists is not the caller's to learn (its
+        // `stat` is refused too): such an exec is decided and reported whether it exists or not.
+        let hidden = st.decider.classify_path(&abs[..n], Access::Meta).verdict == Verdict::Block;
+        if !hidden && lookup(&mut abs, n) == Some(false) {
             return Err(libc::ENOENT);
         }
     }

@@ -82,14 +82,28 @@ const DIR: &str = "FNSHIELD_BENCH_DIR";
 /// Prefix of the fixture directories under the system temp dir.
 const PREFIX: &str = "fnshield-bench-syscalls-";
 
-/// Install times (ns) and build times (ns) reported by the install-once children.
+/// Install times (ns) and build times (ns) reported by the install-once children: the trap
+/// interceptor (the defaults) and the notify interceptor (forced; its install also forks the
+/// stand-by supervisor process).
 static INSTALL_SAMPLES: Mutex<Vec<(u64, u64)>> = Mutex::new(Vec::new());
+static INSTALL_SAMPLES_NOTIFY: Mutex<Vec<(u64, u64)>> = Mutex::new(Vec::new());
+
+/// Set in an install-once child that forces the notify interceptor.
+const NOTIFY: &str = "FNSHIELD_BENCH_NOTIFY";
 
 /// The shield under test: every policy `block` (the defaults), the process environment
 /// ignored, the tmp root in the fixture directory with one allowed sub-path.
 fn shield(d: &Dirs) -> Shield {
+    shield_with(d, |b| b)
+}
+
+/// [`shield`], with `f` applied to the builder last.
+fn shield_with(
+    d: &Dirs,
+    f: impl FnOnce(fnshield::ShieldBuilder) -> fnshield::ShieldBuilder,
+) -> Shield {
     let s = |p: &Path| p.to_str().expect("UTF-8 temp dir").to_owned();
-    Shield::builder()
+    let b = Shield::builder()
         .env(fnshield::Env::from_pairs([
             ("LAMBDA_TASK_ROOT", s(&d.task)),
             ("AWS_LAMBDA_FUNCTION_NAME", "bench-syscalls".to_owned()),
@@ -99,21 +113,31 @@ fn shield(d: &Dirs) -> Shield {
         .allow_tmp(s(&d.allowed))
         .sinks(["json"])
         .wipe_tmp(false)
-        .require_enforcement(true)
-        .build()
+        .require_enforcement(true);
+    f(b).build()
         .expect("the bench shield configuration is valid")
 }
 
 /// Child mode: build and install the shield once, print the times.
 fn install_once(dir: PathBuf) {
     let d = Dirs::at(dir);
+    let notify = std::env::var_os(NOTIFY).is_some();
     let t = Instant::now();
-    let s = shield(&d);
+    let s = if notify {
+        shield_with(&d, |b| b.interceptor(fnshield::InterceptorChoice::Notify))
+    } else {
+        shield(&d)
+    };
     let build = t.elapsed();
     let t = Instant::now();
     let report = s.install().expect("install the shield");
     let install = t.elapsed();
-    assert_eq!(report.interceptor, Mechanism::SeccompTrap, "{report}");
+    let expected = if notify {
+        Mechanism::SeccompNotify
+    } else {
+        Mechanism::SeccompTrap
+    };
+    assert_eq!(report.interceptor, expected, "{report}");
     println!(
         "install_ns={} build_ns={}",
         install.as_nanos(),
@@ -122,13 +146,14 @@ fn install_once(dir: PathBuf) {
 }
 
 /// Runs one install-once child; returns (install, build).
-fn install_in_child(d: &Dirs) -> (Duration, Duration) {
+fn install_in_child(d: &Dirs, notify: bool) -> (Duration, Duration) {
     let exe = std::env::current_exe().expect("path of this bench binary");
-    let out = Command::new(exe)
-        .env(PHASE, "install-once")
-        .env(DIR, &d.base)
-        .output()
-        .expect("spawn the install-once child");
+    let mut cmd = Command::new(exe);
+    cmd.env(PHASE, "install-once").env(DIR, &d.base);
+    if notify {
+        cmd.env(NOTIFY, "1");
+    }
+    let out = cmd.output().expect("spawn the install-once child");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -144,10 +169,14 @@ fn install_in_child(d: &Dirs) -> (Duration, Duration) {
             .unwrap_or_else(|| panic!("no {key} in the child's output:\n{stdout}"))
     };
     let (install, build) = (field("install_ns="), field("build_ns="));
-    INSTALL_SAMPLES
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .push((install, build));
+    if notify {
+        &INSTALL_SAMPLES_NOTIFY
+    } else {
+        &INSTALL_SAMPLES
+    }
+    .lock()
+    .unwrap_or_else(|p| p.into_inner())
+    .push((install, build));
     (Duration::from_nanos(install), Duration::from_nanos(build))
 }
 
@@ -305,7 +334,14 @@ fn install_time(c: &mut Criterion, fx: &Fixture) {
         .warm_up_time(Duration::from_millis(50))
         .measurement_time(Duration::from_millis(300));
     g.bench_function("fresh_process", |b| {
-        b.iter_custom(|iters| (0..iters).map(|_| install_in_child(&fx.dirs).0).sum())
+        b.iter_custom(|iters| {
+            (0..iters)
+                .map(|_| install_in_child(&fx.dirs, false).0)
+                .sum()
+        })
+    });
+    g.bench_function("fresh_process_notify", |b| {
+        b.iter_custom(|iters| (0..iters).map(|_| install_in_child(&fx.dirs, true).0).sum())
     });
     g.finish();
 }
@@ -518,11 +554,17 @@ fn fill_summary(s: &mut Summary) {
         "fresh_process",
         Some(1e6),
     );
-    let mut samples = INSTALL_SAMPLES
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .clone();
-    if !samples.is_empty() {
+    for (label, samples) in [
+        ("install() (trap) over", &INSTALL_SAMPLES),
+        (
+            "install() (notify, with the stand-by supervisor's fork) over",
+            &INSTALL_SAMPLES_NOTIFY,
+        ),
+    ] {
+        let mut samples = samples.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if samples.is_empty() {
+            continue;
+        }
         let median = |v: &mut Vec<u64>| {
             v.sort_unstable();
             v[v.len() / 2] as f64
@@ -531,7 +573,7 @@ fn fill_summary(s: &mut Summary) {
         let mut build: Vec<u64> = samples.iter_mut().map(|s| s.1).collect();
         let (mi, mb) = (median(&mut install), median(&mut build));
         s.row(
-            format!("install() over {} processes", install.len()),
+            format!("{label} {} processes", install.len()),
             format!(
                 "median {} (min {}, max {}); build() median {}",
                 fmt_ns(mi),

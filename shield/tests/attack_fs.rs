@@ -141,6 +141,9 @@ fn shield(
     d: &Dirs,
     f: impl FnOnce(fnshield::ShieldBuilder) -> fnshield::ShieldBuilder,
 ) -> Shield {
+    if LIBC_ONLY.load(Ordering::SeqCst) {
+        return shield3(i, d, f);
+    }
     // common::case runs the case under the project watchdog (a hang fails with its name).
     let mech = match i {
         InterceptorChoice::Notify => Mechanism::SeccompNotify,
@@ -206,9 +209,47 @@ fn victim_intact(d: &Dirs) {
     );
 }
 
-/// Two test functions (`trap`, `notify`) in module `$name`, each running `$body` in its own
-/// process.
+/// Three test functions (`trap`, `notify`, `libc_only`) in module `$name`, each running
+/// `$body` in its own process.
+macro_rules! three {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            #[test]
+            fn trap() {
+                super::case(concat!(stringify!($name), "::trap"), || {
+                    $body(fnshield::InterceptorChoice::Trap)
+                });
+            }
+            #[test]
+            fn notify() {
+                super::case(concat!(stringify!($name), "::notify"), || {
+                    $body(fnshield::InterceptorChoice::Notify)
+                });
+            }
+            #[test]
+            fn libc_only() {
+                if !cfg!(feature = "libc-layer") {
+                    return;
+                }
+                super::case(concat!(stringify!($name), "::libc_only"), || {
+                    super::LIBC_ONLY.store(true, std::sync::atomic::Ordering::SeqCst);
+                    $body(fnshield::InterceptorChoice::Trap)
+                });
+            }
+        }
+    };
+}
+
+/// Three test functions (`trap`, `notify`, `libc_only`) in module `$name`: [`three!`].
 macro_rules! both {
+    ($name:ident, $body:expr) => {
+        three!($name, $body);
+    };
+}
+
+/// Two test functions (`trap`, `notify`) in module `$name`, each running `$body` in its own
+/// process: for cases that test the kernel path itself (forged SIGSYS).
+macro_rules! two {
     ($name:ident, $body:expr) => {
         mod $name {
             #[test]
@@ -368,14 +409,14 @@ fn k1_queued(i: InterceptorChoice) {
         );
     }
 }
-both!(k1_forged_seccomp_siginfo_is_not_a_trap, super::k1_queued);
+two!(k1_forged_seccomp_siginfo_is_not_a_trap, super::k1_queued);
 
 #[cfg(target_arch = "x86_64")]
 fn k1_tgkill(i: InterceptorChoice) {
     forged_sigsys(i);
 }
 #[cfg(target_arch = "x86_64")]
-both!(k1_tgkill_sigsys_is_not_a_trap, super::k1_tgkill);
+two!(k1_tgkill_sigsys_is_not_a_trap, super::k1_tgkill);
 
 /// Syscall user dispatch turns any syscall into a SIGSYS the handler would see: refused.
 fn k1_sud(i: InterceptorChoice) {
@@ -396,7 +437,7 @@ fn k1_sud(i: InterceptorChoice) {
     );
     assert_eq!(r, Err(libc::EPERM), "syscall user dispatch must be refused");
 }
-both!(k1_syscall_user_dispatch_refused, super::k1_sud);
+two!(k1_syscall_user_dispatch_refused, super::k1_sud);
 
 // ---------------------------------------------------------------------------------------------
 // Kind 3: no exempt window reachable by user code (the tmp wipe).
@@ -1194,37 +1235,6 @@ fn shield3(
     common::install_shield(&d.task, &d.tmp, Mechanism::Libc, |b| {
         f(b.interceptor(i).allow_tmp(cache.to_str().unwrap()))
     })
-}
-
-/// Three test functions (`trap`, `notify`, `libc_only`) in module `$name`, each running
-/// `$body` in its own process.
-macro_rules! three {
-    ($name:ident, $body:expr) => {
-        mod $name {
-            #[test]
-            fn trap() {
-                super::case(concat!(stringify!($name), "::trap"), || {
-                    $body(fnshield::InterceptorChoice::Trap)
-                });
-            }
-            #[test]
-            fn notify() {
-                super::case(concat!(stringify!($name), "::notify"), || {
-                    $body(fnshield::InterceptorChoice::Notify)
-                });
-            }
-            #[test]
-            fn libc_only() {
-                if !cfg!(feature = "libc-layer") {
-                    return;
-                }
-                super::case(concat!(stringify!($name), "::libc_only"), || {
-                    super::LIBC_ONLY.store(true, std::sync::atomic::Ordering::SeqCst);
-                    $body(fnshield::InterceptorChoice::Trap)
-                });
-            }
-        }
-    };
 }
 
 fn at(dirfd: i32, p: &CString) -> [u64; 2] {

@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 fn ic() -> Mechanism {
     match std::env::var("FNSHIELD_IC").as_deref() {
         Ok("notify") => Mechanism::SeccompNotify,
+        Ok("libc_only") => Mechanism::Libc,
         _ => Mechanism::SeccompTrap,
     }
 }
@@ -91,8 +92,33 @@ fn case(name: &str, which: &str, body: fn()) -> String {
     r.stdout
 }
 
-/// One `#[test]` per interceptor for a case body.
+/// One `#[test]` per configuration for a case body: the trap and notify interceptors, and
+/// the libc layer alone (seccomp refused as on Lambda, `libc_only`; only with the layer
+/// built). `two!` leaves `libc_only` out, for cases that test the kernel path itself.
 macro_rules! both {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            #[test]
+            fn trap() {
+                super::case(stringify!($name), "trap", $body);
+            }
+            #[test]
+            fn notify() {
+                super::case(stringify!($name), "notify", $body);
+            }
+            #[test]
+            fn libc_only() {
+                if cfg!(feature = "libc-layer") {
+                    super::case(stringify!($name), "libc_only", $body);
+                }
+            }
+        }
+    };
+}
+
+/// [`both!`] without the `libc_only` configuration.
+#[allow(unused_macros)]
+macro_rules! two {
     ($name:ident, $body:expr) => {
         mod $name {
             #[test]
@@ -105,6 +131,14 @@ macro_rules! both {
             }
         }
     };
+}
+
+/// Refuse seccomp as Lambda does (the `lambda` sandbox profile: prctl EPERM, NoNewPrivs unset,
+/// `int 0x80` killed), in this case process, before the shield installs: the shield is then
+/// the libc layer alone.
+fn refuse_seccomp_like_lambda() {
+    let prog = fnshield_tests::sandbox::Profile::Lambda.program();
+    assert_eq!(fnshield_tests::sandbox::set_mode_filter(&prog, 0), 0);
 }
 
 fn dirs() -> (PathBuf, PathBuf) {
@@ -125,6 +159,9 @@ fn shield(f: impl FnOnce(fnshield::ShieldBuilder) -> fnshield::ShieldBuilder) ->
         Mechanism::SeccompNotify => InterceptorChoice::Notify,
         _ => InterceptorChoice::Trap,
     };
+    if ic() == Mechanism::Libc {
+        refuse_seccomp_like_lambda();
+    }
     common::install_shield(&task, &tmp, ic(), |b| f(b.interceptor(choice)))
 }
 
@@ -229,12 +266,13 @@ fn dns_query(name: &str) -> Vec<u8> {
     m
 }
 
-/// `trap` or `notify` (the two run at once: each binds its own port-53 addresses).
-fn per_ic<'a>(trap: &'a str, notify: &'a str) -> &'a str {
-    if ic() == Mechanism::SeccompNotify {
-        notify
-    } else {
-        trap
+/// `trap`, `notify` or `libc` (the configurations run at once: each binds its own port-53
+/// addresses).
+fn per_ic<'a>(trap: &'a str, notify: &'a str, libc: &'a str) -> &'a str {
+    match ic() {
+        Mechanism::SeccompNotify => notify,
+        Mechanism::Libc => libc,
+        _ => trap,
     }
 }
 
@@ -299,7 +337,7 @@ fn k2_recvfrom_short_addrlen() {
     let (ip, port) = v4(target.local_addr().unwrap());
     let s = shield(|b| b);
     let client = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let attacker = bind53(per_ic("127.0.0.93", "127.0.0.94"));
+    let attacker = bind53(per_ic("127.0.0.93", "127.0.0.94", "127.0.0.95"));
     attacker
         .send_to(
             &dns_answer("evil.s3.amazonaws.com", ip),
@@ -369,9 +407,9 @@ both!(k2_recvmsg_namelen_zero, super::k2_recvmsg_namelen_zero);
 fn k2_loopback_is_not_a_resolver() {
     let target = TcpListener::bind("127.0.0.2:0").unwrap();
     let (ip, port) = v4(target.local_addr().unwrap());
-    let attacker = bind53(per_ic("127.0.0.1", "::1"));
+    let attacker = bind53(per_ic("127.0.0.1", "::1", ""));
     let s = shield(|b| b.resolv_conf("nameserver 127.0.0.155\n"));
-    let client = UdpSocket::bind(per_ic("127.0.0.1:0", "[::1]:0")).unwrap();
+    let client = UdpSocket::bind(per_ic("127.0.0.1:0", "[::1]:0", "")).unwrap();
     attacker
         .send_to(
             &dns_answer("evil.s3.amazonaws.com", ip),
@@ -384,7 +422,10 @@ fn k2_loopback_is_not_a_resolver() {
     assert_eq!(connect_raw(ip, port), libc::EPERM);
     assert!(blocked_net(&events(&s), port));
 }
-both!(
+// Not under libc alone: the case needs 127.0.0.1:53 or [::1]:53 to itself, which the trap and
+// notify runs take; and libc alone learns nothing from a `recvfrom` whatever its source
+// (k2_genuine_answer_still_learnt shows what it learns).
+two!(
     k2_loopback_is_not_a_resolver,
     super::k2_loopback_is_not_a_resolver
 );
@@ -393,7 +434,7 @@ both!(
 fn k2_genuine_answer_still_learnt() {
     let target = TcpListener::bind("127.0.0.2:0").unwrap();
     let (ip, port) = v4(target.local_addr().unwrap());
-    let rip = per_ic("127.0.0.156", "127.0.0.157");
+    let rip = per_ic("127.0.0.156", "127.0.0.157", "127.0.0.162");
     let resolver = bind53(rip);
     let _s = shield(|b| b.resolv_conf(format!("nameserver {rip}\n")));
     let client = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -900,7 +941,9 @@ fn k12_allow_is_not_a_degradation() {
     let r = s.enforcement().unwrap();
     assert!(r.is_fully_enforced(), "{r}");
 }
-both!(
+// Not under libc alone: there every enforced policy is PartiallyEnforced by design (raw
+// syscalls and children are not covered), so the report is not "fully enforced".
+two!(
     k12_allow_is_not_a_degradation,
     super::k12_allow_is_not_a_degradation
 );
@@ -1055,7 +1098,7 @@ fn k12_tighten_after_refused_install() {
 /// Exfiltration in query names: refused by `sendto`, `sendmsg` and `sendmmsg`; queries for
 /// allowed names (an allowed host, an AWS endpoint) still go out.
 fn dns_exfiltration_by_query_name() {
-    let rip = per_ic("127.0.0.158", "127.0.0.159");
+    let rip = per_ic("127.0.0.158", "127.0.0.159", "127.0.0.163");
     let resolver = bind53(rip);
     let s = shield(|b| {
         b.resolv_conf(format!("nameserver {rip}\n"))
@@ -1205,7 +1248,10 @@ fn k11_alert_mode_kernel_decisions() {
         && matches!(&e.details, Details::Path { path, .. } if path.ends_with("task/bootstrap"))), "{evs:?}");
     assert!(!evs.iter().any(|e| e.action == Action::Blocked), "{evs:?}");
 }
-both!(
+// Not under libc alone: `clone3`, `io_uring_setup` and `open_by_handle_at` are decided by the
+// filter; where seccomp is refused they run (as with no shield) and are not reported (the
+// README's "libc alone" limits).
+two!(
     k11_alert_mode_kernel_decisions,
     super::k11_alert_mode_kernel_decisions
 );
@@ -1302,7 +1348,7 @@ k9!(k9_other_thread_then_exit, 2);
 
 fn residual_dns_channel() {
     use std::io::{Read, Write};
-    let rip = per_ic("127.0.0.160", "127.0.0.161");
+    let rip = per_ic("127.0.0.160", "127.0.0.161", "127.0.0.164");
     let resolver = bind53(rip);
     let tcp = TcpListener::bind(format!("{rip}:53")).unwrap();
     let _s = shield(|b| b.resolv_conf(format!("nameserver {rip}\n")));

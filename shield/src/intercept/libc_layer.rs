@@ -83,6 +83,9 @@ pub(crate) fn routes(n: i64) -> bool {
         // descriptors, and path-taking calls the shield does not classify are decided as the
         // trap handler decides them (where seccomp is refused nothing else would).
         nr::SOCKET | nr::PROCESS_VM_READV | nr::PROCESS_VM_WRITEV | nr::PIDFD_GETFD => true,
+        // Destination-changing socket options, DNS answers to learn from, and entering
+        // another mount or user namespace (decided by the filter where seccomp is installed).
+        nr::SETSOCKOPT | nr::RECVFROM | nr::RECVMSG | nr::SETNS | nr::UNSHARE => true,
         #[cfg(target_arch = "x86_64")]
         nr::OPEN | nr::CREAT => true,
         _ => path_table(n).is_some() || super::pathcalls::is_unclassified(n),

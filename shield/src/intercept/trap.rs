@@ -129,6 +129,8 @@ pub(crate) fn handle(st: &InterceptState, nr: i64, a: [u64; 6]) -> i64 {
             fd
         }
         nr::RT_SIGACTION => sigaction_without_sigsys(nr, a),
+        // Only the libc layer sends these here (the filter decides them in the kernel).
+        nr::SETNS | nr::UNSHARE => namespaces(st, nr, a),
         nr::BIND => unix_bind(st, nr, a),
         _ => match path_table(nr) {
             Some((paths, access, empty_flag)) => path_call(st, nr, a, paths, access, empty_flag),
@@ -137,6 +139,36 @@ pub(crate) fn handle(st: &InterceptState, nr: i64, a: [u64; 6]) -> i64 {
         },
     }
 }
+/// `setns` and `unshare` into a new mount or user namespace (or `setns(fd, 0)`, any kind):
+/// refused with EPERM, without an event, while a path policy is enforced and a policy blocks
+/// (the filter's rule, for the libc layer where seccomp is refused): the shield would resolve
+/// the caller's paths in another view than the caller's.
+#[inline(never)]
+fn namespaces(st: &InterceptState, nr: i64, a: [u64; 6]) -> i64 {
+    use crate::intercept::decide::ModeSlot;
+    use crate::policy::Mode;
+    let new_ns = (libc::CLONE_NEWNS | libc::CLONE_NEWUSER) as u64;
+    let flags = if nr == nr::SETNS { a[1] } else { a[0] };
+    let enters = flags & new_ns != 0 || (nr == nr::SETNS && flags as u32 == 0);
+    let m = |s| st.decider.mode(s);
+    let paths = [ModeSlot::TmpRead, ModeSlot::TmpWrite, ModeSlot::ReadHandler]
+        .into_iter()
+        .any(|s| m(s) != Mode::Allow);
+    let blocks = [
+        ModeSlot::Outbound,
+        ModeSlot::TmpRead,
+        ModeSlot::TmpWrite,
+        ModeSlot::Child,
+        ModeSlot::ReadHandler,
+    ]
+    .into_iter()
+    .any(|s| m(s) == Mode::Block);
+    if enters && paths && blocks {
+        return -EPERM;
+    }
+    syscall(nr, a)
+}
+
 /// `rt_sigaction(sig, act, ...)` for a signal other than SIGSYS: installed with SIGSYS removed
 /// from the handler's mask, so that a trapped call inside the handler still reaches the shield
 /// (a trap with SIGSYS blocked kills the process).

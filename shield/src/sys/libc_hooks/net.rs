@@ -6,6 +6,64 @@ use super::*;
 // ---------------------------------------------------------------------------------------------
 // Network.
 
+/// Raw, packet and SCTP sockets are refused under outbound block, as the filter refuses them.
+#[no_mangle]
+pub unsafe extern "C" fn socket(domain: c_int, ty: c_int, proto: c_int) -> c_int {
+    ret(sys(
+        libc::SYS_socket,
+        [domain as u64, ty as u64, proto as u64, 0, 0, 0],
+    )) as c_int
+}
+
+/// Destination-changing options (routing headers, next hops, IPv4 source routes) are refused
+/// under outbound block; the option is set from a copy.
+#[no_mangle]
+pub unsafe extern "C" fn setsockopt(
+    fd: c_int,
+    level: c_int,
+    name: c_int,
+    val: *const c_void,
+    len: socklen_t,
+) -> c_int {
+    ret(sys(
+        libc::SYS_setsockopt,
+        [fd as u64, level as u64, name as u64, p(val), len as u64, 0],
+    )) as c_int
+}
+
+/// A DNS answer received with its source address teaches host names, as under the trap
+/// interceptor (only from a configured resolver on port 53, only what the kernel reported).
+#[no_mangle]
+pub unsafe extern "C" fn recvfrom(
+    fd: c_int,
+    buf: *mut c_void,
+    len: size_t,
+    flags: c_int,
+    addr: *mut sockaddr,
+    alen: *mut socklen_t,
+) -> isize {
+    ret(sys(
+        libc::SYS_recvfrom,
+        [
+            fd as u64,
+            p(buf),
+            len as u64,
+            flags as u64,
+            p(addr),
+            p(alen),
+        ],
+    )) as isize
+}
+
+/// As [`recvfrom`], for `recvmsg` with a source address.
+#[no_mangle]
+pub unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut libc::msghdr, flags: c_int) -> isize {
+    ret(sys(
+        libc::SYS_recvmsg,
+        [fd as u64, p(msg), flags as u64, 0, 0, 0],
+    )) as isize
+}
+
 #[no_mangle]
 pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
     ret(sys(

@@ -393,3 +393,61 @@ pub unsafe extern "C" fn popen(command: *const c_char, mode: *const c_char) -> *
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Other processes and namespaces.
+
+/// Another process's memory is a `read_handler` violation (its secrets), as under seccomp.
+#[no_mangle]
+pub unsafe extern "C" fn process_vm_readv(
+    pid: pid_t,
+    local: *const libc::iovec,
+    liovcnt: libc::c_ulong,
+    remote: *const libc::iovec,
+    riovcnt: libc::c_ulong,
+    flags: libc::c_ulong,
+) -> isize {
+    ret(sys(
+        libc::SYS_process_vm_readv,
+        [pid as u64, p(local), liovcnt, p(remote), riovcnt, flags],
+    )) as isize
+}
+
+/// As [`process_vm_readv`].
+#[no_mangle]
+pub unsafe extern "C" fn process_vm_writev(
+    pid: pid_t,
+    local: *const libc::iovec,
+    liovcnt: libc::c_ulong,
+    remote: *const libc::iovec,
+    riovcnt: libc::c_ulong,
+    flags: libc::c_ulong,
+) -> isize {
+    ret(sys(
+        libc::SYS_process_vm_writev,
+        [pid as u64, p(local), liovcnt, p(remote), riovcnt, flags],
+    )) as isize
+}
+
+/// Another process's descriptors are a `read_handler` violation (glibc 2.36+ has the wrapper).
+#[no_mangle]
+pub unsafe extern "C" fn pidfd_getfd(pidfd: c_int, targetfd: c_int, flags: libc::c_uint) -> c_int {
+    ret(sys(
+        libc::SYS_pidfd_getfd,
+        [pidfd as u64, targetfd as u64, flags as u64, 0, 0, 0],
+    )) as c_int
+}
+
+/// Entering another mount or user namespace is refused (EPERM) while a path policy is
+/// enforced and a policy blocks, as the filter refuses it: the shield would resolve paths in
+/// a different view than the caller's.
+#[no_mangle]
+pub unsafe extern "C" fn setns(fd: c_int, nstype: c_int) -> c_int {
+    ret(sys(libc::SYS_setns, [fd as u64, nstype as u64, 0, 0, 0, 0])) as c_int
+}
+
+/// As [`setns`], for a new mount or user namespace.
+#[no_mangle]
+pub unsafe extern "C" fn unshare(flags: c_int) -> c_int {
+    ret(sys(libc::SYS_unshare, [flags as u64, 0, 0, 0, 0, 0])) as c_int
+}

@@ -85,6 +85,8 @@ pub(crate) use intercept::arch::syscall_name;
 #[doc(hidden)]
 pub mod internals {
     pub use crate::event::{invocation, Record, RecordKind, Reporter, Ring, RING};
+    /// How many `getaddrinfo` lookups the libc layer answered from `/etc/hosts` itself.
+    pub use crate::intercept::libc_layer::hosts_answers_given;
     /// Keep the libc layer inactive in this process (call before `install()`): the benches'
     /// "before" figures, the seccomp path alone.
     pub use crate::intercept::libc_layer::keep_off as keep_libc_layer_off;

@@ -670,3 +670,232 @@ fn hook_path_allocates_nothing_and_works_in_a_signal_handler() {
         },
     );
 }
+
+// ---- getaddrinfo answered from /etc/hosts ----
+
+/// What a `getaddrinfo` call returned: its result code and, per list node, the flags, family,
+/// socket type, protocol, address bytes and canonical name.
+type GaiOut = (i32, Vec<(i32, i32, i32, i32, Vec<u8>, Option<String>)>);
+
+fn gai(name: &str, service: Option<&str>, family: i32, socktype: i32, flags: i32) -> GaiOut {
+    let node = CString::new(name).unwrap();
+    let service = service.map(|s| CString::new(s).unwrap());
+    // SAFETY: a zeroed addrinfo is valid hints; the strings are valid C strings; the list is
+    // read, then freed once.
+    unsafe {
+        let mut hints: libc::addrinfo = std::mem::zeroed();
+        hints.ai_family = family;
+        hints.ai_socktype = socktype;
+        hints.ai_flags = flags;
+        let mut res = std::ptr::null_mut();
+        let r = libc::getaddrinfo(
+            node.as_ptr(),
+            service.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),
+            &hints,
+            &mut res,
+        );
+        let mut out = Vec::new();
+        let mut ai = res;
+        while !ai.is_null() {
+            let a = &*ai;
+            let addr = std::slice::from_raw_parts(a.ai_addr.cast::<u8>(), a.ai_addrlen as usize);
+            let canon = (!a.ai_canonname.is_null()).then(|| {
+                std::ffi::CStr::from_ptr(a.ai_canonname)
+                    .to_string_lossy()
+                    .into_owned()
+            });
+            out.push((
+                a.ai_flags,
+                a.ai_family,
+                a.ai_socktype,
+                a.ai_protocol,
+                addr.to_vec(),
+                canon,
+            ));
+            ai = a.ai_next;
+        }
+        if !res.is_null() {
+            libc::freeaddrinfo(res);
+        }
+        (r, out)
+    }
+}
+
+/// The lookups compared, and whether the layer may answer each from `/etc/hosts` itself.
+const GAI_CASES: [(&str, Option<&str>, i32, i32, i32, bool); 9] = [
+    (
+        "one.test.internal",
+        None,
+        libc::AF_INET,
+        libc::SOCK_STREAM,
+        0,
+        true,
+    ),
+    // An alias, in another case, every socket type, any family.
+    ("ONE-alias", None, libc::AF_UNSPEC, 0, 0, true),
+    (
+        "one.test.internal",
+        Some("8080"),
+        libc::AF_UNSPEC,
+        libc::SOCK_DGRAM,
+        0,
+        true,
+    ),
+    (
+        "six.test.internal",
+        None,
+        libc::AF_INET6,
+        libc::SOCK_STREAM,
+        0,
+        true,
+    ),
+    // Two lines for the name: glibc's list (two addresses, sorted) is left to glibc.
+    (
+        "two.test.internal",
+        None,
+        libc::AF_INET,
+        libc::SOCK_STREAM,
+        0,
+        false,
+    ),
+    // No IPv4 address: glibc's error.
+    (
+        "six.test.internal",
+        None,
+        libc::AF_INET,
+        libc::SOCK_STREAM,
+        0,
+        false,
+    ),
+    // Flags (a canonical name) and a trailing dot: glibc.
+    (
+        "one.test.internal",
+        None,
+        libc::AF_INET,
+        libc::SOCK_STREAM,
+        libc::AI_CANONNAME,
+        false,
+    ),
+    (
+        "one.test.internal.",
+        None,
+        libc::AF_INET,
+        libc::SOCK_STREAM,
+        0,
+        false,
+    ),
+    // Both families listed: two addresses under AF_UNSPEC.
+    (
+        "dual.test.internal",
+        None,
+        libc::AF_UNSPEC,
+        libc::SOCK_STREAM,
+        0,
+        false,
+    ),
+];
+
+const HOSTS: &str = "127.0.0.7 one.test.internal one-alias\n\
+                     127.0.0.8 two.test.internal\n127.0.0.9 two.test.internal\n\
+                     ::1 six.test.internal\n\
+                     127.0.0.10 dual.test.internal\n::1 dual.test.internal\n";
+
+/// A private mount namespace with our own `/etc/hosts` and `/etc/nsswitch.conf` (`files`
+/// first) bind-mounted; returns the file behind `/etc/hosts`.
+fn private_hosts(dir: &Path) -> PathBuf {
+    use nix::mount::{mount, MsFlags};
+    let hosts = dir.join("hosts");
+    let nsswitch = dir.join("nsswitch.conf");
+    std::fs::write(&hosts, HOSTS).unwrap();
+    std::fs::write(&nsswitch, "passwd: files\ngroup: files\nhosts: files\n").unwrap();
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
+        .expect("unshare(CLONE_NEWNS) needs root (CI runs as root)");
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .expect("make / private in the new mount namespace");
+    for (file, over) in [(&hosts, "/etc/hosts"), (&nsswitch, "/etc/nsswitch.conf")] {
+        mount(
+            Some(file.as_path()),
+            over,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .unwrap_or_else(|e| panic!("bind-mount over {over}: {e}"));
+    }
+    assert_eq!(std::fs::read_to_string("/etc/hosts").unwrap(), HOSTS);
+    hosts
+}
+
+/// Every lookup answers exactly what glibc answers without the shield; the layer answers the
+/// one-address names itself; and a changed `/etc/hosts` is read again, not answered stale.
+fn hosts_answers_match_glibc(libc_alone: bool) {
+    if libc_alone {
+        refuse_seccomp_like_lambda();
+    }
+    let (base, task, tmp) = dirs();
+    let hosts = private_hosts(&base);
+    let bare: Vec<GaiOut> = GAI_CASES
+        .iter()
+        .map(|&(n, svc, fam, st, fl, _)| gai(n, svc, fam, st, fl))
+        .collect();
+    assert_eq!(
+        bare[0].1.len(),
+        1,
+        "glibc answers one.test.internal: {bare:?}"
+    );
+    assert_eq!(bare[4].1.len(), 2, "glibc answers both lines: {bare:?}");
+    let (_s, report) = shield_with(&task, &tmp, |b| b);
+    assert_eq!(report.libc_layer, LibcLayer::Active, "{report}");
+    let before = fnshield::internals::hosts_answers_given();
+    for (i, &(n, svc, fam, st, fl, fast)) in GAI_CASES.iter().enumerate() {
+        let given = fnshield::internals::hosts_answers_given();
+        assert_eq!(
+            gai(n, svc, fam, st, fl),
+            bare[i],
+            "{n} {svc:?} family {fam} flags {fl}"
+        );
+        let answered = fnshield::internals::hosts_answers_given() - given;
+        assert_eq!(
+            answered,
+            u64::from(fast),
+            "answered by the layer: {n} family {fam}"
+        );
+    }
+    assert_eq!(fnshield::internals::hosts_answers_given() - before, 4);
+    // The file changes: the new address, from glibc.
+    std::fs::write(&hosts, HOSTS.replace("127.0.0.7 ", "127.0.0.77 ")).unwrap();
+    let (r, list) = gai(
+        "one.test.internal",
+        None,
+        libc::AF_INET,
+        libc::SOCK_STREAM,
+        0,
+    );
+    assert_eq!(r, 0);
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(&list[0].4[2..8], &[0, 0, 127, 0, 0, 77], "{list:?}");
+}
+
+#[test]
+fn hosts_answers_match_glibc_libc_alone() {
+    case("hosts_answers_match_glibc_libc_alone", || {
+        if LAYER {
+            hosts_answers_match_glibc(true);
+        }
+    });
+}
+
+#[test]
+fn hosts_answers_match_glibc_seccomp_and_libc() {
+    case("hosts_answers_match_glibc_seccomp_and_libc", || {
+        if LAYER {
+            hosts_answers_match_glibc(false);
+        }
+    });
+}

@@ -66,6 +66,10 @@ pub(crate) fn install(
     reporter: &Arc<Reporter>,
 ) -> Result<Enforcement, InstallError> {
     crate::event::set_tmp_root(policy.tmp_root());
+    // The memory the interceptors may copy from without process_vm_readv.
+    crate::sys::readable::learn_process();
+    // What /etc/hosts answers, read before any filter is in place.
+    libc_layer::prepare_hosts_answers();
     let mut kernel = probe::probe();
     let choice = choose(policy);
     if let Some(reason) = choice.refused_by_probe(&kernel) {

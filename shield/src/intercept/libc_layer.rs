@@ -215,3 +215,226 @@ pub(crate) fn learn(name: &[u8], ip: IpAddr) {
 /// How long a name learnt from a libc resolver answer is kept (seconds): libc does not pass
 /// the record's TTL on. A connection is normally made right after the lookup.
 const LEARNT_TTL_SECS: u32 = 300;
+
+// ---------------------------------------------------------------------------------------------
+// `/etc/hosts` answers.
+
+/// The file glibc's `files` source reads, and the switch configuration that orders it first.
+const HOSTS_FILE: &std::ffi::CStr = c"/etc/hosts";
+const NSSWITCH_FILE: &std::ffi::CStr = c"/etc/nsswitch.conf";
+/// nscd's socket: when nscd runs, glibc asks it before the `files` source.
+const NSCD_SOCKETS: [&str; 2] = ["/var/run/nscd/socket", "/run/nscd/socket"];
+
+/// A name of `/etc/hosts` as glibc's `files` source would answer it: how many lines give it an
+/// IPv4 and an IPv6 address, and the first of each.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct HostsName {
+    v4: u32,
+    v6: u32,
+    first_v4: Option<std::net::Ipv4Addr>,
+    first_v6: Option<std::net::Ipv6Addr>,
+    /// A line names it with an address this parser does not read exactly as glibc does (a
+    /// zone, a v4-mapped or a non-canonical form): never answered here.
+    unsure: bool,
+}
+
+/// `/etc/hosts` as read at install, with the stamps of the two files it depends on.
+#[derive(Debug)]
+struct HostsAnswers {
+    /// Sorted by name (lower-cased ASCII) for a binary search.
+    names: Vec<(Vec<u8>, HostsName)>,
+    stamps: [[i64; 7]; 2],
+}
+
+static HOSTS_ANSWERS: std::sync::OnceLock<Option<HostsAnswers>> = std::sync::OnceLock::new();
+
+/// How many lookups [`hosts_answer`] answered (tests and benches: `internals`).
+static HOSTS_ANSWERED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many `getaddrinfo` lookups the layer answered from `/etc/hosts` itself so far.
+pub fn hosts_answers_given() -> u64 {
+    HOSTS_ANSWERED.load(Ordering::Relaxed)
+}
+
+/// Read `/etc/hosts` and `/etc/nsswitch.conf` for [`hosts_answer`]. Called at install, before
+/// any filter (outside any hook); idempotent.
+pub(crate) fn prepare_hosts_answers() {
+    if BUILT {
+        HOSTS_ANSWERS.get_or_init(read_hosts_answers);
+    }
+}
+
+fn read_hosts_answers() -> Option<HostsAnswers> {
+    if NSCD_SOCKETS
+        .iter()
+        .any(|p| std::path::Path::new(p).exists())
+    {
+        return None;
+    }
+    let stamp = || {
+        Some([
+            crate::sys::file_stamp(HOSTS_FILE)?,
+            crate::sys::file_stamp(NSSWITCH_FILE)?,
+        ])
+    };
+    let before = stamp()?;
+    let hosts = std::fs::read("/etc/hosts").ok()?;
+    let nsswitch = std::fs::read_to_string("/etc/nsswitch.conf").ok()?;
+    // A file that changed while it was read is not trusted.
+    if stamp()? != before || !files_first(&nsswitch) {
+        return None;
+    }
+    Some(HostsAnswers {
+        names: parse_hosts_answers(&hosts),
+        stamps: before,
+    })
+}
+
+/// Whether the `hosts:` line of `nsswitch.conf` starts with the `files` source (and no action
+/// follows it): then glibc answers a name that `/etc/hosts` lists from that file alone.
+fn files_first(nsswitch: &str) -> bool {
+    let mut lines = nsswitch
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .filter(|l| l.starts_with("hosts:"));
+    let (Some(line), None) = (lines.next(), lines.next()) else {
+        return false;
+    };
+    let mut sources = line["hosts:".len()..].split_whitespace();
+    sources.next() == Some("files") && !sources.next().is_some_and(|s| s.starts_with('['))
+}
+
+/// `/etc/hosts` per name, as glibc's `files` source reads it for `getaddrinfo`: every line
+/// naming it (canonical name or alias, compared without case) contributes its address.
+fn parse_hosts_answers(text: &[u8]) -> Vec<(Vec<u8>, HostsName)> {
+    let mut names: std::collections::BTreeMap<Vec<u8>, HostsName> = Default::default();
+    for line in text.split(|&b| b == b'\n') {
+        let line = line.split(|&b| b == b'#').next().unwrap_or(&[]);
+        let mut words = line
+            .split(|&b| b == b' ' || b == b'\t' || b == b'\r')
+            .filter(|w| !w.is_empty());
+        let Some(addr) = words.next() else { continue };
+        let ip = std::str::from_utf8(addr)
+            .ok()
+            .and_then(|a| a.parse::<IpAddr>().ok())
+            // Only the forms glibc and Rust read alike, and that print back the same way.
+            .filter(|ip| {
+                !matches!(ip, IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some())
+                    && ip.to_string().as_bytes() == addr
+            });
+        for w in words {
+            let e = names.entry(w.to_ascii_lowercase()).or_default();
+            match ip {
+                Some(IpAddr::V4(a)) => {
+                    e.v4 += 1;
+                    e.first_v4.get_or_insert(a);
+                }
+                Some(IpAddr::V6(a)) => {
+                    e.v6 += 1;
+                    e.first_v6.get_or_insert(a);
+                }
+                None => e.unsure = true,
+            }
+        }
+    }
+    // BTreeMap order: sorted by name.
+    names.into_iter().collect()
+}
+
+/// The one address glibc's `getaddrinfo` would return for `name` (the caller's node name, as
+/// decided) with address family `family` (`AF_INET`, `AF_INET6` or `AF_UNSPEC`) and no flags,
+/// when `/etc/hosts` answers it: `nsswitch.conf` puts `files` first, no nscd runs, exactly one
+/// line of `/etc/hosts` gives the name an address of that family, and neither file changed
+/// since install (device, inode, size, mtime and ctime, checked now). `None` otherwise: libc
+/// answers. With one address glibc neither sorts nor consults `gai.conf`, so its answer for
+/// the address's numeric form is the same list. Async-signal-safe (no allocation, no lock).
+pub(crate) fn hosts_answer(name: &[u8], family: i32) -> Option<IpAddr> {
+    if !active() || name.is_empty() || name.len() > 253 {
+        return None;
+    }
+    let answers = HOSTS_ANSWERS.get()?.as_ref()?;
+    let mut key = [0u8; 253];
+    for (k, &c) in key.iter_mut().zip(name) {
+        // ASCII host-name bytes only: their case folds the same in every locale glibc
+        // compares names in that matters here.
+        if !(c.is_ascii_alphanumeric() || c == b'-' || c == b'.' || c == b'_') {
+            return None;
+        }
+        *k = c.to_ascii_lowercase();
+    }
+    let key = &key[..name.len()];
+    let i = answers
+        .names
+        .binary_search_by(|(n, _)| n.as_slice().cmp(key))
+        .ok()?;
+    let e = &answers.names[i].1;
+    if e.unsure {
+        return None;
+    }
+    let ip = match family {
+        libc::AF_INET if e.v4 == 1 => IpAddr::V4(e.first_v4?),
+        libc::AF_INET6 if e.v6 == 1 => IpAddr::V6(e.first_v6?),
+        libc::AF_UNSPEC if e.v4 + e.v6 == 1 => match (e.first_v4, e.first_v6) {
+            (Some(a), None) => IpAddr::V4(a),
+            (None, Some(a)) => IpAddr::V6(a),
+            _ => return None,
+        },
+        _ => return None,
+    };
+    let now = [
+        crate::sys::file_stamp(HOSTS_FILE)?,
+        crate::sys::file_stamp(NSSWITCH_FILE)?,
+    ];
+    if now != answers.stamps {
+        return None;
+    }
+    HOSTS_ANSWERED.fetch_add(1, Ordering::Relaxed);
+    Some(ip)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_lines_per_name_as_glibc_files_reads_them() {
+        let t = b"127.0.0.1 localhost Local.Test\n::1 localhost ip6-localhost\n\
+                  10.0.0.1 twice\n10.0.0.2 twice # again\n127.1 short\n\
+                  fe80::1%eth0 zoned\n::ffff:10.1.2.3 mapped\n10.0.0.3\tTAB.internal\n";
+        let names = parse_hosts_answers(t);
+        let get = |n: &str| {
+            names
+                .iter()
+                .find(|(k, _)| k == n.as_bytes())
+                .map(|(_, e)| *e)
+                .unwrap_or_default()
+        };
+        let lh = get("localhost");
+        assert_eq!((lh.v4, lh.v6, lh.unsure), (1, 1, false));
+        assert_eq!(lh.first_v4, Some("127.0.0.1".parse().unwrap()));
+        assert_eq!(get("local.test").v4, 1);
+        assert_eq!(get("twice").v4, 2);
+        assert!(
+            get("short").unsure,
+            "127.1: glibc and Rust may read it differently"
+        );
+        assert!(get("zoned").unsure);
+        assert!(get("mapped").unsure);
+        assert_eq!(
+            get("tab.internal").first_v4,
+            Some("10.0.0.3".parse().unwrap())
+        );
+        assert!(names.windows(2).all(|w| w[0].0 < w[1].0), "sorted");
+    }
+
+    #[test]
+    fn nsswitch_files_first_only() {
+        assert!(files_first("# c\nhosts:          files dns\n"));
+        assert!(files_first("hosts: files\n"));
+        assert!(!files_first("hosts: dns files\n"));
+        assert!(!files_first("hosts: files [SUCCESS=continue] dns\n"));
+        assert!(!files_first("hosts: files\nhosts: dns\n"));
+        assert!(!files_first("passwd: files\n"));
+        assert!(!files_first("hosts: myhostname files\n"));
+    }
+}

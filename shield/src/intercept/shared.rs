@@ -179,51 +179,7 @@ pub(crate) fn path_table(n: i64) -> Option<PathSpec> {
     })
 }
 
-/// A NUL-terminated copy of a path argument.
-pub(crate) struct PathCopy {
-    pub(crate) buf: [u8; PATH_MAX + 1],
-    pub(crate) len: usize,
-}
-
-impl PathCopy {
-    pub(crate) fn read(addr: u64) -> Result<PathCopy, i64> {
-        Self::read_of(0, addr)
-    }
-
-    /// Copy a path from process `pid` (0: this process).
-    pub(crate) fn read_of(pid: i64, addr: u64) -> Result<PathCopy, i64> {
-        let mut c = PathCopy::empty();
-        c.fill(pid, addr).map(|()| c)
-    }
-
-    /// An empty copy, to be filled in place with [`Self::fill`] (no second 4 KiB copy on the
-    /// stack when the result is moved: see `trap::handle` on stack use).
-    pub(crate) const fn empty() -> PathCopy {
-        PathCopy {
-            buf: [0; PATH_MAX + 1],
-            len: 0,
-        }
-    }
-
-    /// Copy the path at `addr` of process `pid` (0: this process) into `self`.
-    pub(crate) fn fill(&mut self, pid: i64, addr: u64) -> Result<(), i64> {
-        match read_cstr_of(pid, addr, &mut self.buf[..PATH_MAX]) {
-            Some(n) => {
-                self.len = n;
-                self.buf[n] = 0;
-                Ok(())
-            }
-            None if read_mem_of(pid, addr, &mut [0u8; 1]) == 0 => Err(-EFAULT),
-            None => Err(-ENAMETOOLONG),
-        }
-    }
-    pub(crate) fn bytes(&self) -> &[u8] {
-        &self.buf[..self.len]
-    }
-    pub(crate) fn ptr(&self) -> u64 {
-        self.buf.as_ptr() as u64
-    }
-}
+pub(crate) use crate::sys::PathCopy;
 
 /// Resolve `path` (relative to `dirfd`, or the cwd) of process `pid` (0: this process) to an
 /// absolute path in `out`.
@@ -615,7 +571,7 @@ pub(crate) fn check_path_arg(
     creates: Creates,
 ) -> Result<Verdict, i32> {
     let mut abs = [0u8; PATH_MAX];
-    if copy.len == 0 && (!empty_ok || resolve_in(pid, dirfd, b"", &mut abs).is_none()) {
+    if copy.bytes().is_empty() && (!empty_ok || resolve_in(pid, dirfd, b"", &mut abs).is_none()) {
         // Nothing is named (an fd that is a socket or pipe, or no AT_EMPTY_PATH).
         return Ok(Verdict::Allow);
     }
@@ -681,7 +637,7 @@ fn exists(abs: &mut [u8; PATH_MAX], n: usize) -> bool {
 /// Whether something exists at the absolute path `copy` names (no second buffer: its own
 /// ends with a NUL).
 pub(crate) fn copy_exists(copy: &PathCopy) -> bool {
-    lookup_c(&copy.buf[..=copy.len]) == Some(true)
+    lookup_c(copy.bytes_with_nul()) == Some(true)
 }
 
 /// The file the absolute path `abs[..n]` names, with every symlink resolved (open `O_PATH`,
@@ -729,7 +685,7 @@ pub(crate) fn check_exec(
 ) -> Result<Verdict, i32> {
     let mut abs = [0u8; PATH_MAX];
     let empty_ok = flags & libc::AT_EMPTY_PATH as u64 != 0;
-    let n = if path.len == 0 && !empty_ok {
+    let n = if path.bytes().is_empty() && !empty_ok {
         None
     } else {
         resolve_in(pid, dirfd, path.bytes(), &mut abs)
@@ -739,7 +695,7 @@ pub(crate) fn check_exec(
         None => st.decider.decide_exec(b"\0unresolvable"),
     };
     let plain = |n: Option<usize>, abs: &[u8; PATH_MAX]| match n {
-        Some(n) => path.len > 0 && !abs[..n].starts_with(b"/proc/"),
+        Some(n) => !path.bytes().is_empty() && !abs[..n].starts_with(b"/proc/"),
         None => false,
     };
     if v != Verdict::Allow && plain(n, &abs) {

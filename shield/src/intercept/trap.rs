@@ -238,11 +238,9 @@ fn unix_bind(st: &InterceptState, nr: i64, mut a: [u64; 6]) -> i64 {
     let Some(path) = unix_path(&sa[..len]) else {
         return syscall(nr, a);
     };
-    let mut copy = PathCopy {
-        buf: [0; PATH_MAX + 1],
-        len: path.len(),
+    let Some(copy) = PathCopy::from_bytes(path) else {
+        return syscall(nr, a);
     };
-    copy.buf[..path.len()].copy_from_slice(path);
     let walk = Walk {
         follow: false,
         create: false,
@@ -410,7 +408,7 @@ fn path_call(
                 Err(e) => return Err(e),
             };
             let dirfd = dirfd_idx.map_or(AT_FDCWD, |i| a[i] as i32 as i64);
-            if copy.len == 0 {
+            if copy.bytes().is_empty() {
                 let empty_ok = empty.is_some_and(|(fi, bit)| a[fi] & bit != 0);
                 let Some(di) = dirfd_idx.filter(|_| empty_ok && dirfd != AT_FDCWD) else {
                     continue; // Names nothing (or the cwd): the kernel answers.

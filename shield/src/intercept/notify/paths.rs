@@ -162,11 +162,9 @@ pub(super) fn unix_bind(st: &InterceptState, listener: Listener, n: &Notificatio
     let Some(path) = unix_path(&sa[..len]) else {
         return Answer::Continue;
     };
-    let mut copy = PathCopy {
-        buf: [0; PATH_MAX + 1],
-        len: path.len(),
+    let Some(copy) = PathCopy::from_bytes(path) else {
+        return Answer::Continue;
     };
-    copy.buf[..path.len()].copy_from_slice(path);
     let who = Caller {
         tid: pid,
         foreign: TARGET.with(|t| t.get().1),
@@ -295,10 +293,7 @@ pub(super) fn open(
     // The path as the supervisor must open it on the caller's behalf: paths that name "the
     // calling process" (/proc/self, /dev/fd, ...) rewritten to the caller's /proc entry and
     // opened by their absolute path; anything else as the caller gave it.
-    let mut own = PathCopy {
-        buf: [0; PATH_MAX + 1],
-        len: 0,
-    };
+    let mut own = None;
     let rewritten = resolved.and_then(|l| {
         let p = &abs[..l];
         // Only /proc and /dev paths can name the caller; reading its thread-group id costs a
@@ -308,11 +303,13 @@ pub(super) fn open(
         }
         let mut out = [0u8; PATH_MAX];
         let l = rewrite_self(p, pid, tgid_of(pid).unwrap_or(pid), &mut out)?;
-        own.buf[..=l].copy_from_slice(&out[..=l]);
-        own.len = l;
-        Some(())
+        own = PathCopy::from_bytes(&out[..l]);
+        own.as_ref().map(|_| ())
     });
-    let copy = if rewritten.is_some() { &own } else { &copy };
+    let copy = match (&own, rewritten) {
+        (Some(own), Some(())) => own,
+        _ => &copy,
+    };
     // Emulation exists to enforce: a racing thread must not swap an allowed path for a blocked
     // one after the check. When no path policy blocks (alert-only staging, or everything
     // allowed), a swap could only dodge an *alert*, so the call continues in the caller — which
@@ -467,7 +464,7 @@ pub(super) fn path_call(
             Err(e) => return Answer::Errno(-e as i32),
         };
         let dirfd = dirfd_idx.map_or(AT_FDCWD, |i| a[i] as i32 as i64);
-        if copy.len == 0 {
+        if copy.bytes().is_empty() {
             let empty_ok = empty.is_some_and(|(fi, bit)| a[fi] & bit != 0);
             match check_path_arg(st, pid, nr, dirfd, &copy, empty_ok, access, Creates::No) {
                 Ok(v) => blocked |= v == Verdict::Block,

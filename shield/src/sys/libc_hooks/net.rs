@@ -153,18 +153,53 @@ pub(super) fn numeric(buf: &[u8; 256], len: usize) -> bool {
     unsafe { inet_pton(libc::AF_INET6, host.as_ptr().cast(), v6.as_mut_ptr().cast()) == 1 }
 }
 
-/// Decide looking `node` up (see [`layer::refuse_lookup`]): true when it must fail as "name
-/// not found" before libc sends any query.
-pub(super) fn refuse_node(node: *const c_char, numeric_only: bool) -> bool {
-    if !layer::active() || numeric_only {
-        return false;
+/// The caller's node name, copied once: decided, passed to libc and learnt from the same copy,
+/// so a racing thread cannot swap the name between the decision and the lookup (libc copies
+/// what it keeps of its argument, as it must for callers' stack buffers).
+pub(super) struct Node {
+    buf: [u8; 256],
+    len: Option<usize>,
+    orig: *const c_char,
+}
+
+impl Node {
+    pub(super) fn read(node: *const c_char) -> Node {
+        let mut buf = [0u8; 256];
+        let len = node_name(node, &mut buf);
+        Node {
+            buf,
+            len,
+            orig: node,
+        }
     }
-    let mut buf = [0u8; 256];
-    match node_name(node, &mut buf) {
-        Some(n) => layer::refuse_lookup(&buf[..n], numeric(&buf, n)),
-        // Longer than any DNS name: refused by the policy as not covered.
-        None if !node.is_null() => layer::refuse_lookup(b"(a name longer than 255 bytes)", false),
-        None => false,
+
+    /// The name as libc must see it: the copy, or the caller's pointer when there is no copy
+    /// (NULL, or a name longer than any DNS name, which the policy decided as such).
+    pub(super) fn ptr(&self) -> *const c_char {
+        match self.len {
+            Some(_) => self.buf.as_ptr().cast(),
+            None => self.orig,
+        }
+    }
+
+    pub(super) fn name(&self) -> Option<&[u8]> {
+        self.len.map(|n| &self.buf[..n])
+    }
+
+    /// Decide looking the name up (see [`layer::refuse_lookup`]): true when it must fail as
+    /// "name not found" before libc sends any query.
+    pub(super) fn refused(&self, numeric_only: bool) -> bool {
+        if !layer::active() || numeric_only {
+            return false;
+        }
+        match self.len {
+            Some(n) => layer::refuse_lookup(&self.buf[..n], numeric(&self.buf, n)),
+            // Longer than any DNS name: refused by the policy as not covered.
+            None if !self.orig.is_null() => {
+                layer::refuse_lookup(b"(a name longer than 255 bytes)", false)
+            }
+            None => false,
+        }
     }
 }
 
@@ -184,35 +219,86 @@ pub unsafe extern "C" fn getaddrinfo(
     let Some(f) = real::<GaiFn>(&REAL.getaddrinfo) else {
         return libc::EAI_SYSTEM;
     };
-    // SAFETY: `hints` is NULL or the caller's valid addrinfo.
-    let numeric_only = !hints.is_null() && unsafe { (*hints).ai_flags } & libc::AI_NUMERICHOST != 0;
-    if refuse_node(node, numeric_only) {
+    if !layer::active() {
+        // SAFETY: libc's getaddrinfo with the caller's arguments.
+        return unsafe { f(node, service, hints, res) };
+    }
+    // The hints, copied once: decided and passed on as one value, so a racing thread cannot
+    // clear AI_NUMERICHOST after the decision.
+    // SAFETY: `hints` is NULL or the caller's valid addrinfo (plain data).
+    let hints_copy: Option<libc::addrinfo> = (!hints.is_null()).then(|| unsafe { *hints });
+    let hints = hints_copy
+        .as_ref()
+        .map_or(std::ptr::null(), |h| h as *const libc::addrinfo);
+    let numeric_only = hints_copy.is_some_and(|h| h.ai_flags & libc::AI_NUMERICHOST != 0);
+    let node = Node::read(node);
+    if node.refused(numeric_only) {
         return libc::EAI_NONAME;
     }
-    // SAFETY: libc's getaddrinfo with the caller's arguments.
-    let r = unsafe { f(node, service, hints, res) };
-    if r == 0 && !node.is_null() && !res.is_null() && layer::active() {
-        let mut name = [0u8; 256];
-        if let Some(n) = node_name(node, &mut name) {
-            // SAFETY: on success getaddrinfo stored a valid list head in *res; the list is
-            // the caller's until freeaddrinfo, and we only read it.
-            let mut ai = unsafe { *res };
-            while !ai.is_null() {
-                // SAFETY: `ai` is a node of the list getaddrinfo built.
-                let a = unsafe { &*ai };
-                let mut sa = [0u8; 28];
-                let len = (a.ai_addrlen as usize).min(sa.len());
-                if !a.ai_addr.is_null() && crate::sys::read_mem(p(a.ai_addr), &mut sa[..len]) == len
-                {
-                    if let Some((ip, _)) = crate::intercept::shared::inet(&sa[..len]) {
-                        layer::learn(&name[..n], ip);
-                    }
+    // A name that /etc/hosts answers with one address: libc's answer for that address in
+    // numeric form is the same list, without glibc's file reads (which the filter would trap).
+    let mut numeric_ip = [0u8; 48];
+    let mut node_ptr = node.ptr();
+    if let (Some(name), Some(h)) = (node.name(), hints_copy.as_ref()) {
+        if h.ai_flags == 0 {
+            if let Some(ip) = layer::hosts_answer(name, h.ai_family) {
+                if write_ip(ip, &mut numeric_ip) {
+                    node_ptr = numeric_ip.as_ptr().cast();
                 }
-                ai = a.ai_next;
             }
         }
     }
+    // SAFETY: libc's getaddrinfo with the caller's arguments, the node name as copied (a
+    // NUL-terminated string that outlives the call).
+    let r = unsafe { f(node_ptr, service, hints, res) };
+    if let (0, Some(name), false) = (r, node.name(), res.is_null()) {
+        // SAFETY: on success getaddrinfo stored a valid list head in *res; the list is the
+        // caller's until freeaddrinfo, and we only read it.
+        let mut ai = unsafe { *res };
+        while !ai.is_null() {
+            // SAFETY: `ai` is a node of the list getaddrinfo built.
+            let a = unsafe { &*ai };
+            let mut sa = [0u8; 28];
+            let len = (a.ai_addrlen as usize).min(sa.len());
+            if !a.ai_addr.is_null() {
+                // SAFETY: libc built this node: `ai_addr` points to `ai_addrlen` bytes of the
+                // same allocation.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(a.ai_addr.cast::<u8>(), sa.as_mut_ptr(), len)
+                };
+                if let Some((ip, _)) = crate::intercept::shared::inet(&sa[..len]) {
+                    layer::learn(name, ip);
+                }
+            }
+            ai = a.ai_next;
+        }
+    }
     r
+}
+
+/// `ip` in its numeric form, NUL-terminated, into `buf`; false if it does not fit.
+fn write_ip(ip: std::net::IpAddr, buf: &mut [u8; 48]) -> bool {
+    use std::fmt::Write;
+    struct W<'a>(&'a mut [u8], usize);
+    impl Write for W<'_> {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            let end = self.1 + s.len();
+            // Keep room for the NUL.
+            if end >= self.0.len() {
+                return Err(std::fmt::Error);
+            }
+            self.0[self.1..end].copy_from_slice(s.as_bytes());
+            self.1 = end;
+            Ok(())
+        }
+    }
+    let mut w = W(buf, 0);
+    if write!(w, "{ip}").is_err() {
+        return false;
+    }
+    let n = w.1;
+    buf[n] = 0;
+    true
 }
 
 /// Learn every address of a `hostent` that libc returned for `node`.
@@ -258,7 +344,8 @@ pub(super) fn host_not_found() {
 
 #[no_mangle]
 pub unsafe extern "C" fn gethostbyname(name: *const c_char) -> *mut libc::hostent {
-    if refuse_node(name, false) {
+    let node = Node::read(name);
+    if node.refused(false) {
         host_not_found();
         return std::ptr::null_mut();
     }
@@ -267,15 +354,16 @@ pub unsafe extern "C" fn gethostbyname(name: *const c_char) -> *mut libc::hosten
         host_not_found();
         return std::ptr::null_mut();
     };
-    // SAFETY: libc's gethostbyname with the caller's argument.
-    let h = unsafe { f(name) };
-    learn_hostent(name, h);
+    // SAFETY: libc's gethostbyname with the caller's argument (the name as copied).
+    let h = unsafe { f(node.ptr()) };
+    learn_hostent(node.ptr(), h);
     h
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn gethostbyname2(name: *const c_char, af: c_int) -> *mut libc::hostent {
-    if refuse_node(name, false) {
+    let node = Node::read(name);
+    if node.refused(false) {
         host_not_found();
         return std::ptr::null_mut();
     }
@@ -284,9 +372,9 @@ pub unsafe extern "C" fn gethostbyname2(name: *const c_char, af: c_int) -> *mut 
         host_not_found();
         return std::ptr::null_mut();
     };
-    // SAFETY: libc's gethostbyname2 with the caller's arguments.
-    let h = unsafe { f(name, af) };
-    learn_hostent(name, h);
+    // SAFETY: libc's gethostbyname2 with the caller's arguments (the name as copied).
+    let h = unsafe { f(node.ptr(), af) };
+    learn_hostent(node.ptr(), h);
     h
 }
 
@@ -326,18 +414,19 @@ pub unsafe extern "C" fn gethostbyname_r(
     result: *mut *mut libc::hostent,
     h_errnop: *mut c_int,
 ) -> c_int {
-    if refuse_node(name, false) {
+    let node = Node::read(name);
+    if node.refused(false) {
         // SAFETY: the caller's out-pointers.
         return unsafe { refused_r(result, h_errnop) };
     }
     let Some(f) = real::<HostR>(&REAL.gethostbyname_r) else {
         return libc::ENOSYS;
     };
-    // SAFETY: libc's gethostbyname_r with the caller's arguments.
-    let r = unsafe { f(name, ret, buf, len, result, h_errnop) };
+    // SAFETY: libc's gethostbyname_r with the caller's arguments (the name as copied).
+    let r = unsafe { f(node.ptr(), ret, buf, len, result, h_errnop) };
     if r == 0 && !result.is_null() {
         // SAFETY: on return *result is NULL or `ret`.
-        learn_hostent(name, unsafe { *result });
+        learn_hostent(node.ptr(), unsafe { *result });
     }
     r
 }
@@ -352,7 +441,8 @@ pub unsafe extern "C" fn gethostbyname2_r(
     result: *mut *mut libc::hostent,
     h_errnop: *mut c_int,
 ) -> c_int {
-    if refuse_node(name, false) {
+    let node = Node::read(name);
+    if node.refused(false) {
         // SAFETY: the caller's out-pointers.
         return unsafe { refused_r(result, h_errnop) };
     }
@@ -368,11 +458,11 @@ pub unsafe extern "C" fn gethostbyname2_r(
     let Some(f) = real::<F>(&REAL.gethostbyname2_r) else {
         return libc::ENOSYS;
     };
-    // SAFETY: libc's gethostbyname2_r with the caller's arguments.
-    let r = unsafe { f(name, af, ret, buf, len, result, h_errnop) };
+    // SAFETY: libc's gethostbyname2_r with the caller's arguments (the name as copied).
+    let r = unsafe { f(node.ptr(), af, ret, buf, len, result, h_errnop) };
     if r == 0 && !result.is_null() {
         // SAFETY: on return *result is NULL or `ret`.
-        learn_hostent(name, unsafe { *result });
+        learn_hostent(node.ptr(), unsafe { *result });
     }
     r
 }

@@ -721,8 +721,12 @@ fn gai(name: &str, service: Option<&str>, family: i32, socktype: i32, flags: i32
     }
 }
 
-/// The lookups compared, and whether the layer may answer each from `/etc/hosts` itself.
-const GAI_CASES: [(&str, Option<&str>, i32, i32, i32, bool); 9] = [
+/// One lookup: name, service, family, socket type, flags, and whether the layer may answer it
+/// from `/etc/hosts` itself.
+type GaiCase = (&'static str, Option<&'static str>, i32, i32, i32, bool);
+
+/// The lookups compared.
+const GAI_CASES: [GaiCase; 9] = [
     (
         "one.test.internal",
         None,

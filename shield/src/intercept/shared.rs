@@ -20,8 +20,6 @@ use std::sync::OnceLock;
 
 const AT_FDCWD: i64 = libc::AT_FDCWD as i64;
 const EACCES: i64 = libc::EACCES as i64;
-const EFAULT: i64 = libc::EFAULT as i64;
-const ENAMETOOLONG: i64 = libc::ENAMETOOLONG as i64;
 
 /// State the handler reads. Set once at install, before the filter goes in.
 pub(crate) struct InterceptState {

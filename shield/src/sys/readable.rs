@@ -129,7 +129,7 @@ fn exe_segments() -> [(u64, u64); GLOBAL_MAX - 1] {
             continue;
         }
         // The segment's bytes, `.bss` included (the kernel maps zero pages for it).
-        let lo = bias.wrapping_add(h.p_vaddr) as u64;
+        let lo = bias.wrapping_add(h.p_vaddr);
         let hi = lo.wrapping_add(h.p_memsz);
         if hi > lo {
             out[i] = (lo, hi);

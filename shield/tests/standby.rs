@@ -321,3 +321,86 @@ fn the_stand_by_exits_when_the_function_is_killed() {
     assert_eq!(out.status.signal(), Some(libc::SIGKILL), "{out:?}");
     assert_stand_by_gone(&out);
 }
+
+/// A lock another thread of the function holds at the stand-by's fork is never released in
+/// the stand-by. Here the `on_event` callback's, held by another thread during the install
+/// (as a callback or a tracing subscriber busy in another thread would hold it). The stand-by
+/// must still write the new image's events (the flushed lines, not only the early
+/// first-occurrence ones, which are written without a lock), and exit when it ends.
+#[test]
+fn a_lock_held_at_the_fork_does_not_stall_the_stand_by() {
+    const NAME: &str = "a_lock_held_at_the_fork_does_not_stall_the_stand_by";
+    static HELD: std::sync::Mutex<u64> = std::sync::Mutex::new(0);
+    if std::env::var("FNSHIELD_CASE").as_deref() == Ok(NAME) {
+        if std::env::var(STAGE).is_err() {
+            let me = std::fs::canonicalize("/proc/self/exe").unwrap();
+            let (locked_tx, locked_rx) = std::sync::mpsc::channel::<()>();
+            let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+            let holder = std::thread::spawn(move || {
+                let guard = HELD.lock().unwrap();
+                locked_tx.send(()).unwrap();
+                release_rx.recv().unwrap();
+                drop(guard);
+            });
+            locked_rx.recv().unwrap();
+            // The install forks the stand-by while the other thread holds the callback's lock.
+            // In this process the callback must not wait for the holder (the install emits
+            // an event while the lock is held); in a forked process it would wait forever.
+            let origin = std::process::id();
+            let s = install_with(me.to_str().unwrap(), move |b| {
+                b.on_event(move |_| {
+                    if std::process::id() == origin {
+                        if let Ok(mut n) = HELD.try_lock() {
+                            *n += 1;
+                        }
+                    } else {
+                        *HELD.lock().unwrap() += 1;
+                    }
+                })
+            });
+            release_tx.send(()).unwrap();
+            holder.join().unwrap();
+            drop(s);
+            let err = Command::new(&me)
+                .args([NAME, "--exact", "--nocapture", "--test-threads=1"])
+                .env(STAGE, "exec'd")
+                .exec();
+            panic!("execve of itself refused: {err}");
+        }
+        let task = base().join("task");
+        // Twice: a first occurrence is written early, without the reporter; the second
+        // reaches stdout only through the stand-by's reporter.
+        for _ in 0..2 {
+            assert_eq!(
+                errno_of(std::fs::File::open(task.join("bootstrap"))),
+                Some(libc::EACCES)
+            );
+        }
+        println!("NEW-IMAGE {}", std::process::id());
+        println!("CASE-OK");
+        std::process::exit(0);
+    }
+    let out = run(NAME);
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("CASE-OK"),
+        "{:?}\nstdout:\n{stdout}\nstderr:\n{}",
+        out.status,
+        text(&out.stderr)
+    );
+    let pid: u32 = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("NEW-IMAGE "))
+        .unwrap_or_else(|| panic!("the new image ran:\n{stdout}"))
+        .parse()
+        .unwrap();
+    let flushed: Vec<_> = event_lines(&out)
+        .into_iter()
+        .filter(|e| e.get("early").is_none())
+        .collect();
+    assert!(
+        has_block(&flushed, "read_handler", "task/bootstrap", pid),
+        "the stand-by flushed the new image's event:\n{stdout}"
+    );
+    assert_stand_by_gone(&out);
+}

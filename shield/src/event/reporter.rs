@@ -74,6 +74,27 @@ impl Reporter {
         )
     }
 
+    /// A reporter for a process forked from this one (the stand-by supervisor): the same JSON
+    /// and EMF lines, written with plain `write` calls to fd 1, and nothing that runs the
+    /// function's own code or takes a lock another thread of the parent could have held at the
+    /// fork (`std::io::stdout()`'s lock, the `tracing` sink's subscriber, the `on_event`
+    /// callback): in the child such a lock is never released, and the stand-by would hang.
+    pub(crate) fn for_forked_child(&self) -> Reporter {
+        let sinks = Sinks {
+            tracing: false,
+            ..self.sinks
+        };
+        Self::with_writer(
+            sinks,
+            &self.emf_namespace,
+            &self.function_name,
+            None,
+            // Whole lines in one write each, as stdout's own line buffering does: a pipe keeps
+            // a write of up to 4 KiB in one piece among other processes' writes.
+            Box::new(std::io::LineWriter::with_capacity(16 * 1024, RawStdout)),
+        )
+    }
+
     /// A reporter writing JSON and EMF lines to `out` (for tests).
     pub fn with_writer(
         sinks: Sinks,
@@ -306,3 +327,29 @@ impl Reporter {
 }
 
 use std::io::Write as _;
+
+/// fd 1 written with plain `write` system calls (no lock: see [`Reporter::for_forked_child`]).
+struct RawStdout;
+
+impl std::io::Write for RawStdout {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        loop {
+            let r = crate::sys::syscall(
+                libc::SYS_write,
+                [1, b.as_ptr() as u64, b.len() as u64, 0, 0, 0],
+            );
+            if r == -(libc::EINTR as i64) {
+                continue;
+            }
+            return if r < 0 {
+                Err(std::io::Error::from_raw_os_error(-r as i32))
+            } else {
+                Ok(r as usize)
+            };
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

@@ -228,6 +228,9 @@ pub(super) fn wait_for_call(listener: Listener, pidfd: i32) -> bool {
 /// The stand-by process. Never returns.
 fn stand_by(origin: i32, sock: i32, reporter: Arc<Reporter>) -> ! {
     raw::reset_signals();
+    // A reporter of its own: the function's may need locks that another of its threads held
+    // at the fork (stdout's, a tracing subscriber's, the on_event callback's).
+    let reporter = Arc::new(reporter.for_forked_child());
     let pidfd = syscall(libc::SYS_pidfd_open, [origin as u64, 0, 0, 0, 0, 0]);
     if pidfd < 0 {
         raw::exit_group(1);

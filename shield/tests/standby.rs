@@ -105,7 +105,8 @@ fn assert_stand_by_gone(out: &Output) {
     let stdout = text(&out.stdout);
     let line = stdout
         .lines()
-        .find_map(|l| l.strip_prefix("STANDBY "))
+        // It may follow libtest's "test … " on the same line.
+        .find_map(|l| l.find("STANDBY ").map(|i| &l[i + 8..]))
         .unwrap_or_else(|| panic!("no STANDBY line:\n{stdout}\n{}", text(&out.stderr)));
     let mut it = line.split(' ');
     let pid: i32 = it.next().unwrap().parse().unwrap();
@@ -280,6 +281,62 @@ fn a_tightened_policy_stays_tight_after_the_exec() {
     assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
     assert!(!stdout.contains("secret code"), "{stdout}");
     assert!(stderr.contains("Permission denied"), "{stderr}");
+    assert_stand_by_gone(&out);
+}
+
+#[test]
+fn alert_mode_exec_of_itself_behaves_as_without_a_shield() {
+    const NAME: &str = "alert_mode_exec_of_itself_behaves_as_without_a_shield";
+    if std::env::var("FNSHIELD_CASE").as_deref() == Ok(NAME) {
+        if std::env::var(STAGE).is_err() {
+            let me = std::fs::canonicalize("/proc/self/exe").unwrap();
+            let _s = install_with(me.to_str().unwrap(), |b| b.mode(Mode::Alert));
+            let err = Command::new(&me)
+                .args([NAME, "--exact", "--nocapture", "--test-threads=1"])
+                .env(STAGE, "exec'd")
+                .exec();
+            panic!("execve of itself refused: {err}");
+        }
+        // Issue 13 kind 11: the new image used to get ENOSYS from every notified call (exit
+        // 127). In alert mode it sees exactly what it would see without a shield.
+        let b = base();
+        assert_eq!(
+            std::fs::read(b.join("task/bootstrap")).unwrap(),
+            b"secret code"
+        );
+        assert_eq!(
+            std::fs::read(b.join("tmp/secret")).unwrap(),
+            b"other invocation's data"
+        );
+        let forbidden = TcpListener::bind("127.0.0.2:0").unwrap();
+        TcpStream::connect(forbidden.local_addr().unwrap()).expect("alert mode connects");
+        println!("NEW-IMAGE {}", std::process::id());
+        println!("CASE-OK");
+        std::process::exit(0);
+    }
+    let out = run(NAME);
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("CASE-OK"),
+        "{:?}\nstdout:\n{stdout}\nstderr:\n{}",
+        out.status,
+        text(&out.stderr)
+    );
+    let pid: u32 = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("NEW-IMAGE "))
+        .expect("the new image ran")
+        .parse()
+        .unwrap();
+    let evs = event_lines(&out);
+    for policy in ["read_handler", "read_write_tmp", "outbound_connectivity"] {
+        assert!(
+            evs.iter()
+                .any(|e| e["policy"] == policy && e["action"] == "alerted" && e["pid"] == pid),
+            "the new image's {policy} violation is reported as an alert:\n{stdout}"
+        );
+    }
+    assert!(!evs.iter().any(|e| e["action"] == "blocked"), "{stdout}");
     assert_stand_by_gone(&out);
 }
 

@@ -160,10 +160,11 @@ impl Reporter {
     }
 
     /// Forget every pending event and everything in the process ring, unreported: the
-    /// stand-by supervisor does this once, right after it is forked, because what it inherited
-    /// is the parent's to report.
+    /// stand-by supervisor does this once, right after it is forked and while it has a single
+    /// thread, because what it inherited is the parent's to report (and a ring slot another
+    /// thread was writing at the fork would never be finished).
     pub(crate) fn forget_pending(&self) {
-        while RING.pop().is_some() {}
+        RING.reset_in_forked_child();
         self.lost_reported
             .store(RING.overflowed(), Ordering::Release);
         let mut p = self.lock();

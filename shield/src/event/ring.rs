@@ -174,6 +174,18 @@ impl<const N: usize> Ring<N> {
         self.len() == 0
     }
 
+    /// Empty the ring, whatever state its slots are in, keeping the counters. Only for a
+    /// process just forked from this one, while it has a single thread (the stand-by
+    /// supervisor): a slot another thread of the parent had claimed but not finished writing
+    /// at the fork is never finished there, and every record behind it would stay stuck.
+    pub(crate) fn reset_in_forked_child(&self) {
+        for idx in 0..N {
+            self.set_seq(idx, idx);
+        }
+        self.enqueue.store(0, Ordering::Release);
+        self.dequeue.store(0, Ordering::Release);
+    }
+
     /// Records lost because the ring was full, since the ring was created.
     pub fn overflowed(&self) -> u64 {
         self.overflow.load(Ordering::Relaxed)
@@ -198,6 +210,27 @@ mod tests {
         r.port = i as u16;
         r.set_text(format!("/tmp/{thread}/{i}").as_bytes());
         r
+    }
+
+    #[test]
+    fn a_slot_claimed_before_a_fork_does_not_stall_the_child_after_a_reset() {
+        let ring: Ring<8> = Ring::new();
+        assert!(ring.push(&rec(1, 1)));
+        // Another thread claimed a slot and was forked away before it wrote it.
+        ring.enqueue.fetch_add(1, Ordering::Relaxed);
+        assert!(ring.push(&rec(1, 2)));
+        assert!(ring.pop().is_some());
+        assert!(ring.pop().is_none(), "stuck behind the unfinished slot");
+        ring.reset_in_forked_child();
+        assert!(ring.is_empty());
+        for i in 0..20 {
+            assert!(ring.push(&rec(2, i)));
+            let r = ring.pop().unwrap();
+            assert_eq!(
+                &r.text[..r.text_len as usize],
+                format!("/tmp/2/{i}").as_bytes()
+            );
+        }
     }
 
     #[test]

@@ -587,6 +587,34 @@ fn w_many(c: &Ctx) -> i32 {
 
 const MANY: u64 = 5_000;
 
+/// [`w_many`] from several threads at once, one of them crossing into a new file half-way:
+/// every occurrence is counted, whichever thread made it.
+fn w_many_threads(c: &Ctx) -> i32 {
+    let hot = c.tmp.join("hot");
+    std::fs::write(&hot, b"hot\n").unwrap();
+    std::fs::write(c.tmp.join("warm"), b"warm\n").unwrap();
+    let threads: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let hot = hot.clone();
+            let warm = c.tmp.join("warm");
+            std::thread::spawn(move || {
+                let mut total = 0;
+                for i in 0..PER_THREAD {
+                    let p = if t == 0 && i % 2 == 1 { &warm } else { &hot };
+                    total += std::fs::File::open(p).unwrap().metadata().unwrap().len();
+                }
+                total
+            })
+        })
+        .collect();
+    let total: u64 = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    println!("read {total} bytes of metadata-reported length");
+    0
+}
+
+const THREADS: u64 = 4;
+const PER_THREAD: u64 = 1_500;
+
 /// 8. What the filter used to decide in the kernel (issue 13, kind 11): a process created
 ///    with clone3, an io_uring instance, and open_by_handle_at of the code. Each must behave
 ///    as with no shield (ENOSYS and EPERM before); what they could hide is reported.
@@ -1441,6 +1469,28 @@ fn many_violations_in_one_invocation() {
         &path(&o.base, "tmp/hot", "read"),
         MANY,
     );
+}
+
+/// Under each interceptor configuration (notify, trap, the libc layer alone in the Lambda
+/// sandbox), every occurrence from every thread is counted.
+#[test]
+fn many_violations_from_many_threads() {
+    const TEST: &str = "many_violations_from_many_threads";
+    for config in ["notify", "trap", "libc_only"] {
+        let Some(o) = parity_in(TEST, TEST, config, w_many_threads, How::Builder) else {
+            return;
+        };
+        o.expect(
+            PolicyKind::ReadWriteTmp,
+            &path(&o.base, "tmp/hot", "read"),
+            THREADS * PER_THREAD - PER_THREAD / 2,
+        );
+        o.expect(
+            PolicyKind::ReadWriteTmp,
+            &path(&o.base, "tmp/warm", "read"),
+            PER_THREAD / 2,
+        );
+    }
 }
 
 #[test]

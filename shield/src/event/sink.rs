@@ -87,6 +87,16 @@ pub const fn level(action: Action) -> &'static str {
     }
 }
 
+/// The log level of event `e`'s lines: [`level`] of its action, except for a loss of events
+/// (`EventsLost`), which is `ERROR`: the lost occurrences may have been blocks, and a loss
+/// must survive the filter that keeps blocks.
+pub fn event_level(e: &Event) -> &'static str {
+    match e.details {
+        Details::EventsLost { .. } => "ERROR",
+        _ => level(e.action),
+    }
+}
+
 /// The FunctionShield-compatible JSON line for one event:
 /// `{"function_shield":true,"policy":…,"mode":…,"details":{…},"timestamp":…}` plus fnshield's
 /// fields (`level`, `request_id`, `function_name`, `action`, `syscall`, `pid`, `count`,
@@ -94,7 +104,7 @@ pub const fn level(action: Action) -> &'static str {
 pub fn json_line(e: &Event) -> String {
     let mut m = Map::new();
     m.insert("function_shield".into(), json!(true));
-    m.insert("level".into(), json!(level(e.action)));
+    m.insert("level".into(), json!(event_level(e)));
     m.insert("policy".into(), json!(e.policy.as_str()));
     m.insert("mode".into(), json!(e.action.mode_str()));
     m.insert("action".into(), json!(e.action.as_str()));
@@ -158,8 +168,8 @@ pub fn emf_line(
     let mut counts: BTreeMap<String, (u64, &str)> = BTreeMap::new();
     let mut level = "INFO";
     for e in events {
-        level = match (level, e.action) {
-            (_, Action::Blocked) | ("ERROR", _) => "ERROR",
+        level = match (level, event_level(e)) {
+            (_, "ERROR") | ("ERROR", _) => "ERROR",
             _ => "WARN",
         };
         let name = match (&e.details, e.action) {
@@ -217,7 +227,8 @@ pub fn emf_line(
     Value::Object(root).to_string()
 }
 
-/// Emit one event as a `tracing` event: target `fnshield`, WARN for alerts, ERROR for blocks.
+/// Emit one event as a `tracing` event: target `fnshield`, at its [`event_level`] (WARN for
+/// alerts, ERROR for blocks and losses).
 pub(crate) fn trace(e: &Event) {
     let details = details_json(&e.details).to_string();
     let how = e.how_to_allow();
@@ -242,9 +253,9 @@ pub(crate) fn trace(e: &Event) {
             )
         };
     }
-    match e.action {
-        Action::Blocked => emit!(tracing::Level::ERROR),
-        Action::Alerted => emit!(tracing::Level::WARN),
+    match event_level(e) {
+        "ERROR" => emit!(tracing::Level::ERROR),
+        _ => emit!(tracing::Level::WARN),
     }
 }
 
@@ -329,6 +340,14 @@ mod tests {
         assert_eq!(
             emf_line("fnshield", "fn", "req-1", &events, None, at(1000)),
             r#"{"_aws":{"Timestamp":1000,"CloudWatchMetrics":[{"Namespace":"fnshield","Dimensions":[["FunctionName"]],"Metrics":[{"Name":"create_child_process_blocked","Unit":"Count"},{"Name":"events_lost","Unit":"Count"},{"Name":"read_write_tmp_alerted","Unit":"Count"}]}]},"level":"ERROR","timestamp":"1970-01-01T00:00:01.000Z","FunctionName":"fn","request_id":"req-1","create_child_process_blocked":3,"events_lost":5,"read_write_tmp_alerted":3}"#
+        );
+        // A loss alone: ERROR (what was lost may have been blocks), in both lines.
+        let line = emf_line("fnshield", "fn", "req-1", &events[2..], None, at(1000));
+        assert!(line.contains(r#""level":"ERROR""#), "{line}");
+        assert!(
+            json_line(&events[2]).contains(r#""level":"ERROR""#),
+            "{}",
+            json_line(&events[2])
         );
         // Alerts only: WARN. The wipe's figures ride on the same line.
         let wipe = WipeFigures {

@@ -380,6 +380,38 @@ fn path_search_reports_no_missing_candidates() {
     });
 }
 
+/// Issue 15 item 7's variants: `PATH` with an empty entry (the cwd), a relative entry, a
+/// duplicate, a file where a directory should be (ENOTDIR) and a dangling symlink named like
+/// the program (the OS answers ENOENT, exec follows symlinks): none is a violation.
+#[test]
+fn path_search_variants_report_nothing() {
+    case("path_search_variants_report_nothing", || {
+        let (task, tmp) = dirs("path-more");
+        let shield = common::install_shield(&task, &tmp, Mechanism::SeccompNotify, |b| {
+            b.allow_exec("/usr/bin/sh").allow_exec("/usr/bin/id")
+        });
+        let odd = task.parent().unwrap().join("odd");
+        std::fs::create_dir_all(odd.join("rel")).unwrap();
+        std::os::unix::fs::symlink("/nonexistent/sh", odd.join("sh")).unwrap();
+        std::os::unix::fs::symlink("/nonexistent/id", odd.join("id")).unwrap();
+        std::fs::write(odd.join("file"), b"not a directory").unwrap();
+        let path = format!(
+            ":rel:{0}/file:{0}:/nonexistent/bin:/nonexistent/bin:/usr/bin",
+            odd.display()
+        );
+        let out = Command::new("sh")
+            .args(["-c", "id"])
+            .env("PATH", &path)
+            .current_dir(&odd)
+            .output()
+            .expect("sh runs");
+        assert!(out.status.success(), "{out:?}");
+        assert!(String::from_utf8_lossy(&out.stdout).contains("uid="));
+        let evs = events(&shield);
+        assert!(exec_events(&evs).is_empty(), "{:#?}", exec_events(&evs));
+    });
+}
+
 #[test]
 fn exec_of_a_missing_file_fails_as_the_os_would() {
     case("exec_of_a_missing_file_fails_as_the_os_would", || {
@@ -596,4 +628,59 @@ fn panic_backtrace_is_symbolized_without_a_violation() {
             && e.action == Action::Blocked
             && matches!(&e.details, Details::Path { path, .. } if path == "/proc/self/exe")));
     });
+}
+
+/// Issue 15 item 6's variants: the notify interceptor, `RUST_BACKTRACE=full`, two panics in a
+/// row; and after them the binary is still refused by every name (`/proc/<pid>/exe`, its real
+/// path).
+#[test]
+fn panic_variants_are_symbolized_and_the_binary_stays_refused() {
+    case(
+        "panic_variants_are_symbolized_and_the_binary_stays_refused",
+        || {
+            let (task, tmp) = dirs("panic-more");
+            std::env::set_var("RUST_BACKTRACE", "full");
+            let shield = common::install_shield(&task, &tmp, Mechanism::SeccompNotify, |b| {
+                b.allow_exec("/usr/bin/true")
+            });
+            let log = tmp.parent().unwrap().join("stderr.txt");
+            let f = std::fs::File::create(&log).unwrap();
+            // SAFETY: dup/dup2 on fds we own; restored below.
+            let saved = unsafe { libc::dup(2) };
+            // SAFETY: as above.
+            unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&f), 2) };
+            for _ in 0..2 {
+                let joined = std::thread::Builder::new()
+                    .name("handler".into())
+                    .spawn(field_panicking_handler)
+                    .unwrap()
+                    .join();
+                assert!(joined.is_err());
+            }
+            // SAFETY: as above.
+            unsafe { libc::dup2(saved, 2) };
+            let text = std::fs::read_to_string(&log).unwrap();
+            assert!(
+                text.matches("field_panicking_handler").count() >= 2,
+                "both backtraces are symbolized:\n{text}"
+            );
+            let evs = events(&shield);
+            assert!(
+                !evs.iter().any(|e| e.policy == PolicyKind::ReadHandler),
+                "a panic is not an attack: {evs:#?}"
+            );
+            let exe = std::fs::read_link("/proc/self/exe").unwrap();
+            for p in [
+                format!("/proc/{}/exe", std::process::id()),
+                "/proc/thread-self/exe".to_owned(),
+                exe.to_str().unwrap().to_owned(),
+            ] {
+                assert_eq!(
+                    std::fs::File::open(&p).unwrap_err().raw_os_error(),
+                    Some(libc::EACCES),
+                    "{p}"
+                );
+            }
+        },
+    );
 }

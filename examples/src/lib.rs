@@ -63,6 +63,7 @@ pub async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
                 .map(|()| format!("{count} files"))
                 .map_err(|e| e.to_string())
         }
+        "tmpfile" => tmpfile_linked(&target),
         "exists" => Ok(std::path::Path::new(&target).exists().to_string()),
         "mkdir" => std::fs::create_dir_all(&target)
             .map(|()| "created".to_owned())
@@ -99,6 +100,28 @@ pub async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
         Ok(v) => json!({"ok": true, "result": v}),
         Err(e) => json!({"ok": false, "error": e}),
     })
+}
+
+/// An anonymous file in `/tmp` (`O_TMPFILE`), then given the name `target` with `linkat`.
+fn tmpfile_linked(target: &str) -> Result<String, String> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(nix::libc::O_TMPFILE)
+        .open("/tmp")
+        .map_err(|e| e.to_string())?;
+    f.write_all(b"data").map_err(|e| e.to_string())?;
+    let src = format!("/proc/self/fd/{}", f.as_raw_fd());
+    nix::unistd::linkat(
+        nix::fcntl::AT_FDCWD,
+        src.as_str(),
+        nix::fcntl::AT_FDCWD,
+        target,
+        nix::fcntl::AtFlags::AT_SYMLINK_FOLLOW,
+    )
+    .map(|()| "linked".to_owned())
+    .map_err(|e| e.to_string())
 }
 
 fn fetch(target: &str) -> Result<String, String> {

@@ -274,3 +274,52 @@ async fn a_flood_of_creations_trap() {
 async fn a_flood_of_creations_notify() {
     a_flood_of_creations("flood-notify", "allow").await;
 }
+
+/// More ways to plant: a child's `tar -x`, `cp`, `mktemp`, `ln -s` to a pre-existing file, a
+/// relative path after `cd /tmp`; and the function's own `O_TMPFILE` given a name by `linkat`.
+#[tokio::test(flavor = "multi_thread")]
+async fn more_ways_to_plant_go_too() {
+    let Some(f) = start("more-plant", "allow").await else {
+        return;
+    };
+    let r = f
+        .call(json!({"action": "exec", "target": "cd /tmp && mkdir -p t/src && echo a > t/src/f && tar -cf a.tar t && mkdir x && tar -xf a.tar -C x && cp important.txt copy.txt && mktemp /tmp/mk.XXXXXX >/dev/null && ln -s /tmp/important.txt sym && echo rel > ./other-project/rel && echo done"}))
+        .await;
+    assert_eq!(r["result"], "done", "{r}");
+    for gone in ["t", "a.tar", "x", "copy.txt", "sym", "other-project/rel"] {
+        assert!(
+            !f.exists(gone),
+            "/tmp/{gone} survived\n{}",
+            f.emu.render_timeline()
+        );
+    }
+    let left: Vec<_> = std::fs::read_dir(&f.tmp)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with("mk."))
+        .collect();
+    assert!(left.is_empty(), "mktemp's file survived: {left:?}");
+    f.assert_pre_existing_survive();
+
+    let r = f
+        .call(json!({"action": "tmpfile", "target": "/tmp/from-tmpfile"}))
+        .await;
+    assert_eq!(r["result"], "linked", "{r}");
+    assert!(!f.exists("from-tmpfile"), "a linked O_TMPFILE survived");
+    f.assert_pre_existing_survive();
+    drop(f.process);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_linked_tmpfile_goes_trap() {
+    let Some(f) = start("tmpfile-trap", "block").await else {
+        return;
+    };
+    let r = f
+        .call(json!({"action": "tmpfile", "target": "/tmp/from-tmpfile"}))
+        .await;
+    assert_eq!(r["result"], "linked", "{r}");
+    assert!(!f.exists("from-tmpfile"), "a linked O_TMPFILE survived");
+    f.assert_pre_existing_survive();
+    drop(f.process);
+}

@@ -481,13 +481,14 @@ pub(crate) fn note_created(
     if d.verdict == Verdict::Block {
         return;
     }
+    let journal = &crate::wipe::journal::JOURNAL;
     let note = match creates {
         Creates::No => false,
-        Creates::IfNew => !exists(),
+        Creates::IfNew => journal.may_cover(path) && !exists(),
         Creates::Always => true,
     };
     if note {
-        crate::wipe::journal::JOURNAL.note(path);
+        journal.note(path);
     }
 }
 
@@ -544,7 +545,10 @@ pub(crate) fn classify_arg(
     record_path(nr, d, shown, access);
     if let Some(n) = resolved {
         // Looked at before the path is borrowed for the journal (`exists` writes a NUL at n).
-        let there = creates == Creates::IfNew && d.verdict != Verdict::Block && exists(abs, n);
+        let there = creates == Creates::IfNew
+            && d.verdict != Verdict::Block
+            && crate::wipe::journal::JOURNAL.may_cover(&abs[..n])
+            && exists(abs, n);
         note_created(d, &abs[..n], creates, || there);
     }
     (d, resolved)

@@ -308,7 +308,11 @@ fn open_like(
         }
         // Whether the open creates the file: looked at before it happens.
         let creates = match open_creates(flags) {
-            Creates::IfNew if copy_exists(&copy) => Creates::No,
+            Creates::IfNew
+                if crate::wipe::journal::JOURNAL.may_cover(copy.bytes()) && copy_exists(&copy) =>
+            {
+                Creates::No
+            }
             c => c,
         };
         let how = [flags, mode, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS];

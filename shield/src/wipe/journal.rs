@@ -134,6 +134,21 @@ impl Journal {
         self.armed.store(true, Ordering::Release);
     }
 
+    /// Whether `path` (absolute, not necessarily normalised) may lie under the root: a cheap,
+    /// conservative test that spares a look-up before calls that cannot concern the journal.
+    /// Async-signal-safe.
+    pub fn may_cover(&self, path: &[u8]) -> bool {
+        if !self.armed.load(Ordering::Acquire) {
+            return false;
+        }
+        let Some(root) = self.root.get() else {
+            return false;
+        };
+        path.starts_with(root)
+            || path.starts_with(b"/proc/")
+            || path.windows(2).any(|w| w == b"//" || w == b"/.")
+    }
+
     /// Notes that the function (or a child) created `path` (absolute; normalised here).
     /// Paths outside the root are ignored.
     ///
@@ -249,6 +264,16 @@ mod tests {
             "{n:?}"
         );
         assert!(n.lost == 0 && n.hashes.is_empty());
+        for (p, may) in [
+            (&b"/tmp/a"[..], true),
+            (b"/etc/passwd", false),
+            (b"/var/tmp-not/x", false),
+            (b"/proc/self/root/tmp/x", true),
+            (b"/var/../tmp/x", true),
+            (b"//tmp/x", true),
+        ] {
+            assert_eq!(j.may_cover(p), may, "{}", String::from_utf8_lossy(p));
+        }
         // After a take, the same path is noted again.
         j.note(b"/tmp/a");
         assert_eq!(j.take().paths, [PathBuf::from("a")]);

@@ -155,6 +155,10 @@ pub fn function_main() -> Result<(), Error> {
         let _ = fnshield::report_init_error(fnshield::error_type::INSTALL, &e.to_string());
         return Err(e.into());
     }
+    // Cold-start work after install, as a real function does (a model or cache in /tmp).
+    if let Ok(p) = std::env::var("EXAMPLE_INIT_WRITE") {
+        std::fs::write(p, b"warm state")?;
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

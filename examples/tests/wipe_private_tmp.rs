@@ -2,7 +2,8 @@
 //!
 //! The function (`private_tmp_fn`) runs in its own mount namespace with a private tmpfs on
 //! `/tmp` and the default tmp root `/tmp`. Before the shield starts, that `/tmp` holds
-//! `important.txt`, `other-project/src/main.rs` and a socket `tmux-0/default`. This test (another
+//! `important.txt`, `other-project/src/main.rs` and a socket `tmux-0/default`; after install, the
+//! function's cold-start code writes `init-cache` (warm state, kept too). This test (another
 //! process) reaches the private `/tmp` through `/proc/<pid>/root/tmp`. Needs root, as CI has;
 //! without it the test says so and checks nothing.
 #![allow(missing_docs)]
@@ -43,7 +44,11 @@ async fn start(name: &str, children: &str) -> Option<Function> {
     let process = emu
         .spawn_function(
             Path::new(env!("CARGO_BIN_EXE_private_tmp_fn")),
-            &[("LAMBDA_TASK_ROOT", task.to_str().unwrap())],
+            &[
+                ("LAMBDA_TASK_ROOT", task.to_str().unwrap()),
+                // The function's cold-start code writes this after install (warm state).
+                ("EXAMPLE_INIT_WRITE", "/tmp/init-cache"),
+            ],
         )
         .await;
     let tmp = PathBuf::from(format!("/proc/{}/root/tmp", process.pid()));
@@ -70,10 +75,11 @@ impl Function {
             "important.txt",
             "other-project/src/main.rs",
             "tmux-0/default",
+            "init-cache",
         ] {
             assert!(
                 self.exists(p),
-                "/tmp/{p} existed before the shield started and was removed\n{}",
+                "/tmp/{p} existed before the first invocation and was removed\n{}",
                 self.emu.render_timeline()
             );
         }
@@ -197,6 +203,15 @@ async fn others_files_the_function_touches_stay(name: &str, children: &str) {
     assert!(
         f.exists("important.txt"),
         "a file another process created under a name the function had removed was removed"
+    );
+    // A rename that fails (nothing at the old name) puts nothing at the new one.
+    let r = f
+        .call(json!({"action": "rename", "target": "/tmp/no-such", "to": "/tmp/ext.log"}))
+        .await;
+    assert_eq!(r["ok"], false, "{r}");
+    assert!(
+        f.exists("ext.log"),
+        "another process's file was removed after a failed rename onto it"
     );
     assert!(f.exists("ext.log") && f.exists("ext-dir/state"));
     drop(f.process);

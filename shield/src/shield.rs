@@ -322,8 +322,11 @@ pub(crate) struct Inner {
     pub(crate) validator: Option<crate::validate::Validator>,
     /// The tmp wiper, if wiping is on.
     pub(crate) wiper: Option<crate::wipe::TmpWiper>,
-    /// What existed under the tmp root when the shield was installed (never wiped).
-    pub(crate) tmp_before: std::sync::OnceLock<crate::wipe::Snapshot>,
+    /// What existed under the tmp root when the shield was installed, and what the function's
+    /// cold-start code created after that (never wiped); `None` until installed.
+    pub(crate) tmp_before: std::sync::Mutex<Option<crate::wipe::Snapshot>>,
+    /// The first invocation has taken what cold start created into `tmp_before`.
+    pub(crate) tmp_init_adopted: std::sync::Once,
     /// Verdicts of the outer layer's event screening, by request id.
     pub(crate) screenings: std::sync::Mutex<std::collections::HashMap<String, Screening>>,
 }
@@ -392,7 +395,8 @@ impl Shield {
                 screenings: Default::default(),
                 validator,
                 wiper,
-                tmp_before: std::sync::OnceLock::new(),
+                tmp_before: std::sync::Mutex::new(None),
+                tmp_init_adopted: std::sync::Once::new(),
             }),
         })
     }
@@ -460,7 +464,11 @@ impl Shield {
                     "the tmp root is too large or partly unreadable to record in full; entries not recorded are not protected from the wipe if the function writes to them"
                 );
             }
-            let _ = self.inner.tmp_before.set(before);
+            *self
+                .inner
+                .tmp_before
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()) = Some(before);
             crate::wipe::journal::JOURNAL.arm(w.root());
         }
         // Before the filter: panics symbolize their backtrace on the shield's own thread.

@@ -671,6 +671,20 @@ pub(crate) fn moved_access(
     }
 }
 
+/// [`Creates`] for path argument `slot` of a two-path call whose arguments resolved to
+/// `held`: the new name of a `rename` is the function's only if the old name exists (a rename
+/// that fails with `ENOENT` puts nothing at the new name, which may be another process's).
+pub(crate) fn moved_creates(
+    creates: Creates,
+    slot: usize,
+    held: &[Option<Resolved>; 2],
+) -> Creates {
+    match (creates, held.get(1 - slot.min(1))) {
+        (Creates::Always, Some(Some(other))) if !other.exists_unfollowed() => Creates::No,
+        (c, _) => c,
+    }
+}
+
 /// The file path of an `AF_UNIX` socket address, if it names one (not abstract, not unnamed).
 pub(crate) fn unix_path(sa: &[u8]) -> Option<&[u8]> {
     if sa.len() <= 2 || u16::from_ne_bytes([sa[0], sa[1]]) != libc::AF_UNIX as u16 || sa[2] == 0 {

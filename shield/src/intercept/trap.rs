@@ -11,7 +11,7 @@ use super::arch::nr;
 use super::caller::pidfd_pid;
 use super::decide::{Access, PathDecision, Verdict, PATH_MAX};
 use super::resolve::{
-    self, decide_resolved, existing_passage, follows, moved_access, passage_access,
+    self, decide_resolved, existing_passage, follows, moved_access, moved_creates, passage_access,
     refuse_unresolved, unclassified_event, unix_path, Caller, Resolved, Walk,
 };
 use super::shared::{
@@ -455,7 +455,7 @@ fn path_call(
         for (slot, r) in held.iter().enumerate() {
             let Some(r) = r else { continue };
             let acc = passage_access(st, nr, r, moved_access(st, nr, &a, slot, access, &held));
-            let creates = path_creates(nr, &a, slot);
+            let creates = moved_creates(path_creates(nr, &a, slot), slot, &held);
             blocked |= decide_resolved(st, nr, r, acc, creates).verdict == Verdict::Block;
         }
         if blocked {

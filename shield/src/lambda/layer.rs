@@ -48,6 +48,7 @@ where
     fn call(&mut self, mut req: LambdaInvocation) -> Self::Future {
         let shield = self.shield.clone();
         let request_id = req.context.request_id.clone();
+        shield.adopt_init_tmp();
         let guard = invocation::begin(&request_id);
         shield.screen_event(&request_id, &mut req.body);
         let tmp_gate = shield.tmp_gate.clone();

@@ -6,6 +6,33 @@ use crate::policy::PolicyKind;
 use crate::shield::Inner;
 
 impl Inner {
+    /// Called as each invocation starts; the first time, what the function's own cold-start
+    /// code created under the tmp root after `install()` (a model downloaded at init, a cache
+    /// warmed for later invocations) joins the snapshot: it is warm state, not something an
+    /// invocation planted, and stays. Only when the journal noted something is the root walked
+    /// again (exempt from the policies, on a shield thread).
+    pub(crate) fn adopt_init_tmp(&self) {
+        let Some(w) = &self.wiper else { return };
+        self.tmp_init_adopted.call_once(|| {
+            let mut before = self.tmp_before.lock().unwrap_or_else(|p| p.into_inner());
+            if before.is_none() {
+                return; // not installed: nothing is noted, nothing is removed
+            }
+            let noted = crate::wipe::journal::JOURNAL.take();
+            if noted.paths.is_empty() && noted.lost == 0 {
+                return;
+            }
+            let root = w.root();
+            // The journal no longer names them, so they stay either way; the snapshot also
+            // keeps them if an invocation moves them.
+            if let Some(snap) = crate::intercept::shared::exempt_on_shield_thread(|| {
+                crate::wipe::Snapshot::take(root)
+            }) {
+                *before = Some(snap);
+            }
+        });
+    }
+
     /// Wipe the tmp root (called with no invocation in flight). Never panics; whatever is
     /// left behind raises an alert event.
     pub(crate) fn wipe_tmp(&self, request_id: &str) {
@@ -13,7 +40,8 @@ impl Inner {
         // Only what the function and its children created since install (the journal the
         // interceptors keep), never what existed before (the snapshot) nor what other
         // processes created. Not installed: nothing is known, nothing is removed.
-        let Some(before) = self.tmp_before.get() else {
+        let before = self.tmp_before.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(before) = before.as_ref() else {
             return;
         };
         let noted = crate::wipe::journal::JOURNAL.take();

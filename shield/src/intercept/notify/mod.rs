@@ -26,8 +26,9 @@ use super::arch::nr;
 use super::caller::{dup_from, pidfd_pid, status_field, tgid_of};
 use super::decide::{Access, Verdict, PATH_MAX};
 use super::resolve::{
-    self, decide_resolved, existing_passage, follows, moved_access, other_view_event,
-    passage_access, refuse_unresolved, unclassified_event, unix_path, Caller, Resolved, Walk,
+    self, decide_resolved, existing_passage, follows, moved_access, moved_creates,
+    other_view_event, passage_access, refuse_unresolved, unclassified_event, unix_path, Caller,
+    Resolved, Walk,
 };
 use super::shared::{
     check_exec, check_path_arg, classify_arg, decide_other_process, decide_sockaddr, decide_socket,

@@ -491,7 +491,7 @@ pub(super) fn path_call(
     for (slot, r) in held.iter().enumerate() {
         let Some(r) = r else { continue };
         let acc = passage_access(st, nr, r, moved_access(st, nr, &a, slot, access, &held));
-        let creates = path_creates(nr, &a, slot);
+        let creates = moved_creates(path_creates(nr, &a, slot), slot, &held);
         blocked |= decide_resolved(st, nr, r, acc, creates).verdict == Verdict::Block;
     }
     if !valid(listener, n.id) {

@@ -61,3 +61,44 @@ async fn init_errors_go_to_the_prefixed_path() {
     assert_eq!(e.error_type(), "Shield.ConfigError", "{e:?}");
     assert!(e.error_message().contains("SHIELD_MODE"), "{e:?}");
 }
+
+/// Other forms `lambda_runtime` accepts: an upper-case scheme, a trailing `/` after the path
+/// prefix, a host that is not always reachable (the rest of 127.0.0.0/8 is an ordinary
+/// destination). Exactly the endpoint becomes reachable: another port of that host does not.
+#[tokio::test(flavor = "multi_thread")]
+async fn other_url_forms_reach_exactly_the_endpoint() {
+    let s = common::setup("rtapi-forms", r#"["json"]"#, "");
+    let emu = Emulator::builder()
+        .function_name("myfn")
+        .listen("127.0.0.5".parse().unwrap())
+        .base_path("/p")
+        .url_host("127.0.0.5")
+        .start()
+        .await;
+    let value = format!("{}/", emu.runtime_api().replacen("http://", "HTTP://", 1));
+    let _p = emu
+        .spawn_function(
+            Path::new(env!("CARGO_BIN_EXE_shielded_fn")),
+            &[
+                ("LAMBDA_TASK_ROOT", s.task.to_str().unwrap()),
+                ("AWS_LAMBDA_RUNTIME_API", value.as_str()),
+            ],
+        )
+        .await;
+    let r = emu.call(json!({"action": "echo", "n": 8})).await;
+    assert_eq!(
+        r.expect_response()["n"],
+        8,
+        "{value}\n{}",
+        emu.render_timeline()
+    );
+    let r = emu
+        .call(json!({"action": "fetch", "target": "127.0.0.5:9"}))
+        .await
+        .expect_response();
+    assert_eq!(r["ok"], false, "{r}");
+    assert!(
+        r["error"].as_str().unwrap().contains("not permitted"),
+        "another port of the Runtime API's host: {r}"
+    );
+}

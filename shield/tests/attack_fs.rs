@@ -464,13 +464,9 @@ fn k3_wipe(i: InterceptorChoice) {
     let d = Dirs::new();
     K3_PATH.set(c(d.task.join("bootstrap"))).unwrap();
     let s = shield(i, &d, |b| b.wipe_tmp(true));
-    // 3,000 files the function creates (the wipe removes only those) make the wipe slow
-    // enough to be interrupted many times.
+    // 3,000 files the invocation creates (the wipe removes only what invocations planted)
+    // make the wipe slow enough to be interrupted many times.
     let socks = d.t("cache/many");
-    std::fs::create_dir_all(&socks).unwrap();
-    for n in 0..3000 {
-        std::fs::write(socks.join(format!("s{n}")), b"x").unwrap();
-    }
     // SAFETY: a plain handler for SIGUSR1 (SA_RESTART); it only makes raw syscalls.
     unsafe {
         let mut sa: libc::sigaction = std::mem::zeroed();
@@ -505,9 +501,17 @@ fn k3_wipe(i: InterceptorChoice) {
         .build()
         .unwrap();
     use tower::{Layer, Service};
+    let planted = socks.clone();
     let mut svc = s.layer().layer(tower::service_fn(
-        |_: lambda_runtime::LambdaInvocation| async {
-            Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+        move |_: lambda_runtime::LambdaInvocation| {
+            let planted = planted.clone();
+            async move {
+                std::fs::create_dir_all(&planted).unwrap();
+                for n in 0..3000 {
+                    std::fs::write(planted.join(format!("s{n}")), b"x").unwrap();
+                }
+                Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+            }
         },
     ));
     let mut ctx = lambda_runtime::Context::default();

@@ -766,3 +766,95 @@ fn the_attribute_macro_accepts_exactly_the_envelope_names() {
         assert_eq!(n.parse::<Envelope>().unwrap().name(), n);
     }
 }
+
+/// The limits are checked while each document is parsed (one pass), not by a scan before it:
+/// they still hold inside inflated records, inside DynamoDB images, and in the parts of the
+/// event an envelope does not build.
+#[test]
+fn limits_hold_in_one_pass_inside_decoded_records_images_and_skipped_fields() {
+    use base64::Engine as _;
+    use std::io::Write;
+    let limit = |ev: &Value, envelope: &str| -> Violation {
+        let (violations, _) = invalid(
+            validator(envelope, ORDER, false).check_event(ev.to_string().as_bytes()),
+            envelope,
+        );
+        assert_eq!(violations.len(), 1, "{envelope}: {violations:?}");
+        assert_eq!(violations[0].kind(), ViolationKind::Limit, "{violations:?}");
+        violations[0].clone()
+    };
+
+    // A gzip-compressed Kinesis record nested 100 000 levels deep: refused at the record,
+    // after max_depth + 1 brackets (no stack overflow).
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(deep.as_bytes()).unwrap();
+    let mut ev = parsed("kinesis_valid.json");
+    ev["Records"][1]["kinesis"]["data"] =
+        json!(base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap()));
+    let v = limit(&ev, "kinesis");
+    assert_eq!(v.path(), "/Records/1/kinesis/data");
+    assert!(v.message().contains("64 levels"), "{v:?}");
+
+    // A list of 10 001 items inside a DynamoDB image: the event itself is over the limit.
+    let mut ev = parsed("dynamodb_streams_valid.json");
+    ev["Records"][0]["dynamodb"]["NewImage"]["tags"] =
+        json!({"L": vec![json!({"S": "t"}); 10_001]});
+    let v = limit(&ev, "dynamodb_streams");
+    assert_eq!(v.path(), "");
+    assert!(v.message().contains("10000 elements"), "{v:?}");
+    // At the limit it is parsed, unmarshalled and only a schema matter (orders take no `tags`).
+    ev["Records"][0]["dynamodb"]["NewImage"]["tags"] =
+        json!({"L": vec![json!({"S": "t"}); 10_000]});
+    let (violations, _) = invalid(
+        validator("dynamodb_streams", ORDER, false).check_event(ev.to_string().as_bytes()),
+        "at the limit",
+    );
+    assert_eq!(violations.len(), 1, "{violations:?}");
+    assert_eq!(violations[0].kind(), ViolationKind::Schema);
+    assert_eq!(violations[0].path(), "/Records/0/dynamodb/NewImage/tags");
+
+    // Fields the envelope does not read are parsed without being built, and still held to the
+    // limits and to JSON syntax.
+    for envelope in ["kinesis", "dynamodb_streams"] {
+        let fixture = format!("{envelope}_valid.json");
+        let mut ev = parsed(&fixture);
+        // serde_json cannot build a 100 000-deep value: splice the text in.
+        ev["Records"][0]["unrelated"] = json!(null);
+        let text = ev
+            .to_string()
+            .replacen("\"unrelated\":null", &format!("\"unrelated\":{deep}"), 1);
+        let (violations, _) = invalid(
+            validator(envelope, ORDER, false).check_event(text.as_bytes()),
+            envelope,
+        );
+        assert_eq!(violations[0].kind(), ViolationKind::Limit, "{violations:?}");
+        let mut ev = parsed(&fixture);
+        ev["eventually"] = json!(vec![0; 10_001]);
+        assert_eq!(limit(&ev, envelope).path(), "");
+        let text = parsed(&fixture)
+            .to_string()
+            .replacen("\"Records\"", "\"junk\":[1,,2],\"Records\"", 1);
+        let (violations, _) = invalid(
+            validator(envelope, ORDER, false).check_event(text.as_bytes()),
+            envelope,
+        );
+        assert_eq!(violations[0].kind(), ViolationKind::Malformed, "{violations:?}");
+    }
+}
+
+#[test]
+fn dynamodb_error_paths_escape_attribute_names() {
+    let mut ev = parsed("dynamodb_streams_valid.json");
+    ev["Records"][0]["dynamodb"]["NewImage"]["a/b~c"] =
+        json!({"M": {"x": {"L": [{"S": "ok"}, {"N": "SECRET"}]}}});
+    let (violations, _) = invalid(
+        validator("dynamodb_streams", ORDER, false).check_event(ev.to_string().as_bytes()),
+        "ddb",
+    );
+    assert_eq!(
+        violations[0].path(),
+        "/Records/0/dynamodb/NewImage/a~1b~0c/M/x/L/1/N"
+    );
+    assert_eq!(violations[0].kind(), ViolationKind::Malformed);
+}

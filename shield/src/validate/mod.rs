@@ -30,13 +30,15 @@
 //!
 //! For every event, in this order:
 //!
-//! 1. **Limits** on the raw bytes ([`limits`]): size, nesting depth and array length, checked by
-//!    an iterative byte scanner before anything is parsed.
-//! 2. **Parse** the event with `serde_json` (it cannot hit serde_json's recursion limit: the
-//!    depth was already bounded in step 1).
-//! 3. **Unwrap the envelope** ([`envelope`]): pick the document(s) to validate, decoding base64,
-//!    gzip and embedded JSON strings. Every decoded payload goes through step 1 again.
-//! 4. **Schema validation** with the [`jsonschema`] crate.
+//! 1. **Parse within the limits** ([`limits`]): size first, then nesting depth and array
+//!    length, checked in the same pass as `serde_json` parses the event (a container or an
+//!    element over a limit stops the parse there, so nothing beyond the limits is built, and
+//!    recursion is bounded by `max_depth`). The HTTP envelopes, which deserialize
+//!    only the body, and a validator with neither schema nor envelope check the raw bytes with
+//!    the iterative byte scanner instead.
+//! 2. **Unwrap the envelope** ([`envelope`]): pick the document(s) to validate, decoding base64,
+//!    gzip and embedded JSON strings. Every decoded payload is parsed within the same limits.
+//! 3. **Schema validation** with the [`jsonschema`] crate.
 //!
 //! # Schemas
 //!
@@ -225,20 +227,38 @@ impl Validator {
     /// too deep, is reported); with neither a schema nor an envelope only the limits are checked
     /// and the event is not parsed at all.
     pub fn check_event(&self, raw: &[u8]) -> EventVerdict {
-        if let Err(e) = limits::scan(raw, &self.limits) {
-            let v = Violation::new(String::new(), e.to_string(), ViolationKind::Limit);
-            return self.invalid(&self.envelope, false, vec![v]);
-        }
-        if self.event_schema.is_none() && self.envelope == Envelope::Whole {
-            // Limits only: nothing to unwrap or validate, so skip building a Value.
-            return EventVerdict::Valid;
-        }
-        if self.envelope.is_http() {
+        let limits_only = self.event_schema.is_none() && self.envelope == Envelope::Whole;
+        if limits_only || self.envelope.is_http() {
+            // Nothing is parsed into a `Value` here (limits only, or the HTTP envelopes, which
+            // deserialize only the body and skip the rest of the event): the byte scanner
+            // bounds the whole event first.
+            if let Err(e) = limits::scan(raw, &self.limits) {
+                let v = Violation::new(String::new(), e.to_string(), ViolationKind::Limit);
+                return self.invalid(&self.envelope, false, vec![v]);
+            }
+            if limits_only {
+                return EventVerdict::Valid;
+            }
             return self.check_http(raw);
         }
-        let event: Value = match serde_json::from_slice(raw) {
+        // Limits checked while parsing, in one pass. A named envelope without partial batch
+        // responses reads only a few fields of the event: only those are built (the rest is
+        // parsed and held to the limits, not copied); detection and partial batch responses
+        // read more, so they get the whole event.
+        let keep = if self.envelope == Envelope::Auto
+            || (self.partial_batch && self.envelope.batch_source().is_some())
+        {
+            limits::Keep::All
+        } else {
+            envelope::projection(&self.envelope)
+        };
+        let event: Value = match limits::parse_projected(raw, &self.limits, keep) {
             Ok(v) => v,
-            Err(e) => {
+            Err(limits::ParseError::Limit(e)) => {
+                let v = Violation::new(String::new(), e.to_string(), ViolationKind::Limit);
+                return self.invalid(&self.envelope, false, vec![v]);
+            }
+            Err(limits::ParseError::Json(e)) => {
                 return self.invalid(&self.envelope, false, vec![not_json(&e, &self.envelope)])
             }
         };

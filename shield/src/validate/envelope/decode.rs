@@ -17,25 +17,26 @@ pub(crate) fn malformed(location: &str, message: impl Into<String>) -> Violation
     )
 }
 
-/// Parses JSON bytes after checking them against the limits.
+/// Parses JSON bytes within the limits, checked in the same pass ([`limits::parse`]).
 pub(crate) fn parse_limited(
     bytes: &[u8],
     location: &str,
     what: &str,
     limits: &Limits,
 ) -> Result<Value, Violation> {
-    limits::scan(bytes, limits)
-        .map_err(|e| Violation::new(location.to_owned(), e.to_string(), ViolationKind::Limit))?;
-    serde_json::from_slice(bytes).map_err(|e| {
+    limits::parse(bytes, limits).map_err(|e| match e {
+        limits::ParseError::Limit(e) => {
+            Violation::new(location.to_owned(), e.to_string(), ViolationKind::Limit)
+        }
         // serde_json's messages name the position and category, never the input text.
-        malformed(
+        limits::ParseError::Json(e) => malformed(
             location,
             format!(
                 "{what} is not valid JSON (line {}, column {})",
                 e.line(),
                 e.column()
             ),
-        )
+        ),
     })
 }
 
@@ -97,12 +98,17 @@ pub(crate) fn inflate_limited(
     limits: &Limits,
 ) -> Result<Vec<u8>, Violation> {
     let cap = limits.max_bytes as u64;
-    let mut out = Vec::new();
+    // A guess at the inflated size (JSON compresses 4-10x), capped: fewer reallocations while
+    // reading, and never more than `max_bytes + 1` reserved up front.
+    let guess = bytes.len().saturating_mul(4).clamp(256, 64 * 1024);
+    let mut out = Vec::with_capacity(guess.min(limits.max_bytes.saturating_add(1)));
+    // The `bufread` decoders read the slice in place (a `&[u8]` is `BufRead`): no 32 KiB
+    // intermediate buffer, as the `read` decoders allocate and zero for every payload.
     let read = match kind {
-        Compression::Gzip => flate2::read::MultiGzDecoder::new(bytes)
+        Compression::Gzip => flate2::bufread::MultiGzDecoder::new(bytes)
             .take(cap.saturating_add(1))
             .read_to_end(&mut out),
-        Compression::Zlib => flate2::read::ZlibDecoder::new(bytes)
+        Compression::Zlib => flate2::bufread::ZlibDecoder::new(bytes)
             .take(cap.saturating_add(1))
             .read_to_end(&mut out),
     };

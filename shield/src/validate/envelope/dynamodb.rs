@@ -21,31 +21,59 @@ use serde_json::{Map, Number, Value};
 use super::super::Violation;
 use super::decode::{escape_token, malformed};
 
+/// Where an attribute value sits, as a chain of steps from the image: rendered into a JSON
+/// Pointer only when there is an error to report, so a valid image costs no path strings.
+#[derive(Clone, Copy)]
+enum At<'p> {
+    /// The image itself, at this path in the event.
+    Image(&'p str),
+    /// A member name (attribute name, map key) or a type key (`M`, `L`, ...).
+    Key(&'p At<'p>, &'p str),
+    /// An index in a list or set.
+    Index(&'p At<'p>, usize),
+}
+
+impl At<'_> {
+    fn render(&self) -> String {
+        match self {
+            Self::Image(location) => (*location).to_owned(),
+            Self::Key(parent, key) => format!("{}/{}", parent.render(), escape_token(key)),
+            Self::Index(parent, i) => format!("{}/{i}", parent.render()),
+        }
+    }
+}
+
 /// Unmarshals an image (a map of attribute name to attribute value). `location` is the image's
 /// path in the event, used for errors.
 pub(crate) fn unmarshal_image(image: &Value, location: &str) -> Result<Value, Violation> {
+    unmarshal_map(image, &At::Image(location))
+}
+
+fn unmarshal_map(image: &Value, at: &At<'_>) -> Result<Value, Violation> {
     let Value::Object(map) = image else {
-        return Err(malformed(location, "a DynamoDB image must be an object"));
+        return Err(malformed(
+            &at.render(),
+            "a DynamoDB image must be an object",
+        ));
     };
     let mut out = Map::with_capacity(map.len());
     for (name, attr) in map {
-        let here = format!("{location}/{}", escape_token(name));
-        out.insert(name.clone(), unmarshal(attr, &here)?);
+        out.insert(name.clone(), unmarshal(attr, &At::Key(at, name))?);
     }
     Ok(Value::Object(out))
 }
 
-fn number(s: &Value, location: &str) -> Result<Value, Violation> {
+fn number(s: &Value, at: &At<'_>) -> Result<Value, Violation> {
     s.as_str()
         .and_then(|s| s.parse::<Number>().ok())
         .map(Value::Number)
-        .ok_or_else(|| malformed(location, "`N` must be a string holding a number"))
+        .ok_or_else(|| malformed(&at.render(), "`N` must be a string holding a number"))
 }
 
-fn unmarshal(attr: &Value, location: &str) -> Result<Value, Violation> {
+fn unmarshal(attr: &Value, at: &At<'_>) -> Result<Value, Violation> {
     let bad = || {
         malformed(
-            location,
+            &at.render(),
             "not a DynamoDB attribute value: expected an object with one type key (S, N, B, BOOL, NULL, M, L, SS, NS, BS)",
         )
     };
@@ -56,23 +84,23 @@ fn unmarshal(attr: &Value, location: &str) -> Result<Value, Violation> {
     else {
         return Err(bad());
     };
-    let here = format!("{location}/{ty}");
+    let here = At::Key(at, ty);
     match (ty.as_str(), v) {
         ("S" | "B", Value::String(_)) => Ok(v.clone()),
         ("N", _) => number(v, &here),
         ("BOOL", Value::Bool(_)) => Ok(v.clone()),
         ("NULL", Value::Bool(true)) => Ok(Value::Null),
-        ("M", m @ Value::Object(_)) => unmarshal_image(m, &here),
+        ("M", m @ Value::Object(_)) => unmarshal_map(m, &here),
         ("L", Value::Array(items)) => items
             .iter()
             .enumerate()
-            .map(|(i, item)| unmarshal(item, &format!("{here}/{i}")))
+            .map(|(i, item)| unmarshal(item, &At::Index(&here, i)))
             .collect::<Result<Vec<_>, _>>()
             .map(Value::Array),
         ("SS" | "BS", Value::Array(items)) => {
             if let Some(i) = items.iter().position(|s| !s.is_string()) {
                 return Err(malformed(
-                    &format!("{here}/{i}"),
+                    &At::Index(&here, i).render(),
                     format!("`{ty}` members must be strings"),
                 ));
             }
@@ -81,7 +109,7 @@ fn unmarshal(attr: &Value, location: &str) -> Result<Value, Violation> {
         ("NS", Value::Array(items)) => items
             .iter()
             .enumerate()
-            .map(|(i, n)| number(n, &format!("{here}/{i}")))
+            .map(|(i, n)| number(n, &At::Index(&here, i)))
             .collect::<Result<Vec<_>, _>>()
             .map(Value::Array),
         _ => Err(bad()),

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::super::limits::Limits;
+use super::super::limits::{Keep, Limits};
 use super::super::Violation;
 use super::decode::{
     base64_json, decode_base64, escape_token, field, gunzip_limited, malformed, parse_limited,
@@ -189,6 +189,74 @@ fn sns_in_sqs(record: &Value, base: &str, limits: &Limits) -> (String, Result<Va
             .and_then(|m| parse_limited(m.as_bytes(), &location, "SNS message", limits))
     });
     (location, content)
+}
+
+/// What [`extract`] reads from an event with `envelope`: the event can be parsed with this
+/// projection ([`Keep`]) instead of whole, and [`extract`] then sees exactly the fields it
+/// reads, with their real values (a field of an unexpected type is built whole). Only
+/// [`extract`]'s own reads are covered: detection (`auto`) and partial batch responses read
+/// more of the event and need it whole ([`Keep::All`]).
+pub(crate) fn projection(envelope: &Envelope) -> Keep {
+    // Nested `&` in constants are promoted to statics.
+    const BODY: Keep = Keep::Fields(&[("body", Keep::All)]);
+    const SQS: Keep = Keep::Fields(&[("Records", Keep::Each(&BODY))]);
+    const SNS: Keep = Keep::Fields(&[(
+        "Records",
+        Keep::Each(&Keep::Fields(&[(
+            "Sns",
+            Keep::Fields(&[("Message", Keep::All)]),
+        )])),
+    )]);
+    const KINESIS: Keep = Keep::Fields(&[(
+        "Records",
+        Keep::Each(&Keep::Fields(&[(
+            "kinesis",
+            Keep::Fields(&[("data", Keep::All)]),
+        )])),
+    )]);
+    const DATA: Keep = Keep::Fields(&[("data", Keep::All)]);
+    const FIREHOSE: Keep = Keep::Fields(&[("records", Keep::Each(&DATA))]);
+    const KAFKA: Keep = Keep::Fields(&[(
+        "records",
+        Keep::Values(&Keep::Each(&Keep::Fields(&[("value", Keep::All)]))),
+    )]);
+    const DYNAMODB: Keep = Keep::Fields(&[(
+        "Records",
+        Keep::Each(&Keep::Fields(&[(
+            "dynamodb",
+            Keep::Fields(&[("NewImage", Keep::All), ("OldImage", Keep::All)]),
+        )])),
+    )]);
+    const DETAIL: Keep = Keep::Fields(&[("detail", Keep::All)]);
+    const BEDROCK: Keep = Keep::Fields(&[("inputText", Keep::All)]);
+    const AWSLOGS: Keep = Keep::Fields(&[("awslogs", DATA)]);
+    match envelope {
+        Envelope::Sqs
+        | Envelope::S3Sqs
+        | Envelope::SnsSqs
+        | Envelope::S3SnsSqs
+        | Envelope::S3EventBridgeSqs => SQS,
+        Envelope::Sns => SNS,
+        Envelope::Kinesis => KINESIS,
+        Envelope::KinesisFirehose | Envelope::S3Firehose => FIREHOSE,
+        Envelope::Kafka => KAFKA,
+        Envelope::DynamoDbStreams => DYNAMODB,
+        Envelope::EventBridge | Envelope::CloudWatchEventsScheduled => DETAIL,
+        Envelope::BedrockAgent => BEDROCK,
+        Envelope::CloudWatchLogs => AWSLOGS,
+        // Whole and pointer envelopes read anything; the HTTP envelopes deserialize their own
+        // fields (`HttpEvent`); `auto` detects first.
+        Envelope::Whole
+        | Envelope::Auto
+        | Envelope::Pointer(_)
+        | Envelope::ApiGatewayV1
+        | Envelope::ApiGatewayV2
+        | Envelope::ApiGatewayWebSocket
+        | Envelope::Alb
+        | Envelope::FunctionUrl
+        | Envelope::VpcLattice
+        | Envelope::VpcLatticeV2 => Keep::All,
+    }
 }
 
 /// Unwraps one record: `(location of the document, the document or why not)`.

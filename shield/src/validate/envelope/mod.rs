@@ -62,7 +62,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer};
 
-pub(crate) use extract::{batch_records, extract, BatchRecord, Doc, HttpEvent, PathMap};
+pub(crate) use extract::{
+    batch_records, extract, projection, BatchRecord, Doc, HttpEvent, PathMap,
+};
 
 use super::ValidationError;
 #[cfg(doc)]

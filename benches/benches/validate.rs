@@ -5,11 +5,14 @@
 //! Both sides start from the raw event bytes, as the Runtime API delivers them, and end with
 //! a yes/no answer on a valid event (the common case):
 //!
-//! * `fnshield`: `Validator::check_event(raw)` — limits scan (size, depth, array length),
-//!   parse, envelope, schema.
+//! * `fnshield`: `Validator::check_event(raw)` — parse within the limits (size, depth, array
+//!   length, checked in the same pass), envelope, schema.
 //! * `raw`: `serde_json::from_slice::<Value>(raw)` then `Validator::is_valid` of a schema
 //!   compiled with the same `jsonschema` options fnshield uses (formats validated, the
-//!   linear-time `regex` engine), so that both do the same schema work.
+//!   linear-time `regex` engine), so that both do the same schema work. The raw side parses the
+//!   whole event into a `Value`, as a handler using `serde_json` does; fnshield builds only the
+//!   fields its envelope reads (the HTTP body; a batch's record payloads) and skips the rest
+//!   while still parsing it and holding it to the limits.
 //!
 //! Payloads (schema: `tests/data/events/schemas/order.2020-12.json`, uuid / email /
 //! date-time formats and a `$ref`):
@@ -31,12 +34,28 @@
 //!
 //! For the two decoding envelopes, each group also has `schema_only` (raw `jsonschema` on the
 //! already-extracted documents) and `decode_only` (the raw side's decoding without the schema),
-//! so the summary can show fnshield against "schema work + the decoding itself" and the
-//! decoding's share.
+//! and `fnshield_decode_only` (fnshield with the schema `true`: its own parse, limits,
+//! envelope and decoding).
 //!
 //! After the criterion benchmarks, the same pairs run again as interleaved A/B rounds (bursts
 //! of about 2 ms, alternating) so that load from other processes on a shared machine hits
 //! both sides alike; the summary gives the median of the per-round ratios as well.
+//!
+//! **The issue's goal for the decoding envelopes** ("a ratio against raw `jsonschema` on the
+//! already-extracted documents, ≤ 1.1× plus the cost of the decoding itself, measured
+//! separately") is checked on rotated rounds: each round runs one burst of fnshield (F), raw
+//! decode + schema (R), the raw decoding alone (D), raw schema on the extracted documents alone
+//! (S) and fnshield's own decoding (O), in an order that rotates from round to round. The goal
+//! row is the median over rounds of `F / (D + 1.1 × S)`, met at ≤ 1; the next rows give
+//! `(F − D) / S` (the same goal as a ratio against the schema work alone, ≤ 1.1×; noisy, since
+//! S is a few percent of F) and `O / D`. For information, a sixth side (L) is a lean raw
+//! side that deserializes typed events with only the payload fields (what fnshield's
+//! projections do, without limits or error locations): `F / L` shows what fnshield costs
+//! against a handler that skips the rest of the event too. The decoding D is the raw side's: base64, the same
+//! flate2 decoder fnshield uses (`bufread::MultiGzDecoder` over the slice, not the `read`
+//! decoder and its extra 32 KiB buffer), `serde_json`; for DynamoDB a minimal unmarshalling
+//! of the types the fixture uses. It skips nothing getting the documents requires and adds
+//! nothing they do not (it is the code a handler would write with the same crates).
 //!
 //! Goal: every `fnshield / raw` ratio ≤ 1.1×. The summary also gives the cost of the API
 //! Gateway body envelope: `validate_api_gateway_v1/fnshield − validate_order/fnshield` (the
@@ -182,6 +201,82 @@ fn decode_dynamodb(bytes: &[u8]) -> Option<Vec<Value>> {
                         .collect::<Option<_>>()?,
                 ));
             }
+        }
+    }
+    Some(docs)
+}
+
+/// The lean raw side: typed events with only the payload fields (serde skips the rest without
+/// building it), as a handler that declares its event types would write it. Compared for
+/// information: it is what fnshield's projections do, without limits or error locations.
+mod lean {
+    use serde::Deserialize;
+    use serde_json::Value;
+
+    #[derive(Deserialize)]
+    pub struct Event<R> {
+        #[serde(rename = "Records")]
+        pub records: Vec<R>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct KinesisRecord {
+        pub kinesis: KinesisData,
+    }
+
+    #[derive(Deserialize)]
+    pub struct KinesisData {
+        pub data: String,
+    }
+
+    #[derive(Deserialize)]
+    pub struct DynamoDbRecord {
+        pub dynamodb: Images,
+    }
+
+    #[derive(Deserialize)]
+    #[allow(non_snake_case)]
+    pub struct Images {
+        pub NewImage: Option<Value>,
+        pub OldImage: Option<Value>,
+    }
+}
+
+/// [`decode_kinesis_gzip`] on the lean typed event.
+fn decode_kinesis_gzip_lean(bytes: &[u8]) -> Option<Vec<Value>> {
+    use base64::Engine as _;
+    use std::io::Read as _;
+    let event: lean::Event<lean::KinesisRecord> = serde_json::from_slice(bytes).ok()?;
+    let mut docs = Vec::new();
+    for record in event.records {
+        let gz = base64::engine::general_purpose::STANDARD
+            .decode(record.kinesis.data)
+            .ok()?;
+        let mut json = Vec::new();
+        flate2::bufread::MultiGzDecoder::new(&gz[..])
+            .read_to_end(&mut json)
+            .ok()?;
+        docs.push(serde_json::from_slice(&json).ok()?);
+    }
+    Some(docs)
+}
+
+/// [`decode_dynamodb`] on the lean typed event.
+fn decode_dynamodb_lean(bytes: &[u8]) -> Option<Vec<Value>> {
+    let event: lean::Event<lean::DynamoDbRecord> = serde_json::from_slice(bytes).ok()?;
+    let mut docs = Vec::new();
+    for record in event.records {
+        for image in [record.dynamodb.NewImage, record.dynamodb.OldImage]
+            .into_iter()
+            .flatten()
+        {
+            docs.push(Value::Object(
+                image
+                    .as_object()?
+                    .iter()
+                    .map(|(k, x)| Some((k.clone(), unmarshal(x)?)))
+                    .collect::<Option<_>>()?,
+            ));
         }
     }
     Some(docs)
@@ -333,20 +428,32 @@ fn main() {
             });
         }
         g.finish();
-        if measuring && decode.is_some() {
+        if let (true, Some(decode)) = (measuring, decode) {
             // The goal rounds: fnshield, raw (decode + schema), the raw decoding alone, raw
             // schema on the already-extracted documents alone, and fnshield's own decoding
-            // (schema `true`), one burst each per round, in a rotating order.
-            let decode = decode.expect("checked");
+            // (schema `true`), and the lean raw side: one burst each per round, in a rotating
+            // order.
             let docs = decode(bytes).expect("the raw side decodes the fixture");
             let d = shielded(&json!(true), envelope.clone());
             let n = burst_len(&|| raw_fn(&r, black_box(bytes)));
-            let sides: [&dyn Fn() -> bool; 5] = [
+            let lean: Decode = match envelope {
+                Envelope::Kinesis => decode_kinesis_gzip_lean,
+                _ => decode_dynamodb_lean,
+            };
+            assert!(
+                lean(bytes).is_some_and(|docs| docs.iter().all(|doc| r.is_valid(doc))),
+                "{group}: the lean raw side rejects the payload"
+            );
+            let sides: [&dyn Fn() -> bool; 6] = [
                 &|| valid(&s, black_box(bytes)),
                 &|| raw_fn(&r, black_box(bytes)),
                 &|| decode(black_box(bytes)).is_some(),
                 &|| black_box(&docs).iter().all(|doc| r.is_valid(doc)),
                 &|| valid(&d, black_box(bytes)),
+                &|| {
+                    lean(black_box(bytes))
+                        .is_some_and(|docs| docs.iter().all(|doc| r.is_valid(doc)))
+                },
             ];
             goal_rounds.push((group, rotate(ROUNDS, n, &sides)));
         }
@@ -380,51 +487,8 @@ fn main() {
     ] {
         summary.ratio(what, group, "fnshield", "raw", Some(1.1));
     }
-    for (what, group) in [
-        ("Kinesis gzip", "validate_kinesis_gzip"),
-        ("DynamoDB Streams", "validate_dynamodb_streams"),
-    ] {
-        summary.ratio(
-            &format!("{what}: fnshield / schema on the extracted documents"),
-            group,
-            "fnshield",
-            "schema_only",
-            None,
-        );
-        if let (Some(f), Some(schema), Some(decode)) = (
-            summary.median(group, "fnshield"),
-            summary.median(group, "schema_only"),
-            summary.median(group, "decode_only"),
-        ) {
-            let r = f / (schema + decode);
-            summary.row(
-                format!(
-                    "{what}: fnshield / (schema + decoding), decoding {}",
-                    fmt_ns(decode)
-                ),
-                format!("{r:.3}×"),
-                format!("≤ 1.1× — {}", verdict(r, 1.1)),
-            );
-        }
-        // The goal as the issue states it: ≤ 1.1× the schema work plus the cost of the
-        // decoding itself, measured separately (fnshield's own decoding: limits, envelope and
-        // error locations included).
-        if let (Some(f), Some(schema), Some(own)) = (
-            summary.median(group, "fnshield"),
-            summary.median(group, "schema_only"),
-            summary.median(group, "fnshield_decode_only"),
-        ) {
-            let r = (f - own) / schema;
-            summary.row(
-                format!(
-                    "{what}: (fnshield − its own decoding {}) / schema on the extracted documents",
-                    fmt_ns(own)
-                ),
-                format!("{r:.3}×"),
-                format!("≤ 1.1× — {}", verdict(r, 1.1)),
-            );
-        }
-    }
+    // The decoding envelopes' goal is checked on the rotated rounds below (paired), not on
+    // these criterion medians, which run seconds apart.
     if let (Some(env), Some(alone)) = (
         summary.median("validate_api_gateway_v1", "fnshield"),
         summary.median("validate_order", "fnshield"),
@@ -449,7 +513,7 @@ fn main() {
     }
     for (group, rounds) in &goal_rounds {
         // Per round: F fnshield, R raw (decode + schema), D raw decoding, S raw schema on the
-        // extracted documents, O fnshield's own decoding.
+        // extracted documents, O fnshield's own decoding, L the lean raw side.
         let col = |k: usize| median(rounds.iter().map(|t| t[k]));
         let (f, raw, d, s, o) = (col(0), col(1), col(2), col(3), col(4));
         let goal = median(rounds.iter().map(|t| t[0] / (t[2] + 1.1 * t[3])));
@@ -469,6 +533,12 @@ fn main() {
             format!("  {group}: (fnshield − raw decoding) / raw schema, median of rounds"),
             format!("{beyond:.2}×"),
             format!("≤ 1.1× — {}", verdict(beyond, 1.1)),
+        );
+        let lean = median(rounds.iter().map(|t| t[0] / t[5]));
+        summary.row(
+            format!("  {group}: fnshield / lean raw (typed event, payload fields only; no limits, no locations), for information"),
+            format!("{lean:.3}× ({} vs {})", fmt_ns(f), fmt_ns(col(5))),
+            "—",
         );
         let own = median(rounds.iter().map(|t| t[4] / t[2]));
         summary.row(

@@ -821,9 +821,9 @@ fn limits_hold_in_one_pass_inside_decoded_records_images_and_skipped_fields() {
         let mut ev = parsed(&fixture);
         // serde_json cannot build a 100 000-deep value: splice the text in.
         ev["Records"][0]["unrelated"] = json!(null);
-        let text = ev
-            .to_string()
-            .replacen("\"unrelated\":null", &format!("\"unrelated\":{deep}"), 1);
+        let text =
+            ev.to_string()
+                .replacen("\"unrelated\":null", &format!("\"unrelated\":{deep}"), 1);
         let (violations, _) = invalid(
             validator(envelope, ORDER, false).check_event(text.as_bytes()),
             envelope,
@@ -832,14 +832,19 @@ fn limits_hold_in_one_pass_inside_decoded_records_images_and_skipped_fields() {
         let mut ev = parsed(&fixture);
         ev["eventually"] = json!(vec![0; 10_001]);
         assert_eq!(limit(&ev, envelope).path(), "");
-        let text = parsed(&fixture)
-            .to_string()
-            .replacen("\"Records\"", "\"junk\":[1,,2],\"Records\"", 1);
+        let text =
+            parsed(&fixture)
+                .to_string()
+                .replacen("\"Records\"", "\"junk\":[1,,2],\"Records\"", 1);
         let (violations, _) = invalid(
             validator(envelope, ORDER, false).check_event(text.as_bytes()),
             envelope,
         );
-        assert_eq!(violations[0].kind(), ViolationKind::Malformed, "{violations:?}");
+        assert_eq!(
+            violations[0].kind(),
+            ViolationKind::Malformed,
+            "{violations:?}"
+        );
     }
 }
 

@@ -10,14 +10,14 @@
 //!
 //! They are enforced in one of two ways, with the same semantics:
 //!
-//! * [`parse`], used whenever a document is parsed into a `serde_json::Value` (the event for
-//!   every non-HTTP envelope, and every decoded payload): the size is checked before reading,
+//! * a limited parse, used whenever a document is parsed into a `serde_json::Value` (the event
+//!   for every non-HTTP envelope, and every decoded payload): the size is checked before reading,
 //!   depth and array length by the visitor that builds the value, in the same pass as the
 //!   parse. The parse stops at the first container opened past `max_depth` or array element
 //!   past `max_array_len`, so no more than the limits allow is ever built, and recursion is
 //!   bounded by `max_depth`.
-//! * [`scan`], used where the event is not parsed into a value (the HTTP envelopes deserialize
-//!   only `body` and skip the rest; a validator with neither schema nor envelope parses
+//! * a byte scanner, used where the event is not parsed into a value (the HTTP envelopes
+//!   deserialize only `body` and skip the rest; a validator with neither schema nor envelope parses
 //!   nothing): a single forward pass over the bytes that knows about strings and escapes (a `[`
 //!   inside `"a[b"` or after `\"` is not counted). It keeps one counter per open container
 //!   and stops at the first limit crossed, so its memory is bounded by `max_depth` and it never
@@ -189,9 +189,9 @@ pub(crate) enum Keep {
 /// visitor that builds the value: a container opened at depth `max_depth + 1` or an array
 /// element past `max_array_len` stops the parse at once, so no more than the limits allow is
 /// ever built. Recursion is bounded by `max_depth` (at most [`MAX_DEPTH_CEILING`]; serde_json's
-/// own limit is turned off so that this one always answers), so a document nested 100 000 levels deep is
-/// refused after `max_depth + 1` opening brackets, as [`scan`] does, without a separate pass
-/// over the bytes first.
+/// own limit is turned off so that this one always answers), so a document nested 100 000
+/// levels deep is refused after `max_depth + 1` opening brackets, as [`scan`] does, without a
+/// separate pass over the bytes first.
 ///
 /// Which error wins when a document is both malformed and over a limit depends on which comes
 /// first in the text; either way the document is refused.

@@ -586,7 +586,9 @@ fn refused(
     // The layer copies arguments with process_vm_readv, like the trap handler: where a sandbox
     // refuses that, it would fail every call with EFAULT, so it stays off.
     let mut probe = [0u8; 1];
-    let vm_readv = crate::sys::read_mem(probe.as_ptr() as u64, &mut probe) == 1;
+    // process_vm_readv itself: `read_mem` serves this stack buffer without it (the layer's
+    // fast path for proven-readable memory), but heap arguments still need the syscall.
+    let vm_readv = crate::sys::read_mem_of(0, probe.as_ptr() as u64, &mut probe) == 1;
     if libc_layer::BUILT && vm_readv && !policy.require_kernel_enforcement() {
         let state = InterceptState {
             decider: Decider::new(policy),

@@ -559,6 +559,59 @@ fn names_from_etc_hosts_match_allow_entries() {
     });
 }
 
+/// Issue 15 item 9's variant: `/etc/hosts` rewritten after install (a writable container
+/// image, a local run) must not give a forbidden address an allowed name, whoever resolves it
+/// (glibc reads the file live; the shield's names are those read at cold start). Also
+/// `LOCALDOMAIN`/`RES_OPTIONS` set by code inside the function (a search domain the attacker
+/// controls): libc's answer for it is not learnt as the name's.
+fn hosts_rewritten_case(interceptor: Mechanism) {
+    let (task, tmp) = dirs(if interceptor == Mechanism::SeccompTrap {
+        "hosts-rw-trap"
+    } else {
+        "hosts-rw-notify"
+    });
+    private_etc_hosts("127.0.0.1 localhost\n127.0.0.2 svc.internal\n");
+    let evil = std::net::TcpListener::bind("127.0.0.3:0").unwrap();
+    let ep = evil.local_addr().unwrap().port();
+    let svc = std::net::TcpListener::bind(("127.0.0.2", ep)).unwrap();
+    drop(svc);
+    let shield = common::install_shield(&task, &tmp, interceptor, |b| {
+        let b = b.allow_destination(format!("svc.internal:{ep}"));
+        if interceptor == Mechanism::SeccompNotify {
+            b.allow_exec("/usr/bin/true")
+        } else {
+            b
+        }
+    });
+    // The attacker rewrites the file behind the bind mount.
+    std::fs::write(
+        "/etc/hosts",
+        "127.0.0.1 localhost\n127.0.0.3 svc.internal\n",
+    )
+    .unwrap();
+    let r = std::net::TcpStream::connect(("svc.internal", ep));
+    assert_eq!(
+        r.map(drop).map_err(|e| e.raw_os_error()),
+        Err(Some(libc::EPERM)),
+        "a rewritten /etc/hosts gave 127.0.0.3 the allowed name"
+    );
+    drop(shield);
+}
+
+#[test]
+fn a_rewritten_etc_hosts_names_nothing_trap() {
+    case("a_rewritten_etc_hosts_names_nothing_trap", || {
+        hosts_rewritten_case(Mechanism::SeccompTrap)
+    });
+}
+
+#[test]
+fn a_rewritten_etc_hosts_names_nothing_notify() {
+    case("a_rewritten_etc_hosts_names_nothing_notify", || {
+        hosts_rewritten_case(Mechanism::SeccompNotify)
+    });
+}
+
 #[test]
 fn hosts_file_text_can_be_injected() {
     let env = fnshield::Env::from_pairs([("LAMBDA_TASK_ROOT", "/var/task")]);

@@ -192,7 +192,7 @@ pub(crate) fn guard_sigsys() -> bool {
 /// `gethostbyname`): the answer may come from `/etc/hosts`, nscd or DNS, none of which the
 /// kernel-level learning sees. The TTL is unknown, so the shortest sensible one is used.
 pub(crate) fn learn(name: &[u8], ip: IpAddr) {
-    if !active() {
+    if !active() || !resolver_unchanged() {
         return;
     }
     let Ok(s) = std::str::from_utf8(name) else {
@@ -210,6 +210,41 @@ pub(crate) fn learn(name: &[u8], ip: IpAddr) {
         LEARNT_TTL_SECS,
         now_monotonic_secs(),
     );
+}
+
+/// The files and environment variables that decide what libc's resolver answers for a name:
+/// `/etc/hosts`, `/etc/nsswitch.conf`, `/etc/resolv.conf` (their stamps), and `LOCALDOMAIN`,
+/// `RES_OPTIONS`, `HOSTALIASES` (a search domain, `ndots`, aliases: hashes of their values),
+/// as they were at install.
+#[derive(Debug, PartialEq, Eq)]
+struct ResolverInputs {
+    files: [Option<[i64; 7]>; 3],
+    env: [Option<u64>; 3],
+}
+
+const RESOLVER_FILES: [&std::ffi::CStr; 3] = [HOSTS_FILE, NSSWITCH_FILE, c"/etc/resolv.conf"];
+const RESOLVER_ENV: [&std::ffi::CStr; 3] = [c"LOCALDOMAIN", c"RES_OPTIONS", c"HOSTALIASES"];
+
+fn resolver_inputs() -> ResolverInputs {
+    ResolverInputs {
+        files: RESOLVER_FILES.map(crate::sys::file_stamp),
+        env: RESOLVER_ENV.map(crate::sys::env_hash),
+    }
+}
+
+static RESOLVER_AT_INSTALL: std::sync::OnceLock<ResolverInputs> = std::sync::OnceLock::new();
+
+/// Whether libc's resolver still answers from what it had at install. A name learnt from its
+/// answer names an address in allowlist decisions, so code inside the function must not be
+/// able to steer that answer: a rewritten `/etc/hosts` (glibc reads it live), or
+/// `LOCALDOMAIN=attacker.example RES_OPTIONS=ndots:5` set with `setenv` (the query for an
+/// allowed name goes to the attacker's zone first). Then nothing is learnt from libc; names
+/// still come from the DNS answers the kernel layer parses (the names the answers carry) and
+/// from `/etc/hosts` as read at cold start.
+fn resolver_unchanged() -> bool {
+    RESOLVER_AT_INSTALL
+        .get()
+        .is_some_and(|at| *at == resolver_inputs())
 }
 
 /// How long a name learnt from a libc resolver answer is kept (seconds): libc does not pass
@@ -261,6 +296,7 @@ pub fn hosts_answers_given() -> u64 {
 pub(crate) fn prepare_hosts_answers() {
     if BUILT {
         HOSTS_ANSWERS.get_or_init(read_hosts_answers);
+        RESOLVER_AT_INSTALL.get_or_init(resolver_inputs);
     }
 }
 

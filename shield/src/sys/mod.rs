@@ -394,6 +394,27 @@ pub(crate) fn now_monotonic_secs() -> u64 {
     ts.tv_sec as u64
 }
 
+/// The FNV-1a hash of environment variable `name`'s value as libc sees it now (what its
+/// resolver reads), or `None` when it is unset. Allocation-free; call it outside signal
+/// handlers (`getenv` reads `environ`, which `setenv` may be changing on another thread — as
+/// libc's own resolver does).
+pub(crate) fn env_hash(name: &std::ffi::CStr) -> Option<u64> {
+    // SAFETY: `name` is NUL-terminated; getenv returns NULL or a NUL-terminated string in
+    // the environment, read at once and not kept.
+    let v = unsafe { libc::getenv(name.as_ptr()) };
+    if v.is_null() {
+        return None;
+    }
+    // SAFETY: as above, a NUL-terminated string.
+    let bytes = unsafe { std::ffi::CStr::from_ptr(v) }.to_bytes();
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    Some(h)
+}
+
 /// The identity and change stamp of the file at `path` (`stat`, following symlinks, issued
 /// through the trampoline): device, inode, size, mtime and ctime (seconds, nanoseconds), or
 /// `None` if it cannot be stat'ed. Async-signal-safe.

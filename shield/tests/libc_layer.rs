@@ -903,3 +903,60 @@ fn hosts_answers_match_glibc_seccomp_and_libc() {
         }
     });
 }
+
+/// `posix_spawnp` runs the program libc finds; with the libc layer alone nothing else decides
+/// the child's exec, so the layer must decide exactly what libc runs. A path longer than the
+/// layer's old 255-byte name buffer ran undecided (the search said "not found" and libc ran
+/// it); now the search reads up to PATH_MAX and libc spawns the decided copy.
+#[test]
+fn libc_alone_posix_spawnp_runs_only_what_was_decided() {
+    case("libc_alone_posix_spawnp_runs_only_what_was_decided", || {
+        refuse_seccomp_like_lambda();
+        let (_b, task, tmp) = dirs();
+        let (s, report) = shield_with(&task, &tmp, |b| {
+            b.child_process(fnshield::Mode::Block)
+                .allow_exec("/usr/bin/true")
+        });
+        if !LAYER {
+            return;
+        }
+        assert_eq!(report.interceptor, Mechanism::Libc, "{report}");
+        let long =
+            |prog: &str| CString::new(format!("/usr/bin/{}{prog}", "./".repeat(150))).unwrap();
+        let spawnp = |path: &CString| -> (i32, Option<i32>) {
+            let argv = [path.as_ptr() as *mut libc::c_char, std::ptr::null_mut()];
+            let mut pid: libc::pid_t = 0;
+            // SAFETY: valid NUL-terminated path and argv; no file actions or attributes.
+            let r = unsafe {
+                libc::posix_spawnp(
+                    &mut pid,
+                    path.as_ptr(),
+                    std::ptr::null(),
+                    std::ptr::null(),
+                    argv.as_ptr(),
+                    std::ptr::null(),
+                )
+            };
+            if r != 0 {
+                return (r, None);
+            }
+            let mut status = 0;
+            // SAFETY: our child.
+            unsafe { libc::waitpid(pid, &mut status, 0) };
+            (0, Some(status))
+        };
+        // The allowed program, by a long path: it runs.
+        assert_eq!(spawnp(&long("true")), (0, Some(0)));
+        // Another program by a long path: refused before any process exists, and reported.
+        assert_eq!(spawnp(&long("false")), (libc::EACCES, None));
+        // By name through PATH: the same decisions.
+        assert_eq!(spawnp(&CString::new("false").unwrap()).0, libc::EACCES);
+        let evs = common::events(&s);
+        assert!(
+            has(&evs, PolicyKind::CreateChildProcess, Action::Blocked, |d| {
+                matches!(d, Details::Exec { path, .. } if path.ends_with("false"))
+            }),
+            "{evs:#?}"
+        );
+    });
+}

@@ -105,10 +105,11 @@ pub(crate) fn call(n: i64, a: [u64; 6]) -> Option<i64> {
 }
 
 /// Decide a spawn (`posix_spawn`, `system`, `popen`, `fork`+`exec` done inside libc) of the
-/// executable at `path` (a NUL-terminated string in this process) with argument vector
-/// `argv` (NULL-terminated array of C strings, or 0). Records the event with the program and
-/// its arguments. Returns `Err(errno)` when the spawn must be refused.
-pub(crate) fn decide_spawn(path: u64, argv: u64) -> Result<(), i32> {
+/// executable named by `copy` (the caller's copy of the path, which it then passes to libc,
+/// so that a racing thread cannot change the path between the decision and the exec) with
+/// argument vector `argv` (NULL-terminated array of C strings, or 0). Records the event with
+/// the program and its arguments. Returns `Err(errno)` when the spawn must be refused.
+pub(crate) fn decide_spawn(copy: &PathCopy, argv: u64) -> Result<(), i32> {
     if !active() {
         return Ok(());
     }
@@ -121,8 +122,7 @@ pub(crate) fn decide_spawn(path: u64, argv: u64) -> Result<(), i32> {
     if KERNEL_EXEC.load(Ordering::Acquire) && st.decider.mode(ModeSlot::Child) != Mode::Block {
         return Ok(());
     }
-    let copy = PathCopy::read(path).map_err(|e| -e as i32)?;
-    match check_exec(st, 0, nr::EXECVE, libc::AT_FDCWD as i64, &copy, argv, 0) {
+    match check_exec(st, 0, nr::EXECVE, libc::AT_FDCWD as i64, copy, argv, 0) {
         Ok(Verdict::Block) => Err(libc::EACCES),
         Ok(_) => Ok(()),
         // The program does not exist: the spawn fails as without a shield, and is no

@@ -3,6 +3,8 @@
 
 #[allow(unused_imports)]
 use super::*;
+use crate::intercept::decide::PATH_MAX;
+use crate::intercept::shared::PathCopy;
 
 // ---------------------------------------------------------------------------------------------
 // Child processes.
@@ -69,15 +71,25 @@ pub(super) fn path_search(
     file: *const c_char,
     mut f: impl FnMut(*const c_char) -> Option<i64>,
 ) -> i64 {
-    let mut name = [0u8; 256];
-    let Some(n) = crate::sys::read_cstr_of(0, p(file), &mut name[..255]) else {
-        return -(libc::ENOENT as i64);
+    // A path (with a `/`) may be as long as PATH_MAX; a bare name longer than NAME_MAX fails
+    // in libc with ENAMETOOLONG. A name that cannot be read is an error, never "not found":
+    // posix_spawnp would otherwise let libc run it undecided.
+    let mut name = [0u8; PATH_MAX];
+    let Some(n) = crate::sys::read_cstr_of(0, p(file), &mut name[..PATH_MAX - 1]) else {
+        return if crate::sys::read_mem_of(0, p(file), &mut [0u8; 1]) == 0 {
+            -(libc::EFAULT as i64)
+        } else {
+            -(libc::ENAMETOOLONG as i64)
+        };
     };
     if n == 0 {
         return -(libc::ENOENT as i64);
     }
     if name[..n].contains(&b'/') {
-        return f(file).unwrap_or(-(libc::ENOENT as i64));
+        return f(name.as_ptr().cast()).unwrap_or(-(libc::ENOENT as i64));
+    }
+    if n > 255 {
+        return -(libc::ENAMETOOLONG as i64);
     }
     // SAFETY: getenv reads the environment without allocating; the pointer is valid until
     // the environment changes, and we copy from it at once.
@@ -311,14 +323,25 @@ pub unsafe extern "C" fn posix_spawn(
     argv: *const *mut c_char,
     envp: *const *mut c_char,
 ) -> c_int {
-    if let Err(e) = layer::decide_spawn(p(path), p(argv)) {
+    let Some(f) = real::<SpawnFn>(&REAL.posix_spawn) else {
+        return libc::ENOSYS;
+    };
+    if !layer::active() {
+        // SAFETY: libc's posix_spawn with the caller's arguments.
+        return unsafe { f(pid, path, actions, attr, argv, envp) };
+    }
+    // Decide on a copy and hand libc that copy: a racing thread cannot swap the path after
+    // the decision.
+    let mut copy = PathCopy::empty();
+    if let Err(e) = copy.fill(0, p(path)) {
+        return -e as c_int;
+    }
+    if let Err(e) = layer::decide_spawn(&copy, p(argv)) {
         return e;
     }
-    match real::<SpawnFn>(&REAL.posix_spawn) {
-        // SAFETY: libc's posix_spawn with the caller's arguments.
-        Some(f) => unsafe { f(pid, path, actions, attr, argv, envp) },
-        None => libc::ENOSYS,
-    }
+    // SAFETY: libc's posix_spawn with the caller's arguments and the decided copy of the
+    // path (NUL-terminated, alive until libc returns).
+    unsafe { f(pid, copy.ptr() as *const c_char, actions, attr, argv, envp) }
 }
 
 #[no_mangle]
@@ -330,25 +353,47 @@ pub unsafe extern "C" fn posix_spawnp(
     argv: *const *mut c_char,
     envp: *const *mut c_char,
 ) -> c_int {
-    if layer::active() {
-        // Decide on the executable PATH search finds first; a file that does not exist
-        // anywhere fails in libc with ENOENT, as without the shield, and is no violation.
-        let r = path_search(file, |cand| {
-            if !exists(cand) {
-                return None;
-            }
-            Some(match layer::decide_spawn(p(cand), p(argv)) {
-                Ok(()) => 0,
-                Err(e) => -(e as i64),
-            })
-        });
-        if r == -(libc::EACCES as i64) {
-            return libc::EACCES;
-        }
+    if !layer::active() {
+        return match real::<SpawnFn>(&REAL.posix_spawnp) {
+            // SAFETY: libc's posix_spawnp with the caller's arguments.
+            Some(f) => unsafe { f(pid, file, actions, attr, argv, envp) },
+            None => libc::ENOSYS,
+        };
     }
-    match real::<SpawnFn>(&REAL.posix_spawnp) {
-        // SAFETY: libc's posix_spawnp with the caller's arguments.
-        Some(f) => unsafe { f(pid, file, actions, attr, argv, envp) },
+    // Search PATH as libc would, decide on the executable found, and have libc spawn exactly
+    // that file (posix_spawn with the decided copy): libc's own search could find another
+    // file planted after ours, and a name our search cannot read must not run undecided. A
+    // file that does not exist anywhere fails with ENOENT, as without the shield, and is no
+    // violation.
+    let mut chosen = PathCopy::empty();
+    let r = path_search(file, |cand| {
+        if !exists(cand) {
+            return None;
+        }
+        if let Err(e) = chosen.fill(0, p(cand)) {
+            return Some(e);
+        }
+        Some(match layer::decide_spawn(&chosen, p(argv)) {
+            Ok(()) => 0,
+            Err(e) => -(e as i64),
+        })
+    });
+    if r < 0 {
+        return -r as c_int;
+    }
+    match real::<SpawnFn>(&REAL.posix_spawn) {
+        // SAFETY: libc's posix_spawn with the caller's arguments and the decided copy of the
+        // executable's path (NUL-terminated, alive until libc returns).
+        Some(f) => unsafe {
+            f(
+                pid,
+                chosen.ptr() as *const c_char,
+                actions,
+                attr,
+                argv,
+                envp,
+            )
+        },
         None => libc::ENOSYS,
     }
 }
@@ -356,7 +401,9 @@ pub unsafe extern "C" fn posix_spawnp(
 /// Decide `/bin/sh -c command`.
 pub(super) fn decide_shell(command: *const c_char) -> Result<(), i32> {
     let argv: [*const c_char; 4] = [c"sh".as_ptr(), c"-c".as_ptr(), command, std::ptr::null()];
-    layer::decide_spawn(p(c"/bin/sh".as_ptr()), p(argv.as_ptr()))
+    let mut sh = PathCopy::empty();
+    sh.fill(0, p(c"/bin/sh".as_ptr())).map_err(|e| -e as i32)?;
+    layer::decide_spawn(&sh, p(argv.as_ptr()))
 }
 
 #[no_mangle]

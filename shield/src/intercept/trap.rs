@@ -1,8 +1,9 @@
 //! The SIGSYS trap interceptor.
 //!
 //! Everything reachable from [`on_trap`] is async-signal-safe: no allocation, no locks, no
-//! tracing, no `regex`. It reads pointer arguments with `process_vm_readv` into its own stack
-//! buffers (a bad pointer gives EFAULT, never a crash), decides on the copies with the
+//! tracing, no `regex`. It reads pointer arguments into its own stack buffers with
+//! `process_vm_readv`, or directly from memory proven readable (`sys::readable`) (a bad
+//! pointer gives EFAULT, never a crash), decides on the copies with the
 //! precompiled [`Decider`](super::decide::Decider), re-issues the syscall on the copies
 //! through the exempt trampoline, and records events into the lock-free ring. The signal
 //! handler itself (registers in, return value out, `errno` saved) is `sys::sigsys`.

@@ -188,13 +188,18 @@ pub(crate) fn guard_sigsys() -> bool {
     active()
 }
 
+/// Whether names may be learnt from libc's resolver answers now (see [`resolver_unchanged`]):
+/// asked once per lookup, not per address (it costs three `stat`s), before
+/// [`learn_checked`].
+pub(crate) fn learning() -> bool {
+    active() && resolver_unchanged()
+}
+
 /// Learn `name` → `ip` from a resolver answer that libc returned (`getaddrinfo`,
-/// `gethostbyname`): the answer may come from `/etc/hosts`, nscd or DNS, none of which the
-/// kernel-level learning sees. The TTL is unknown, so the shortest sensible one is used.
-pub(crate) fn learn(name: &[u8], ip: IpAddr) {
-    if !active() || !resolver_unchanged() {
-        return;
-    }
+/// `gethostbyname`), once [`learning`] said yes for this lookup: the answer may come from
+/// `/etc/hosts`, nscd or DNS, none of which the kernel-level learning sees. The TTL is
+/// unknown, so the shortest sensible one is used.
+pub(crate) fn learn_checked(name: &[u8], ip: IpAddr) {
     let Ok(s) = std::str::from_utf8(name) else {
         return;
     };

@@ -251,7 +251,7 @@ pub unsafe extern "C" fn getaddrinfo(
     // SAFETY: libc's getaddrinfo with the caller's arguments, the node name as copied (a
     // NUL-terminated string that outlives the call).
     let r = unsafe { f(node_ptr, service, hints, res) };
-    if let (0, Some(name), false) = (r, node.name(), res.is_null()) {
+    if let (0, Some(name), false) = (r, node.name(), res.is_null() || !layer::learning()) {
         // SAFETY: on success getaddrinfo stored a valid list head in *res; the list is the
         // caller's until freeaddrinfo, and we only read it.
         let mut ai = unsafe { *res };
@@ -267,7 +267,7 @@ pub unsafe extern "C" fn getaddrinfo(
                     std::ptr::copy_nonoverlapping(a.ai_addr.cast::<u8>(), sa.as_mut_ptr(), len)
                 };
                 if let Some((ip, _)) = crate::intercept::shared::inet(&sa[..len]) {
-                    layer::learn(name, ip);
+                    layer::learn_checked(name, ip);
                 }
             }
             ai = a.ai_next;
@@ -303,7 +303,7 @@ fn write_ip(ip: std::net::IpAddr, buf: &mut [u8; 48]) -> bool {
 
 /// Learn every address of a `hostent` that libc returned for `node`.
 pub(super) fn learn_hostent(node: *const c_char, h: *const libc::hostent) {
-    if h.is_null() || !layer::active() {
+    if h.is_null() || !layer::learning() {
         return;
     }
     let mut name = [0u8; 256];
@@ -332,7 +332,7 @@ pub(super) fn learn_hostent(node: *const c_char, h: *const libc::hostent) {
         } else {
             std::net::IpAddr::from(b)
         };
-        layer::learn(&name[..n], ip);
+        layer::learn_checked(&name[..n], ip);
     }
 }
 

@@ -234,6 +234,12 @@ impl Reporter {
     /// every sink (normally exactly one line, the invocation's). The last noted wipe's figures
     /// go into the line of the invocation it followed. Nothing at all happened: no line.
     pub fn flush(&self, request_id: Option<&str>) -> FlushSummary {
+        // Held from the take to the last write: a flush that finds nothing pending because
+        // another one (the reporter thread's) has just taken it returns only after that one
+        // has written it. The invocation's flush then really is done before `/next`, and a
+        // process that exits right after its last flush (the stand-by supervisor) loses
+        // nothing.
+        let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
         self.collect_settled();
         let take: Vec<Event> = {
             let mut p = self.lock();
@@ -271,7 +277,6 @@ impl Reporter {
         if take.is_empty() && wipe.is_none() {
             return summary;
         }
-        let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
         for e in &take {
             match e.action {
                 Action::Blocked => summary.blocked += 1,

@@ -797,6 +797,8 @@ struct Observed {
     stdout: String,
     stderr: String,
     code: Option<i32>,
+    /// The signal that ended the run, if one did (reported with a differing exit code).
+    signal: Option<i32>,
     /// relative path → (kind, permission bits, content)
     files: BTreeMap<String, (char, u32, Vec<u8>)>,
 }
@@ -1019,6 +1021,7 @@ fn parity_in(
             stdout: norm(&String::from_utf8_lossy(&out.stdout), &run),
             stderr: norm(&String::from_utf8_lossy(&out.stderr), &run),
             code: out.status.code(),
+            signal: std::os::unix::process::ExitStatusExt::signal(&out.status),
             files,
         });
     }
@@ -1108,8 +1111,8 @@ fn diff(a: &Observed, b: &Observed) -> String {
     lines("stderr", &a.stderr, &b.stderr, &mut out);
     if a.code != b.code {
         out.push_str(&format!(
-            "exit code differs: bare {:?}, shielded {:?}\n",
-            a.code, b.code
+            "exit code differs: bare {:?}, shielded {:?} (signals: bare {:?}, shielded {:?})\n",
+            a.code, b.code, a.signal, b.signal
         ));
     }
     for k in a.files.keys().chain(b.files.keys()) {

@@ -1,9 +1,8 @@
 //! The calling process, seen from the shield: a duplicate of one of its fds, and fields of its
-//! `/proc/<tid>/status`. Used by the notify supervisor and by the path resolution both
-//! interceptors share.
+//! `/proc/<tid>/status`, and the `/proc/<pid>/…` paths and opens behind them. Used by the
+//! notify supervisor and by the path resolution both interceptors share.
 
 use super::arch::nr;
-use super::shared::{open_path, proc_path, write_decimal};
 use crate::sys::syscall;
 
 /// A duplicate of the caller's fd `fd`, in the supervisor (pidfd_open + pidfd_getfd).
@@ -82,4 +81,58 @@ fn proc_field(tid: i64, what: &[u8], field: &[u8], radix: i64) -> Option<i64> {
 /// The thread-group id of thread `tid`.
 pub(crate) fn tgid_of(tid: i64) -> Option<i64> {
     status_field(tid, b"Tgid:", 10)
+}
+
+/// Write the NUL-terminated path `/proc/<pid>/<what>` (pid 0: `self`) into `out`; its length
+/// without the NUL, or `None` if it does not fit.
+pub(crate) fn proc_path(pid: i64, what: &[u8], out: &mut [u8; 64]) -> Option<usize> {
+    let mut n = 6;
+    out[..6].copy_from_slice(b"/proc/");
+    if pid == 0 {
+        out[n..n + 4].copy_from_slice(b"self");
+        n += 4;
+    } else {
+        n += write_decimal(pid as u64, &mut out[n..]);
+    }
+    out[n] = b'/';
+    n += 1;
+    if n + what.len() >= out.len() {
+        return None;
+    }
+    out[n..n + what.len()].copy_from_slice(what);
+    out[n + what.len()] = 0;
+    Some(n + what.len())
+}
+
+/// `openat(AT_FDCWD, path, flags)` through the trampoline; `path` is NUL-terminated.
+pub(crate) fn open_path(path: &[u8], flags: i32) -> i64 {
+    syscall(
+        nr::OPENAT,
+        [
+            libc::AT_FDCWD as u64,
+            path.as_ptr() as u64,
+            (flags | libc::O_CLOEXEC) as u64,
+            0,
+            0,
+            0,
+        ],
+    )
+}
+
+/// Write `v` in decimal into `out`; returns the digits written.
+pub(crate) fn write_decimal(mut v: u64, out: &mut [u8]) -> usize {
+    let mut digits = [0u8; 20];
+    let mut n = 0;
+    loop {
+        digits[n] = b'0' + (v % 10) as u8;
+        n += 1;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    for i in 0..n.min(out.len()) {
+        out[i] = digits[n - 1 - i];
+    }
+    n.min(out.len())
 }

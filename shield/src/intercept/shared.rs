@@ -9,6 +9,7 @@
 
 use super::arch::nr;
 use super::caller::tgid_of;
+pub(crate) use super::caller::{open_path, proc_path, write_decimal};
 use super::decide::{Access, Decider, PathDecision, Verdict, PATH_MAX};
 use super::dns::{HostTable, Name};
 use crate::event::invocation;
@@ -221,42 +222,6 @@ pub(crate) fn resolve_in(
     Some(base + 1 + path.len())
 }
 
-/// Write the NUL-terminated path `/proc/<pid>/<what>` (pid 0: `self`) into `out`; its length
-/// without the NUL, or `None` if it does not fit.
-pub(crate) fn proc_path(pid: i64, what: &[u8], out: &mut [u8; 64]) -> Option<usize> {
-    let mut n = 6;
-    out[..6].copy_from_slice(b"/proc/");
-    if pid == 0 {
-        out[n..n + 4].copy_from_slice(b"self");
-        n += 4;
-    } else {
-        n += write_decimal(pid as u64, &mut out[n..]);
-    }
-    out[n] = b'/';
-    n += 1;
-    if n + what.len() >= out.len() {
-        return None;
-    }
-    out[n..n + what.len()].copy_from_slice(what);
-    out[n + what.len()] = 0;
-    Some(n + what.len())
-}
-
-/// `openat(AT_FDCWD, path, flags)` through the trampoline; `path` is NUL-terminated.
-pub(crate) fn open_path(path: &[u8], flags: i32) -> i64 {
-    syscall(
-        nr::OPENAT,
-        [
-            AT_FDCWD as u64,
-            path.as_ptr() as u64,
-            (flags | libc::O_CLOEXEC) as u64,
-            0,
-            0,
-            0,
-        ],
-    )
-}
-
 /// readlink("/proc/<pid>/<what>") through the trampoline, e.g. `exe`, `cwd`, `fd/3`; pid 0
 /// is this process.
 pub(crate) fn proc_link(pid: i64, what: &[u8], out: &mut [u8; PATH_MAX]) -> Option<usize> {
@@ -274,24 +239,6 @@ pub(crate) fn proc_link(pid: i64, what: &[u8], out: &mut [u8; PATH_MAX]) -> Opti
         ],
     );
     (r > 0).then_some(r as usize)
-}
-
-/// Write `v` in decimal into `out`; returns the digits written.
-pub(crate) fn write_decimal(mut v: u64, out: &mut [u8]) -> usize {
-    let mut digits = [0u8; 20];
-    let mut n = 0;
-    loop {
-        digits[n] = b'0' + (v % 10) as u8;
-        n += 1;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    for i in 0..n.min(out.len()) {
-        out[i] = digits[n - 1 - i];
-    }
-    n.min(out.len())
 }
 
 /// readlink("/proc/self/fd/N") through the trampoline.

@@ -867,8 +867,9 @@ fn attack_routes_in_alert_mode_succeed_and_alert() {
 /// child, which calls `execve`, on a stack of 32 KiB plus the argument vector's size, rounded
 /// to pages (36 KiB for a short command line, as strace shows): a trapped `execve` must fit in
 /// that, with a guard page below to catch an overflow. Before the emulations got their own
-/// frames it needed 44 KiB (debug build); measured by painting the stack, it now needs 30.5 KiB
-/// in a debug build, signal frame included. Where the libc layer is built, its `execve` hook
+/// frames, the dispatcher's frame alone held every emulation's buffers (26 KiB in release) and
+/// the child died with SIGSEGV; measured by painting the stack, a trapped `execve` now needs
+/// 30.5 KiB in a debug build, signal frame included. Where the libc layer is built, its `execve` hook
 /// handles this call in process (no trap), so the trap path itself is measured by the
 /// seccomp-alone run (`--no-default-features`, in `.ci/run`); glibc's `posix_spawn` child
 /// calls glibc's internal `execve`, which no hook sees, so there it is always the trap path.

@@ -196,9 +196,23 @@ fn ready(fd: i32) -> bool {
 /// stand-by.
 pub(super) fn wait_for_call(listener: Listener, pidfd: i32) -> bool {
     loop {
+        match readable_or_gone(listener.raw(), pidfd) {
+            None => return false,
+            Some(rev) if rev & libc::POLLIN != 0 => return true,
+            // POLLHUP: the filter has no task left; POLLERR/POLLNVAL: the listener is unusable.
+            Some(rev) if rev != 0 => return false,
+            Some(_) => {}
+        }
+    }
+}
+
+/// Wait until `fd` reports an event (its `revents`), or `None` once the process behind `pidfd`
+/// is gone (or the wait fails). Interrupted waits are retried.
+fn readable_or_gone(fd: i32, pidfd: i32) -> Option<i16> {
+    loop {
         let mut p = [
             libc::pollfd {
-                fd: listener.raw(),
+                fd,
                 events: libc::POLLIN,
                 revents: 0,
             },
@@ -213,15 +227,9 @@ pub(super) fn wait_for_call(listener: Listener, pidfd: i32) -> bool {
             continue;
         }
         if r < 0 || p[1].revents != 0 {
-            return false;
+            return None;
         }
-        if p[0].revents & libc::POLLIN != 0 {
-            return true;
-        }
-        if p[0].revents != 0 {
-            // POLLHUP: the filter has no task left; POLLERR/POLLNVAL: the listener is unusable.
-            return false;
-        }
+        return Some(p[0].revents);
     }
 }
 
@@ -263,23 +271,7 @@ fn stand_by(origin: i32, sock: i32, reporter: Arc<Reporter>) -> ! {
     crate::intercept::shared::EXEMPT_TID.store(0, Ordering::Release);
     let mut listener = -1;
     loop {
-        let mut p = [
-            libc::pollfd {
-                fd: sock,
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: pidfd,
-                events: libc::POLLIN,
-                revents: 0,
-            },
-        ];
-        let r = raw::poll(&mut p, -1);
-        if r == -(libc::EINTR as i64) {
-            continue;
-        }
-        if r < 0 || p[1].revents != 0 {
+        if readable_or_gone(sock, pidfd).is_none() {
             raw::exit_group(0); // the process has exited
         }
         let mut msg = [0u8; 8];

@@ -236,19 +236,14 @@ pub unsafe extern "C" fn faccessat(
     mode: c_int,
     flags: c_int,
 ) -> c_int {
-    let a = [
-        dirfd as i64 as u64,
-        p(path),
+    with_flags(
+        libc::SYS_faccessat,
+        libc::SYS_faccessat2,
+        dirfd,
+        path,
         mode as u64,
-        flags as u64,
-        0,
-        0,
-    ];
-    ret(if flags == 0 {
-        sys(libc::SYS_faccessat, a)
-    } else {
-        sys(libc::SYS_faccessat2, a)
-    }) as c_int
+        flags,
+    )
 }
 
 #[no_mangle]
@@ -404,19 +399,14 @@ pub unsafe extern "C" fn fchmodat(
     mode: mode_t,
     flags: c_int,
 ) -> c_int {
-    let a = [
-        dirfd as i64 as u64,
-        p(path),
+    with_flags(
+        libc::SYS_fchmodat,
+        libc::SYS_fchmodat2,
+        dirfd,
+        path,
         mode as u64,
-        flags as u64,
-        0,
-        0,
-    ];
-    ret(if flags == 0 {
-        sys(libc::SYS_fchmodat, a)
-    } else {
-        sys(libc::SYS_fchmodat2, a)
-    }) as c_int
+        flags,
+    )
 }
 
 #[no_mangle]
@@ -469,4 +459,22 @@ pub unsafe extern "C" fn inotify_add_watch(fd: c_int, path: *const c_char, mask:
         libc::SYS_inotify_add_watch,
         [fd as u64, p(path), u64::from(mask), 0, 0, 0],
     )) as c_int
+}
+
+/// `faccessat`/`fchmodat`: the old system call has no flags argument, so a call with flags
+/// goes to its `*2` successor (Linux 5.8 and 6.6), as glibc does.
+fn with_flags(
+    nr: c_long,
+    nr_with_flags: c_long,
+    dirfd: c_int,
+    path: *const c_char,
+    mode: u64,
+    flags: c_int,
+) -> c_int {
+    let a = [dirfd as i64 as u64, p(path), mode, flags as u64, 0, 0];
+    ret(if flags == 0 {
+        sys(nr, a)
+    } else {
+        sys(nr_with_flags, a)
+    }) as c_int
 }

@@ -383,7 +383,8 @@ fn tgkill_sigsys(pid: i32, tid: i32) {
 
 /// A fully forged seccomp siginfo (si_code SYS_SECCOMP, the native arch, si_syscall = a
 /// trapped number) queued by a thread to itself, which the kernel allows. The handler must not
-/// act on it: the queueing call returns 0 untouched, and nothing is re-issued.
+/// act on it: the queueing call returns 0 untouched (or, under the trap interceptor in block
+/// mode, is refused with EPERM by the filter), and nothing is re-issued.
 fn k1_queued(i: InterceptorChoice) {
     let d = Dirs::new();
     let _s = shield(i, &d, |b| b);
@@ -402,10 +403,12 @@ fn k1_queued(i: InterceptorChoice) {
             libc::SYS_rt_tgsigqueueinfo,
             [pid, tid, libc::SIGSYS as u64, info.as_ptr() as u64, 0, 0],
         );
-        assert_eq!(
-            r,
-            Ok(0),
-            "a forged seccomp siginfo (si_syscall {forged}) was acted on"
+        // Under the trap interceptor in block mode the filter refuses queueing a SIGSYS
+        // siginfo at all (EPERM); otherwise it is delivered and must change nothing.
+        let refused = i == InterceptorChoice::Trap && r == Err(libc::EPERM);
+        assert!(
+            r == Ok(0) || refused,
+            "a forged seccomp siginfo (si_syscall {forged}) was acted on: {r:?}"
         );
     }
 }
@@ -438,6 +441,421 @@ fn k1_sud(i: InterceptorChoice) {
     assert_eq!(r, Err(libc::EPERM), "syscall user dispatch must be refused");
 }
 two!(k1_syscall_user_dispatch_refused, super::k1_sud);
+
+/// A raw system call (the `syscall` instruction itself, past the libc layer).
+#[cfg(target_arch = "x86_64")]
+fn raw(nr: libc::c_long, a: [u64; 6]) -> i64 {
+    let r: i64;
+    // SAFETY: one system call; callers pass arguments valid for `nr`.
+    unsafe {
+        std::arch::asm!(
+            "syscall",
+            inlateout("rax") nr as i64 => r,
+            in("rdi") a[0],
+            in("rsi") a[1],
+            in("rdx") a[2],
+            in("r10") a[3],
+            in("r8") a[4],
+            in("r9") a[5],
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack),
+        );
+    }
+    r
+}
+
+/// The registers the SIGUSR1 handler [`forge_regs`] writes into its `ucontext` (rax, rdi, rsi,
+/// rdx, r10) before returning, with SIGSYS unblocked in the mask `rt_sigreturn` restores.
+#[cfg(target_arch = "x86_64")]
+static FORGED: [AtomicU64; 5] = [const { AtomicU64::new(0) }; 5];
+
+#[cfg(target_arch = "x86_64")]
+extern "C" fn forge_regs(_: libc::c_int, _: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+    let uc = ctx.cast::<libc::ucontext_t>();
+    // SAFETY: the kernel passes a valid ucontext to an SA_SIGINFO handler; editing it is how a
+    // handler sets the registers and mask the interrupted code resumes with.
+    unsafe {
+        let g = &mut (*uc).uc_mcontext.gregs;
+        for (i, r) in [
+            libc::REG_RAX,
+            libc::REG_RDI,
+            libc::REG_RSI,
+            libc::REG_RDX,
+            libc::REG_R10,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            g[r as usize] = FORGED[i].load(Ordering::SeqCst) as i64;
+        }
+        libc::sigdelset(&mut (*uc).uc_sigmask, libc::SIGSYS);
+    }
+}
+
+/// A seccomp-looking siginfo for syscall `nr`.
+fn seccomp_siginfo(nr: i64) -> [u8; 128] {
+    let mut info = [0u8; 128];
+    info[0..4].copy_from_slice(&libc::SIGSYS.to_ne_bytes());
+    info[8..12].copy_from_slice(&1i32.to_ne_bytes()); // si_code = SYS_SECCOMP
+    info[24..28].copy_from_slice(&(nr as i32).to_ne_bytes()); // si_syscall
+    #[cfg(target_arch = "x86_64")]
+    info[28..32].copy_from_slice(&0xC000_003Eu32.to_ne_bytes()); // si_arch
+    #[cfg(target_arch = "aarch64")]
+    info[28..32].copy_from_slice(&0xC000_00B7u32.to_ne_bytes());
+    info
+}
+
+/// Forge a complete seccomp trap of `regs[0]` with arguments `regs[1..]` on this thread: block
+/// SIGSYS, queue a seccomp siginfo to itself, then return from a SIGUSR1 handler whose
+/// `ucontext` carries those registers and a mask without SIGSYS (so that the SIGSYS is
+/// delivered with them). Returns what queueing returned and the number register afterwards
+/// (unchanged unless a handler "emulated" the call).
+#[cfg(target_arch = "x86_64")]
+fn forge_trap(regs: [u64; 5]) -> (i64, u64) {
+    for (f, v) in FORGED.iter().zip(regs) {
+        f.store(v, Ordering::SeqCst);
+    }
+    // SAFETY: an SA_SIGINFO handler for SIGUSR1 that only edits its ucontext.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = forge_regs as *const () as usize;
+        sa.sa_flags = libc::SA_SIGINFO;
+        assert_eq!(libc::sigaction(libc::SIGUSR1, &sa, std::ptr::null_mut()), 0);
+    }
+    let mut old = 0u64;
+    assert_eq!(
+        raw(
+            libc::SYS_rt_sigprocmask,
+            [
+                libc::SIG_BLOCK as u64,
+                0,
+                &mut old as *mut u64 as u64,
+                8,
+                0,
+                0
+            ]
+        ),
+        0
+    );
+    let blocked = old | 1 << (libc::SIGSYS - 1);
+    // SIG_SETMASK is what glibc restores masks with: the filter lets it through.
+    raw(
+        libc::SYS_rt_sigprocmask,
+        [
+            libc::SIG_SETMASK as u64,
+            &blocked as *const u64 as u64,
+            0,
+            8,
+            0,
+            0,
+        ],
+    );
+    let pid = std::process::id() as u64;
+    let tid = raw(libc::SYS_gettid, [0; 6]) as u64;
+    let info = seccomp_siginfo(regs[0] as i64);
+    let queued = raw(
+        libc::SYS_rt_tgsigqueueinfo,
+        [pid, tid, libc::SIGSYS as u64, info.as_ptr() as u64, 0, 0],
+    );
+    let rax: u64;
+    // SAFETY: tgkill to this thread; every register the handler rewrites is an output.
+    unsafe {
+        std::arch::asm!(
+            "syscall",
+            inlateout("rax") libc::SYS_tgkill as u64 => rax,
+            inlateout("rdi") pid => _,
+            inlateout("rsi") tid => _,
+            inlateout("rdx") libc::SIGUSR1 as u64 => _,
+            lateout("r10") _,
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack),
+        );
+    }
+    raw(
+        libc::SYS_rt_sigprocmask,
+        [
+            libc::SIG_SETMASK as u64,
+            &old as *const u64 as u64,
+            0,
+            8,
+            0,
+            0,
+        ],
+    );
+    (queued, rax)
+}
+
+#[cfg(target_arch = "x86_64")]
+extern "C" fn attacker_sigsys(_: libc::c_int) {}
+
+/// The SIGSYS handler in place (the kernel's `sa_handler`), asked of the kernel.
+#[cfg(target_arch = "x86_64")]
+fn sigsys_handler() -> u64 {
+    let mut act = [0u64; 4];
+    assert_eq!(
+        raw(
+            libc::SYS_rt_sigaction,
+            [libc::SIGSYS as u64, 0, act.as_mut_ptr() as u64, 8, 0, 0]
+        ),
+        0
+    );
+    act[0]
+}
+
+/// A forged trap of `rt_sigaction(SIGSYS, attacker's handler)`, which the filter refuses
+/// (EPERM): the registers, the siginfo and the instruction pointer all look like a trap, so
+/// only the handler's own run of the filter tells it from one. Acted on, it re-hooked SIGSYS
+/// through the exempt trampoline.
+#[cfg(target_arch = "x86_64")]
+fn forged_rt_sigaction_sigsys(queue_refused: bool) {
+    let before = sigsys_handler();
+    // The kernel's struct sigaction: handler, flags, restorer, mask.
+    let act: [u64; 4] = [attacker_sigsys as *const () as u64, 0, 0, 0];
+    let (queued, rax) = forge_trap([
+        libc::SYS_rt_sigaction as u64,
+        libc::SIGSYS as u64,
+        act.as_ptr() as u64,
+        0,
+        8,
+    ]);
+    let after = sigsys_handler();
+    assert_ne!(
+        after, attacker_sigsys as *const () as u64,
+        "a forged trap re-hooked SIGSYS (queue {queued}, rax {rax:#x})"
+    );
+    assert_eq!(after, before, "the SIGSYS handler changed");
+    assert_eq!(
+        rax,
+        libc::SYS_rt_sigaction as u64,
+        "the forged call was acted on"
+    );
+    if queue_refused {
+        assert_eq!(queued, -(libc::EPERM as i64), "queueing a SIGSYS siginfo");
+    }
+}
+
+/// Block mode: queueing a SIGSYS siginfo is refused under the trap interceptor, and nothing is
+/// acted on under either.
+#[cfg(target_arch = "x86_64")]
+fn k1_forged_regs(i: InterceptorChoice) {
+    let d = Dirs::new();
+    let _s = shield(i, &d, |b| b);
+    forged_rt_sigaction_sigsys(i == InterceptorChoice::Trap);
+}
+#[cfg(target_arch = "x86_64")]
+two!(
+    k1_forged_registers_rt_sigaction_sigsys,
+    super::k1_forged_regs
+);
+
+/// Alert mode (queueing stays allowed, as with no shield): the handler's run of the filter
+/// alone keeps the forged trap from being acted on.
+#[cfg(target_arch = "x86_64")]
+fn k1_forged_regs_alert(i: InterceptorChoice) {
+    let d = Dirs::new();
+    let _s = shield(i, &d, |b| b.mode(fnshield::Mode::Alert));
+    forged_rt_sigaction_sigsys(false);
+}
+#[cfg(target_arch = "x86_64")]
+two!(
+    k1_forged_registers_rt_sigaction_sigsys_alert,
+    super::k1_forged_regs_alert
+);
+
+/// A forged trap of `openat(task/bootstrap)` whose instruction pointer and registers are a
+/// real trap's: decided exactly as the real call would be (refused, with an event), never
+/// re-issued undecided.
+#[cfg(target_arch = "x86_64")]
+fn k1_forged_open(i: InterceptorChoice) {
+    let d = Dirs::new();
+    let s = shield(i, &d, |b| {
+        b.mode(fnshield::Mode::Alert)
+            .read_handler(fnshield::Mode::Block)
+    });
+    let p = c(d.task.join("bootstrap"));
+    let (_, rax) = forge_trap([
+        libc::SYS_openat as u64,
+        libc::AT_FDCWD as i64 as u64,
+        p.as_ptr() as u64,
+        libc::O_RDONLY as u64,
+        0,
+    ]);
+    let r = rax as i64;
+    if r >= 0 && r != libc::SYS_openat {
+        panic!(
+            "a forged trap opened the code: fd {r}: {:?}",
+            read_fd(r as i32)
+        );
+    }
+    let _ = events(&s);
+}
+#[cfg(target_arch = "x86_64")]
+two!(k1_forged_registers_openat, super::k1_forged_open);
+
+/// A fake thread-pointer block: 128 KiB of `0x01` bytes (every thread-local `bool` and `u8`
+/// reads 1, `true`), with glibc's TCB self pointers in place, for `arch_prctl(ARCH_SET_FS)`.
+#[cfg(target_arch = "x86_64")]
+fn fake_thread_block() -> u64 {
+    let len = 128 * 1024;
+    // SAFETY: a private anonymous mapping, never unmapped (the thread may keep pointing at it).
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    } as *mut u8;
+    assert!(p as isize != -1);
+    // SAFETY: inside the mapping.
+    unsafe {
+        std::ptr::write_bytes(p, 1, len);
+        let tp = p.add(96 * 1024);
+        // tcbhead_t: tcb (self), dtv, self.
+        std::ptr::write(tp.cast::<u64>(), tp as u64);
+        std::ptr::write(tp.add(16).cast::<u64>(), tp as u64);
+        tp as u64
+    }
+}
+
+/// `openat(AT_FDCWD, path, O_RDONLY)` made while the thread pointer points at `fake`: as a raw
+/// syscall (`through_libc` false) or through the `openat` symbol (the libc layer's hook where it
+/// is built, glibc's otherwise). The thread pointer is restored before anything else runs on
+/// this thread. Returns the raw result (`-errno`) or, through libc, the fd or -1 (errno in `fake`'s
+/// block is lost: the caller checks the outcome, not errno).
+#[cfg(target_arch = "x86_64")]
+fn open_with_thread_pointer(fake: u64, path: &CString, through_libc: bool) -> i64 {
+    const ARCH_GET_FS: u64 = 0x1003;
+    let mut real = 0u64;
+    assert_eq!(
+        raw(
+            libc::SYS_arch_prctl,
+            [ARCH_GET_FS, &mut real as *mut u64 as u64, 0, 0, 0, 0]
+        ),
+        0
+    );
+    let r: i64;
+    if through_libc {
+        let f = libc::openat
+            as unsafe extern "C" fn(
+                libc::c_int,
+                *const libc::c_char,
+                libc::c_int,
+                ...
+            ) -> libc::c_int;
+        // SAFETY: arch_prctl, a C call of openat with valid arguments, arch_prctl; rbx, r12-r15
+        // are preserved across the call by the C ABI.
+        unsafe {
+            std::arch::asm!(
+                "mov eax, 158",
+                "mov edi, 0x1002",
+                "mov rsi, r12",
+                "syscall",
+                "mov edi, -100",
+                "mov rsi, r13",
+                "xor edx, edx",
+                "xor eax, eax",
+                "call r15",
+                "movsxd r15, eax",
+                "mov eax, 158",
+                "mov edi, 0x1002",
+                "mov rsi, r14",
+                "syscall",
+                in("r12") fake,
+                in("r13") path.as_ptr(),
+                in("r14") real,
+                inout("r15") f as usize => r,
+                clobber_abi("C"),
+            );
+        }
+    } else {
+        // SAFETY: three raw syscalls; between the two arch_prctl calls only this asm runs on
+        // the thread (the SIGSYS handler too, which is the point).
+        unsafe {
+            std::arch::asm!(
+                "mov eax, 158",
+                "mov edi, 0x1002",
+                "mov rsi, r12",
+                "syscall",
+                "mov eax, 257",
+                "mov rdi, -100",
+                "mov rsi, r13",
+                "xor edx, edx",
+                "xor r10d, r10d",
+                "syscall",
+                "mov r15, rax",
+                "mov eax, 158",
+                "mov edi, 0x1002",
+                "mov rsi, r14",
+                "syscall",
+                in("r12") fake,
+                in("r13") path.as_ptr(),
+                in("r14") real,
+                out("r15") r,
+                out("rax") _,
+                out("rdi") _,
+                out("rsi") _,
+                out("rdx") _,
+                out("r10") _,
+                out("rcx") _,
+                out("r11") _,
+                options(nostack),
+            );
+        }
+    }
+    r
+}
+
+/// The SIGSYS handler (and the libc layer) must not learn from thread-local memory whether a
+/// call is the shield's own: user code chooses where its thread-locals are. A fake block full
+/// of `1` bytes read "exempt" and "already recorded": the code was opened, with no event.
+#[cfg(target_arch = "x86_64")]
+fn k3_fake_thread_pointer(i: InterceptorChoice) {
+    let d = Dirs::new();
+    std::fs::write(d.task.join("handler.py"), SECRET).unwrap();
+    let s = shield3(i, &d, |b| b);
+    let libc_only = LIBC_ONLY.load(Ordering::SeqCst);
+    // Raw: the trap handler or the supervisor decides (with the libc layer alone nothing sees a
+    // raw syscall: the README's residual). Through libc: the layer's hook, where it is built.
+    for through_libc in [false, true] {
+        if libc_only && !through_libc {
+            continue;
+        }
+        // A different file each time: an event is reported once per violation.
+        let name = if through_libc {
+            "handler.py"
+        } else {
+            "bootstrap"
+        };
+        let p = c(d.task.join(name));
+        let fake = fake_thread_block();
+        let r = open_with_thread_pointer(fake, &p, through_libc);
+        if r >= 0 {
+            panic!(
+                "the code was opened with a fake thread pointer (through libc: {through_libc}): {:?}",
+                read_fd(r as i32)
+            );
+        }
+        if !through_libc {
+            assert_eq!(r, -(libc::EACCES as i64));
+        }
+        let evs = events(&s);
+        assert!(
+            evs.iter()
+                .any(|e| format!("{:?}", e.details).contains(name)),
+            "the refused open was not reported (through libc: {through_libc}): {evs:?}"
+        );
+    }
+}
+#[cfg(target_arch = "x86_64")]
+three!(
+    k3_fake_thread_pointer_is_not_exempt,
+    super::k3_fake_thread_pointer
+);
 
 // ---------------------------------------------------------------------------------------------
 // Kind 3: no exempt window reachable by user code (the tmp wipe).

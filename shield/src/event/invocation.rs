@@ -128,7 +128,10 @@ impl<F: Future> Future for Bound<F> {
 }
 
 fn read_slot(i: usize, out: &mut [u8; ID_MAX]) -> usize {
-    let s = &TABLE[i];
+    // `i` comes from a thread-local, which user code can point anywhere (its thread pointer).
+    let Some(s) = TABLE.get(i) else {
+        return 0;
+    };
     let g1 = s.gen.load(Ordering::Acquire);
     if g1 & 1 == 1 || s.busy.load(Ordering::Acquire) == 0 {
         return 0;

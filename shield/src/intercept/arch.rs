@@ -188,6 +188,9 @@ syscall_table! {
     RT_SIGACTION = libc::SYS_rt_sigaction, "rt_sigaction";
     RT_SIGPROCMASK = libc::SYS_rt_sigprocmask, "rt_sigprocmask";
     RT_SIGRETURN = libc::SYS_rt_sigreturn, "rt_sigreturn";
+    RT_SIGQUEUEINFO = libc::SYS_rt_sigqueueinfo, "rt_sigqueueinfo";
+    RT_TGSIGQUEUEINFO = libc::SYS_rt_tgsigqueueinfo, "rt_tgsigqueueinfo";
+    PIDFD_SEND_SIGNAL = libc::SYS_pidfd_send_signal, "pidfd_send_signal";
     PTRACE = libc::SYS_ptrace, "ptrace";
     PROCESS_VM_READV = libc::SYS_process_vm_readv, "process_vm_readv";
     PROCESS_VM_WRITEV = libc::SYS_process_vm_writev, "process_vm_writev";

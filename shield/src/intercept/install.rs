@@ -301,6 +301,8 @@ fn arm(
         None
     };
     let install = |filter: &Filter, flags: u64| {
+        // The SIGSYS handler acts only where this very program answers TRAP.
+        super::shared::arm_filter(filter);
         let insns = filter.insns();
         let prog = libc::sock_fprog {
             len: insns.len() as u16,
@@ -354,6 +356,7 @@ fn arm(
     }
     let bad = if compiled.listener { r < 0 } else { r != 0 };
     if bad {
+        super::shared::disarm_filter();
         notify::standby::abandon();
         return Err(Armed::Refused(if r > 0 || r == -(libc::ESRCH as i64) {
             format!("seccomp TSYNC could not synchronise a thread ({r})")

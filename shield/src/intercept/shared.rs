@@ -17,6 +17,7 @@ use crate::event::{Record, RecordKind};
 use crate::policy::PolicyKind;
 use crate::sys::{self, now_monotonic_secs, now_realtime_ns, read_cstr_of, read_mem_of, syscall};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 
 const AT_FDCWD: i64 = libc::AT_FDCWD as i64;
@@ -55,6 +56,48 @@ pub(crate) fn trapped_numbers(spec: &super::filter::FilterSpec) -> [u64; 8] {
     set
 }
 
+/// The filters handed to the kernel, in order (at most one per install attempt), and which
+/// one is in force: 0 none (before install, or after a refused one), `k` the `k`-th.
+static ARMED: [OnceLock<super::filter::Filter>; 4] = [const { OnceLock::new() }; 4];
+static ARMED_NOW: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Record `filter` as the one in force: called right before it is handed to the kernel (a
+/// genuine trap can arrive as soon as the kernel has it, on any thread). `false` if every slot
+/// is taken (then the handler acts on nothing).
+pub(crate) fn arm_filter(filter: &super::filter::Filter) -> bool {
+    for (k, slot) in ARMED.iter().enumerate() {
+        if slot.set(filter.clone()).is_ok() {
+            ARMED_NOW.store(k + 1, Ordering::Release);
+            return true;
+        }
+    }
+    ARMED_NOW.store(0, Ordering::Release);
+    false
+}
+
+/// The kernel refused the filter last armed: no filter is in force.
+pub(crate) fn disarm_filter() {
+    ARMED_NOW.store(0, Ordering::Release);
+}
+
+/// Whether the filter in force answers `SECCOMP_RET_TRAP` for syscall `nr` with arguments `a`
+/// at instruction pointer `ip`: the kernel's own decision, run again on what the handler sees.
+/// Async-signal-safe (the interpreter allocates nothing).
+pub(crate) fn armed_filter_traps(nr: i64, a: [u64; 6], ip: u64) -> bool {
+    use super::filter::{ret, SeccompData};
+    let k = ARMED_NOW.load(Ordering::Acquire);
+    let Some(filter) = k.checked_sub(1).and_then(|i| ARMED.get(i)?.get()) else {
+        return false;
+    };
+    let data = SeccompData {
+        nr: nr as i32,
+        arch: super::arch::AUDIT_ARCH,
+        instruction_pointer: ip,
+        args: a,
+    };
+    filter.run(&data) & ret::ACTION_FULL == ret::TRAP
+}
+
 /// The SIGSYS bit in a kernel `sigset_t` word.
 pub(crate) const SIGSYS_BIT: u64 = 1 << (libc::SIGSYS - 1);
 
@@ -63,12 +106,35 @@ pub(crate) static STATE: OnceLock<InterceptState> = OnceLock::new();
 /// IP → host names learnt from DNS answers (bounded, TTL-honouring, lock-free).
 pub(crate) static HOSTS: HostTable<1024> = HostTable::new();
 
-/// The thread running the shield's housekeeping right now (0: none).
-pub(crate) static EXEMPT_TID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+/// The threads running the shield's housekeeping right now (0: a free slot): the tmp wipe and
+/// the panic symbolizer, each on a thread of the shield's own.
+///
+/// Which thread is exempt is asked of the kernel (`gettid`), never of thread-local memory: a
+/// thread-local lives at an address the thread itself chooses (`arch_prctl(ARCH_SET_FS)` on
+/// x86_64, `msr tpidr_el0` on aarch64), so user code pointing its thread pointer at a page full
+/// of `1` bytes read "exempt" in the SIGSYS handler and had every trapped call re-issued
+/// undecided (issue 13, kind 1/3).
+static EXEMPT_TIDS: [AtomicU32; 4] = [const { AtomicU32::new(0) }; 4];
 
-thread_local! {
-    /// Set while the shield's own housekeeping (the tmp wipe) runs on this thread.
-    pub(crate) static EXEMPT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+/// Whether thread `tid` (as the kernel names it) runs the shield's housekeeping.
+pub(crate) fn is_exempt_tid(tid: u32) -> bool {
+    tid != 0 && EXEMPT_TIDS.iter().any(|s| s.load(Ordering::Acquire) == tid)
+}
+
+/// Whether the calling thread runs the shield's housekeeping: no system call unless some
+/// thread does. Async-signal-safe.
+pub(crate) fn calling_thread_exempt() -> bool {
+    if EXEMPT_TIDS.iter().all(|s| s.load(Ordering::Acquire) == 0) {
+        return false;
+    }
+    is_exempt_tid(syscall(libc::SYS_gettid, [0; 6]) as u32)
+}
+
+/// Forget every exemption (the stand-by process, a forked copy, runs none of them).
+pub(crate) fn clear_exemptions() {
+    for s in &EXEMPT_TIDS {
+        s.store(0, Ordering::Release);
+    }
 }
 
 /// Run `f` exempt from the policies on a thread of the shield's own, with every signal but
@@ -104,20 +170,22 @@ pub(crate) fn exempt_on_shield_thread<T: Send>(f: impl FnOnce() -> T + Send) -> 
 /// housekeeping, on a thread that runs no user code and no signal handler
 /// ([`exempt_on_shield_thread`], the panic symbolizer).
 pub(crate) fn exempt<T>(f: impl FnOnce() -> T) -> T {
-    struct Reset;
+    struct Reset(Option<&'static AtomicU32>);
     impl Drop for Reset {
         fn drop(&mut self) {
-            EXEMPT.with(|e| e.set(false));
-            EXEMPT_TID.store(0, std::sync::atomic::Ordering::Release);
+            if let Some(slot) = self.0 {
+                slot.store(0, Ordering::Release);
+            }
         }
     }
-    EXEMPT.with(|e| e.set(true));
-    // The notify supervisor decides for other threads and cannot see thread-locals.
-    EXEMPT_TID.store(
-        syscall(libc::SYS_gettid, [0; 6]) as u32,
-        std::sync::atomic::Ordering::Release,
-    );
-    let _reset = Reset;
+    let tid = syscall(libc::SYS_gettid, [0; 6]) as u32;
+    // Two users at most (the wipe, the symbolizer) for four slots; were they all taken, `f`
+    // would run decided like user code (fail closed).
+    let slot = EXEMPT_TIDS.iter().find(|s| {
+        s.compare_exchange(0, tid, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    });
+    let _reset = Reset(slot);
     f()
 }
 
@@ -280,13 +348,36 @@ fn set_foreign_exe(rec: &mut Record, pid: i64) {
     }
 }
 
+/// The notify supervisor's thread in this process (0: none), as the kernel names it.
+static SUPERVISOR_TID: AtomicU32 = AtomicU32::new(0);
+
+/// Called by the notify supervisor on its own thread before it handles any call.
+pub(crate) fn note_supervisor_thread() {
+    SUPERVISOR_TID.store(syscall(libc::SYS_gettid, [0; 6]) as u32, Ordering::Release);
+}
+
+/// Whether the calling thread is the notify supervisor: asked of the kernel, so that the
+/// thread-locals only the supervisor sets ([`TARGET`], [`RESTARTED`], [`RECORDED`]) are read on
+/// its thread alone. Elsewhere they live at an address user code chooses (its thread pointer):
+/// a fake thread-local block full of `1` bytes made every event of that thread "a restart,
+/// recorded already" and dropped it (issue 13, kind 9).
+fn on_supervisor_thread() -> bool {
+    let s = SUPERVISOR_TID.load(Ordering::Acquire);
+    s != 0 && syscall(libc::SYS_gettid, [0; 6]) as u32 == s
+}
+
 pub(crate) fn push(mut rec: Record) {
+    let supervisor = on_supervisor_thread();
     // A call the kernel restarted after its caller was interrupted was recorded already.
-    if RESTARTED.try_with(|r| r.get()).unwrap_or(false) {
+    if supervisor && RESTARTED.try_with(|r| r.get()).unwrap_or(false) {
         return;
     }
-    let _ = RECORDED.try_with(|r| r.set(true));
-    let (target, foreign) = TARGET.try_with(|t| t.get()).unwrap_or((0, false));
+    let (target, foreign) = if supervisor {
+        let _ = RECORDED.try_with(|r| r.set(true));
+        TARGET.try_with(|t| t.get()).unwrap_or((0, false))
+    } else {
+        (0, false)
+    };
     if target != 0 {
         // The notification names a thread; the event names its process.
         rec.pid = if foreign {

@@ -253,6 +253,40 @@ fn filter_spec(
             Ret::Allow,
         ));
     }
+    if intercept == Ret::Trap && !n.permissive {
+        // A process may queue itself a SIGSYS with any siginfo (si_code SYS_SECCOMP, si_arch,
+        // si_syscall), and deliver it with any registers (a signal handler's edited
+        // ucontext). The handler runs the filter again on what it sees and acts only on what
+        // it traps, but a forged SIGSYS could still land on a thread of the shield's own (the
+        // exempt wipe) at a moment of its choosing: while a policy blocks, queueing SIGSYS with
+        // a siginfo is refused (EPERM). `kill`/`tgkill` stay allowed: the kernel stamps their
+        // si_code (SI_USER, SI_TKILL), which no trap carries.
+        let sigsys = libc::SIGSYS;
+        s.push(when(
+            nr::RT_SIGQUEUEINFO,
+            vec![int_eq(1, sigsys)],
+            eperm,
+            Ret::Allow,
+        ));
+        s.push(when(
+            nr::RT_TGSIGQUEUEINFO,
+            vec![int_eq(2, sigsys)],
+            eperm,
+            Ret::Allow,
+        ));
+        s.push(when(
+            nr::PIDFD_SEND_SIGNAL,
+            vec![
+                int_eq(1, sigsys),
+                Condition {
+                    arg: 2,
+                    cmp: ArgCmp::NonZero,
+                },
+            ],
+            eperm,
+            Ret::Allow,
+        ));
+    }
     if n.outbound {
         s.push(socket_plan(intercept));
         s.push(setsockopt_plan(intercept));
@@ -466,5 +500,79 @@ fn setsockopt_plan(intercept: Ret) -> SyscallPlan {
         nr: nr::SETSOCKOPT,
         branches,
         default: Ret::Allow,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::intercept::filter::{ret, Filter, SeccompData};
+
+    fn policy(m: Mode) -> Policy {
+        crate::Shield::builder()
+            .env(crate::policy::Env::from_pairs([(
+                "LAMBDA_TASK_ROOT",
+                "/var/task",
+            )]))
+            .resolv_conf("nameserver 127.0.0.1\n")
+            .tmp_root("/nonexistent-fnshield-tmp")
+            .wipe_tmp(false)
+            .mode(m)
+            .build_policy()
+            .unwrap()
+    }
+
+    fn run(p: &Policy, nr: i64, args: [u64; 6]) -> u32 {
+        let f = Filter::try_from(&trap_filter_spec(p, 0x1000, false)).unwrap();
+        f.run(&SeccompData {
+            nr: nr as i32,
+            arch: arch::AUDIT_ARCH,
+            instruction_pointer: 0x2000,
+            args,
+        })
+    }
+
+    /// Queueing SIGSYS with a siginfo is refused while a policy blocks (a forged trap could
+    /// otherwise land on a shield thread); other signals, and every signal in alert mode, pass.
+    #[test]
+    fn queueing_sigsys_is_refused_while_a_policy_blocks() {
+        let eperm = ret::ERRNO | libc::EPERM as u32;
+        let sys = libc::SIGSYS as u64;
+        let usr = libc::SIGUSR1 as u64;
+        let block = policy(Mode::Block);
+        assert_eq!(
+            run(&block, nr::RT_SIGQUEUEINFO, [1, sys, 8, 0, 0, 0]),
+            eperm
+        );
+        assert_eq!(
+            run(&block, nr::RT_TGSIGQUEUEINFO, [1, 2, sys, 8, 0, 0]),
+            eperm
+        );
+        assert_eq!(
+            run(&block, nr::PIDFD_SEND_SIGNAL, [3, sys, 8, 0, 0, 0]),
+            eperm
+        );
+        // pidfd_send_signal without an info: the kernel stamps SI_USER.
+        assert_eq!(
+            run(&block, nr::PIDFD_SEND_SIGNAL, [3, sys, 0, 0, 0, 0]),
+            ret::ALLOW
+        );
+        assert_eq!(
+            run(&block, nr::RT_TGSIGQUEUEINFO, [1, 2, usr, 8, 0, 0]),
+            ret::ALLOW
+        );
+        assert_eq!(
+            run(&block, nr::RT_SIGQUEUEINFO, [1, usr, 8, 0, 0, 0]),
+            ret::ALLOW
+        );
+        let alert = policy(Mode::Alert);
+        assert_eq!(
+            run(&alert, nr::RT_TGSIGQUEUEINFO, [1, 2, sys, 8, 0, 0]),
+            ret::ALLOW
+        );
+        assert_eq!(
+            run(&alert, nr::RT_SIGQUEUEINFO, [1, sys, 8, 0, 0, 0]),
+            ret::ALLOW
+        );
     }
 }

@@ -19,9 +19,10 @@ use super::shared::{
     check_exec, copy_exists, decide_dns_query, decide_other_process, decide_sockaddr,
     decide_socket, decide_socket_other, fd_path, inet, note_created, open_access, open_creates,
     path_creates, path_table, record_path, report_io_uring, to_resolver, verify_identity,
-    verify_opened, Creates, InterceptState, PathArg, PathCopy, CTL_MAX, DNS_MAX, EXEMPT, HOSTS,
-    MSGHDR, SA_MAX, SIGSYS_BIT, STATE,
+    verify_opened, Creates, InterceptState, PathArg, PathCopy, CTL_MAX, DNS_MAX, HOSTS, MSGHDR,
+    SA_MAX, SIGSYS_BIT, STATE,
 };
+use crate::sys::sigsys::Trapped;
 use crate::sys::{now_monotonic_secs, read_mem, syscall};
 
 const AT_FDCWD: i64 = libc::AT_FDCWD as i64;
@@ -30,12 +31,21 @@ const EPERM: i64 = libc::EPERM as i64;
 const EFAULT: i64 = libc::EFAULT as i64;
 
 /// The trap handler's entry point, registered with `sys::sigsys::install`: the value the
-/// trapped caller sees for syscall `nr` with arguments `a`, or `None` for a number the filter
-/// does not trap (a forged SIGSYS: nothing is re-issued). Async-signal-safe.
-pub(crate) fn on_trap(nr: i64, a: [u64; 6], mask: &mut u64) -> Option<i64> {
+/// trapped caller sees for syscall `t` with arguments `a` at instruction pointer `ip`, or
+/// `None` (nothing re-issued) unless the installed filter itself answers `SECCOMP_RET_TRAP`
+/// for exactly that call. A forged SIGSYS (a queued siginfo, registers set through a signal
+/// handler's `ucontext`) or a trap raised by another filter stacked on ours (whose TRAP
+/// outranks our ERRNO, e.g. for `rt_sigaction(SIGSYS)`) is thus never acted on for a call
+/// our filter refuses, allows, or leaves to the trampoline. Async-signal-safe.
+pub(crate) fn on_trap(t: Trapped, a: [u64; 6], ip: u64, mask: &mut u64) -> Option<i64> {
     let st = STATE.get()?;
-    if !st.traps(nr) {
+    let nr = t.nr;
+    if !st.traps(nr) || !super::shared::armed_filter_traps(nr, a, ip) {
         return None;
+    }
+    if !t.whole {
+        // Bits above 31 in the number register: 5.10 answers ENOSYS, 6.x runs the low half.
+        return Some(-(libc::ENOSYS as i64));
     }
     if nr == nr::RT_SIGPROCMASK {
         return Some(sigprocmask_without_sigsys(a, mask));
@@ -50,7 +60,7 @@ pub(crate) fn on_trap(nr: i64, a: [u64; 6], mask: &mut u64) -> Option<i64> {
 /// `#[inline(never)]`, so only the one taken is on the stack, not the sum of every arm's
 /// buffers (26 KiB in a release build before).
 pub(crate) fn handle(st: &InterceptState, nr: i64, a: [u64; 6]) -> i64 {
-    if EXEMPT.try_with(|e| e.get()).unwrap_or(false) {
+    if super::shared::calling_thread_exempt() {
         return syscall(nr, a);
     }
     match nr {

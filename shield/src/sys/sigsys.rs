@@ -4,14 +4,28 @@
 
 use std::sync::OnceLock;
 
-/// What a trapped syscall returns: `handler(nr, args)`, or `None` when the filter does not
-/// trap `nr` (then the interrupted code resumes untouched). Set once, before the filter goes
-/// in. Runs in signal context: it must be async-signal-safe.
+/// What a trapped syscall returns: `handler(nr, args, ip, mask)`, or `None` when the filter
+/// does not trap that call (then the interrupted code resumes untouched). Set once, before the
+/// filter goes in. Runs in signal context: it must be async-signal-safe.
 ///
-/// The third argument is the first word of the interrupted code's signal mask (restored by
+/// `nr` is the number as the kernel's seccomp saw it (the low 32 bits of the register);
+/// `ip` is the interrupted instruction pointer (for a genuine trap, the address after the
+/// syscall instruction, which the filter saw as `instruction_pointer`).
+///
+/// The last argument is the first word of the interrupted code's signal mask (restored by
 /// `sigreturn` when the handler returns): a handler that emulates `rt_sigprocmask` changes it
 /// there, since a real `rt_sigprocmask` inside the handler would act on the handler's own mask.
-pub(crate) type TrapHandler = fn(i64, [u64; 6], &mut u64) -> Option<i64>;
+pub(crate) type TrapHandler = fn(Trapped, [u64; 6], u64, &mut u64) -> Option<i64>;
+
+/// The syscall number of a trap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Trapped {
+    /// The number seccomp saw: the register's low 32 bits, sign-extended.
+    pub(crate) nr: i64,
+    /// Whether the register's upper 32 bits agree (the kernel's own dispatch differs between
+    /// versions for a number that does not fit: 5.10 answers ENOSYS, 6.x runs the low half).
+    pub(crate) whole: bool,
+}
 
 /// `si_code` of a SIGSYS raised by a seccomp filter (`SYS_SECCOMP`).
 const SYS_SECCOMP: i32 = 1;
@@ -40,12 +54,16 @@ pub(crate) fn install(handler: TrapHandler) -> Result<(), i32> {
     Ok(())
 }
 
-/// The SIGSYS handler. It acts only on genuine seccomp traps: `si_code` is `SYS_SECCOMP` (a
-/// `tgkill` or syscall user dispatch cannot forge it), `si_arch` is the native architecture,
-/// and `si_syscall` is the number in the syscall register (a siginfo a thread queues to
-/// itself with `rt_tgsigqueueinfo` can carry any `si_code`, but not a matching register: the
-/// register then holds that call's own result). The registered handler then acts only on
-/// numbers the filter traps. Anything else returns at once, nothing re-issued.
+/// The SIGSYS handler. It acts only on what looks like a genuine seccomp trap: `si_code` is
+/// `SYS_SECCOMP` (a `tgkill`, a timer, `F_SETSIG` or syscall user dispatch cannot forge it),
+/// `si_arch` is the native architecture, and `si_syscall` is the number in the syscall
+/// register. That is not proof: a thread may queue itself any siginfo (`rt_tgsigqueueinfo`,
+/// or the main thread `rt_sigqueueinfo` to the process), and a signal handler that edits its
+/// `ucontext` before returning sets every register the pending SIGSYS is then delivered with.
+/// So the registered handler runs the installed filter itself on the registers (number,
+/// arguments, instruction pointer) and acts only where it answers `SECCOMP_RET_TRAP` (see
+/// `intercept::trap::on_trap`); where a policy blocks, the filter also refuses queueing SIGSYS
+/// with a siginfo. Anything else returns at once, nothing re-issued.
 ///
 /// Async-signal-safe: saves and restores `errno`, touches only the precompiled tables, atomics,
 /// the event ring and its own stack.
@@ -58,19 +76,23 @@ extern "C" fn on_sigsys(_sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut
     let uc = ctx.cast::<libc::ucontext_t>();
     // SAFETY: for an SA_SIGINFO handler the kernel passes a valid ucontext_t as the third
     // argument; it lives on this stack frame's caller for the handler's duration.
-    let (nr, args) = unsafe { regs(&*uc) };
+    let (nr, args, ip) = unsafe { regs(&*uc) };
     // SAFETY: for an SA_SIGINFO handler the kernel passes a valid siginfo_t (128 bytes) as the
     // second argument; its first 32 bytes are read as plain data.
     let head = unsafe { std::ptr::read(info.cast::<[u8; 32]>()) };
     let word = |o: usize| i32::from_ne_bytes([head[o], head[o + 1], head[o + 2], head[o + 3]]);
+    let trapped = Trapped {
+        nr: i64::from(nr as i32),
+        whole: i64::from(nr as i32) == nr,
+    };
     let genuine = word(8) == SYS_SECCOMP
         && word(28) as u32 == crate::intercept::arch::AUDIT_ARCH
-        && i64::from(word(24)) == nr;
+        && i64::from(word(24)) == trapped.nr;
     // SAFETY: the same ucontext; uc_sigmask is a kernel sigset whose first 64-bit word holds
     // signals 1-64 on x86_64 and aarch64.
     let mask = unsafe { &mut *std::ptr::addr_of_mut!((*uc).uc_sigmask).cast::<u64>() };
     let ret = match HANDLER.get() {
-        Some(handler) if genuine => handler(nr, args, mask),
+        Some(handler) if genuine => handler(trapped, args, ip, mask),
         _ => None,
     };
     let Some(ret) = ret else {
@@ -86,7 +108,7 @@ extern "C" fn on_sigsys(_sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut
 }
 
 #[cfg(target_arch = "x86_64")]
-fn regs(uc: &libc::ucontext_t) -> (i64, [u64; 6]) {
+fn regs(uc: &libc::ucontext_t) -> (i64, [u64; 6], u64) {
     let g = &uc.uc_mcontext.gregs;
     let r = |i: libc::c_int| g[i as usize] as u64;
     (
@@ -99,6 +121,7 @@ fn regs(uc: &libc::ucontext_t) -> (i64, [u64; 6]) {
             r(libc::REG_R8),
             r(libc::REG_R9),
         ],
+        r(libc::REG_RIP),
     )
 }
 
@@ -108,9 +131,13 @@ fn set_ret(uc: &mut libc::ucontext_t, ret: i64) {
 }
 
 #[cfg(target_arch = "aarch64")]
-fn regs(uc: &libc::ucontext_t) -> (i64, [u64; 6]) {
+fn regs(uc: &libc::ucontext_t) -> (i64, [u64; 6], u64) {
     let r = &uc.uc_mcontext.regs;
-    (r[8] as i64, [r[0], r[1], r[2], r[3], r[4], r[5]])
+    (
+        r[8] as i64,
+        [r[0], r[1], r[2], r[3], r[4], r[5]],
+        uc.uc_mcontext.pc,
+    )
 }
 
 #[cfg(target_arch = "aarch64")]

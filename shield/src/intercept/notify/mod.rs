@@ -152,6 +152,7 @@ pub(crate) fn supervise(listener: Listener, watch: i32) {
     // SYNC_WAKE_UP (6.6+) was turned on by the install's probe (probe::probe_listener).
     let own_pid = std::process::id();
     OWN_VIEW.get_or_init(|| view_of(0));
+    super::shared::note_supervisor_thread();
     loop {
         if watch >= 0 && !standby::wait_for_call(listener, watch) {
             return;
@@ -166,9 +167,7 @@ pub(crate) fn supervise(listener: Listener, watch: i32) {
             send(listener, n.id, Answer::Errno(libc::ENOSYS));
             continue;
         };
-        if n.pid != 0
-            && n.pid == super::shared::EXEMPT_TID.load(std::sync::atomic::Ordering::Acquire)
-        {
+        if super::shared::is_exempt_tid(n.pid) {
             // The shield's own /tmp wipe.
             send(listener, n.id, Answer::Continue);
             continue;

@@ -268,7 +268,7 @@ fn stand_by(origin: i32, sock: i32, reporter: Arc<Reporter>) -> ! {
     }
     // What was pending in the parent is the parent's to report.
     reporter.forget_pending();
-    crate::intercept::shared::EXEMPT_TID.store(0, Ordering::Release);
+    crate::intercept::shared::clear_exemptions();
     let mut listener = -1;
     loop {
         if readable_or_gone(sock, pidfd).is_none() {

@@ -450,7 +450,7 @@ fn raw(nr: libc::c_long, a: [u64; 6]) -> i64 {
     unsafe {
         std::arch::asm!(
             "syscall",
-            inlateout("rax") nr as i64 => r,
+            inlateout("rax") nr => r,
             in("rdi") a[0],
             in("rsi") a[1],
             in("rdx") a[2],

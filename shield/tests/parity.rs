@@ -345,6 +345,99 @@ fn w_reads(c: &Ctx) -> i32 {
     0
 }
 
+/// libc functions that glibc carries out through its internal names (the libc layer rebuilds
+/// them: red-team round 4): in the tmp root and on the code, each behaves as without a shield.
+/// No child process is exec'd (a `_Fork` child only exits).
+fn w_libc_internal_names(c: &Ctx) -> i32 {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    extern "C" {
+        fn _Fork() -> libc::pid_t;
+        fn scandir(
+            path: *const libc::c_char,
+            list: *mut *mut *mut libc::dirent,
+            filter: Option<unsafe extern "C" fn(*const libc::dirent) -> i32>,
+            compar: Option<
+                unsafe extern "C" fn(*mut *const libc::dirent, *mut *const libc::dirent) -> i32,
+            >,
+        ) -> i32;
+    }
+    let cs = |p: &Path| CString::new(p.as_os_str().as_bytes()).unwrap();
+    let res = |r: i32| {
+        if r < 0 {
+            format!("errno {}", errno())
+        } else {
+            "ok".to_owned()
+        }
+    };
+    std::fs::write(c.tmp.join("mine"), b"mine\n").unwrap();
+    // SAFETY: libc calls with valid NUL-terminated paths, buffers and our own streams; the
+    // forked child only calls _exit.
+    unsafe {
+        let fifo = cs(&c.tmp.join("fifo"));
+        println!("mkfifo: {}", res(libc::mkfifo(fifo.as_ptr(), 0o600)));
+        let mine = cs(&c.tmp.join("mine"));
+        println!(
+            "utimes: {}",
+            res(libc::utimes(mine.as_ptr(), std::ptr::null()))
+        );
+        println!(
+            "utime: {}",
+            res(libc::utime(mine.as_ptr(), std::ptr::null()))
+        );
+        let t = cs(&c.tmp.join("tmpXXXXXX")).into_raw();
+        let fd = libc::mkstemp(t);
+        let t = CString::from_raw(t);
+        println!("mkstemp: {}", res(fd));
+        if fd >= 0 {
+            libc::close(fd);
+            libc::unlink(t.as_ptr());
+        }
+        let t = cs(&c.tmp.join("dirXXXXXX")).into_raw();
+        let made = !libc::mkdtemp(t).is_null();
+        let t = CString::from_raw(t);
+        println!("mkdtemp: {made}");
+        if made {
+            libc::rmdir(t.as_ptr());
+        }
+        let devnull = c"/dev/null";
+        let f = libc::fopen(devnull.as_ptr(), c"r".as_ptr());
+        let code = cs(&c.task.join("bootstrap"));
+        let f = libc::freopen(code.as_ptr(), c"r".as_ptr(), f);
+        let mut buf = [0u8; 64];
+        if f.is_null() {
+            println!("freopen: errno {}", errno());
+        } else {
+            let got = !libc::fgets(buf.as_mut_ptr().cast(), 64, f).is_null();
+            let n = buf.iter().position(|&b| b == 0).unwrap_or(0);
+            println!(
+                "freopen read {got}: {:?}",
+                String::from_utf8_lossy(&buf[..n])
+            );
+            libc::fclose(f);
+        }
+        let tmp = cs(&c.tmp);
+        let mut list: *mut *mut libc::dirent = std::ptr::null_mut();
+        let n = scandir(tmp.as_ptr(), &mut list, None, None);
+        println!("scandir of the tmp root: {n} entries");
+        for k in 0..n.max(0) as usize {
+            libc::free((*list.add(k)).cast());
+        }
+        if n >= 0 {
+            libc::free(list.cast());
+        }
+        let pid = _Fork();
+        if pid == 0 {
+            libc::_exit(3);
+        }
+        let mut status = 0;
+        libc::waitpid(pid, &mut status, 0);
+        println!("_Fork child exited with {}", libc::WEXITSTATUS(status));
+        libc::unlink(fifo.as_ptr());
+    }
+    0
+}
+
 /// 5. A multi-threaded tokio workload: 64 tasks doing file I/O in the tmp root, blocking reads
 ///    on the blocking pool, async connects to 127.0.0.1.
 fn w_tokio(c: &Ctx) -> i32 {
@@ -1191,6 +1284,12 @@ const WORKLOADS: &[Workload] = &[
     ),
     ("many_violations", w_many, How::Builder, false),
     ("kernel_decided", w_kernel_decided, How::Builder, false),
+    (
+        "libc_internal_names",
+        w_libc_internal_names,
+        How::Builder,
+        false,
+    ),
     ("env_switch", w_env_switch, How::EnvVar, true),
 ];
 
@@ -1541,5 +1640,25 @@ fn shield_mode_env_var_switch() {
         PolicyKind::CreateChildProcess,
         &exec("/usr/bin/sort", &["sort", "-r"]),
         1,
+    );
+}
+
+/// libc functions glibc carries out through its internal names: alert mode changes nothing,
+/// and the writes in the tmp root and the read of the code are reported.
+#[test]
+fn libc_internal_names() {
+    let o = parity("libc_internal_names", w_libc_internal_names, How::Builder);
+    let b = &o.base;
+    o.expect_by(
+        PolicyKind::ReadWriteTmp,
+        &path(b, "tmp/fifo", "write"),
+        "mknodat",
+        1,
+    );
+    assert!(
+        !o.matching(PolicyKind::ReadHandler, |d| d.contains("task/bootstrap"))
+            .is_empty(),
+        "{}",
+        o.dump()
     );
 }

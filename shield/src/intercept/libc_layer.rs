@@ -182,6 +182,58 @@ pub(crate) fn refuse_fork() -> Option<i32> {
     Some(libc::EPERM)
 }
 
+/// Decide an operation on another process made through a libc function that is not a plain
+/// system call (`ptrace`): its memory is a `read_handler` violation, as for
+/// `process_vm_readv`. Records the event; true when it must be refused with EPERM.
+pub(crate) fn refuse_other_process(target: i32) -> bool {
+    if !active() {
+        return false;
+    }
+    let Some(st) = STATE.get() else {
+        return false;
+    };
+    let own = crate::sys::syscall(libc::SYS_getpid, [0; 6]);
+    super::shared::decide_other_process(st, nr::PTRACE, own, i64::from(target), None)
+}
+
+/// Decide a DNS message that libc's resolver will send as it is (`res_send`, `res_nsend`): its
+/// question name as [`refuse_lookup`] decides a name; a message that is not a query is decided
+/// as the kernel path decides one sent to a resolver. True when refused.
+pub(crate) fn refuse_dns_message(msg: &[u8]) -> bool {
+    if !active() {
+        return false;
+    }
+    let Some(st) = STATE.get() else {
+        return false;
+    };
+    let mut name = [0u8; 256];
+    match super::netcheck::dns_query_name(msg, &mut name) {
+        Some(n) => refuse_lookup(&name[..n], false),
+        None => super::shared::decide_socket_other(
+            st,
+            -1,
+            b"message to a resolver that is not a DNS query",
+        ),
+    }
+}
+
+/// Decide a name server that libc's resolver will send to (`_res.nsaddr_list`, which the
+/// function may rewrite before `res_query`): a configured resolver on port 53 is always
+/// reachable; any other address is decided as a destination (`sa`, a sockaddr copy). Records
+/// the event; true when refused.
+pub(crate) fn refuse_name_server(sa: &[u8]) -> bool {
+    if !active() {
+        return false;
+    }
+    let Some(st) = STATE.get() else {
+        return false;
+    };
+    if super::shared::to_resolver(st, sa) {
+        return false;
+    }
+    super::shared::decide_sockaddr(st, nr::SENDTO, sa)
+}
+
 /// Whether hooks must keep SIGSYS deliverable: never blocked, ignored or re-handled.
 #[inline]
 pub(crate) fn guard_sigsys() -> bool {

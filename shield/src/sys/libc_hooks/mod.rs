@@ -127,6 +127,34 @@ struct Real {
     fork: AtomicUsize,
     sigprocmask: AtomicUsize,
     pthread_sigmask: AtomicUsize,
+    freopen: AtomicUsize,
+    freopen64: AtomicUsize,
+    scandirat: AtomicUsize,
+    fork_: AtomicUsize,
+    clone: AtomicUsize,
+    daemon: AtomicUsize,
+    forkpty: AtomicUsize,
+    wordexp: AtomicUsize,
+    ptrace: AtomicUsize,
+    res_query: AtomicUsize,
+    res_search: AtomicUsize,
+    res_querydomain: AtomicUsize,
+    res_send: AtomicUsize,
+    res_nquery: AtomicUsize,
+    res_nsearch: AtomicUsize,
+    res_nquerydomain: AtomicUsize,
+    res_nsend: AtomicUsize,
+    sighold: AtomicUsize,
+    sigset: AtomicUsize,
+    sigignore: AtomicUsize,
+    sigblock: AtomicUsize,
+    sigsetmask: AtomicUsize,
+    sysv_signal: AtomicUsize,
+    pthread_attr_setsigmask_np: AtomicUsize,
+    sigsuspend: AtomicUsize,
+    epoll_pwait: AtomicUsize,
+    pselect: AtomicUsize,
+    ppoll: AtomicUsize,
 }
 
 static REAL: Real = Real {
@@ -142,6 +170,34 @@ static REAL: Real = Real {
     fork: AtomicUsize::new(0),
     sigprocmask: AtomicUsize::new(0),
     pthread_sigmask: AtomicUsize::new(0),
+    freopen: AtomicUsize::new(0),
+    freopen64: AtomicUsize::new(0),
+    scandirat: AtomicUsize::new(0),
+    fork_: AtomicUsize::new(0),
+    clone: AtomicUsize::new(0),
+    daemon: AtomicUsize::new(0),
+    forkpty: AtomicUsize::new(0),
+    wordexp: AtomicUsize::new(0),
+    ptrace: AtomicUsize::new(0),
+    res_query: AtomicUsize::new(0),
+    res_search: AtomicUsize::new(0),
+    res_querydomain: AtomicUsize::new(0),
+    res_send: AtomicUsize::new(0),
+    res_nquery: AtomicUsize::new(0),
+    res_nsearch: AtomicUsize::new(0),
+    res_nquerydomain: AtomicUsize::new(0),
+    res_nsend: AtomicUsize::new(0),
+    sighold: AtomicUsize::new(0),
+    sigset: AtomicUsize::new(0),
+    sigignore: AtomicUsize::new(0),
+    sigblock: AtomicUsize::new(0),
+    sigsetmask: AtomicUsize::new(0),
+    sysv_signal: AtomicUsize::new(0),
+    pthread_attr_setsigmask_np: AtomicUsize::new(0),
+    sigsuspend: AtomicUsize::new(0),
+    epoll_pwait: AtomicUsize::new(0),
+    pselect: AtomicUsize::new(0),
+    ppoll: AtomicUsize::new(0),
 };
 
 extern "C" fn resolve_real() {
@@ -158,11 +214,60 @@ extern "C" fn resolve_real() {
         (&REAL.fork, c"fork"),
         (&REAL.sigprocmask, c"sigprocmask"),
         (&REAL.pthread_sigmask, c"pthread_sigmask"),
+        (&REAL.freopen, c"freopen"),
+        (&REAL.freopen64, c"freopen64"),
+        (&REAL.scandirat, c"scandirat"),
+        (&REAL.fork_, c"_Fork"),
+        (&REAL.clone, c"clone"),
+        (&REAL.daemon, c"daemon"),
+        (&REAL.forkpty, c"forkpty"),
+        (&REAL.wordexp, c"wordexp"),
+        (&REAL.ptrace, c"ptrace"),
+        (&REAL.res_query, c"res_query"),
+        (&REAL.res_search, c"res_search"),
+        (&REAL.res_querydomain, c"res_querydomain"),
+        (&REAL.res_send, c"res_send"),
+        (&REAL.res_nquery, c"res_nquery"),
+        (&REAL.res_nsearch, c"res_nsearch"),
+        (&REAL.res_nquerydomain, c"res_nquerydomain"),
+        (&REAL.res_nsend, c"res_nsend"),
+        (&REAL.sighold, c"sighold"),
+        (&REAL.sigset, c"sigset"),
+        (&REAL.sigignore, c"sigignore"),
+        (&REAL.sigblock, c"sigblock"),
+        (&REAL.sigsetmask, c"sigsetmask"),
+        (&REAL.sysv_signal, c"sysv_signal"),
+        (
+            &REAL.pthread_attr_setsigmask_np,
+            c"pthread_attr_setsigmask_np",
+        ),
+        (&REAL.sigsuspend, c"sigsuspend"),
+        (&REAL.epoll_pwait, c"epoll_pwait"),
+        (&REAL.pselect, c"pselect"),
+        (&REAL.ppoll, c"ppoll"),
     ] {
         // SAFETY: dlsym with RTLD_NEXT and a NUL-terminated name; runs before main, in the
         // dynamic loader's constructor phase, where dlsym may allocate and lock.
         let f = unsafe { libc::dlsym(libc::RTLD_NEXT, name.as_ptr()) };
         slot.store(f as usize, Ordering::Release);
+    }
+    // Before glibc 2.34 the resolver's functions live in libresolv under `__res_*` names
+    // (`<resolv.h>` renamed the calls); look those up where the plain names are absent.
+    for (slot, name) in [
+        (&REAL.res_query, c"__res_query"),
+        (&REAL.res_search, c"__res_search"),
+        (&REAL.res_querydomain, c"__res_querydomain"),
+        (&REAL.res_send, c"__res_send"),
+        (&REAL.res_nquery, c"__res_nquery"),
+        (&REAL.res_nsearch, c"__res_nsearch"),
+        (&REAL.res_nquerydomain, c"__res_nquerydomain"),
+        (&REAL.res_nsend, c"__res_nsend"),
+    ] {
+        if slot.load(Ordering::Relaxed) == 0 {
+            // SAFETY: as above.
+            let f = unsafe { libc::dlsym(libc::RTLD_NEXT, name.as_ptr()) };
+            slot.store(f as usize, Ordering::Release);
+        }
     }
 }
 

@@ -186,6 +186,14 @@ impl Node {
         self.len.map(|n| &self.buf[..n])
     }
 
+    /// Whether libc may send a DNS query for this name (a name that is not numeric).
+    pub(super) fn queries(&self) -> bool {
+        match self.len {
+            Some(n) => n > 0 && !numeric(&self.buf, n),
+            None => !self.orig.is_null(),
+        }
+    }
+
     /// Decide looking the name up (see [`layer::refuse_lookup`]): true when it must fail as
     /// "name not found" before libc sends any query.
     pub(super) fn refused(&self, numeric_only: bool) -> bool {
@@ -247,6 +255,15 @@ pub unsafe extern "C" fn getaddrinfo(
                 }
             }
         }
+    }
+    // A name libc may look up in DNS goes to the name servers of the thread's resolver state,
+    // which the function can rewrite (`_res.nsaddr_list`): each is decided as a destination.
+    if node_ptr == node.ptr()
+        && !numeric_only
+        && node.queries()
+        && name_servers_refused(std::ptr::null())
+    {
+        return libc::EAI_NONAME;
     }
     // SAFETY: libc's getaddrinfo with the caller's arguments, the node name as copied (a
     // NUL-terminated string that outlives the call).
@@ -345,7 +362,7 @@ pub(super) fn host_not_found() {
 #[no_mangle]
 pub unsafe extern "C" fn gethostbyname(name: *const c_char) -> *mut libc::hostent {
     let node = Node::read(name);
-    if node.refused(false) {
+    if node.refused(false) || (node.queries() && name_servers_refused(std::ptr::null())) {
         host_not_found();
         return std::ptr::null_mut();
     }
@@ -363,7 +380,7 @@ pub unsafe extern "C" fn gethostbyname(name: *const c_char) -> *mut libc::hosten
 #[no_mangle]
 pub unsafe extern "C" fn gethostbyname2(name: *const c_char, af: c_int) -> *mut libc::hostent {
     let node = Node::read(name);
-    if node.refused(false) {
+    if node.refused(false) || (node.queries() && name_servers_refused(std::ptr::null())) {
         host_not_found();
         return std::ptr::null_mut();
     }
@@ -415,7 +432,7 @@ pub unsafe extern "C" fn gethostbyname_r(
     h_errnop: *mut c_int,
 ) -> c_int {
     let node = Node::read(name);
-    if node.refused(false) {
+    if node.refused(false) || (node.queries() && name_servers_refused(std::ptr::null())) {
         // SAFETY: the caller's out-pointers.
         return unsafe { refused_r(result, h_errnop) };
     }
@@ -442,7 +459,7 @@ pub unsafe extern "C" fn gethostbyname2_r(
     h_errnop: *mut c_int,
 ) -> c_int {
     let node = Node::read(name);
-    if node.refused(false) {
+    if node.refused(false) || (node.queries() && name_servers_refused(std::ptr::null())) {
         // SAFETY: the caller's out-pointers.
         return unsafe { refused_r(result, h_errnop) };
     }
@@ -477,4 +494,435 @@ pub unsafe extern "C" fn bind(
         libc::SYS_bind,
         [fd as u64, p(addr), len as u64, 0, 0, 0],
     )) as c_int
+}
+
+// ---------------------------------------------------------------------------------------------
+// The resolver's query functions (issue 13, a red-team round): `res_query` and its relatives
+// send a query for any name through glibc's internal sockets, to the name servers listed in
+// the caller's resolver state, which the function may rewrite (`_res.nsaddr_list`). Each is
+// decided before libc sends anything: the name as `getaddrinfo`'s (`resolve_names`), and every
+// name server the state lists as a destination (a configured resolver on port 53 is always
+// reachable; any other address is decided as a `sendto` to it would be).
+
+extern "C" {
+    /// glibc's per-thread resolver state (`_res`).
+    fn __res_state() -> *mut c_void;
+}
+
+/// Offsets in glibc's `struct __res_state` (x86_64 and aarch64, LP64; unchanged since glibc
+/// 2.3): `nscount`, `nsaddr_list[3]` (`sockaddr_in`), `_u._ext.nsaddrs[3]` (pointers to
+/// `sockaddr_in6`, used instead of the IPv4 entry when set).
+const RES_NSCOUNT: u64 = 16;
+const RES_NSADDR_LIST: u64 = 20;
+const RES_EXT_NSADDRS: u64 = 536;
+const RES_MAXNS: usize = 3;
+
+/// Whether a name server in resolver state `statp` (NULL: the thread's `_res`) is refused as
+/// a destination. The thread's `_res` is glibc's own memory and read directly; a state the
+/// caller passes, and every IPv6 entry (a pointer), is read with the checked copy, and an
+/// unreadable one is refused (libc would fault on it).
+fn name_servers_refused(statp: *const c_void) -> bool {
+    if !layer::active() {
+        return false;
+    }
+    let own = statp.is_null();
+    let base = if own {
+        // SAFETY: glibc's accessor for the calling thread's resolver state.
+        p(unsafe { __res_state() }.cast_const())
+    } else {
+        p(statp)
+    };
+    let read = |addr: u64, buf: &mut [u8]| -> bool {
+        if own {
+            // SAFETY: `addr..addr + buf.len()` lies inside the thread's `struct __res_state`
+            // (glibc's TLS, always mapped): the offsets below are inside its 568 bytes.
+            unsafe {
+                std::ptr::copy_nonoverlapping(
+                    addr as usize as *const u8,
+                    buf.as_mut_ptr(),
+                    buf.len(),
+                )
+            };
+            true
+        } else {
+            crate::sys::read_mem(addr, buf) == buf.len()
+        }
+    };
+    let mut count = [0u8; 4];
+    if !read(base + RES_NSCOUNT, &mut count) {
+        return true;
+    }
+    let n = (i32::from_ne_bytes(count).max(0) as usize).min(RES_MAXNS);
+    for i in 0..n {
+        let mut ptr = [0u8; 8];
+        if !read(base + RES_EXT_NSADDRS + 8 * i as u64, &mut ptr) {
+            return true;
+        }
+        let v6 = u64::from_ne_bytes(ptr);
+        let mut sa = [0u8; 28];
+        let len = if v6 != 0 {
+            if crate::sys::read_mem(v6, &mut sa) != 28 {
+                return true;
+            }
+            28
+        } else {
+            if !read(base + RES_NSADDR_LIST + 16 * i as u64, &mut sa[..16]) {
+                return true;
+            }
+            16
+        };
+        if layer::refuse_name_server(&sa[..len]) {
+            return true;
+        }
+    }
+    false
+}
+
+/// A refused `res_*` call: -1 with `h_errno` (and the state's) set to HOST_NOT_FOUND, and
+/// errno ECONNREFUSED for a refused name server (libc's answer when no server answers).
+fn res_refused(server: bool) -> c_int {
+    host_not_found();
+    if server {
+        ret(-(libc::ECONNREFUSED as i64));
+    }
+    -1
+}
+
+/// Decide `name` (NULL-terminated; `domain` appended with a dot when given) and the name
+/// servers of `statp`. Returns `Some(-1)` when refused.
+fn res_decide(statp: *const c_void, name: *const c_char, domain: *const c_char) -> Option<c_int> {
+    if !layer::active() {
+        return None;
+    }
+    let node = Node::read(name);
+    let refused = if domain.is_null() {
+        node.refused(false)
+    } else {
+        let dom = Node::read(domain);
+        let mut full = [0u8; 256];
+        match (node.name(), dom.name()) {
+            (Some(a), Some(b)) if a.len() + 1 + b.len() < 256 => {
+                full[..a.len()].copy_from_slice(a);
+                full[a.len()] = b'.';
+                full[a.len() + 1..a.len() + 1 + b.len()].copy_from_slice(b);
+                let n = a.len() + 1 + b.len();
+                layer::refuse_lookup(&full[..n], numeric(&full, n))
+            }
+            _ => layer::refuse_lookup(b"(a name longer than 255 bytes)", false),
+        }
+    };
+    if refused {
+        return Some(res_refused(false));
+    }
+    if name_servers_refused(statp) {
+        return Some(res_refused(true));
+    }
+    None
+}
+
+type ResQuery = unsafe extern "C" fn(*const c_char, c_int, c_int, *mut u8, c_int) -> c_int;
+type ResNQuery =
+    unsafe extern "C" fn(*mut c_void, *const c_char, c_int, c_int, *mut u8, c_int) -> c_int;
+type ResQueryDomain =
+    unsafe extern "C" fn(*const c_char, *const c_char, c_int, c_int, *mut u8, c_int) -> c_int;
+type ResNQueryDomain = unsafe extern "C" fn(
+    *mut c_void,
+    *const c_char,
+    *const c_char,
+    c_int,
+    c_int,
+    *mut u8,
+    c_int,
+) -> c_int;
+
+fn res_query_common(
+    slot: &AtomicUsize,
+    name: *const c_char,
+    class: c_int,
+    ty: c_int,
+    answer: *mut u8,
+    len: c_int,
+) -> c_int {
+    if let Some(r) = res_decide(std::ptr::null(), name, std::ptr::null()) {
+        return r;
+    }
+    match real::<ResQuery>(slot) {
+        // SAFETY: libc's function with the caller's arguments.
+        Some(f) => unsafe { f(name, class, ty, answer, len) },
+        None => res_refused(true),
+    }
+}
+
+fn res_nquery_common(
+    slot: &AtomicUsize,
+    statp: *mut c_void,
+    name: *const c_char,
+    class: c_int,
+    ty: c_int,
+    answer: *mut u8,
+    len: c_int,
+) -> c_int {
+    if statp.is_null() && layer::active() {
+        return res_refused(true);
+    }
+    if let Some(r) = res_decide(statp, name, std::ptr::null()) {
+        return r;
+    }
+    match real::<ResNQuery>(slot) {
+        // SAFETY: libc's function with the caller's arguments.
+        Some(f) => unsafe { f(statp, name, class, ty, answer, len) },
+        None => res_refused(true),
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn res_query(
+    name: *const c_char,
+    class: c_int,
+    ty: c_int,
+    answer: *mut u8,
+    len: c_int,
+) -> c_int {
+    res_query_common(&REAL.res_query, name, class, ty, answer, len)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn __res_query(
+    name: *const c_char,
+    class: c_int,
+    ty: c_int,
+    answer: *mut u8,
+    len: c_int,
+) -> c_int {
+    res_query_common(&REAL.res_query, name, class, ty, answer, len)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn res_search(
+    name: *const c_char,
+    class: c_int,
+    ty: c_int,
+    answer: *mut u8,
+    len: c_int,
+) -> c_int {
+    res_query_common(&REAL.res_search, name, class, ty, answer, len)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn __res_search(
+    name: *const c_char,
+    class: c_int,
+    ty: c_int,
+    answer: *mut u8,
+    len: c_int,
+) -> c_int {
+    res_query_common(&REAL.res_search, name, class, ty, answer, len)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn res_nquery(
+    statp: *mut c_void,
+    name: *const c_char,
+    class: c_int,
+    ty: c_int,
+    answer: *mut u8,
+    len: c_int,
+) -> c_int {
+    res_nquery_common(&REAL.res_nquery, statp, name, class, ty, answer, len)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn __res_nquery(
+    statp: *mut c_void,
+    name: *const c_char,
+    class: c_int,
+    ty: c_int,
+    answer: *mut u8,
+    len: c_int,
+) -> c_int {
+    res_nquery_common(&REAL.res_nquery, statp, name, class, ty, answer, len)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn res_nsearch(
+    statp: *mut c_void,
+    name: *const c_char,
+    class: c_int,
+    ty: c_int,
+    answer: *mut u8,
+    len: c_int,
+) -> c_int {
+    res_nquery_common(&REAL.res_nsearch, statp, name, class, ty, answer, len)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn __res_nsearch(
+    statp: *mut c_void,
+    name: *const c_char,
+    class: c_int,
+    ty: c_int,
+    answer: *mut u8,
+    len: c_int,
+) -> c_int {
+    res_nquery_common(&REAL.res_nsearch, statp, name, class, ty, answer, len)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn res_querydomain(
+    name: *const c_char,
+    domain: *const c_char,
+    class: c_int,
+    ty: c_int,
+    answer: *mut u8,
+    len: c_int,
+) -> c_int {
+    if let Some(r) = res_decide(std::ptr::null(), name, domain) {
+        return r;
+    }
+    match real::<ResQueryDomain>(&REAL.res_querydomain) {
+        // SAFETY: libc's function with the caller's arguments.
+        Some(f) => unsafe { f(name, domain, class, ty, answer, len) },
+        None => res_refused(true),
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn __res_querydomain(
+    name: *const c_char,
+    domain: *const c_char,
+    class: c_int,
+    ty: c_int,
+    answer: *mut u8,
+    len: c_int,
+) -> c_int {
+    res_querydomain(name, domain, class, ty, answer, len)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn res_nquerydomain(
+    statp: *mut c_void,
+    name: *const c_char,
+    domain: *const c_char,
+    class: c_int,
+    ty: c_int,
+    answer: *mut u8,
+    len: c_int,
+) -> c_int {
+    if statp.is_null() && layer::active() {
+        return res_refused(true);
+    }
+    if let Some(r) = res_decide(statp, name, domain) {
+        return r;
+    }
+    match real::<ResNQueryDomain>(&REAL.res_nquerydomain) {
+        // SAFETY: libc's function with the caller's arguments.
+        Some(f) => unsafe { f(statp, name, domain, class, ty, answer, len) },
+        None => res_refused(true),
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn __res_nquerydomain(
+    statp: *mut c_void,
+    name: *const c_char,
+    domain: *const c_char,
+    class: c_int,
+    ty: c_int,
+    answer: *mut u8,
+    len: c_int,
+) -> c_int {
+    res_nquerydomain(statp, name, domain, class, ty, answer, len)
+}
+
+/// `res_send`/`res_nsend`: the message is sent as it is, so its question is decided (see
+/// [`layer::refuse_dns_message`]) on a copy that libc then sends (a racing thread cannot
+/// change the name after the decision), with the name servers as for `res_query`.
+fn res_send_common(
+    statp: *mut c_void,
+    msg: *const u8,
+    len: c_int,
+    answer: *mut u8,
+    alen: c_int,
+    n: bool,
+) -> c_int {
+    let mut copy = [0u8; 512];
+    let mut msg_ptr = msg;
+    if layer::active() {
+        if n && statp.is_null() {
+            return res_refused(true);
+        }
+        let l = len.max(0) as usize;
+        if l > copy.len() || crate::sys::read_mem(p(msg), &mut copy[..l]) != l {
+            // Larger than any UDP query (or unreadable): decided as a message that is not a
+            // query.
+            if layer::refuse_dns_message(&[]) {
+                return res_refused(false);
+            }
+        } else {
+            if layer::refuse_dns_message(&copy[..l]) {
+                return res_refused(false);
+            }
+            msg_ptr = copy.as_ptr();
+        }
+        if name_servers_refused(statp) {
+            return res_refused(true);
+        }
+    }
+    if n {
+        type F = unsafe extern "C" fn(*mut c_void, *const u8, c_int, *mut u8, c_int) -> c_int;
+        match real::<F>(&REAL.res_nsend) {
+            // SAFETY: libc's res_nsend with the caller's arguments (the message as copied).
+            Some(f) => unsafe { f(statp, msg_ptr, len, answer, alen) },
+            None => res_refused(true),
+        }
+    } else {
+        type F = unsafe extern "C" fn(*const u8, c_int, *mut u8, c_int) -> c_int;
+        match real::<F>(&REAL.res_send) {
+            // SAFETY: libc's res_send with the caller's arguments (the message as copied).
+            Some(f) => unsafe { f(msg_ptr, len, answer, alen) },
+            None => res_refused(true),
+        }
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn res_send(
+    msg: *const u8,
+    len: c_int,
+    answer: *mut u8,
+    alen: c_int,
+) -> c_int {
+    res_send_common(std::ptr::null_mut(), msg, len, answer, alen, false)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn __res_send(
+    msg: *const u8,
+    len: c_int,
+    answer: *mut u8,
+    alen: c_int,
+) -> c_int {
+    res_send_common(std::ptr::null_mut(), msg, len, answer, alen, false)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn res_nsend(
+    statp: *mut c_void,
+    msg: *const u8,
+    len: c_int,
+    answer: *mut u8,
+    alen: c_int,
+) -> c_int {
+    res_send_common(statp, msg, len, answer, alen, true)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn __res_nsend(
+    statp: *mut c_void,
+    msg: *const u8,
+    len: c_int,
+    answer: *mut u8,
+    alen: c_int,
+) -> c_int {
+    res_send_common(statp, msg, len, answer, alen, true)
 }

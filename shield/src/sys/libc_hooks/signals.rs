@@ -110,3 +110,225 @@ pub unsafe extern "C" fn signal(sig: c_int, handler: libc::sighandler_t) -> libc
     // SAFETY: libc's signal with the caller's arguments.
     unsafe { bsd_signal(sig, handler) }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The System V and BSD signal functions, the masks a wait or a new thread takes, each of which
+// glibc carries out with its internal `sigprocmask`/`sigaction` (issue 13, a red-team round:
+// `sighold(SIGSYS)` followed by a trapped raw syscall killed the process).
+
+const SIGSYS_BIT: u64 = 1 << (libc::SIGSYS - 1);
+
+/// A refused change to SIGSYS's disposition: EPERM, as [`sigaction`] gives.
+fn sigsys_refused() -> c_int {
+    ret(-(libc::EPERM as i64)) as c_int
+}
+
+/// Call libc's `f(sig)` from `slot`, or ENOSYS when it was not found.
+fn real_sig(slot: &AtomicUsize, sig: c_int) -> c_int {
+    match real::<unsafe extern "C" fn(c_int) -> c_int>(slot) {
+        // SAFETY: libc's function with the caller's signal number.
+        Some(f) => unsafe { f(sig) },
+        None => ret(-(libc::ENOSYS as i64)) as c_int,
+    }
+}
+
+/// `sighold(SIGSYS)` succeeds without blocking it (as `sigprocmask` drops SIGSYS from a set).
+#[no_mangle]
+pub unsafe extern "C" fn sighold(sig: c_int) -> c_int {
+    if sig == libc::SIGSYS && layer::guard_sigsys() {
+        return 0;
+    }
+    real_sig(&REAL.sighold, sig)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn sigignore(sig: c_int) -> c_int {
+    if sig == libc::SIGSYS && layer::guard_sigsys() {
+        return sigsys_refused();
+    }
+    real_sig(&REAL.sigignore, sig)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn sigset(sig: c_int, disp: libc::sighandler_t) -> libc::sighandler_t {
+    if sig == libc::SIGSYS && layer::guard_sigsys() {
+        sigsys_refused();
+        return libc::SIG_ERR;
+    }
+    type F = unsafe extern "C" fn(c_int, libc::sighandler_t) -> libc::sighandler_t;
+    match real::<F>(&REAL.sigset) {
+        // SAFETY: libc's sigset with the caller's arguments (glibc's sets an empty sa_mask).
+        Some(f) => unsafe { f(sig, disp) },
+        None => {
+            ret(-(libc::ENOSYS as i64));
+            libc::SIG_ERR
+        }
+    }
+}
+
+/// `sysv_signal` and its `__sysv_signal` alias: as [`signal`] for SIGSYS.
+fn sysv_signal_hooked(sig: c_int, handler: libc::sighandler_t) -> libc::sighandler_t {
+    if sig == libc::SIGSYS && layer::guard_sigsys() {
+        sigsys_refused();
+        return libc::SIG_ERR;
+    }
+    type F = unsafe extern "C" fn(c_int, libc::sighandler_t) -> libc::sighandler_t;
+    match real::<F>(&REAL.sysv_signal) {
+        // SAFETY: libc's sysv_signal with the caller's arguments.
+        Some(f) => unsafe { f(sig, handler) },
+        None => {
+            ret(-(libc::ENOSYS as i64));
+            libc::SIG_ERR
+        }
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn sysv_signal(
+    sig: c_int,
+    handler: libc::sighandler_t,
+) -> libc::sighandler_t {
+    sysv_signal_hooked(sig, handler)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn __sysv_signal(
+    sig: c_int,
+    handler: libc::sighandler_t,
+) -> libc::sighandler_t {
+    sysv_signal_hooked(sig, handler)
+}
+
+/// glibc's `ssignal` is `signal` (BSD semantics).
+#[no_mangle]
+pub unsafe extern "C" fn ssignal(sig: c_int, handler: libc::sighandler_t) -> libc::sighandler_t {
+    signal(sig, handler)
+}
+
+/// The BSD mask functions take an `int` mask of signals 1..=31: SIGSYS's bit is cleared.
+fn bsd_mask(slot: &AtomicUsize, mask: c_int) -> c_int {
+    let mask = if layer::guard_sigsys() {
+        mask & !(SIGSYS_BIT as c_int)
+    } else {
+        mask
+    };
+    real_sig(slot, mask)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn sigblock(mask: c_int) -> c_int {
+    bsd_mask(&REAL.sigblock, mask)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn sigsetmask(mask: c_int) -> c_int {
+    bsd_mask(&REAL.sigsetmask, mask)
+}
+
+/// The mask a thread created with this attribute starts with: without SIGSYS.
+#[no_mangle]
+pub unsafe extern "C" fn pthread_attr_setsigmask_np(
+    attr: *mut libc::pthread_attr_t,
+    set: *const libc::sigset_t,
+) -> c_int {
+    // SAFETY: an all-zero sigset_t is a valid (empty) set.
+    let mut copy: libc::sigset_t = unsafe { std::mem::zeroed() };
+    let set = without_sigsys(set, &mut copy);
+    type F = unsafe extern "C" fn(*mut libc::pthread_attr_t, *const libc::sigset_t) -> c_int;
+    match real::<F>(&REAL.pthread_attr_setsigmask_np) {
+        // SAFETY: libc's function with the caller's attribute and the set (maybe our copy).
+        Some(f) => unsafe { f(attr, set) },
+        None => libc::ENOSYS,
+    }
+}
+
+/// The mask in force while `sigsuspend` waits (and in the handlers that end the wait): without
+/// SIGSYS.
+#[no_mangle]
+pub unsafe extern "C" fn sigsuspend(set: *const libc::sigset_t) -> c_int {
+    // SAFETY: an all-zero sigset_t is a valid (empty) set.
+    let mut copy: libc::sigset_t = unsafe { std::mem::zeroed() };
+    let set = without_sigsys(set, &mut copy);
+    match real::<unsafe extern "C" fn(*const libc::sigset_t) -> c_int>(&REAL.sigsuspend) {
+        // SAFETY: libc's sigsuspend with the set (maybe our copy, alive for the call).
+        Some(f) => unsafe { f(set) },
+        None => ret(-(libc::ENOSYS as i64)) as c_int,
+    }
+}
+
+/// The waits that take a signal mask for their duration: `ppoll`, `pselect`, `epoll_pwait`
+/// (a handler that ends the wait runs with that mask).
+#[no_mangle]
+pub unsafe extern "C" fn ppoll(
+    fds: *mut libc::pollfd,
+    n: libc::nfds_t,
+    timeout: *const libc::timespec,
+    set: *const libc::sigset_t,
+) -> c_int {
+    // SAFETY: an all-zero sigset_t is a valid (empty) set.
+    let mut copy: libc::sigset_t = unsafe { std::mem::zeroed() };
+    let set = without_sigsys(set, &mut copy);
+    type F = unsafe extern "C" fn(
+        *mut libc::pollfd,
+        libc::nfds_t,
+        *const libc::timespec,
+        *const libc::sigset_t,
+    ) -> c_int;
+    match real::<F>(&REAL.ppoll) {
+        // SAFETY: libc's ppoll with the caller's arguments and the set (maybe our copy).
+        Some(f) => unsafe { f(fds, n, timeout, set) },
+        None => ret(-(libc::ENOSYS as i64)) as c_int,
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn pselect(
+    n: c_int,
+    r: *mut libc::fd_set,
+    w: *mut libc::fd_set,
+    e: *mut libc::fd_set,
+    timeout: *const libc::timespec,
+    set: *const libc::sigset_t,
+) -> c_int {
+    // SAFETY: an all-zero sigset_t is a valid (empty) set.
+    let mut copy: libc::sigset_t = unsafe { std::mem::zeroed() };
+    let set = without_sigsys(set, &mut copy);
+    type F = unsafe extern "C" fn(
+        c_int,
+        *mut libc::fd_set,
+        *mut libc::fd_set,
+        *mut libc::fd_set,
+        *const libc::timespec,
+        *const libc::sigset_t,
+    ) -> c_int;
+    match real::<F>(&REAL.pselect) {
+        // SAFETY: libc's pselect with the caller's arguments and the set (maybe our copy).
+        Some(f) => unsafe { f(n, r, w, e, timeout, set) },
+        None => ret(-(libc::ENOSYS as i64)) as c_int,
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn epoll_pwait(
+    epfd: c_int,
+    events: *mut libc::epoll_event,
+    max: c_int,
+    timeout: c_int,
+    set: *const libc::sigset_t,
+) -> c_int {
+    // SAFETY: an all-zero sigset_t is a valid (empty) set.
+    let mut copy: libc::sigset_t = unsafe { std::mem::zeroed() };
+    let set = without_sigsys(set, &mut copy);
+    type F = unsafe extern "C" fn(
+        c_int,
+        *mut libc::epoll_event,
+        c_int,
+        c_int,
+        *const libc::sigset_t,
+    ) -> c_int;
+    match real::<F>(&REAL.epoll_pwait) {
+        // SAFETY: libc's epoll_pwait with the caller's arguments and the set (maybe our copy).
+        Some(f) => unsafe { f(epfd, events, max, timeout, set) },
+        None => ret(-(libc::ENOSYS as i64)) as c_int,
+    }
+}

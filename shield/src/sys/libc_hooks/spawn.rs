@@ -498,3 +498,158 @@ pub unsafe extern "C" fn setns(fd: c_int, nstype: c_int) -> c_int {
 pub unsafe extern "C" fn unshare(flags: c_int) -> c_int {
     ret(sys(libc::SYS_unshare, [flags as u64, 0, 0, 0, 0, 0])) as c_int
 }
+
+// ---------------------------------------------------------------------------------------------
+// Process creation that glibc carries out with its internal `fork`/`clone` (issue 13, a
+// red-team round): `_Fork`, `clone`, `daemon`, `forkpty` and `wordexp` created a process
+// where `fork` was refused.
+
+/// `refuse_fork`'s answer as libc's `-1`/errno, or `None` to go on.
+fn fork_refused() -> Option<c_int> {
+    layer::refuse_fork().map(|e| ret(-(e as i64)) as c_int)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn _Fork() -> pid_t {
+    if let Some(r) = fork_refused() {
+        return r;
+    }
+    match real::<unsafe extern "C" fn() -> pid_t>(&REAL.fork_) {
+        // SAFETY: libc's _Fork.
+        Some(f) => unsafe { f() },
+        None => ret(-(libc::ENOSYS as i64)) as pid_t,
+    }
+}
+
+/// glibc's `clone`: a clone without `CLONE_THREAD` creates a process, decided as `fork`
+/// (a thread is not a child process). The trailing arguments (`parent_tid`, `tls`,
+/// `child_tid`) are variadic in C and passed on as they came (same registers and stack slots
+/// as fixed arguments on x86_64 and aarch64).
+#[no_mangle]
+pub unsafe extern "C" fn clone(
+    f: Option<unsafe extern "C" fn(*mut c_void) -> c_int>,
+    stack: *mut c_void,
+    flags: c_int,
+    arg: *mut c_void,
+    ptid: *mut pid_t,
+    tls: *mut c_void,
+    ctid: *mut pid_t,
+) -> c_int {
+    if flags & libc::CLONE_THREAD == 0 {
+        if let Some(r) = fork_refused() {
+            return r;
+        }
+    }
+    type F = unsafe extern "C" fn(
+        Option<unsafe extern "C" fn(*mut c_void) -> c_int>,
+        *mut c_void,
+        c_int,
+        *mut c_void,
+        *mut pid_t,
+        *mut c_void,
+        *mut pid_t,
+    ) -> c_int;
+    match real::<F>(&REAL.clone) {
+        // SAFETY: libc's clone with the caller's arguments.
+        Some(c) => unsafe { c(f, stack, flags, arg, ptid, tls, ctid) },
+        None => ret(-(libc::ENOSYS as i64)) as c_int,
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn daemon(nochdir: c_int, noclose: c_int) -> c_int {
+    if let Some(r) = fork_refused() {
+        return r;
+    }
+    match real::<unsafe extern "C" fn(c_int, c_int) -> c_int>(&REAL.daemon) {
+        // SAFETY: libc's daemon with the caller's arguments.
+        Some(f) => unsafe { f(nochdir, noclose) },
+        None => ret(-(libc::ENOSYS as i64)) as c_int,
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn forkpty(
+    amaster: *mut c_int,
+    name: *mut c_char,
+    termp: *const c_void,
+    winp: *const c_void,
+) -> pid_t {
+    if let Some(r) = fork_refused() {
+        return r;
+    }
+    type F = unsafe extern "C" fn(*mut c_int, *mut c_char, *const c_void, *const c_void) -> pid_t;
+    match real::<F>(&REAL.forkpty) {
+        // SAFETY: libc's forkpty with the caller's arguments.
+        Some(f) => unsafe { f(amaster, name, termp, winp) },
+        None => ret(-(libc::ENOSYS as i64)) as pid_t,
+    }
+}
+
+/// `wordexp` runs `/bin/sh -c` for a command substitution (`$(…)`, backquotes) through
+/// glibc's internal spawn. Without `WRDE_NOCMD` the words are first expanded with it: if
+/// libc finds no command substitution, that is the answer (no spawn, nothing to decide).
+/// Otherwise the spawn of `/bin/sh -c WORDS` is decided (the event carries the words); a
+/// refusal returns `WRDE_CMDSUB`, libc's answer when commands are not allowed. With
+/// `WRDE_REUSE` or `WRDE_APPEND` a trial expansion would change the caller's list, so any
+/// `` ` `` or `$(` in the words is decided as a spawn instead.
+#[no_mangle]
+pub unsafe extern "C" fn wordexp(
+    words: *const c_char,
+    we: *mut libc::c_void,
+    flags: c_int,
+) -> c_int {
+    const WRDE_APPEND: c_int = 1 << 1;
+    const WRDE_NOCMD: c_int = 1 << 2;
+    const WRDE_REUSE: c_int = 1 << 3;
+    const WRDE_CMDSUB: c_int = 4;
+    type F = unsafe extern "C" fn(*const c_char, *mut c_void, c_int) -> c_int;
+    let Some(f) = real::<F>(&REAL.wordexp) else {
+        return WRDE_CMDSUB;
+    };
+    if !layer::active() || flags & WRDE_NOCMD != 0 || words.is_null() {
+        // SAFETY: libc's wordexp with the caller's arguments.
+        return unsafe { f(words, we, flags) };
+    }
+    let substitutes = if flags & (WRDE_REUSE | WRDE_APPEND) != 0 {
+        let mut buf = [0u8; 4096];
+        match crate::sys::read_cstr_of(0, p(words), &mut buf[..4095]) {
+            Some(n) => buf[..n].contains(&b'`') || buf[..n].windows(2).any(|w| w == b"$("),
+            None => true,
+        }
+    } else {
+        // SAFETY: libc's wordexp with the caller's arguments and commands refused.
+        let r = unsafe { f(words, we, flags | WRDE_NOCMD) };
+        if r != WRDE_CMDSUB {
+            return r;
+        }
+        true
+    };
+    if substitutes && decide_shell(words).is_err() {
+        return WRDE_CMDSUB;
+    }
+    // SAFETY: libc's wordexp with the caller's arguments.
+    unsafe { f(words, we, flags) }
+}
+
+/// `ptrace` of another process reads and writes its memory: a `read_handler` violation
+/// (EPERM), as `process_vm_readv` is. `PTRACE_TRACEME` names no process. glibc's `ptrace` is
+/// variadic (pid, addr, data travel as fixed arguments would) and is then called as it came
+/// (it stores `PTRACE_PEEK*` results as the caller expects).
+#[no_mangle]
+pub unsafe extern "C" fn ptrace(
+    request: c_int,
+    pid: pid_t,
+    addr: *mut c_void,
+    data: *mut c_void,
+) -> c_long {
+    if request != libc::PTRACE_TRACEME as c_int && layer::refuse_other_process(pid) {
+        return ret(-(libc::EPERM as i64)) as c_long;
+    }
+    type F = unsafe extern "C" fn(c_int, pid_t, *mut c_void, *mut c_void) -> c_long;
+    match real::<F>(&REAL.ptrace) {
+        // SAFETY: libc's ptrace with the caller's arguments.
+        Some(f) => unsafe { f(request, pid, addr, data) },
+        None => ret(-(libc::ENOSYS as i64)) as c_long,
+    }
+}

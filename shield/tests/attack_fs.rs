@@ -2667,7 +2667,15 @@ fn r4_sysv_signal_functions(i: InterceptorChoice) {
             }
         }
     };
+    // Seccomp alone (the layer compiled out) under the trap: the filter re-issues SIG_BLOCK
+    // masks without SIGSYS and refuses SIGSYS's disposition, but a SIG_SETMASK mask (sigsetmask,
+    // a new thread's attribute mask) blocks it and the next trap kills the process: the
+    // README's routes table states it; those steps run only where the layer is built.
+    let layer = cfg!(feature = "libc-layer") || !matches!(i, InterceptorChoice::Trap);
     for (k, what) in steps.into_iter().enumerate() {
+        if !layer && k == 2 {
+            continue;
+        }
         let d2 = d.clone();
         let r = std::thread::spawn(move || {
             step(k);
@@ -2676,6 +2684,9 @@ fn r4_sysv_signal_functions(i: InterceptorChoice) {
         .join()
         .unwrap();
         assert_eq!(r, Err(libc::EACCES), "a raw open after {what}");
+    }
+    if !layer {
+        return;
     }
     // A thread created with every signal in its attribute mask.
     // SAFETY: pthread attribute calls on a local attribute; the thread runs `start` and is

@@ -67,6 +67,8 @@ mod net;
 mod signals;
 mod spawn;
 
+pub(crate) use net::snapshot_name_servers;
+
 #[allow(unused_imports)]
 use files::*;
 #[allow(unused_imports)]

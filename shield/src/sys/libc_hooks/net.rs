@@ -517,6 +517,111 @@ const RES_NSADDR_LIST: u64 = 20;
 const RES_EXT_NSADDRS: u64 = 536;
 const RES_MAXNS: usize = 3;
 
+extern "C" {
+    fn __res_ninit(statp: *mut c_void) -> c_int;
+    fn __res_nclose(statp: *mut c_void);
+}
+
+/// The name servers glibc's resolver reads from its own configuration (`/etc/resolv.conf`),
+/// as `sockaddr` bytes, read once at install (outside any hook) by initialising a private
+/// resolver state. A name server listed there is not one the function chose; any other entry
+/// in a resolver state was written by the function.
+static LIBC_NAME_SERVERS: std::sync::OnceLock<Vec<[u8; 28]>> = std::sync::OnceLock::new();
+
+/// Read [`LIBC_NAME_SERVERS`] (at install; idempotent).
+pub(crate) fn snapshot_name_servers() {
+    LIBC_NAME_SERVERS.get_or_init(|| {
+        let mut state = vec![0u64; RES_STATE_SIZE / 8];
+        let statp = state.as_mut_ptr().cast::<c_void>();
+        // SAFETY: res_ninit on a zeroed private state of glibc's size (LP64); it reads the
+        // configuration and may allocate (we are at install, not in a hook).
+        if unsafe { __res_ninit(statp) } != 0 {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        let base = p(statp.cast_const());
+        let _ = each_name_server(base, false, |sa| {
+            let mut s = [0u8; 28];
+            s[..sa.len()].copy_from_slice(sa);
+            out.push(s);
+            false
+        });
+        // SAFETY: the state res_ninit initialised above.
+        unsafe { __res_nclose(statp) };
+        out
+    });
+}
+
+/// Whether `sa` (a name server entry) is one libc read from its configuration: the same
+/// family, port and address.
+fn libc_configured(sa: &[u8]) -> bool {
+    let Some(known) = LIBC_NAME_SERVERS.get() else {
+        return false;
+    };
+    known
+        .iter()
+        .any(|k| match i32::from(u16::from_ne_bytes([sa[0], sa[1]])) {
+            libc::AF_INET if sa.len() >= 8 => k[..8] == sa[..8],
+            libc::AF_INET6 if sa.len() >= 28 => k[..4] == sa[..4] && k[8..28] == sa[8..28],
+            _ => false,
+        })
+}
+
+/// `size_of::<struct __res_state>()` on LP64 glibc.
+const RES_STATE_SIZE: usize = 568;
+
+/// Call `f` with each name server entry of the resolver state at `base` (read with the checked
+/// copy when `checked`, else directly: glibc's own `_res` or our private state) until it
+/// returns true. `None` when
+/// the state cannot be read; else whether `f` returned true.
+fn each_name_server(base: u64, checked: bool, mut f: impl FnMut(&[u8]) -> bool) -> Option<bool> {
+    let read = |addr: u64, buf: &mut [u8]| -> bool {
+        if checked {
+            crate::sys::read_mem(addr, buf) == buf.len()
+        } else {
+            // SAFETY: `addr..addr + buf.len()` lies inside a `struct __res_state` that glibc
+            // owns (the thread's `_res`, in its TLS) or that we allocated: the offsets used
+            // are inside its 568 bytes.
+            unsafe {
+                std::ptr::copy_nonoverlapping(
+                    addr as usize as *const u8,
+                    buf.as_mut_ptr(),
+                    buf.len(),
+                )
+            };
+            true
+        }
+    };
+    let mut count = [0u8; 4];
+    if !read(base + RES_NSCOUNT, &mut count) {
+        return None;
+    }
+    let n = (i32::from_ne_bytes(count).max(0) as usize).min(RES_MAXNS);
+    for i in 0..n {
+        let mut ptr = [0u8; 8];
+        if !read(base + RES_EXT_NSADDRS + 8 * i as u64, &mut ptr) {
+            return None;
+        }
+        let v6 = u64::from_ne_bytes(ptr);
+        let mut sa = [0u8; 28];
+        let len = if v6 != 0 {
+            if crate::sys::read_mem(v6, &mut sa) != 28 {
+                return None;
+            }
+            28
+        } else {
+            if !read(base + RES_NSADDR_LIST + 16 * i as u64, &mut sa[..16]) {
+                return None;
+            }
+            16
+        };
+        if f(&sa[..len]) {
+            return Some(true);
+        }
+    }
+    Some(false)
+}
+
 /// Whether a name server in resolver state `statp` (NULL: the thread's `_res`) is refused as
 /// a destination. The thread's `_res` is glibc's own memory and read directly; a state the
 /// caller passes, and every IPv6 entry (a pointer), is read with the checked copy, and an
@@ -532,50 +637,10 @@ fn name_servers_refused(statp: *const c_void) -> bool {
     } else {
         p(statp)
     };
-    let read = |addr: u64, buf: &mut [u8]| -> bool {
-        if own {
-            // SAFETY: `addr..addr + buf.len()` lies inside the thread's `struct __res_state`
-            // (glibc's TLS, always mapped): the offsets below are inside its 568 bytes.
-            unsafe {
-                std::ptr::copy_nonoverlapping(
-                    addr as usize as *const u8,
-                    buf.as_mut_ptr(),
-                    buf.len(),
-                )
-            };
-            true
-        } else {
-            crate::sys::read_mem(addr, buf) == buf.len()
-        }
-    };
-    let mut count = [0u8; 4];
-    if !read(base + RES_NSCOUNT, &mut count) {
-        return true;
-    }
-    let n = (i32::from_ne_bytes(count).max(0) as usize).min(RES_MAXNS);
-    for i in 0..n {
-        let mut ptr = [0u8; 8];
-        if !read(base + RES_EXT_NSADDRS + 8 * i as u64, &mut ptr) {
-            return true;
-        }
-        let v6 = u64::from_ne_bytes(ptr);
-        let mut sa = [0u8; 28];
-        let len = if v6 != 0 {
-            if crate::sys::read_mem(v6, &mut sa) != 28 {
-                return true;
-            }
-            28
-        } else {
-            if !read(base + RES_NSADDR_LIST + 16 * i as u64, &mut sa[..16]) {
-                return true;
-            }
-            16
-        };
-        if layer::refuse_name_server(&sa[..len]) {
-            return true;
-        }
-    }
-    false
+    each_name_server(base, !own, |sa| {
+        !libc_configured(sa) && layer::refuse_name_server(sa)
+    })
+    .unwrap_or(true)
 }
 
 /// A refused `res_*` call: -1 with `h_errno` (and the state's) set to HOST_NOT_FOUND, and

@@ -857,6 +857,69 @@ three!(
     super::k3_fake_thread_pointer
 );
 
+// Weak references to the names the shield's exempt trampoline once had: 0 unless some object of
+// this binary defines them (a dependency needed only `extern "C" { fn fnshield_syscall6(..); }`).
+#[cfg(target_arch = "x86_64")]
+std::arch::global_asm!(".weak fnshield_syscall6", ".weak fnshield_syscall_ret");
+
+/// The address a dependency linking `name` by hand would get (0: no such symbol).
+#[cfg(target_arch = "x86_64")]
+fn linked(ret_label: bool) -> u64 {
+    let a: u64;
+    // SAFETY: loads a GOT entry of this binary.
+    unsafe {
+        if ret_label {
+            std::arch::asm!("mov {}, qword ptr [rip + fnshield_syscall_ret@GOTPCREL]", out(reg) a, options(nostack, readonly));
+        } else {
+            std::arch::asm!("mov {}, qword ptr [rip + fnshield_syscall6@GOTPCREL]", out(reg) a, options(nostack, readonly));
+        }
+    }
+    a
+}
+
+/// The exempt trampoline must not be reachable by name: a dependency that declares it
+/// `extern "C"` and calls it gets every syscall past the filter (exempt by instruction
+/// pointer). The names are gone (the trampoline is a private naked function), so the
+/// declaration does not link; here the weak references resolve to nothing, and the open of the
+/// code through whatever they resolve to is refused.
+#[cfg(target_arch = "x86_64")]
+fn k1_trampoline_by_name(i: InterceptorChoice) {
+    let d = Dirs::new();
+    let _s = shield(i, &d, |b| b);
+    let p = c(d.task.join("bootstrap"));
+    let entry = linked(false);
+    if entry != 0 {
+        // SAFETY: the symbol, if linked, has this signature.
+        let f: extern "C" fn(i64, u64, u64, u64, u64, u64, u64) -> i64 =
+            unsafe { std::mem::transmute(entry as usize) };
+        let fd = f(
+            libc::SYS_openat,
+            libc::AT_FDCWD as i64 as u64,
+            p.as_ptr() as u64,
+            0,
+            0,
+            0,
+            0,
+        );
+        if fd >= 0 {
+            panic!(
+                "the exempt trampoline, linked by name, opened the code: {:?}",
+                read_fd(fd as i32)
+            );
+        }
+    }
+    assert_eq!(
+        linked(true),
+        0,
+        "the exempt instruction address is linkable by name"
+    );
+}
+#[cfg(target_arch = "x86_64")]
+two!(
+    k1_exempt_trampoline_not_linkable_by_name,
+    super::k1_trampoline_by_name
+);
+
 // ---------------------------------------------------------------------------------------------
 // Kind 3: no exempt window reachable by user code (the tmp wipe).
 // ---------------------------------------------------------------------------------------------

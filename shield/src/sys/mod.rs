@@ -15,21 +15,6 @@ use std::arch::global_asm;
 #[cfg(target_arch = "x86_64")]
 global_asm!(
     ".text",
-    ".globl fnshield_syscall6",
-    ".type fnshield_syscall6,@function",
-    "fnshield_syscall6:",
-    "mov rax, rdi",
-    "mov rdi, rsi",
-    "mov rsi, rdx",
-    "mov rdx, rcx",
-    "mov r10, r8",
-    "mov r8, r9",
-    "mov r9, [rsp+8]",
-    "syscall",
-    ".globl fnshield_syscall_ret",
-    "fnshield_syscall_ret:",
-    "ret",
-    ".size fnshield_syscall6, .-fnshield_syscall6",
     ".globl fnshield_syscall6_filtered",
     ".type fnshield_syscall6_filtered,@function",
     "fnshield_syscall6_filtered:",
@@ -48,21 +33,6 @@ global_asm!(
 #[cfg(target_arch = "aarch64")]
 global_asm!(
     ".text",
-    ".globl fnshield_syscall6",
-    ".type fnshield_syscall6,%function",
-    "fnshield_syscall6:",
-    "mov x8, x0",
-    "mov x0, x1",
-    "mov x1, x2",
-    "mov x2, x3",
-    "mov x3, x4",
-    "mov x4, x5",
-    "mov x5, x6",
-    "svc #0",
-    ".globl fnshield_syscall_ret",
-    "fnshield_syscall_ret:",
-    "ret",
-    ".size fnshield_syscall6, .-fnshield_syscall6",
     ".globl fnshield_syscall6_filtered",
     ".type fnshield_syscall6_filtered,%function",
     "fnshield_syscall6_filtered:",
@@ -79,7 +49,6 @@ global_asm!(
 );
 
 extern "C" {
-    fn fnshield_syscall6(nr: i64, a0: u64, a1: u64, a2: u64, a3: u64, a4: u64, a5: u64) -> i64;
     #[cfg_attr(not(feature = "libc-layer"), allow(dead_code))]
     fn fnshield_syscall6_filtered(
         nr: i64,
@@ -90,14 +59,37 @@ extern "C" {
         a4: u64,
         a5: u64,
     ) -> i64;
-    static fnshield_syscall_ret: u8;
 }
+
+/// The exempt trampoline: one system-call instruction and a return, entered by [`syscall`]
+/// with the registers already set. A private naked function, so that nothing outside this
+/// module can name it: the global symbol it had (`fnshield_syscall6`) let any dependency
+/// declare it `extern "C"` and call it, every syscall then passing the filter undecided
+/// (exempt by instruction pointer). Its address can still be found by scanning executable
+/// memory for the two instructions: that is native code targeting the shield (README, threat
+/// model).
+#[cfg(target_arch = "x86_64")]
+#[unsafe(naked)]
+extern "C" fn exempt_syscall_insn() {
+    std::arch::naked_asm!("syscall", "ret");
+}
+
+#[cfg(target_arch = "aarch64")]
+#[unsafe(naked)]
+extern "C" fn exempt_syscall_insn() {
+    std::arch::naked_asm!("svc #0", "ret");
+}
+
+/// Length of the system-call instruction (`syscall`: 0f 05; `svc #0`: 4 bytes).
+#[cfg(target_arch = "x86_64")]
+const SYSCALL_INSN_LEN: u64 = 2;
+#[cfg(target_arch = "aarch64")]
+const SYSCALL_INSN_LEN: u64 = 4;
 
 /// The address the kernel reports as `instruction_pointer` for calls made through the
 /// trampoline; the filter exempts it from TRAP and USER_NOTIF.
 pub(crate) fn trampoline_ip() -> u64 {
-    // Only the address of the label is taken; it is never read.
-    std::ptr::addr_of!(fnshield_syscall_ret) as u64
+    exempt_syscall_insn as *const () as u64 + SYSCALL_INSN_LEN
 }
 
 /// Issue a syscall through the exempt trampoline. Returns the raw result (`-errno` on
@@ -108,9 +100,43 @@ pub(crate) fn trampoline_ip() -> u64 {
 /// forwarded as the trapped caller gave them, and the kernel validates them.
 #[inline]
 pub(crate) fn syscall(nr: i64, a: [u64; 6]) -> i64 {
-    // SAFETY: the trampoline performs exactly one syscall with these registers and returns;
-    // callers uphold the pointer contract in this function's documentation.
-    unsafe { fnshield_syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5]) }
+    let r: i64;
+    // SAFETY: the trampoline performs exactly one syscall with these registers and returns
+    // (the call pushes a return address: no `nostack`); callers uphold the pointer contract
+    // in this function's documentation.
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        std::arch::asm!(
+            "call {f}",
+            f = sym exempt_syscall_insn,
+            inlateout("rax") nr => r,
+            in("rdi") a[0],
+            in("rsi") a[1],
+            in("rdx") a[2],
+            in("r10") a[3],
+            in("r8") a[4],
+            in("r9") a[5],
+            lateout("rcx") _,
+            lateout("r11") _,
+        );
+    }
+    // SAFETY: as above (`bl` sets the link register).
+    #[cfg(target_arch = "aarch64")]
+    unsafe {
+        std::arch::asm!(
+            "bl {f}",
+            f = sym exempt_syscall_insn,
+            in("x8") nr,
+            inlateout("x0") a[0] => r,
+            in("x1") a[1],
+            in("x2") a[2],
+            in("x3") a[3],
+            in("x4") a[4],
+            in("x5") a[5],
+            lateout("x30") _,
+        );
+    }
+    r
 }
 
 /// Issue a syscall through a stub the filter does NOT exempt: the seccomp filter (when one is

@@ -492,3 +492,192 @@ fn toctou_race_on_sendto_address_notify() {
         race_sendto(InterceptorChoice::Notify, 100_000)
     });
 }
+
+/// Every seccomp listener fd this process can reach: its own fd table, and (Linux 6.9+, thread
+/// pidfds) the fd table of each of its threads, through `pidfd_getfd`.
+fn reachable_listeners() -> Vec<i32> {
+    let is_listener = |p: &Path| {
+        std::fs::read_link(p).is_ok_and(|l| l.as_os_str() == "anon_inode:seccomp notify")
+    };
+    let mut found = Vec::new();
+    for e in std::fs::read_dir("/proc/self/fd").unwrap().flatten() {
+        if is_listener(&e.path()) {
+            if let Some(fd) = e.file_name().to_str().and_then(|s| s.parse().ok()) {
+                found.push(fd);
+            }
+        }
+    }
+    for t in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let Some(tid) = t.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        let Ok(fds) = std::fs::read_dir(t.path().join("fd")) else {
+            continue;
+        };
+        for e in fds.flatten() {
+            if !is_listener(&e.path()) {
+                continue;
+            }
+            let Some(n) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+                continue;
+            };
+            // SAFETY: raw syscalls on integers; PIDFD_THREAD is O_EXCL.
+            unsafe {
+                let pidfd = libc::syscall(libc::SYS_pidfd_open, tid, libc::O_EXCL);
+                if pidfd >= 0 {
+                    let fd = libc::syscall(libc::SYS_pidfd_getfd, pidfd, n, 0);
+                    if fd >= 0 {
+                        found.push(fd as i32);
+                    }
+                    libc::close(pidfd as i32);
+                }
+            }
+        }
+    }
+    found
+}
+
+/// A system call made with the `syscall` instruction itself (no libc entry point, so that the
+/// libc layer does not decide it first): the raw result, `-errno` on failure.
+fn raw_syscall(nr: i64, a: [u64; 3]) -> i64 {
+    let r: i64;
+    // SAFETY: a system call with integer and pointer arguments the caller made valid.
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        std::arch::asm!("syscall", inlateout("rax") nr => r, in("rdi") a[0], in("rsi") a[1],
+            in("rdx") a[2], out("rcx") _, out("r11") _, options(nostack));
+    }
+    // SAFETY: as above.
+    #[cfg(target_arch = "aarch64")]
+    unsafe {
+        std::arch::asm!("svc 0", in("x8") nr, inlateout("x0") a[0] as i64 => r, in("x1") a[1],
+            in("x2") a[2], options(nostack));
+    }
+    r
+}
+
+/// `fork` as a raw system call (`clone(SIGCHLD)` where there is no `fork`).
+fn raw_fork() -> i64 {
+    #[cfg(target_arch = "x86_64")]
+    return raw_syscall(libc::SYS_fork, [0; 3]);
+    #[cfg(target_arch = "aarch64")]
+    return raw_syscall(libc::SYS_clone, [libc::SIGCHLD as u64, 0, 0]);
+}
+
+/// `struct seccomp_notif` and `struct seccomp_notif_resp`, as the kernel lays them out.
+#[repr(C)]
+#[derive(Default)]
+struct Notif {
+    id: u64,
+    pid: u32,
+    flags: u32,
+    nr: i32,
+    arch: u32,
+    ip: u64,
+    args: [u64; 6],
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct NotifResp {
+    id: u64,
+    val: i64,
+    error: i32,
+    flags: u32,
+}
+
+/// Issue 13, kind 3 (a window where the policies are off) through the shield's own listener: a
+/// thread of the function receives notifications with `SECCOMP_IOCTL_NOTIF_RECV` on the
+/// shield's listener fd, racing the supervisor, and answers each with
+/// `SECCOMP_USER_NOTIF_FLAG_CONTINUE`: the call it stole runs undecided. Each ioctl of the
+/// seccomp notification API must fail (ENOTTY, as on an fd that is no listener), and every read
+/// of the code stays refused.
+fn listener_ioctls_are_refused(mechanism: fnshield::Mechanism) {
+    use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
+    static REFUSED: AtomicI32 = AtomicI32::new(0);
+    static STOLEN: AtomicU32 = AtomicU32::new(0);
+    let (task, tmp) = dirs();
+    let boot = task.join("bootstrap");
+    // Child block with no allowed program: the trap interceptor refuses forks through its
+    // listener, which is then the one to steal.
+    let choice = if mechanism == fnshield::Mechanism::SeccompTrap {
+        InterceptorChoice::Trap
+    } else {
+        InterceptorChoice::Notify
+    };
+    let _s = common::install_shield(&task, &tmp, mechanism, |b| {
+        b.mode(Mode::Block).interceptor(choice)
+    });
+    let listeners = reachable_listeners();
+    assert!(!listeners.is_empty(), "the shield has a listener");
+    for fd in listeners {
+        std::thread::spawn(move || loop {
+            let mut n = Notif::default();
+            // SAFETY: ioctls with pointers to locals of the kernel's layout.
+            let r = unsafe { libc::ioctl(fd, libc::SECCOMP_IOCTL_NOTIF_RECV as _, &mut n) };
+            if r < 0 {
+                let e = errno();
+                if e == libc::EINTR || e == libc::ENOENT {
+                    continue;
+                }
+                REFUSED.store(e, Ordering::SeqCst);
+                return;
+            }
+            let mut resp = NotifResp {
+                id: n.id,
+                flags: libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32,
+                ..NotifResp::default()
+            };
+            // SAFETY: as above.
+            if unsafe { libc::ioctl(fd, libc::SECCOMP_IOCTL_NOTIF_SEND as _, &mut resp) } == 0 {
+                STOLEN.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+    }
+    let path = CString::new(boot.as_os_str().as_encoded_bytes()).unwrap();
+    for _ in 0..200 {
+        let fd = raw_syscall(
+            libc::SYS_openat,
+            [
+                libc::AT_FDCWD as u64,
+                path.as_ptr() as u64,
+                (libc::O_RDONLY | libc::O_CLOEXEC) as u64,
+            ],
+        );
+        assert!(
+            fd < 0,
+            "the code was opened ({} calls stolen)",
+            STOLEN.load(Ordering::SeqCst)
+        );
+        let pid = raw_fork();
+        if pid == 0 {
+            // SAFETY: the forked child leaves at once.
+            unsafe { libc::_exit(0) };
+        }
+        assert!(pid < 0, "a fork ran while process creation blocks");
+        if REFUSED.load(Ordering::SeqCst) != 0 {
+            break;
+        }
+    }
+    assert_eq!(STOLEN.load(Ordering::SeqCst), 0, "calls were stolen");
+    assert_eq!(
+        REFUSED.load(Ordering::SeqCst),
+        libc::ENOTTY,
+        "SECCOMP_IOCTL_NOTIF_RECV on the shield's listener is refused"
+    );
+}
+
+#[test]
+fn the_listener_cannot_be_driven_by_the_function_notify() {
+    case(
+        "the_listener_cannot_be_driven_by_the_function_notify",
+        || listener_ioctls_are_refused(fnshield::Mechanism::SeccompNotify),
+    );
+}
+
+#[test]
+fn the_listener_cannot_be_driven_by_the_function_trap() {
+    case("the_listener_cannot_be_driven_by_the_function_trap", || {
+        listener_ioctls_are_refused(fnshield::Mechanism::SeccompTrap)
+    });
+}

@@ -461,3 +461,195 @@ fn a_lock_held_at_the_fork_does_not_stall_the_stand_by() {
     );
     assert_stand_by_gone(&out);
 }
+
+/// A system call made with the `syscall` instruction itself (no libc entry point: no atfork
+/// handler runs, and the libc layer does not see it). The raw result, `-errno` on failure.
+fn raw_syscall(nr: i64, a: [u64; 3]) -> i64 {
+    let r: i64;
+    // SAFETY: a system call with integer and pointer arguments the caller made valid.
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        std::arch::asm!("syscall", inlateout("rax") nr => r, in("rdi") a[0], in("rsi") a[1],
+            in("rdx") a[2], out("rcx") _, out("r11") _, options(nostack));
+    }
+    // SAFETY: as above.
+    #[cfg(target_arch = "aarch64")]
+    unsafe {
+        std::arch::asm!("svc 0", in("x8") nr, inlateout("x0") a[0] as i64 => r, in("x1") a[1],
+            in("x2") a[2], options(nostack));
+    }
+    r
+}
+
+/// `fork` without libc (`clone(SIGCHLD)` where there is no `fork`).
+fn raw_fork() -> i64 {
+    #[cfg(target_arch = "x86_64")]
+    return raw_syscall(libc::SYS_fork, [0; 3]);
+    #[cfg(target_arch = "aarch64")]
+    return raw_syscall(libc::SYS_clone, [libc::SIGCHLD as u64, 0, 0]);
+}
+
+/// The new image of the exec cases below: the code stays refused (EACCES, not a hang or
+/// ENOSYS), an allowed file reads.
+fn new_image_checks() {
+    let b = base();
+    assert_eq!(
+        errno_of(std::fs::File::open(b.join("task/bootstrap"))),
+        Some(libc::EACCES),
+        "the code stays protected"
+    );
+    assert_eq!(std::fs::read(b.join("public")).unwrap(), b"public data\n");
+}
+
+/// Issue 13, kind 10: a child forked without libc's `fork()` (a raw `fork`, glibc's `_Fork`
+/// or `clone()`) skipped the atfork handler and kept the function's end of the stand-by's
+/// socket open. When the function then exec'd itself, the stand-by never saw end of file:
+/// the new image's first notified call waited for ever.
+#[test]
+fn a_child_forked_without_libc_does_not_hold_the_stand_by_off() {
+    const NAME: &str = "a_child_forked_without_libc_does_not_hold_the_stand_by_off";
+    if std::env::var("FNSHIELD_CASE").as_deref() == Ok(NAME) {
+        if let Ok(stage) = std::env::var(STAGE) {
+            new_image_checks();
+            let child: i32 = stage.parse().unwrap();
+            // SAFETY: ends the paused child this case forked.
+            unsafe { libc::kill(child, libc::SIGKILL) };
+            println!("CASE-OK");
+            std::process::exit(0);
+        }
+        let me = std::fs::canonicalize("/proc/self/exe").unwrap();
+        let _s = install(me.to_str().unwrap());
+        let child = raw_fork();
+        if child == 0 {
+            // Keeps every fd it inherited until the new image kills it.
+            loop {
+                // SAFETY: pause has no preconditions.
+                unsafe { libc::pause() };
+            }
+        }
+        assert!(child > 0, "fork: {child}");
+        let err = Command::new(&me)
+            .args([NAME, "--exact", "--nocapture", "--test-threads=1"])
+            .env(STAGE, child.to_string())
+            .exec();
+        panic!("execve of itself refused: {err}");
+    }
+    let out = run(NAME);
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("CASE-OK"),
+        "{:?}\nstdout:\n{stdout}\nstderr:\n{}",
+        out.status,
+        text(&out.stderr)
+    );
+    assert_stand_by_gone(&out);
+}
+
+/// The fds of this process that are seccomp listeners.
+fn own_listeners() -> Vec<i32> {
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            std::fs::read_link(e.path()).is_ok_and(|l| l.as_os_str() == "anon_inode:seccomp notify")
+        })
+        .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse().ok()))
+        .collect()
+}
+
+/// Issue 13, kind 10: code of the function closes the shield's listener fd (or puts another
+/// file in its place with `dup2`, or runs `close_range`): the supervisor thread's receive
+/// that was waiting took the next call and could not answer it, its next receive failed and
+/// it ended, while the stand-by, which holds a listener of its own, kept waiting for an exec:
+/// every later notified call of every thread waited for ever. Every call must keep being
+/// answered: the code stays refused (EACCES), allowed files read.
+fn listener_replaced(how: fn(i32)) {
+    let _s = install(
+        std::fs::canonicalize("/bin/true")
+            .unwrap()
+            .to_str()
+            .unwrap(),
+    );
+    // The listener may not be in this process's table at all (the supervisor may hold it in
+    // a table of its own): then there is nothing to close, and nothing may change either.
+    for fd in own_listeners() {
+        how(fd);
+    }
+    let b = base();
+    let code = std::ffi::CString::new(
+        b.join("task/bootstrap")
+            .into_os_string()
+            .into_encoded_bytes(),
+    )
+    .unwrap();
+    let public =
+        std::ffi::CString::new(b.join("public").into_os_string().into_encoded_bytes()).unwrap();
+    // Several calls: the receive that was already waiting when the fd went may still take one.
+    for _ in 0..4 {
+        let r = raw_syscall(
+            libc::SYS_openat,
+            [
+                libc::AT_FDCWD as u64,
+                code.as_ptr() as u64,
+                libc::O_RDONLY as u64,
+            ],
+        );
+        assert_eq!(r, -(libc::EACCES as i64), "the code stays protected");
+        let r = raw_syscall(
+            libc::SYS_openat,
+            [
+                libc::AT_FDCWD as u64,
+                public.as_ptr() as u64,
+                libc::O_RDONLY as u64,
+            ],
+        );
+        assert!(r >= 0, "an allowed file opens: {r}");
+        // SAFETY: the fd just opened.
+        unsafe { libc::close(r as i32) };
+    }
+}
+
+#[test]
+fn closing_listener_fds_leaves_every_call_answered() {
+    const NAME: &str = "closing_listener_fds_leaves_every_call_answered";
+    if std::env::var("FNSHIELD_CASE").as_deref() == Ok(NAME) {
+        // SAFETY: closes an fd of this process (the attack).
+        listener_replaced(|fd| unsafe {
+            libc::close(fd);
+        });
+        println!("CASE-OK");
+        std::process::exit(0);
+    }
+    let out = run(NAME);
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("CASE-OK"),
+        "{:?}\nstdout:\n{stdout}\nstderr:\n{}",
+        out.status,
+        text(&out.stderr)
+    );
+    assert_stand_by_gone(&out);
+}
+
+#[test]
+fn replacing_listener_fds_leaves_every_call_answered() {
+    const NAME: &str = "replacing_listener_fds_leaves_every_call_answered";
+    if std::env::var("FNSHIELD_CASE").as_deref() == Ok(NAME) {
+        // SAFETY: puts /dev/null in place of an fd of this process (the attack).
+        listener_replaced(|fd| unsafe {
+            let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY);
+            libc::dup2(null, fd);
+        });
+        println!("CASE-OK");
+        std::process::exit(0);
+    }
+    let out = run(NAME);
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("CASE-OK"),
+        "{:?}\nstdout:\n{stdout}\nstderr:\n{}",
+        out.status,
+        text(&out.stderr)
+    );
+    assert_stand_by_gone(&out);
+}

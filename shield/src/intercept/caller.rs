@@ -83,14 +83,17 @@ pub(crate) fn tgid_of(tid: i64) -> Option<i64> {
     status_field(tid, b"Tgid:", 10)
 }
 
-/// Write the NUL-terminated path `/proc/<pid>/<what>` (pid 0: `self`) into `out`; its length
-/// without the NUL, or `None` if it does not fit.
+/// Write the NUL-terminated path `/proc/<pid>/<what>` (pid 0: `thread-self`) into `out`; its
+/// length without the NUL, or `None` if it does not fit.
+///
+/// `thread-self`, not `self`: the notify supervisor thread has a file table of its own (see
+/// `notify::private_table`), and `/proc/self/fd` names the thread-group leader's.
 pub(crate) fn proc_path(pid: i64, what: &[u8], out: &mut [u8; 64]) -> Option<usize> {
     let mut n = 6;
     out[..6].copy_from_slice(b"/proc/");
     if pid == 0 {
-        out[n..n + 4].copy_from_slice(b"self");
-        n += 4;
+        out[n..n + 11].copy_from_slice(b"thread-self");
+        n += 11;
     } else {
         n += write_decimal(pid as u64, &mut out[n..]);
     }

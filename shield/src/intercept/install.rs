@@ -281,15 +281,19 @@ fn arm(
     // receives the listener once it exists.
     let supervisor = if compiled.listener {
         let (tx, rx) = std::sync::mpsc::channel::<i32>();
+        // Whether the supervisor holds the listener in a file table of its own: this
+        // process's copy is then closed (see notify::private_table).
+        let (own_tx, own_rx) = std::sync::mpsc::channel::<bool>();
         let started = threads::spawn_shield_thread("fnshield-supervisor", move || {
             if let Ok(listener) = rx.recv() {
                 if listener >= 0 {
+                    let _ = own_tx.send(notify::private_table(listener));
                     notify::supervise(crate::sys::notif::Listener::from_raw(listener), -1);
                 }
             }
         });
         match started {
-            Ok(()) => Some(tx),
+            Ok(()) => Some((tx, own_rx)),
             // Without a supervisor every notified call would hang or fail: refuse to run.
             Err(e) => {
                 return Err(Armed::Failed(InstallError::Setup(format!(
@@ -299,6 +303,12 @@ fn arm(
         }
     } else {
         None
+    };
+    // The holder of the stand-by's socket (see standby::spawn_link), started before the
+    // filter like the supervisor.
+    let link = match compiled.standby {
+        Some(Ok(_)) => notify::standby::spawn_link(),
+        _ => None,
     };
     let install = |filter: &Filter, flags: u64| {
         // The SIGSYS handler acts only where this very program answers TRAP.
@@ -383,13 +393,21 @@ fn arm(
                 compiled.standby = Some(Err(
                     "the listener could not be handed to the stand-by process".to_owned(),
                 ));
+            } else if let Some(l) = link {
+                // Without it the socket stays in this process's table (children made by
+                // libc's fork() close it; others keep it: README, "Stand-by supervisor").
+                notify::standby::link(l);
             }
         }
     }
-    if let Some(tx) = supervisor {
+    if let Some((tx, own_rx)) = supervisor {
         // The listener is an fd of this process; the supervisor thread takes it from here
-        // (-1 when the fork listener was given up: the thread then ends).
+        // (-1 when the fork listener was given up: the thread then ends), into a file table
+        // of its own where the kernel allows: then this process's copy goes.
         let _ = tx.send(if compiled.listener { r as i32 } else { -1 });
+        if compiled.listener && own_rx.recv() == Ok(true) {
+            sys::syscall(libc::SYS_close, [r as u64, 0, 0, 0, 0, 0]);
+        }
     }
     let n = &compiled.needs;
     // A slot can be tightened only if every syscall it decides is intercepted: tmp reads need

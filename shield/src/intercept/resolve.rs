@@ -30,7 +30,7 @@ const AT_FDCWD: i64 = libc::AT_FDCWD as i64;
 const NAME_MAX: usize = 255;
 /// Symlinks followed by hand (only for creating opens through dangling symlinks).
 const MAX_HOPS: usize = 8;
-/// A private-object path: `/proc/self/fd/<n>/<name>` and its NUL.
+/// A private-object path: `/proc/thread-self/fd/<n>/<name>` and its NUL.
 pub(crate) const ACT_MAX: usize = 32 + NAME_MAX + 1;
 
 /// Who the path belongs to.
@@ -130,12 +130,13 @@ impl Resolved {
     }
 
     /// The path that names exactly the decided object, NUL-terminated in `out`, for a call
-    /// made by this process: `/proc/self/fd/<object>` or `/proc/self/fd/<parent>/<name>`.
+    /// made by this thread: `/proc/thread-self/fd/<object>` or
+    /// `/proc/thread-self/fd/<parent>/<name>` (the supervisor's file table is its own).
     /// Returns its length without the NUL.
     pub(crate) fn act_path(&self, out: &mut [u8; ACT_MAX]) -> usize {
         let fd = if self.obj >= 0 { self.obj } else { self.dir };
         let mut n = 0;
-        let head = b"/proc/self/fd/";
+        let head = b"/proc/thread-self/fd/";
         out[..head.len()].copy_from_slice(head);
         n += head.len();
         n += write_decimal(fd as u64, &mut out[n..n + 20]);
@@ -225,11 +226,26 @@ fn open_at(base: i64, path: &[u8], flags: i32, resolve: u64) -> i64 {
 }
 
 /// A private duplicate of the caller's fd `fd`.
+///
+/// A thread of this process seen by the notify supervisor is treated like another process
+/// here when the supervisor has a file table of its own (`notify::private_table`): the fd
+/// number means nothing in it. Where `pidfd_getfd` is refused, the fd's object is reopened
+/// `O_PATH` through `/proc/<tid>/fd/<fd>` (enough to resolve paths relative to it).
 fn dup_fd(who: Caller, fd: i64) -> i64 {
-    if who.foreign {
+    if who.foreign || (who.tid != 0 && super::notify::has_private_table()) {
         match super::caller::dup_from(who.tid, fd) {
             Ok(f) => f,
-            Err(e) => -(e as i64),
+            Err(e) if who.foreign => -(e as i64),
+            Err(e) => {
+                let mut what = [0u8; 24];
+                what[..3].copy_from_slice(b"fd/");
+                let n = 3 + write_decimal(fd.max(0) as u64, &mut what[3..]);
+                let mut p = [0u8; 64];
+                if fd < 0 || proc_path(who.tid, &what[..n], &mut p).is_none() {
+                    return -(e as i64);
+                }
+                open_at(AT_FDCWD, &p, libc::O_PATH, 0)
+            }
         }
     } else {
         syscall(

@@ -209,22 +209,11 @@ fn filter_spec(
             eperm,
             Ret::Allow,
         ));
-        // The same through /dev/userfaultfd (Linux 6.1+): ioctl(USERFAULTFD_IOC_NEW, flags).
-        s.push(when(
-            nr::IOCTL,
-            vec![
-                int_eq(1, USERFAULTFD_IOC_NEW),
-                Condition {
-                    arg: 2,
-                    cmp: ArgCmp::MaskedEq {
-                        mask: UFFD_USER_MODE_ONLY,
-                        value: 0,
-                    },
-                },
-            ],
-            eperm,
-            Ret::Allow,
-        ));
+    }
+    // The filter has a listener under notify, and under trap when forks go to one.
+    let listener = intercept == Ret::Notify || (fork_events && n.fork_in_kernel);
+    if listener {
+        s.push(ioctl_plan(intercept == Ret::Notify));
     }
     if n.other_procs {
         // Other processes' memory and descriptors (a Lambda extension, the runtime).
@@ -430,8 +419,62 @@ fn filter_spec(
         },
         syscalls: s,
         exempt_ip: Some(trampoline_ip),
-        exempt_actions: vec![Ret::Trap, Ret::Notify],
+        exempt_actions: vec![Ret::Trap, Ret::Notify, LISTENER_IOCTL],
         otherwise: Ret::Allow,
+    }
+}
+
+/// The ioctl type of the seccomp user-notification API (`SECCOMP_IOCTL_NOTIF_*` are
+/// `_IO*('!', 0..4, ..)`; no other driver uses `'!'`).
+const SECCOMP_IOC_TYPE: u64 = b'!' as u64;
+
+/// What the filter answers a `SECCOMP_IOCTL_NOTIF_*` ioctl from anywhere but the shield's
+/// trampoline: ENOTTY, what the kernel answers on an fd that is no listener. Exempt for the
+/// trampoline (see `exempt_actions`), so the supervisor's own ioctls pass.
+pub(crate) const LISTENER_IOCTL: Ret = Ret::Errno(libc::ENOTTY as u16);
+
+/// `ioctl`: the shield's listener is an fd of the function (the supervisor thread shares its
+/// fd table), so code of the function could receive notifications itself and answer them
+/// with `SECCOMP_USER_NOTIF_FLAG_CONTINUE` (the call then runs undecided, with no event), or
+/// install fds with `SECCOMP_IOCTL_NOTIF_ADDFD`. Every ioctl of the seccomp notification API
+/// (whatever its size and direction bits: the kernel matches ADDFD by number alone) gets
+/// ENOTTY unless the shield's trampoline makes it, in every mode. A process under this filter
+/// can hold no other listener that it could use (the kernel allows one per filter chain), so
+/// this changes nothing for code that does not attack the shield; a listener received from a
+/// process outside the filter cannot be driven (README, "Stand-by supervisor"). Only in a
+/// filter that has a listener: otherwise the function may create and drive its own.
+/// Under notify, `/dev/userfaultfd`'s USERFAULTFD_IOC_NEW (Linux 6.1+) without
+/// `UFFD_USER_MODE_ONLY` gets EPERM, like the `userfaultfd` syscall.
+fn ioctl_plan(notify: bool) -> SyscallPlan {
+    let mut branches = vec![(
+        vec![Condition {
+            arg: 1,
+            cmp: ArgCmp::MaskedEq {
+                mask: 0xff00,
+                value: SECCOMP_IOC_TYPE << 8,
+            },
+        }],
+        LISTENER_IOCTL,
+    )];
+    if notify {
+        branches.push((
+            vec![
+                int_eq(1, USERFAULTFD_IOC_NEW),
+                Condition {
+                    arg: 2,
+                    cmp: ArgCmp::MaskedEq {
+                        mask: UFFD_USER_MODE_ONLY,
+                        value: 0,
+                    },
+                },
+            ],
+            Ret::Errno(libc::EPERM as u16),
+        ));
+    }
+    SyscallPlan {
+        nr: nr::IOCTL,
+        branches,
+        default: Ret::Allow,
     }
 }
 

@@ -87,6 +87,45 @@ pub(crate) fn configure(addfd_send: bool, addfd: bool, pidfd_getfd: bool) {
     EMULATE_NET.store(pidfd_getfd, Relaxed);
 }
 
+/// The supervisor thread has a file table of its own (see [`private_table`]).
+static PRIVATE_TABLE: AtomicBool = AtomicBool::new(false);
+
+/// Whether the supervisor thread has a file table of its own: callers' fd numbers are then
+/// duplicated with `pidfd_getfd`, as another process's are.
+pub(crate) fn has_private_table() -> bool {
+    PRIVATE_TABLE.load(Relaxed)
+}
+
+/// On the supervisor thread, before it serves anything: give it a file table of its own
+/// (`unshare(CLONE_FILES)`) holding only the listener, the event output and the reporter's
+/// wake-up fd (and stdout, stderr). Returns `false` (and changes nothing) if the kernel
+/// refuses; the caller then closes nothing.
+///
+/// Why: in the function's table, code of the function could name the listener. It could
+/// close it or `dup2` another file over it, and the supervisor's next receive failed and it
+/// ended, the call it had just received never answered (every later notified call then waited
+/// for ever, issue 13 kind 10); children forked without exec held copies of it. In a table of
+/// its own, no code of the function can reach it: forks copy the forking thread's table, and
+/// `/proc/self/fd` is the thread-group leader's. (Linux 6.9+ thread pidfds let a thread of
+/// the function *copy* it with `pidfd_getfd`, never close it; the filter refuses every
+/// listener ioctl from the function, so a copy is of no use.)
+pub(crate) fn private_table(listener: i32) -> bool {
+    if syscall(libc::SYS_unshare, [libc::CLONE_FILES as u64, 0, 0, 0, 0, 0]) != 0 {
+        return false;
+    }
+    standby::close_inherited(&[
+        listener,
+        crate::event::durable::out_fd(),
+        super::threads::WAKE_FD.load(std::sync::atomic::Ordering::Acquire),
+    ]);
+    // stdin is not the shield's: a copy would keep a pipe's writer from seeing its end.
+    if listener != 0 && crate::event::durable::out_fd() != 0 {
+        syscall(libc::SYS_close, [0, 0, 0, 0, 0, 0]);
+    }
+    PRIVATE_TABLE.store(true, Relaxed);
+    true
+}
+
 /// Answer notification `id`. Every path answers it unless the caller is gone (ENOENT).
 fn send(listener: Listener, id: u64, a: Answer) {
     let _ = answer(listener, id, a);
@@ -160,8 +199,16 @@ pub(crate) fn supervise(listener: Listener, watch: i32) {
         let n = match listener.recv() {
             Ok(n) => n,
             Err(libc::EINTR | libc::ENOENT) => continue,
-            // EBADF etc.: the listener is gone (process exiting).
-            Err(_) => return,
+            // EBADF, ENOTTY: the fd is no longer the listener. Nothing of the shield closes
+            // it, so code of the function closed it or replaced it (`close_range`, `dup2`):
+            // the stand-by, which holds a listener of its own, takes over now. (Calls of other
+            // threads keep waiting otherwise.)
+            Err(_) => {
+                if watch < 0 {
+                    standby::supervisor_lost();
+                }
+                return;
+            }
         };
         let Some(st) = STATE.get() else {
             send(listener, n.id, Answer::Errno(libc::ENOSYS));

@@ -49,7 +49,7 @@ use crate::policy::Mode;
 use crate::sys::notif::Listener;
 use crate::sys::standby as raw;
 use crate::sys::syscall;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
 use std::sync::Arc;
 
 /// The function's end of the socket pair (-1: no stand-by).
@@ -171,9 +171,139 @@ pub(crate) fn abandon() {
 
 /// Tell the stand-by that `slot` was tightened to `to`, so that it enforces the same modes.
 pub(crate) fn tightened(slot: ModeSlot, to: Mode) {
+    if LINKED.load(Ordering::Acquire) {
+        // The link thread sends every slot's mode in force.
+        wake_link();
+        return;
+    }
     let sock = SOCK.load(Ordering::Acquire);
     if sock >= 0 {
         raw::send_with_fd(sock, &[TIGHTEN, slot as u8, to as u8], -1);
+    }
+}
+
+/// The socket is held by the link thread alone (see [`spawn_link`]).
+static LINKED: AtomicBool = AtomicBool::new(false);
+/// Bumped (and futex-woken) when the link thread has something to do: a tightening to pass
+/// on, or [`LET_GO`].
+static LINK_GEN: AtomicU32 = AtomicU32::new(0);
+/// The supervisor thread lost the listener: the link thread closes the socket, so that the
+/// stand-by takes over now.
+static LET_GO: AtomicBool = AtomicBool::new(false);
+
+fn wake_link() {
+    LINK_GEN.fetch_add(1, Ordering::AcqRel);
+    syscall(
+        libc::SYS_futex,
+        [
+            LINK_GEN.as_ptr() as u64,
+            (libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG) as u64,
+            1,
+            0,
+            0,
+            0,
+        ],
+    );
+}
+
+/// The link thread, started before the filter (see [`spawn_link`]): `go` gives it the
+/// socket once the listener has been handed over; `done` says whether it now holds it alone.
+pub(crate) struct Link {
+    go: std::sync::mpsc::Sender<i32>,
+    done: std::sync::mpsc::Receiver<bool>,
+}
+
+/// Start the link thread: the one holder of the function's end of the socket.
+///
+/// End of file on the socket tells the stand-by that the image was replaced, so no other
+/// process may hold that end: a child forked without libc's `fork()` (a raw `fork` or
+/// `clone`, glibc's `_Fork`, `clone()`), whose copy of the fd table is not cleaned by the
+/// atfork handler, kept it open after the exec, and the new image's notified calls then
+/// waited for ever (no supervisor: the thread was gone, the stand-by never woke). And code of
+/// the function could close it or `dup2` over it. The link thread moves the socket into a
+/// file table of its own (`unshare(CLONE_FILES)`, every other fd closed there) and the
+/// function's copy is closed: forks copy the forking thread's table, which no longer has it,
+/// and the function cannot name it. The exec ends the thread, which releases its table:
+/// end of file. Tightenings reach it through a futex; it sends the modes in force.
+/// `None` if the thread could not be started (the socket then stays in the function's table,
+/// closed in children by the atfork handler alone).
+pub(crate) fn spawn_link() -> Option<Link> {
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<i32>();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<bool>();
+    super::super::threads::spawn_shield_thread("fnshield-standby-link", move || {
+        let Ok(sock) = go_rx.recv() else { return };
+        let own = syscall(libc::SYS_unshare, [libc::CLONE_FILES as u64, 0, 0, 0, 0, 0]) == 0;
+        if !own {
+            let _ = done_tx.send(false);
+            return;
+        }
+        close_inherited(&[sock]);
+        for fd in 0..=2 {
+            if fd != sock {
+                close(fd);
+            }
+        }
+        let _ = done_tx.send(true);
+        let mut sent = 0u32;
+        loop {
+            let now = LINK_GEN.load(Ordering::Acquire);
+            if LET_GO.load(Ordering::Acquire) {
+                close(sock);
+                return;
+            }
+            if now != sent {
+                if let Some(st) = STATE.get() {
+                    for slot in SLOTS {
+                        let m = st.decider.mode(slot);
+                        raw::send_with_fd(sock, &[TIGHTEN, slot as u8, m as u8], -1);
+                    }
+                }
+                sent = now;
+            }
+            syscall(
+                libc::SYS_futex,
+                [
+                    LINK_GEN.as_ptr() as u64,
+                    (libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG) as u64,
+                    u64::from(now),
+                    0,
+                    0,
+                    0,
+                ],
+            );
+        }
+    })
+    .ok()?;
+    Some(Link {
+        go: go_tx,
+        done: done_rx,
+    })
+}
+
+/// After the hand-over: give the socket to the link thread, and close the function's copy
+/// once the thread holds it in its own table. Returns whether it does.
+pub(crate) fn link(l: Link) -> bool {
+    let sock = SOCK.load(Ordering::Acquire);
+    if sock < 0 || l.go.send(sock).is_err() || l.done.recv() != Ok(true) {
+        return false;
+    }
+    LINKED.store(true, Ordering::Release);
+    SOCK.store(-1, Ordering::Release);
+    // The fd number may be reused: forked children must not close it any more.
+    raw::close_in_forked_children(-1);
+    close(sock);
+    true
+}
+
+/// The supervisor thread lost the listener (code of the function closed the fd, or replaced
+/// it with `dup2`): let the stand-by take over now, alongside the thread if it still runs (the
+/// same decisions; its events carry request id `unknown`).
+pub(crate) fn supervisor_lost() {
+    if LINKED.load(Ordering::Acquire) {
+        LET_GO.store(true, Ordering::Release);
+        wake_link();
+    } else {
+        abandon();
     }
 }
 
@@ -309,16 +439,16 @@ fn stand_by(origin: i32, sock: i32, reporter: Arc<Reporter>) -> ! {
     raw::exit_group(0);
 }
 
+const SLOTS: [ModeSlot; 5] = [
+    ModeSlot::Outbound,
+    ModeSlot::TmpRead,
+    ModeSlot::TmpWrite,
+    ModeSlot::Child,
+    ModeSlot::ReadHandler,
+];
+
 fn slot_of(b: u8) -> Option<ModeSlot> {
-    [
-        ModeSlot::Outbound,
-        ModeSlot::TmpRead,
-        ModeSlot::TmpWrite,
-        ModeSlot::Child,
-        ModeSlot::ReadHandler,
-    ]
-    .into_iter()
-    .find(|s| *s as u8 == b)
+    SLOTS.into_iter().find(|s| *s as u8 == b)
 }
 
 /// Whether `fd` is a seccomp user-notification listener (`anon_inode:seccomp notify`).
@@ -332,7 +462,7 @@ fn is_listener(fd: i32) -> bool {
 
 /// Close every fd the stand-by inherited except 0, 1, 2 and `keep`: it must not hold the
 /// function's files and connections open (a peer would never see them closed).
-fn close_inherited(keep: &[i32]) {
+pub(super) fn close_inherited(keep: &[i32]) {
     let mut keep: Vec<i32> = keep.iter().copied().filter(|&f| f > 2).collect();
     keep.sort_unstable();
     keep.dedup();

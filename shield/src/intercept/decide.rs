@@ -384,6 +384,13 @@ impl Decider {
             || self.hosts_file.iter().any(|(_, n)| n.as_bytes() == name)
     }
 
+    /// Whether a lookup of `name` may send a query that the resolver's search list (or
+    /// aliases) could rewrite, while names are decided (`resolve_names = "allowed"`): not a
+    /// name `/etc/hosts` gave at cold start (answered without any query).
+    pub fn lookup_may_be_searched(&self, name: &[u8]) -> bool {
+        !self.any_name && !self.hosts_file.iter().any(|(_, n)| n.as_bytes() == name)
+    }
+
     /// Decide running the executable at `path` (absolute; normalised here).
     ///
     /// A path that is already normal (the common case, and always so for a path the kernel

@@ -162,6 +162,51 @@ pub(crate) fn refuse_lookup(name: &[u8], numeric: bool) -> bool {
     super::shared::decide_socket_other(st, -1, &what[..14 + shown.len()])
 }
 
+/// Decide a lookup of an allowed `name` (no NUL) that libc will send with the resolver's search
+/// list or aliases applied, when those may have been changed by the function since install
+/// (`search_changed`, asked only when it matters): `LOCALDOMAIN=attacker.example
+/// RES_OPTIONS=ndots:5`, a rewritten `_res.dnsrch`, or a `HOSTALIASES` file turn the query
+/// for an allowed name into a query for a name of the function's choosing. Under outbound
+/// `block` with `resolve_names = "allowed"` the lookup is refused and reported (`DNS query for
+/// NAME through a search list changed after install`); alert mode reports it. A name ending in
+/// a dot is never searched. Returns true when refused.
+pub(crate) fn refuse_searched(name: &[u8], search_changed: impl FnOnce() -> bool) -> bool {
+    if !active() || name.is_empty() || name.ends_with(b".") {
+        return false;
+    }
+    let Some(st) = STATE.get() else {
+        return false;
+    };
+    if st.decider.mode(ModeSlot::Outbound) == Mode::Allow {
+        return false;
+    }
+    let parsed = std::str::from_utf8(name).ok().and_then(Name::new);
+    let shown = parsed.as_ref().map_or(name, |n| n.as_bytes());
+    if !st.decider.lookup_may_be_searched(shown) || !search_changed() {
+        return false;
+    }
+    const PRE: &[u8] = b"DNS query for ";
+    const POST: &[u8] = b" through a search list changed after install";
+    let shown = &shown[..shown.len().min(253)];
+    let mut what = [0u8; 14 + 253 + 44];
+    let mut n = 0;
+    for part in [PRE, shown, POST] {
+        what[n..n + part.len()].copy_from_slice(part);
+        n += part.len();
+    }
+    super::shared::decide_socket_other(st, -1, &what[..n])
+}
+
+/// Whether the inputs from which libc's resolver builds its search list and aliases
+/// (`/etc/resolv.conf`, `LOCALDOMAIN`, `RES_OPTIONS`, `HOSTALIASES`) differ from install.
+pub(crate) fn search_inputs_changed() -> bool {
+    let Some(at) = RESOLVER_AT_INSTALL.get() else {
+        return false;
+    };
+    let now = resolver_inputs();
+    at.files[2] != now.files[2] || at.env != now.env
+}
+
 /// Decide a `fork` or `vfork` made through libc: refused with EPERM (and reported, with
 /// `details: {}` as the kernel path reports it) when no child process may ever run under the
 /// policy; otherwise let through (the child is decided when it execs). Returns the errno.

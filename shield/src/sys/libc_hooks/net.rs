@@ -201,7 +201,11 @@ impl Node {
             return false;
         }
         match self.len {
-            Some(n) => layer::refuse_lookup(&self.buf[..n], numeric(&self.buf, n)),
+            Some(n) => {
+                let numeric = numeric(&self.buf, n);
+                layer::refuse_lookup(&self.buf[..n], numeric)
+                    || (!numeric && layer::refuse_searched(&self.buf[..n], search_list_changed))
+            }
             // Longer than any DNS name: refused by the policy as not covered.
             None if !self.orig.is_null() => {
                 layer::refuse_lookup(b"(a name longer than 255 bytes)", false)
@@ -522,43 +526,128 @@ extern "C" {
     fn __res_nclose(statp: *mut c_void);
 }
 
-/// The name servers glibc's resolver reads from its own configuration (`/etc/resolv.conf`),
-/// as `sockaddr` bytes, read once at install (outside any hook) by initialising a private
-/// resolver state. A name server listed there is not one the function chose; any other entry
-/// in a resolver state was written by the function.
-static LIBC_NAME_SERVERS: std::sync::OnceLock<Vec<[u8; 28]>> = std::sync::OnceLock::new();
+/// What glibc's resolver reads from its own configuration (`/etc/resolv.conf` and the
+/// environment at install), read once at install (outside any hook) by initialising a private
+/// resolver state: its name servers (`sockaddr` bytes), search list and `ndots`. A resolver
+/// state that differs was changed by the function.
+struct LibcResolver {
+    servers: Vec<[u8; 28]>,
+    search: Vec<Vec<u8>>,
+    ndots: u32,
+}
 
-/// Read [`LIBC_NAME_SERVERS`] (at install; idempotent).
+static LIBC_RESOLVER: std::sync::OnceLock<LibcResolver> = std::sync::OnceLock::new();
+
+/// Offsets in `struct __res_state` (see [`RES_NSCOUNT`]): `options`, `dnsrch[7]` (pointers to
+/// C strings, NULL-terminated), and the word whose low 4 bits are `ndots`.
+const RES_OPTIONS: u64 = 8;
+const RES_DNSRCH: u64 = 72;
+const RES_DNSRCH_MAX: usize = 7;
+const RES_NDOTS_WORD: u64 = 392;
+/// `RES_INIT` in `options`: the state was initialised.
+const RES_INIT: u64 = 1;
+
+/// Read [`LIBC_RESOLVER`] (at install; idempotent).
 pub(crate) fn snapshot_name_servers() {
-    LIBC_NAME_SERVERS.get_or_init(|| {
+    LIBC_RESOLVER.get_or_init(|| {
         let mut state = vec![0u64; RES_STATE_SIZE / 8];
         let statp = state.as_mut_ptr().cast::<c_void>();
+        let mut out = LibcResolver {
+            servers: Vec::new(),
+            search: Vec::new(),
+            ndots: 1,
+        };
         // SAFETY: res_ninit on a zeroed private state of glibc's size (LP64); it reads the
         // configuration and may allocate (we are at install, not in a hook).
         if unsafe { __res_ninit(statp) } != 0 {
-            return Vec::new();
+            return out;
         }
-        let mut out = Vec::new();
         let base = p(statp.cast_const());
         let _ = each_name_server(base, false, |sa| {
             let mut s = [0u8; 28];
             s[..sa.len()].copy_from_slice(sa);
-            out.push(s);
+            out.servers.push(s);
             false
         });
+        let mut name = [0u8; 256];
+        let _ = each_search_domain(base, |d| {
+            name[..d.len()].copy_from_slice(d);
+            out.search.push(name[..d.len()].to_vec());
+            false
+        });
+        out.ndots = ndots_of(base);
         // SAFETY: the state res_ninit initialised above.
         unsafe { __res_nclose(statp) };
         out
     });
 }
 
+/// The `ndots` of the resolver state at `base` (glibc's own or ours: read directly).
+fn ndots_of(base: u64) -> u32 {
+    // SAFETY: inside a `struct __res_state` that glibc or we own (568 bytes).
+    let w = unsafe { std::ptr::read_unaligned((base + RES_NDOTS_WORD) as usize as *const u32) };
+    w & 0xf
+}
+
+/// Call `f` with each search domain (no NUL) of the resolver state at `base` (glibc's own or
+/// ours: the pointer array is read directly, the strings with the checked copy) until it
+/// returns true. `None` when a domain cannot be read.
+fn each_search_domain(base: u64, mut f: impl FnMut(&[u8]) -> bool) -> Option<bool> {
+    for i in 0..RES_DNSRCH_MAX {
+        // SAFETY: inside a `struct __res_state` that glibc or we own (568 bytes).
+        let ptr = unsafe {
+            std::ptr::read_unaligned((base + RES_DNSRCH + 8 * i as u64) as usize as *const u64)
+        };
+        if ptr == 0 {
+            break;
+        }
+        let mut name = [0u8; 256];
+        let n = crate::sys::read_cstr_of(0, ptr, &mut name[..255])?;
+        if f(&name[..n]) {
+            return Some(true);
+        }
+    }
+    Some(false)
+}
+
+/// Whether the thread's resolver state searches differently from libc's own configuration:
+/// initialised, with another search list or `ndots` (written by the function), or about to be
+/// initialised from inputs that changed since install.
+fn search_list_changed() -> bool {
+    if layer::search_inputs_changed() {
+        return true;
+    }
+    let Some(known) = LIBC_RESOLVER.get() else {
+        return false;
+    };
+    // SAFETY: glibc's accessor for the calling thread's resolver state.
+    let base = p(unsafe { __res_state() }.cast_const());
+    // SAFETY: inside the thread's `struct __res_state` (glibc's TLS).
+    let options = unsafe { std::ptr::read_unaligned((base + RES_OPTIONS) as usize as *const u64) };
+    if options & RES_INIT == 0 {
+        // glibc initialises it from the configuration, unchanged (checked above).
+        return false;
+    }
+    if ndots_of(base) != known.ndots {
+        return true;
+    }
+    let mut k = 0;
+    let differs = each_search_domain(base, |d| {
+        let same = known.search.get(k).is_some_and(|s| s.as_slice() == d);
+        k += 1;
+        !same
+    });
+    !matches!(differs, Some(false)) || k != known.search.len()
+}
+
 /// Whether `sa` (a name server entry) is one libc read from its configuration: the same
 /// family, port and address.
 fn libc_configured(sa: &[u8]) -> bool {
-    let Some(known) = LIBC_NAME_SERVERS.get() else {
+    let Some(known) = LIBC_RESOLVER.get() else {
         return false;
     };
     known
+        .servers
         .iter()
         .any(|k| match i32::from(u16::from_ne_bytes([sa[0], sa[1]])) {
             libc::AF_INET if sa.len() >= 8 => k[..8] == sa[..8],

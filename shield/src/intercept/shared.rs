@@ -657,6 +657,23 @@ fn lookup(abs: &mut [u8; PATH_MAX], n: usize) -> Option<bool> {
     lookup_c(&abs[..=n])
 }
 
+/// [`lookup`], following a symlink in the last component (as exec does).
+fn lookup_following(abs: &mut [u8; PATH_MAX], n: usize) -> Option<bool> {
+    if n >= PATH_MAX {
+        return None;
+    }
+    abs[n] = 0;
+    let fd = open_path(&abs[..=n], libc::O_PATH);
+    if fd >= 0 {
+        syscall(libc::SYS_close, [fd as u64, 0, 0, 0, 0, 0]);
+        return Some(true);
+    }
+    match -fd as i32 {
+        libc::ENOENT | libc::ENOTDIR => Some(false),
+        _ => None,
+    }
+}
+
 /// [`lookup`] of a NUL-terminated absolute path (a [`PathCopy`]'s buffer).
 fn lookup_c(c: &[u8]) -> Option<bool> {
     let fd = open_path(c, libc::O_PATH | libc::O_NOFOLLOW);
@@ -743,7 +760,8 @@ pub(crate) fn check_exec(
         // Whether an entry the tmp policy hides exists is not the caller's to learn (its
         // `stat` is refused too): such an exec is decided and reported whether it exists or not.
         let hidden = st.decider.classify_path(&abs[..n], Access::Meta).verdict == Verdict::Block;
-        if !hidden && lookup(&mut abs, n) == Some(false) {
+        // exec follows a final symlink: a dangling one is ENOENT, as a missing name is.
+        if !hidden && lookup_following(&mut abs, n) == Some(false) {
             return Err(libc::ENOENT);
         }
     }

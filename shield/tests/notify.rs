@@ -681,3 +681,94 @@ fn the_listener_cannot_be_driven_by_the_function_trap() {
         listener_ioctls_are_refused(fnshield::Mechanism::SeccompTrap)
     });
 }
+
+/// Issue 13, kind 10: an emulated open of a FIFO waits for the other end in the supervisor, and
+/// every notified call of every thread and child waits with it: a reader that opens first and
+/// the writer that would complete it deadlocked for ever (a `mkfifo` pipeline in a child
+/// shell, or two threads). The open must wait in the caller alone, and the pair must meet.
+fn fifo_pair(i: InterceptorChoice) {
+    let (task, tmp) = dirs();
+    let fifo = tmp.join("cache/p");
+    let c = CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: mkfifo with a valid path, before the shield.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let mech = if i == InterceptorChoice::Trap {
+        fnshield::Mechanism::SeccompTrap
+    } else {
+        fnshield::Mechanism::SeccompNotify
+    };
+    let _s = common::install_shield(&task, &tmp, mech, |b| {
+        b.mode(Mode::Block)
+            .interceptor(i)
+            .allow_tmp(tmp.join("cache").to_str().unwrap())
+    });
+    let path = c.clone();
+    let reader = std::thread::spawn(move || {
+        // Raw: the libc layer would decide it in this thread.
+        let fd = raw_syscall(
+            libc::SYS_openat,
+            [
+                libc::AT_FDCWD as u64,
+                path.as_ptr() as u64,
+                libc::O_RDONLY as u64,
+            ],
+        );
+        assert!(fd >= 0, "the reader opens: {fd}");
+        let mut b = [0u8; 8];
+        // SAFETY: reads into a local buffer from the fd just opened.
+        let n = unsafe { libc::read(fd as i32, b.as_mut_ptr().cast(), b.len()) };
+        b[..n.max(0) as usize].to_vec()
+    });
+    // The reader is waiting in its open (in the kernel, or in the supervisor's emulation):
+    // wait until its thread is blocked there, so that the writer really comes second.
+    // SAFETY: gettid has no preconditions.
+    let me = unsafe { libc::gettid() }.to_string();
+    let (openat, openat2) = (libc::SYS_openat.to_string(), libc::SYS_openat2.to_string());
+    'wait: loop {
+        for t in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+            if t.file_name().to_str() == Some(me.as_str()) {
+                continue;
+            }
+            let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+            if comm.starts_with("fnshield") {
+                continue;
+            }
+            // openat, or openat2 (the trap handler's own call on its copy).
+            let syscall = std::fs::read_to_string(t.path().join("syscall")).unwrap_or_default();
+            let nr = syscall.split(' ').next().unwrap_or("");
+            if nr == openat || nr == openat2 {
+                break 'wait;
+            }
+        }
+        std::thread::yield_now();
+    }
+    let fd = raw_syscall(
+        libc::SYS_openat,
+        [
+            libc::AT_FDCWD as u64,
+            c.as_ptr() as u64,
+            libc::O_WRONLY as u64,
+        ],
+    );
+    assert!(fd >= 0, "the writer opens: {fd}");
+    // SAFETY: writes a local buffer to the fd just opened, then closes it.
+    unsafe {
+        assert_eq!(libc::write(fd as i32, b"hi".as_ptr().cast(), 2), 2);
+        libc::close(fd as i32);
+    }
+    assert_eq!(reader.join().unwrap(), b"hi");
+}
+
+#[test]
+fn a_fifo_opened_by_two_threads_meets_notify() {
+    case("a_fifo_opened_by_two_threads_meets_notify", || {
+        fifo_pair(InterceptorChoice::Notify)
+    });
+}
+
+#[test]
+fn a_fifo_opened_by_two_threads_meets_trap() {
+    case("a_fifo_opened_by_two_threads_meets_trap", || {
+        fifo_pair(InterceptorChoice::Trap)
+    });
+}

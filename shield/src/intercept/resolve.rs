@@ -154,6 +154,33 @@ impl Resolved {
     /// process. `O_NOFOLLOW` is added when acting on a name, so a symlink planted there after
     /// the decision fails with `ELOOP` (the caller retries the resolution) instead of being
     /// followed. Returns the fd or `-errno`.
+    /// Whether the object the call opens is a FIFO (held, or the last name in the parent,
+    /// not followed). An open of one may wait for the other end.
+    pub(crate) fn is_fifo(&self) -> bool {
+        let mut sb = [0u8; std::mem::size_of::<libc::stat>()];
+        let mut name = [0u8; NAME_MAX + 2];
+        let (fd, flags) = if self.obj >= 0 {
+            (self.obj, libc::AT_EMPTY_PATH)
+        } else {
+            name[..self.last_len].copy_from_slice(&self.last[..self.last_len]);
+            (self.dir, libc::AT_SYMLINK_NOFOLLOW)
+        };
+        let r = syscall(
+            libc::SYS_newfstatat,
+            [
+                fd as u64,
+                name.as_ptr() as u64,
+                sb.as_mut_ptr() as u64,
+                flags as u64,
+                0,
+                0,
+            ],
+        );
+        let off = std::mem::offset_of!(libc::stat, st_mode);
+        let mode = u32::from_ne_bytes(sb[off..off + 4].try_into().unwrap_or([0; 4]));
+        r == 0 && mode & libc::S_IFMT == libc::S_IFIFO
+    }
+
     pub(crate) fn open(&self, flags: u64, mode: u64) -> i64 {
         let f = flags;
         if self.obj >= 0 {

@@ -407,6 +407,17 @@ pub(super) fn open(
             // continues.
             return Answer::Continue;
         }
+        if may_wait(&r, flags) {
+            return open_later(
+                listener,
+                n,
+                r,
+                flags,
+                caller_mode(pid, flags, mode),
+                access,
+                d,
+            );
+        }
         let fd = r.open(
             flags | libc::O_CLOEXEC as u64,
             caller_mode(pid, flags, mode),
@@ -427,6 +438,58 @@ pub(super) fn open(
         };
     }
     Answer::Errno(libc::ELOOP)
+}
+
+/// Whether opening `r` with `flags` may wait for another process: a FIFO opened for reading
+/// only or writing only without `O_NONBLOCK` waits for its other end.
+fn may_wait(r: &Resolved, flags: u64) -> bool {
+    let f = flags as i32;
+    f & libc::O_NONBLOCK == 0 && f & libc::O_ACCMODE != libc::O_RDWR && r.is_fifo()
+}
+
+/// Carry out a decided open that may wait for long (see [`may_wait`]) on a worker thread,
+/// which installs the fd and answers: in the supervisor it made every notified call of every
+/// thread and child wait too, and a reader and the writer that would have completed it
+/// deadlocked for ever (issue 13 kind 10). The worker shares the supervisor's file table (it
+/// holds `r`'s objects). If the caller gives up meanwhile (a signal, on kernels without
+/// `WAIT_KILLABLE_RECV`), the worker still waits for the other end, then finds the call gone
+/// and closes the fd.
+fn open_later(
+    listener: Listener,
+    n: &Notification,
+    r: Resolved,
+    flags: u64,
+    mode: u64,
+    access: Access,
+    d: crate::intercept::decide::PathDecision,
+) -> Answer {
+    let (id, nr) = (n.id, n.nr as i64);
+    let target = TARGET.with(|t| t.get());
+    let cloexec = flags & libc::O_CLOEXEC as u64 != 0;
+    let spawned = std::thread::Builder::new()
+        .name("fnshield-open".into())
+        .stack_size(256 * 1024)
+        .spawn(move || {
+            let Some(st) = STATE.get() else { return };
+            TARGET.with(|t| t.set(target));
+            let fd = r.open(flags | libc::O_CLOEXEC as u64, mode);
+            drop(r);
+            let a = if fd < 0 {
+                Answer::Errno(-fd as i32)
+            } else {
+                let v = verify_opened(st, nr, fd, access, d);
+                if v < 0 {
+                    Answer::Errno(-v as i32)
+                } else {
+                    Answer::AddFd { fd, cloexec }
+                }
+            };
+            send(listener, id, a);
+        });
+    match spawned {
+        Ok(_) => Answer::Deferred,
+        Err(_) => Answer::Errno(libc::EAGAIN),
+    }
 }
 
 pub(super) fn path_call(

@@ -920,6 +920,209 @@ two!(
     super::k1_trampoline_by_name
 );
 
+/// A filter the function stacks on the shield's, answering `SECCOMP_RET_USER_NOTIF` for
+/// `openat` to a listener of its own that continues every call: a tie with the shield's own
+/// USER_NOTIF goes to the newest filter, so the function's listener would take the shield's
+/// calls (and a TRAP of the shield's outranks it). While a policy blocks no filter can be
+/// stacked (EPERM); the kernel also refuses a second listener in one filter chain (EBUSY);
+/// where the shield's filter has none (trap without fork events), the shield's TRAP or ERRNO
+/// wins. Either way the code stays unread.
+fn k1_stacked_listener(i: InterceptorChoice) {
+    let d = Dirs::new();
+    let _s = shield(i, &d, |b| b);
+    const NEW_LISTENER: u64 = 8;
+    const USER_NOTIF: u32 = 0x7fc0_0000;
+    const ALLOW: u32 = 0x7fff_0000;
+    let prog: [libc::sock_filter; 4] = [
+        libc::sock_filter {
+            code: 0x20,
+            jt: 0,
+            jf: 0,
+            k: 0,
+        }, // ld nr
+        libc::sock_filter {
+            code: 0x15,
+            jt: 0,
+            jf: 1,
+            k: libc::SYS_openat as u32,
+        },
+        libc::sock_filter {
+            code: 0x06,
+            jt: 0,
+            jf: 0,
+            k: USER_NOTIF,
+        },
+        libc::sock_filter {
+            code: 0x06,
+            jt: 0,
+            jf: 0,
+            k: ALLOW,
+        },
+    ];
+    let fprog = libc::sock_fprog {
+        len: 4,
+        filter: prog.as_ptr() as *mut libc::sock_filter,
+    };
+    let r = sys(
+        libc::SYS_seccomp,
+        [1, NEW_LISTENER, &fprog as *const _ as u64, 0, 0, 0],
+    );
+    let listener = match r {
+        Err(e) => {
+            // EPERM: no filter may be stacked while a policy blocks; EBUSY: the kernel's one
+            // listener per filter chain.
+            assert!(
+                e == libc::EPERM || e == libc::EBUSY,
+                "a second listener was refused with {e}"
+            );
+            return;
+        }
+        Ok(fd) => fd as i32,
+    };
+    // The function's own supervisor: continue everything it is sent.
+    std::thread::spawn(move || loop {
+        let mut notif = [0u8; 80];
+        // SAFETY: SECCOMP_IOCTL_NOTIF_RECV into an 80-byte seccomp_notif.
+        if unsafe { libc::ioctl(listener, 0xc050_2100u64 as _, notif.as_mut_ptr()) } != 0 {
+            continue;
+        }
+        let mut resp = [0u8; 24];
+        resp[0..8].copy_from_slice(&notif[0..8]);
+        resp[20..24].copy_from_slice(&1u32.to_ne_bytes()); // SECCOMP_USER_NOTIF_FLAG_CONTINUE
+                                                           // SAFETY: SECCOMP_IOCTL_NOTIF_SEND of a 24-byte seccomp_notif_resp.
+        unsafe { libc::ioctl(listener, 0xc018_2101u64 as _, resp.as_ptr()) };
+    });
+    match open(d.task.join("bootstrap"), libc::O_RDONLY) {
+        Ok(fd) => panic!(
+            "a stacked filter's listener let the code be read: {:?}",
+            read_fd(fd)
+        ),
+        Err(e) => assert_eq!(e, libc::EACCES),
+    }
+}
+two!(k1_stacked_user_notif_listener, super::k1_stacked_listener);
+
+/// Stack a filter on the shield's (every thread: TSYNC) that makes `readlink` and `readlinkat`
+/// fail with EPERM; what `seccomp(2)` returned.
+fn blind_readlink() -> Result<i64, i32> {
+    const ERRNO_EPERM: u32 = 0x0005_0000 | libc::EPERM as u32;
+    const ALLOW: u32 = 0x7fff_0000;
+    let prog: [libc::sock_filter; 5] = [
+        libc::sock_filter {
+            code: 0x20,
+            jt: 0,
+            jf: 0,
+            k: 0,
+        }, // ld nr
+        libc::sock_filter {
+            code: 0x15,
+            jt: 2,
+            jf: 0,
+            k: libc::SYS_readlinkat as u32,
+        },
+        libc::sock_filter {
+            code: 0x15,
+            jt: 1,
+            jf: 0,
+            k: 89, /* readlink */
+        },
+        libc::sock_filter {
+            code: 0x06,
+            jt: 0,
+            jf: 0,
+            k: ALLOW,
+        },
+        libc::sock_filter {
+            code: 0x06,
+            jt: 0,
+            jf: 0,
+            k: ERRNO_EPERM,
+        },
+    ];
+    let fprog = libc::sock_fprog {
+        len: 5,
+        filter: prog.as_ptr() as *mut libc::sock_filter,
+    };
+    const TSYNC: u64 = 1;
+    sys(
+        libc::SYS_seccomp,
+        [1, TSYNC, &fprog as *const _ as u64, 0, 0, 0],
+    )
+}
+
+/// A filter stacked on the shield's sees the shield's own calls too (the trampoline is exempt
+/// from the shield's filter only). The shield reads back where its descriptors really are
+/// through `/proc/self/fd/N`: with `readlink` blinded, a failed read-back counted as "not a
+/// path" (a pipe, a socket), no path policy applied, and the code was opened through a
+/// directory fd, with no event. While a policy blocks, installing another filter is refused
+/// (EPERM); and a failed read-back fails closed (see the alert variant).
+fn k4_blind_readlink(i: InterceptorChoice) {
+    let d = Dirs::new();
+    let _s = shield(i, &d, |b| b);
+    let installed = blind_readlink();
+    let leak = |how: &str, r: Result<i32, i32>| {
+        if let Ok(fd) = r {
+            panic!(
+                "with readlink blinded by a stacked filter ({installed:?}) the code was read ({how}): {:?}",
+                read_fd(fd)
+            );
+        }
+    };
+    leak("absolute", open(d.task.join("bootstrap"), libc::O_RDONLY));
+    // Relative to a directory fd and to the cwd: their real location is read back.
+    if let Ok(dfd) = open(&d.task, libc::O_PATH | libc::O_DIRECTORY) {
+        leak("dirfd", openat(dfd, "bootstrap", libc::O_RDONLY));
+        // SAFETY: raw fchdir to our own fd.
+        if unsafe { libc::syscall(libc::SYS_fchdir, dfd) } == 0 {
+            leak("cwd", open("bootstrap", libc::O_RDONLY));
+        }
+        close(dfd);
+    }
+    if let Ok(tfd) = open(&d.tmp, libc::O_PATH | libc::O_DIRECTORY) {
+        let name = c("victim");
+        let _ = sys(
+            libc::SYS_unlinkat,
+            [tfd as u64, name.as_ptr() as u64, 0, 0, 0, 0],
+        );
+        close(tfd);
+    }
+    victim_intact(&d);
+    assert_eq!(
+        installed,
+        Err(libc::EPERM),
+        "a stacked filter was installed"
+    );
+}
+
+/// Alert mode (no shield plus events: the function may stack its own filter): with `readlink`
+/// blinded, an open through a directory fd still runs, and is reported as a `read_handler`
+/// violation at an unknown location instead of passing unseen.
+fn k4_blind_readlink_alert(i: InterceptorChoice) {
+    let d = Dirs::new();
+    let s = shield(i, &d, |b| b.mode(fnshield::Mode::Alert));
+    assert_eq!(blind_readlink(), Ok(0));
+    let dfd = open(&d.task, libc::O_PATH | libc::O_DIRECTORY).unwrap();
+    let fd = openat(dfd, "bootstrap", libc::O_RDONLY).expect("alert mode lets it run");
+    assert_eq!(read_fd(fd), SECRET);
+    close(dfd);
+    let evs = events(&s);
+    assert!(
+        evs.iter()
+            .any(|e| e.policy == fnshield::PolicyKind::ReadHandler
+                && format!("{:?}", e.details).contains("(location unknown)/bootstrap")),
+        "the read went unreported: {evs:?}"
+    );
+}
+two!(
+    k4_stacked_filter_blinding_readlink_alert,
+    super::k4_blind_readlink_alert
+);
+
+two!(
+    k4_stacked_filter_blinding_readlink,
+    super::k4_blind_readlink
+);
+
 // ---------------------------------------------------------------------------------------------
 // Kind 3: no exempt window reachable by user code (the tmp wipe).
 // ---------------------------------------------------------------------------------------------

@@ -222,7 +222,9 @@ impl Decider {
         }
     }
 
-    fn unresolvable(&self, access: Access) -> PathDecision {
+    /// The decision for a path whose location cannot be known: the strictest mode of every
+    /// policy `access` could fall under.
+    pub(crate) fn unresolvable(&self, access: Access) -> PathDecision {
         let mut best = PathDecision::ALLOW;
         let mut consider = |policy, mode: Mode| {
             let v = Verdict::from_mode(mode);

@@ -70,6 +70,12 @@ pub(crate) enum Real {
     /// Not in any file system name space (a pipe, socket or anonymous inode reached through a
     /// magic link): no path policy applies.
     NotAPath,
+    /// The kernel did not say where it is (`readlink` of `/proc/self/fd/N` failed: a path
+    /// longer than a page, or a filter the function stacked on ours refusing the shield's own
+    /// `readlinkat`). Decided as the most protected place the access could reach (fails
+    /// closed): before, it counted as [`NotAPath`](Self::NotAPath) and the code was opened
+    /// through a directory fd with no decision at all.
+    Unknown,
 }
 
 /// A path resolved to private objects. Closes them when dropped.
@@ -99,7 +105,7 @@ impl Resolved {
     pub(crate) fn real_path(&self) -> Option<&[u8]> {
         match self.kind {
             Real::Path(n) => Some(&self.real[..n]),
-            Real::NotAPath => None,
+            Real::NotAPath | Real::Unknown => None,
         }
     }
 
@@ -340,7 +346,8 @@ fn split(p: &[u8], dir: &mut [u8; PATH_MAX + 1]) -> Option<(usize, usize)> {
 fn real_of(fd: i64, out: &mut [u8; PATH_MAX]) -> Real {
     match fd_path(fd, out) {
         Some(n) if out[0] == b'/' => Real::Path(n),
-        _ => Real::NotAPath,
+        Some(_) => Real::NotAPath,
+        None => Real::Unknown,
     }
 }
 
@@ -536,11 +543,34 @@ pub(crate) fn decide_resolved(
             note_created(d, p, creates, || r.exists_unfollowed());
             d
         }
+        None if r.kind == Real::Unknown => {
+            let d = st.decider.unresolvable(access);
+            if d.verdict != Verdict::Allow {
+                let mut shown = [0u8; PATH_MAX];
+                let n = unknown_location(&r.last[..r.last_len], &mut shown);
+                record_path(nr, d, &shown[..n], access);
+            }
+            d
+        }
         None => PathDecision {
             policy: None,
             verdict: Verdict::Allow,
         },
     }
+}
+
+/// What an event names for an object whose location the kernel did not give:
+/// `(location unknown)/<last component>`. Returns the length written into `out`.
+pub(crate) fn unknown_location(last: &[u8], out: &mut [u8; PATH_MAX]) -> usize {
+    const HEAD: &[u8] = b"(location unknown)";
+    out[..HEAD.len()].copy_from_slice(HEAD);
+    let mut n = HEAD.len();
+    if !last.is_empty() && n + 1 + last.len() <= PATH_MAX {
+        out[n] = b'/';
+        out[n + 1..n + 1 + last.len()].copy_from_slice(last);
+        n += 1 + last.len();
+    }
+    n
 }
 
 /// `path` with this process's own `/proc/<pid>` prefix written as `/proc/self`, in `out`; its

@@ -63,6 +63,36 @@ fn rt_sigaction_plan(intercept: Ret) -> SyscallPlan {
     }
 }
 
+/// `prctl`: syscall user dispatch (it turns any syscall into a SIGSYS) is refused; while a
+/// policy blocks, so is `PR_SET_SECCOMP` with a filter (see the `seccomp` rule in
+/// `filter_spec`).
+fn prctl_plan(permissive: bool) -> SyscallPlan {
+    let mut branches = vec![(
+        vec![Condition {
+            arg: 0,
+            cmp: ArgCmp::Eq(PR_SET_SYSCALL_USER_DISPATCH),
+        }],
+        Ret::Errno(libc::EPERM as u16),
+    )];
+    if !permissive {
+        branches.push((
+            vec![
+                int_eq(0, libc::PR_SET_SECCOMP),
+                Condition {
+                    arg: 1,
+                    cmp: ArgCmp::Eq(libc::SECCOMP_MODE_FILTER as u64),
+                },
+            ],
+            Ret::Errno(libc::EPERM as u16),
+        ));
+    }
+    SyscallPlan {
+        nr: nr::PRCTL,
+        branches,
+        default: Ret::Allow,
+    }
+}
+
 /// Which policies need interception (not `allow`, or tightening requested).
 pub(crate) struct Needs {
     pub(crate) outbound: bool,
@@ -179,17 +209,21 @@ fn filter_spec(
         // also lets the shield's own trampoline write its callers' results back.
         plan(nr::PROCESS_VM_WRITEV, intercept),
         rt_sigaction_plan(intercept),
-        // Syscall user dispatch turns any syscall into a SIGSYS: refused.
-        when(
-            nr::PRCTL,
-            vec![Condition {
-                arg: 0,
-                cmp: ArgCmp::Eq(PR_SET_SYSCALL_USER_DISPATCH),
-            }],
+        prctl_plan(n.permissive),
+    ];
+    if !n.permissive {
+        // Another filter stacked on ours sees the shield's own calls too (the trampoline is
+        // exempt from ours only): one refusing `readlinkat` blinded every read-back of where a
+        // descriptor really is, one refusing `unlinkat` or `write` would stop the wipe or the
+        // events. While a policy blocks, the function cannot install one (EPERM). Strict mode
+        // (`SECCOMP_SET_MODE_STRICT`) binds only the calling thread and stays allowed.
+        s.push(when(
+            nr::SECCOMP,
+            vec![int_eq(0, 1 /* SECCOMP_SET_MODE_FILTER */)],
             eperm,
             Ret::Allow,
-        ),
-    ];
+        ));
+    }
     if intercept == Ret::Notify {
         // A userfaultfd that handles faults the kernel takes on a caller's memory can stall
         // the supervisor's copy of a pointer argument (process_vm_readv) for ever, and with
@@ -578,7 +612,7 @@ mod tests {
     /// Queueing SIGSYS with a siginfo is refused while a policy blocks (a forged trap could
     /// otherwise land on a shield thread); other signals, and every signal in alert mode, pass.
     #[test]
-    fn queueing_sigsys_is_refused_while_a_policy_blocks() {
+    fn queueing_sigsys_and_stacking_filters_are_refused_while_a_policy_blocks() {
         let eperm = ret::ERRNO | libc::EPERM as u32;
         let sys = libc::SIGSYS as u64;
         let usr = libc::SIGUSR1 as u64;
@@ -608,7 +642,14 @@ mod tests {
             run(&block, nr::RT_SIGQUEUEINFO, [1, usr, 8, 0, 0, 0]),
             ret::ALLOW
         );
+        // Stacking another filter: refused while a policy blocks, strict mode allowed.
+        assert_eq!(run(&block, nr::SECCOMP, [1, 0, 8, 0, 0, 0]), eperm);
+        assert_eq!(run(&block, nr::SECCOMP, [0, 0, 0, 0, 0, 0]), ret::ALLOW);
+        let pr_filter = [libc::PR_SET_SECCOMP as u64, 2, 8, 0, 0, 0];
+        assert_eq!(run(&block, nr::PRCTL, pr_filter), eperm);
         let alert = policy(Mode::Alert);
+        assert_eq!(run(&alert, nr::SECCOMP, [1, 0, 8, 0, 0, 0]), ret::ALLOW);
+        assert_eq!(run(&alert, nr::PRCTL, pr_filter), ret::ALLOW);
         assert_eq!(
             run(&alert, nr::RT_TGSIGQUEUEINFO, [1, 2, sys, 8, 0, 0]),
             ret::ALLOW

@@ -439,12 +439,24 @@ fn path_call(
                 dup[slot] = fd;
                 a[di] = fd as u64;
                 let mut real = [0u8; PATH_MAX];
-                if let Some(n) = fd_path(fd, &mut real).filter(|_| real[0] == b'/') {
-                    let d = st.decider.classify_path(&real[..n], access);
-                    record_path(nr, d, &real[..n], access);
-                    if d.verdict == Verdict::Block {
-                        return Err(-EACCES);
+                let d = match fd_path(fd, &mut real) {
+                    Some(n) if real[0] == b'/' => {
+                        let d = st.decider.classify_path(&real[..n], access);
+                        record_path(nr, d, &real[..n], access);
+                        d
                     }
+                    // A pipe, a socket, an anonymous inode: no path policy applies.
+                    Some(_) => continue,
+                    // The kernel did not say where it is: fail closed (see `resolve::Real`).
+                    None => {
+                        let d = st.decider.unresolvable(access);
+                        let n = resolve::unknown_location(b"", &mut real);
+                        record_path(nr, d, &real[..n], access);
+                        d
+                    }
+                };
+                if d.verdict == Verdict::Block {
+                    return Err(-EACCES);
                 }
                 continue;
             }

@@ -653,3 +653,87 @@ fn replacing_listener_fds_leaves_every_call_answered() {
     );
     assert_stand_by_gone(&out);
 }
+
+/// Issue 13, kind 10: a call another process of the function had in flight with the
+/// supervisor thread when the function exec'd was never answered (the thread died with the
+/// old image, holding the call; the stand-by never saw it): that process waited for ever. Here
+/// a forked child opens a FIFO for reading (the open waits for a writer, in the supervisor's
+/// hands); the function then execs itself and the new image opens the FIFO for writing. The
+/// child's open must complete: the stand-by takes over the calls the old supervisor held.
+#[test]
+fn a_call_in_flight_at_the_exec_is_answered() {
+    const NAME: &str = "a_call_in_flight_at_the_exec_is_answered";
+    if std::env::var("FNSHIELD_CASE").as_deref() == Ok(NAME) {
+        let fifo = base().join("tmp/cache/p");
+        let c = std::ffi::CString::new(fifo.clone().into_os_string().into_encoded_bytes()).unwrap();
+        if let Ok(stage) = std::env::var(STAGE) {
+            let child: i32 = stage.parse().unwrap();
+            // SAFETY: open, write and close of the FIFO; waitpid of this process's child.
+            unsafe {
+                let fd = libc::open(c.as_ptr(), libc::O_WRONLY);
+                assert!(
+                    fd >= 0,
+                    "the writer opens: {}",
+                    std::io::Error::last_os_error()
+                );
+                assert_eq!(libc::write(fd, b"hi".as_ptr().cast(), 2), 2);
+                libc::close(fd);
+                let mut status = 0;
+                assert_eq!(libc::waitpid(child, &mut status, 0), child);
+                assert!(
+                    libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+                    "the child read the FIFO: status {status:#x}"
+                );
+            }
+            println!("CASE-OK");
+            std::process::exit(0);
+        }
+        let me = std::fs::canonicalize("/proc/self/exe").unwrap();
+        let _s = install(me.to_str().unwrap());
+        // SAFETY: mkfifo with a valid path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let child = raw_fork();
+        if child == 0 {
+            // The forked child: a raw open (no libc layer), which waits for the writer.
+            let fd = raw_syscall(
+                libc::SYS_openat,
+                [
+                    libc::AT_FDCWD as u64,
+                    c.as_ptr() as u64,
+                    libc::O_RDONLY as u64,
+                ],
+            );
+            let mut b = [0u8; 2];
+            let ok = fd >= 0
+                && raw_syscall(libc::SYS_read, [fd as u64, b.as_mut_ptr() as u64, 2]) == 2
+                && &b == b"hi";
+            raw_syscall(libc::SYS_exit_group, [u64::from(!ok), 0, 0]);
+            unreachable!();
+        }
+        assert!(child > 0, "fork: {child}");
+        // Wait until the child's open is with the supervisor (its thread waits in the
+        // notification: the syscall it shows is openat).
+        let openat = libc::SYS_openat.to_string();
+        loop {
+            let s = std::fs::read_to_string(format!("/proc/{child}/syscall")).unwrap_or_default();
+            if s.split(' ').next() == Some(openat.as_str()) {
+                break;
+            }
+            std::thread::yield_now();
+        }
+        let err = Command::new(&me)
+            .args([NAME, "--exact", "--nocapture", "--test-threads=1"])
+            .env(STAGE, child.to_string())
+            .exec();
+        panic!("execve of itself refused: {err}");
+    }
+    let out = run(NAME);
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("CASE-OK"),
+        "{:?}\nstdout:\n{stdout}\nstderr:\n{}",
+        out.status,
+        text(&out.stderr)
+    );
+    assert_stand_by_gone(&out);
+}

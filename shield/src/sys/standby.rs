@@ -4,7 +4,7 @@
 //! `fork` and `pthread_atfork` (libc's, so that malloc's locks are reset in the child).
 
 use super::syscall;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 
 /// libc's `fork()` (its atfork handlers run, and malloc is usable in the child). Returns the
 /// child's pid, 0 in the child, or `-errno`.
@@ -201,4 +201,28 @@ pub(crate) fn close_in_forked_children(fd: i32) -> bool {
     // SAFETY: registers a handler that only performs one close syscall on an atomic fd
     // number; it stays valid for the life of the process (a static function).
     unsafe { libc::pthread_atfork(None, None, Some(atfork_child)) == 0 }
+}
+
+/// `n` zeroed 64-bit words in a shared anonymous mapping (`MAP_SHARED`): a process forked
+/// after this call shares them with this one. Never unmapped. `None` if `mmap` failed.
+pub(crate) fn shared_words(n: usize) -> Option<&'static [AtomicU64]> {
+    let len = (n * 8) as u64;
+    let p = syscall(
+        libc::SYS_mmap,
+        [
+            0,
+            len,
+            (libc::PROT_READ | libc::PROT_WRITE) as u64,
+            (libc::MAP_SHARED | libc::MAP_ANONYMOUS) as u64,
+            -1i64 as u64,
+            0,
+        ],
+    );
+    if p < 0 && p > -4096 {
+        return None;
+    }
+    // SAFETY: the mapping is `n * 8` bytes, readable and writable, zero-filled and page-aligned
+    // (so 8-aligned), and never unmapped: a `'static` slice of `n` AtomicU64 (same layout as
+    // u64; all-zero is a valid value), only ever accessed atomically.
+    Some(unsafe { std::slice::from_raw_parts(p as usize as *const AtomicU64, n) })
 }

@@ -192,11 +192,22 @@ pub(crate) fn supervise(listener: Listener, watch: i32) {
     let own_pid = std::process::id();
     OWN_VIEW.get_or_init(|| view_of(0));
     super::shared::note_supervisor_thread();
+    // The stand-by first takes over what the supervisor thread held when it died.
+    let mut orphans = if watch >= 0 {
+        standby::orphans(listener)
+    } else {
+        Vec::new()
+    };
     loop {
-        if watch >= 0 && !standby::wait_for_call(listener, watch) {
-            return;
-        }
-        let n = match listener.recv() {
+        let n = if let Some(n) = orphans.pop() {
+            Ok(n)
+        } else {
+            if watch >= 0 && !standby::wait_for_call(listener, watch) {
+                return;
+            }
+            listener.recv()
+        };
+        let n = match n {
             Ok(n) => n,
             Err(libc::EINTR | libc::ENOENT) => continue,
             // EBADF, ENOTTY: the fd is no longer the listener. Nothing of the shield closes
@@ -210,6 +221,9 @@ pub(crate) fn supervise(listener: Listener, watch: i32) {
                 return;
             }
         };
+        if watch < 0 {
+            standby::note_received(&n);
+        }
         let Some(st) = STATE.get() else {
             send(listener, n.id, Answer::Errno(libc::ENOSYS));
             continue;

@@ -46,10 +46,10 @@ use crate::event::Reporter;
 use crate::intercept::decide::ModeSlot;
 use crate::intercept::shared::{proc_link, STATE};
 use crate::policy::Mode;
-use crate::sys::notif::Listener;
+use crate::sys::notif::{Listener, Notification};
 use crate::sys::standby as raw;
 use crate::sys::syscall;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// The function's end of the socket pair (-1: no stand-by).
@@ -61,6 +61,70 @@ static PID: AtomicI32 = AtomicI32::new(0);
 const HAND_OVER: u8 = b'L';
 /// Later messages: a tightened mode slot.
 const TIGHTEN: u8 = b'T';
+
+/// The calls the supervisor thread has received, shared with the stand-by (a `MAP_SHARED`
+/// mapping made before its fork): [`CALL_SLOTS`] slots of [`WORDS`] words, written round-robin.
+/// When the exec ends the thread (and its workers), a call it held — received, not answered —
+/// stayed pending for ever: its caller (another process of the function) waited until killed.
+/// The stand-by takes such calls over first (see [`orphans`]).
+static INFLIGHT: std::sync::OnceLock<&'static [AtomicU64]> = std::sync::OnceLock::new();
+static NEXT_SLOT: AtomicU32 = AtomicU32::new(0);
+/// Enough for every call in flight at once but the pathological (a slot is reused after this
+/// many newer calls: a call held longer, such as a connect that waits, is not taken over).
+const CALL_SLOTS: usize = 256;
+/// present, id, pid, nr | arch << 32, ip, args[6].
+const WORDS: usize = 11;
+
+/// Note a call the supervisor thread received (see [`INFLIGHT`]).
+pub(super) fn note_received(n: &Notification) {
+    let Some(w) = INFLIGHT.get() else { return };
+    let i = NEXT_SLOT.fetch_add(1, Ordering::Relaxed) as usize % CALL_SLOTS;
+    let s = &w[i * WORDS..(i + 1) * WORDS];
+    s[0].store(0, Ordering::Release);
+    s[1].store(n.id, Ordering::Relaxed);
+    s[2].store(u64::from(n.pid), Ordering::Relaxed);
+    s[3].store(
+        u64::from(n.nr as u32) | u64::from(n.arch) << 32,
+        Ordering::Relaxed,
+    );
+    s[4].store(n.ip, Ordering::Relaxed);
+    for (k, a) in n.args.iter().enumerate() {
+        s[5 + k].store(*a, Ordering::Relaxed);
+    }
+    s[0].store(1, Ordering::Release);
+}
+
+/// The calls the supervisor thread received that are still pending (never answered): taken
+/// over by the stand-by once the thread is gone, before anything new.
+pub(super) fn orphans(listener: Listener) -> Vec<Notification> {
+    let Some(w) = INFLIGHT.get() else {
+        return Vec::new();
+    };
+    let mut out: Vec<Notification> = Vec::new();
+    for s in w.chunks_exact(WORDS) {
+        if s[0].load(Ordering::Acquire) != 1 {
+            continue;
+        }
+        let nr_arch = s[3].load(Ordering::Relaxed);
+        let mut args = [0u64; 6];
+        for (k, a) in args.iter_mut().enumerate() {
+            *a = s[5 + k].load(Ordering::Relaxed);
+        }
+        let n = Notification {
+            id: s[1].load(Ordering::Relaxed),
+            pid: s[2].load(Ordering::Relaxed) as u32,
+            nr: nr_arch as u32 as i32,
+            arch: (nr_arch >> 32) as u32,
+            ip: s[4].load(Ordering::Relaxed),
+            args,
+        };
+        s[0].store(0, Ordering::Release);
+        if !out.iter().any(|o| o.id == n.id) && listener.id_valid(n.id) {
+            out.push(n);
+        }
+    }
+    out
+}
 
 /// The stand-by's pid, if one is waiting (0 otherwise).
 pub(crate) fn pid() -> i32 {
@@ -86,6 +150,11 @@ pub(crate) fn start(reporter: &Arc<Reporter>) -> Result<i32, String> {
         return Err(format!("socketpair failed: errno {}", -r));
     }
     let (ours, theirs) = (sv[0], sv[1]);
+    if INFLIGHT.get().is_none() {
+        if let Some(w) = raw::shared_words(CALL_SLOTS * WORDS) {
+            let _ = INFLIGHT.set(w);
+        }
+    }
     let origin = syscall(libc::SYS_getpid, [0; 6]) as i32;
     let first = raw::fork();
     if first == 0 {
@@ -172,8 +241,16 @@ pub(crate) fn abandon() {
 /// Tell the stand-by that `slot` was tightened to `to`, so that it enforces the same modes.
 pub(crate) fn tightened(slot: ModeSlot, to: Mode) {
     if LINKED.load(Ordering::Acquire) {
-        // The link thread sends every slot's mode in force.
-        wake_link();
+        // The link thread sends every slot's mode in force. Wait until it has (an exec right
+        // after the tightening would end it first): a bounded wait, it only sends.
+        let gen = wake_link();
+        for _ in 0..1000 {
+            let sent = LINK_SENT.load(Ordering::Acquire);
+            if sent.wrapping_sub(gen) as i32 >= 0 {
+                return;
+            }
+            futex_wait(&LINK_SENT, sent, 1_000_000);
+        }
         return;
     }
     let sock = SOCK.load(Ordering::Acquire);
@@ -191,15 +268,48 @@ static LINK_GEN: AtomicU32 = AtomicU32::new(0);
 /// stand-by takes over now.
 static LET_GO: AtomicBool = AtomicBool::new(false);
 
-fn wake_link() {
-    LINK_GEN.fetch_add(1, Ordering::AcqRel);
+/// The last [`LINK_GEN`] whose modes the link thread has sent.
+static LINK_SENT: AtomicU32 = AtomicU32::new(0);
+
+/// Bump [`LINK_GEN`] and wake the link thread; returns the new generation.
+fn wake_link() -> u32 {
+    let gen = LINK_GEN.fetch_add(1, Ordering::AcqRel).wrapping_add(1);
+    futex_wake(&LINK_GEN);
+    gen
+}
+
+fn futex_wake(word: &AtomicU32) {
     syscall(
         libc::SYS_futex,
         [
-            LINK_GEN.as_ptr() as u64,
+            word.as_ptr() as u64,
             (libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG) as u64,
-            1,
+            i32::MAX as u64,
             0,
+            0,
+            0,
+        ],
+    );
+}
+
+/// Wait while `word` holds `seen`, at most `ns` nanoseconds (0: no limit).
+fn futex_wait(word: &AtomicU32, seen: u32, ns: i64) {
+    let ts = libc::timespec {
+        tv_sec: ns / 1_000_000_000,
+        tv_nsec: ns % 1_000_000_000,
+    };
+    let tsp = if ns > 0 {
+        &ts as *const libc::timespec as u64
+    } else {
+        0
+    };
+    syscall(
+        libc::SYS_futex,
+        [
+            word.as_ptr() as u64,
+            (libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG) as u64,
+            u64::from(seen),
+            tsp,
             0,
             0,
         ],
@@ -259,18 +369,10 @@ pub(crate) fn spawn_link() -> Option<Link> {
                     }
                 }
                 sent = now;
+                LINK_SENT.store(now, Ordering::Release);
+                futex_wake(&LINK_SENT);
             }
-            syscall(
-                libc::SYS_futex,
-                [
-                    LINK_GEN.as_ptr() as u64,
-                    (libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG) as u64,
-                    u64::from(now),
-                    0,
-                    0,
-                    0,
-                ],
-            );
+            futex_wait(&LINK_GEN, now, 0);
         }
     })
     .ok()?;

@@ -37,10 +37,10 @@
 //! Limits (README, "stand-by supervisor"): a kernel that refuses the stand-by's memory reads
 //! (Yama `ptrace_scope` ≥ 1: it is not an ancestor of the process) gets no stand-by, and the
 //! report says so; a call another process of the function had in flight with the supervisor
-//! thread at the moment of the exec is never answered (the caller waits until it is killed);
-//! if code of the function closes or replaces the socket fd, the stand-by takes over while the
-//! supervisor thread still runs: decisions stay the same (same modes), but its events carry
-//! request id `unknown`.
+//! thread at the moment of the exec is taken over by the stand-by and decided again (see
+//! [`orphans`]; one held past 256 newer calls, such as a long connect, is not); if the
+//! supervisor thread's receive fails, the stand-by takes over while the thread's workers may
+//! still run: decisions stay the same (same modes), but its events carry request id `unknown`.
 
 use crate::event::Reporter;
 use crate::intercept::decide::ModeSlot;

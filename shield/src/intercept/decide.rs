@@ -390,7 +390,12 @@ impl Decider {
     /// aliases) could rewrite, while names are decided (`resolve_names = "allowed"`): not a
     /// name `/etc/hosts` gave at cold start (answered without any query).
     pub fn lookup_may_be_searched(&self, name: &[u8]) -> bool {
-        !self.any_name && !self.hosts_file.iter().any(|(_, n)| n.as_bytes() == name)
+        self.names_decided() && !self.hosts_file.iter().any(|(_, n)| n.as_bytes() == name)
+    }
+
+    /// Whether host names are decided before a lookup (`resolve_names = "allowed"`).
+    pub fn names_decided(&self) -> bool {
+        !self.any_name
     }
 
     /// Decide running the executable at `path` (absolute; normalised here).

@@ -197,6 +197,49 @@ pub(crate) fn refuse_searched(name: &[u8], search_changed: impl FnOnce() -> bool
     super::shared::decide_socket_other(st, -1, &what[..n])
 }
 
+/// Decide a reverse lookup of `ip` (`getnameinfo` without `NI_NUMERICHOST`,
+/// `gethostbyaddr`): its PTR query names the address, which the function chose (16 bytes a
+/// query through `ip6.arpa`), and no allow entry names a `*.arpa` name. Under outbound `block`
+/// with `resolve_names = "allowed"` it is refused and reported (`reverse DNS query for IP`)
+/// unless `/etc/hosts` listed the address at cold start (answered without a query); alert
+/// mode reports it. Returns true when refused.
+pub(crate) fn refuse_reverse(ip: IpAddr) -> bool {
+    if !active() {
+        return false;
+    }
+    let Some(st) = STATE.get() else {
+        return false;
+    };
+    if st.decider.mode(ModeSlot::Outbound) == Mode::Allow || !st.decider.names_decided() {
+        return false;
+    }
+    let mut listed = false;
+    st.decider.hosts_file_names(ip, &mut |_| listed = true);
+    if listed {
+        return false;
+    }
+    use std::io::Write;
+    let mut what = [0u8; 24 + 46];
+    let total = what.len();
+    let mut w = &mut what[..];
+    let _ = write!(w, "reverse DNS query for {}", crate::policy::canonical(ip));
+    let n = total - w.len();
+    super::shared::decide_socket_other(st, -1, &what[..n])
+}
+
+/// Decide a remote shell connection made inside libc (`rcmd`, `rexec`, which resolve and
+/// connect through glibc's internal names): refused under outbound `block` and reported as
+/// `what` (alert mode reports it). Returns true when refused.
+pub(crate) fn refuse_remote_shell(what: &[u8]) -> bool {
+    if !active() {
+        return false;
+    }
+    let Some(st) = STATE.get() else {
+        return false;
+    };
+    super::shared::decide_socket_other(st, -1, what)
+}
+
 /// Whether the inputs from which libc's resolver builds its search list and aliases
 /// (`/etc/resolv.conf`, `LOCALDOMAIN`, `RES_OPTIONS`, `HOSTALIASES`) differ from install.
 pub(crate) fn search_inputs_changed() -> bool {

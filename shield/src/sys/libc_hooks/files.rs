@@ -1085,3 +1085,101 @@ pub unsafe extern "C" fn mkdtemp(template: *mut c_char) -> *mut c_char {
         template
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The versioned stat/mknod entry points of glibc before 2.33 (`__xstat`, `__xmknod`, …), still
+// exported as default versions: C objects built against older headers (a prebuilt static
+// library linked into the function) call them, and glibc carries them out through its internal
+// names. `ver` is the structure version the caller was built with: for the stat family 0 or 1
+// (`_STAT_VER_KERNEL`, `_STAT_VER_LINUX`) on x86_64, 0 on aarch64; for mknod 0 (`_MKNOD_VER`);
+// any other is EINVAL, as glibc gives.
+
+/// Whether `ver` is a structure version glibc accepts here.
+fn stat_ver_ok(ver: c_int) -> bool {
+    ver == 0 || (cfg!(target_arch = "x86_64") && ver == 1)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn __xstat(ver: c_int, path: *const c_char, buf: *mut libc::stat) -> c_int {
+    if !stat_ver_ok(ver) {
+        return ret(-(libc::EINVAL as i64)) as c_int;
+    }
+    fstatat(libc::AT_FDCWD, path, buf, 0)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn __xstat64(ver: c_int, path: *const c_char, buf: *mut libc::stat) -> c_int {
+    __xstat(ver, path, buf)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn __lxstat(ver: c_int, path: *const c_char, buf: *mut libc::stat) -> c_int {
+    if !stat_ver_ok(ver) {
+        return ret(-(libc::EINVAL as i64)) as c_int;
+    }
+    fstatat(libc::AT_FDCWD, path, buf, libc::AT_SYMLINK_NOFOLLOW)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn __lxstat64(
+    ver: c_int,
+    path: *const c_char,
+    buf: *mut libc::stat,
+) -> c_int {
+    __lxstat(ver, path, buf)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn __fxstatat(
+    ver: c_int,
+    dirfd: c_int,
+    path: *const c_char,
+    buf: *mut libc::stat,
+    flags: c_int,
+) -> c_int {
+    if !stat_ver_ok(ver) {
+        return ret(-(libc::EINVAL as i64)) as c_int;
+    }
+    fstatat(dirfd, path, buf, flags)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn __fxstatat64(
+    ver: c_int,
+    dirfd: c_int,
+    path: *const c_char,
+    buf: *mut libc::stat,
+    flags: c_int,
+) -> c_int {
+    __fxstatat(ver, dirfd, path, buf, flags)
+}
+
+/// `__xmknodat(ver, dirfd, path, mode, &dev)`: the device number is passed by pointer.
+#[no_mangle]
+pub unsafe extern "C" fn __xmknodat(
+    ver: c_int,
+    dirfd: c_int,
+    path: *const c_char,
+    mode: mode_t,
+    dev: *const libc::dev_t,
+) -> c_int {
+    // `_MKNOD_VER` is 0 on every architecture glibc built these for.
+    if ver != 0 {
+        return ret(-(libc::EINVAL as i64)) as c_int;
+    }
+    let mut d = [0u8; 8];
+    if crate::sys::read_mem(p(dev), &mut d) != 8 {
+        return ret(-(libc::EFAULT as i64)) as c_int;
+    }
+    mknodat(dirfd, path, mode, u64::from_ne_bytes(d) as libc::dev_t)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn __xmknod(
+    ver: c_int,
+    path: *const c_char,
+    mode: mode_t,
+    dev: *const libc::dev_t,
+) -> c_int {
+    __xmknodat(ver, libc::AT_FDCWD, path, mode, dev)
+}

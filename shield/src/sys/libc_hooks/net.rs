@@ -1080,3 +1080,337 @@ pub unsafe extern "C" fn __res_nsend(
 ) -> c_int {
     res_send_common(statp, msg, len, answer, alen, true)
 }
+
+// ---------------------------------------------------------------------------------------------
+// Reverse lookups, asynchronous lookups and the remote-shell functions: glibc sends their
+// queries (and connections) through its internal names.
+
+/// A `sockaddr` the caller passed (`len` bytes, at most 28 read) as an address, if IPv4/IPv6.
+fn sockaddr_ip(sa: *const sockaddr, len: socklen_t) -> Option<std::net::IpAddr> {
+    let mut b = [0u8; 28];
+    let n = (len as usize).min(b.len());
+    if sa.is_null() || crate::sys::read_mem(p(sa), &mut b[..n]) != n {
+        return None;
+    }
+    crate::intercept::shared::inet(&b[..n]).map(|(ip, _)| ip)
+}
+
+/// The address of `len` bytes at `addr` (`gethostbyaddr`'s form), if 4 or 16 bytes.
+fn raw_ip(addr: *const c_void, len: socklen_t) -> Option<std::net::IpAddr> {
+    let mut b = [0u8; 16];
+    match len {
+        4 if crate::sys::read_mem(p(addr), &mut b[..4]) == 4 => {
+            Some(std::net::IpAddr::from([b[0], b[1], b[2], b[3]]))
+        }
+        16 if crate::sys::read_mem(p(addr), &mut b) == 16 => Some(std::net::IpAddr::from(b)),
+        _ => None,
+    }
+}
+
+/// `getnameinfo`: a refused reverse lookup answers as a PTR lookup that finds nothing does:
+/// the numeric host (`NI_NUMERICHOST`), or `EAI_NONAME` under `NI_NAMEREQD`.
+#[no_mangle]
+pub unsafe extern "C" fn getnameinfo(
+    sa: *const sockaddr,
+    salen: socklen_t,
+    host: *mut c_char,
+    hostlen: socklen_t,
+    serv: *mut c_char,
+    servlen: socklen_t,
+    flags: c_int,
+) -> c_int {
+    type F = unsafe extern "C" fn(
+        *const sockaddr,
+        socklen_t,
+        *mut c_char,
+        socklen_t,
+        *mut c_char,
+        socklen_t,
+        c_int,
+    ) -> c_int;
+    let Some(f) = real::<F>(&REAL.getnameinfo) else {
+        return libc::EAI_SYSTEM;
+    };
+    let mut flags = flags;
+    if layer::active() && !host.is_null() && hostlen > 0 && flags & libc::NI_NUMERICHOST == 0 {
+        if let Some(ip) = sockaddr_ip(sa, salen) {
+            if layer::refuse_reverse(ip) {
+                if flags & libc::NI_NAMEREQD != 0 {
+                    return libc::EAI_NONAME;
+                }
+                flags |= libc::NI_NUMERICHOST;
+            }
+        }
+    }
+    // SAFETY: libc's getnameinfo with the caller's arguments (flags maybe narrowed).
+    unsafe { f(sa, salen, host, hostlen, serv, servlen, flags) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn gethostbyaddr(
+    addr: *const c_void,
+    len: socklen_t,
+    ty: c_int,
+) -> *mut libc::hostent {
+    if raw_ip(addr, len).is_some_and(layer::refuse_reverse) {
+        host_not_found();
+        return std::ptr::null_mut();
+    }
+    type F = unsafe extern "C" fn(*const c_void, socklen_t, c_int) -> *mut libc::hostent;
+    match real::<F>(&REAL.gethostbyaddr) {
+        // SAFETY: libc's gethostbyaddr with the caller's arguments.
+        Some(f) => unsafe { f(addr, len, ty) },
+        None => {
+            host_not_found();
+            std::ptr::null_mut()
+        }
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn gethostbyaddr_r(
+    addr: *const c_void,
+    len: socklen_t,
+    ty: c_int,
+    ret: *mut libc::hostent,
+    buf: *mut c_char,
+    buflen: size_t,
+    result: *mut *mut libc::hostent,
+    h_errnop: *mut c_int,
+) -> c_int {
+    if raw_ip(addr, len).is_some_and(layer::refuse_reverse) {
+        // SAFETY: the caller's out-pointers.
+        return unsafe { refused_r(result, h_errnop) };
+    }
+    type F = unsafe extern "C" fn(
+        *const c_void,
+        socklen_t,
+        c_int,
+        *mut libc::hostent,
+        *mut c_char,
+        size_t,
+        *mut *mut libc::hostent,
+        *mut c_int,
+    ) -> c_int;
+    match real::<F>(&REAL.gethostbyaddr_r) {
+        // SAFETY: libc's gethostbyaddr_r with the caller's arguments.
+        Some(f) => unsafe { f(addr, len, ty, ret, buf, buflen, result, h_errnop) },
+        None => libc::ENOSYS,
+    }
+}
+
+/// Hints that make `getaddrinfo` answer "name not found" without any query (a name that is
+/// not numeric, with `AI_NUMERICHOST`): given to a refused `getaddrinfo_a` request, which
+/// glibc's helper thread reads after the hook has returned (so it is static).
+struct NumericOnly(libc::addrinfo);
+// SAFETY: immutable plain data; its null pointers are never dereferenced.
+unsafe impl Sync for NumericOnly {}
+static NUMERIC_ONLY: NumericOnly = NumericOnly(libc::addrinfo {
+    ai_flags: libc::AI_NUMERICHOST,
+    ai_family: libc::AF_UNSPEC,
+    ai_socktype: 0,
+    ai_protocol: 0,
+    ai_addrlen: 0,
+    ai_addr: std::ptr::null_mut(),
+    ai_canonname: std::ptr::null_mut(),
+    ai_next: std::ptr::null_mut(),
+});
+
+/// `getaddrinfo_a`: glibc's helper thread looks each request up with its internal
+/// `getaddrinfo`, with every signal blocked (a trapped call there would kill the process
+/// under the trap interceptor).
+/// - `GAI_WAIT`: the requests are looked up here, one after the other, by the `getaddrinfo`
+///   hook (decided, learnt, no helper thread); `gai_error` reads each result as libc's.
+/// - `GAI_NOWAIT`: each request's name is decided here, as `getaddrinfo`'s, when it is
+///   submitted; a refused request gets hints that make it fail as "name not found"
+///   (`gai_error` = `EAI_NONAME`) without any query, and notifications work as libc's. The
+///   helper reads the name when it runs: a thread that rewrites the name string after
+///   submitting races the decision, and the answers are not learnt (README: residuals).
+#[no_mangle]
+pub unsafe extern "C" fn getaddrinfo_a(
+    mode: c_int,
+    list: *mut *mut c_void,
+    n: c_int,
+    sevp: *mut c_void,
+) -> c_int {
+    type F = unsafe extern "C" fn(c_int, *mut *mut c_void, c_int, *mut c_void) -> c_int;
+    let Some(f) = real::<F>(&REAL.getaddrinfo_a) else {
+        return libc::EAI_SYSTEM;
+    };
+    const GAI_WAIT: c_int = 0;
+    if layer::active() && !list.is_null() && mode == GAI_WAIT {
+        for i in 0..n.max(0) as usize {
+            let mut slot = [0u8; 8];
+            // SAFETY: `list` has `n` entries (libc's contract); read with the checked copy.
+            if crate::sys::read_mem(p(unsafe { list.add(i) }), &mut slot) != 8 {
+                return libc::EAI_SYSTEM;
+            }
+            let req = u64::from_ne_bytes(slot);
+            let mut head = [0u8; 36];
+            if req == 0 || crate::sys::read_mem(req, &mut head) != head.len() {
+                continue;
+            }
+            let word =
+                |k: usize| u64::from_ne_bytes(head[k * 8..k * 8 + 8].try_into().unwrap_or([0; 8]));
+            let req = req as usize;
+            // SAFETY: the caller's gaicb (readable, checked above): ar_name (0), ar_service
+            // (8), ar_request (16) are passed to the getaddrinfo hook, which stores the list
+            // in ar_result (24); the result goes to __return (32), where gai_error reads it.
+            unsafe {
+                let r = getaddrinfo(
+                    word(0) as usize as *const c_char,
+                    word(1) as usize as *const c_char,
+                    word(2) as usize as *const libc::addrinfo,
+                    (req + 24) as *mut *mut libc::addrinfo,
+                );
+                std::ptr::write_unaligned((req + 32) as *mut c_int, r);
+            }
+        }
+        return 0;
+    }
+    if layer::active() && !list.is_null() {
+        for i in 0..n.max(0) as usize {
+            let mut slot = [0u8; 8];
+            // SAFETY: `list` has `n` entries (libc's contract); read with the checked copy.
+            if crate::sys::read_mem(p(unsafe { list.add(i) }), &mut slot) != 8 {
+                break;
+            }
+            let req = u64::from_ne_bytes(slot);
+            if req == 0 {
+                continue;
+            }
+            // struct gaicb: ar_name (0), ar_service (8), ar_request (16), ar_result (24).
+            let mut head = [0u8; 24];
+            if crate::sys::read_mem(req, &mut head) != 24 {
+                continue;
+            }
+            let word =
+                |k: usize| u64::from_ne_bytes(head[k * 8..k * 8 + 8].try_into().unwrap_or([0; 8]));
+            let (name, hints) = (word(0), word(2));
+            let mut flags = [0u8; 4];
+            let numeric_only = hints != 0
+                && crate::sys::read_mem(hints, &mut flags) == 4
+                && i32::from_ne_bytes(flags) & libc::AI_NUMERICHOST != 0;
+            let node = Node::read(name as usize as *const c_char);
+            if node.refused(numeric_only) {
+                // SAFETY: `req` is the caller's gaicb (read above); its ar_request field now
+                // points at static hints that outlive the request.
+                unsafe {
+                    std::ptr::write_unaligned(
+                        (req as usize + 16) as *mut *const libc::addrinfo,
+                        &NUMERIC_ONLY.0,
+                    )
+                };
+            }
+        }
+    }
+    // SAFETY: libc's getaddrinfo_a with the caller's arguments.
+    unsafe { f(mode, list, n, sevp) }
+}
+
+/// `rcmd`, `rcmd_af`, `rexec`, `rexec_af`: a connection to a remote shell made inside libc.
+fn remote_shell_refused(what: &[u8]) -> bool {
+    if layer::refuse_remote_shell(what) {
+        ret(-(libc::EPERM as i64));
+        return true;
+    }
+    false
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn rcmd_af(
+    host: *mut *mut c_char,
+    port: u16,
+    locuser: *const c_char,
+    remuser: *const c_char,
+    cmd: *const c_char,
+    fd2p: *mut c_int,
+    af: libc::sa_family_t,
+) -> c_int {
+    if remote_shell_refused(b"rcmd: a remote shell connection made inside libc") {
+        return -1;
+    }
+    type F = unsafe extern "C" fn(
+        *mut *mut c_char,
+        u16,
+        *const c_char,
+        *const c_char,
+        *const c_char,
+        *mut c_int,
+        libc::sa_family_t,
+    ) -> c_int;
+    match real::<F>(&REAL.rcmd_af) {
+        // SAFETY: libc's rcmd_af with the caller's arguments.
+        Some(f) => unsafe { f(host, port, locuser, remuser, cmd, fd2p, af) },
+        None => ret(-(libc::ENOSYS as i64)) as c_int,
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn rcmd(
+    host: *mut *mut c_char,
+    port: u16,
+    locuser: *const c_char,
+    remuser: *const c_char,
+    cmd: *const c_char,
+    fd2p: *mut c_int,
+) -> c_int {
+    rcmd_af(
+        host,
+        port,
+        locuser,
+        remuser,
+        cmd,
+        fd2p,
+        libc::AF_INET as libc::sa_family_t,
+    )
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn rexec_af(
+    host: *mut *mut c_char,
+    port: c_int,
+    user: *const c_char,
+    pass: *const c_char,
+    cmd: *const c_char,
+    fd2p: *mut c_int,
+    af: libc::sa_family_t,
+) -> c_int {
+    if remote_shell_refused(b"rexec: a remote shell connection made inside libc") {
+        return -1;
+    }
+    type F = unsafe extern "C" fn(
+        *mut *mut c_char,
+        c_int,
+        *const c_char,
+        *const c_char,
+        *const c_char,
+        *mut c_int,
+        libc::sa_family_t,
+    ) -> c_int;
+    match real::<F>(&REAL.rexec_af) {
+        // SAFETY: libc's rexec_af with the caller's arguments.
+        Some(f) => unsafe { f(host, port, user, pass, cmd, fd2p, af) },
+        None => ret(-(libc::ENOSYS as i64)) as c_int,
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn rexec(
+    host: *mut *mut c_char,
+    port: c_int,
+    user: *const c_char,
+    pass: *const c_char,
+    cmd: *const c_char,
+    fd2p: *mut c_int,
+) -> c_int {
+    rexec_af(
+        host,
+        port,
+        user,
+        pass,
+        cmd,
+        fd2p,
+        libc::AF_INET as libc::sa_family_t,
+    )
+}

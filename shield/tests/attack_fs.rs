@@ -16,7 +16,7 @@ use fnshield::{InterceptorChoice, Mechanism, Shield};
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 const SECRET: &[u8] = b"secret code";
@@ -3005,3 +3005,126 @@ fn r4_sysv_signal_functions(i: InterceptorChoice) {
     }
 }
 three!(r4_sysv_signal_functions, super::r4_sysv_signal_functions);
+
+/// The path a signal handler opens (set before the signal is raised).
+static HANDLER_PATH: std::sync::atomic::AtomicPtr<libc::c_char> =
+    std::sync::atomic::AtomicPtr::new(std::ptr::null_mut());
+/// The handler's result: 0 not run, else `-errno` or the fd + 1.
+static HANDLER_RESULT: AtomicI64 = AtomicI64::new(0);
+
+extern "C" fn open_in_handler(_: i32) {
+    let p = HANDLER_PATH.load(Ordering::SeqCst);
+    let r: i64;
+    // libc alone sees no raw syscall instruction (the README's residual): through syscall().
+    if LIBC_ONLY.load(Ordering::SeqCst) {
+        // SAFETY: raw openat through libc's syscall() (async-signal-safe).
+        let r = unsafe { libc::syscall(libc::SYS_openat, libc::AT_FDCWD, p, 0, 0) };
+        let r = if r < 0 { -i64::from(errno()) } else { r + 1 };
+        HANDLER_RESULT.store(r, Ordering::SeqCst);
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: openat(AT_FDCWD, p, O_RDONLY) as a raw syscall instruction (trapped under the
+    // trap interceptor); async-signal-safe.
+    unsafe {
+        std::arch::asm!(
+            "syscall",
+            inout("rax") libc::SYS_openat => r,
+            in("rdi") libc::AT_FDCWD as i64,
+            in("rsi") p,
+            in("rdx") 0i64,
+            in("r10") 0i64,
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack),
+        );
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    // SAFETY: raw openat through libc's syscall().
+    unsafe {
+        r = libc::syscall(libc::SYS_openat, libc::AT_FDCWD, p, 0, 0);
+    }
+    HANDLER_RESULT.store(if r < 0 { r } else { r + 1 }, Ordering::SeqCst);
+}
+
+/// Waits that put a mask with SIGSYS in force for their duration (`sigsuspend`, and the raw
+/// `rt_sigsuspend` / `ppoll` through `syscall()`): a handler that ends the wait makes a raw
+/// open of the code, decided (EACCES) instead of killing the process under the trap. A mask
+/// pointer into unmapped memory is EFAULT, never a fault in the hook.
+fn r4_wait_masks(i: InterceptorChoice) {
+    let d = Dirs::new();
+    let _s = shield3(i, &d, |b| b);
+    let layer = cfg!(feature = "libc-layer") || !matches!(i, InterceptorChoice::Trap);
+    let code = c(d.task.join("bootstrap"));
+    HANDLER_PATH.store(code.as_ptr() as *mut _, Ordering::SeqCst);
+    // SAFETY: a SIGUSR1 handler that only makes a raw open and stores its result; masks and
+    // waits on the calling thread with valid (or deliberately unmapped) set pointers.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = open_in_handler as *const () as usize;
+        assert_eq!(libc::sigaction(libc::SIGUSR1, &sa, std::ptr::null_mut()), 0);
+        let mut usr1: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut usr1);
+        libc::sigaddset(&mut usr1, libc::SIGUSR1);
+        assert_eq!(
+            libc::pthread_sigmask(libc::SIG_BLOCK, &usr1, std::ptr::null_mut()),
+            0
+        );
+        // Every signal but SIGUSR1 while waiting.
+        let mut wait: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut wait);
+        libc::sigdelset(&mut wait, libc::SIGUSR1);
+        let tid = libc::gettid();
+        for how in [
+            "sigsuspend",
+            "syscall(SYS_rt_sigsuspend)",
+            "syscall(SYS_ppoll)",
+        ] {
+            if !layer {
+                break;
+            }
+            HANDLER_RESULT.store(0, Ordering::SeqCst);
+            libc::syscall(libc::SYS_tgkill, libc::getpid(), tid, libc::SIGUSR1);
+            let r = match how {
+                "sigsuspend" => i64::from(libc::sigsuspend(&wait)),
+                "syscall(SYS_rt_sigsuspend)" => {
+                    libc::syscall(libc::SYS_rt_sigsuspend, &wait as *const _, 8)
+                }
+                _ => {
+                    let ts = libc::timespec {
+                        tv_sec: 60,
+                        tv_nsec: 0,
+                    };
+                    libc::syscall(libc::SYS_ppoll, std::ptr::null::<u8>(), 0, &ts, &wait, 8)
+                }
+            };
+            assert_eq!(
+                (r, errno()),
+                (-1, libc::EINTR),
+                "{how} ends with the signal"
+            );
+            assert_eq!(
+                HANDLER_RESULT.load(Ordering::SeqCst),
+                -(libc::EACCES as i64),
+                "the handler's raw open during {how}"
+            );
+        }
+        // A set in unmapped memory: EFAULT from the kernel, as without a shield.
+        let bad = std::ptr::dangling::<libc::sigset_t>();
+        assert_eq!(
+            (libc::sigsuspend(bad), errno()),
+            (-1, libc::EFAULT),
+            "sigsuspend(bad)"
+        );
+        let ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        assert_eq!(
+            (libc::ppoll(std::ptr::null_mut(), 0, &ts, bad), errno()),
+            (-1, libc::EFAULT),
+            "ppoll(bad mask)"
+        );
+    }
+}
+three!(r4_wait_masks, super::r4_wait_masks);

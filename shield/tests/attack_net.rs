@@ -1611,6 +1611,34 @@ fn r4_internal_process_creation() {
     // SAFETY: daemon(1, 1): no chdir, no close; refused before any fork.
     let r = unsafe { daemon(1, 1) };
     assert_eq!((r, errno()), (-1, libc::EPERM), "daemon");
+    // The same through libc's syscall(): clone without CLONE_THREAD, fork, clone3.
+    // SAFETY: process-creating syscalls whose child (if any) only calls _exit.
+    unsafe {
+        let mut args = [0u64; 11];
+        args[4] = libc::SIGCHLD as u64; // exit_signal
+        #[cfg(target_arch = "x86_64")]
+        let fork_nr = libc::SYS_fork;
+        #[cfg(not(target_arch = "x86_64"))]
+        let fork_nr = libc::SYS_clone;
+        for (what, nr, a0, a1) in [
+            ("clone", libc::SYS_clone, libc::SIGCHLD as u64, 0u64),
+            ("fork", fork_nr, libc::SIGCHLD as u64, 0),
+            ("clone3", libc::SYS_clone3, args.as_mut_ptr() as u64, 88),
+        ] {
+            let r = libc::syscall(nr, a0, a1, 0, 0, 0);
+            if r == 0 {
+                libc::_exit(42);
+            }
+            let e = errno();
+            // Seccomp alone: the filter answers clone3 with ENOSYS (glibc falls back to clone,
+            // which it refuses).
+            let enosys_ok = what == "clone3" && !cfg!(feature = "libc-layer");
+            assert!(
+                r == -1 && (e == libc::EPERM || (enosys_ok && e == libc::ENOSYS)),
+                "syscall({what}): {r} errno {e}"
+            );
+        }
+    }
     let words = CString::new(format!("$(touch {})", marker.display())).unwrap();
     let mut we = [0usize; 3];
     // SAFETY: wordexp with a valid string and wordexp_t (3 words on LP64).
@@ -1645,6 +1673,13 @@ fn r4_ptrace_other_process() {
         panic!("ptrace attached to another process (read {w:#x})");
     }
     assert_eq!(e, libc::EPERM, "ptrace(PTRACE_SEIZE)");
+    // SAFETY: ptrace(PTRACE_SEIZE) through libc's syscall().
+    let r = unsafe { libc::syscall(libc::SYS_ptrace, libc::PTRACE_SEIZE, pid, 0, 0) };
+    assert_eq!(
+        (r, errno()),
+        (-1, libc::EPERM),
+        "syscall(SYS_ptrace, PTRACE_SEIZE)"
+    );
     drop(sib);
     // The libc layer decides it (and reports it as a read of the process's memory); the
     // filter alone refuses every ptrace in the kernel, without an event.

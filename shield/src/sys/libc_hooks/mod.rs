@@ -94,24 +94,77 @@ pub unsafe extern "C" fn syscall(
     let mut a = [
         a0 as u64, a1 as u64, a2 as u64, a3 as u64, a4 as u64, a5 as u64,
     ];
+    // A process made through `syscall()` (a clone without CLONE_THREAD, fork, vfork) where no
+    // child may run: refused as the `fork` hook refuses it (libc alone has no filter).
+    let creates = match n {
+        libc::SYS_clone => a[0] & libc::CLONE_THREAD as u64 == 0,
+        #[cfg(target_arch = "x86_64")]
+        libc::SYS_fork | libc::SYS_vfork => true,
+        libc::SYS_clone3 => {
+            let mut flags = [0u8; 8];
+            // clone_args.flags is its first field; an unreadable one is the kernel's EFAULT.
+            super::read_mem(a[0], &mut flags) == 8
+                && u64::from_ne_bytes(flags) & libc::CLONE_THREAD as u64 == 0
+        }
+        _ => false,
+    };
+    if creates {
+        if let Some(e) = layer::refuse_fork() {
+            return ret(-(e as i64)) as c_long;
+        }
+    }
+    // Another process's memory through ptrace (as the `ptrace` hook).
+    if n == libc::SYS_ptrace
+        && a[0] != libc::PTRACE_TRACEME as u64
+        && layer::refuse_other_process(a[1] as i32)
+    {
+        return ret(-(libc::EPERM as i64)) as c_long;
+    }
+    // The kernel's sigset is the first 8 bytes of libc's; copies live until the call returns.
+    let mut copy = [0u64; 2];
+    let pselect_arg: [u64; 2];
     if layer::guard_sigsys() {
         if n == libc::SYS_rt_sigaction && a0 == libc::SIGSYS as c_long && a1 != 0 {
             return ret(-(libc::EPERM as i64)) as c_long;
         }
-        // SAFETY: an all-zero sigset_t is a valid (empty) set.
-        let mut copy: libc::sigset_t = unsafe { std::mem::zeroed() };
-        if n == libc::SYS_rt_sigprocmask && a0 != libc::SIG_UNBLOCK as c_long && a1 != 0 {
-            let mut mask = [0u8; 8];
-            if super::read_mem(a1 as u64, &mut mask) == 8 {
-                let m = u64::from_ne_bytes(mask) & !(1u64 << (libc::SIGSYS - 1));
-                // The kernel's sigset is the first 8 bytes of libc's.
-                // SAFETY: `copy` is a local sigset_t of at least 8 bytes.
-                unsafe { std::ptr::write_unaligned((&mut copy as *mut libc::sigset_t).cast(), m) };
-                a[1] = p(&copy);
+        // Every mask this call would put in force: SIGSYS taken out of a copy (an unreadable
+        // mask goes to the kernel as it is, which answers EFAULT).
+        let mask_arg = match n {
+            libc::SYS_rt_sigprocmask if a0 != libc::SIG_UNBLOCK as c_long => Some(1),
+            libc::SYS_rt_sigsuspend => Some(0),
+            libc::SYS_ppoll => Some(3),
+            libc::SYS_epoll_pwait | libc::SYS_epoll_pwait2 => Some(4),
+            _ => None,
+        };
+        if let Some(i) = mask_arg {
+            if a[i] != 0 && strip_sigsys(a[i], &mut copy[0]) {
+                a[i] = p(&copy[0]);
+            }
+        }
+        // pselect6's last argument is { const sigset_t *ss; size_t ss_len }.
+        if n == libc::SYS_pselect6 && a[5] != 0 {
+            let mut raw = [0u8; 16];
+            if super::read_mem(a[5], &mut raw) == 16 {
+                let ss = u64::from_ne_bytes(raw[..8].try_into().unwrap_or([0; 8]));
+                let len = u64::from_ne_bytes(raw[8..].try_into().unwrap_or([0; 8]));
+                if ss != 0 && strip_sigsys(ss, &mut copy[1]) {
+                    pselect_arg = [p(&copy[1]), len];
+                    a[5] = p(&pselect_arg);
+                }
             }
         }
     }
     ret(sys(n, a)) as c_long
+}
+
+/// The kernel sigset at `addr` with SIGSYS taken out, into `out`; false when unreadable.
+fn strip_sigsys(addr: u64, out: &mut u64) -> bool {
+    let mut mask = [0u8; 8];
+    if super::read_mem(addr, &mut mask) != 8 {
+        return false;
+    }
+    *out = u64::from_ne_bytes(mask) & !(1u64 << (libc::SIGSYS - 1));
+    true
 }
 
 /// libc's own definitions of the functions that fnshield cannot rebuild from system calls,

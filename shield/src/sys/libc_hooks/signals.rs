@@ -16,12 +16,20 @@ pub(super) fn without_sigsys(
     if set.is_null() || !layer::guard_sigsys() {
         return set;
     }
-    // SAFETY: `set` is the caller's valid sigset_t (libc's contract); we copy it and edit
-    // the copy.
-    unsafe {
-        *copy = *set;
-        libc::sigdelset(copy, libc::SIGSYS);
+    // Copied with the checked copy: an unreadable set goes on as it is, and libc or the
+    // kernel answers it (EFAULT where glibc passes it to the kernel) instead of a fault here.
+    // SAFETY: `copy` is a sigset_t; viewed as its bytes to receive the copy.
+    let bytes = unsafe {
+        std::slice::from_raw_parts_mut(
+            (copy as *mut libc::sigset_t).cast::<u8>(),
+            std::mem::size_of::<libc::sigset_t>(),
+        )
+    };
+    if crate::sys::read_mem(p(set), bytes) != bytes.len() {
+        return set;
     }
+    // SAFETY: `copy` now holds the caller's set; we edit the copy.
+    unsafe { libc::sigdelset(copy, libc::SIGSYS) };
     copy
 }
 

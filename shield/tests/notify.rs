@@ -772,3 +772,129 @@ fn a_fifo_opened_by_two_threads_meets_trap() {
         fifo_pair(InterceptorChoice::Trap)
     });
 }
+
+/// A four-argument system call made with the `syscall` instruction itself.
+fn raw_syscall4(nr: i64, a: [u64; 4]) -> i64 {
+    let r: i64;
+    // SAFETY: a system call with integer and pointer arguments the caller made valid.
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        std::arch::asm!("syscall", inlateout("rax") nr => r, in("rdi") a[0], in("rsi") a[1],
+            in("rdx") a[2], in("r10") a[3], out("rcx") _, out("r11") _, options(nostack));
+    }
+    // SAFETY: as above.
+    #[cfg(target_arch = "aarch64")]
+    unsafe {
+        std::arch::asm!("svc 0", in("x8") nr, inlateout("x0") a[0] as i64 => r, in("x1") a[1],
+            in("x2") a[2], in("x3") a[3], options(nostack));
+    }
+    r
+}
+
+/// Issue 13, kind 4: a path write the supervisor decided and then *continued* (`utimensat`,
+/// the xattr calls) is carried out by the kernel on the path as the caller's memory holds it
+/// then: a thread flipping the buffer between an allowed file and another invocation's file
+/// gets the second one changed. The call must act on what was decided. Here `utimensat` with
+/// both times 0 (the epoch): the other file's modification time must not change.
+fn race_utimes(i: InterceptorChoice, attempts: u32) {
+    let (task, tmp) = dirs();
+    std::fs::write(tmp.join("cache/mine"), b"m").unwrap();
+    std::fs::write(tmp.join("victim"), b"v").unwrap();
+    // Opened before the shield: a raw fstat on it is not a path call (glibc's fstat is
+    // newfstatat with AT_EMPTY_PATH, decided like one).
+    let victim = std::fs::File::open(tmp.join("victim")).unwrap();
+    let mtime = || {
+        use std::os::fd::AsRawFd;
+        // SAFETY: an all-zero stat is valid; fstat fills it.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        let fd = victim.as_raw_fd() as u64;
+        assert_eq!(
+            raw_syscall(libc::SYS_fstat, [fd, &mut st as *mut _ as u64, 0]),
+            0
+        );
+        (st.st_mtime, st.st_mtime_nsec)
+    };
+    let before = mtime();
+    let _s = shield_any(&task, &tmp, i, |b| {
+        b.mode(Mode::Block)
+            .allow_tmp(tmp.join("cache").to_str().unwrap())
+    });
+    // Same length: "cache/mine" and "cache/../victim" would differ; pad the allowed one.
+    let allowed = format!("{}/cache/./mine\0", tmp.display());
+    let other = format!("{}/cache/../victim\0", tmp.display());
+    let (a, p) = (allowed.into_bytes(), other.into_bytes());
+    let len = a.len().max(p.len());
+    let buf: &'static mut [u8] = Box::leak(vec![0u8; len + 1].into_boxed_slice());
+    buf[..a.len()].copy_from_slice(&a);
+    let addr = buf.as_mut_ptr() as usize;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let flipper = std::thread::spawn(move || {
+        let mut k = 0u64;
+        while !stop2.load(std::sync::atomic::Ordering::Relaxed) {
+            let src = if k.is_multiple_of(2) { &p } else { &a };
+            for (j, &byte) in src.iter().enumerate() {
+                // SAFETY: the leaked buffer lives forever; racing writes are the point.
+                unsafe { std::ptr::write_volatile((addr as *mut u8).add(j), byte) };
+            }
+            k += 1;
+        }
+    });
+    let times = [libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    }; 2];
+    let mut done = 0;
+    for _ in 0..attempts {
+        let r = raw_syscall4(
+            libc::SYS_utimensat,
+            [libc::AT_FDCWD as u64, addr as u64, times.as_ptr() as u64, 0],
+        );
+        if r == 0 {
+            done += 1;
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    flipper.join().unwrap();
+    let after = mtime();
+    println!("RACE attempts={attempts} done={done}");
+    assert_eq!(after, before, "the other invocation's file was changed");
+    assert!(
+        done > 0,
+        "the allowed file was never touched: the race did not run"
+    );
+    // What was allowed was done, to the allowed file.
+    let mine = tmp.join("cache/mine");
+    assert_eq!(
+        std::fs::metadata(&mine).unwrap().modified().unwrap(),
+        std::time::UNIX_EPOCH
+    );
+    let c = CString::new(mine.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: xattr calls with valid NUL-terminated strings and buffers.
+    unsafe {
+        let r = libc::setxattr(c.as_ptr(), c"user.k".as_ptr(), b"val".as_ptr().cast(), 3, 0);
+        if r == 0 {
+            let mut v = [0u8; 8];
+            let n = libc::getxattr(c.as_ptr(), c"user.k".as_ptr(), v.as_mut_ptr().cast(), 8);
+            assert_eq!(&v[..n.max(0) as usize], b"val");
+            assert_eq!(libc::removexattr(c.as_ptr(), c"user.k".as_ptr()), 0);
+        } else {
+            // A file system without user xattrs answers the same with no shield.
+            assert_eq!(errno(), libc::EOPNOTSUPP);
+        }
+    }
+}
+
+#[test]
+fn toctou_race_on_utimensat_path_notify() {
+    case("toctou_race_on_utimensat_path_notify", || {
+        race_utimes(InterceptorChoice::Notify, 20_000)
+    });
+}
+
+#[test]
+fn toctou_race_on_utimensat_path_trap() {
+    case("toctou_race_on_utimensat_path_trap", || {
+        race_utimes(InterceptorChoice::Trap, 20_000)
+    });
+}

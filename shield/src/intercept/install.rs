@@ -504,7 +504,7 @@ fn report(
         let (tmp_state, tmp_reason) = if m.tmp_write() == Mode::Block {
             (
                 partial,
-                format!("{opens}, in this process and its children; other path-based writes and the stat family are decided on a copy and then continued, so a racing thread could swap the path after the check"),
+                format!("{opens}, in this process and its children; path-based writes are carried out by the supervisor on the decided objects; the stat family, chdir and writes that name their file by fd (AT_EMPTY_PATH, utimensat without a path) are decided and then continued, so a racing thread could swap the path or fd after the check"),
             )
         } else {
             (open_state, format!("{opens}; path-based writes and the stat family decided by the supervisor, in this process and its children"))

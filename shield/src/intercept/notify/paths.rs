@@ -587,8 +587,8 @@ pub(super) fn path_call(
     }
 }
 
-/// Carry out a file-system write whose only pointer arguments are paths (mkdir, mknod,
-/// unlink, rmdir, rename, link, symlink, truncate, chmod, chown) in the supervisor, on the
+/// Carry out a file-system write (mkdir, mknod, unlink, rmdir, rename, link, symlink,
+/// truncate, chmod, chown, utime/utimes/utimensat, set/removexattr) in the supervisor, on the
 /// objects it resolved and decided on, so that a racing thread cannot swap a directory, a
 /// dirfd or the cwd after the decision. Other calls return `None` and continue in the caller.
 pub(super) fn emulate_write(
@@ -621,6 +621,10 @@ pub(super) fn emulate_write(
         | nr::FCHMODAT
         | nr::FCHMODAT2
         | nr::FCHOWNAT => None,
+        // Their other pointer arguments are copied below.
+        #[cfg(target_arch = "x86_64")]
+        nr::UTIME | nr::UTIMES | nr::FUTIMESAT => None,
+        nr::UTIMENSAT | nr::SETXATTR | nr::LSETXATTR | nr::REMOVEXATTR | nr::LREMOVEXATTR => None,
         _ => return None,
     };
     let mut acts = [[0u8; resolve::ACT_MAX]; 2];
@@ -644,6 +648,63 @@ pub(super) fn emulate_write(
     }
     if let Some(i) = umask_arg {
         a[i] &= !umask_of(pid) & 0o7777 | !0o7777;
+    }
+    // Pointer arguments other than paths (times, an xattr's name and value) are read from the
+    // caller's memory once and the call is made on the copies: the supervisor's own address
+    // space is not the caller's. (These calls used to continue in the caller, which re-read
+    // the path after the decision: a racing thread swapped it for another file, issue 13
+    // kind 4; `notify.rs` `toctou_race_on_utimensat_path_notify`.)
+    let copy_of = |addr: u64, len: usize| -> Result<Vec<u8>, i64> {
+        let mut v = vec![0u8; len];
+        if len > 0 && read_mem_of(pid, addr, &mut v) != len {
+            return Err(-(libc::EFAULT as i64));
+        }
+        Ok(v)
+    };
+    // (argument, bytes) of a fixed-size struct argument, if any.
+    let fixed: Option<(usize, usize)> = match nr {
+        #[cfg(target_arch = "x86_64")]
+        nr::UTIME => Some((1, 16)),
+        #[cfg(target_arch = "x86_64")]
+        nr::UTIMES => Some((1, 32)),
+        #[cfg(target_arch = "x86_64")]
+        nr::FUTIMESAT => Some((2, 32)),
+        nr::UTIMENSAT => Some((2, 32)),
+        _ => None,
+    };
+    let times;
+    if let Some((i, len)) = fixed {
+        if a[i] != 0 {
+            times = match copy_of(a[i], len) {
+                Ok(v) => v,
+                Err(e) => return Some(e),
+            };
+            a[i] = times.as_ptr() as u64;
+        }
+    }
+    let (name, value);
+    if matches!(
+        nr,
+        nr::SETXATTR | nr::LSETXATTR | nr::REMOVEXATTR | nr::LREMOVEXATTR
+    ) {
+        name = match PathCopy::read_of(pid, a[1]) {
+            Ok(c) => c,
+            Err(e) => return Some(-(e as i64)),
+        };
+        a[1] = name.ptr();
+        if matches!(nr, nr::SETXATTR | nr::LSETXATTR) {
+            // XATTR_SIZE_MAX: the kernel refuses more before reading anything.
+            if a[3] > 65_536 {
+                return Some(-(libc::E2BIG as i64));
+            }
+            if a[2] != 0 {
+                value = match copy_of(a[2], a[3] as usize) {
+                    Ok(v) => v,
+                    Err(e) => return Some(e),
+                };
+                a[2] = value.as_ptr() as u64;
+            }
+        }
     }
     Some(syscall(nr, a))
 }

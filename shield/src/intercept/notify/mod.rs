@@ -9,11 +9,14 @@
 //!   `SECCOMP_IOCTL_NOTIF_ADDFD` + `SECCOMP_ADDFD_FLAG_SEND`;
 //! - connect, sendto, sendmsg with an address: the supervisor duplicates the caller's socket with
 //!   `pidfd_getfd` and performs the call on copies of the address and data;
-//! - recvfrom with an address (DNS learning): performed on the duplicate, results written back.
+//! - recvfrom with an address (DNS learning): performed on the duplicate, results written back;
+//! - path writes (mkdir … chown, utimes, xattrs): performed on the resolved objects, with their
+//!   other pointer arguments copied (`paths::emulate_write`).
 //!
 //! `SECCOMP_USER_NOTIF_FLAG_CONTINUE` is used for alerts and decisions on register values, and —
-//! a documented residual risk — for allowed exec and for allowed metadata/write path calls,
-//! whose results cannot be transferred without emulating each syscall's output.
+//! a documented residual risk — for allowed exec, allowed metadata path calls (the stat family,
+//! readlink, getxattr, chdir) and writes that name their file by fd, whose results cannot be
+//! transferred without emulating each syscall's output.
 //!
 //! Calls that may block for long (connect on a blocking socket, recvfrom) are emulated on a
 //! short-lived worker thread so that the supervisor keeps serving other threads.

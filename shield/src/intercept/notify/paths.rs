@@ -689,7 +689,7 @@ pub(super) fn emulate_write(
     ) {
         name = match PathCopy::read_of(pid, a[1]) {
             Ok(c) => c,
-            Err(e) => return Some(-(e as i64)),
+            Err(e) => return Some(e),
         };
         a[1] = name.ptr();
         if matches!(nr, nr::SETXATTR | nr::LSETXATTR) {

@@ -898,3 +898,80 @@ fn toctou_race_on_utimensat_path_trap() {
         race_utimes(InterceptorChoice::Trap, 20_000)
     });
 }
+
+/// Issue 13, kind 11: a child that execs a file it may execute but not read (mode 0111) is not
+/// dumpable, and an unprivileged supervisor (Lambda's) cannot read its memory: every notified
+/// path call of it failed with EFAULT, in alert mode too. In alert mode it must behave as with
+/// no shield (and be reported); in block mode its calls are refused and reported. (As root the
+/// supervisor reads any memory: this case bites under the unprivileged sandbox profiles.)
+#[test]
+fn an_unreadable_child_runs_in_alert_mode() {
+    case("an_unreadable_child_runs_in_alert_mode", || {
+        let (task, tmp) = dirs();
+        let bin = tmp.parent().unwrap().join("xcat");
+        std::fs::copy(std::fs::canonicalize("/bin/cat").unwrap(), &bin).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o111)).unwrap();
+        std::fs::write(tmp.join("cache/data"), b"data").unwrap();
+        let s = shield(&task, &tmp, |b| {
+            b.mode(Mode::Alert).interceptor(InterceptorChoice::Notify)
+        });
+        let out = Command::new(&bin)
+            .arg(tmp.join("cache/data"))
+            .arg(task.join("bootstrap"))
+            .output()
+            .expect("an execute-only program runs");
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(out.stdout, b"datasecret code");
+        let evs = events(&s);
+        // Its executable's name may be unreadable too (/proc/<pid>/exe needs the same access).
+        assert!(
+            evs.iter()
+                .any(|e| e.action == Action::Alerted && e.pid != std::process::id()),
+            "the child's calls are reported: {evs:#?}"
+        );
+    });
+}
+
+/// [`an_unreadable_child_runs_in_alert_mode`] in block mode: the execute-only child is
+/// allowed to run, but where its arguments cannot be read its calls are refused (EACCES, not
+/// EFAULT) and reported as blocked. As root they are read and decided: the allowed file reads.
+#[test]
+fn an_unreadable_child_is_refused_and_reported_in_block_mode() {
+    case(
+        "an_unreadable_child_is_refused_and_reported_in_block_mode",
+        || {
+            let (task, tmp) = dirs();
+            let bin = tmp.parent().unwrap().join("xcat");
+            std::fs::copy(std::fs::canonicalize("/bin/cat").unwrap(), &bin).unwrap();
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o111)).unwrap();
+            std::fs::write(tmp.join("cache/data"), b"data").unwrap();
+            let s = shield(&task, &tmp, |b| {
+                b.mode(Mode::Block)
+                    .interceptor(InterceptorChoice::Notify)
+                    .allow_tmp(tmp.join("cache").to_str().unwrap())
+                    .allow_exec(bin.to_str().unwrap())
+            });
+            let out = Command::new(&bin)
+                .arg(tmp.join("cache/data"))
+                .output()
+                .expect("the allowed program starts");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                !stderr.contains("Error 14") && !stderr.contains("Bad address"),
+                "{out:?}"
+            );
+            if out.status.success() {
+                assert_eq!(out.stdout, b"data");
+            } else {
+                let evs = events(&s);
+                assert!(
+                    evs.iter()
+                        .any(|e| e.action == Action::Blocked && e.pid != std::process::id()),
+                    "the refusal is reported: {evs:#?}"
+                );
+            }
+        },
+    );
+}

@@ -258,12 +258,66 @@ pub(crate) fn supervise(listener: Listener, watch: i32) {
             a
         }))
         .unwrap_or(Answer::Errno(libc::EPERM));
+        let a = match a {
+            Answer::Errno(libc::EFAULT) if !caller_readable(&n) => {
+                TARGET.with(|t| t.set((n.pid, foreign)));
+                let a = unreadable(st, &n);
+                TARGET.with(|t| t.set((0, false)));
+                a
+            }
+            a => a,
+        };
         // Only a call whose events were recorded makes its restart record none.
         let recorded = RECORDED.with(|r| r.replace(false)) || restarted;
         let sent = answer(listener, n.id, a);
         if recorded {
             lost(&n, sent);
         }
+    }
+}
+
+/// Whether the supervisor can read the caller's memory at all (its instruction pointer is
+/// mapped, readable code). A process that exec'd a file it may execute but not read is not
+/// dumpable, and only a privileged supervisor may read it: its arguments cannot be inspected.
+fn caller_readable(n: &Notification) -> bool {
+    let mut b = [0u8; 1];
+    read_mem_of(n.pid as i64, n.ip.saturating_sub(1), &mut b) == 1
+}
+
+/// A call whose arguments cannot be read (see [`caller_readable`]): nothing can be decided on
+/// them. While a policy blocks, it is refused (EACCES) and reported as blocked under that
+/// policy; in alert mode it runs, as with no shield, and is reported as an alert; with every
+/// policy `allow` it runs unreported. (It used to fail with EFAULT in every mode, unreported.)
+fn unreadable(st: &InterceptState, n: &Notification) -> Answer {
+    use crate::intercept::decide::ModeSlot;
+    use crate::policy::Mode;
+    let slots = [
+        (ModeSlot::ReadHandler, PolicyKind::ReadHandler),
+        (ModeSlot::TmpRead, PolicyKind::ReadWriteTmp),
+        (ModeSlot::TmpWrite, PolicyKind::ReadWriteTmp),
+        (ModeSlot::Outbound, PolicyKind::OutboundConnectivity),
+        (ModeSlot::Child, PolicyKind::CreateChildProcess),
+    ];
+    let find = |m: Mode| {
+        slots
+            .iter()
+            .find(|(slot, _)| st.decider.mode(*slot) == m)
+            .map(|&(_, p)| p)
+    };
+    let (policy, block) = match (find(Mode::Block), find(Mode::Alert)) {
+        (Some(p), _) => (p, true),
+        (None, Some(p)) => (p, false),
+        (None, None) => return Answer::Continue,
+    };
+    let mut rec = Record::new(policy, block, RecordKind::Bypass, n.nr as i64);
+    rec.set_text(
+        b"a call whose arguments the shield cannot read (the process is not dumpable: it exec'd a file it may not read)",
+    );
+    push(rec);
+    if block {
+        Answer::Errno(libc::EACCES)
+    } else {
+        Answer::Continue
     }
 }
 

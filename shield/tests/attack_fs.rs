@@ -2875,6 +2875,70 @@ fn r4_internal_reads(i: InterceptorChoice) {
         }
         libc::free(list.cast());
     }
+    // glob and nftw list with glibc's internal opendir.
+    extern "C" {
+        fn nftw(
+            path: *const libc::c_char,
+            f: Option<
+                unsafe extern "C" fn(
+                    *const libc::c_char,
+                    *const libc::stat,
+                    i32,
+                    *mut libc::c_void,
+                ) -> i32,
+            >,
+            fds: i32,
+            flags: i32,
+        ) -> i32;
+    }
+    unsafe extern "C" fn visit(
+        _: *const libc::c_char,
+        _: *const libc::stat,
+        _: i32,
+        _: *mut libc::c_void,
+    ) -> i32 {
+        0
+    }
+    let listed = |pattern: &Path| {
+        let pat = c(pattern);
+        // SAFETY: glob with a valid pattern and a zeroed glob_t, freed after.
+        unsafe {
+            let mut g: libc::glob_t = std::mem::zeroed();
+            let r = libc::glob(pat.as_ptr(), 0, None, &mut g);
+            let mut names = Vec::new();
+            for k in 0..g.gl_pathc {
+                let p = std::ffi::CStr::from_ptr(*g.gl_pathv.add(k));
+                names.push(p.to_string_lossy().into_owned());
+            }
+            libc::globfree(&mut g);
+            (r, names)
+        }
+    };
+    let (r, names) = listed(&d.t("*"));
+    assert!(
+        r != 0 && names.is_empty(),
+        "glob listed the tmp root: {r} {names:?}"
+    );
+    let (r, names) = listed(&d.t("cache/*"));
+    assert_eq!(r, 0, "glob of cache/");
+    assert!(
+        names.iter().any(|n| n.ends_with("cache/public")),
+        "{names:?}"
+    );
+    // SAFETY: nftw with a valid path and a callback that visits nothing (FTW_PHYS = 1).
+    let r = unsafe { nftw(root.as_ptr(), Some(visit), 4, 1) };
+    // The layer refuses the walk's start (-1, EACCES, as nftw answers a start it cannot
+    // read); the kernel alone refuses glibc's open of it, which nftw reports to the callback
+    // as FTW_DNR (an unreadable directory) and returns 0. Either way nothing is listed.
+    let want = if cfg!(feature = "libc-layer") {
+        Err(libc::EACCES)
+    } else {
+        Ok(0)
+    };
+    assert_eq!(lc(r.into()), want, "nftw of the tmp root");
+    // SAFETY: as above.
+    let r = unsafe { nftw(cache.as_ptr(), Some(visit), 4, 1) };
+    assert_eq!(r, 0, "nftw of cache/");
     let evs = events(&s);
     assert!(
         evs.iter()

@@ -420,6 +420,11 @@ fn w_libc_internal_names(c: &Ctx) -> i32 {
         let mut list: *mut *mut libc::dirent = std::ptr::null_mut();
         let n = scandir(tmp.as_ptr(), &mut list, None, None);
         println!("scandir of the tmp root: {n} entries");
+        let pat = cs(&c.tmp.join("*"));
+        let mut g: libc::glob_t = std::mem::zeroed();
+        let r = libc::glob(pat.as_ptr(), 0, None, &mut g);
+        println!("glob of the tmp root: {r}, {} paths", g.gl_pathc);
+        libc::globfree(&mut g);
         for k in 0..n.max(0) as usize {
             libc::free((*list.add(k)).cast());
         }

@@ -1183,3 +1183,188 @@ pub unsafe extern "C" fn __xmknod(
 ) -> c_int {
     __xmknodat(ver, libc::AT_FDCWD, path, mode, dev)
 }
+
+// ---------------------------------------------------------------------------------------------
+// Directory walkers that open with glibc's internal names.
+
+/// Offsets in glibc's `glob_t` (LP64): the `GLOB_ALTDIRFUNC` callbacks.
+const GLOB_CLOSEDIR: usize = 32;
+const GLOB_READDIR: usize = 40;
+const GLOB_OPENDIR: usize = 48;
+const GLOB_LSTAT: usize = 56;
+const GLOB_STAT: usize = 64;
+const GLOB_ALTDIRFUNC: c_int = 1 << 9;
+
+extern "C" fn glob_closedir(d: *mut c_void) {
+    // SAFETY: `d` is a DIR glob got from `glob_opendir`.
+    unsafe { libc::closedir(d.cast()) };
+}
+
+extern "C" fn glob_readdir(d: *mut c_void) -> *mut libc::dirent {
+    // SAFETY: `d` is a DIR glob got from `glob_opendir`.
+    unsafe { libc::readdir(d.cast()) }
+}
+
+extern "C" fn glob_opendir(path: *const c_char) -> *mut c_void {
+    // SAFETY: the hooked opendir with glob's path.
+    unsafe { opendir(path) }.cast()
+}
+
+extern "C" fn glob_stat(path: *const c_char, buf: *mut c_void) -> c_int {
+    // SAFETY: the hooked stat with glob's path and buffer.
+    unsafe { stat(path, buf.cast()) }
+}
+
+extern "C" fn glob_lstat(path: *const c_char, buf: *mut c_void) -> c_int {
+    // SAFETY: the hooked lstat with glob's path and buffer.
+    unsafe { lstat(path, buf.cast()) }
+}
+
+type GlobErr = Option<unsafe extern "C" fn(*const c_char, c_int) -> c_int>;
+
+/// `glob`/`glob64`: glibc lists each directory with its internal `opendir`. Unless the caller
+/// brings its own (`GLOB_ALTDIRFUNC`), glob is given the hooked `opendir`, `stat` and `lstat`
+/// (and libc's `readdir`/`closedir`) through `GLOB_ALTDIRFUNC`, so every directory it lists is
+/// decided as `opendir` decides it (a refused one is skipped as an unreadable one is, or
+/// `GLOB_ABORTED` under `GLOB_ERR`). The callbacks stay in the caller's `glob_t` (unused by
+/// `globfree`).
+fn glob_hooked(
+    slot: &AtomicUsize,
+    pattern: *const c_char,
+    flags: c_int,
+    errfunc: GlobErr,
+    pglob: *mut c_void,
+) -> c_int {
+    type F = unsafe extern "C" fn(*const c_char, c_int, GlobErr, *mut c_void) -> c_int;
+    let Some(f) = real::<F>(slot) else {
+        return libc::GLOB_NOSPACE;
+    };
+    let mut flags = flags;
+    if layer::active() && flags & GLOB_ALTDIRFUNC == 0 && !pglob.is_null() {
+        let base = pglob.cast::<u8>();
+        // SAFETY: `pglob` is the caller's glob_t (libc's contract: 72 bytes on LP64); the
+        // callback fields are glob's to read only under GLOB_ALTDIRFUNC.
+        unsafe {
+            std::ptr::write_unaligned(
+                base.add(GLOB_CLOSEDIR).cast(),
+                glob_closedir as *const () as usize,
+            );
+            std::ptr::write_unaligned(
+                base.add(GLOB_READDIR).cast(),
+                glob_readdir as *const () as usize,
+            );
+            std::ptr::write_unaligned(
+                base.add(GLOB_OPENDIR).cast(),
+                glob_opendir as *const () as usize,
+            );
+            std::ptr::write_unaligned(
+                base.add(GLOB_LSTAT).cast(),
+                glob_lstat as *const () as usize,
+            );
+            std::ptr::write_unaligned(base.add(GLOB_STAT).cast(), glob_stat as *const () as usize);
+        }
+        flags |= GLOB_ALTDIRFUNC;
+    }
+    // SAFETY: libc's glob with the caller's arguments (flags maybe with GLOB_ALTDIRFUNC).
+    unsafe { f(pattern, flags, errfunc, pglob) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn glob(
+    pattern: *const c_char,
+    flags: c_int,
+    errfunc: GlobErr,
+    pglob: *mut c_void,
+) -> c_int {
+    glob_hooked(&REAL.glob, pattern, flags, errfunc, pglob)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn glob64(
+    pattern: *const c_char,
+    flags: c_int,
+    errfunc: GlobErr,
+    pglob: *mut c_void,
+) -> c_int {
+    glob_hooked(&REAL.glob64, pattern, flags, errfunc, pglob)
+}
+
+/// The start of a walk (`nftw`, `ftw`): decided as `opendir` of it (or as a `stat` when it
+/// is not a directory), before libc opens it with its internal names. Returns the refusal's
+/// errno. The walk below an allowed start is libc's own (README: residuals).
+fn walk_start_refused(path: *const c_char) -> Option<c_int> {
+    if !layer::active() {
+        return None;
+    }
+    // SAFETY: the hooked openat with the caller's path.
+    let fd = unsafe {
+        openat(
+            libc::AT_FDCWD,
+            path,
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            0,
+        )
+    };
+    // SAFETY: the calling thread's errno.
+    let e = unsafe { *libc::__errno_location() };
+    if fd >= 0 {
+        // SAFETY: our descriptor.
+        unsafe { libc::close(fd) };
+        return None;
+    }
+    (e == libc::EACCES || e == libc::EPERM).then_some(e)
+}
+
+type NftwFn =
+    Option<unsafe extern "C" fn(*const c_char, *const c_void, c_int, *mut c_void) -> c_int>;
+type FtwFn = Option<unsafe extern "C" fn(*const c_char, *const c_void, c_int) -> c_int>;
+
+fn nftw_hooked(
+    slot: &AtomicUsize,
+    path: *const c_char,
+    f: NftwFn,
+    fds: c_int,
+    flags: c_int,
+) -> c_int {
+    if let Some(e) = walk_start_refused(path) {
+        return ret(-(e as i64)) as c_int;
+    }
+    type F = unsafe extern "C" fn(*const c_char, NftwFn, c_int, c_int) -> c_int;
+    match real::<F>(slot) {
+        // SAFETY: libc's nftw with the caller's arguments.
+        Some(n) => unsafe { n(path, f, fds, flags) },
+        None => ret(-(libc::ENOSYS as i64)) as c_int,
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn nftw(path: *const c_char, f: NftwFn, fds: c_int, flags: c_int) -> c_int {
+    nftw_hooked(&REAL.nftw, path, f, fds, flags)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn nftw64(path: *const c_char, f: NftwFn, fds: c_int, flags: c_int) -> c_int {
+    nftw_hooked(&REAL.nftw64, path, f, fds, flags)
+}
+
+fn ftw_hooked(slot: &AtomicUsize, path: *const c_char, f: FtwFn, fds: c_int) -> c_int {
+    if let Some(e) = walk_start_refused(path) {
+        return ret(-(e as i64)) as c_int;
+    }
+    type F = unsafe extern "C" fn(*const c_char, FtwFn, c_int) -> c_int;
+    match real::<F>(slot) {
+        // SAFETY: libc's ftw with the caller's arguments.
+        Some(n) => unsafe { n(path, f, fds) },
+        None => ret(-(libc::ENOSYS as i64)) as c_int,
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn ftw(path: *const c_char, f: FtwFn, fds: c_int) -> c_int {
+    ftw_hooked(&REAL.ftw, path, f, fds)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn ftw64(path: *const c_char, f: FtwFn, fds: c_int) -> c_int {
+    ftw_hooked(&REAL.ftw64, path, f, fds)
+}

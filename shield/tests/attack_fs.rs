@@ -1279,6 +1279,79 @@ fn swap_race(bad: i32, good: i32, cwd: bool, attempt: impl Fn() -> bool) -> (usi
     (hits, RACE)
 }
 
+/// The lowest free descriptor number now.
+fn lowest_free() -> i32 {
+    let fd = open("/dev/null", libc::O_RDONLY).unwrap();
+    close(fd);
+    fd
+}
+
+/// The shield holds the objects it decided on as descriptors of this process (trap handler,
+/// libc layer: the caller's own file table) and acts through them. Thread B keeps putting the
+/// tmp root and the task root where those descriptors are (`dup2` onto the next free numbers
+/// and onto the reserved range, then `close`), while
+/// thread A unlinks `cache/victim` (allowed) and re-creates it: were the act path to follow B's
+/// descriptor, the other invocation's `victim` in the tmp root would be removed.
+fn k4_held_fd_swap(i: InterceptorChoice) {
+    let d = Dirs::new();
+    let tmp_fd = open(&d.tmp, libc::O_RDONLY | libc::O_DIRECTORY).unwrap();
+    let task_fd = open(&d.task, libc::O_RDONLY | libc::O_DIRECTORY).unwrap();
+    std::fs::write(d.t("cache/victim"), b"mine").unwrap();
+    std::fs::write(d.t("cache/bootstrap"), b"public").unwrap();
+    let _s = shield3(i, &d, |b| b);
+    let low = lowest_free();
+    // Where the shield holds its objects: the lowest free numbers, or (now) the top 64 below
+    // the soft descriptor limit. An attacker who read the code sprays both.
+    let mut lim: libc::rlimit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit into a local struct.
+    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
+    let soft = lim.rlim_cur.min(1 << 20) as i32;
+    let targets: Vec<i32> = (low..low + 6)
+        .chain((soft - 64).max(low + 6)..soft)
+        .collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let b = std::thread::spawn(move || {
+        while !stop2.load(Ordering::Relaxed) {
+            for &n in &targets {
+                for src in [tmp_fd, task_fd] {
+                    // SAFETY: dup2 onto, then close, numbers only the shield may be using.
+                    unsafe {
+                        if libc::dup2(src, n) == n {
+                            libc::close(n);
+                        }
+                    }
+                }
+            }
+        }
+    });
+    let mine = d.t("cache/victim");
+    let code = d.t("cache/bootstrap");
+    let mut leaks = 0;
+    for _ in 0..RACE / 4 {
+        let _ = std::fs::remove_file(&mine);
+        let _ = std::fs::write(&mine, b"mine");
+        if let Ok(fd) = open(&code, libc::O_RDONLY) {
+            if read_fd(fd) == SECRET {
+                leaks += 1;
+            }
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    b.join().unwrap();
+    assert_eq!(
+        leaks, 0,
+        "the code was read through a swapped held descriptor"
+    );
+    victim_intact(&d);
+}
+// Seccomp refuses the swap (trap, notify); with the libc layer alone nothing refuses a
+// `dup2` onto the layer's descriptors (a raw one is not covered there at all): README residual.
+two!(k4_held_descriptor_swap, super::k4_held_fd_swap);
+
 fn k4_dirfd_open(i: InterceptorChoice) {
     let d = Dirs::new();
     std::fs::write(d.t("cache/bootstrap"), b"public").unwrap();

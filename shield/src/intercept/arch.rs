@@ -82,6 +82,11 @@ syscall_table! {
     READ = libc::SYS_read, "read";
     WRITE = libc::SYS_write, "write";
     CLOSE = libc::SYS_close, "close";
+    #[cfg(target_arch = "x86_64")]
+    DUP2 = libc::SYS_dup2, "dup2";
+    DUP3 = libc::SYS_dup3, "dup3";
+    FCNTL = libc::SYS_fcntl, "fcntl";
+    CLOSE_RANGE = libc::SYS_close_range, "close_range";
     FSTAT = libc::SYS_fstat, "fstat";
     GETDENTS64 = libc::SYS_getdents64, "getdents64";
     #[cfg(target_arch = "x86_64")]

@@ -200,11 +200,18 @@ fn compile(
     // In trap mode, a supervisor thread also takes process creation in block mode, so that
     // refused forks are reported (when the kernel offers USER_NOTIF).
     let fork_events = !choice.notify && n.fork_in_kernel && kernel.notify_available;
-    let spec = if choice.notify {
+    let mut spec = if choice.notify {
         notify_filter_spec(policy, sys::trampoline_ip())
     } else {
         trap_filter_spec(policy, sys::trampoline_ip(), fork_events)
     };
+    // The shield's held objects live in a reserved descriptor range (see shared::HELD_FROM).
+    let from = if n.permissive {
+        0
+    } else {
+        super::shared::reserve_held_range()
+    };
+    super::spec::reserve_descriptors(&mut spec, from, intercept_of(choice.notify));
     let filter =
         Filter::try_from(&spec).map_err(|e| InstallError::Setup(format!("filter: {e}")))?;
     Ok(Compiled {
@@ -215,6 +222,15 @@ fn compile(
         listener: choice.notify || fork_events,
         standby: None,
     })
+}
+
+/// The return action of the interceptor in use.
+fn intercept_of(notify: bool) -> super::filter::ReturnAction {
+    if notify {
+        super::filter::ReturnAction::Notify
+    } else {
+        super::filter::ReturnAction::Trap
+    }
 }
 
 /// Why arming stopped.
@@ -335,6 +351,11 @@ fn arm(
                 // new call (see notify::note_sigreturn).
                 let mut spec = notify_filter_spec(policy, sys::trampoline_ip());
                 super::spec::notify_sigreturns(&mut spec);
+                super::spec::reserve_descriptors(
+                    &mut spec,
+                    super::shared::held_from(),
+                    intercept_of(true),
+                );
                 compiled.filter = Filter::try_from(&spec)
                     .map_err(|e| Armed::Failed(InstallError::Setup(format!("filter: {e}"))))?;
             }
@@ -357,7 +378,12 @@ fn arm(
     if r == einval && compiled.fork_events {
         // Linux 5.0-5.6 refuse NEW_LISTENER together with TSYNC (no TSYNC_ESRCH): keep the
         // trap interceptor and refuse process creation in the kernel, without fork events.
-        let spec = trap_filter_spec(policy, sys::trampoline_ip(), false);
+        let mut spec = trap_filter_spec(policy, sys::trampoline_ip(), false);
+        super::spec::reserve_descriptors(
+            &mut spec,
+            super::shared::held_from(),
+            intercept_of(false),
+        );
         compiled.filter = Filter::try_from(&spec)
             .map_err(|e| Armed::Failed(InstallError::Setup(format!("filter: {e}"))))?;
         compiled.fork_events = false;

@@ -230,6 +230,12 @@ fn close(fd: i64) {
 /// `openat2(base, path, {flags, 0, resolve})`, falling back to `openat` where the kernel lacks
 /// openat2 (before 5.6) and no `RESOLVE_*` flag is asked for. `path` is NUL-terminated.
 fn open_at(base: i64, path: &[u8], flags: i32, resolve: u64) -> i64 {
+    // Every object the walk opens is held in the reserved descriptor range, out of reach of
+    // the caller's other threads (see `shared::hold`).
+    crate::intercept::shared::hold(open_at_anywhere(base, path, flags, resolve))
+}
+
+fn open_at_anywhere(base: i64, path: &[u8], flags: i32, resolve: u64) -> i64 {
     let how = [(flags | libc::O_CLOEXEC) as u64, 0, resolve];
     let r = syscall(
         libc::SYS_openat2,
@@ -281,10 +287,7 @@ fn dup_fd(who: Caller, fd: i64) -> i64 {
             }
         }
     } else {
-        syscall(
-            libc::SYS_fcntl,
-            [fd as u64, libc::F_DUPFD_CLOEXEC as u64, 0, 0, 0, 0],
-        )
+        crate::intercept::shared::dup_held(fd)
     }
 }
 
@@ -474,10 +477,7 @@ pub(crate) fn resolve(who: Caller, dirfd: i64, path: &[u8], w: Walk) -> Result<R
                             AT_FDCWD
                         }
                     } else {
-                        syscall(
-                            libc::SYS_fcntl,
-                            [out.dir as u64, libc::F_DUPFD_CLOEXEC as u64, 0, 0, 0, 0],
-                        )
+                        crate::intercept::shared::dup_held(out.dir)
                     };
                     if next_base < 0 && next_base != AT_FDCWD {
                         return Err(next_base);

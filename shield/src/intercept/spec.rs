@@ -512,6 +512,41 @@ fn ioctl_plan(notify: bool) -> SyscallPlan {
     }
 }
 
+/// Keep descriptors `from..` (the range the shield holds its decided objects in, see
+/// `shared::HELD_FROM`) out of reach of every caller but the trampoline: `dup2`/`dup3` onto
+/// them and `fcntl(F_DUPFD*)` into them, `close` of them and a `close_range` reaching them go
+/// to the interceptor (exempt for the trampoline), which answers as if they lay beyond the
+/// descriptor limit (EBADF, EINVAL) and carries out a `close_range` below them. Only while a
+/// policy blocks (a swapped descriptor redirects a call the shield decided) and `from > 0`.
+pub(crate) fn reserve_descriptors(spec: &mut FilterSpec, from: i32, intercept: Ret) {
+    if from <= 0 {
+        return;
+    }
+    let at_least = |arg: u8| Condition {
+        arg,
+        cmp: ArgCmp::Low32AtLeast(from as u32),
+    };
+    let mut plans = vec![
+        when(nr::CLOSE, vec![at_least(0)], intercept, Ret::Allow),
+        when(nr::DUP3, vec![at_least(1)], intercept, Ret::Allow),
+        when(nr::CLOSE_RANGE, vec![at_least(1)], intercept, Ret::Allow),
+    ];
+    #[cfg(target_arch = "x86_64")]
+    plans.push(when(nr::DUP2, vec![at_least(1)], intercept, Ret::Allow));
+    let mut fcntl = plan(nr::FCNTL, Ret::Allow);
+    for cmd in [libc::F_DUPFD, libc::F_DUPFD_CLOEXEC] {
+        fcntl
+            .branches
+            .push((vec![int_eq(1, cmd), at_least(2)], intercept));
+    }
+    plans.push(fcntl);
+    for p in plans {
+        if !spec.syscalls.iter().any(|q| q.nr == p.nr) {
+            spec.syscalls.push(p);
+        }
+    }
+}
+
 /// A 32-bit comparison on an `int` argument (the kernel ignores the upper half).
 fn int_eq(arg: u8, v: i32) -> Condition {
     Condition {
@@ -607,6 +642,53 @@ mod tests {
             instruction_pointer: 0x2000,
             args,
         })
+    }
+
+    /// The reserved descriptor range: every way of replacing or closing a descriptor there
+    /// goes to the interceptor, except from the trampoline; below it nothing changes.
+    #[test]
+    fn reserved_descriptors_are_out_of_reach() {
+        let block = policy(Mode::Block);
+        let mut spec = trap_filter_spec(&block, 0x1000, false);
+        reserve_descriptors(&mut spec, 960, Ret::Trap);
+        let f = Filter::try_from(&spec).unwrap();
+        let at = |ip: u64, nr: i64, args: [u64; 6]| {
+            f.run(&SeccompData {
+                nr: nr as i32,
+                arch: arch::AUDIT_ARCH,
+                instruction_pointer: ip,
+                args,
+            })
+        };
+        let run = |nr, args| at(0x2000, nr, args);
+        let (trap, allow) = (ret::TRAP, ret::ALLOW);
+        assert_eq!(run(nr::CLOSE, [961, 0, 0, 0, 0, 0]), trap);
+        assert_eq!(run(nr::CLOSE, [960, 0, 0, 0, 0, 0]), trap);
+        assert_eq!(run(nr::CLOSE, [959, 0, 0, 0, 0, 0]), allow);
+        // An int argument: the kernel ignores the upper half.
+        assert_eq!(run(nr::CLOSE, [(1 << 32) | 5, 0, 0, 0, 0, 0]), allow);
+        assert_eq!(run(nr::CLOSE, [(7 << 32) | 970, 0, 0, 0, 0, 0]), trap);
+        #[cfg(target_arch = "x86_64")]
+        assert_eq!(run(nr::DUP2, [3, 970, 0, 0, 0, 0]), trap);
+        assert_eq!(run(nr::DUP3, [3, 970, 0, 0, 0, 0]), trap);
+        assert_eq!(run(nr::DUP3, [3, 10, 0, 0, 0, 0]), allow);
+        let dupfd = libc::F_DUPFD as u64;
+        let dupfd_cloexec = libc::F_DUPFD_CLOEXEC as u64;
+        assert_eq!(run(nr::FCNTL, [3, dupfd, 970, 0, 0, 0]), trap);
+        assert_eq!(run(nr::FCNTL, [3, dupfd_cloexec, 970, 0, 0, 0]), trap);
+        assert_eq!(run(nr::FCNTL, [3, dupfd_cloexec, 3, 0, 0, 0]), allow);
+        assert_eq!(
+            run(nr::FCNTL, [3, libc::F_SETFD as u64, 970, 0, 0, 0]),
+            allow
+        );
+        assert_eq!(run(nr::CLOSE_RANGE, [3, u32::MAX as u64, 0, 0, 0, 0]), trap);
+        assert_eq!(run(nr::CLOSE_RANGE, [3, 100, 0, 0, 0, 0]), allow);
+        // The shield's own calls, through the trampoline.
+        assert_eq!(at(0x1000, nr::CLOSE, [961, 0, 0, 0, 0, 0]), allow);
+        assert_eq!(
+            at(0x1000, nr::FCNTL, [3, dupfd_cloexec, 960, 0, 0, 0]),
+            allow
+        );
     }
 
     /// Queueing SIGSYS with a siginfo is refused while a policy blocks (a forged trap could

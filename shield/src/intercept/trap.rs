@@ -140,6 +140,13 @@ pub(crate) fn handle(st: &InterceptState, nr: i64, a: [u64; 6]) -> i64 {
             fd
         }
         nr::RT_SIGACTION => sigaction_without_sigsys(nr, a),
+        // The shield's reserved descriptors (the filter sends only those here): out of reach,
+        // as if beyond the descriptor limit.
+        nr::CLOSE | nr::DUP3 => -(libc::EBADF as i64),
+        #[cfg(target_arch = "x86_64")]
+        nr::DUP2 => -(libc::EBADF as i64),
+        nr::FCNTL => -(libc::EINVAL as i64),
+        nr::CLOSE_RANGE => close_range_below_held(nr, a),
         // Only the libc layer sends these here (the filter decides them in the kernel).
         nr::SETNS | nr::UNSHARE => namespaces(st, nr, a),
         nr::BIND => unix_bind(st, nr, a),
@@ -178,6 +185,26 @@ fn namespaces(st: &InterceptState, nr: i64, a: [u64; 6]) -> i64 {
         return -EPERM;
     }
     syscall(nr, a)
+}
+
+/// `close_range(first, last, flags)` reaching the reserved descriptors: carried out below
+/// them. With `CLOSE_RANGE_CLOEXEC` (marks only; the shield's are close-on-exec already) or
+/// `CLOSE_RANGE_UNSHARE` (acts on a private copy of the table) it runs as asked.
+fn close_range_below_held(nr: i64, a: [u64; 6]) -> i64 {
+    const CLOSE_RANGE_UNSHARE: u64 = 1 << 1;
+    const CLOSE_RANGE_CLOEXEC: u64 = 1 << 2;
+    if a[2] & (CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC) != 0 {
+        return syscall(nr, a);
+    }
+    let from = super::shared::held_from();
+    let (first, last) = (a[0] as u32, a[1] as u32);
+    if from <= 0 || first > last {
+        return syscall(nr, a);
+    }
+    if first >= from as u32 {
+        return 0;
+    }
+    syscall(nr, [a[0], u64::from((from - 1) as u32), a[2], 0, 0, 0])
 }
 
 /// `rt_sigaction(sig, act, ...)` for a signal other than SIGSYS: installed with SIGSYS removed
@@ -429,10 +456,7 @@ fn path_call(
                     continue; // Names nothing (or the cwd): the kernel answers.
                 };
                 // The call acts on the fd itself: on a private duplicate of it.
-                let fd = syscall(
-                    libc::SYS_fcntl,
-                    [dirfd as u64, libc::F_DUPFD_CLOEXEC as u64, 0, 0, 0, 0],
-                );
+                let fd = super::shared::dup_held(dirfd);
                 if fd < 0 {
                     return Err(fd);
                 }
@@ -715,10 +739,7 @@ fn setsockopt(st: &InterceptState, nr: i64, mut a: [u64; 6]) -> i64 {
 /// it after the check), and performed on that duplicate.
 #[inline(never)]
 fn pidfd_getfd(st: &InterceptState, nr: i64, a: [u64; 6]) -> i64 {
-    let dup = syscall(
-        libc::SYS_fcntl,
-        [a[0] as i32 as u64, libc::F_DUPFD_CLOEXEC as u64, 0, 0, 0, 0],
-    );
+    let dup = super::shared::dup_held(a[0] as i32 as i64);
     if dup < 0 {
         return dup;
     }

@@ -145,7 +145,13 @@ fn ip_check(asm: &mut Asm, ip: u64, otherwise: Label) {
 /// Falls through when `r` holds, jumps to `fail` when it does not.
 fn rule(asm: &mut Asm, r: Condition, fail: Label) {
     let (lo, hi) = (off::arg_lo(r.arg), off::arg_hi(r.arg));
+    if let ArgCmp::Low32AtLeast(v) = r.cmp {
+        asm.load(lo);
+        asm.cond(op::JGE_K, v, Target::Next, Target::L(fail));
+        return;
+    }
     let (mask, value, negate) = match r.cmp {
+        ArgCmp::Low32AtLeast(_) => unreachable!("handled above"),
         ArgCmp::Eq(v) => (u64::MAX, v, false),
         ArgCmp::Zero => (u64::MAX, 0, false),
         ArgCmp::Ne(v) => (u64::MAX, v, true),

@@ -78,6 +78,9 @@ pub enum ArgCmp {
     NonZero,
     /// `arg == 0` (e.g. a NULL pointer).
     Zero,
+    /// The low 32 bits of `arg`, unsigned, are at least `v` (an `int` or `unsigned int`
+    /// argument: the kernel ignores the upper half). A descriptor number `>= v`.
+    Low32AtLeast(u32),
 }
 
 impl ArgCmp {
@@ -90,6 +93,7 @@ impl ArgCmp {
             ArgCmp::MaskedNe { mask, value } => arg & mask != value,
             ArgCmp::NonZero => arg != 0,
             ArgCmp::Zero => arg == 0,
+            ArgCmp::Low32AtLeast(v) => arg as u32 >= v,
         }
     }
 }

@@ -684,6 +684,7 @@ fn arb_cmp() -> impl Strategy<Value = ArgCmp> {
         (arb_value(), arb_value()).prop_map(|(mask, value)| ArgCmp::MaskedNe { mask, value }),
         Just(ArgCmp::NonZero),
         Just(ArgCmp::Zero),
+        arb_value().prop_map(|v| ArgCmp::Low32AtLeast(v as u32)),
     ]
 }
 

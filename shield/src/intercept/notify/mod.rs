@@ -423,6 +423,23 @@ fn handle(st: &InterceptState, listener: Listener, n: &Notification) -> Answer {
             }
         }
         nr::PIDFD_GETFD => pidfd_getfd(st, listener, n),
+        // The reserved descriptors the libc layer holds its decided objects in (the filter
+        // sends only calls reaching them, see spec::reserve_descriptors): out of reach, as if
+        // beyond the descriptor limit. A close_range reaching them cannot be carried out for
+        // the caller here: EPERM (glibc's closefrom then closes one by one).
+        nr::CLOSE | nr::DUP3 => Answer::Errno(libc::EBADF),
+        #[cfg(target_arch = "x86_64")]
+        nr::DUP2 => Answer::Errno(libc::EBADF),
+        nr::FCNTL => Answer::Errno(libc::EINVAL),
+        nr::CLOSE_RANGE => {
+            const CLOSE_RANGE_UNSHARE: u64 = 1 << 1;
+            const CLOSE_RANGE_CLOEXEC: u64 = 1 << 2;
+            if a[2] & (CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC) != 0 {
+                Answer::Continue
+            } else {
+                Answer::Errno(libc::EPERM)
+            }
+        }
         nr::PTRACE => {
             // Only sent here in alert-only mode: it runs, and tracing another process is
             // reported under read_handler (the tracer reads its memory).

@@ -2787,6 +2787,19 @@ fn r4_internal_path_calls(i: InterceptorChoice) {
             );
             assert!(!d.exists("xnode"), "xnode was created in the tmp root");
         }
+        // Kind 6 through glibc 2.36's wrapper (an O_PATH-like handle of the tmp root, which
+        // fchdir would then make the cwd): unclassified, ENOSYS.
+        {
+            extern "C" {
+                fn open_tree(dirfd: i32, path: *const libc::c_char, flags: u32) -> i32;
+            }
+            let root = c(&d.tmp);
+            let r = open_tree(libc::AT_FDCWD, root.as_ptr(), libc::O_CLOEXEC as u32);
+            if r >= 0 {
+                close(r);
+            }
+            assert_eq!(lc(r.into()), Err(libc::ENOSYS), "open_tree of the tmp root");
+        }
         for name in ["fifo", "fifo2", "node"] {
             assert!(!d.exists(name), "{name} was created in the tmp root");
         }

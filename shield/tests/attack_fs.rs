@@ -1227,9 +1227,8 @@ fn k3_wipe(i: InterceptorChoice) {
     );
 }
 mod k3_signal_handler_during_wipe_is_shielded {
-    // Known defect, open in issue 13: under the trap interceptor this case hangs in about one
-    // run of three (the watchdog kills it after 90 s), with or without the libc layer. Run it
-    // with `cargo test -p fnshield --test attack_fs k3 -- --include-ignored`.
+    // Once ignored for an intermittent hang under the trap interceptor (fixed since: the wipe
+    // runs on a shield thread); both variants run again.
     #[test]
     fn trap() {
         super::case("k3_signal_handler_during_wipe_is_shielded::trap", || {

@@ -313,6 +313,12 @@ fn pending(tid: i32, sig: i32) -> bool {
 /// The register must come back unchanged and no process must be forked.
 #[cfg(target_arch = "x86_64")]
 fn forged_sigsys(i: InterceptorChoice) {
+    forged_sigsys_by(i, tgkill_sigsys);
+}
+
+/// [`forged_sigsys`], with the SIGSYS sent to the spinning thread by `send(pid, tid)`.
+#[cfg(target_arch = "x86_64")]
+fn forged_sigsys_by(i: InterceptorChoice, send: fn(i32, i32)) {
     let d = Dirs::new();
     let _s = shield(i, &d, |b| b);
     // The stop flag lives in shared memory, so that a silently forked copy of the spinner
@@ -350,7 +356,7 @@ fn forged_sigsys(i: InterceptorChoice) {
         std::thread::yield_now();
     }
     let tid = tid.load(Ordering::SeqCst);
-    tgkill_sigsys(pid, tid);
+    send(pid, tid);
     // Delivered (dequeued) before the spinner can see the stop flag.
     while pending(tid, libc::SIGSYS) {
         std::thread::yield_now();
@@ -371,6 +377,68 @@ fn forged_sigsys(i: InterceptorChoice) {
     );
     assert_eq!(forked, 0, "a forged SIGSYS forked the process");
 }
+
+/// SIGSYS as the signal of an `O_ASYNC` pipe owned by the spinning thread (`F_SETSIG`): the
+/// kernel sends it with `si_code` POLL_IN, which is 1 like SYS_SECCOMP.
+#[cfg(target_arch = "x86_64")]
+fn f_setsig_sigsys(_pid: i32, tid: i32) {
+    let mut p = [0i32; 2];
+    // SAFETY: a pipe whose read end signals thread `tid` with SIGSYS when data arrives.
+    unsafe {
+        assert_eq!(libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC), 0);
+        // struct f_owner_ex { int type; pid_t pid; }, F_OWNER_TID = 0; F_SETOWN_EX = 15,
+        // F_SETSIG = 10 (asm-generic/fcntl.h).
+        let owner: [i32; 2] = [0, tid];
+        assert_eq!(libc::fcntl(p[0], 15, owner.as_ptr()), 0);
+        assert_eq!(libc::fcntl(p[0], 10, libc::SIGSYS), 0);
+        let fl = libc::fcntl(p[0], libc::F_GETFL);
+        assert_eq!(libc::fcntl(p[0], libc::F_SETFL, fl | libc::O_ASYNC), 0);
+        assert_eq!(libc::write(p[1], b"x".as_ptr().cast(), 1), 1);
+    }
+}
+
+/// SIGSYS from a POSIX timer aimed at the spinning thread (`SIGEV_THREAD_ID`): `si_code`
+/// SI_TIMER.
+#[cfg(target_arch = "x86_64")]
+fn timer_sigsys(_pid: i32, tid: i32) {
+    // SAFETY: a one-shot timer of this process that signals thread `tid` with SIGSYS.
+    unsafe {
+        let mut ev: libc::sigevent = std::mem::zeroed();
+        ev.sigev_notify = libc::SIGEV_THREAD_ID;
+        ev.sigev_signo = libc::SIGSYS;
+        ev.sigev_notify_thread_id = tid;
+        let mut t: libc::timer_t = std::mem::zeroed();
+        assert_eq!(
+            libc::timer_create(libc::CLOCK_MONOTONIC, &mut ev, &mut t),
+            0
+        );
+        let spec = libc::itimerspec {
+            it_interval: libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            },
+            it_value: libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 1,
+            },
+        };
+        assert_eq!(libc::timer_settime(t, 0, &spec, std::ptr::null_mut()), 0);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+fn k1_f_setsig(i: InterceptorChoice) {
+    forged_sigsys_by(i, f_setsig_sigsys);
+}
+#[cfg(target_arch = "x86_64")]
+two!(k1_f_setsig_sigsys_is_not_a_trap, super::k1_f_setsig);
+
+#[cfg(target_arch = "x86_64")]
+fn k1_timer(i: InterceptorChoice) {
+    forged_sigsys_by(i, timer_sigsys);
+}
+#[cfg(target_arch = "x86_64")]
+two!(k1_timer_sigsys_is_not_a_trap, super::k1_timer);
 
 #[cfg(target_arch = "x86_64")]
 fn tgkill_sigsys(pid: i32, tid: i32) {

@@ -616,7 +616,7 @@ fn start_reporter_once(reporter: &Arc<Reporter>) -> std::io::Result<()> {
 }
 
 /// What the libc layer leaves uncovered where it is the only mechanism.
-const LIBC_ONLY_GAPS: &str = "not covered: raw syscalls (inline assembly, e.g. rustix's linux_raw backend), io_uring, what child processes do after exec, calls made inside libc itself (getaddrinfo's own sockets, posix_spawn's clone), and calls from shared libraries bound to libc's definitions directly (-Bsymbolic, glibc's internal names)";
+const LIBC_ONLY_GAPS: &str = "not covered: raw syscalls (inline assembly, e.g. rustix's linux_raw backend), io_uring, what child processes do after exec, calls made inside libc itself (getaddrinfo's own sockets, posix_spawn's clone), calls from shared libraries bound to libc's definitions directly (-Bsymbolic, glibc's internal names), and another thread replacing the descriptors the layer holds its decided objects in (dup2 onto them between the decision and the call; the kernel filter refuses that where seccomp is installed)";
 
 /// The kernel refused (or lacks) what the interceptor needs. With the libc layer built, it
 /// enforces every policy in process, partially (the report names the refusal and the gaps);

@@ -385,6 +385,11 @@ fn w_libc_internal_names(c: &Ctx) -> i32 {
             "utime: {}",
             res(libc::utime(mine.as_ptr(), std::ptr::null()))
         );
+        // fchmodat2 is Linux 6.6: on Lambda's 5.10 glibc falls back, and so must the layer.
+        extern "C" {
+            fn lchmod(path: *const libc::c_char, mode: libc::mode_t) -> i32;
+        }
+        println!("lchmod: {}", res(lchmod(mine.as_ptr(), 0o640)));
         let t = cs(&c.tmp.join("tmpXXXXXX")).into_raw();
         let fd = libc::mkstemp(t);
         let t = CString::from_raw(t);

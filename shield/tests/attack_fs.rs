@@ -3092,6 +3092,37 @@ fn r4_internal_reads(i: InterceptorChoice) {
     // SAFETY: as above.
     let r = unsafe { nftw(cache.as_ptr(), Some(visit), 4, 1) };
     assert_eq!(r, 0, "nftw of cache/");
+    // fts: the layer refuses the start (NULL, EACCES); the kernel alone refuses glibc's open
+    // of it, which fts_read reports as FTS_D then FTS_DNR. Either way no entry of the root is read.
+    extern "C" {
+        fn fts_open(paths: *const *const libc::c_char, options: i32, compar: *const u8) -> *mut u8;
+        fn fts_read(fts: *mut u8) -> *const u8;
+        fn fts_close(fts: *mut u8) -> i32;
+    }
+    let paths = [root.as_ptr(), std::ptr::null()];
+    // SAFETY: fts_open of a NULL-terminated path array (FTS_PHYSICAL = 0x10); the entries
+    // fts_read returns are read for their fts_info (offset 98 of glibc's FTSENT on LP64:
+    // unsigned short) and the stream is closed.
+    unsafe {
+        let fts = fts_open(paths.as_ptr(), 0x10, std::ptr::null());
+        if cfg!(feature = "libc-layer") {
+            assert!(fts.is_null(), "fts_open of the tmp root");
+            assert_eq!(errno(), libc::EACCES, "fts_open of the tmp root");
+        } else {
+            assert!(!fts.is_null());
+            let mut infos = Vec::new();
+            loop {
+                let e = fts_read(fts);
+                if e.is_null() {
+                    break;
+                }
+                infos.push(std::ptr::read_unaligned(e.add(98).cast::<u16>()));
+            }
+            fts_close(fts);
+            // FTS_D (1), then FTS_DNR (4): the root itself, never an entry in it.
+            assert_eq!(infos, [1, 4], "fts read the tmp root: {infos:?}");
+        }
+    }
     let evs = events(&s);
     assert!(
         evs.iter()

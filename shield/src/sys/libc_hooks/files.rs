@@ -1368,3 +1368,59 @@ pub unsafe extern "C" fn ftw(path: *const c_char, f: FtwFn, fds: c_int) -> c_int
 pub unsafe extern "C" fn ftw64(path: *const c_char, f: FtwFn, fds: c_int) -> c_int {
     ftw_hooked(&REAL.ftw64, path, f, fds)
 }
+
+type FtsCompar = Option<unsafe extern "C" fn(*const *const c_void, *const *const c_void) -> c_int>;
+
+/// `fts_open`/`fts64_open`: each start path is decided as `nftw`'s (a refused one: NULL,
+/// EACCES) before glibc opens it with its internal names.
+fn fts_open_hooked(
+    slot: &AtomicUsize,
+    paths: *const *const c_char,
+    options: c_int,
+    compar: FtsCompar,
+) -> *mut c_void {
+    if layer::active() && !paths.is_null() {
+        for i in 0..4096 {
+            let mut slot_bytes = [0u8; 8];
+            // SAFETY: `paths` is the caller's NULL-terminated array; read with the checked copy.
+            if crate::sys::read_mem(p(unsafe { paths.add(i) }), &mut slot_bytes) != 8 {
+                break;
+            }
+            let path = u64::from_ne_bytes(slot_bytes);
+            if path == 0 {
+                break;
+            }
+            if let Some(e) = walk_start_refused(path as usize as *const c_char) {
+                ret(-(e as i64));
+                return std::ptr::null_mut();
+            }
+        }
+    }
+    type F = unsafe extern "C" fn(*const *const c_char, c_int, FtsCompar) -> *mut c_void;
+    match real::<F>(slot) {
+        // SAFETY: libc's fts_open with the caller's arguments.
+        Some(f) => unsafe { f(paths, options, compar) },
+        None => {
+            ret(-(libc::ENOSYS as i64));
+            std::ptr::null_mut()
+        }
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn fts_open(
+    paths: *const *const c_char,
+    options: c_int,
+    compar: FtsCompar,
+) -> *mut c_void {
+    fts_open_hooked(&REAL.fts_open, paths, options, compar)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn fts64_open(
+    paths: *const *const c_char,
+    options: c_int,
+    compar: FtsCompar,
+) -> *mut c_void {
+    fts_open_hooked(&REAL.fts64_open, paths, options, compar)
+}

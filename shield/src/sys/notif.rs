@@ -88,6 +88,58 @@ impl Listener {
         })
     }
 
+    /// [`Listener::recv`] with the kernel writing the notification straight into `slot`: ten
+    /// words of memory another process may read (the stand-by's shared mapping), laid out as
+    /// `struct seccomp_notif`. The slot is zeroed first (the kernel requires it). Once the
+    /// ioctl has taken a notification, its id and contents are in `slot` even if this thread
+    /// is ended before it returns to the caller (an exec ends every other thread).
+    ///
+    /// # Errors
+    ///
+    /// As [`Listener::recv`]; `EINVAL` also when `slot` is shorter than ten words.
+    pub(crate) fn recv_into(
+        self,
+        slot: &[std::sync::atomic::AtomicU64],
+    ) -> Result<Notification, i32> {
+        use std::sync::atomic::Ordering::{Acquire, Relaxed};
+        const WORDS: usize = std::mem::size_of::<libc::seccomp_notif>() / 8;
+        if slot.len() < WORDS {
+            return Err(libc::EINVAL);
+        }
+        for w in &slot[..WORDS] {
+            w.store(0, Relaxed);
+        }
+        // The kernel writes one `struct seccomp_notif` (80 bytes, checked above) into the
+        // slot's words, which stay live ('static mapping or borrowed for this call).
+        let r = syscall(
+            libc::SYS_ioctl,
+            [
+                self.0 as u64,
+                libc::SECCOMP_IOCTL_NOTIF_RECV,
+                slot.as_ptr() as u64,
+                0,
+                0,
+                0,
+            ],
+        );
+        if r < 0 {
+            return Err(-r as i32);
+        }
+        let w = |i: usize| slot[i].load(Acquire);
+        Ok(decode_notif([
+            w(0),
+            w(1),
+            w(2),
+            w(3),
+            w(4),
+            w(5),
+            w(6),
+            w(7),
+            w(8),
+            w(9),
+        ]))
+    }
+
     /// Answer notification `id`.
     ///
     /// # Errors
@@ -148,6 +200,21 @@ impl Listener {
     }
 }
 
+/// A `struct seccomp_notif` read as ten little-endian words (x86_64 and aarch64): id; pid
+/// and flags; nr and arch; the instruction pointer; the six arguments.
+pub(crate) fn decode_notif(w: [u64; 10]) -> Notification {
+    let mut args = [0u64; 6];
+    args.copy_from_slice(&w[4..10]);
+    Notification {
+        id: w[0],
+        pid: w[1] as u32,
+        nr: w[2] as u32 as i32,
+        arch: (w[2] >> 32) as u32,
+        ip: w[3],
+        args,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,5 +235,59 @@ mod tests {
         assert_eq!(l.respond(1, Response::Continue), Err(libc::EBADF));
         assert_eq!(l.add_fd(1, 0, true, false), Err(libc::EBADF));
         assert!(!l.id_valid(1));
+        let slot: Vec<std::sync::atomic::AtomicU64> = (0..10)
+            .map(|_| std::sync::atomic::AtomicU64::new(7))
+            .collect();
+        assert_eq!(l.recv_into(&slot).unwrap_err(), libc::EBADF);
+        assert_eq!(l.recv_into(&slot[..9]).unwrap_err(), libc::EINVAL);
+    }
+
+    /// [`decode_notif`] reads each field at the offset `struct seccomp_notif` gives it.
+    #[test]
+    fn decoded_words_follow_the_kernel_layout() {
+        use std::mem::offset_of;
+        let mut bytes = [0u8; 80];
+        let data = offset_of!(libc::seccomp_notif, data);
+        let mut put = |at: usize, v: &[u8]| bytes[at..at + v.len()].copy_from_slice(v);
+        put(
+            offset_of!(libc::seccomp_notif, id),
+            &0x1122_3344_5566_7788u64.to_ne_bytes(),
+        );
+        put(offset_of!(libc::seccomp_notif, pid), &4242u32.to_ne_bytes());
+        put(
+            offset_of!(libc::seccomp_notif, flags),
+            &0xffff_ffffu32.to_ne_bytes(),
+        );
+        put(
+            data + offset_of!(libc::seccomp_data, nr),
+            &(-5i32).to_ne_bytes(),
+        );
+        put(
+            data + offset_of!(libc::seccomp_data, arch),
+            &0xc000_003eu32.to_ne_bytes(),
+        );
+        put(
+            data + offset_of!(libc::seccomp_data, instruction_pointer),
+            &0xdead_beefu64.to_ne_bytes(),
+        );
+        for k in 0..6 {
+            let at = data + offset_of!(libc::seccomp_data, args) + 8 * k;
+            put(at, &(100 + k as u64).to_ne_bytes());
+        }
+        let mut w = [0u64; 10];
+        for (k, x) in w.iter_mut().enumerate() {
+            *x = u64::from_ne_bytes(bytes[8 * k..8 * k + 8].try_into().unwrap());
+        }
+        assert_eq!(
+            decode_notif(w),
+            Notification {
+                id: 0x1122_3344_5566_7788,
+                pid: 4242,
+                nr: -5,
+                arch: 0xc000_003e,
+                ip: 0xdead_beef,
+                args: [100, 101, 102, 103, 104, 105],
+            }
+        );
     }
 }

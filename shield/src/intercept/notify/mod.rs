@@ -205,10 +205,14 @@ pub(crate) fn supervise(listener: Listener, watch: i32) {
         let n = if let Some(n) = orphans.pop() {
             Ok(n)
         } else {
-            if watch >= 0 && !standby::wait_for_call(listener, watch) {
-                return;
+            if watch >= 0 {
+                if !standby::wait_for_call(listener, watch) {
+                    return;
+                }
+                listener.recv()
+            } else {
+                standby::recv_noted(listener)
             }
-            listener.recv()
         };
         let n = match n {
             Ok(n) => n,
@@ -224,9 +228,6 @@ pub(crate) fn supervise(listener: Listener, watch: i32) {
                 return;
             }
         };
-        if watch < 0 {
-            standby::note_received(&n);
-        }
         let Some(st) = STATE.get() else {
             send(listener, n.id, Answer::Errno(libc::ENOSYS));
             continue;

@@ -63,35 +63,48 @@ const HAND_OVER: u8 = b'L';
 const TIGHTEN: u8 = b'T';
 
 /// The calls the supervisor thread has received, shared with the stand-by (a `MAP_SHARED`
-/// mapping made before its fork): [`CALL_SLOTS`] slots of [`WORDS`] words, written round-robin.
+/// mapping made before its fork): [`CALL_SLOTS`] slots of [`WORDS`] words, used round-robin.
 /// When the exec ends the thread (and its workers), a call it held — received, not answered —
 /// stayed pending for ever: its caller (another process of the function) waited until killed.
-/// The stand-by takes such calls over first (see [`orphans`]).
+/// The stand-by takes such calls over first (see [`orphans`]). The kernel writes each
+/// notification straight into its slot ([`recv_noted`]), so a thread ended between the
+/// receive and anything after it leaves no call unaccounted for.
 static INFLIGHT: std::sync::OnceLock<&'static [AtomicU64]> = std::sync::OnceLock::new();
 static NEXT_SLOT: AtomicU32 = AtomicU32::new(0);
 /// Enough for every call in flight at once but the pathological (a slot is reused after this
 /// many newer calls: a call held longer, such as a connect that waits, is not taken over).
 const CALL_SLOTS: usize = 256;
-/// present, id, pid, nr | arch << 32, ip, args[6].
+/// A state word ([`SLOT_FREE`], [`SLOT_RECEIVING`], [`SLOT_HELD`]), then the ten words of a
+/// `struct seccomp_notif` as the kernel wrote them.
 const WORDS: usize = 11;
+const SLOT_FREE: u64 = 0;
+/// The receive was started; the notification words are valid if the id or pid is not zero.
+const SLOT_RECEIVING: u64 = 2;
+const SLOT_HELD: u64 = 1;
 
-/// Note a call the supervisor thread received (see [`INFLIGHT`]).
-pub(super) fn note_received(n: &Notification) {
-    let Some(w) = INFLIGHT.get() else { return };
+/// The supervisor thread's receive (`SECCOMP_IOCTL_NOTIF_RECV`) into the next slot of
+/// [`INFLIGHT`] (a plain receive when there is no stand-by).
+///
+/// # Errors
+///
+/// As [`Listener::recv_into`].
+pub(super) fn recv_noted(listener: Listener) -> Result<Notification, i32> {
+    let Some(w) = INFLIGHT.get() else {
+        return listener.recv();
+    };
     let i = NEXT_SLOT.fetch_add(1, Ordering::Relaxed) as usize % CALL_SLOTS;
     let s = &w[i * WORDS..(i + 1) * WORDS];
-    s[0].store(0, Ordering::Release);
-    s[1].store(n.id, Ordering::Relaxed);
-    s[2].store(u64::from(n.pid), Ordering::Relaxed);
-    s[3].store(
-        u64::from(n.nr as u32) | u64::from(n.arch) << 32,
-        Ordering::Relaxed,
-    );
-    s[4].store(n.ip, Ordering::Relaxed);
-    for (k, a) in n.args.iter().enumerate() {
-        s[5 + k].store(*a, Ordering::Relaxed);
+    s[0].store(SLOT_FREE, Ordering::Release);
+    for x in &s[1..] {
+        x.store(0, Ordering::Relaxed);
     }
-    s[0].store(1, Ordering::Release);
+    s[0].store(SLOT_RECEIVING, Ordering::Release);
+    let r = listener.recv_into(&s[1..]);
+    s[0].store(
+        if r.is_ok() { SLOT_HELD } else { SLOT_FREE },
+        Ordering::Release,
+    );
+    r
 }
 
 /// The calls the supervisor thread received that are still pending (never answered): taken
@@ -102,23 +115,21 @@ pub(super) fn orphans(listener: Listener) -> Vec<Notification> {
     };
     let mut out: Vec<Notification> = Vec::new();
     for s in w.chunks_exact(WORDS) {
-        if s[0].load(Ordering::Acquire) != 1 {
+        let state = s[0].load(Ordering::Acquire);
+        if state != SLOT_HELD && state != SLOT_RECEIVING {
             continue;
         }
-        let nr_arch = s[3].load(Ordering::Relaxed);
-        let mut args = [0u64; 6];
-        for (k, a) in args.iter_mut().enumerate() {
-            *a = s[5 + k].load(Ordering::Relaxed);
+        let mut words = [0u64; 10];
+        for (k, x) in words.iter_mut().enumerate() {
+            *x = s[1 + k].load(Ordering::Relaxed);
         }
-        let n = Notification {
-            id: s[1].load(Ordering::Relaxed),
-            pid: s[2].load(Ordering::Relaxed) as u32,
-            nr: nr_arch as u32 as i32,
-            arch: (nr_arch >> 32) as u32,
-            ip: s[4].load(Ordering::Relaxed),
-            args,
-        };
-        s[0].store(0, Ordering::Release);
+        s[0].store(SLOT_FREE, Ordering::Release);
+        let n = crate::sys::notif::decode_notif(words);
+        // A receive that took nothing leaves the words zero (a real notification names its
+        // caller: pid ≠ 0).
+        if n.pid == 0 && n.id == 0 {
+            continue;
+        }
         if !out.iter().any(|o| o.id == n.id) && listener.id_valid(n.id) {
             out.push(n);
         }

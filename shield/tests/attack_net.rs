@@ -1263,16 +1263,65 @@ two!(
 
 /// A blocked connect to 127.0.0.2, then the process ends without any flush: by `_exit`
 /// (`how == 0`), by SIGKILL (`1`), or by `_exit` right after a second thread read the
-/// environment (`2`).
+/// environment (`2`). Hiding first (`3`): every descriptor of the function's file table that
+/// is its stdout (found by `fstat`: the same pipe) is replaced with `/dev/null` and fd 1 is
+/// closed, then the connect, then `_exit`. Hiding the counts (`4`): `/dev/null` over fd 1, the
+/// connect twice, a flush by the shield, then `_exit`: the flushed line with `count: 2` must
+/// reach the stdout the function had. A full table (`5`): 12,000 distinct blocked datagrams
+/// (to 127.0.0.3) first, then the connect and `_exit`: its first occurrence is still written early.
 fn k9_violate_then_die(how: u8) {
     let target = TcpListener::bind("127.0.0.2:0").unwrap();
     let (ip, port) = v4(target.local_addr().unwrap());
-    let _s = shield(|b| b);
+    let s = shield(|b| b);
     if how == 2 {
         let t = std::thread::spawn(|| std::fs::read("/proc/self/environ").unwrap_err());
         assert_eq!(t.join().unwrap().raw_os_error(), Some(libc::EACCES));
     }
+    if how == 3 || how == 4 {
+        // SAFETY: fstat into a zeroed stat; dup2/close of descriptor numbers (errors ignored:
+        // a descriptor the shield keeps out of reach may refuse).
+        unsafe {
+            let null = libc::open(c"/dev/null".as_ptr(), libc::O_WRONLY);
+            assert!(null > 2);
+            let mut out: libc::stat = std::mem::zeroed();
+            assert_eq!(libc::fstat(1, &mut out), 0);
+            let mut lim: libc::rlimit = std::mem::zeroed();
+            libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
+            let top = if how == 3 {
+                lim.rlim_cur.min(1 << 16) as i32
+            } else {
+                2
+            };
+            for fd in 1..top {
+                let mut st: libc::stat = std::mem::zeroed();
+                if fd != null
+                    && libc::fstat(fd, &mut st) == 0
+                    && st.st_dev == out.st_dev
+                    && st.st_ino == out.st_ino
+                {
+                    libc::dup2(null, fd);
+                }
+            }
+            if how == 3 {
+                libc::close(1);
+            }
+        }
+    }
+    if how == 5 {
+        // More distinct violations than the table of first occurrences holds (4096): a
+        // datagram to each of 12,000 ports of another forbidden host (the table is then full).
+        let u = UdpSocket::bind("127.0.0.1:0").unwrap();
+        for p in 0..12_000u16 {
+            let e = u.send_to(b"x", ("127.0.0.3", 20_000 + p)).unwrap_err();
+            assert_eq!(e.raw_os_error(), Some(libc::EPERM));
+        }
+    }
     assert_eq!(connect_raw(ip, port), libc::EPERM);
+    if how == 4 {
+        assert_eq!(connect_raw(ip, port), libc::EPERM);
+        let evs = events(&s);
+        assert!(blocked_net(&evs, port), "{evs:?}");
+    }
     // SAFETY: ending the process at once, as a timeout or an attacker hiding its tracks would.
     unsafe {
         if how == 1 {
@@ -1296,6 +1345,12 @@ fn k9_check(which: &str, name: &str, how: u8, body: fn()) {
             && v["action"] == "blocked"
             && v["details"]["ip"] == "127.0.0.2"
     });
+    if which == "libc_only" && how == 3 {
+        // Residual (README): the libc layer alone does not guard descriptors, so a function
+        // that finds the shield's duplicates of stdout by number can replace them.
+        assert!(connect.is_none(), "{}", r.stdout);
+        return;
+    }
     assert!(
         connect.is_some_and(|v| v["early"] == true && v["count"] == 1 && v["level"] == "ERROR"),
         "the blocked connect reached stdout before the process died ({:?}):\n{}\n{}",
@@ -1303,6 +1358,17 @@ fn k9_check(which: &str, name: &str, how: u8, body: fn()) {
         r.stdout,
         r.stderr
     );
+    if how == 4 {
+        assert!(
+            lines.iter().any(|v| v["policy"] == "outbound_connectivity"
+                && v["details"]["ip"] == "127.0.0.2"
+                && v["count"] == 2
+                && v.get("early").is_none()),
+            "the flushed count reached stdout:\n{}\n{}",
+            r.stdout,
+            r.stderr
+        );
+    }
     if how == 2 {
         assert!(
             lines
@@ -1333,12 +1399,21 @@ macro_rules! k9 {
             fn notify() {
                 super::k9_check("notify", stringify!($name), $how, body);
             }
+            #[test]
+            fn libc_only() {
+                if cfg!(feature = "libc-layer") {
+                    super::k9_check("libc_only", stringify!($name), $how, body);
+                }
+            }
         }
     };
 }
 k9!(k9_exit_without_flush, 0);
 k9!(k9_sigkill_after_violation, 1);
 k9!(k9_other_thread_then_exit, 2);
+k9!(k9_stdout_replaced_then_exit, 3);
+k9!(k9_stdout_replaced_counts_flushed, 4);
+k9!(k9_first_occurrence_table_full, 5);
 
 // ---------------------------------------------------------------------------------------------
 // Residual figures for the README (not assertions): how much leaves through the always-

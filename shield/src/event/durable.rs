@@ -6,8 +6,8 @@
 //! Everything here is async-signal-safe: no allocation, no lock. "First" is per violation and
 //! invocation (the fold key of [`Event`](super::Event): policy, action, syscall, details,
 //! request id), remembered as a 64-bit hash in a fixed lock-free table of [`SLOTS`] entries;
-//! when the table is full, nothing more is written early (the events still reach every sink at
-//! the next flush, with their counts).
+//! when a key's neighbourhood is full, the key replaces an older one (which may then be
+//! written early once more), so a full table never silences a first occurrence.
 //!
 //! The early line has the fields of [`json_line`](super::sink::json_line), in the same order,
 //! plus `"early": true`, with `"count": 1`. At the flush, an event whose first occurrence was written early is printed
@@ -33,11 +33,36 @@ static OUT_FD: AtomicI32 = AtomicI32::new(1);
 /// Stdout is a socket: early lines are sent with `MSG_DONTWAIT`.
 static OUT_SOCKET: AtomicBool = AtomicBool::new(false);
 
+/// The shield's own duplicate of the stdout the function had at install (-1: none; the
+/// reporter then writes to fd 1). See [`enable`].
+static REPORT_FD: AtomicI32 = AtomicI32::new(-1);
+
 /// Turn early lines on (the `json` sink is configured), naming the function in them.
+///
+/// Early lines and the reporter's lines go to the shield's own duplicates of the stdout the
+/// function had at install, never to whatever fd 1 is when they are written: a function that
+/// `dup2`s `/dev/null` (or a pipe nobody reads) over fd 1, or closes it, and then violates and
+/// `_exit`s, hid its first occurrence (issue 13 kind 9). The duplicates live in the reserved
+/// descriptor range (`shared::HELD_FROM`) where one is reserved: while a policy blocks, the
+/// filter refuses every `dup2`/`dup3`/`fcntl(F_DUPFD*)` onto them and every `close` of them
+/// from the function, so a scan of its file table cannot blind them either. Where no range is
+/// reserved (alert-only policies, and the libc layer alone: it does not guard descriptors) the
+/// duplicates are still private, so `dup2` over fd 1 or `close(1)` does not hide events, but a
+/// function that finds them by number can replace them (the README's residuals).
 pub(crate) fn enable(function_name: &str) {
     let _ = FUNCTION_NAME.set(function_name.into());
-    pick_output();
+    if REPORT_FD.load(Ordering::Acquire) < 0 {
+        pick_output();
+    }
     ENABLED.store(true, Ordering::Release);
+}
+
+/// The fd the reporter writes its lines to: the shield's blocking duplicate of stdout, or 1.
+pub(crate) fn report_fd() -> i32 {
+    match REPORT_FD.load(Ordering::Acquire) {
+        fd if fd >= 0 => fd,
+        _ => 1,
+    }
 }
 
 /// Early lines must never wait for a stdout that does not drain (a full pipe nobody reads):
@@ -47,6 +72,13 @@ pub(crate) fn enable(function_name: &str) {
 /// flags); a socket is written with `MSG_DONTWAIT`. A line that cannot be written at once is
 /// not early: it reaches stdout at the next flush, from the reporter thread.
 fn pick_output() {
+    // The reporter's duplicate: the same open file description as fd 1 (blocking as stdout
+    // is), at a number the function does not choose.
+    let dup = dup_high(1);
+    if dup >= 0 {
+        REPORT_FD.store(dup as i32, Ordering::Release);
+        OUT_FD.store(dup as i32, Ordering::Release);
+    }
     // A kernel `struct stat`: st_mode at byte 24 on x86_64, 16 on aarch64.
     #[cfg(target_arch = "x86_64")]
     const MODE_AT: usize = 24;
@@ -76,6 +108,13 @@ fn pick_output() {
                     0,
                 ],
             );
+            let fd = if fd >= 0 {
+                let high = dup_high(fd);
+                crate::sys::syscall(libc::SYS_close, [fd as u64, 0, 0, 0, 0, 0]);
+                high
+            } else {
+                fd
+            };
             if fd >= 0 {
                 OUT_FD.store(fd as i32, Ordering::Release);
             }
@@ -83,6 +122,43 @@ fn pick_output() {
         libc::S_IFSOCK => OUT_SOCKET.store(true, Ordering::Release),
         _ => {}
     }
+}
+
+/// A close-on-exec duplicate of `fd` in the reserved descriptor range, or, where none is
+/// reserved, at the first free number from 3/4 of the soft `RLIMIT_NOFILE` (out of the way of
+/// the numbers the function's own opens get, as with no shield); `-errno` on failure.
+fn dup_high(fd: i64) -> i64 {
+    let mut base = i64::from(crate::intercept::shared::held_from());
+    if base <= 0 {
+        let mut lim = [0u64; 2];
+        let r = crate::sys::syscall(
+            libc::SYS_prlimit64,
+            [
+                0,
+                libc::RLIMIT_NOFILE as u64,
+                0,
+                lim.as_mut_ptr() as u64,
+                0,
+                0,
+            ],
+        );
+        base = if r == 0 {
+            (lim[0].min(1 << 20) as i64) / 4 * 3
+        } else {
+            0
+        };
+    }
+    crate::sys::syscall(
+        libc::SYS_fcntl,
+        [
+            fd as u64,
+            libc::F_DUPFD_CLOEXEC as u64,
+            base.max(0) as u64,
+            0,
+            0,
+            0,
+        ],
+    )
 }
 
 /// The fd early lines are written to (1, or a private description of stdout).
@@ -93,9 +169,23 @@ pub(crate) fn out_fd() -> i32 {
 /// If `rec` is the first occurrence of its violation, write its line to stdout now and mark
 /// the record (`rec.early`). Async-signal-safe.
 pub(crate) fn first_occurrence(rec: &mut Record) {
-    if !ENABLED.load(Ordering::Acquire) || !insert(key(rec)) {
+    if !ENABLED.load(Ordering::Acquire) {
         return;
     }
+    let h = key(rec);
+    let Some(slot) = insert(h) else {
+        return;
+    };
+    write_line(rec);
+    if !rec.early {
+        // Not written (stdout full, closed or failing): the next occurrence tries again, so
+        // a function that makes one write fail does not silence the violation for good.
+        let _ = SEEN[slot].compare_exchange(h, 0, Ordering::AcqRel, Ordering::Acquire);
+    }
+}
+
+/// Write `rec`'s early line; `rec.early` tells whether all of it was written.
+fn write_line(rec: &mut Record) {
     let mut line = Line {
         buf: [0; LINE_MAX],
         n: 0,
@@ -107,7 +197,10 @@ pub(crate) fn first_occurrence(rec: &mut Record) {
     }
     line.push(b"\n");
     let mut at = 0;
-    for _ in 0..16 {
+    let mut budget_ms = WAIT_BUDGET_MS;
+    let mut tries = 0;
+    while tries < 16 + WAIT_BUDGET_MS / 100 {
+        tries += 1;
         if at >= line.n {
             break;
         }
@@ -133,12 +226,51 @@ pub(crate) fn first_occurrence(rec: &mut Record) {
         if r == -(libc::EINTR as i64) {
             continue;
         }
+        if r == -(libc::EAGAIN as i64) && wait_writable(out_fd(), &mut budget_ms) {
+            continue;
+        }
         if r <= 0 {
             return;
         }
         at += r as usize;
     }
     rec.early = at >= line.n;
+}
+
+/// How long one early line may wait, in all, for a full stdout to drain (milliseconds).
+pub(crate) const WAIT_BUDGET_MS: i64 = 2000;
+
+/// Wait (bounded by what is left of `budget_ms`) until `fd` can take a write;
+/// false when the budget is spent. A function that fills stdout (a thread writing without
+/// end) while it violates made every early write fail with EAGAIN, and the line waited for a
+/// flush that an `_exit` never reached (issue 13 kind 9): the first occurrence now waits for
+/// room, as a blocking write would, but never for more than [`WAIT_BUDGET_MS`] per line, so a
+/// stdout nobody reads cannot stall the caller (or, under notify, the supervisor) for ever.
+pub(crate) fn wait_writable(fd: i32, budget_ms: &mut i64) -> bool {
+    if *budget_ms <= 0 {
+        return false;
+    }
+    let step = (*budget_ms).min(100);
+    *budget_ms -= step;
+    #[repr(C)]
+    struct PollFd {
+        fd: i32,
+        events: i16,
+        revents: i16,
+    }
+    let mut p = PollFd {
+        fd,
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    let ts = [0i64, step * 1_000_000];
+    let r = crate::sys::syscall(
+        libc::SYS_ppoll,
+        [&mut p as *mut PollFd as u64, 1, ts.as_ptr() as u64, 0, 0, 0],
+    );
+    // Ready, timed out (the write is tried again) or interrupted: go on while budget remains;
+    // an error of the fd itself (EBADF, EFAULT, ...) ends the wait.
+    r >= 0 || r == -(libc::EINTR as i64)
 }
 
 /// FNV-1a over the fields of the fold key. Never 0 (0 marks a free slot).
@@ -162,19 +294,30 @@ fn key(r: &Record) -> u64 {
     h.max(1)
 }
 
-/// Insert `h`; true if it was not there. Bounded linear probing, lock-free.
-fn insert(h: u64) -> bool {
+/// Insert `h`; its slot if it was not there. Bounded linear probing, lock-free.
+///
+/// When the probed slots are all taken, `h` replaces the first of them (a cache, not a set):
+/// the table keys include the request id, so a warm container filled it after 4096 distinct
+/// violations over its invocations, and a function could fill it on purpose with 4096 junk
+/// violations; past that no first occurrence was written early, and the violation that
+/// mattered died with the process (issue 13 kind 9). A forgotten key only means a line may be
+/// written early again, never that one is not.
+fn insert(h: u64) -> Option<usize> {
     let start = (h as usize) % SLOTS;
-    for i in 0..64 {
-        let slot = &SEEN[(start + i) % SLOTS];
-        match slot.compare_exchange(0, h, Ordering::AcqRel, Ordering::Acquire) {
-            Ok(_) => return true,
-            Err(cur) if cur == h => return false,
+    for i in 0..PROBES {
+        let at = (start + i) % SLOTS;
+        match SEEN[at].compare_exchange(0, h, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => return Some(at),
+            Err(cur) if cur == h => return None,
             Err(_) => {}
         }
     }
-    false
+    SEEN[start].store(h, Ordering::Release);
+    Some(start)
 }
+
+/// Slots probed from a key's home slot.
+const PROBES: usize = 64;
 
 const LINE_MAX: usize = 2048;
 
@@ -498,11 +641,117 @@ mod tests {
         );
     }
 
+    /// A full neighbourhood forgets its oldest key rather than refusing new ones: the 65th
+    /// key with the same home slot is still a first occurrence (keys here live in slots
+    /// 0x100..0x140, away from the other test's).
+    #[test]
+    fn a_full_table_still_takes_new_violations() {
+        let keys: Vec<u64> = (1..=PROBES as u64 + 1)
+            .map(|k| 0x100 + k * SLOTS as u64)
+            .collect();
+        for &k in &keys[..PROBES] {
+            assert!(insert(k).is_some());
+        }
+        assert!(insert(keys[PROBES]).is_some());
+        assert!(insert(keys[PROBES]).is_none());
+    }
+
+    /// A stdout pipe that is full when the early line is written: the line waits for room
+    /// (here: until a reader sees the writer waiting in ppoll and drains the pipe) instead of
+    /// failing with EAGAIN and dying with the process.
+    #[test]
+    fn an_early_line_waits_for_a_full_stdout() {
+        let mut p = [0i32; 2];
+        assert_eq!(
+            crate::sys::syscall(
+                libc::SYS_pipe2,
+                [p.as_mut_ptr() as u64, libc::O_NONBLOCK as u64, 0, 0, 0, 0]
+            ),
+            0
+        );
+        let [rd, wr] = p;
+        let chunk = [b'x'; 4096];
+        while crate::sys::syscall(
+            libc::SYS_write,
+            [wr as u64, chunk.as_ptr() as u64, 4096, 0, 0, 0],
+        ) > 0
+        {}
+        let before = OUT_FD.swap(wr, Ordering::AcqRel);
+        let done = std::sync::Arc::new(AtomicBool::new(false));
+        let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+        let writer = {
+            let done = done.clone();
+            std::thread::spawn(move || {
+                tid_tx
+                    .send(crate::sys::syscall(libc::SYS_gettid, [0; 6]))
+                    .unwrap();
+                let mut r = Record::new(PolicyKind::ReadHandler, true, RecordKind::Path, 257);
+                r.set_text(b"/proc/self/environ");
+                write_line(&mut r);
+                done.store(true, Ordering::Release);
+                r.early
+            })
+        };
+        let tid = tid_rx.recv().unwrap();
+        let ppoll = format!("{} ", libc::SYS_ppoll);
+        let mut got = Vec::new();
+        let mut buf = vec![0u8; 65536];
+        while !done.load(Ordering::Acquire) {
+            let now = std::fs::read_to_string(format!("/proc/self/task/{tid}/syscall"))
+                .unwrap_or_default();
+            if now.starts_with(&ppoll) || !got.is_empty() {
+                let n = crate::sys::syscall(
+                    libc::SYS_read,
+                    [
+                        rd as u64,
+                        buf.as_mut_ptr() as u64,
+                        buf.len() as u64,
+                        0,
+                        0,
+                        0,
+                    ],
+                );
+                if n > 0 {
+                    got.extend_from_slice(&buf[..n as usize]);
+                }
+            }
+            std::thread::yield_now();
+        }
+        let early = writer.join().unwrap();
+        OUT_FD.store(before, Ordering::Release);
+        loop {
+            let n = crate::sys::syscall(
+                libc::SYS_read,
+                [
+                    rd as u64,
+                    buf.as_mut_ptr() as u64,
+                    buf.len() as u64,
+                    0,
+                    0,
+                    0,
+                ],
+            );
+            if n <= 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n as usize]);
+        }
+        crate::sys::syscall(libc::SYS_close, [rd as u64, 0, 0, 0, 0, 0]);
+        crate::sys::syscall(libc::SYS_close, [wr as u64, 0, 0, 0, 0, 0]);
+        assert!(early, "the early line was not written");
+        let text = String::from_utf8_lossy(&got);
+        assert!(
+            text.contains("\"early\":true"),
+            "{}",
+            &text[text.len().saturating_sub(300)..]
+        );
+    }
+
     #[test]
     fn first_occurrences_are_remembered() {
         let h = 0x1234_5678_9abc_def1;
-        assert!(insert(h));
-        assert!(!insert(h));
-        assert!(insert(h + 1));
+        assert!(insert(h).is_some());
+        assert!(insert(h).is_none());
+        assert!(insert(h + 1).is_some());
     }
 }

@@ -58,7 +58,8 @@ impl fmt::Debug for Reporter {
 }
 
 impl Reporter {
-    /// A reporter writing JSON and EMF lines to stdout.
+    /// A reporter writing JSON and EMF lines to stdout: the stdout the function had when the
+    /// shield was installed (a duplicate the shield keeps), not whatever fd 1 is later.
     pub fn new(
         sinks: Sinks,
         emf_namespace: &str,
@@ -70,7 +71,9 @@ impl Reporter {
             emf_namespace,
             function_name,
             callback,
-            Box::new(std::io::stdout()),
+            // Plain writes of whole lines to the shield's own duplicate of stdout (see
+            // durable::enable): a function that redirects or closes fd 1 does not hide them.
+            Box::new(std::io::LineWriter::with_capacity(16 * 1024, RawStdout)),
         )
     }
 
@@ -334,17 +337,25 @@ impl Reporter {
 
 use std::io::Write as _;
 
-/// fd 1 written with plain `write` system calls (no lock: see [`Reporter::for_forked_child`]).
+/// Stdout written with plain `write` system calls (no lock: see [`Reporter::for_forked_child`]):
+/// the shield's duplicate of it once installed ([`durable::report_fd`](super::durable::report_fd)), fd 1 before.
 struct RawStdout;
 
 impl std::io::Write for RawStdout {
     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        // A function that sets O_NONBLOCK on its stdout sets it on the shield's duplicate too
+        // (one open file description): wait for room, bounded, rather than drop the line.
+        let mut budget_ms = super::durable::WAIT_BUDGET_MS;
         loop {
+            let fd = super::durable::report_fd();
             let r = crate::sys::syscall(
                 libc::SYS_write,
-                [1, b.as_ptr() as u64, b.len() as u64, 0, 0, 0],
+                [fd as u64, b.as_ptr() as u64, b.len() as u64, 0, 0, 0],
             );
-            if r == -(libc::EINTR as i64) {
+            if r == -(libc::EINTR as i64)
+                || (r == -(libc::EAGAIN as i64)
+                    && super::durable::wait_writable(fd, &mut budget_ms))
+            {
                 continue;
             }
             return if r < 0 {

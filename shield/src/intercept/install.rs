@@ -646,6 +646,12 @@ fn refused(
         };
         // Set unless the refused arm step already set it (it does, before asking the kernel).
         let _ = STATE.set(state);
+        // First occurrences reach stdout before the call returns here too (issue 13 kind 9:
+        // with the libc layer alone they waited in the ring for the flush, and `_exit` or
+        // SIGKILL right after a violation lost them).
+        if policy.sinks().json {
+            crate::event::durable::enable(policy.function_name());
+        }
         start_reporter_once(reporter).map_err(|e| {
             InstallError::Setup(format!("cannot start the event reporter thread: {e}"))
         })?;

@@ -119,6 +119,7 @@ pub(crate) fn private_table(listener: i32) -> bool {
     standby::close_inherited(&[
         listener,
         crate::event::durable::out_fd(),
+        crate::event::durable::report_fd(),
         super::threads::WAKE_FD.load(std::sync::atomic::Ordering::Acquire),
     ]);
     // stdin is not the shield's: a copy would keep a pipe's writer from seeing its end.

@@ -493,7 +493,12 @@ fn stand_by(origin: i32, sock: i32, reporter: Arc<Reporter>) -> ! {
         libc::SYS_prctl,
         [libc::PR_SET_DUMPABLE as u64, 0, 0, 0, 0, 0],
     );
-    close_inherited(&[sock, pidfd, crate::event::durable::out_fd()]);
+    close_inherited(&[
+        sock,
+        pidfd,
+        crate::event::durable::out_fd(),
+        crate::event::durable::report_fd(),
+    ]);
     // Can it read the process's memory (it is not an ancestor: Yama may refuse)?
     static PROBE: u64 = 0x5eed;
     let mut word = [0u8; 8];

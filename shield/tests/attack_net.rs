@@ -1415,6 +1415,69 @@ k9!(k9_stdout_replaced_then_exit, 3);
 k9!(k9_stdout_replaced_counts_flushed, 4);
 k9!(k9_first_occurrence_table_full, 5);
 
+/// An exec whose argument is 250 control bytes (each escaped as six in JSON) and whose
+/// program's name is 200 more, then `_exit`: the early line did not fit its fixed buffer and
+/// was left for a flush that never came. It is now written with its text cut (`truncated`).
+fn k9_escaped_details_then_die() {
+    // An executable whose name is 200 control bytes, in the case's own scratch directory.
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::PermissionsExt;
+    let name = std::ffi::OsStr::from_bytes(&[2u8; 200]);
+    let path = std::env::temp_dir().join(name);
+    std::fs::write(&path, "#!/bin/sh\n").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let prog = CString::new(path.as_os_str().as_bytes()).unwrap();
+    let _s = shield(|b| b);
+    let junk = vec![1u8; 250];
+    let arg = CString::new(junk).unwrap();
+    let argv = [prog.as_ptr(), arg.as_ptr(), std::ptr::null()];
+    // SAFETY: execv with NUL-terminated strings and a NULL-terminated argv; then _exit.
+    unsafe {
+        assert_eq!(libc::execv(prog.as_ptr(), argv.as_ptr()), -1);
+        assert_ne!(
+            errno(),
+            libc::ENOENT,
+            "not decided: the program does not exist"
+        );
+        libc::_exit(0);
+    }
+}
+
+fn k9_escaped_details_check(which: &str) {
+    let r = run("k9_escaped_details", which, k9_escaped_details_then_die);
+    let found = r
+        .stdout
+        .lines()
+        .filter(|l| l.contains("\"function_shield\""))
+        .filter_map(|l| {
+            serde_json::from_str::<serde_json::Value>(&l[l.find('{').unwrap_or(0)..]).ok()
+        })
+        .any(|v| {
+            v["policy"] == "create_child_process"
+                && v["action"] == "blocked"
+                && v["early"] == true
+                && v["truncated"] == true
+        });
+    assert!(found, "{:?}\n{}\n{}", r.status, r.stdout, r.stderr);
+}
+
+mod k9_escaped_details {
+    #[test]
+    fn trap() {
+        super::k9_escaped_details_check("trap");
+    }
+    #[test]
+    fn notify() {
+        super::k9_escaped_details_check("notify");
+    }
+    #[test]
+    fn libc_only() {
+        if cfg!(feature = "libc-layer") {
+            super::k9_escaped_details_check("libc_only");
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Residual figures for the README (not assertions): how much leaves through the always-
 // reachable resolver under outbound block, over a connected UDP socket (as glibc sends) and a

@@ -12,7 +12,8 @@
 //! The early line has the fields of [`json_line`](super::sink::json_line), in the same order,
 //! plus `"early": true`, with `"count": 1`. At the flush, an event whose first occurrence was written early is printed
 //! again only if it occurred more than once, with its full count: that line supersedes the
-//! early one.
+//! early one. An early line too long for its buffer is written with its texts cut and
+//! `"truncated": true`, and the whole event is printed at the flush as well.
 
 use super::record::{Record, RecordKind};
 use crate::policy::path::Access;
@@ -176,24 +177,48 @@ pub(crate) fn first_occurrence(rec: &mut Record) {
     let Some(slot) = insert(h) else {
         return;
     };
-    write_line(rec);
-    if !rec.early {
+    if !write_line(rec) {
         // Not written (stdout full, closed or failing): the next occurrence tries again, so
         // a function that makes one write fail does not silence the violation for good.
         let _ = SEEN[slot].compare_exchange(h, 0, Ordering::AcqRel, Ordering::Acquire);
     }
 }
 
-/// Write `rec`'s early line; `rec.early` tells whether all of it was written.
-fn write_line(rec: &mut Record) {
+/// Bytes of each attacker-influenced text field (path or host, argv, process) kept in an
+/// early line that does not fit whole: at worst six bytes each once escaped, and the path
+/// appears three times (details and twice in `how_to_allow`), so 32 keeps every line within
+/// [`LINE_MAX`].
+const CUT_TEXT: u16 = 32;
+
+/// Write `rec`'s early line; true if all of it was written. `rec.early` is set when the line
+/// written is the whole event. A line that does not fit [`LINE_MAX`] (long paths or
+/// arguments full of bytes JSON escapes as six: `\u0001`) is written with each text field
+/// cut to [`CUT_TEXT`] bytes and `"truncated": true`, and the whole event follows at the
+/// flush: such a line used to be left for the flush alone, and a function that named its
+/// violation so and then `_exit`ed hid it (issue 13 kind 9).
+fn write_line(rec: &mut Record) -> bool {
     let mut line = Line {
         buf: [0; LINE_MAX],
         n: 0,
         full: false,
     };
     format(&mut line, rec);
-    if line.full {
-        return; // does not fit: it is printed, complete, at the flush
+    let whole = !line.full;
+    if !whole {
+        let mut cut = *rec;
+        cut.text_len = cut.text_len.min(CUT_TEXT);
+        cut.argv_len = cut.argv_len.min(CUT_TEXT);
+        cut.exe_len = cut.exe_len.min(CUT_TEXT as _);
+        cut.truncated = true;
+        line = Line {
+            buf: [0; LINE_MAX],
+            n: 0,
+            full: false,
+        };
+        format(&mut line, &cut);
+        if line.full {
+            return false;
+        }
     }
     line.push(b"\n");
     let mut at = 0;
@@ -230,11 +255,12 @@ fn write_line(rec: &mut Record) {
             continue;
         }
         if r <= 0 {
-            return;
+            return false;
         }
         at += r as usize;
     }
-    rec.early = at >= line.n;
+    rec.early = whole && at >= line.n;
+    at >= line.n
 }
 
 /// How long one early line may wait, in all, for a full stdout to drain (milliseconds).
@@ -745,6 +771,52 @@ mod tests {
             "{}",
             &text[text.len().saturating_sub(300)..]
         );
+    }
+
+    /// Every kind of record, with every text field full of bytes escaped as six, fits once
+    /// cut to [`CUT_TEXT`] (a longer request id is not the function's to choose).
+    #[test]
+    fn a_cut_line_always_fits() {
+        let kinds = [
+            (PolicyKind::ReadWriteTmp, RecordKind::Path),
+            (PolicyKind::ReadHandler, RecordKind::Path),
+            (PolicyKind::CreateChildProcess, RecordKind::Exec),
+            (PolicyKind::OutboundConnectivity, RecordKind::Net),
+            (PolicyKind::OutboundConnectivity, RecordKind::Bypass),
+        ];
+        for (p, k) in kinds {
+            let mut r = Record::new(p, true, k, 59);
+            r.set_text(&[1u8; 1024]);
+            for _ in 0..8 {
+                r.push_arg(&[1u8; 64]);
+            }
+            r.exe = [1u8; crate::event::record::EXE_MAX];
+            r.exe_len = crate::event::record::EXE_MAX as u8;
+            let id = b"8f5e2c1a-0b7d-4c3e-9a6f-1d2e3f4a5b6c";
+            r.request_id[..id.len()].copy_from_slice(id);
+            r.request_id_len = id.len() as u8;
+            let mut whole = Line {
+                buf: [0; LINE_MAX],
+                n: 0,
+                full: false,
+            };
+            format(&mut whole, &r);
+            assert!(whole.full, "{k:?}: this record was meant not to fit whole");
+            let mut cut = r;
+            cut.text_len = cut.text_len.min(CUT_TEXT);
+            cut.argv_len = cut.argv_len.min(CUT_TEXT);
+            cut.exe_len = cut.exe_len.min(CUT_TEXT as _);
+            cut.truncated = true;
+            let mut l = Line {
+                buf: [0; LINE_MAX],
+                n: 0,
+                full: false,
+            };
+            format(&mut l, &cut);
+            assert!(!l.full, "{k:?}");
+            let v: serde_json::Value = serde_json::from_slice(&l.buf[..l.n]).unwrap();
+            assert_eq!(v["truncated"], serde_json::json!(true));
+        }
     }
 
     #[test]

@@ -1419,6 +1419,62 @@ fn k4_held_fd_swap(i: InterceptorChoice) {
 // `dup2` onto the layer's descriptors (a raw one is not covered there at all): README residual.
 two!(k4_held_descriptor_swap, super::k4_held_fd_swap);
 
+/// Set the soft descriptor limit (the hard one unchanged).
+fn soft_nofile(soft: u64) {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit with a local struct.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim), 0);
+        lim.rlim_cur = soft;
+        assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &lim), 0);
+    }
+}
+
+/// The same swap where the soft descriptor limit is 200 (below the 256 that the reserved range
+/// once needed): nothing was reserved, and the notify configuration (whose libc layer holds
+/// descriptors in the caller's table) removed the other invocation's file.
+fn k4_held_fd_swap_low_limit(i: InterceptorChoice) {
+    soft_nofile(200);
+    k4_held_fd_swap(i);
+}
+two!(
+    k4_held_descriptor_swap_low_limit,
+    super::k4_held_fd_swap_low_limit
+);
+
+/// A soft descriptor limit too low to reserve any range (24): the report says the path
+/// policies are partially enforced, and why, instead of claiming them fully enforced.
+fn k12_low_descriptor_limit_reported(i: InterceptorChoice) {
+    soft_nofile(24);
+    let d = Dirs::new();
+    let mech = match i {
+        InterceptorChoice::Notify => Mechanism::SeccompNotify,
+        _ => Mechanism::SeccompTrap,
+    };
+    let (_s, report) =
+        common::install_shield_reporting(&d.task, &d.tmp, mech, |b| b.interceptor(i));
+    for p in [
+        fnshield::PolicyKind::ReadWriteTmp,
+        fnshield::PolicyKind::ReadHandler,
+    ] {
+        let e = report.policy(p).unwrap();
+        assert_eq!(
+            e.state,
+            fnshield::EnforcementState::PartiallyEnforced,
+            "{report}"
+        );
+        assert!(e.reason.contains("RLIMIT_NOFILE"), "{report}");
+    }
+    assert!(!report.is_fully_enforced());
+}
+two!(
+    k12_low_descriptor_limit_reported,
+    super::k12_low_descriptor_limit_reported
+);
+
 fn k4_dirfd_open(i: InterceptorChoice) {
     let d = Dirs::new();
     std::fs::write(d.t("cache/bootstrap"), b"public").unwrap();

@@ -94,6 +94,9 @@ pub(crate) fn install(
         }
     };
     let mut report = report(policy, kernel, choice, &compiled, killable);
+    if !compiled.needs.permissive && super::shared::held_from() == 0 {
+        unguarded_descriptors(&mut report);
+    }
     report.libc_layer = if libc_layer::activate(compiled.needs.exec) {
         report.interceptor_reason.push_str(
             "; libc layer active: calls through the libc entry points are decided in process and reach the kernel through the exempt trampoline (no trap)",
@@ -105,6 +108,20 @@ pub(crate) fn install(
         LibcLayer::NotBuilt
     };
     finish(policy, reporter, report)
+}
+
+/// The soft `RLIMIT_NOFILE` was too low to reserve a descriptor range (see
+/// `shared::reserve_held_range`): the descriptors the shield holds its decided objects in are
+/// not guarded against another thread's `dup2`, so the path policies are not fully enforced.
+fn unguarded_descriptors(report: &mut Enforcement) {
+    for p in &mut report.policies {
+        if matches!(p.policy, PolicyKind::ReadWriteTmp | PolicyKind::ReadHandler)
+            && p.state != EnforcementState::NotEnforced
+        {
+            p.state = EnforcementState::PartiallyEnforced;
+            p.reason.push_str(&format!("; the soft RLIMIT_NOFILE is below {}, too low to reserve descriptors for the shield: another thread could dup2 a directory onto a descriptor the shield decided on between the decision and the act (raise the limit)", 4 * super::shared::HELD_SLOTS_MIN));
+        }
+    }
 }
 
 /// Step 1: the interceptor for this policy, and why.

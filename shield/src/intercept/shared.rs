@@ -112,8 +112,18 @@ static HELD_FROM: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::n
 /// How many descriptors the range holds (concurrent resolutions of every thread).
 pub(crate) const HELD_SLOTS: i32 = 64;
 
-/// Reserve the top [`HELD_SLOTS`] descriptor numbers below the soft `RLIMIT_NOFILE`; returns
-/// the range's start, or 0 when the limit is too low to spare them (nothing reserved).
+/// The fewest descriptors worth reserving (a soft limit below `4 *` this reserves none).
+pub(crate) const HELD_SLOTS_MIN: i32 = 8;
+
+/// Reserve the top [`HELD_SLOTS`] descriptor numbers below the soft `RLIMIT_NOFILE` (a
+/// quarter of the limit when it is below `4 * HELD_SLOTS`); returns the range's start, or 0
+/// when the limit is too low to spare even [`HELD_SLOTS_MIN`] (nothing reserved: the report
+/// says so).
+///
+/// A limit below 256 used to reserve nothing, silently: with `ulimit -n 200` another thread
+/// `dup2`ing a directory onto the held descriptors removed another invocation's tmp file
+/// again (issue 13 kinds 4 and 12; attack_fs `k4_held_descriptor_swap_low_limit`). A smaller
+/// range only means that more concurrent resolutions fail closed (EMFILE) sooner.
 pub(crate) fn reserve_held_range() -> i32 {
     let mut lim = [0u64; 2];
     let r = syscall(
@@ -132,8 +142,9 @@ pub(crate) fn reserve_held_range() -> i32 {
     } else {
         0
     };
-    let from = if soft >= 4 * HELD_SLOTS {
-        soft - HELD_SLOTS
+    let slots = HELD_SLOTS.min(soft / 4);
+    let from = if slots >= HELD_SLOTS_MIN {
+        soft - slots
     } else {
         0
     };

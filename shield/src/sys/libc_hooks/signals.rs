@@ -159,30 +159,25 @@ pub unsafe extern "C" fn sigignore(sig: c_int) -> c_int {
 
 #[no_mangle]
 pub unsafe extern "C" fn sigset(sig: c_int, disp: libc::sighandler_t) -> libc::sighandler_t {
-    if sig == libc::SIGSYS && layer::guard_sigsys() {
-        sigsys_refused();
-        return libc::SIG_ERR;
-    }
-    type F = unsafe extern "C" fn(c_int, libc::sighandler_t) -> libc::sighandler_t;
-    match real::<F>(&REAL.sigset) {
-        // SAFETY: libc's sigset with the caller's arguments (glibc's sets an empty sa_mask).
-        Some(f) => unsafe { f(sig, disp) },
-        None => {
-            ret(-(libc::ENOSYS as i64));
-            libc::SIG_ERR
-        }
-    }
+    // glibc's sigset sets an empty sa_mask.
+    old_style_disposition(&REAL.sigset, sig, disp)
 }
 
-/// `sysv_signal` and its `__sysv_signal` alias: as [`signal`] for SIGSYS.
-fn sysv_signal_hooked(sig: c_int, handler: libc::sighandler_t) -> libc::sighandler_t {
+/// `sigset` and `sysv_signal`: libc's own (in `slot`), unless they would change SIGSYS while
+/// the layer guards it.
+fn old_style_disposition(
+    slot: &std::sync::atomic::AtomicUsize,
+    sig: c_int,
+    handler: libc::sighandler_t,
+) -> libc::sighandler_t {
     if sig == libc::SIGSYS && layer::guard_sigsys() {
         sigsys_refused();
         return libc::SIG_ERR;
     }
     type F = unsafe extern "C" fn(c_int, libc::sighandler_t) -> libc::sighandler_t;
-    match real::<F>(&REAL.sysv_signal) {
-        // SAFETY: libc's sysv_signal with the caller's arguments.
+    match real::<F>(slot) {
+        // SAFETY: libc's sigset or sysv_signal (both `(int, sighandler_t) -> sighandler_t`)
+        // with the caller's arguments.
         Some(f) => unsafe { f(sig, handler) },
         None => {
             ret(-(libc::ENOSYS as i64));
@@ -191,12 +186,13 @@ fn sysv_signal_hooked(sig: c_int, handler: libc::sighandler_t) -> libc::sighandl
     }
 }
 
+/// `sysv_signal` and its `__sysv_signal` alias: as [`signal`] for SIGSYS.
 #[no_mangle]
 pub unsafe extern "C" fn sysv_signal(
     sig: c_int,
     handler: libc::sighandler_t,
 ) -> libc::sighandler_t {
-    sysv_signal_hooked(sig, handler)
+    old_style_disposition(&REAL.sysv_signal, sig, handler)
 }
 
 #[no_mangle]
@@ -204,7 +200,7 @@ pub unsafe extern "C" fn __sysv_signal(
     sig: c_int,
     handler: libc::sighandler_t,
 ) -> libc::sighandler_t {
-    sysv_signal_hooked(sig, handler)
+    old_style_disposition(&REAL.sysv_signal, sig, handler)
 }
 
 /// glibc's `ssignal` is `signal` (BSD semantics).

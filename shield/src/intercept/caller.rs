@@ -139,3 +139,17 @@ pub(crate) fn write_decimal(mut v: u64, out: &mut [u8]) -> usize {
     }
     n.min(out.len())
 }
+
+/// The notify supervisor thread has a file table of its own (`notify::private_table`).
+static PRIVATE_TABLE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether the notify supervisor thread has a file table of its own: callers' fd numbers are
+/// then duplicated with `pidfd_getfd`, as another process's are.
+pub(crate) fn has_private_table() -> bool {
+    PRIVATE_TABLE.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Called by the notify supervisor thread once its file table is its own.
+pub(crate) fn note_private_table() {
+    PRIVATE_TABLE.store(true, std::sync::atomic::Ordering::Relaxed);
+}

@@ -70,6 +70,10 @@ pub(crate) fn install(
     crate::sys::readable::learn_process();
     // What /etc/hosts answers, read before any filter is in place.
     libc_layer::prepare_hosts_answers();
+    // The name servers libc's resolver reads from its configuration: the ones the function
+    // did not write into `_res` itself.
+    #[cfg(all(feature = "libc-layer", target_os = "linux", target_env = "gnu"))]
+    crate::sys::libc_hooks::snapshot_name_servers();
     let mut kernel = probe::probe();
     let choice = choose(policy);
     if let Some(reason) = choice.refused_by_probe(&kernel) {

@@ -442,10 +442,6 @@ pub(crate) fn prepare_hosts_answers() {
     if BUILT {
         HOSTS_ANSWERS.get_or_init(read_hosts_answers);
         RESOLVER_AT_INSTALL.get_or_init(resolver_inputs);
-        // The name servers libc's resolver reads from its configuration: the ones the
-        // function did not write into `_res` itself.
-        #[cfg(all(feature = "libc-layer", target_os = "linux", target_env = "gnu"))]
-        crate::sys::libc_hooks::snapshot_name_servers();
     }
 }
 

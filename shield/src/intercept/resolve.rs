@@ -271,7 +271,7 @@ fn open_at_anywhere(base: i64, path: &[u8], flags: i32, resolve: u64) -> i64 {
 /// number means nothing in it. Where `pidfd_getfd` is refused, the fd's object is reopened
 /// `O_PATH` through `/proc/<tid>/fd/<fd>` (enough to resolve paths relative to it).
 fn dup_fd(who: Caller, fd: i64) -> i64 {
-    if who.foreign || (who.tid != 0 && super::notify::has_private_table()) {
+    if who.foreign || (who.tid != 0 && super::caller::has_private_table()) {
         match super::caller::dup_from(who.tid, fd) {
             Ok(f) => f,
             Err(e) if who.foreign => -(e as i64),

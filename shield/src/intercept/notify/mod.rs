@@ -90,15 +90,6 @@ pub(crate) fn configure(addfd_send: bool, addfd: bool, pidfd_getfd: bool) {
     EMULATE_NET.store(pidfd_getfd, Relaxed);
 }
 
-/// The supervisor thread has a file table of its own (see [`private_table`]).
-static PRIVATE_TABLE: AtomicBool = AtomicBool::new(false);
-
-/// Whether the supervisor thread has a file table of its own: callers' fd numbers are then
-/// duplicated with `pidfd_getfd`, as another process's are.
-pub(crate) fn has_private_table() -> bool {
-    PRIVATE_TABLE.load(Relaxed)
-}
-
 /// On the supervisor thread, before it serves anything: give it a file table of its own
 /// (`unshare(CLONE_FILES)`) holding only the listener, the event output and the reporter's
 /// wake-up fd (and stdout, stderr). Returns `false` (and changes nothing) if the kernel
@@ -126,7 +117,7 @@ pub(crate) fn private_table(listener: i32) -> bool {
     if listener != 0 && crate::event::durable::out_fd() != 0 {
         syscall(libc::SYS_close, [0, 0, 0, 0, 0, 0]);
     }
-    PRIVATE_TABLE.store(true, Relaxed);
+    super::caller::note_private_table();
     true
 }
 

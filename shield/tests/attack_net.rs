@@ -1461,6 +1461,49 @@ fn k9_escaped_details_check(which: &str) {
     assert!(found, "{:?}\n{}\n{}", r.status, r.stdout, r.stderr);
 }
 
+/// The reporter's wake-up descriptor (an eventfd in the function's own file table) replaced
+/// with the write end of a full pipe nobody reads, then 600 blocked connects: the ring half
+/// full, the interceptor's wake-up `write` blocked for ever (under notify in the supervisor,
+/// and with it every notified call). Every connect must be answered and counted.
+fn k9_wake_descriptor_replaced() {
+    let target = TcpListener::bind("127.0.0.2:0").unwrap();
+    let (ip, port) = v4(target.local_addr().unwrap());
+    let s = shield(|b| b);
+    let mut p = [0i32; 2];
+    // SAFETY: pipe2 into a local array; writes of a local buffer; dup2 onto descriptor
+    // numbers (errors ignored: one the shield keeps out of reach may refuse).
+    unsafe {
+        assert_eq!(libc::pipe2(p.as_mut_ptr(), libc::O_NONBLOCK), 0);
+        let chunk = [0u8; 4096];
+        while libc::write(p[1], chunk.as_ptr().cast(), chunk.len()) > 0 {}
+        // Blocking again: a write to it now waits for a reader that never comes.
+        assert_eq!(libc::fcntl(p[1], libc::F_SETFL, 0), 0);
+        for e in std::fs::read_dir("/proc/self/fd").unwrap().flatten() {
+            let fd: i32 = e.file_name().to_str().unwrap().parse().unwrap();
+            if std::fs::read_link(e.path()).is_ok_and(|l| l.to_string_lossy().contains("eventfd")) {
+                libc::dup2(p[1], fd);
+            }
+        }
+    }
+    for _ in 0..600 {
+        assert_eq!(connect_raw(ip, port), libc::EPERM);
+    }
+    let evs = events(&s);
+    let n: u64 = evs
+        .iter()
+        .filter(|e| {
+            e.action == Action::Blocked
+                && matches!(&e.details, Details::Connect { port: p, .. } if *p == port)
+        })
+        .map(|e| e.count)
+        .sum();
+    assert_eq!(n, 600, "{evs:?}");
+}
+both!(
+    k9_wake_descriptor_replaced,
+    super::k9_wake_descriptor_replaced
+);
+
 mod k9_escaped_details {
     #[test]
     fn trap() {

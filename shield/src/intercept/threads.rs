@@ -16,7 +16,40 @@ pub(crate) static WAKE_EVERY: std::sync::atomic::AtomicBool =
 /// its record as lost (seconds of `CLOCK_MONOTONIC`; the wait ends between one and two).
 const STALLED_SECS: u64 = 2;
 
+/// Wake the reporter: 8 bytes to its eventfd, and only if that cannot block. The descriptor
+/// lives in the function's file table: a function that `dup2`ed the write end of a full pipe
+/// nobody reads over it made this `write` wait for ever, in the violating thread (trap, libc
+/// layer) or in the supervisor (notify: every notified call then waited), issue 13 kinds 9
+/// and 10. While a policy blocks the descriptor is in the reserved range the filter guards;
+/// elsewhere (alert-only, libc alone) a descriptor that cannot take 8 bytes now is skipped:
+/// the ring then waits for the flush, and a record it cannot take is counted as lost.
 fn wake(fd: i32) {
+    #[repr(C)]
+    struct PollFd {
+        fd: i32,
+        events: i16,
+        revents: i16,
+    }
+    let mut p = PollFd {
+        fd,
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    let now = [0i64; 2];
+    let r = syscall(
+        libc::SYS_ppoll,
+        [
+            &mut p as *mut PollFd as u64,
+            1,
+            now.as_ptr() as u64,
+            0,
+            0,
+            0,
+        ],
+    );
+    if r != 1 || p.revents & libc::POLLOUT == 0 {
+        return;
+    }
     let one = 1u64;
     syscall(
         libc::SYS_write,
@@ -106,7 +139,8 @@ pub(crate) fn spawn_shield_thread(
 pub(crate) fn start_reporter(
     reporter: std::sync::Arc<crate::event::Reporter>,
 ) -> std::io::Result<()> {
-    let fd = eventfd();
+    // In the reserved descriptor range where one is reserved (see `wake`).
+    let fd = super::shared::hold(eventfd());
     if fd < 0 {
         return Err(std::io::Error::from_raw_os_error(-fd as i32));
     }

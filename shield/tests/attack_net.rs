@@ -1269,6 +1269,8 @@ two!(
 /// connect twice, a flush by the shield, then `_exit`: the flushed line with `count: 2` must
 /// reach the stdout the function had. A full table (`5`): 12,000 distinct blocked datagrams
 /// (to 127.0.0.3) first, then the connect and `_exit`: its first occurrence is still written early.
+/// `closefrom(3)` first (`6`): where the shield's duplicates of stdout are closed with the
+/// rest (libc alone), its lines fall back to fd 1.
 fn k9_violate_then_die(how: u8) {
     let target = TcpListener::bind("127.0.0.2:0").unwrap();
     let (ip, port) = v4(target.local_addr().unwrap());
@@ -1306,6 +1308,12 @@ fn k9_violate_then_die(how: u8) {
                 libc::close(1);
             }
         }
+    }
+    if how == 6 {
+        // closefrom(3), as code about to exec does: every descriptor above stderr that the
+        // function may close (the kernel filter keeps the reserved range open).
+        // SAFETY: close_range of descriptor numbers; nothing of this case uses them after.
+        unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
     }
     if how == 5 {
         // More distinct violations than the table of first occurrences holds (4096): a
@@ -1414,6 +1422,7 @@ k9!(k9_other_thread_then_exit, 2);
 k9!(k9_stdout_replaced_then_exit, 3);
 k9!(k9_stdout_replaced_counts_flushed, 4);
 k9!(k9_first_occurrence_table_full, 5);
+k9!(k9_closefrom_then_violate, 6);
 
 /// An exec whose argument is 250 control bytes (each escaped as six in JSON) and whose
 /// program's name is 200 more, then `_exit`: the early line did not fit its fixed buffer and

@@ -58,6 +58,14 @@ pub(crate) fn enable(function_name: &str) {
     ENABLED.store(true, Ordering::Release);
 }
 
+/// The shield's duplicates of stdout were closed (only where the filter does not guard them:
+/// alert-only, the libc layer alone; e.g. by `closefrom(3)`): write to fd 1 from now on rather
+/// than lose every line. True if there was a duplicate to give up (the write is worth retrying).
+pub(crate) fn fall_back_to_stdout() -> bool {
+    let had = REPORT_FD.swap(-1, Ordering::AcqRel) >= 0;
+    had | (OUT_FD.swap(1, Ordering::AcqRel) != 1)
+}
+
 /// The fd the reporter writes its lines to: the shield's blocking duplicate of stdout, or 1.
 pub(crate) fn report_fd() -> i32 {
     match REPORT_FD.load(Ordering::Acquire) {
@@ -252,6 +260,9 @@ fn write_line(rec: &mut Record) -> bool {
             continue;
         }
         if r == -(libc::EAGAIN as i64) && wait_writable(out_fd(), &mut budget_ms) {
+            continue;
+        }
+        if r == -(libc::EBADF as i64) && fall_back_to_stdout() {
             continue;
         }
         if r <= 0 {

@@ -355,6 +355,7 @@ impl std::io::Write for RawStdout {
             if r == -(libc::EINTR as i64)
                 || (r == -(libc::EAGAIN as i64)
                     && super::durable::wait_writable(fd, &mut budget_ms))
+                || (r == -(libc::EBADF as i64) && super::durable::fall_back_to_stdout())
             {
                 continue;
             }

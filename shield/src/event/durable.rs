@@ -44,7 +44,7 @@ static REPORT_FD: AtomicI32 = AtomicI32::new(-1);
 /// function had at install, never to whatever fd 1 is when they are written: a function that
 /// `dup2`s `/dev/null` (or a pipe nobody reads) over fd 1, or closes it, and then violates and
 /// `_exit`s, hid its first occurrence (issue 13 kind 9). The duplicates live in the reserved
-/// descriptor range (`shared::HELD_FROM`) where one is reserved: while a policy blocks, the
+/// descriptor range (`sys::held::HELD_FROM`) where one is reserved: while a policy blocks, the
 /// filter refuses every `dup2`/`dup3`/`fcntl(F_DUPFD*)` onto them and every `close` of them
 /// from the function, so a scan of its file table cannot blind them either. Where no range is
 /// reserved (alert-only policies, and the libc layer alone: it does not guard descriptors) the
@@ -137,7 +137,7 @@ fn pick_output() {
 /// reserved, at the first free number from 3/4 of the soft `RLIMIT_NOFILE` (out of the way of
 /// the numbers the function's own opens get, as with no shield); `-errno` on failure.
 fn dup_high(fd: i64) -> i64 {
-    let mut base = i64::from(crate::intercept::shared::held_from());
+    let mut base = i64::from(crate::sys::held::held_from());
     if base <= 0 {
         let mut lim = [0u64; 2];
         let r = crate::sys::syscall(

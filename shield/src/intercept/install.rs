@@ -98,7 +98,7 @@ pub(crate) fn install(
         }
     };
     let mut report = report(policy, kernel, choice, &compiled, killable);
-    if !compiled.needs.permissive && super::shared::held_from() == 0 {
+    if !compiled.needs.permissive && crate::sys::held::held_from() == 0 {
         unguarded_descriptors(&mut report);
     }
     report.libc_layer = if libc_layer::activate(compiled.needs.exec) {
@@ -115,7 +115,7 @@ pub(crate) fn install(
 }
 
 /// The soft `RLIMIT_NOFILE` was too low to reserve a descriptor range (see
-/// `shared::reserve_held_range`): the descriptors the shield holds its decided objects in are
+/// `sys::held::reserve_held_range`): the descriptors the shield holds its decided objects in are
 /// not guarded against another thread's `dup2`, so the path policies are not fully enforced.
 fn unguarded_descriptors(report: &mut Enforcement) {
     for p in &mut report.policies {
@@ -123,7 +123,7 @@ fn unguarded_descriptors(report: &mut Enforcement) {
             && p.state != EnforcementState::NotEnforced
         {
             p.state = EnforcementState::PartiallyEnforced;
-            p.reason.push_str(&format!("; the soft RLIMIT_NOFILE is below {}, too low to reserve descriptors for the shield: another thread could dup2 a directory onto a descriptor the shield decided on between the decision and the act (raise the limit)", 4 * super::shared::HELD_SLOTS_MIN));
+            p.reason.push_str(&format!("; the soft RLIMIT_NOFILE is below {}, too low to reserve descriptors for the shield: another thread could dup2 a directory onto a descriptor the shield decided on between the decision and the act (raise the limit)", 4 * crate::sys::held::HELD_SLOTS_MIN));
         }
     }
 }
@@ -226,11 +226,11 @@ fn compile(
     } else {
         trap_filter_spec(policy, sys::trampoline_ip(), fork_events)
     };
-    // The shield's held objects live in a reserved descriptor range (see shared::HELD_FROM).
+    // The shield's held objects live in a reserved descriptor range (see sys::held::HELD_FROM).
     let from = if n.permissive {
         0
     } else {
-        super::shared::reserve_held_range()
+        crate::sys::held::reserve_held_range()
     };
     super::spec::reserve_descriptors(&mut spec, from, intercept_of(choice.notify));
     let filter =
@@ -374,7 +374,7 @@ fn arm(
                 super::spec::notify_sigreturns(&mut spec);
                 super::spec::reserve_descriptors(
                     &mut spec,
-                    super::shared::held_from(),
+                    crate::sys::held::held_from(),
                     intercept_of(true),
                 );
                 compiled.filter = Filter::try_from(&spec)
@@ -402,7 +402,7 @@ fn arm(
         let mut spec = trap_filter_spec(policy, sys::trampoline_ip(), false);
         super::spec::reserve_descriptors(
             &mut spec,
-            super::shared::held_from(),
+            crate::sys::held::held_from(),
             intercept_of(false),
         );
         compiled.filter = Filter::try_from(&spec)

@@ -231,8 +231,8 @@ fn close(fd: i64) {
 /// openat2 (before 5.6) and no `RESOLVE_*` flag is asked for. `path` is NUL-terminated.
 fn open_at(base: i64, path: &[u8], flags: i32, resolve: u64) -> i64 {
     // Every object the walk opens is held in the reserved descriptor range, out of reach of
-    // the caller's other threads (see `shared::hold`).
-    crate::intercept::shared::hold(open_at_anywhere(base, path, flags, resolve))
+    // the caller's other threads (see `sys::held::hold`).
+    crate::sys::held::hold(open_at_anywhere(base, path, flags, resolve))
 }
 
 fn open_at_anywhere(base: i64, path: &[u8], flags: i32, resolve: u64) -> i64 {
@@ -287,7 +287,7 @@ fn dup_fd(who: Caller, fd: i64) -> i64 {
             }
         }
     } else {
-        crate::intercept::shared::dup_held(fd)
+        crate::sys::held::dup_held(fd)
     }
 }
 
@@ -477,7 +477,7 @@ pub(crate) fn resolve(who: Caller, dirfd: i64, path: &[u8], w: Walk) -> Result<R
                             AT_FDCWD
                         }
                     } else {
-                        crate::intercept::shared::dup_held(out.dir)
+                        crate::sys::held::dup_held(out.dir)
                     };
                     if next_base < 0 && next_base != AT_FDCWD {
                         return Err(next_base);

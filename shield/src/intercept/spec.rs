@@ -513,7 +513,7 @@ fn ioctl_plan(notify: bool) -> SyscallPlan {
 }
 
 /// Keep descriptors `from..` (the range the shield holds its decided objects in, see
-/// `shared::HELD_FROM`) out of reach of every caller but the trampoline: `dup2`/`dup3` onto
+/// `sys::held::HELD_FROM`) out of reach of every caller but the trampoline: `dup2`/`dup3` onto
 /// them and `fcntl(F_DUPFD*)` into them, `close` of them and a `close_range` reaching them go
 /// to the interceptor (exempt for the trampoline), which answers as if they lay beyond the
 /// descriptor limit (EBADF, EINVAL) and carries out a `close_range` below them. Only while a

@@ -140,7 +140,7 @@ pub(crate) fn start_reporter(
     reporter: std::sync::Arc<crate::event::Reporter>,
 ) -> std::io::Result<()> {
     // In the reserved descriptor range where one is reserved (see `wake`).
-    let fd = super::shared::hold(eventfd());
+    let fd = crate::sys::held::hold(eventfd());
     if fd < 0 {
         return Err(std::io::Error::from_raw_os_error(-fd as i32));
     }

@@ -196,7 +196,7 @@ fn close_range_below_held(nr: i64, a: [u64; 6]) -> i64 {
     if a[2] & (CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC) != 0 {
         return syscall(nr, a);
     }
-    let from = super::shared::held_from();
+    let from = crate::sys::held::held_from();
     let (first, last) = (a[0] as u32, a[1] as u32);
     if from <= 0 || first > last {
         return syscall(nr, a);
@@ -456,7 +456,7 @@ fn path_call(
                     continue; // Names nothing (or the cwd): the kernel answers.
                 };
                 // The call acts on the fd itself: on a private duplicate of it.
-                let fd = super::shared::dup_held(dirfd);
+                let fd = crate::sys::held::dup_held(dirfd);
                 if fd < 0 {
                     return Err(fd);
                 }
@@ -739,7 +739,7 @@ fn setsockopt(st: &InterceptState, nr: i64, mut a: [u64; 6]) -> i64 {
 /// it after the check), and performed on that duplicate.
 #[inline(never)]
 fn pidfd_getfd(st: &InterceptState, nr: i64, a: [u64; 6]) -> i64 {
-    let dup = super::shared::dup_held(a[0] as i32 as i64);
+    let dup = crate::sys::held::dup_held(a[0] as i32 as i64);
     if dup < 0 {
         return dup;
     }

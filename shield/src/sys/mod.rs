@@ -3,6 +3,7 @@
 //! carries a `// SAFETY:` comment. The interceptors in `intercept/` build on these wrappers.
 #![allow(unsafe_code)]
 
+pub(crate) mod held;
 #[cfg(all(feature = "libc-layer", target_os = "linux", target_env = "gnu"))]
 pub(crate) mod libc_hooks;
 pub(crate) mod notif;

@@ -493,13 +493,15 @@ fn toctou_race_on_sendto_address_notify() {
     });
 }
 
-/// Every seccomp listener fd this process can reach: its own fd table, and (Linux 6.9+, thread
-/// pidfds) the fd table of each of its threads, through `pidfd_getfd`.
-fn reachable_listeners() -> Vec<i32> {
+/// How many seccomp listener fds the process's threads' tables show, and every one this
+/// process can reach: its own fd table, and (Linux 6.9+, thread pidfds) the fd table of each of
+/// its threads, through `pidfd_getfd`.
+fn reachable_listeners() -> (usize, Vec<i32>) {
     let is_listener = |p: &Path| {
         std::fs::read_link(p).is_ok_and(|l| l.as_os_str() == "anon_inode:seccomp notify")
     };
     let mut found = Vec::new();
+    let mut seen = 0;
     for e in std::fs::read_dir("/proc/self/fd").unwrap().flatten() {
         if is_listener(&e.path()) {
             if let Some(fd) = e.file_name().to_str().and_then(|s| s.parse().ok()) {
@@ -518,6 +520,7 @@ fn reachable_listeners() -> Vec<i32> {
             if !is_listener(&e.path()) {
                 continue;
             }
+            seen += 1;
             let Some(n) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
                 continue;
             };
@@ -534,7 +537,7 @@ fn reachable_listeners() -> Vec<i32> {
             }
         }
     }
-    found
+    (seen, found)
 }
 
 /// A system call made with the `syscall` instruction itself (no libc entry point, so that the
@@ -608,8 +611,14 @@ fn listener_ioctls_are_refused(mechanism: fnshield::Mechanism) {
     let _s = common::install_shield(&task, &tmp, mechanism, |b| {
         b.mode(Mode::Block).interceptor(choice)
     });
-    let listeners = reachable_listeners();
-    assert!(!listeners.is_empty(), "the shield has a listener");
+    let (seen, listeners) = reachable_listeners();
+    assert!(seen > 0, "the shield has a listener");
+    if listeners.is_empty() {
+        // Before Linux 6.9 (no thread pidfds) the supervisor's own file table is out of reach
+        // altogether: there is nothing to drive (the real 5.10 kernel under .ci/qemu).
+        println!("no copy of the shield's listener is reachable on this kernel");
+        return;
+    }
     for fd in listeners {
         std::thread::spawn(move || loop {
             let mut n = Notif::default();

@@ -5,7 +5,7 @@
 #![allow(unsafe_code)]
 
 mod common;
-use common::{case, errno, events};
+use common::{case, errno, events, raw_fork, raw_syscall};
 
 use fnshield::{Action, Details, InterceptorChoice, Mode, PolicyKind, Shield};
 use std::ffi::CString;
@@ -538,33 +538,6 @@ fn reachable_listeners() -> (usize, Vec<i32>) {
         }
     }
     (seen, found)
-}
-
-/// A system call made with the `syscall` instruction itself (no libc entry point, so that the
-/// libc layer does not decide it first): the raw result, `-errno` on failure.
-fn raw_syscall(nr: i64, a: [u64; 3]) -> i64 {
-    let r: i64;
-    // SAFETY: a system call with integer and pointer arguments the caller made valid.
-    #[cfg(target_arch = "x86_64")]
-    unsafe {
-        std::arch::asm!("syscall", inlateout("rax") nr => r, in("rdi") a[0], in("rsi") a[1],
-            in("rdx") a[2], out("rcx") _, out("r11") _, options(nostack));
-    }
-    // SAFETY: as above.
-    #[cfg(target_arch = "aarch64")]
-    unsafe {
-        std::arch::asm!("svc 0", in("x8") nr, inlateout("x0") a[0] as i64 => r, in("x1") a[1],
-            in("x2") a[2], options(nostack));
-    }
-    r
-}
-
-/// `fork` as a raw system call (`clone(SIGCHLD)` where there is no `fork`).
-fn raw_fork() -> i64 {
-    #[cfg(target_arch = "x86_64")]
-    return raw_syscall(libc::SYS_fork, [0; 3]);
-    #[cfg(target_arch = "aarch64")]
-    return raw_syscall(libc::SYS_clone, [libc::SIGCHLD as u64, 0, 0]);
 }
 
 /// `struct seccomp_notif` and `struct seccomp_notif_resp`, as the kernel lays them out.

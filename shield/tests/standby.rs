@@ -7,6 +7,7 @@
 #![allow(unsafe_code)]
 
 mod common;
+use common::{raw_fork, raw_syscall};
 
 use fnshield::{Mechanism, Mode};
 use std::io::Read;
@@ -460,33 +461,6 @@ fn a_lock_held_at_the_fork_does_not_stall_the_stand_by() {
         "the stand-by flushed the new image's event:\n{stdout}"
     );
     assert_stand_by_gone(&out);
-}
-
-/// A system call made with the `syscall` instruction itself (no libc entry point: no atfork
-/// handler runs, and the libc layer does not see it). The raw result, `-errno` on failure.
-fn raw_syscall(nr: i64, a: [u64; 3]) -> i64 {
-    let r: i64;
-    // SAFETY: a system call with integer and pointer arguments the caller made valid.
-    #[cfg(target_arch = "x86_64")]
-    unsafe {
-        std::arch::asm!("syscall", inlateout("rax") nr => r, in("rdi") a[0], in("rsi") a[1],
-            in("rdx") a[2], out("rcx") _, out("r11") _, options(nostack));
-    }
-    // SAFETY: as above.
-    #[cfg(target_arch = "aarch64")]
-    unsafe {
-        std::arch::asm!("svc 0", in("x8") nr, inlateout("x0") a[0] as i64 => r, in("x1") a[1],
-            in("x2") a[2], options(nostack));
-    }
-    r
-}
-
-/// `fork` without libc (`clone(SIGCHLD)` where there is no `fork`).
-fn raw_fork() -> i64 {
-    #[cfg(target_arch = "x86_64")]
-    return raw_syscall(libc::SYS_fork, [0; 3]);
-    #[cfg(target_arch = "aarch64")]
-    return raw_syscall(libc::SYS_clone, [libc::SIGCHLD as u64, 0, 0]);
 }
 
 /// The new image of the exec cases below: the code stays refused (EACCES, not a hang or

@@ -86,3 +86,31 @@ pub fn case(name: &str, body: fn()) -> String {
 pub fn errno() -> i32 {
     std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
 }
+
+/// A system call made with the `syscall` instruction itself (no libc entry point, so that the
+/// libc layer does not decide it first, and no atfork handler runs): the raw result, `-errno`
+/// on failure.
+pub fn raw_syscall(nr: i64, a: [u64; 3]) -> i64 {
+    let r: i64;
+    // SAFETY: a system call with integer and pointer arguments the caller made valid.
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        std::arch::asm!("syscall", inlateout("rax") nr => r, in("rdi") a[0], in("rsi") a[1],
+            in("rdx") a[2], out("rcx") _, out("r11") _, options(nostack));
+    }
+    // SAFETY: as above.
+    #[cfg(target_arch = "aarch64")]
+    unsafe {
+        std::arch::asm!("svc 0", in("x8") nr, inlateout("x0") a[0] as i64 => r, in("x1") a[1],
+            in("x2") a[2], options(nostack));
+    }
+    r
+}
+
+/// `fork` as a raw system call (`clone(SIGCHLD)` where there is no `fork`).
+pub fn raw_fork() -> i64 {
+    #[cfg(target_arch = "x86_64")]
+    return raw_syscall(libc::SYS_fork, [0; 3]);
+    #[cfg(target_arch = "aarch64")]
+    return raw_syscall(libc::SYS_clone, [libc::SIGCHLD as u64, 0, 0]);
+}

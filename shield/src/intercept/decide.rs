@@ -198,6 +198,11 @@ impl Decider {
     /// over-long path cannot be classified and is treated as covered by every path policy
     /// (the strictest applicable mode wins), so that it fails closed.
     pub fn classify_path(&self, path: &[u8], access: Access) -> PathDecision {
+        // Already normal and no /proc/<who>/root prefix to strip (the common case): decided
+        // as given, without copying it (`normalize_proc` would return it unchanged).
+        if is_normal(path) && !path.starts_with(b"/proc/") {
+            return self.classify_normalized(path, access);
+        }
         // Normalising never lengthens a path (except "" → "/"), so short paths use a small
         // buffer: zeroing 4 KiB per decision would cost more than the decision itself.
         if path.len() < SMALL {

@@ -8,6 +8,7 @@ use super::enforcement::{
     PolicyEnforcement,
 };
 use super::filter::Filter;
+use super::mounts::MountRoots;
 use super::probe;
 use super::shared::{InterceptState, STATE};
 use super::spec::{needs, notify_filter_spec, trap_filter_spec, Needs};
@@ -98,6 +99,10 @@ pub(crate) fn install(
         }
     };
     let mut report = report(policy, kernel, choice, &compiled, killable);
+    if let Some(st) = STATE.get().filter(|st| st.check_exe) {
+        report.interceptor_reason.push_str("; ");
+        report.interceptor_reason.push_str(st.roots.note());
+    }
     if !compiled.needs.permissive && crate::sys::held::held_from() == 0 {
         unguarded_descriptors(&mut report);
     }
@@ -271,10 +276,17 @@ fn arm(
     kernel: &mut KernelProbe,
     compiled: &mut Compiled,
 ) -> Result<bool, Armed> {
+    let exe = exe_identity();
+    let roots = if compiled.needs.paths_open {
+        MountRoots::learn(exe, policy.tmp_root())
+    } else {
+        MountRoots::none()
+    };
     let state = InterceptState {
         decider: Decider::new(policy),
-        exe: exe_identity(),
+        exe,
         check_exe: compiled.needs.paths_open,
+        roots,
         trapped: compiled.trapped,
     };
     if STATE.set(state).is_err() {
@@ -422,6 +434,10 @@ fn arm(
         } else {
             format!("seccomp(SECCOMP_SET_MODE_FILTER) refused: errno {}", -r)
         }));
+    }
+    // The filter guards the descriptor range now: opens may start from the held roots.
+    if let Some(st) = STATE.get() {
+        st.roots.enable();
     }
     if compiled.listener {
         probe::probe_listener(kernel, r as i32);
@@ -662,6 +678,8 @@ fn refused(
             decider: Decider::new(policy),
             exe: exe_identity(),
             check_exe: true,
+            // Nothing guards the held descriptors without the filter: every open is checked.
+            roots: MountRoots::none(),
             // No filter: nothing reaches the SIGSYS handler, which acts on trapped numbers only.
             trapped: [0; 8],
         };

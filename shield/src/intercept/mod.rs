@@ -20,6 +20,7 @@ mod install;
 // Without the `libc-layer` feature no hook calls into it; only `BUILT` and `activate` are used.
 #[cfg_attr(not(feature = "libc-layer"), allow(dead_code))]
 pub(crate) mod libc_layer;
+mod mounts;
 pub(crate) mod netcheck;
 pub(crate) mod notify;
 pub(crate) mod panic;

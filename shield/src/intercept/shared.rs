@@ -30,6 +30,9 @@ pub(crate) struct InterceptState {
     pub(crate) exe: (u64, u64),
     /// Whether `read_handler` is enforced (the exe identity check applies).
     pub(crate) check_exe: bool,
+    /// Mount roots an allowed open may start from without the identity check (see
+    /// [`super::mounts`]).
+    pub(crate) roots: super::mounts::MountRoots,
     /// The syscall numbers the filter sends to TRAP (a bit per number below 512): the only
     /// ones a SIGSYS is acted on for.
     pub(crate) trapped: [u64; 8],

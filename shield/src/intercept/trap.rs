@@ -319,7 +319,8 @@ fn open_like(
     mode: u64,
     resolve: u64,
 ) -> i64 {
-    let copy = match PathCopy::read(a[path_idx]) {
+    let mut slot = std::mem::MaybeUninit::uninit();
+    let copy: &PathCopy = match PathCopy::read_in(&mut slot, 0, a[path_idx]) {
         Ok(c) => c,
         Err(e) => return e,
     };
@@ -347,12 +348,43 @@ fn open_like(
         // Whether the open creates the file: looked at before it happens.
         let creates = match open_creates(flags) {
             Creates::IfNew
-                if crate::wipe::journal::JOURNAL.may_cover(copy.bytes()) && copy_exists(&copy) =>
+                if crate::wipe::journal::JOURNAL.may_cover(copy.bytes()) && copy_exists(copy) =>
             {
                 Creates::No
             }
             c => c,
         };
+        // Below a held mount root outside the executable's file system (see `super::mounts`),
+        // the open starts there and may not leave that mount: then the object cannot be the
+        // executable and the identity check's `fstat` is not needed. Any failure repeats the
+        // open from the lexical path as before (same errors, identity check included).
+        if let Some((root, off)) = st.roots.start(copy.bytes()) {
+            let how = [
+                flags,
+                mode,
+                RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
+            ];
+            let fd = syscall(
+                nr::OPENAT2,
+                [
+                    root as u64,
+                    copy.ptr() + off as u64,
+                    how.as_ptr() as u64,
+                    24,
+                    0,
+                    0,
+                ],
+            );
+            if fd >= 0 {
+                record_path(nr, d, copy.bytes(), access);
+                note_created(d, copy.bytes(), creates, || false);
+                return fd;
+            }
+            if fd == -(libc::ENOSYS as i64) {
+                // No openat2 here (Linux < 5.6, or a sandbox's filter): stop trying.
+                st.roots.disable();
+            }
+        }
         let how = [flags, mode, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS];
         let fd = syscall(
             nr::OPENAT2,
@@ -376,7 +408,7 @@ fn open_like(
             return verify_identity(st, nr, fd, access, d);
         }
     }
-    open_resolved(st, nr, dirfd, &copy, flags, mode, resolve, access)
+    open_resolved(st, nr, dirfd, copy, flags, mode, resolve, access)
 }
 
 /// The open of `copy` relative to `dirfd`, resolved to private objects, decided on their real
@@ -425,6 +457,7 @@ fn open_resolved(
 
 const RESOLVE_NO_MAGICLINKS: u64 = libc::RESOLVE_NO_MAGICLINKS;
 const RESOLVE_NO_SYMLINKS: u64 = libc::RESOLVE_NO_SYMLINKS;
+const RESOLVE_NO_XDEV: u64 = libc::RESOLVE_NO_XDEV;
 
 #[inline(never)]
 fn path_call(
@@ -445,10 +478,8 @@ fn path_call(
             if a[path_idx] == 0 {
                 continue; // e.g. utimensat(fd, NULL, ...): acts on the fd.
             }
-            let copy = match PathCopy::read(a[path_idx]) {
-                Ok(c) => c,
-                Err(e) => return Err(e),
-            };
+            let mut copy_slot = std::mem::MaybeUninit::uninit();
+            let copy: &PathCopy = PathCopy::read_in(&mut copy_slot, 0, a[path_idx])?;
             let dirfd = dirfd_idx.map_or(AT_FDCWD, |i| a[i] as i32 as i64);
             if copy.bytes().is_empty() {
                 let empty_ok = empty.is_some_and(|(fi, bit)| a[fi] & bit != 0);
@@ -492,7 +523,7 @@ fn path_call(
             let r = match resolve::resolve(Caller::SELF, dirfd, copy.bytes(), walk) {
                 Ok(r) if existing_passage(st, nr, &r) => return Err(-(libc::EEXIST as i64)),
                 Ok(r) => r,
-                Err(e) => return Err(refuse_unresolved(st, 0, nr, dirfd, &copy, access, e)),
+                Err(e) => return Err(refuse_unresolved(st, 0, nr, dirfd, copy, access, e)),
             };
             r.act_path(&mut acts[slot]);
             a[path_idx] = acts[slot].as_ptr() as u64;
@@ -529,11 +560,12 @@ fn exec(
     argv_idx: usize,
     flags: u64,
 ) -> i64 {
-    let mut copy = PathCopy::empty();
-    if let Err(e) = copy.fill(0, a[path_idx]) {
-        return e;
-    }
-    match check_exec(st, 0, nr, dirfd, &copy, a[argv_idx], flags) {
+    let mut slot = std::mem::MaybeUninit::uninit();
+    let copy: &PathCopy = match PathCopy::read_in(&mut slot, 0, a[path_idx]) {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
+    match check_exec(st, 0, nr, dirfd, copy, a[argv_idx], flags) {
         Ok(Verdict::Block) => return -EACCES,
         Ok(_) => {}
         Err(e) => return -(e as i64),

@@ -18,6 +18,9 @@ use std::sync::atomic::Ordering;
 /// `close_range`; see `spec::reserve_descriptors`).
 static HELD_FROM: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
 
+/// How many descriptors the reserved range holds (0: none reserved).
+static HELD_LEN: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
 /// How many descriptors the range holds (concurrent resolutions of every thread).
 pub(crate) const HELD_SLOTS: i32 = 64;
 
@@ -57,8 +60,14 @@ pub(crate) fn reserve_held_range() -> i32 {
     } else {
         0
     };
+    HELD_LEN.store(if from > 0 { slots } else { 0 }, Ordering::Release);
     HELD_FROM.store(from, Ordering::Release);
     from
+}
+
+/// How many descriptors the reserved range holds (0: none reserved).
+pub(crate) fn held_len() -> i32 {
+    HELD_LEN.load(Ordering::Acquire)
 }
 
 /// The start of the reserved range (0: none).

@@ -123,6 +123,7 @@ mod report;
 mod snapshot;
 mod trie;
 mod walk;
+pub(crate) use walk::mount_points;
 
 pub use config::{WipeConfig, WipeError};
 pub use journal::Noted;

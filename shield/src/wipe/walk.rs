@@ -468,11 +468,7 @@ impl<'w> Walk<'w> {
         let table = std::fs::read("/proc/thread-self/mountinfo")
             .or_else(|_| std::fs::read("/proc/self/mountinfo"));
         if let Ok(table) = table {
-            for line in table.split(|&b| b == b'\n') {
-                let Some(field) = line.split(|&b| b == b' ').nth(4) else {
-                    continue;
-                };
-                let point = PathBuf::from(OsStr::from_bytes(&unescape_mountinfo(field)));
+            for point in mount_points(&table) {
                 if point != self.wiper.root && point.starts_with(&self.wiper.root) {
                     if let Ok(st) = stat::lstat(&point) {
                         found.push((st.st_dev, st.st_ino));
@@ -820,6 +816,15 @@ fn open_dir(
         }
     }
     (fcntl::openat(parent, name, DIR_FLAGS, Mode::empty()), false)
+}
+
+/// The mount points a `/proc/self/mountinfo` table lists (its fifth field), in its order.
+pub(crate) fn mount_points(table: &[u8]) -> Vec<PathBuf> {
+    table
+        .split(|&b| b == b'\n')
+        .filter_map(|line| line.split(|&b| b == b' ').nth(4))
+        .map(|field| PathBuf::from(OsStr::from_bytes(&unescape_mountinfo(field))))
+        .collect()
 }
 
 /// Decodes the octal escapes (`\040` for a space, ...) of a `/proc/self/mountinfo` field.

@@ -30,9 +30,14 @@
 //! # Calls
 //!
 //! * `open_close`: `std::fs::File::open` + drop of a file under the allowed tmp sub-path
-//!   (`openat` through libc's `open64`, then `close`). Goals: ≤ 1.15× in the default
-//!   configuration (`trap_libc`), ≤ 1.2× where the notify interceptor is active
-//!   (`notify_libc`).
+//!   (`openat` through libc's `open64`, then `close`), with the tmp root on a file system of
+//!   its own (`/dev/shm` here; on Lambda `/tmp` is another mount than the function's code).
+//!   Goals: ≤ 1.15× in the default configuration (`trap_libc`), ≤ 1.2× where the notify
+//!   interceptor is active (`notify_libc`).
+//! * `open_close_exe_fs`: the same open of an allowed file on the executable's own file system
+//!   (the temp directory here): the shield must `fstat` what it opened there (a hard link to
+//!   the executable could hide at that path), so it pays the executable-identity check. No
+//!   goal; compare with `open_close`.
 //! * `connect`: `TcpStream::connect` to a listener on 127.0.0.1, `accept` on the same thread,
 //!   both closed (`socket` + `connect` + `accept4` + 2 `close`). Goal ≤ 1.05×.
 //! * `getaddrinfo`: `getaddrinfo("localhost", NULL, {AF_INET, SOCK_STREAM})` +
@@ -67,6 +72,9 @@ const DIR: &str = "FNSHIELD_BENCH_DIR";
 const PREFIX: &str = "fnshield-bench-libc-";
 /// Interleaved rounds per call and configuration.
 const ROUNDS: usize = 41;
+
+/// The child's copy of [`Fixture::exe_fs_file`].
+const EXE_FS_FILE: &str = "FNSHIELD_BENCH_EXE_FS_FILE";
 
 /// The shielded configurations, each in its own child process.
 const CONFIGS: [Config; 5] = [
@@ -180,18 +188,21 @@ fn install(d: &Dirs, config: Config) -> Shield {
 struct Fixture {
     dirs: Dirs,
     file: CString,
+    /// An allowed file on the executable's file system (outside the tmp root).
+    exe_fs_file: PathBuf,
     listener: TcpListener,
     listen: SocketAddr,
 }
 
 impl Fixture {
-    fn with(dirs: Dirs) -> Fixture {
+    fn with(dirs: Dirs, exe_fs_file: PathBuf) -> Fixture {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a TCP listener on loopback");
         let listen = listener.local_addr().expect("listener address");
         let file = CString::new(dirs.file.as_os_str().as_bytes()).expect("no NUL in the path");
         Fixture {
             dirs,
             file,
+            exe_fs_file,
             listener,
             listen,
         }
@@ -201,14 +212,16 @@ impl Fixture {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Call {
     OpenClose,
+    OpenCloseExeFs,
     Connect,
     Getaddrinfo,
     RawOpenatClose,
 }
 
 impl Call {
-    const ALL: [Call; 4] = [
+    const ALL: [Call; 5] = [
         Call::OpenClose,
+        Call::OpenCloseExeFs,
         Call::Connect,
         Call::Getaddrinfo,
         Call::RawOpenatClose,
@@ -217,6 +230,7 @@ impl Call {
     fn group(self) -> &'static str {
         match self {
             Call::OpenClose => "libc_open_close",
+            Call::OpenCloseExeFs => "libc_open_close_exe_fs",
             Call::Connect => "libc_connect",
             Call::Getaddrinfo => "libc_getaddrinfo_hosts",
             Call::RawOpenatClose => "libc_raw_openat_close",
@@ -230,7 +244,7 @@ impl Call {
     /// Calls per paired burst: a few milliseconds each.
     fn burst(self) -> u64 {
         match self {
-            Call::OpenClose | Call::RawOpenatClose => 400,
+            Call::OpenClose | Call::OpenCloseExeFs | Call::RawOpenatClose => 400,
             Call::Connect => 100,
             Call::Getaddrinfo => 200,
         }
@@ -241,6 +255,9 @@ impl Call {
         match self {
             Call::OpenClose => {
                 drop(File::open(black_box(&fx.dirs.file)).expect("open the bench file"));
+            }
+            Call::OpenCloseExeFs => {
+                drop(File::open(black_box(&fx.exe_fs_file)).expect("open the exe-fs file"));
             }
             Call::Connect => {
                 let client =
@@ -354,9 +371,17 @@ fn criterion() -> Criterion {
 
 /// Child mode: install the shield in `config`, then serve paired bursts, or run criterion.
 fn child(phase: &str, dir: PathBuf) {
-    let fx = Fixture::with(Dirs::at(dir));
+    let exe_fs =
+        PathBuf::from(std::env::var_os(EXE_FS_FILE).expect("FNSHIELD_BENCH_EXE_FS_FILE is set"));
+    let fx = Fixture::with(Dirs::at(dir), exe_fs);
     if phase == "criterion" {
-        let _shield = install(&fx.dirs, Config::TrapLibc);
+        // The default configuration; another one (for a profile of it under `perf`) with
+        // FNSHIELD_BENCH_CRITERION_CONFIG=<child name from the table above>.
+        let config = std::env::var("FNSHIELD_BENCH_CRITERION_CONFIG")
+            .ok()
+            .and_then(|c| Config::from_name(&c))
+            .unwrap_or(Config::TrapLibc);
+        let _shield = install(&fx.dirs, config);
         let mut c = criterion();
         calls(&mut c, "shielded", &fx);
         c.final_summary();
@@ -376,6 +401,10 @@ fn paired(fx: &Fixture) -> Rounds {
         let mut child = PairedChild::spawn([
             (PHASE, config.name()),
             (DIR, fx.dirs.base.to_str().expect("UTF-8 temp dir")),
+            (
+                EXE_FS_FILE,
+                fx.exe_fs_file.to_str().expect("UTF-8 temp dir"),
+            ),
         ]);
         for call in Call::ALL {
             let n = call.burst();
@@ -443,7 +472,15 @@ fn main() {
     let listing = std::env::args().any(|a| a == "--list");
     let measuring = benches::measuring();
     let mut summary = Summary::new("libc layer: shielded vs bare, before (seccomp) and after");
-    let fx = Fixture::with(Dirs::create(PREFIX));
+    // The tmp root on a file system of its own, as on Lambda; the exe-fs file in the temp
+    // directory (on this machine, the executable's file system).
+    let own = benches::own_mount_dir();
+    if own.is_none() {
+        eprintln!("no directory on a file system of its own (/dev/shm): libc_open_close runs on the temp directory's");
+    }
+    let dirs = Dirs::create_in(&own.unwrap_or_else(std::env::temp_dir), PREFIX);
+    let exe_fs = Dirs::create("fnshield-bench-libcfs-");
+    let fx = Fixture::with(dirs, exe_fs.file.clone());
     let mut c = criterion();
     calls(&mut c, "bare", &fx);
     c.final_summary();
@@ -455,6 +492,7 @@ fn main() {
             .args(std::env::args_os().skip(1))
             .env(PHASE, "criterion")
             .env(DIR, &fx.dirs.base)
+            .env(EXE_FS_FILE, &fx.exe_fs_file)
             .status()
             .expect("run the shielded criterion child");
         assert!(
@@ -469,4 +507,5 @@ fn main() {
     }
     // Best effort: the shielded children refused writes outside the allowed sub-path only.
     let _ = std::fs::remove_dir_all(&fx.dirs.base);
+    let _ = std::fs::remove_dir_all(&exe_fs.base);
 }

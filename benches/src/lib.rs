@@ -9,7 +9,7 @@
 use std::ffi::OsStr;
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Lines, Write as _};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, SystemTime};
 
@@ -402,8 +402,13 @@ impl Dirs {
     /// Create the layout under the temp directory, named `<prefix><pid>`, after removing the
     /// stale ones of earlier runs.
     pub fn create(prefix: &str) -> Dirs {
-        remove_stale(prefix);
-        let d = Dirs::at(std::env::temp_dir().join(format!("{prefix}{}", std::process::id())));
+        Dirs::create_in(&std::env::temp_dir(), prefix)
+    }
+
+    /// [`Dirs::create`] under `parent` instead of the temp directory.
+    pub fn create_in(parent: &Path, prefix: &str) -> Dirs {
+        remove_stale_in(parent, prefix);
+        let d = Dirs::at(parent.join(format!("{prefix}{}", std::process::id())));
         std::fs::create_dir_all(&d.task).expect("create the bench task root");
         std::fs::create_dir_all(&d.lib).expect("create the bench library directory");
         std::fs::create_dir_all(&d.allowed).expect("create the bench tmp root");
@@ -415,7 +420,12 @@ impl Dirs {
 /// Fixture directories `<prefix><pid>` of earlier runs whose process is gone (a shielded run
 /// cannot remove its own tmp root).
 pub fn remove_stale(prefix: &str) {
-    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+    remove_stale_in(&std::env::temp_dir(), prefix);
+}
+
+/// [`remove_stale`] under `parent`.
+pub fn remove_stale_in(parent: &Path, prefix: &str) {
+    let Ok(entries) = std::fs::read_dir(parent) else {
         return;
     };
     for e in entries.flatten() {
@@ -427,6 +437,18 @@ pub fn remove_stale(prefix: &str) {
             let _ = std::fs::remove_dir_all(e.path());
         }
     }
+}
+
+/// A directory on a file system of its own, as `/tmp` is on Lambda (another mount than the
+/// function's code): `/dev/shm` where it is a directory on another device than this bench's
+/// executable and the temp directory. `None` where there is none.
+pub fn own_mount_dir() -> Option<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let dev = |p: &Path| std::fs::metadata(p).ok().map(|m| m.dev());
+    let shm = PathBuf::from("/dev/shm");
+    let exe = std::env::current_exe().ok()?;
+    let d = dev(&shm)?;
+    (shm.is_dir() && Some(d) != dev(&exe) && Some(d) != dev(&std::env::temp_dir())).then_some(shm)
 }
 
 #[cfg(test)]

@@ -46,6 +46,8 @@ fn layout() -> Layout {
         None::<&str>,
     )
     .expect("make the mount namespace private");
+    // (The QEMU guests' devtmpfs has no /dev/shm.)
+    std::fs::create_dir_all("/dev/shm").unwrap();
     mount(
         Some("tmpfs"),
         "/dev/shm",

@@ -2039,16 +2039,7 @@ fn private_resolv_conf(ip: &str) {
         format!("nameserver {ip}\noptions timeout:1 attempts:1\n"),
     )
     .unwrap();
-    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
-        .expect("unshare(CLONE_NEWNS) needs root (CI runs as root)");
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None::<&str>,
-    )
-    .expect("make / private in the new mount namespace");
+    common::private_mount_namespace();
     mount(
         Some(conf.as_path()),
         "/etc/resolv.conf",

@@ -16,6 +16,7 @@
 // The numeric-looking-names case calls getaddrinfo and gethostbyname directly.
 #![allow(unsafe_code)]
 
+mod common;
 use fnshield::{Action, Details, Event, PolicyKind, Shield};
 use fnshield_tests::dns::{DnsRecords, DnsResponder};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
@@ -324,16 +325,7 @@ fn private_resolv_conf(resolver: Ipv4Addr) {
     let file = std::env::temp_dir().join(format!("fnshield-dns-resolv-{}", std::process::id()));
     let text = format!("nameserver {resolver}\noptions attempts:1\n");
     std::fs::write(&file, &text).unwrap();
-    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
-        .expect("unshare(CLONE_NEWNS) needs root (CI runs as root)");
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None::<&str>,
-    )
-    .expect("make / private in the new mount namespace");
+    common::private_mount_namespace();
     mount(
         Some(&file),
         Path::new("/etc/resolv.conf"),

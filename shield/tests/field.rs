@@ -497,16 +497,7 @@ fn private_etc_hosts(text: &str) {
     let file =
         std::env::temp_dir().join(format!("fnshield-field-etc-hosts-{}", std::process::id()));
     std::fs::write(&file, text).unwrap();
-    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
-        .expect("unshare(CLONE_NEWNS) needs root (CI runs as root)");
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None::<&str>,
-    )
-    .expect("make / private in the new mount namespace");
+    common::private_mount_namespace();
     mount(
         Some(&file),
         Path::new("/etc/hosts"),

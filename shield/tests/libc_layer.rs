@@ -812,16 +812,7 @@ fn private_hosts(dir: &Path) -> PathBuf {
     let nsswitch = dir.join("nsswitch.conf");
     std::fs::write(&hosts, HOSTS).unwrap();
     std::fs::write(&nsswitch, "passwd: files\ngroup: files\nhosts: files\n").unwrap();
-    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
-        .expect("unshare(CLONE_NEWNS) needs root (CI runs as root)");
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None::<&str>,
-    )
-    .expect("make / private in the new mount namespace");
+    common::private_mount_namespace();
     for (file, over) in [(&hosts, "/etc/hosts"), (&nsswitch, "/etc/nsswitch.conf")] {
         mount(
             Some(file.as_path()),

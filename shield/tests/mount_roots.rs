@@ -36,16 +36,7 @@ impl Layout {
 /// directory (the executable's file system on the test machines), the tmp root on the tmpfs.
 fn layout() -> Layout {
     use nix::mount::{mount, MsFlags};
-    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
-        .expect("unshare(CLONE_NEWNS): these cases need root");
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None::<&str>,
-    )
-    .expect("make the mount namespace private");
+    common::private_mount_namespace();
     // (The QEMU guests' devtmpfs has no /dev/shm.)
     std::fs::create_dir_all("/dev/shm").unwrap();
     mount(

@@ -82,6 +82,22 @@ pub fn case(name: &str, body: fn()) -> String {
     stdout
 }
 
+/// Move this thread into a private mount namespace (root only, as CI runs): what it mounts
+/// afterwards is seen by this process alone, and nothing propagates back.
+pub fn private_mount_namespace() {
+    use nix::mount::{mount, MsFlags};
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
+        .expect("unshare(CLONE_NEWNS) needs root (CI runs as root)");
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .expect("make / private in the new mount namespace");
+}
+
 /// The calling thread's errno.
 pub fn errno() -> i32 {
     std::io::Error::last_os_error().raw_os_error().unwrap_or(0)

@@ -273,3 +273,210 @@ fn cleanup_hard_link_dirs() {
         }
     }
 }
+
+// ---- Red team (redroots): ways to make a held root name something else ----
+
+/// The soft `RLIMIT_NOFILE` of this (case) process, lowered so that filling the descriptor
+/// table up to the guarded range takes a few hundred opens.
+fn lower_nofile(soft: u64) {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: get then set this process's descriptor limit through valid pointers.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim), 0);
+        lim.rlim_cur = soft.min(lim.rlim_max);
+        assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &lim), 0);
+    }
+}
+
+/// The descriptors of the calling thread's table that name `/dev/shm` (the held root of the
+/// tmp root's mount).
+fn shm_roots() -> Vec<i32> {
+    let mut roots = Vec::new();
+    for e in std::fs::read_dir("/proc/thread-self/fd").unwrap().flatten() {
+        let Ok(n) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        if std::fs::read_link(e.path()).is_ok_and(|t| t == Path::new("/dev/shm")) {
+            roots.push(n);
+        }
+    }
+    roots
+}
+
+/// Open `dir` until the new descriptor is `target` (the lowest free number comes
+/// first, so this fills the table below it): whether it landed there. The descriptors stay
+/// open (the case process ends soon).
+fn plant_at(dir: &Path, target: i32) -> bool {
+    let c = CString::new(dir.as_os_str().as_bytes()).unwrap();
+    loop {
+        // SAFETY: a valid NUL-terminated path.
+        let fd = unsafe { libc::open(c.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY, 0) };
+        if fd == target {
+            return true;
+        }
+        if fd < 0 || fd > target {
+            return false;
+        }
+    }
+}
+
+/// Whether `fd` (an open's result) is a descriptor of the running executable.
+fn is_exe(fd: i64) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    if fd < 0 {
+        return false;
+    }
+    let exe = std::fs::metadata("/proc/self/exe").unwrap();
+    // SAFETY: fstat of a descriptor this case opened, into a zeroed struct.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::fstat(fd as i32, &mut st) }, 0);
+    (st.st_dev, st.st_ino) == (exe.dev(), exe.ino())
+}
+
+/// The attack's last step, from a thread whose table may have a directory of the
+/// executable's file system at the number of the tmp mount's held root: an allowed path
+/// below that mount, naming the executable's file name, through libc and as a raw syscall.
+/// Each result, and whether it is a descriptor of the executable (it must never be: the
+/// path names no file, and were it the executable, the open would be refused).
+fn alias_opens(l: &Layout) -> [(i64, bool); 2] {
+    let alias = Path::new("/dev/shm").join(l.exe.file_name().unwrap());
+    let a = open_libc(&alias);
+    let b = open_raw(&alias);
+    [(a, is_exe(a)), (b, is_exe(b))]
+}
+
+/// `close_range(.., CLOSE_RANGE_UNSHARE)` reaching the guarded range ran as asked: the
+/// calling thread got a private copy of its descriptor table without the held roots, and a
+/// plain `open` (lowest free number) then put a directory of the executable's file system at
+/// a held root's number. An allowed path below the tmp root's mount then opened the running
+/// executable through the fast path, with no identity check and no event.
+fn close_range_unshare_case(i: InterceptorChoice, raw: bool) {
+    const CLOSE_RANGE_UNSHARE: u32 = 1 << 1;
+    let l = layout();
+    lower_nofile(256);
+    let (s, _) = install(&l, i);
+    let roots = shm_roots();
+    assert!(!roots.is_empty(), "no held root for /dev/shm");
+    let first = *roots.iter().min().unwrap() as u32;
+    let r = if raw {
+        common::raw_syscall(
+            libc::SYS_close_range,
+            [
+                u64::from(first),
+                u64::from(u32::MAX),
+                u64::from(CLOSE_RANGE_UNSHARE),
+            ],
+        )
+    } else {
+        // SAFETY: close_range on this thread's own (unshared) table.
+        i64::from(unsafe { libc::close_range(first, u32::MAX, CLOSE_RANGE_UNSHARE as i32) })
+    };
+    // The thread's (unshared) table kept the held root ...
+    assert_eq!(shm_roots(), roots, "close_range returned {r}");
+    // ... so a directory opened with every lower number taken does not land there, and the
+    // path names no file.
+    let planted = plant_at(l.exe.parent().unwrap(), roots[0]);
+    let out = alias_opens(&l);
+    assert!(
+        out.iter().all(|&(_, exe)| !exe),
+        "close_range returned {r}, planted: {planted}; the executable opened through a tmp path: {out:?}"
+    );
+    drop(s);
+}
+
+#[test]
+fn close_range_unshare_keeps_the_held_roots_trap() {
+    case("close_range_unshare_keeps_the_held_roots_trap", || {
+        close_range_unshare_case(InterceptorChoice::Trap, false)
+    });
+}
+
+#[test]
+fn close_range_unshare_keeps_the_held_roots_notify() {
+    case("close_range_unshare_keeps_the_held_roots_notify", || {
+        close_range_unshare_case(InterceptorChoice::Notify, false)
+    });
+}
+
+#[test]
+fn close_range_unshare_keeps_the_held_roots_raw_trap() {
+    case("close_range_unshare_keeps_the_held_roots_raw_trap", || {
+        close_range_unshare_case(InterceptorChoice::Trap, true)
+    });
+}
+
+#[test]
+fn close_range_unshare_keeps_the_held_roots_raw_notify() {
+    case(
+        "close_range_unshare_keeps_the_held_roots_raw_notify",
+        || close_range_unshare_case(InterceptorChoice::Notify, true),
+    );
+}
+
+/// A thread that unshared its descriptor table before the install never had the held roots
+/// (they were opened in the installing thread's table): their numbers were free there, and
+/// a plain `open` put a directory of the executable's file system at one of them. An allowed
+/// path below the tmp root's mount then opened the running executable from that thread
+/// through the fast path, with no identity check and no event.
+fn unshared_table_case(i: InterceptorChoice) {
+    use std::sync::mpsc::channel;
+    let l = layout();
+    lower_nofile(256);
+    let (go, target) = channel::<i32>();
+    let (done, result) = channel();
+    let (exe_dir, l2) = (
+        l.exe.parent().unwrap().to_owned(),
+        Layout {
+            task: l.task.clone(),
+            tmp: l.tmp.clone(),
+            exe: l.exe.clone(),
+        },
+    );
+    let t = std::thread::spawn(move || {
+        // SAFETY: give this thread a private copy of the descriptor table (before the install).
+        assert_eq!(unsafe { libc::unshare(libc::CLONE_FILES) }, 0);
+        let n = target.recv().unwrap();
+        let planted = plant_at(&exe_dir, n);
+        let out = alias_opens(&l2);
+        done.send((planted, out)).unwrap();
+    });
+    let (s, report) = install(&l, i);
+    let roots = shm_roots();
+    assert!(!roots.is_empty(), "no held root for /dev/shm");
+    go.send(roots[0]).unwrap();
+    let r = result.recv();
+    let joined = t.join();
+    let (planted, out) = r.unwrap_or_else(|_| panic!("the thread failed: {joined:?}"));
+    assert!(
+        out.iter().all(|&(_, exe)| !exe),
+        "planted: {planted}; the executable opened through a tmp path: {out:?}"
+    );
+    // The report says why every open is checked.
+    assert!(
+        report
+            .interceptor_reason
+            .contains("its own descriptor table without the held mount roots"),
+        "{report}"
+    );
+    drop(s);
+}
+
+#[test]
+fn a_thread_with_its_own_table_cannot_use_held_numbers_trap() {
+    case(
+        "a_thread_with_its_own_table_cannot_use_held_numbers_trap",
+        || unshared_table_case(InterceptorChoice::Trap),
+    );
+}
+
+#[test]
+fn a_thread_with_its_own_table_cannot_use_held_numbers_notify() {
+    case(
+        "a_thread_with_its_own_table_cannot_use_held_numbers_notify",
+        || unshared_table_case(InterceptorChoice::Notify),
+    );
+}

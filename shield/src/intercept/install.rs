@@ -101,7 +101,7 @@ pub(crate) fn install(
     let mut report = report(policy, kernel, choice, &compiled, killable);
     if let Some(st) = STATE.get().filter(|st| st.check_exe) {
         report.interceptor_reason.push_str("; ");
-        report.interceptor_reason.push_str(st.roots.note());
+        report.interceptor_reason.push_str(&st.roots.note());
     }
     if !compiled.needs.permissive && crate::sys::held::held_from() == 0 {
         unguarded_descriptors(&mut report);

@@ -41,6 +41,16 @@
 //!   system over a held root. With the libc layer alone nothing guards descriptors, so no
 //!   root is taken and every open is `fstat`ed.
 //!
+//! The roots are used (`enable`) only once **every thread's descriptor table** holds them,
+//! checked after the filter is installed: a descriptor number names an object only in one
+//! table, and a thread that unshared its table (`unshare(CLONE_FILES)`) before the install
+//! never had them, so a plain `open` there (lowest free number) put a directory of the
+//! executable's file system at a held root's number and a tmp path opened the executable.
+//! After the check no table can lose a root: the filter keeps `close`, `dup2`, `dup3` and
+//! `F_DUPFD` out of the range, and a `close_range` reaching it, **`CLOSE_RANGE_UNSHARE`
+//! included**, closes only below it (run as asked, it emptied the range in the caller's new
+//! copy of the table; the same attack followed). Tables made later are shares or copies.
+//!
 //! Opens on the executable's own file system (the task root on Lambda, or everything on a
 //! machine with one file system, like the test machine's) keep the `fstat`.
 
@@ -82,6 +92,8 @@ struct Root {
     prefix: [u8; PREFIX_MAX],
     len: usize,
     fd: i32,
+    /// `(st_dev, st_ino)` of the held directory.
+    id: (u64, u64),
 }
 
 /// The held mount roots (none until [`MountRoots::learn`] takes some). Read from the SIGSYS
@@ -93,6 +105,8 @@ pub(crate) struct MountRoots {
     enabled: AtomicBool,
     /// For the report: the roots held, or why there are none.
     note: String,
+    /// Why [`MountRoots::enable`] did not start using the roots it holds (for the report).
+    not_enabled: std::sync::OnceLock<String>,
 }
 
 impl MountRoots {
@@ -103,17 +117,73 @@ impl MountRoots {
                 prefix: [0; PREFIX_MAX],
                 len: 0,
                 fd: -1,
+                id: (0, 0),
             }; MAX_ROOTS],
             n: 0,
             enabled: AtomicBool::new(false),
             note: String::new(),
+            not_enabled: std::sync::OnceLock::new(),
         }
     }
 
     /// Start using the roots: called once the filter that guards the descriptor range is in
-    /// place (never where seccomp was refused).
+    /// place (never where seccomp was refused), if every thread's descriptor table holds
+    /// them ([`MountRoots::every_thread_holds`]); otherwise [`MountRoots::note`] says why not.
     pub(crate) fn enable(&self) {
-        self.enabled.store(self.n > 0, Ordering::Release);
+        if self.n == 0 {
+            return;
+        }
+        match self.every_thread_holds() {
+            Ok(()) => self.enabled.store(true, Ordering::Release),
+            Err(why) => {
+                let _ = self.not_enabled.set(why);
+            }
+        }
+    }
+
+    /// Whether every thread of the process has the held roots at their numbers: `Err(why)`
+    /// when one does not. Called once the filter guards the range, so that no table can lose
+    /// them any more (`close`, `dup2`, `dup3`, `F_DUPFD`, `close_range` into the range are
+    /// refused or kept below it, also with `CLOSE_RANGE_UNSHARE`); tables made later are
+    /// shares or copies of a checked one.
+    ///
+    /// A thread that unshared its table (`unshare(CLONE_FILES)`) before the install never
+    /// had the roots, which the installing thread opened in its own table: their numbers were
+    /// free there, a plain `open` put a directory of the executable's file system at one of
+    /// them, and an allowed tmp path then opened the executable from that thread without the
+    /// identity check. Checked through `/proc/self/task/<tid>/fd/<n>` (one `stat` per thread
+    /// and root, through the trampoline); threads that start meanwhile are checked in
+    /// further rounds, a bounded number of times.
+    fn every_thread_holds(&self) -> Result<(), String> {
+        let mut checked: Vec<u64> = Vec::new();
+        for _ in 0..8 {
+            let tids: Vec<u64> = task_ids()
+                .map_err(|e| format!("/proc/self/task: errno {e}"))?
+                .into_iter()
+                .filter(|t| !checked.contains(t))
+                .collect();
+            if tids.is_empty() {
+                return Ok(());
+            }
+            for tid in tids {
+                for r in &self.roots[..self.n] {
+                    let link = format!("/proc/self/task/{tid}/fd/{}\0", r.fd);
+                    let link = std::ffi::CStr::from_bytes_with_nul(link.as_bytes())
+                        .map_err(|e| e.to_string())?;
+                    match crate::sys::file_stamp(link) {
+                        Some(s) if (s[0] as u64, s[1] as u64) == r.id => {}
+                        _ if task_gone(tid) => break,
+                        _ => {
+                            return Err(format!(
+                                "thread {tid} has its own descriptor table without the held mount roots (unshared before the install)"
+                            ))
+                        }
+                    }
+                }
+                checked.push(tid);
+            }
+        }
+        Err("threads kept starting while the held mount roots were checked".into())
     }
 
     /// Stop using the roots (the kernel lacks `openat2`). Async-signal-safe.
@@ -121,9 +191,14 @@ impl MountRoots {
         self.enabled.store(false, Ordering::Release);
     }
 
-    /// For the report: the mount points held, or why none is.
-    pub(crate) fn note(&self) -> &str {
-        &self.note
+    /// For the report: the mount points held, or why none is (or why they are not used).
+    pub(crate) fn note(&self) -> String {
+        match self.not_enabled.get() {
+            Some(why) => format!(
+                "every allowed open is checked against the executable's identity (fstat): {why}"
+            ),
+            None => self.note.clone(),
+        }
     }
 
     /// For an absolute `path` as the caller gave it: the held root whose mount point is its
@@ -222,11 +297,12 @@ impl MountRoots {
             if bytes.len() > PREFIX_MAX || known || !unrenameable(point, &points) {
                 continue;
             }
-            if let Some(fd) = hold_root(point, exe) {
+            if let Some((fd, id)) = hold_root(point, exe) {
                 let r = &mut self.roots[self.n];
                 r.prefix[..bytes.len()].copy_from_slice(bytes);
                 r.len = bytes.len();
                 r.fd = fd;
+                r.id = id;
                 self.n += 1;
             }
         }
@@ -252,8 +328,9 @@ fn unrenameable(point: &Path, points: &[std::path::PathBuf]) -> bool {
 }
 
 /// Open `point` as an `O_PATH` directory and move it into the guarded range if it qualifies
-/// (plain file system, another device than the executable's): the held descriptor.
-fn hold_root(point: &Path, exe: (u64, u64)) -> Option<i32> {
+/// (plain file system, another device than the executable's): the held descriptor and the
+/// directory's `(st_dev, st_ino)`.
+fn hold_root(point: &Path, exe: (u64, u64)) -> Option<(i32, (u64, u64))> {
     use nix::fcntl::{open, OFlag};
     let fd = open(
         point,
@@ -270,7 +347,105 @@ fn hold_root(point: &Path, exe: (u64, u64)) -> Option<i32> {
         return None;
     }
     let high = held::hold(i64::from(fd.into_raw_fd()));
-    (high >= 0).then_some(high as i32)
+    (high >= 0).then_some((high as i32, (st.st_dev, st.st_ino)))
+}
+
+/// Whether thread `tid` of this process has exited (gone, or a zombie whose files are
+/// released).
+fn task_gone(tid: u64) -> bool {
+    let mut stat = [0u8; 512];
+    match read_proc(&format!("/proc/self/task/{tid}/stat\0"), &mut stat) {
+        // The state follows the command name's closing parenthesis.
+        Ok(n) => stat[..n]
+            .iter()
+            .rposition(|&b| b == b')')
+            .and_then(|i| stat[..n].get(i + 2))
+            .is_some_and(|s| matches!(s, b'Z' | b'X')),
+        Err(_) => true,
+    }
+}
+
+/// The thread ids of this process (`/proc/self/task`), or the errno. Every call goes through
+/// the trampoline: this runs once the filter is installed, before the notify supervisor
+/// answers anything.
+fn task_ids() -> Result<Vec<u64>, i64> {
+    use crate::sys::syscall;
+    let dir = b"/proc/self/task\0";
+    let flags = (libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC) as u64;
+    let fd = syscall(
+        libc::SYS_openat,
+        [libc::AT_FDCWD as u64, dir.as_ptr() as u64, flags, 0, 0, 0],
+    );
+    if fd < 0 {
+        return Err(-fd);
+    }
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    let r = loop {
+        let n = syscall(
+            libc::SYS_getdents64,
+            [
+                fd as u64,
+                buf.as_mut_ptr() as u64,
+                buf.len() as u64,
+                0,
+                0,
+                0,
+            ],
+        );
+        if n <= 0 {
+            break n;
+        }
+        // struct linux_dirent64: d_ino (8), d_off (8), d_reclen (2), d_type (1), d_name.
+        let mut at = 0usize;
+        while at + 19 < n as usize {
+            let reclen = usize::from(u16::from_ne_bytes([buf[at + 16], buf[at + 17]]));
+            if reclen == 0 || at + reclen > n as usize {
+                break;
+            }
+            let name = &buf[at + 19..at + reclen];
+            let name = &name[..name.iter().position(|&b| b == 0).unwrap_or(name.len())];
+            if let Some(tid) = std::str::from_utf8(name).ok().and_then(|t| t.parse().ok()) {
+                out.push(tid);
+            }
+            at += reclen;
+        }
+    };
+    syscall(libc::SYS_close, [fd as u64, 0, 0, 0, 0, 0]);
+    if r < 0 {
+        return Err(-r);
+    }
+    Ok(out)
+}
+
+/// Read the start of the `/proc` file `path` (NUL-terminated) into `buf` through the
+/// trampoline: the bytes read, or the errno.
+fn read_proc(path: &str, buf: &mut [u8]) -> Result<usize, i64> {
+    use crate::sys::syscall;
+    let flags = (libc::O_RDONLY | libc::O_CLOEXEC) as u64;
+    let fd = syscall(
+        libc::SYS_openat,
+        [libc::AT_FDCWD as u64, path.as_ptr() as u64, flags, 0, 0, 0],
+    );
+    if fd < 0 {
+        return Err(-fd);
+    }
+    let n = syscall(
+        libc::SYS_read,
+        [
+            fd as u64,
+            buf.as_mut_ptr() as u64,
+            buf.len() as u64,
+            0,
+            0,
+            0,
+        ],
+    );
+    syscall(libc::SYS_close, [fd as u64, 0, 0, 0, 0, 0]);
+    if n < 0 {
+        return Err(-n);
+    }
+    Ok(n as usize)
 }
 
 #[cfg(test)]
@@ -286,7 +461,8 @@ mod tests {
             r.fd = *fd;
             m.n += 1;
         }
-        m.enable();
+        // (`enable` would check the threads' tables for these made-up descriptors.)
+        m.enabled.store(true, Ordering::Release);
         m
     }
 

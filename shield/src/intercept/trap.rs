@@ -188,12 +188,16 @@ fn namespaces(st: &InterceptState, nr: i64, a: [u64; 6]) -> i64 {
 }
 
 /// `close_range(first, last, flags)` reaching the reserved descriptors: carried out below
-/// them. With `CLOSE_RANGE_CLOEXEC` (marks only; the shield's are close-on-exec already) or
-/// `CLOSE_RANGE_UNSHARE` (acts on a private copy of the table) it runs as asked.
+/// them. With `CLOSE_RANGE_CLOEXEC` (marks only; the shield's are close-on-exec already) it
+/// runs as asked. With `CLOSE_RANGE_UNSHARE` alone the caller's table is unshared and the
+/// range below the reserved descriptors closed in the copy: the copy keeps the shield's
+/// held objects. (Run as asked, it closed them in the calling thread's copy, and a plain
+/// `open` then put a directory of the executable's file system at a held mount root's
+/// number: the fast path of `super::mounts` opened the executable through a tmp path.)
 fn close_range_below_held(nr: i64, a: [u64; 6]) -> i64 {
     const CLOSE_RANGE_UNSHARE: u64 = 1 << 1;
     const CLOSE_RANGE_CLOEXEC: u64 = 1 << 2;
-    if a[2] & (CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC) != 0 {
+    if a[2] & CLOSE_RANGE_CLOEXEC != 0 {
         return syscall(nr, a);
     }
     let from = crate::sys::held::held_from();
@@ -202,6 +206,10 @@ fn close_range_below_held(nr: i64, a: [u64; 6]) -> i64 {
         return syscall(nr, a);
     }
     if first >= from as u32 {
+        if a[2] & CLOSE_RANGE_UNSHARE != 0 {
+            // Nothing to close below the range; the table is still unshared as asked.
+            return syscall(nr::UNSHARE, [libc::CLONE_FILES as u64, 0, 0, 0, 0, 0]);
+        }
         return 0;
     }
     syscall(nr, [a[0], u64::from((from - 1) as u32), a[2], 0, 0, 0])

@@ -419,15 +419,16 @@ fn handle(st: &InterceptState, listener: Listener, n: &Notification) -> Answer {
         // The reserved descriptors the libc layer holds its decided objects in (the filter
         // sends only calls reaching them, see spec::reserve_descriptors): out of reach, as if
         // beyond the descriptor limit. A close_range reaching them cannot be carried out for
-        // the caller here: EPERM (glibc's closefrom then closes one by one).
+        // the caller here: EPERM (glibc's closefrom then closes one by one), also with
+        // CLOSE_RANGE_UNSHARE (it would close the held mount roots in the caller's copy of
+        // the table, see trap::close_range_below_held); CLOSE_RANGE_CLOEXEC only marks.
         nr::CLOSE | nr::DUP3 => Answer::Errno(libc::EBADF),
         #[cfg(target_arch = "x86_64")]
         nr::DUP2 => Answer::Errno(libc::EBADF),
         nr::FCNTL => Answer::Errno(libc::EINVAL),
         nr::CLOSE_RANGE => {
-            const CLOSE_RANGE_UNSHARE: u64 = 1 << 1;
             const CLOSE_RANGE_CLOEXEC: u64 = 1 << 2;
-            if a[2] & (CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC) != 0 {
+            if a[2] & CLOSE_RANGE_CLOEXEC != 0 {
                 Answer::Continue
             } else {
                 Answer::Errno(libc::EPERM)

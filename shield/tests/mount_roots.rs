@@ -427,6 +427,7 @@ fn unshared_table_case(i: InterceptorChoice) {
     let l = layout();
     lower_nofile(256);
     let (go, target) = channel::<i32>();
+    let (ready, unshared) = channel::<()>();
     let (done, result) = channel();
     let (exe_dir, l2) = (
         l.exe.parent().unwrap().to_owned(),
@@ -439,11 +440,13 @@ fn unshared_table_case(i: InterceptorChoice) {
     let t = std::thread::spawn(move || {
         // SAFETY: give this thread a private copy of the descriptor table (before the install).
         assert_eq!(unsafe { libc::unshare(libc::CLONE_FILES) }, 0);
+        ready.send(()).unwrap();
         let n = target.recv().unwrap();
         let planted = plant_at(&exe_dir, n);
         let out = alias_opens(&l2);
         done.send((planted, out)).unwrap();
     });
+    unshared.recv().expect("the thread unshared its table");
     let (s, report) = install(&l, i);
     let roots = shm_roots();
     assert!(!roots.is_empty(), "no held root for /dev/shm");
@@ -478,5 +481,108 @@ fn a_thread_with_its_own_table_cannot_use_held_numbers_notify() {
     case(
         "a_thread_with_its_own_table_cannot_use_held_numbers_notify",
         || unshared_table_case(InterceptorChoice::Notify),
+    );
+}
+
+/// Mount a fresh tmpfs on `at` (in this case's private mount namespace).
+fn tmpfs_on(at: &str) {
+    std::fs::create_dir_all(at).unwrap();
+    nix::mount::mount(
+        Some("tmpfs"),
+        at,
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        Some("size=1m"),
+    )
+    .unwrap_or_else(|e| panic!("mount a tmpfs on {at}: {e}"));
+}
+
+/// [`open_libc`] and [`open_raw`] of `p`.
+fn both_opens(p: &Path) -> [i64; 2] {
+    [open_libc(p), open_raw(p)]
+}
+
+/// The mount table lists a mount point that the path no longer names as the top of a
+/// mount: `/dev/shm/t/a/tmp` (hidden, with `/dev/shm/t/a`, under a tmpfs mounted over
+/// `/dev/shm/t` afterwards), whose path now goes through a symlink `/dev/shm/t/a` ->
+/// `/dev/shm`, to the tmp root. Held under that name (the install followed the symlink), it
+/// made an open of `/dev/shm/t/a/tmp/secret` (decided as outside the tmp root) read the tmp
+/// root's `secret` through the fast path: another invocation's data, no event. Before the
+/// fast path the open met the symlink, was resolved to its real location and refused.
+fn symlinked_mount_point_case(i: InterceptorChoice) {
+    let l = layout();
+    std::fs::write(l.tmp.join("secret"), b"another invocation's data").unwrap();
+    tmpfs_on("/dev/shm/t");
+    tmpfs_on("/dev/shm/t/a");
+    tmpfs_on("/dev/shm/t/a/tmp");
+    // Hide all three under a new tmpfs on /dev/shm/t, where `a` is a symlink.
+    tmpfs_on("/dev/shm/t");
+    std::os::unix::fs::symlink("/dev/shm", "/dev/shm/t/a").unwrap();
+    let (s, report) = install(&l, i);
+    assert!(
+        !report.interceptor_reason.contains("/dev/shm/t/a/tmp"),
+        "a mount point reached through a symlink is held: {report}"
+    );
+    let alias = Path::new("/dev/shm/t/a/tmp/secret");
+    assert_eq!(both_opens(alias), [-i64::from(libc::EACCES); 2]);
+    assert!(
+        events(&s)
+            .iter()
+            .any(|e| e.policy == PolicyKind::ReadWriteTmp && e.action == Action::Blocked),
+        "{:#?}",
+        events(&s)
+    );
+}
+
+#[test]
+fn a_mount_point_behind_a_symlink_is_not_held_trap() {
+    case("a_mount_point_behind_a_symlink_is_not_held_trap", || {
+        symlinked_mount_point_case(InterceptorChoice::Trap)
+    });
+}
+
+#[test]
+fn a_mount_point_behind_a_symlink_is_not_held_notify() {
+    case("a_mount_point_behind_a_symlink_is_not_held_notify", || {
+        symlinked_mount_point_case(InterceptorChoice::Notify)
+    });
+}
+
+/// The mount table lists `/dev/shm/d` (a tmpfs hidden under another tmpfs mounted over
+/// `/dev/shm` afterwards), where the path now names a plain directory of the covering tmpfs.
+/// Held under that name, that directory is not a mount's root, so `..` from it stays on the
+/// mount (no `EXDEV`): once the function moved it into the allowed sub-path, an open of
+/// `/dev/shm/d/../../secret` (decided lexically as `/dev/secret`) read the tmp root's
+/// `secret` through the fast path. Without the fast path the path names no file (ENOENT).
+fn non_root_mount_point_case(i: InterceptorChoice) {
+    let l = layout();
+    tmpfs_on("/dev/shm/d");
+    // The covering tmpfs holds the tmp root and a plain directory `d`.
+    tmpfs_on("/dev/shm");
+    std::fs::create_dir_all(l.c("")).unwrap();
+    std::fs::write(l.tmp.join("secret"), b"another invocation's data").unwrap();
+    std::fs::create_dir("/dev/shm/d").unwrap();
+    let (_s, report) = install(&l, i);
+    assert!(
+        !report.interceptor_reason.contains("/dev/shm/d"),
+        "a directory that is not a mount's root is held: {report}"
+    );
+    std::fs::rename("/dev/shm/d", l.c("d")).expect("move d into the allowed sub-path");
+    let alias = Path::new("/dev/shm/d/../../secret");
+    assert_eq!(both_opens(alias), [-i64::from(libc::ENOENT); 2]);
+}
+
+#[test]
+fn a_directory_that_is_no_mount_root_is_not_held_trap() {
+    case("a_directory_that_is_no_mount_root_is_not_held_trap", || {
+        non_root_mount_point_case(InterceptorChoice::Trap)
+    });
+}
+
+#[test]
+fn a_directory_that_is_no_mount_root_is_not_held_notify() {
+    case(
+        "a_directory_that_is_no_mount_root_is_not_held_notify",
+        || non_root_mount_point_case(InterceptorChoice::Notify),
     );
 }

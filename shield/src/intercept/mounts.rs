@@ -36,6 +36,13 @@
 //!   it can be renamed: the prefix a path is matched against names the held root for as long
 //!   as the process runs (moving a mount needs `CAP_SYS_ADMIN`, and the mount calls are
 //!   decided);
+//! - the mount point, opened with `RESOLVE_NO_SYMLINKS`, is the **root of a mount** (`..`
+//!   from it leaves the mount: `EXDEV` under `RESOLVE_NO_XDEV`; `/` excepted). The mount
+//!   table also lists mounts hidden under later ones: a path through one may now meet a
+//!   symlink of the covering file system (held, `/dev/shm/t/a/tmp` with `a` -> `/dev/shm`
+//!   named the tmp root, and `/dev/shm/t/a/tmp/secret` read it, decided as outside), or name
+//!   a plain directory of it, from which `..` stays on the mount (held, then moved into the
+//!   allowed sub-path, `/dev/shm/d/../../secret` read the tmp root's files);
 //! - the seccomp filter guards the descriptor range (a policy blocks and the range was
 //!   reserved): otherwise another thread could `dup2` a directory of the executable's file
 //!   system over a held root. With the libc layer alone nothing guards descriptors, so no
@@ -331,13 +338,27 @@ fn unrenameable(point: &Path, points: &[std::path::PathBuf]) -> bool {
 /// (plain file system, another device than the executable's): the held descriptor and the
 /// directory's `(st_dev, st_ino)`.
 fn hold_root(point: &Path, exe: (u64, u64)) -> Option<(i32, (u64, u64))> {
-    use nix::fcntl::{open, OFlag};
-    let fd = open(
-        point,
-        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW,
-        nix::sys::stat::Mode::empty(),
-    )
-    .ok()?;
+    use nix::fcntl::{openat2, OFlag, OpenHow, ResolveFlag, AT_FDCWD};
+    // The path itself, with no symlink on the way: a mount point hidden under a later mount
+    // may now be reached through a symlink of the covering file system (to the tmp root, for
+    // one), and the prefix would name another directory than the one held.
+    let how = OpenHow::new()
+        .flags(OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW)
+        .resolve(ResolveFlag::RESOLVE_NO_SYMLINKS | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+    let fd = openat2(AT_FDCWD, point, how).ok()?;
+    // The root of a mount, so that `..` out of it leaves the mount (EXDEV under
+    // RESOLVE_NO_XDEV): where the path now names a plain directory of a covering mount,
+    // `..` stayed on that mount, and once the function had moved the directory into the tmp
+    // root's allowed sub-path, `<prefix>/../../secret` (decided as outside the tmp root)
+    // reached the tmp root. `/` is the exception: `..` there stays at `/`.
+    if point != Path::new("/") {
+        let up = OpenHow::new()
+            .flags(OFlag::O_PATH | OFlag::O_CLOEXEC)
+            .resolve(ResolveFlag::RESOLVE_NO_XDEV);
+        if !matches!(openat2(&fd, "..", up), Err(nix::errno::Errno::EXDEV)) {
+            return None;
+        }
+    }
     let fs = nix::sys::statfs::fstatfs(fd.as_fd()).ok()?;
     if !is_plain(fs.filesystem_type()) {
         return None;

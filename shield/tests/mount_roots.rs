@@ -14,7 +14,9 @@
 mod common;
 use common::{case, errno, events};
 
-use fnshield::{Action, Details, Enforcement, InterceptorChoice, Mechanism, PolicyKind, Shield};
+use fnshield::{
+    Action, Details, Enforcement, InterceptorChoice, LibcLayer, Mechanism, PolicyKind, Shield,
+};
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -584,5 +586,52 @@ fn a_directory_that_is_no_mount_root_is_not_held_notify() {
     case(
         "a_directory_that_is_no_mount_root_is_not_held_notify",
         || non_root_mount_point_case(InterceptorChoice::Notify),
+    );
+}
+
+/// A held root was opened by the installing process's credentials; the kernel checks search
+/// permission only from the root down. With a mount point under a directory that others may
+/// not search (`/dev/shm/p`, 0700), a process that dropped root after the install opened
+/// `/dev/shm/p/q/f` through the fast path, where the kernel (and the shield before it)
+/// answered EACCES: the held root lent root's walk to the unprivileged process.
+fn privilege_drop_case(i: InterceptorChoice) {
+    use std::os::unix::fs::PermissionsExt;
+    let l = layout();
+    tmpfs_on("/dev/shm/p");
+    tmpfs_on("/dev/shm/p/q");
+    std::fs::write("/dev/shm/p/q/f", b"root's").unwrap();
+    std::fs::set_permissions("/dev/shm/p/q/f", std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::set_permissions("/dev/shm/p", std::fs::Permissions::from_mode(0o700)).unwrap();
+    let (_s, report) = install(&l, i);
+    // Drop to nobody in this thread (raw calls: glibc's setxid broadcast would wait for the
+    // shield's threads).
+    for nr in [libc::SYS_setresgid, libc::SYS_setresuid] {
+        assert_eq!(common::raw_syscall(nr, [65534; 3]), 0);
+    }
+    let f = Path::new("/dev/shm/p/q/f");
+    // Under notify, an open the libc layer does not decide in process is carried out by the
+    // supervisor thread, with its own credentials (see the README's limits).
+    let in_process = i == InterceptorChoice::Trap || report.libc_layer == LibcLayer::Active;
+    if in_process {
+        assert_eq!(open_libc(f), -i64::from(libc::EACCES));
+    }
+    if i == InterceptorChoice::Trap {
+        assert_eq!(open_raw(f), -i64::from(libc::EACCES));
+    }
+}
+
+#[test]
+fn a_root_below_an_unsearchable_directory_is_not_held_trap() {
+    case(
+        "a_root_below_an_unsearchable_directory_is_not_held_trap",
+        || privilege_drop_case(InterceptorChoice::Trap),
+    );
+}
+
+#[test]
+fn a_root_below_an_unsearchable_directory_is_not_held_notify() {
+    case(
+        "a_root_below_an_unsearchable_directory_is_not_held_notify",
+        || privilege_drop_case(InterceptorChoice::Notify),
     );
 }

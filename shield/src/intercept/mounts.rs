@@ -36,6 +36,10 @@
 //!   it can be renamed: the prefix a path is matched against names the held root for as long
 //!   as the process runs (moving a mount needs `CAP_SYS_ADMIN`, and the mount calls are
 //!   decided);
+//! - every directory above the mount point may be searched by anyone (mode `0111`, no POSIX
+//!   ACL): a walk from the held root checks search permission only from the root down, so
+//!   below a directory others may not search (`/dev/shm/p`, 0700), a process that dropped
+//!   root after the install opened `/dev/shm/p/q/f`, which the kernel refuses it (EACCES);
 //! - the mount point, opened with `RESOLVE_NO_SYMLINKS`, is the **root of a mount** (`..`
 //!   from it leaves the mount: `EXDEV` under `RESOLVE_NO_XDEV`; `/` excepted). The mount
 //!   table also lists mounts hidden under later ones: a path through one may now meet a
@@ -301,7 +305,11 @@ impl MountRoots {
             let known = self.roots[..self.n]
                 .iter()
                 .any(|r| &r.prefix[..r.len] == bytes);
-            if bytes.len() > PREFIX_MAX || known || !unrenameable(point, &points) {
+            if bytes.len() > PREFIX_MAX
+                || known
+                || !unrenameable(point, &points)
+                || !searchable_above(point)
+            {
                 continue;
             }
             if let Some((fd, id)) = hold_root(point, exe) {
@@ -332,6 +340,30 @@ fn unrenameable(point: &Path, points: &[std::path::PathBuf]) -> bool {
         .ancestors()
         .skip(1)
         .all(|a| a == Path::new("/") || points.iter().any(|p| p == a))
+}
+
+/// Whether every directory a walk from `/` to `point` passes through (not `point` itself)
+/// lets anyone search it: `x` for owner, group and others, and no POSIX ACL. The held root
+/// was opened with the installing process's credentials, and a walk from it checks search
+/// permission only from the root down: below a directory that others may not search, a
+/// process that dropped root after the install opened files that the kernel refuses it.
+fn searchable_above(point: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    point.ancestors().skip(1).all(|dir| {
+        let Ok(st) = nix::sys::stat::stat(dir) else {
+            return false;
+        };
+        let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+            return false;
+        };
+        let acl = b"system.posix_acl_access\0";
+        let r = crate::sys::syscall(
+            libc::SYS_getxattr,
+            [c.as_ptr() as u64, acl.as_ptr() as u64, 0, 0, 0, 0],
+        );
+        let no_acl = r == -i64::from(libc::ENODATA) || r == -i64::from(libc::EOPNOTSUPP);
+        st.st_mode & 0o111 == 0o111 && no_acl
+    })
 }
 
 /// Open `point` as an `O_PATH` directory and move it into the guarded range if it qualifies

@@ -90,11 +90,21 @@ pub(crate) fn install(
         Ok(killable) => killable,
         Err(Armed::Refused(reason)) => {
             notify::standby::abandon();
+            // Roots taken before the refusal: nothing guards or uses them.
+            if let Some(st) = STATE.get() {
+                st.roots.release();
+            }
             let report = refused(policy, reporter, kernel, choice.why, &reason)?;
             return finish(policy, reporter, report);
         }
         Err(Armed::Failed(e)) => {
             notify::standby::abandon();
+            if let Some(st) = STATE
+                .get()
+                .filter(|_| !matches!(e, InstallError::AlreadyInstalled))
+            {
+                st.roots.release();
+            }
             return Err(e);
         }
     };
@@ -289,7 +299,8 @@ fn arm(
         roots,
         trapped: compiled.trapped,
     };
-    if STATE.set(state).is_err() {
+    if let Err(unused) = STATE.set(state) {
+        unused.roots.release();
         return Err(Armed::Failed(InstallError::AlreadyInstalled));
     }
     if policy.sinks().json {

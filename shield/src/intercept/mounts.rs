@@ -118,6 +118,8 @@ pub(crate) struct MountRoots {
     note: String,
     /// Why [`MountRoots::enable`] did not start using the roots it holds (for the report).
     not_enabled: std::sync::OnceLock<String>,
+    /// Set by [`MountRoots::release`].
+    released: AtomicBool,
 }
 
 impl MountRoots {
@@ -134,6 +136,7 @@ impl MountRoots {
             enabled: AtomicBool::new(false),
             note: String::new(),
             not_enabled: std::sync::OnceLock::new(),
+            released: AtomicBool::new(false),
         }
     }
 
@@ -195,6 +198,18 @@ impl MountRoots {
             }
         }
         Err("threads kept starting while the held mount roots were checked".into())
+    }
+
+    /// Close the held roots: the install was refused after they were taken, so nothing will
+    /// use them (they were never enabled) and they would stay open, unguarded, for the whole
+    /// process. Once only.
+    pub(crate) fn release(&self) {
+        if self.enabled.load(Ordering::Acquire) || self.released.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        for r in &self.roots[..self.n] {
+            crate::sys::syscall(libc::SYS_close, [r.fd as u64, 0, 0, 0, 0, 0]);
+        }
     }
 
     /// Stop using the roots (the kernel lacks `openat2`). Async-signal-safe.

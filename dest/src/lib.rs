@@ -77,19 +77,29 @@ impl IpNet {
     ///
     /// A message naming the prefix and the address family's width when `prefix` exceeds it
     /// (32 for IPv4, 128 for IPv6).
+    ///
+    /// An IPv4-mapped IPv6 network of at least 96 bits (`::ffff:10.0.0.0/104`) is kept as the
+    /// IPv4 network it names (`10.0.0.0/8`): connections are decided on [`canonical`]
+    /// addresses, so a mapped network kept as IPv6 would match nothing.
     pub fn new(addr: IpAddr, prefix: u8) -> Result<Self, String> {
         let max = if addr.is_ipv4() { 32 } else { 128 };
         if prefix > max {
             return Err(format!("prefix /{prefix} is longer than {max} bits"));
         }
+        let (addr, prefix) = match canonical(addr) {
+            IpAddr::V4(v4) if addr.is_ipv6() && prefix >= 96 => (IpAddr::V4(v4), prefix - 96),
+            _ => (addr, prefix),
+        };
         Ok(IpNet {
             addr: mask(addr, prefix),
             prefix,
         })
     }
 
-    /// A single host.
+    /// A single host. An IPv4-mapped IPv6 address (`::ffff:127.0.0.5`) is kept as the IPv4
+    /// address it names, as connections are decided (see [`canonical`]).
     pub fn host(addr: IpAddr) -> Self {
+        let addr = canonical(addr);
         let prefix = if addr.is_ipv4() { 32 } else { 128 };
         IpNet { addr, prefix }
     }
@@ -408,6 +418,26 @@ mod tests {
         assert!(!n.contains("128.0.0.1".parse().unwrap()));
         let all = IpNet::new("0.0.0.0".parse().unwrap(), 0).unwrap();
         assert!(all.contains("8.8.8.8".parse().unwrap()));
+        // An IPv4-mapped address or network names IPv4 hosts, as connections are decided
+        // (on canonical addresses): written either way, it matches them.
+        for (entry, inside, outside) in [
+            ("::ffff:127.0.0.5", "127.0.0.5", "127.0.0.6"),
+            (
+                "[::ffff:127.0.0.5]:9001",
+                "::ffff:127.0.0.5",
+                "::ffff:127.0.0.6",
+            ),
+            ("::ffff:10.0.0.0/104", "10.200.0.1", "11.0.0.1"),
+        ] {
+            let Target::Net(n) = *entry.parse::<Destination>().unwrap().target() else {
+                panic!("{entry} is a network");
+            };
+            assert!(n.contains(inside.parse().unwrap()), "{entry} {inside}");
+            assert!(!n.contains(outside.parse().unwrap()), "{entry} {outside}");
+        }
+        assert!(
+            IpNet::host("::ffff:127.0.0.5".parse().unwrap()).contains("127.0.0.5".parse().unwrap())
+        );
         let s = HostPattern::parse("*.amazonaws.com").unwrap();
         assert!(s.matches(b"s3.amazonaws.com"));
         assert!(s.matches(b"a.b.amazonaws.com"));

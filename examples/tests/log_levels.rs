@@ -162,6 +162,45 @@ async fn blocks_survive_an_error_filter_with_their_metrics() {
     assert_eq!(kept_for(&p, "WARN", &alert).len(), 2);
 }
 
+/// The `tracing` sink through the subscriber `#[fnshield::handler]` sets up: in the JSON log
+/// format its lines must carry an RFC 3339 `timestamp` as well as `level`, or Lambda counts
+/// them as INFO and a WARN filter drops every event (the subscriber printed no time).
+#[tokio::test(flavor = "multi_thread")]
+async fn tracing_sink_lines_survive_a_warn_filter() {
+    let s = common::setup(
+        "levels-tracing",
+        r#"["tracing"]"#,
+        "[outbound_connectivity]\nmode = \"alert\"\n",
+    );
+    let (emu, p) = common::start(
+        &s,
+        env!("CARGO_BIN_EXE_macro_fn"),
+        "levels",
+        &[
+            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+            ("AWS_LAMBDA_LOG_LEVEL", "WARN"),
+        ],
+    )
+    .await;
+    let (block, alert) = block_then_alert(&emu).await;
+    let lines = p.stdout_lines();
+    let kept = |id: &RequestId, filter: &str| -> Vec<Value> {
+        lines
+            .iter()
+            .filter(|l| lambda_keeps(l, filter))
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|v| v["fields"]["request_id"] == id.as_str())
+            .collect()
+    };
+    let b = kept(&block, "ERROR");
+    assert_eq!(b.len(), 1, "{lines:#?}\n{}", emu.render_timeline());
+    assert_eq!(b[0]["fields"]["policy"], "read_handler", "{b:?}");
+    let a = kept(&alert, "WARN");
+    assert_eq!(a.len(), 1, "{lines:#?}");
+    assert_eq!(a[0]["fields"]["policy"], "outbound_connectivity", "{a:?}");
+    assert!(kept(&alert, "ERROR").is_empty(), "an alert is a WARN");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_quiet_invocation_prints_no_metric_line() {
     let (emu, p, _s) = start("quiet", "WARN").await;

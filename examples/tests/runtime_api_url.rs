@@ -102,3 +102,38 @@ async fn other_url_forms_reach_exactly_the_endpoint() {
         "another port of the Runtime API's host: {r}"
     );
 }
+
+/// An IPv4-mapped IPv6 address (`http://[::ffff:127.0.0.5]:port/p`), which `lambda_runtime`
+/// accepts: it connects an IPv6 socket there and the kernel reaches the IPv4 listener. The
+/// shield decides that connection on the IPv4 address, so the endpoint must be kept reachable
+/// under it (it was kept as the IPv6 spelling, matched nothing, and the function died with a
+/// connect error at its first `/next`).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mapped_ipv6_address_reaches_the_endpoint() {
+    let s = common::setup("rtapi-mapped", r#"["json"]"#, "");
+    let emu = Emulator::builder()
+        .function_name("myfn")
+        .listen("127.0.0.5".parse().unwrap())
+        .base_path("/p")
+        .url_host("[::ffff:127.0.0.5]")
+        .start()
+        .await;
+    assert!(emu.runtime_api().starts_with("http://[::ffff:127.0.0.5]:"));
+    let _p = emu
+        .spawn_function(
+            Path::new(env!("CARGO_BIN_EXE_shielded_fn")),
+            &[("LAMBDA_TASK_ROOT", s.task.to_str().unwrap())],
+        )
+        .await;
+    let r = emu.call(json!({"action": "echo", "n": 9})).await;
+    assert_eq!(r.expect_response()["n"], 9, "{}", emu.render_timeline());
+    let r = emu
+        .call(json!({"action": "fetch", "target": "127.0.0.5:9"}))
+        .await
+        .expect_response();
+    assert_eq!(r["ok"], false, "{r}");
+    assert!(
+        r["error"].as_str().unwrap().contains("not permitted"),
+        "another port of the Runtime API's host: {r}"
+    );
+}

@@ -8,8 +8,11 @@ use std::pin::Pin;
 use std::process::ExitCode;
 
 /// Set up `tracing` the way `lambda_runtime::tracing::init_default_subscriber` does (fmt, no
-/// timestamps, JSON when `AWS_LAMBDA_LOG_FORMAT=JSON`, level from `AWS_LAMBDA_LOG_LEVEL`, else
-/// `RUST_LOG`, else INFO), but never panics: if a subscriber is already set, keep it.
+/// timestamps in the text format, JSON when `AWS_LAMBDA_LOG_FORMAT=JSON`, level from
+/// `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`, else INFO), but never panics: if a subscriber is
+/// already set, keep it. Unlike `lambda_runtime`'s, JSON lines carry a `timestamp`: Lambda's
+/// log-level filtering counts a JSON line without one as INFO, so a WARN filter would drop
+/// the `tracing` sink's events.
 /// Starts no thread, so it may run before the shield is installed.
 pub fn init_tracing() {
     use lambda_runtime::tracing::subscriber::filter::{EnvFilter, LevelFilter};
@@ -22,16 +25,18 @@ pub fn init_tracing() {
     let filter = EnvFilter::builder()
         .with_default_directive(level.into())
         .from_env_lossy();
-    let builder = fmt()
-        .with_target(false)
-        .without_time()
-        .with_env_filter(filter);
+    let builder = fmt().with_target(false).with_env_filter(filter);
     let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
     // An error only means that a global subscriber exists already.
     let _ = if json {
+        // With the JSON log format Lambda filters lines by `AWS_LAMBDA_LOG_LEVEL` and counts a
+        // line without an RFC 3339 `timestamp` as INFO, whatever its `level`: without the
+        // time, a WARN filter would drop every WARN and ERROR line, the `tracing` sink's
+        // alerts and blocks included. tracing's default time is RFC 3339 (UTC, `Z`).
         builder.json().try_init()
     } else {
-        builder.try_init()
+        // Lambda adds its own time to text lines.
+        builder.without_time().try_init()
     };
 }
 

@@ -412,6 +412,45 @@ fn path_search_variants_report_nothing() {
     });
 }
 
+/// Issue 15 item 7: a long `PATH` (many layers' `bin` directories; 2,500 bytes here) is
+/// searched whole, as libc searches it. The libc layer copied `PATH` into 1 KiB and, when it
+/// did not fit, searched only the current directory: `Command::new("true")` failed with
+/// `ENOENT` (execvp in the forked child and posix_spawnp alike).
+#[test]
+fn a_long_path_is_searched_whole() {
+    case("a_long_path_is_searched_whole", || {
+        let (task, tmp) = dirs("long-path");
+        let shield = common::install_shield(&task, &tmp, Mechanism::SeccompNotify, |b| {
+            b.allow_exec("/usr/bin/true")
+        });
+        let long = (0..120)
+            .map(|i| format!("/nonexistent/layer{i:03}/bin"))
+            .chain(["/usr/bin".to_owned()])
+            .collect::<Vec<_>>()
+            .join(":");
+        assert!(long.len() > 2400, "{}", long.len());
+        // Command with its own PATH: fork, then execvp in the child.
+        let st = Command::new("true")
+            .env("PATH", &long)
+            .status()
+            .expect("true runs through a long PATH");
+        assert!(st.success(), "{st:?}");
+        // The process's own PATH: posix_spawnp.
+        std::env::set_var("PATH", &long);
+        let st = Command::new("true")
+            .status()
+            .expect("true runs through a long PATH (posix_spawnp)");
+        assert!(st.success(), "{st:?}");
+        // The same search for a program on none of the directories: ENOENT, no event.
+        let e = Command::new("fnshield-no-such-program")
+            .status()
+            .unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ENOENT));
+        let evs = events(&shield);
+        assert!(exec_events(&evs).is_empty(), "{:#?}", exec_events(&evs));
+    });
+}
+
 #[test]
 fn exec_of_a_missing_file_fails_as_the_os_would() {
     case("exec_of_a_missing_file_fails_as_the_os_would", || {
@@ -432,6 +471,71 @@ fn exec_of_a_missing_file_fails_as_the_os_would() {
         assert_eq!(ex.len(), 1, "{ex:#?}");
         assert!(matches!(&ex[0].details, Details::Exec { path, .. } if path == "/usr/bin/true"));
     });
+}
+
+/// Issue 15 item 7, the other names an exec cannot run because the OS refuses the name
+/// itself: a regular file used as a directory (`ENOTDIR`), a symlink loop (`ELOOP`), a name
+/// component longer than 255 bytes (`ENAMETOOLONG`). Each fails with the OS's errno (glibc's
+/// `execvp` goes on to the next `PATH` entry after `ENOTDIR` but stops at `ELOOP`, so the
+/// errno decides what a search does) and is no violation, in block and in alert mode.
+fn exec_refused_name_case(interceptor: Mechanism, mode: fnshield::Mode) {
+    let tag = format!("refused-{interceptor:?}-{mode:?}");
+    let (task, tmp) = dirs(&tag);
+    let shield = common::install_shield(&task, &tmp, interceptor, |b| {
+        let b = b.child_process(mode);
+        if interceptor == Mechanism::SeccompNotify {
+            b.allow_exec("/usr/bin/true")
+        } else {
+            b
+        }
+    });
+    let odd = task.parent().unwrap().join("odd");
+    std::fs::create_dir_all(&odd).unwrap();
+    let looped = odd.join("loop");
+    std::os::unix::fs::symlink(&looped, &looped).unwrap();
+    let exec = |p: &str| {
+        let c = CString::new(p).unwrap();
+        let argv = [c"x".as_ptr(), std::ptr::null()];
+        let envp = [std::ptr::null::<libc::c_char>()];
+        // SAFETY: execve with valid NUL-terminated arrays; it fails, so nothing is replaced.
+        let r = unsafe { libc::execve(c.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
+        assert_eq!(r, -1, "{p}");
+        errno()
+    };
+    let long = format!("/etc/{}", "n".repeat(300));
+    assert_eq!(
+        exec("/etc/passwd/sh"),
+        libc::ENOTDIR,
+        "a file as a directory"
+    );
+    assert_eq!(exec(s(&looped)), libc::ELOOP, "a symlink loop");
+    assert_eq!(exec(&long), libc::ENAMETOOLONG, "a 300-byte component");
+    let evs = events(&shield);
+    assert!(exec_events(&evs).is_empty(), "{:#?}", exec_events(&evs));
+}
+
+#[test]
+fn exec_of_a_name_the_os_refuses_fails_as_the_os_would_trap() {
+    case(
+        "exec_of_a_name_the_os_refuses_fails_as_the_os_would_trap",
+        || exec_refused_name_case(Mechanism::SeccompTrap, fnshield::Mode::Block),
+    );
+}
+
+#[test]
+fn exec_of_a_name_the_os_refuses_fails_as_the_os_would_notify() {
+    case(
+        "exec_of_a_name_the_os_refuses_fails_as_the_os_would_notify",
+        || exec_refused_name_case(Mechanism::SeccompNotify, fnshield::Mode::Block),
+    );
+}
+
+#[test]
+fn exec_of_a_name_the_os_refuses_fails_as_the_os_would_alert() {
+    case(
+        "exec_of_a_name_the_os_refuses_fails_as_the_os_would_alert",
+        || exec_refused_name_case(Mechanism::SeccompNotify, fnshield::Mode::Alert),
+    );
 }
 
 /// An exec is no way to learn what the tmp policy hides: with reads of the tmp root refused,
@@ -726,5 +830,62 @@ fn panic_variants_are_symbolized_and_the_binary_stays_refused() {
                 );
             }
         },
+    );
+}
+
+/// Issue 15 item 5, under the notify interceptor: the supervisor decides a call on behalf of
+/// the thread that made it, and the event must name the invocation that thread was polling
+/// (rule 1), as under trap, not `unknown` because two invocations are in flight. A raw
+/// syscall (no libc layer on its way) from a handler future bound to one of two invocations.
+fn attribution_case(interceptor: Mechanism) {
+    use fnshield::internals::invocation;
+    let (task, tmp) = dirs(&format!("attr-{interceptor:?}"));
+    let shield = common::install_shield(&task, &tmp, interceptor, |b| {
+        if interceptor == Mechanism::SeccompNotify {
+            b.allow_exec("/usr/bin/true")
+        } else {
+            b
+        }
+    });
+    let polled = invocation::begin("req-polled");
+    let other = invocation::begin("req-other");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    // open(2) with the syscall instruction itself: no libc entry point decides it first.
+    let r = rt.block_on(polled.bind(async {
+        common::raw_syscall(
+            libc::SYS_open,
+            [
+                c"/proc/self/environ".as_ptr() as u64,
+                libc::O_RDONLY as u64,
+                0,
+            ],
+        )
+    }));
+    assert_eq!(r, -(libc::EACCES as i64));
+    drop(other);
+    drop(polled);
+    let evs = events(&shield);
+    let mine: Vec<&Event> = evs
+        .iter()
+        .filter(|e| e.policy == PolicyKind::ReadHandler)
+        .collect();
+    assert_eq!(mine.len(), 1, "{evs:#?}");
+    assert_eq!(mine[0].request_id, "req-polled", "{:#?}", mine[0]);
+}
+
+#[test]
+fn a_handler_threads_event_names_its_invocation_trap() {
+    case("a_handler_threads_event_names_its_invocation_trap", || {
+        attribution_case(Mechanism::SeccompTrap)
+    });
+}
+
+#[test]
+fn a_handler_threads_event_names_its_invocation_notify() {
+    case(
+        "a_handler_threads_event_names_its_invocation_notify",
+        || attribution_case(Mechanism::SeccompNotify),
     );
 }

@@ -10,6 +10,12 @@
 //! The read side ([`current_request_id`]) is async-signal-safe: a const-initialised
 //! thread-local and atomics, guarded by a per-slot generation counter so that a request id
 //! being replaced while it is read is reported as `unknown`, never torn.
+//!
+//! The notify supervisor decides calls on behalf of other threads, so the thread-local says
+//! nothing there: every thread that polls a bound future also publishes what it is polling
+//! in a fixed table by thread id ([`THREADS`] entries), and [`request_id_of_thread`] applies
+//! rule 1 for the thread the notification names. A thread that finds the table full is not
+//! published (rules 2 and 3 apply to it under notify); an exiting thread frees its entry.
 
 use std::cell::Cell;
 use std::future::Future;
@@ -47,6 +53,67 @@ static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
 thread_local! {
     /// Slot index + 1 of the invocation this thread is polling; 0 when none.
     static CURRENT: Cell<u16> = const { Cell::new(0) };
+    /// This thread's entry in [`BY_THREAD`] (see [`Published`]).
+    static PUBLISHED: Published = const { Published(Cell::new(UNCLAIMED)) };
+}
+
+/// Threads whose polled invocation is published for the notify supervisor.
+pub const THREADS: usize = 256;
+
+/// One published thread: its id (0: free) and the tag it is polling (0: none).
+struct ThreadTag {
+    tid: AtomicU32,
+    tag: AtomicU32,
+}
+
+static BY_THREAD: [ThreadTag; THREADS] = [const {
+    ThreadTag {
+        tid: AtomicU32::new(0),
+        tag: AtomicU32::new(0),
+    }
+}; THREADS];
+
+const UNCLAIMED: usize = usize::MAX;
+/// The table was full when this thread first polled: not published.
+const NO_ENTRY: usize = usize::MAX - 1;
+
+/// A thread's entry in [`BY_THREAD`]; freed when the thread exits.
+struct Published(Cell<usize>);
+
+impl Drop for Published {
+    fn drop(&mut self) {
+        if let Some(e) = BY_THREAD.get(self.0.get()) {
+            e.tag.store(0, Ordering::Release);
+            e.tid.store(0, Ordering::Release);
+        }
+    }
+}
+
+/// Publish that the calling thread now polls `tag` (0: nothing).
+fn publish(tag: u16) {
+    let _ = PUBLISHED.try_with(|p| {
+        let mut i = p.0.get();
+        if i == UNCLAIMED {
+            let tid = crate::sys::syscall(libc::SYS_gettid, [0; 6]) as u32;
+            // An entry left with this id by a thread that exited without freeing it (its id
+            // reused) is this thread's now; otherwise the first free one.
+            i = BY_THREAD
+                .iter()
+                .position(|e| e.tid.load(Ordering::Acquire) == tid)
+                .or_else(|| {
+                    BY_THREAD.iter().position(|e| {
+                        e.tid
+                            .compare_exchange(0, tid, Ordering::AcqRel, Ordering::Relaxed)
+                            .is_ok()
+                    })
+                })
+                .unwrap_or(NO_ENTRY);
+            p.0.set(i);
+        }
+        if let Some(e) = BY_THREAD.get(i) {
+            e.tag.store(u32::from(tag), Ordering::Release);
+        }
+    });
 }
 
 /// An invocation in flight. Dropping it ends the invocation.
@@ -115,11 +182,13 @@ impl<F: Future> Future for Bound<F> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let tag = self.tag;
         let prev = CURRENT.with(|c| c.replace(tag));
+        publish(tag);
         struct Restore(u16);
         impl Drop for Restore {
             fn drop(&mut self) {
                 let p = self.0;
                 CURRENT.with(|c| c.set(p));
+                publish(p);
             }
         }
         let _restore = Restore(prev);
@@ -156,20 +225,47 @@ pub fn current_request_id(out: &mut [u8; ID_MAX]) -> usize {
         return read_slot(tag as usize - 1, out);
     }
     if IN_FLIGHT.load(Ordering::Acquire) == 1 {
-        let mut found = None;
-        for (i, s) in TABLE.iter().enumerate() {
-            if s.busy.load(Ordering::Acquire) == 1 {
-                if found.is_some() {
-                    return 0;
-                }
-                found = Some(i);
-            }
-        }
-        if let Some(i) = found {
-            return read_slot(i, out);
-        }
+        return only_one(out);
     }
     0
+}
+
+/// [`current_request_id`] for thread `tid` of this process, asked from another thread (the
+/// notify supervisor): the invocation `tid` is polling if it published one, else rules 2
+/// and 3. Async-signal-safe.
+pub fn request_id_of_thread(tid: u32, out: &mut [u8; ID_MAX]) -> usize {
+    if tid != 0 {
+        if let Some(e) = BY_THREAD
+            .iter()
+            .find(|e| e.tid.load(Ordering::Acquire) == tid)
+        {
+            let tag = e.tag.load(Ordering::Acquire);
+            if tag != 0 {
+                return read_slot(tag as usize - 1, out);
+            }
+        }
+    }
+    if IN_FLIGHT.load(Ordering::Acquire) == 1 {
+        return only_one(out);
+    }
+    0
+}
+
+/// Rule 2: the request id of the one invocation in flight (0 if there is not exactly one).
+fn only_one(out: &mut [u8; ID_MAX]) -> usize {
+    let mut found = None;
+    for (i, s) in TABLE.iter().enumerate() {
+        if s.busy.load(Ordering::Acquire) == 1 {
+            if found.is_some() {
+                return 0;
+            }
+            found = Some(i);
+        }
+    }
+    match found {
+        Some(i) => read_slot(i, out),
+        None => 0,
+    }
 }
 
 /// Invocations currently in flight.
@@ -204,6 +300,19 @@ mod tests {
             .unwrap();
         assert_eq!(rt.block_on(fa), "req-a");
         assert_eq!(rt.block_on(fb), "req-b");
+        // Asked from another thread (the notify supervisor) for the polling thread.
+        let of = |tid: u32| {
+            let mut b = [0u8; ID_MAX];
+            let n = request_id_of_thread(tid, &mut b);
+            String::from_utf8_lossy(&b[..n]).into_owned()
+        };
+        let fb = b.bind(async {
+            let tid = crate::sys::syscall(libc::SYS_gettid, [0; 6]) as u32;
+            std::thread::spawn(move || of(tid)).join().unwrap()
+        });
+        assert_eq!(rt.block_on(fb), "req-b");
+        let me = crate::sys::syscall(libc::SYS_gettid, [0; 6]) as u32;
+        assert_eq!(of(me), "", "not polling any more");
         assert_eq!(current(), "");
         drop(a);
         assert_eq!(std::thread::spawn(current).join().unwrap(), "req-b");

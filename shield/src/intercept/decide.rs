@@ -603,6 +603,26 @@ mod tests {
         );
     }
 
+    /// Issue 15 item 2: the Runtime API at an IPv4-mapped IPv6 address (`lambda_runtime`
+    /// connects an IPv6 socket to it; the kernel reaches the IPv4 host). Connections are
+    /// decided on the IPv4 address, so the endpoint must be reachable under it, and only it.
+    #[test]
+    fn a_runtime_api_at_a_mapped_address_is_reachable() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        for value in [
+            "[::ffff:127.0.0.5]:9001",
+            "http://[::ffff:127.0.0.5]:9001/.rt/fn",
+            "http://[::ffff:7f00:5]:9001",
+        ] {
+            let d = decider("", &[("AWS_LAMBDA_RUNTIME_API", value)]);
+            let go = |a: &str, p| d.decide_connect(ip(a), p, &mut std::iter::empty());
+            assert_eq!(go("127.0.0.5", 9001), Verdict::Allow, "{value}");
+            assert_eq!(go("::ffff:127.0.0.5", 9001), Verdict::Allow, "{value}");
+            assert_eq!(go("127.0.0.5", 9002), Verdict::Block, "{value}");
+            assert_eq!(go("127.0.0.6", 9001), Verdict::Block, "{value}");
+        }
+    }
+
     #[test]
     fn exec_and_tighten() {
         let d = decider(

@@ -396,7 +396,12 @@ pub(crate) fn push(mut rec: Record) {
     }
     rec.timestamp_ns = now_realtime_ns();
     let mut id = [0u8; invocation::ID_MAX];
-    let n = invocation::current_request_id(&mut id);
+    // The supervisor decides for another thread: that thread's invocation, not its own.
+    let n = if supervisor && target != 0 && !foreign {
+        invocation::request_id_of_thread(target, &mut id)
+    } else {
+        invocation::current_request_id(&mut id)
+    };
     let n = n.min(rec.request_id.len());
     rec.request_id[..n].copy_from_slice(&id[..n]);
     rec.request_id_len = n as u8;
@@ -660,8 +665,12 @@ fn lookup(abs: &mut [u8; PATH_MAX], n: usize) -> Option<bool> {
     lookup_c(&abs[..=n])
 }
 
-/// [`lookup`], following a symlink in the last component (as exec does).
-fn lookup_following(abs: &mut [u8; PATH_MAX], n: usize) -> Option<bool> {
+/// Why the OS refuses the name `abs[..n]` itself, following a symlink in the last component
+/// as exec does: `ENOENT` (nothing there, or a dangling symlink), `ENOTDIR` (a file used as a
+/// directory), `ELOOP` (a symlink loop), `ENAMETOOLONG` (a component longer than `NAME_MAX`).
+/// An exec of such a name fails with that errno whatever the policy, so it names no program.
+/// `None` when the name leads to something (or the lookup failed otherwise: decided).
+fn refused_name(abs: &mut [u8; PATH_MAX], n: usize) -> Option<i32> {
     if n >= PATH_MAX {
         return None;
     }
@@ -669,10 +678,10 @@ fn lookup_following(abs: &mut [u8; PATH_MAX], n: usize) -> Option<bool> {
     let fd = open_path(&abs[..=n], libc::O_PATH);
     if fd >= 0 {
         syscall(libc::SYS_close, [fd as u64, 0, 0, 0, 0, 0]);
-        return Some(true);
+        return None;
     }
     match -fd as i32 {
-        libc::ENOENT | libc::ENOTDIR => Some(false),
+        e @ (libc::ENOENT | libc::ENOTDIR | libc::ELOOP | libc::ENAMETOOLONG) => Some(e),
         _ => None,
     }
 }
@@ -729,8 +738,8 @@ fn canonical_allowed(st: &InterceptState, abs: &mut [u8; PATH_MAX], n: usize) ->
 /// the event with its argv (at most 32 arguments, bounded in length).
 ///
 /// `Err(errno)`: the exec names no file (`ENOENT`, `ENOTDIR`: a `PATH` search trying each
-/// directory in turn). The call fails with that errno, as without a shield, and is no
-/// violation. The shield answers it itself and never lets such a call through, so a file
+/// directory in turn; `ELOOP`, `ENAMETOOLONG`: a name the OS refuses itself). The call fails
+/// with the OS's errno, as without a shield, and is no violation. The shield answers it itself and never lets such a call through, so a file
 /// that appears after the check is never executed unchecked. Only paths the caller spelled
 /// out are looked up this way: an fd (`AT_EMPTY_PATH`, e.g. a memfd) or a `/proc` path is
 /// always decided and reported.
@@ -763,9 +772,13 @@ pub(crate) fn check_exec(
         // Whether an entry the tmp policy hides exists is not the caller's to learn (its
         // `stat` is refused too): such an exec is decided and reported whether it exists or not.
         let hidden = st.decider.classify_path(&abs[..n], Access::Meta).verdict == Verdict::Block;
-        // exec follows a final symlink: a dangling one is ENOENT, as a missing name is.
-        if !hidden && lookup_following(&mut abs, n) == Some(false) {
-            return Err(libc::ENOENT);
+        // exec follows a final symlink: a dangling one is ENOENT, as a missing name is. The
+        // OS's own errno, not always ENOENT: glibc's execvp goes on after ENOTDIR but stops
+        // at ELOOP, and the caller sees what it would see without a shield.
+        if !hidden {
+            if let Some(e) = refused_name(&mut abs, n) {
+                return Err(e);
+            }
         }
     }
     if v != Verdict::Allow && n.is_some() && !abs[..n.unwrap_or(0)].starts_with(b"/proc/") {

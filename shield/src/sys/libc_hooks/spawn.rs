@@ -92,26 +92,29 @@ pub(super) fn path_search(
         return -(libc::ENAMETOOLONG as i64);
     }
     // SAFETY: getenv reads the environment without allocating; the pointer is valid until
-    // the environment changes, and we copy from it at once.
+    // the environment changes.
     let path = unsafe { libc::getenv(c"PATH".as_ptr()) };
-    let mut dirs = [0u8; 1024];
-    let len = if path.is_null() {
-        let d = b"/usr/local/bin:/usr/bin:/bin";
-        dirs[..d.len()].copy_from_slice(d);
-        d.len()
+    const DEFAULT: &[u8] = b"/usr/local/bin:/usr/bin:/bin\0";
+    // PATH is read entry by entry, however long it is (libc searches all of it; a copy into
+    // a fixed buffer that did not fit searched nothing but the current directory).
+    let mut dirs = PathEntries::new(if path.is_null() {
+        DEFAULT.as_ptr() as u64
     } else {
-        crate::sys::read_cstr_of(0, p(path), &mut dirs[..1023]).unwrap_or(0)
-    };
+        p(path)
+    });
     let mut seen_eacces = false;
-    for dir in dirs[..len].split(|&b| b == b':') {
-        let dir: &[u8] = if dir.is_empty() { b"." } else { dir };
-        let mut cand = [0u8; 1024 + 256 + 2];
-        if dir.len() + 1 + n + 1 > cand.len() {
-            continue;
+    // `dir/name` and its NUL in PATH_MAX + 1 bytes (n <= 255 here).
+    let mut cand = [0u8; PATH_MAX + 1];
+    while let Some(len) = dirs.next_into(&mut cand[..PATH_MAX - n - 1]) {
+        // A candidate longer than PATH_MAX is no file the kernel could run either.
+        let Some(mut len) = len else { continue };
+        if len == 0 {
+            cand[0] = b'.';
+            len = 1;
         }
-        cand[..dir.len()].copy_from_slice(dir);
-        cand[dir.len()] = b'/';
-        cand[dir.len() + 1..dir.len() + 1 + n].copy_from_slice(&name[..n]);
+        cand[len] = b'/';
+        cand[len + 1..len + 1 + n].copy_from_slice(&name[..n]);
+        cand[len + 1 + n] = 0;
         if let Some(r) = f(cand.as_ptr().cast()) {
             if r == -(libc::EACCES as i64) {
                 seen_eacces = true;
@@ -124,6 +127,86 @@ pub(super) fn path_search(
         -(libc::EACCES as i64)
     } else {
         -(libc::ENOENT as i64)
+    }
+}
+
+/// The `:`-separated entries of a NUL-terminated string in this process's memory (`PATH`),
+/// read with checked copies a page-bounded chunk at a time: no allocation, no length limit.
+struct PathEntries {
+    addr: u64,
+    chunk: [u8; 256],
+    pos: usize,
+    len: usize,
+    /// The NUL (or unreadable memory) was reached: no more entries after the current one.
+    end: bool,
+    /// No more entries at all.
+    done: bool,
+}
+
+impl PathEntries {
+    fn new(addr: u64) -> Self {
+        Self {
+            addr,
+            chunk: [0; 256],
+            pos: 0,
+            len: 0,
+            end: false,
+            done: false,
+        }
+    }
+
+    /// The next byte of the string, `None` at its end.
+    fn byte(&mut self) -> Option<u8> {
+        if self.end {
+            return None;
+        }
+        if self.pos == self.len {
+            let to_page_end = 4096 - (self.addr as usize & 4095);
+            let want = to_page_end.min(self.chunk.len());
+            let got = crate::sys::read_mem_of(0, self.addr, &mut self.chunk[..want]);
+            if got == 0 {
+                self.end = true;
+                return None;
+            }
+            self.addr += got as u64;
+            self.pos = 0;
+            self.len = got;
+        }
+        let b = self.chunk[self.pos];
+        self.pos += 1;
+        if b == 0 {
+            self.end = true;
+            return None;
+        }
+        Some(b)
+    }
+
+    /// Copies the next entry into `out`: `Some(Some(len))`, `Some(None)` for an entry that
+    /// does not fit (skipped), `None` after the last entry.
+    fn next_into(&mut self, out: &mut [u8]) -> Option<Option<usize>> {
+        if self.done {
+            return None;
+        }
+        let mut len = 0usize;
+        let mut fits = true;
+        loop {
+            match self.byte() {
+                Some(b':') => break,
+                Some(b) => {
+                    if len < out.len() {
+                        out[len] = b;
+                        len += 1;
+                    } else {
+                        fits = false;
+                    }
+                }
+                None => {
+                    self.done = true;
+                    break;
+                }
+            }
+        }
+        Some(fits.then_some(len))
     }
 }
 

@@ -289,7 +289,23 @@ impl ShieldBuilder {
             None => std::fs::read_to_string("/etc/hosts").unwrap_or_default(),
         };
         let mut policy = raw.into_policy(&env, &resolv)?;
-        policy.hosts_file = crate::policy::hosts::parse(&hosts);
+        // Names an allowlist entry matches decide connections: kept wherever they are.
+        let aws: Vec<_> = if policy.aws_endpoints_allowed() {
+            crate::policy::AWS_ENDPOINT_SUFFIXES
+                .iter()
+                .map(|s| crate::policy::HostPattern::Suffix((*s).to_owned()))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let allowed =
+            |name: &[u8]| {
+                policy.outbound_allow().iter().any(
+                    |d| matches!(d.target(), crate::policy::Target::Host(h) if h.matches(name)),
+                ) || aws.iter().any(|h| h.matches(name))
+            };
+        let hosts_file = crate::policy::hosts::parse_keeping(&hosts, allowed);
+        policy.hosts_file = hosts_file;
         Ok(policy)
     }
 

@@ -889,3 +889,276 @@ fn a_handler_threads_event_names_its_invocation_notify() {
         || attribution_case(Mechanism::SeccompNotify),
     );
 }
+
+/// Issue 15 item 9's spellings of a name in `/etc/hosts`: an alias (second name on the line),
+/// a name in mixed case allowed in another case, a name written with a trailing dot, a name
+/// with two addresses (a connect to the second one by address), a lookup in one thread and the
+/// connect in another, and a file of more than 1,024 names with the allowed one at its end.
+/// Each connect by an allowed name succeeds; a forbidden one is still refused.
+fn hosts_spellings_case(interceptor: Mechanism) {
+    let (task, tmp) = dirs(&format!("hosts-spell-{interceptor:?}"));
+    let l = |ip: &str| std::net::TcpListener::bind((ip, 0)).unwrap();
+    let (alias, upper, dotted, multi1, evil) = (
+        l("127.0.0.2"),
+        l("127.0.0.3"),
+        l("127.0.0.4"),
+        l("127.0.0.5"),
+        l("127.0.0.9"),
+    );
+    let port = |t: &std::net::TcpListener| t.local_addr().unwrap().port();
+    // The second address of multi.internal listens on the first one's port.
+    let multi2 = std::net::TcpListener::bind(("127.0.0.6", port(&multi1))).unwrap();
+    let mut text = String::from(
+        "127.0.0.1 localhost\n\
+         127.0.0.2 primary.internal alias.internal\n\
+         127.0.0.3 Upper.Internal\n\
+         127.0.0.4 dotted.internal.\n\
+         127.0.0.5 multi.internal\n\
+         127.0.0.6 multi.internal\n\
+         127.0.0.9 evil.internal\n",
+    );
+    for i in 0..1100 {
+        text.push_str(&format!(
+            "10.9.{}.{} filler{i}.internal\n",
+            i / 250,
+            i % 250 + 1
+        ));
+    }
+    text.push_str("127.0.0.7 last.internal\n");
+    let last = l("127.0.0.7");
+    private_etc_hosts(&text);
+    let shield = common::install_shield(&task, &tmp, interceptor, |b| {
+        let b = b
+            .allow_destination(format!("alias.internal:{}", port(&alias)))
+            .allow_destination(format!("UPPER.internal:{}", port(&upper)))
+            .allow_destination(format!("dotted.internal:{}", port(&dotted)))
+            .allow_destination(format!("multi.internal:{}", port(&multi1)))
+            .allow_destination(format!("last.internal:{}", port(&last)));
+        if interceptor == Mechanism::SeccompNotify {
+            b.allow_exec("/usr/bin/true")
+        } else {
+            b
+        }
+    });
+    let by_name = |n: &str, p: u16| std::net::TcpStream::connect((n, p)).map(|_| ());
+    by_name("alias.internal", port(&alias)).expect("an alias");
+    by_name("upper.internal", port(&upper)).expect("another case");
+    // glibc matches the file's names exactly (case aside): the dotted spelling finds it.
+    by_name("dotted.internal.", port(&dotted)).expect("a trailing dot in the file");
+    std::net::TcpStream::connect(("127.0.0.6", port(&multi1))).expect("the second address");
+    by_name("last.internal", port(&last)).expect("the 1,107th name");
+    // Looked up in this thread, connected from another.
+    let addr = std::net::ToSocketAddrs::to_socket_addrs(&("alias.internal", port(&alias)))
+        .unwrap()
+        .next()
+        .unwrap();
+    std::thread::spawn(move || std::net::TcpStream::connect(addr).map(|_| ()))
+        .join()
+        .unwrap()
+        .expect("connected by another thread");
+    let e = by_name("evil.internal", port(&evil)).unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::EPERM));
+    let evs = events(&shield);
+    let net: Vec<_> = evs
+        .iter()
+        .filter(|e| e.policy == PolicyKind::OutboundConnectivity)
+        .collect();
+    assert_eq!(net.len(), 1, "{net:#?}");
+    drop((alias, upper, dotted, multi1, multi2, evil, last));
+}
+
+#[test]
+fn hosts_spellings_match_allow_entries_trap() {
+    case("hosts_spellings_match_allow_entries_trap", || {
+        hosts_spellings_case(Mechanism::SeccompTrap)
+    });
+}
+
+#[test]
+fn hosts_spellings_match_allow_entries_notify() {
+    case("hosts_spellings_match_allow_entries_notify", || {
+        hosts_spellings_case(Mechanism::SeccompNotify)
+    });
+}
+
+/// Issue 15 item 8: every other lookup of the tmp root and the passages to an allowed path
+/// answers as without a shield (computed before the install, compared after) and reports
+/// nothing: readlink (EINVAL: not a symlink), statfs, getxattr/listxattr, access with X_OK,
+/// chdir + getcwd, realpath/canonicalize of an allowed file, lookups relative to an O_PATH
+/// descriptor of the root, name_to_handle_at.
+fn lookups_case(interceptor: Mechanism) {
+    let (task, tmp) = dirs(&format!("lookups-{interceptor:?}"));
+    let cache = tmp.join("cache");
+    std::fs::write(cache.join("model"), b"weights").unwrap();
+    let deep = tmp.join("deep");
+    let rc = |r: libc::c_long| if r < 0 { errno() } else { 0 };
+    let probes = |root: &Path| -> Vec<(String, i32)> {
+        let c = |p: &Path| CString::new(s(p)).unwrap();
+        let mut out = Vec::new();
+        for p in [root.to_path_buf(), root.join("deep"), root.join("deep/a")] {
+            let cp = c(&p);
+            let mut buf = [0u8; 64];
+            // SAFETY: raw syscalls with valid NUL-terminated paths and buffers of the sizes given.
+            unsafe {
+                out.push((
+                    format!("readlink {}", p.display()),
+                    rc(libc::syscall(
+                        libc::SYS_readlinkat,
+                        libc::AT_FDCWD,
+                        cp.as_ptr(),
+                        buf.as_mut_ptr(),
+                        64,
+                    )),
+                ));
+                let mut st: libc::statfs = std::mem::zeroed();
+                out.push((
+                    format!("statfs {}", p.display()),
+                    rc(libc::syscall(libc::SYS_statfs, cp.as_ptr(), &mut st)),
+                ));
+                out.push((
+                    format!("getxattr {}", p.display()),
+                    rc(libc::syscall(
+                        libc::SYS_getxattr,
+                        cp.as_ptr(),
+                        c"user.x".as_ptr(),
+                        buf.as_mut_ptr(),
+                        64,
+                    )),
+                ));
+                out.push((
+                    format!("listxattr {}", p.display()),
+                    rc(libc::syscall(
+                        libc::SYS_listxattr,
+                        cp.as_ptr(),
+                        buf.as_mut_ptr(),
+                        64,
+                    )),
+                ));
+                out.push((
+                    format!("access X_OK {}", p.display()),
+                    rc(libc::syscall(
+                        libc::SYS_faccessat,
+                        libc::AT_FDCWD,
+                        cp.as_ptr(),
+                        libc::X_OK,
+                    )),
+                ));
+            }
+        }
+        let before = std::env::current_dir().unwrap();
+        out.push((
+            "chdir+getcwd".into(),
+            match std::env::set_current_dir(root.join("deep")) {
+                Ok(()) => i32::from(std::env::current_dir().ok() != Some(root.join("deep"))),
+                Err(e) => e.raw_os_error().unwrap_or(-1),
+            },
+        ));
+        std::env::set_current_dir(before).unwrap();
+        out.push((
+            "canonicalize".into(),
+            match std::fs::canonicalize(root.join("deep/../cache/./model")) {
+                Ok(p) => i32::from(p != root.join("cache/model")),
+                Err(e) => e.raw_os_error().unwrap_or(-1),
+            },
+        ));
+        let croot = c(root);
+        // SAFETY: raw syscalls with valid NUL-terminated paths; the O_PATH fd is closed.
+        unsafe {
+            let fd = libc::syscall(
+                libc::SYS_openat,
+                libc::AT_FDCWD,
+                croot.as_ptr(),
+                libc::O_PATH | libc::O_DIRECTORY,
+                0,
+            );
+            out.push(("open O_PATH root".into(), rc(fd)));
+            if fd >= 0 {
+                let mut st: libc::stat = std::mem::zeroed();
+                out.push((
+                    "fstatat(rootfd, deep)".into(),
+                    rc(libc::syscall(
+                        libc::SYS_newfstatat,
+                        fd,
+                        c"deep".as_ptr(),
+                        &mut st,
+                        0,
+                    )),
+                ));
+                out.push((
+                    "fstatat(rootfd, \"\", AT_EMPTY_PATH)".into(),
+                    rc(libc::syscall(
+                        libc::SYS_newfstatat,
+                        fd,
+                        c"".as_ptr(),
+                        &mut st,
+                        libc::AT_EMPTY_PATH,
+                    )),
+                ));
+                let sub = libc::syscall(
+                    libc::SYS_openat,
+                    fd,
+                    c"cache".as_ptr(),
+                    libc::O_PATH | libc::O_DIRECTORY,
+                    0,
+                );
+                out.push(("openat(rootfd, cache, O_PATH)".into(), rc(sub)));
+                if sub >= 0 {
+                    libc::close(sub as i32);
+                }
+                libc::close(fd as i32);
+            }
+            let mut h = [0u8; 128 + 8];
+            h[..4].copy_from_slice(&128u32.to_ne_bytes());
+            let mut mnt = 0i32;
+            out.push((
+                "name_to_handle_at root".into(),
+                rc(libc::syscall(
+                    libc::SYS_name_to_handle_at,
+                    libc::AT_FDCWD,
+                    croot.as_ptr(),
+                    h.as_mut_ptr(),
+                    &mut mnt,
+                    0,
+                )),
+            ));
+        }
+        out
+    };
+    let want = probes(&tmp);
+    let shield = common::install_shield(&task, &tmp, interceptor, |b| {
+        let b = b.allow_tmp(s(&cache)).allow_tmp(s(&tmp.join("deep/a/b")));
+        if interceptor == Mechanism::SeccompNotify {
+            b.allow_exec("/usr/bin/true")
+        } else {
+            b
+        }
+    });
+    let got = probes(&tmp);
+    let differ: Vec<_> = want.iter().zip(&got).filter(|(w, g)| w != g).collect();
+    assert!(differ.is_empty(), "(without, with the shield): {differ:#?}");
+    let evs = events(&shield);
+    for p in [&tmp, &deep, &tmp.join("deep/a")] {
+        let about = path_events(&evs, p);
+        assert!(
+            about.is_empty(),
+            "lookups of {} reported: {about:#?}",
+            p.display()
+        );
+    }
+}
+
+#[test]
+fn every_lookup_of_the_passages_answers_as_the_os_trap() {
+    case(
+        "every_lookup_of_the_passages_answers_as_the_os_trap",
+        || lookups_case(Mechanism::SeccompTrap),
+    );
+}
+
+#[test]
+fn every_lookup_of_the_passages_answers_as_the_os_notify() {
+    case(
+        "every_lookup_of_the_passages_answers_as_the_os_notify",
+        || lookups_case(Mechanism::SeccompNotify),
+    );
+}

@@ -390,19 +390,12 @@ fn arm(
         let r = install(&compiled.filter, base | WAIT_KILLABLE_RECV);
         if r == einval {
             kernel.record("wait_killable_recv", einval);
-            if !compiled.fork_events && compiled.needs.outbound {
-                // The supervisor must see signal returns to tell a restarted emulation from a
-                // new call (see notify::note_sigreturn).
-                let mut spec = notify_filter_spec(policy, sys::trampoline_ip());
-                super::spec::notify_sigreturns(&mut spec);
-                super::spec::reserve_descriptors(
-                    &mut spec,
-                    crate::sys::held::held_from(),
-                    intercept_of(true),
-                );
-                compiled.filter = Filter::try_from(&spec)
-                    .map_err(|e| Armed::Failed(InstallError::Setup(format!("filter: {e}"))))?;
-            }
+            // `rt_sigreturn` is never notified, although that would show which calls the
+            // kernel restarts after a handler (see notify::restart): without this flag a
+            // signal interrupts a notified `rt_sigreturn`, and where that signal's handler
+            // lacks SA_RESTART the kernel returns EINTR from it instead of restoring the
+            // frame, so the thread runs on past the restorer and dies (SIGSEGV; parity.rs
+            // own_signal_handlers_two_signal_storm, every run under the k5.10 profile).
             let r = install(&compiled.filter, base);
             kernel.record("new_listener", r.min(0));
             kernel.record("tsync_esrch", r.min(0));

@@ -153,16 +153,6 @@ pub fn trap_filter_spec(policy: &Policy, trampoline_ip: u64, fork_events: bool) 
     filter_spec(policy, trampoline_ip, Ret::Trap, fork_events)
 }
 
-/// Also notify `rt_sigreturn` (which the supervisor always continues), so that the supervisor
-/// sees which calls the kernel is about to restart after a signal handler: where the listener
-/// lacks `SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV`, that is how an emulated call whose answer
-/// the caller discarded is told from a new call (see `notify::note_sigreturn`).
-pub(crate) fn notify_sigreturns(spec: &mut FilterSpec) {
-    if !spec.syscalls.iter().any(|p| p.nr == nr::RT_SIGRETURN) {
-        spec.syscalls.push(plan(nr::RT_SIGRETURN, Ret::Notify));
-    }
-}
-
 /// The filter specification for `policy` with the user-notification interceptor.
 pub fn notify_filter_spec(policy: &Policy, trampoline_ip: u64) -> FilterSpec {
     filter_spec(policy, trampoline_ip, Ret::Notify, true)

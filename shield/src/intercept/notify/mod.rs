@@ -229,24 +229,16 @@ pub(crate) fn supervise(listener: Listener, watch: i32) {
             send(listener, n.id, Answer::Continue);
             continue;
         }
-        if n.nr as i64 == nr::RT_SIGRETURN {
-            note_sigreturn(&n);
-            send(listener, n.id, Answer::Continue);
-            continue;
-        }
-        let resumed = take_resuming(&n);
         let foreign = !is_own_thread(own_pid, n.pid);
-        // A restart records no events: they were recorded the first time, whether the answer
-        // was lost (not sent) or sent and discarded (`resumed`, see `note_sigreturn`).
-        let restarted = take_lost(&n, resumed);
+        // A restart records no events: they were recorded the first time (the answer was
+        // lost: not sent).
+        let restarted = take_lost(&n);
         let a = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             TARGET.with(|t| t.set((n.pid, foreign)));
             RESTARTED.with(|r| r.set(restarted));
-            RESUMED.with(|r| r.set(resumed));
             RECORDED.with(|r| r.set(false));
             let a = handle(st, listener, &n);
             RESTARTED.with(|r| r.set(false));
-            RESUMED.with(|r| r.set(false));
             TARGET.with(|t| t.set((0, false)));
             a
         }))

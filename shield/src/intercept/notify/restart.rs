@@ -2,6 +2,20 @@
 //! a signal can interrupt a caller after the supervisor carried out its call; the kernel then
 //! restarts it. These make the restart see the first result: no second connect or send, and no
 //! second event.
+//!
+//! One window stays open there: the supervisor's `SECCOMP_IOCTL_NOTIF_SEND` is accepted, but a
+//! signal woke the caller just before, so the caller discards the answer and restarts the call
+//! (the kernel takes the notification off its list either way). That restart looks like a new
+//! call: an event is counted twice, a datagram is sent twice (UDP allows duplicates), and a
+//! connect gets `EISCONN`/`EALREADY`, which is recognised as the restart (see [`Flight`]).
+//! Telling it apart needs the signal frame the caller returns through, and the only way the
+//! supervisor could see that frame is a notified `rt_sigreturn`. That was done until 1 Dec, and
+//! it crashed functions: a notified `rt_sigreturn` is itself interrupted by any signal the
+//! handler did not block, and where that signal's handler lacks `SA_RESTART` the kernel
+//! returns `EINTR` from `rt_sigreturn` instead of restoring the frame, so the thread runs on
+//! past the restorer into whatever code follows it (SIGSEGV: `parity.rs`
+//! `own_signal_handlers_two_signal_storm`, every run under the `k5.10` profile). A crash is
+//! worse than a duplicate count, so `rt_sigreturn` is never notified.
 
 #[allow(unused_imports)]
 use super::*;
@@ -14,9 +28,8 @@ pub(super) struct Lost {
     tid: u32,
     nr: i32,
     args: [u64; 6],
-    /// `SECCOMP_IOCTL_NOTIF_SEND` accepted the answer: the call is a restart only if the
-    /// signal frame says so (`resumed`, see [`note_sigreturn`]); a caller the kernel had not yet
-    /// woken takes the answer, and the same call again is a new one.
+    /// `SECCOMP_IOCTL_NOTIF_SEND` accepted the answer: the caller takes it (but for the
+    /// window in the module docs), and the same call again is a new one.
     sent: bool,
 }
 
@@ -38,14 +51,14 @@ pub(super) fn lost(n: &Notification, sent: bool) {
 }
 
 /// Whether `n` is the restart of a call whose events were recorded and whose answer was lost
-/// (not sent, or sent and discarded: `resumed`), and forget that call.
-pub(super) fn take_lost(n: &Notification, resumed: bool) -> bool {
+/// (not sent), and forget that call.
+pub(super) fn take_lost(n: &Notification) -> bool {
     let mut all = LOST.lock().unwrap_or_else(|e| e.into_inner());
     let Some(i) = all.iter().position(|l| l.tid == n.pid) else {
         return false;
     };
     let l = all.remove(i);
-    l.nr == n.nr && l.args == n.args && (!l.sent || resumed)
+    l.nr == n.nr && l.args == n.args && !l.sent
 }
 
 /// One side-effecting emulation (connect, sendto, sendmsg, sendmmsg, recvfrom) and what became
@@ -61,11 +74,9 @@ pub(super) fn take_lost(n: &Notification, resumed: bool) -> bool {
 ///
 /// A successful `SECCOMP_IOCTL_NOTIF_SEND` does not prove that the caller got the answer: a
 /// caller whose wait a signal interrupted, but which has not yet taken the notification off
-/// the kernel's list, lets the answer be sent and then restarts the call anyway. Such a restart
-/// is recognised from the signal frame the caller returns through (see [`note_sigreturn`]),
-/// and it too gets the first result. (A connect restarted unrecognised, where the frame cannot
-/// be read, fails with `EISCONN` or `EALREADY` on the already connected socket: that is taken
-/// as the restart too.)
+/// the kernel's list, lets the answer be sent and then restarts the call anyway (the window in
+/// the module docs). A connect restarted that way fails with `EISCONN` or `EALREADY` on the
+/// already connected socket: that is taken as the restart, and it gets the first result.
 pub(super) struct Flight {
     tid: u32,
     nr: i32,
@@ -136,8 +147,6 @@ pub(super) fn deferred_once(
     };
     let id = n.id;
     let nr = n.nr as i64;
-    // The caller returns from a signal handler into a restart of this very call.
-    let resumed = RESUMED.with(|r| r.get());
     let mine = flight.clone();
     let spawned = std::thread::Builder::new()
         .name("fnshield-emulate".into())
@@ -152,9 +161,9 @@ pub(super) fn deferred_once(
                 st.unwrap_or((0, true))
             });
             let r = match earlier {
-                // The first answer was lost (not sent, or sent and discarded): this is the
-                // restart, and it gets the first result.
-                Some((r, sent)) if !sent || resumed => {
+                // The first answer was lost (not sent): this is the restart, and it gets the
+                // first result.
+                Some((r, false)) => {
                     close(sock);
                     r
                 }
@@ -188,104 +197,4 @@ pub(super) fn deferred_once(
             Answer::Errno(libc::EAGAIN)
         }
     }
-}
-
-thread_local! {
-    /// Set by the supervisor while it handles a call that [`note_sigreturn`] saw the kernel
-    /// about to restart.
-    pub(super) static RESUMED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// A thread that returns from a signal handler into the restart of a syscall: the syscall
-/// number and the address after its instruction (the notification's instruction pointer).
-pub(super) struct Resuming {
-    tid: u32,
-    nr: i64,
-    ip: u64,
-}
-
-/// Bounded: marks of threads that never made their next notified call are dropped, oldest first.
-pub(super) static RESUMING: std::sync::Mutex<Vec<Resuming>> = std::sync::Mutex::new(Vec::new());
-
-/// `rt_sigreturn` from thread `n.pid`, notified only where the listener lacks
-/// `SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV` (see `spec::notify_sigreturns`); always continued.
-/// The signal frame it returns through holds the registers the kernel restores. When the
-/// handler interrupted a syscall that the kernel restarts (`SA_RESTART`), the kernel rewound
-/// the saved instruction pointer onto the `syscall` instruction and put the syscall number back
-/// in `rax`; `rcx` still holds the address after the instruction (the `syscall` instruction set
-/// it), which code interrupted anywhere else does not show. The thread's next notification with
-/// that number and address is the restart ([`RESUMED`]). x86_64 only: elsewhere nothing is
-/// noted, and only the connect fallback of [`Flight`] applies.
-pub(super) fn note_sigreturn(n: &Notification) {
-    let Some((nr, ip)) = restart_in_frame(n.pid as i64) else {
-        return;
-    };
-    let mut all = RESUMING.lock().unwrap_or_else(|e| e.into_inner());
-    all.retain(|r| r.tid != n.pid);
-    if all.len() >= 64 {
-        all.remove(0);
-    }
-    all.push(Resuming { tid: n.pid, nr, ip });
-}
-
-/// Whether `n` is the restart [`note_sigreturn`] saw coming (and forget the thread's mark).
-pub(super) fn take_resuming(n: &Notification) -> bool {
-    let mut all = RESUMING.lock().unwrap_or_else(|e| e.into_inner());
-    let Some(i) = all.iter().position(|r| r.tid == n.pid) else {
-        return false;
-    };
-    let r = all.remove(i);
-    r.nr == n.nr as i64 && r.ip == n.ip
-}
-
-/// The syscall number and the address after its instruction, if thread `tid` (blocked in
-/// `rt_sigreturn`) returns into the restart of a syscall.
-#[cfg(target_arch = "x86_64")]
-pub(super) fn restart_in_frame(tid: i64) -> Option<(i64, u64)> {
-    // `/proc/<tid>/syscall`: "nr arg1 … arg6 sp pc" while the thread is in a syscall.
-    let mut p = [0u8; 64];
-    proc_path(tid, b"syscall", &mut p)?;
-    let fd = open_path(&p, libc::O_RDONLY);
-    if fd < 0 {
-        return None;
-    }
-    let mut buf = [0u8; 256];
-    let r = syscall(
-        nr::READ,
-        [
-            fd as u64,
-            buf.as_mut_ptr() as u64,
-            buf.len() as u64,
-            0,
-            0,
-            0,
-        ],
-    );
-    close(fd);
-    let text = &buf[..r.max(0) as usize];
-    let mut fields = text
-        .split(|&b| b == b' ' || b == b'\n')
-        .filter(|f| !f.is_empty());
-    if fields.next()? != b"15" {
-        return None;
-    }
-    let sp = fields.nth(6)?;
-    let sp = sp.strip_prefix(b"0x")?.iter().try_fold(0u64, |v, &b| {
-        let d = (b as char).to_digit(16)?;
-        v.checked_mul(16)?.checked_add(u64::from(d))
-    })?;
-    // The handler's `ret` popped the frame's return address: `sp` is the `ucontext`, whose
-    // `uc_mcontext` (r8 … r15, rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip) starts at 40.
-    let mut regs = [0u8; 17 * 8];
-    if read_mem_of(tid, sp.checked_add(40)?, &mut regs) != regs.len() {
-        return None;
-    }
-    let reg = |i: usize| u64::from_ne_bytes(regs[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]));
-    let (rax, rcx, rip) = (reg(13), reg(14), reg(16));
-    (rip.checked_add(2)? == rcx).then_some((rax as i64, rcx))
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-pub(super) fn restart_in_frame(_tid: i64) -> Option<(i64, u64)> {
-    None
 }

@@ -3432,3 +3432,32 @@ fn r4_wait_masks(i: InterceptorChoice) {
     }
 }
 three!(r4_wait_masks, super::r4_wait_masks);
+
+/// Kind 10 (hang): glibc's `setuid` family applies the change to every thread of the process
+/// by sending each one SIGSETXID and waiting until all have run it. The shield's threads
+/// blocked every signal, so a shielded function that called `setuid`, `setgid`, `seteuid` or
+/// `setgroups` (here: to the ids it already has, which any user may) waited for ever. Each
+/// call must return, as without a shield.
+fn k10_setxid(i: InterceptorChoice) {
+    let d = Dirs::new();
+    let _s = shield3(i, &d, |b| b);
+    // SAFETY: setting the ids the process already has; getgroups into a local buffer.
+    unsafe {
+        assert_eq!(libc::setuid(libc::getuid()), 0, "setuid: {}", errno());
+        assert_eq!(libc::setgid(libc::getgid()), 0, "setgid: {}", errno());
+        assert_eq!(libc::seteuid(libc::geteuid()), 0, "seteuid: {}", errno());
+        let mut groups = [0 as libc::gid_t; 64];
+        let n = libc::getgroups(groups.len() as i32, groups.as_mut_ptr());
+        assert!(n >= 0);
+        let r = libc::setgroups(n as usize, groups.as_ptr());
+        // Unprivileged (the launcher's Lambda profiles): EPERM, as without a shield.
+        assert!(
+            r == 0 || errno() == libc::EPERM,
+            "setgroups: {r} {}",
+            errno()
+        );
+    }
+    // The shield still enforces afterwards.
+    assert!(std::fs::read(d.task.join("bootstrap")).is_err());
+}
+three!(k10_setxid_family_returns, super::k10_setxid);

@@ -7,7 +7,7 @@
 //!
 //! - the panicking thread captures the frames (addresses only; nothing is read);
 //! - the shield's own symbolizer thread, started at install with every signal but the
-//!   shield's SIGSYS blocked and
+//!   shield's SIGSYS (and the C library's setxid signal) blocked and
 //!   running nothing but std's symbolizer, turns them into text, exempt from the policies;
 //! - the panicking thread prints the message and the backtrace to stderr the way std does.
 //!
@@ -49,7 +49,7 @@ pub(crate) fn install() {
             // No user signal handler ever runs here. SIGSYS stays deliverable: the symbolizer
             // makes ordinary (trapped) syscalls, and a trap with SIGSYS blocked kills the
             // process; its only handler is the shield's (rt_sigaction(SIGSYS) is refused).
-            let mask: u64 = !(1u64 << (libc::SIGSYS - 1));
+            let mask: u64 = !(1u64 << (libc::SIGSYS - 1) | super::shared::LIBC_SETXID_BIT);
             crate::sys::syscall(
                 libc::SYS_rt_sigprocmask,
                 [

@@ -117,7 +117,8 @@ pub(crate) fn spawn_shield_thread(
             prepare_shield_thread();
             let _ = ready_tx.send(());
             body();
-            // A shield thread never ends. It runs with every signal blocked (SIGSYS too), and
+            // A shield thread never ends. It runs with every signal blocked (SIGSYS too; only
+            // the C library's setxid signal is deliverable), and
             // glibc's thread exit blocks signals with `rt_sigprocmask(SIG_BLOCK, ..)`, which
             // the trap filter traps: a SIGSYS that cannot be delivered kills the whole process.
             // This happened when the trap interceptor gave up its fork listener (Linux 5.0-5.6)
@@ -169,7 +170,9 @@ pub(crate) fn start_reporter(
 ///   `/sys/devices/system/cpu/online`, which after install would be a notified call waiting for
 ///   this very thread.
 pub(crate) fn prepare_shield_thread() {
-    let all: u64 = !0;
+    // Every signal but the C library's setxid one (see `shared::LIBC_SETXID_BIT`: glibc's
+    // `setuid` & co. waited for ever for this thread).
+    let all: u64 = !super::shared::LIBC_SETXID_BIT;
     syscall(
         libc::SYS_rt_sigprocmask,
         [

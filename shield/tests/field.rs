@@ -1162,3 +1162,53 @@ fn every_lookup_of_the_passages_answers_as_the_os_notify() {
         || lookups_case(Mechanism::SeccompNotify),
     );
 }
+
+/// Issue 15 item 6 in a process forked without exec (a `pre_exec` closure, a pre-forking
+/// server): it has the shield's panic hook but not its symbolizer thread. A panic there prints
+/// its message at once and says the backtrace is not symbolized (it waited 10 s for a thread
+/// that does not exist), and reports no violation.
+#[test]
+fn a_panic_in_a_forked_child_does_not_wait_for_the_symbolizer() {
+    case(
+        "a_panic_in_a_forked_child_does_not_wait_for_the_symbolizer",
+        || {
+            let (task, tmp) = dirs("panic-fork");
+            std::env::set_var("RUST_BACKTRACE", "1");
+            let shield = common::install_shield(&task, &tmp, Mechanism::SeccompNotify, |b| {
+                b.allow_exec("/usr/bin/true")
+            });
+            let log = tmp.parent().unwrap().join("stderr-fork.txt");
+            let f = std::fs::File::create(&log).unwrap();
+            // SAFETY: dup/dup2 on fds we own; restored below.
+            let saved = unsafe { libc::dup(2) };
+            // SAFETY: as above.
+            unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&f), 2) };
+            // SAFETY: libc's fork (its atfork handlers make malloc usable in the child); the
+            // child only panics, catches it and leaves with _exit.
+            let pid = unsafe { libc::fork() };
+            assert!(pid >= 0, "fork: {}", errno());
+            if pid == 0 {
+                let r = std::panic::catch_unwind(|| panic!("boom-in-forked-child"));
+                // SAFETY: leave the child without running the parent's exit handlers.
+                unsafe { libc::_exit(i32::from(r.is_ok())) };
+            }
+            let mut st = 0;
+            // SAFETY: waiting for our own child.
+            assert_eq!(unsafe { libc::waitpid(pid as i32, &mut st, 0) }, pid as i32);
+            // SAFETY: as above.
+            unsafe { libc::dup2(saved, 2) };
+            assert!(libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 0, "{st:#x}");
+            let text = std::fs::read_to_string(&log).unwrap();
+            assert!(text.contains("boom-in-forked-child"), "{text}");
+            assert!(
+                text.contains("a forked child") && !text.contains("did not answer"),
+                "{text}"
+            );
+            let evs = events(&shield);
+            assert!(
+                !evs.iter().any(|e| e.policy == PolicyKind::ReadHandler),
+                "a panic is not an attack: {evs:#?}"
+            );
+        },
+    );
+}

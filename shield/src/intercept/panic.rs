@@ -18,9 +18,12 @@
 //! code reading the binary and is decided by `read_handler` like any other read. A hook set
 //! after the shield's replaces it and symbolizes on the panicking thread, which is refused.
 //! Residual: code that panics on purpose gets its frames' symbol names (not the binary) in
-//! the function's own log.
+//! the function's own log. A process forked without exec has no symbolizer thread: its
+//! panics print their message at once with the backtrace marked not symbolized (they waited
+//! 10 s for an answer before).
 
 use std::backtrace::{Backtrace, BacktraceStatus};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc::{channel, Sender};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
@@ -28,6 +31,15 @@ use std::time::Duration;
 type Request = (Backtrace, Sender<String>);
 
 static SYMBOLIZER: OnceLock<Mutex<Sender<Request>>> = OnceLock::new();
+
+/// The process whose symbolizer thread [`SYMBOLIZER`] reaches. A process forked from it has
+/// the channel but not the thread (threads do not survive `fork`): a panic there would wait
+/// [`WAIT`] for an answer that never comes.
+static OWNER: AtomicU32 = AtomicU32::new(0);
+
+fn getpid() -> u32 {
+    crate::sys::syscall(libc::SYS_getpid, [0; 6]) as u32
+}
 
 thread_local! {
     static IS_SYMBOLIZER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
@@ -70,6 +82,7 @@ pub(crate) fn install() {
     if started.is_err() || SYMBOLIZER.set(Mutex::new(tx)).is_err() {
         return;
     }
+    OWNER.store(getpid(), Ordering::Release);
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         let wanted = std::env::var_os("RUST_BACKTRACE").is_some_and(|v| v != "0");
@@ -98,8 +111,14 @@ pub(crate) fn install() {
 }
 
 /// The backtrace as text, symbolized by the symbolizer thread; unresolved (addresses) if that
-/// thread does not answer in time.
+/// thread does not answer in time. In a forked child, which has no symbolizer thread (and in
+/// which reading the binary is refused as in its parent), at once: not symbolized.
 fn symbolize(bt: Backtrace) -> String {
+    if getpid() != OWNER.load(Ordering::Acquire) {
+        return "      (a forked child: the shield's symbolizer runs in its parent process; \
+                backtrace not symbolized)"
+            .to_owned();
+    }
     let (reply, answer) = channel();
     let sent = match SYMBOLIZER.get().map(|m| m.lock()) {
         Some(Ok(tx)) => tx.send((bt, reply)).is_ok(),

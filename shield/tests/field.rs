@@ -1212,3 +1212,35 @@ fn a_panic_in_a_forked_child_does_not_wait_for_the_symbolizer() {
         },
     );
 }
+
+/// Issue 15 item 7: glibc's `execvp` runs a file the kernel does not recognise (`ENOEXEC`: a
+/// script without `#!`) with `/bin/sh`; the libc layer's `execvp` returned `ENOEXEC`, so
+/// `Command` with its own `PATH` (fork, then execvp) failed where it works without a shield.
+#[test]
+fn execvp_runs_a_script_without_an_interpreter_line_with_sh() {
+    case(
+        "execvp_runs_a_script_without_an_interpreter_line_with_sh",
+        || {
+            let (task, tmp) = dirs("noexec-script");
+            let dir = task.parent().unwrap().join("bin");
+            std::fs::create_dir_all(&dir).unwrap();
+            let script = dir.join("plain-script");
+            std::fs::write(&script, b"exit 7\n").unwrap();
+            std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                .unwrap();
+            let sh = std::fs::canonicalize("/bin/sh").unwrap();
+            let shield = common::install_shield(&task, &tmp, Mechanism::SeccompNotify, |b| {
+                b.allow_exec(s(&script))
+                    .allow_exec("/bin/sh")
+                    .allow_exec(s(&sh))
+            });
+            let st = Command::new("plain-script")
+                .env("PATH", format!("/nonexistent:{}", dir.display()))
+                .status()
+                .expect("runs through /bin/sh, as glibc's execvp does");
+            assert_eq!(st.code(), Some(7), "{st:?}");
+            let evs = events(&shield);
+            assert!(exec_events(&evs).is_empty(), "{:#?}", exec_events(&evs));
+        },
+    );
+}

@@ -235,9 +235,47 @@ pub unsafe extern "C" fn execvpe(
         // Only returns on failure.
         let _ = r;
         // SAFETY: errno is the calling thread's.
+        if unsafe { *libc::__errno_location() } == libc::ENOEXEC {
+            script_execute(cand, argv, envp);
+        }
+        // SAFETY: errno is the calling thread's.
         Some(-(unsafe { *libc::__errno_location() }) as i64)
     });
     ret(r) as c_int
+}
+
+/// The most arguments [`script_execute`] passes on (glibc has no limit); with more, the exec
+/// fails with `ENOEXEC` as the file itself did.
+const SCRIPT_ARGS_MAX: usize = 255;
+
+/// What glibc's `execvp`/`execvpe` do when the kernel does not recognise a file's format
+/// (`ENOEXEC`: a script without `#!`): run it with `/bin/sh file args...`, through [`execve`]
+/// (so `/bin/sh` is decided like any exec). Returns only on failure, with errno set; with
+/// more than [`SCRIPT_ARGS_MAX`] arguments, or an unreadable argv, it does nothing.
+fn script_execute(file: *const c_char, argv: *const *const c_char, envp: *const *const c_char) {
+    let mut args = [std::ptr::null::<c_char>(); SCRIPT_ARGS_MAX + 3];
+    args[0] = c"/bin/sh".as_ptr();
+    args[1] = file;
+    // argv[1..] up to its NULL, read with checked copies.
+    let mut i = 1usize;
+    loop {
+        let mut w = [0u8; 8];
+        if crate::sys::read_mem(p(argv) + (i * 8) as u64, &mut w) != 8 {
+            return;
+        }
+        let a = u64::from_ne_bytes(w) as usize as *const c_char;
+        if a.is_null() {
+            break;
+        }
+        if i > SCRIPT_ARGS_MAX {
+            return;
+        }
+        args[i + 1] = a;
+        i += 1;
+    }
+    // SAFETY: `args` is a NULL-terminated array of the caller's argument strings after
+    // "/bin/sh" and the file's NUL-terminated path; envp is the caller's.
+    let _ = unsafe { execve(args[0], args.as_ptr(), envp) };
 }
 
 #[no_mangle]

@@ -475,7 +475,8 @@ fn exec_of_a_missing_file_fails_as_the_os_would() {
 
 /// Issue 15 item 7, the other names an exec cannot run because the OS refuses the name
 /// itself: a regular file used as a directory (`ENOTDIR`), a symlink loop (`ELOOP`), a name
-/// component longer than 255 bytes (`ENAMETOOLONG`). Each fails with the OS's errno (glibc's
+/// component longer than 255 bytes (`ENAMETOOLONG`), a directory or a file without any execute
+/// bit (`EACCES`). Each fails with the OS's errno (glibc's
 /// `execvp` goes on to the next `PATH` entry after `ENOTDIR` but stops at `ELOOP`, so the
 /// errno decides what a search does) and is no violation, in block and in alert mode.
 fn exec_refused_name_case(interceptor: Mechanism, mode: fnshield::Mode) {
@@ -510,6 +511,13 @@ fn exec_refused_name_case(interceptor: Mechanism, mode: fnshield::Mode) {
     );
     assert_eq!(exec(s(&looped)), libc::ELOOP, "a symlink loop");
     assert_eq!(exec(&long), libc::ENAMETOOLONG, "a 300-byte component");
+    // What the kernel refuses to run for everyone, root included (a PATH search goes on to
+    // the next directory after EACCES): a directory named like the program, a file with no
+    // execute bit.
+    std::fs::create_dir_all(odd.join("sh")).unwrap();
+    std::fs::write(odd.join("id"), b"not a program").unwrap();
+    assert_eq!(exec(s(&odd.join("sh"))), libc::EACCES, "a directory");
+    assert_eq!(exec(s(&odd.join("id"))), libc::EACCES, "no execute bit");
     let evs = events(&shield);
     assert!(exec_events(&evs).is_empty(), "{:#?}", exec_events(&evs));
 }

@@ -681,8 +681,9 @@ fn lookup(abs: &mut [u8; PATH_MAX], n: usize) -> Option<bool> {
 
 /// Why the OS refuses the name `abs[..n]` itself, following a symlink in the last component
 /// as exec does: `ENOENT` (nothing there, or a dangling symlink), `ENOTDIR` (a file used as a
-/// directory), `ELOOP` (a symlink loop), `ENAMETOOLONG` (a component longer than `NAME_MAX`).
-/// An exec of such a name fails with that errno whatever the policy, so it names no program.
+/// directory), `ELOOP` (a symlink loop), `ENAMETOOLONG` (a component longer than `NAME_MAX`),
+/// `EACCES` (not a regular file, or no execute bit at all). An exec of such a name fails with
+/// that errno whatever the policy, so it names no program.
 /// `None` when the name leads to something (or the lookup failed otherwise: decided).
 fn refused_name(abs: &mut [u8; PATH_MAX], n: usize) -> Option<i32> {
     if n >= PATH_MAX {
@@ -691,8 +692,15 @@ fn refused_name(abs: &mut [u8; PATH_MAX], n: usize) -> Option<i32> {
     abs[n] = 0;
     let fd = open_path(&abs[..=n], libc::O_PATH);
     if fd >= 0 {
+        let mode = crate::sys::fstat_mode(fd);
         syscall(libc::SYS_close, [fd as u64, 0, 0, 0, 0, 0]);
-        return None;
+        // Not a regular file (a directory named like the program), or no execute bit for
+        // anyone: the kernel refuses the exec with EACCES for every caller, root included,
+        // and a PATH search goes on to the next directory.
+        return match mode {
+            Some(m) if m & libc::S_IFMT != libc::S_IFREG || m & 0o111 == 0 => Some(libc::EACCES),
+            _ => None,
+        };
     }
     match -fd as i32 {
         e @ (libc::ENOENT | libc::ENOTDIR | libc::ELOOP | libc::ENAMETOOLONG) => Some(e),

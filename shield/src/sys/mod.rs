@@ -494,6 +494,18 @@ pub(crate) fn file_stamp(path: &std::ffi::CStr) -> Option<[i64; 7]> {
     ])
 }
 
+/// `st_mode` of the file open as `fd` (an `O_PATH` descriptor will do), or `None` if `fstat`
+/// fails. Async-signal-safe.
+pub(crate) fn fstat_mode(fd: i64) -> Option<u32> {
+    // SAFETY: a zeroed `stat` is a valid plain-data value for fstat to fill.
+    let mut sb: libc::stat = unsafe { std::mem::zeroed() };
+    let r = syscall(
+        libc::SYS_fstat,
+        [fd as u64, &mut sb as *mut _ as u64, 0, 0, 0, 0],
+    );
+    (r == 0).then_some(sb.st_mode)
+}
+
 /// `(st_dev, st_ino)` of the file open as `fd`, or `None` if `fstat` fails.
 /// Async-signal-safe.
 pub(crate) fn fstat_identity(fd: i64) -> Option<(u64, u64)> {

@@ -603,8 +603,8 @@ fn privilege_drop_case(i: InterceptorChoice) {
     std::fs::set_permissions("/dev/shm/p/q/f", std::fs::Permissions::from_mode(0o644)).unwrap();
     std::fs::set_permissions("/dev/shm/p", std::fs::Permissions::from_mode(0o700)).unwrap();
     let (_s, report) = install(&l, i);
-    // Drop to nobody in this thread (raw calls: glibc's setxid broadcast would wait for the
-    // shield's threads).
+    // Drop to nobody in this thread only (raw calls; glibc's setresuid would change every
+    // thread's credentials, the notify supervisor's too).
     for nr in [libc::SYS_setresgid, libc::SYS_setresuid] {
         assert_eq!(common::raw_syscall(nr, [65534; 3]), 0);
     }
@@ -634,4 +634,91 @@ fn a_root_below_an_unsearchable_directory_is_not_held_notify() {
         "a_root_below_an_unsearchable_directory_is_not_held_notify",
         || privilege_drop_case(InterceptorChoice::Notify),
     );
+}
+
+static SIGNALS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+extern "C" fn count_signal(_: i32) {
+    SIGNALS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// The system call thread `tid` is blocked in (`/proc/self/task/<tid>/syscall`), or `None`
+/// while it runs.
+fn blocked_in(tid: i32) -> Option<i64> {
+    let s = std::fs::read_to_string(format!("/proc/self/task/{tid}/syscall")).ok()?;
+    s.split_whitespace().next()?.parse().ok()
+}
+
+/// An open that a signal interrupts returns EINTR (a handler installed without
+/// `SA_RESTART`): how a function bounds a FIFO open with `alarm`. The fast path retried every
+/// failure from the lexical path, EINTR included, so the open blocked again after the
+/// signal, for good when no writer came (libc layer; the trap handler runs with signals
+/// blocked, and the notify supervisor carries raw opens out, so only the layer's opens are
+/// interruptible).
+fn fifo_eintr_case(i: InterceptorChoice) {
+    use std::sync::atomic::{AtomicI32, AtomicI64, Ordering::SeqCst};
+    use std::sync::Arc;
+    let l = layout();
+    let fifo = l.c("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let (_s, report) = install(&l, i);
+    if report.libc_layer != LibcLayer::Active {
+        return;
+    }
+    // SAFETY: a handler that only counts (async-signal-safe), without SA_RESTART.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = count_signal as *const () as usize;
+        assert_eq!(libc::sigaction(libc::SIGUSR1, &sa, std::ptr::null_mut()), 0);
+    }
+    let tid = Arc::new(AtomicI32::new(0));
+    let done = Arc::new(AtomicI64::new(i64::MIN));
+    let (t, d, f) = (tid.clone(), done.clone(), fifo.clone());
+    let opener = std::thread::spawn(move || {
+        // SAFETY: gettid has no arguments.
+        t.store(unsafe { libc::gettid() }, SeqCst);
+        d.store(open_libc(&f), SeqCst);
+    });
+    let b = loop {
+        let b = tid.load(SeqCst);
+        if b != 0 && blocked_in(b) == Some(libc::SYS_openat2) {
+            break b;
+        }
+        std::thread::yield_now();
+    };
+    use std::os::unix::thread::JoinHandleExt;
+    // SAFETY: signal a thread of this process that is still running (blocked in the open).
+    let sent = unsafe { libc::pthread_kill(opener.as_pthread_t(), libc::SIGUSR1) };
+    assert_eq!(sent, 0);
+    let r = loop {
+        let r = done.load(SeqCst);
+        if r != i64::MIN {
+            break r;
+        }
+        if SIGNALS.load(SeqCst) > 0 && blocked_in(b) == Some(libc::SYS_openat2) {
+            // The handler ran and the thread is blocked in an open again: release it.
+            let w = CString::new(fifo.as_os_str().as_bytes()).unwrap();
+            // SAFETY: open the FIFO's write end so that the blocked reader's open returns.
+            unsafe { libc::open(w.as_ptr(), libc::O_WRONLY | libc::O_NONBLOCK) };
+            let _ = opener.join();
+            panic!("the open went on after the signal (EINTR retried)");
+        }
+        std::thread::yield_now();
+    };
+    opener.join().unwrap();
+    assert_eq!(r, -i64::from(libc::EINTR));
+}
+
+#[test]
+fn an_interrupted_open_returns_eintr_trap() {
+    case("an_interrupted_open_returns_eintr_trap", || {
+        fifo_eintr_case(InterceptorChoice::Trap)
+    });
+}
+
+#[test]
+fn an_interrupted_open_returns_eintr_notify() {
+    case("an_interrupted_open_returns_eintr_notify", || {
+        fifo_eintr_case(InterceptorChoice::Notify)
+    });
 }

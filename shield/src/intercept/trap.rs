@@ -392,21 +392,22 @@ fn open_like(
                 // No openat2 here (Linux < 5.6, or a sandbox's filter): stop trying.
                 st.roots.disable();
             }
+            // Only what the walk from the root cannot settle is repeated from the lexical
+            // path (a submount, a symlink, openat2's own refusals). Any other answer is the
+            // open's own, which the walk from `/` meets at the same component: returned as
+            // is. (Repeating it made an open that a signal interrupted block again instead
+            // of returning EINTR, and doubled the cost of every ENOENT.)
+            if !RETRY_LEXICAL.contains(&(-fd as i32)) {
+                record_path(nr, d, copy.bytes(), access);
+                return fd;
+            }
         }
         let how = [flags, mode, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS];
         let fd = syscall(
             nr::OPENAT2,
             [AT_FDCWD as u64, copy.ptr(), how.as_ptr() as u64, 24, 0, 0],
         );
-        let fallback = [
-            libc::ELOOP,
-            libc::EINVAL,
-            libc::ENOSYS,
-            libc::E2BIG,
-            libc::EPERM,
-            libc::EXDEV,
-        ]
-        .contains(&(-fd as i32));
+        let fallback = RETRY_LEXICAL.contains(&(-fd as i32));
         if !fallback {
             record_path(nr, d, copy.bytes(), access);
             if fd < 0 {
@@ -462,6 +463,20 @@ fn open_resolved(
     }
     -(libc::ELOOP as i64)
 }
+
+/// The errors of `openat2(.., RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS [| RESOLVE_NO_XDEV])`
+/// that say only that this way of opening cannot settle the open: a symlink or magic link
+/// (ELOOP), a mount crossed from a held root (EXDEV), openat2's stricter flag and mode checks
+/// (EINVAL), no openat2 (ENOSYS, E2BIG, or EPERM from a sandbox's filter). The open is then
+/// repeated another way; every other error is the open's own answer.
+const RETRY_LEXICAL: [i32; 6] = [
+    libc::ELOOP,
+    libc::EINVAL,
+    libc::ENOSYS,
+    libc::E2BIG,
+    libc::EPERM,
+    libc::EXDEV,
+];
 
 const RESOLVE_NO_MAGICLINKS: u64 = libc::RESOLVE_NO_MAGICLINKS;
 const RESOLVE_NO_SYMLINKS: u64 = libc::RESOLVE_NO_SYMLINKS;

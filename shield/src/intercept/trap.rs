@@ -338,7 +338,10 @@ fn open_like(
         return -(libc::ENOENT as i64);
     }
     let access = open_access(flags);
-    let mode = if flags as i32 & (libc::O_CREAT | libc::O_TMPFILE) != 0 {
+    // O_TMPFILE includes the O_DIRECTORY bit: test all of it (a plain O_DIRECTORY open with a
+    // stray mode made openat2 refuse it with EINVAL, and every such open took the slow path).
+    let f = flags as i32;
+    let mode = if f & libc::O_CREAT != 0 || f & libc::O_TMPFILE == libc::O_TMPFILE {
         mode
     } else {
         0

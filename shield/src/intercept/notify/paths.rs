@@ -262,7 +262,8 @@ pub(super) fn open_for(
 
 /// Files are created with the caller's umask, not the supervisor's (which is 0).
 pub(super) fn caller_mode(pid: i64, flags: u64, mode: u64) -> u64 {
-    if flags as i32 & (libc::O_CREAT | libc::O_TMPFILE) != 0 {
+    let f = flags as i32;
+    if f & libc::O_CREAT != 0 || f & libc::O_TMPFILE == libc::O_TMPFILE {
         mode & !umask_of(pid) & 0o7777
     } else {
         mode

@@ -34,7 +34,8 @@ pub unsafe extern "C" fn openat(
     mode: mode_t,
 ) -> c_int {
     // The mode is only passed (and only meaningful) with O_CREAT or O_TMPFILE.
-    let mode = if flags & (libc::O_CREAT | libc::O_TMPFILE) != 0 {
+    // (O_TMPFILE includes the O_DIRECTORY bit: all of it must be set.)
+    let mode = if flags & libc::O_CREAT != 0 || flags & libc::O_TMPFILE == libc::O_TMPFILE {
         mode as u64
     } else {
         0

@@ -140,9 +140,30 @@ fn a_created_directory_goes_whole_even_after_a_rename() {
     // mkdir d; create d/x; rename d -> e: the journal never saw "e/x".
     d.put("d/x");
     fs::rename(d.join("d"), d.join("e")).unwrap();
-    let report = wiper(&d).wipe_created(&noted(&["d", "d/x", "e"]), &before);
+    // A later file of another process in it goes too: renaming a directory takes what is
+    // in it.
+    d.put("e/ext.db");
+    let n = Noted {
+        moved: vec![PathBuf::from("e")],
+        ..noted(&["d", "d/x"])
+    };
+    let report = wiper(&d).wipe_created(&n, &before);
+    assert!(report.is_clean(), "{report}");
     assert!(!d.join("e").exists(), "{report}");
     assert!(d.join("important.txt").exists());
+    // The same after an overflow, when the new name is known by its hash only.
+    d.put("d/x");
+    fs::rename(d.join("d"), d.join("e")).unwrap();
+    d.put("e/ext.db");
+    let report = wiper(&d).wipe_created(&Noted::moved_hashed_only(&["e"]), &before);
+    assert!(report.is_clean(), "{report}");
+    assert!(!d.join("e").exists(), "{report}");
+    // Made by the function, not moved: the other process's file stays.
+    d.put("d/x");
+    d.put("d/ext.db");
+    let report = wiper(&d).wipe_created(&noted(&["d", "d/x"]), &before);
+    assert!(report.is_clean(), "{report}");
+    assert!(d.join("d/ext.db").exists() && !d.join("d/x").exists(), "{report}");
 }
 
 #[test]
@@ -208,4 +229,86 @@ fn the_keep_list_still_applies() {
     let report = w.wipe_created(&noted(&["cache", "cache/model.bin", "scratch"]), &before);
     assert!(d.join("cache/model.bin").exists(), "{report}");
     assert!(!d.join("scratch").exists(), "{report}");
+}
+
+/// `mkdir /tmp/cache` by the function, then an extension (another process) writes
+/// `/tmp/cache/ext.db`: the function's file in it goes, the extension's file stays, and so
+/// does the directory that holds it (no failure: leaving it is the rule).
+#[test]
+fn a_made_directory_keeps_another_process_file_and_so_stays() {
+    let d = TestDir::new("made-dir-other");
+    let (before, _socket) = before_start(&d);
+    d.put("cache/mine");
+    d.put("cache/ext.db");
+    let report = wiper(&d).wipe_created(&noted(&["cache", "cache/mine"]), &before);
+    assert!(report.is_clean(), "{report}");
+    assert!(
+        d.join("cache/ext.db").exists(),
+        "another process's file in a directory the function made was removed: {report}"
+    );
+    assert!(!d.join("cache/mine").exists(), "{report}");
+    assert_eq!((report.files_removed(), report.dirs_removed()), (1, 0));
+}
+
+/// `create_dir_all("/tmp/a/b/c")` and a file in `c` by the function; another process writes
+/// into `a/b`: `c` (emptied) goes, `a/b` and `a` stay with the other process's file.
+#[test]
+fn nested_made_directories_keep_another_process_file() {
+    let d = TestDir::new("made-nested-other");
+    let (before, _socket) = before_start(&d);
+    d.put("a/b/c/mine");
+    d.put("a/b/ext.db");
+    d.put("a/mine-too");
+    let n = noted(&["a", "a/b", "a/b/c", "a/b/c/mine", "a/mine-too"]);
+    let report = wiper(&d).wipe_created(&n, &before);
+    assert!(report.is_clean(), "{report}");
+    assert!(d.join("a/b/ext.db").exists(), "{report}");
+    for gone in ["a/b/c", "a/mine-too"] {
+        assert!(!d.join(gone).exists(), "{gone} survived: {report}");
+    }
+    assert_eq!((report.files_removed(), report.dirs_removed()), (2, 1));
+}
+
+/// A directory tree the function made and filled, nobody else wrote in it: all of it goes.
+#[test]
+fn a_made_and_filled_directory_goes_whole() {
+    let d = TestDir::new("made-filled");
+    let (before, _socket) = before_start(&d);
+    d.put("work/a/b/f");
+    d.put("work/g");
+    fs::create_dir_all(d.join("work/empty")).unwrap();
+    let n = noted(&[
+        "work",
+        "work/a",
+        "work/a/b",
+        "work/a/b/f",
+        "work/g",
+        "work/empty",
+    ]);
+    let report = wiper(&d).wipe_created(&n, &before);
+    assert!(report.is_clean(), "{report}");
+    assert!(!d.join("work").exists(), "{report}");
+    assert_eq!((report.files_removed(), report.dirs_removed()), (2, 4));
+    assert!(d.join("important.txt").exists());
+}
+
+/// After a journal overflow (paths known by their hashes only), a directory the function made
+/// that holds another process's file stays with it.
+#[test]
+fn after_an_overflow_a_made_directory_keeps_another_process_file() {
+    let d = TestDir::new("lost-made-other");
+    let (before, _socket) = before_start(&d);
+    d.put("cache/mine");
+    d.put("cache/sub/mine");
+    d.put("cache/ext.db");
+    d.put("cache/sub/ext-sub/state");
+    let lost = Noted::hashed_only(&["cache", "cache/mine", "cache/sub", "cache/sub/mine"]);
+    let report = wiper(&d).wipe_created(&lost, &before);
+    assert!(report.is_clean(), "{report}");
+    for kept in ["cache/ext.db", "cache/sub/ext-sub/state", "important.txt"] {
+        assert!(d.join(kept).exists(), "{kept} was removed: {report}");
+    }
+    for gone in ["cache/mine", "cache/sub/mine"] {
+        assert!(!d.join(gone).exists(), "{gone} survived: {report}");
+    }
 }

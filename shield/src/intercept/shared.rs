@@ -548,7 +548,9 @@ pub(crate) fn note_created(
         Creates::Always => true,
     };
     if note {
-        journal.note(path);
+        // A new name of a rename takes what is in the entry (its contents were noted under
+        // their old names); a made directory takes only what is noted inside it.
+        journal.note(path, creates == Creates::Always);
     }
 }
 

@@ -41,14 +41,22 @@ const PROBES: usize = 16;
 /// of [`TmpWiper::wipe_created`](super::TmpWiper::wipe_created).
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Noted {
-    /// Created paths, relative to the root.
+    /// Created paths, relative to the root: made by the function (an open with `O_CREAT`,
+    /// `mkdir`, `mknod`, `symlink`, `link`, `bind`). A directory so named is entered and only
+    /// the entries in it that are noted too are removed, then the directory if that empties it.
     pub paths: Vec<PathBuf>,
+    /// New names of a `rename` (and both names of a `RENAME_EXCHANGE`), relative to the root:
+    /// the function moved the entry there, so a directory so named goes with everything in it
+    /// (except entries that existed before the shield started): its contents were noted under
+    /// their old names.
+    pub moved: Vec<PathBuf>,
     /// Paths known only by their hash (too long for a record, or past the ring's capacity):
     /// when not zero, the wipe looks at every entry and removes those whose relative path
     /// has one of the [`Noted::hashes`].
     pub lost: u64,
-    /// Hashes of every noted path (64-bit FNV-1a of the path relative to the root, never 0);
-    /// used when `lost` is not zero.
+    /// Hashes of every noted path (64-bit FNV-1a of the path relative to the root, never 0:
+    /// [`path_hash`] for the [`Noted::paths`] kind, [`moved_hash`] for the [`Noted::moved`]
+    /// kind); used when `lost` is not zero.
     pub hashes: std::collections::HashSet<u64>,
     /// Creations that could not be recorded at all (the hash set was full): left in place,
     /// and reported.
@@ -68,12 +76,35 @@ impl Noted {
             ..Self::default()
         }
     }
+
+    /// [`Noted::hashed_only`] for paths that were the new names of a `rename`.
+    pub fn moved_hashed_only<P: AsRef<Path>>(paths: &[P]) -> Self {
+        use std::os::unix::ffi::OsStrExt;
+        Self {
+            lost: paths.len() as u64,
+            hashes: paths
+                .iter()
+                .map(|p| moved_hash(p.as_ref().as_os_str().as_bytes()))
+                .collect(),
+            ..Self::default()
+        }
+    }
 }
 
 /// The hash the journal keeps of a path relative to the root (`a/b/c`): FNV-1a, never 0.
 pub fn path_hash(rel: &[u8]) -> u64 {
     fnv_finish(fnv_extend(FNV_START, rel))
 }
+
+/// The hash the journal keeps of a path relative to the root that is the new name of a
+/// `rename`: [`path_hash`] of the path followed by a NUL (which no path holds), so the two
+/// kinds never share a hash.
+pub fn moved_hash(rel: &[u8]) -> u64 {
+    fnv_finish(fnv_extend(fnv_extend(FNV_START, rel), b"\0"))
+}
+
+/// [`Record::access`] of a record that names the new name of a `rename`.
+const MOVED: u8 = 1;
 
 pub(super) const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;
 
@@ -149,11 +180,12 @@ impl Journal {
             || path.windows(2).any(|w| w == b"//" || w == b"/.")
     }
 
-    /// Notes that the function (or a child) created `path` (absolute; normalised here).
-    /// Paths outside the root are ignored.
+    /// Notes that the function (or a child) created `path` (absolute; normalised here):
+    /// made it when `moved` is false, moved an entry there (the new name of a `rename`) when
+    /// true. Paths outside the root are ignored.
     ///
     /// Async-signal-safe: no allocation, no lock, bounded work.
-    pub fn note(&self, path: &[u8]) {
+    pub fn note(&self, path: &[u8], moved: bool) {
         if !self.armed.load(Ordering::Acquire) {
             return;
         }
@@ -170,18 +202,23 @@ impl Journal {
         else {
             return;
         };
-        if !self.first_time(rel) {
+        let h = if moved {
+            moved_hash(rel)
+        } else {
+            path_hash(rel)
+        };
+        if !self.first_time(h) {
             return;
         }
         let mut rec = Record::new(PolicyKind::ReadWriteTmp, false, RecordKind::Path, -1);
+        rec.access = if moved { MOVED } else { 0 };
         rec.set_text(rel);
         self.ring.push(&rec);
     }
 
-    /// Inserts `rel`'s hash into the set; false when it was there already. A hash that finds
+    /// Inserts hash `h` into the set; false when it was there already. A hash that finds
     /// no free slot is counted as unstored (and the path is still noted by name).
-    fn first_time(&self, rel: &[u8]) -> bool {
-        let h = path_hash(rel);
+    fn first_time(&self, h: u64) -> bool {
         for i in 0..PROBES {
             let slot = &self.seen[(h as usize).wrapping_add(i) & (SET - 1)];
             match slot.compare_exchange(0, h, Ordering::AcqRel, Ordering::Acquire) {
@@ -205,6 +242,8 @@ impl Journal {
             if r.truncated {
                 // Too long for a record: known by its hash only.
                 cut += 1;
+            } else if r.access == MOVED {
+                out.moved.push(rel_path(&r.text[..r.text_len as usize]));
             } else {
                 out.paths.push(rel_path(&r.text[..r.text_len as usize]));
             }
@@ -248,15 +287,15 @@ mod tests {
         // Too big for a test thread's stack: one static journal per test.
         static J: Journal = Journal::new();
         let j = &J;
-        j.note(b"/tmp/before-arming");
+        j.note(b"/tmp/before-arming", false);
         j.arm(Path::new("/tmp"));
-        j.note(b"/tmp/a");
-        j.note(b"//tmp/./b/../c");
-        j.note(b"/proc/self/root/tmp/d/e");
-        j.note(b"/tmp/a");
-        j.note(b"/tmpx/no");
-        j.note(b"/etc/passwd");
-        j.note(b"/tmp");
+        j.note(b"/tmp/a", false);
+        j.note(b"//tmp/./b/../c", false);
+        j.note(b"/proc/self/root/tmp/d/e", false);
+        j.note(b"/tmp/a", false);
+        j.note(b"/tmpx/no", false);
+        j.note(b"/etc/passwd", false);
+        j.note(b"/tmp", false);
         let n = j.take();
         assert_eq!(
             n.paths,
@@ -275,8 +314,34 @@ mod tests {
             assert_eq!(j.may_cover(p), may, "{}", String::from_utf8_lossy(p));
         }
         // After a take, the same path is noted again.
-        j.note(b"/tmp/a");
+        j.note(b"/tmp/a", false);
         assert_eq!(j.take().paths, [PathBuf::from("a")]);
+    }
+
+    #[test]
+    fn new_names_of_a_rename_are_noted_apart_from_made_paths() {
+        static J: Journal = Journal::new();
+        let j = &J;
+        j.arm(Path::new("/tmp"));
+        j.note(b"/tmp/made", false);
+        j.note(b"/tmp/moved", true);
+        // Made, then the new name of a rename: both kinds.
+        j.note(b"/tmp/both", false);
+        j.note(b"/tmp/both", true);
+        j.note(b"/tmp/moved", true);
+        let n = j.take();
+        assert_eq!(n.paths, ["made", "both"].map(PathBuf::from).to_vec(), "{n:?}");
+        assert_eq!(n.moved, ["moved", "both"].map(PathBuf::from).to_vec(), "{n:?}");
+        assert_ne!(path_hash(b"a"), moved_hash(b"a"));
+        // After an overflow each kind is known by its own hash.
+        for i in 0..CAPACITY + 1 {
+            j.note(format!("/tmp/f{i}").as_bytes(), false);
+        }
+        j.note(b"/tmp/moved-late", true);
+        let n = j.take();
+        assert_eq!(n.lost, 2);
+        assert!(n.hashes.contains(&moved_hash(b"moved-late")));
+        assert!(!n.hashes.contains(&path_hash(b"moved-late")));
     }
 
     #[test]
@@ -285,9 +350,9 @@ mod tests {
         let j = &J;
         j.arm(Path::new("/tmp"));
         let long = format!("/tmp/dir/{}", "x".repeat(400));
-        j.note(long.as_bytes());
+        j.note(long.as_bytes(), false);
         for i in 0..CAPACITY + 5 {
-            j.note(format!("/tmp/f{i}").as_bytes());
+            j.note(format!("/tmp/f{i}").as_bytes(), false);
         }
         let n = j.take();
         assert_eq!(n.paths.len(), CAPACITY - 1);

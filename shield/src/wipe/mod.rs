@@ -216,6 +216,9 @@ impl TmpWiper {
         for p in &noted.paths {
             trie.insert_whole(p);
         }
+        for p in &noted.moved {
+            trie.insert_deep(p);
+        }
         let hashes = (noted.lost > 0 && !noted.hashes.is_empty()).then_some(&noted.hashes);
         if trie.is_empty() && hashes.is_none() {
             // Nothing was created: nothing to look at.

@@ -14,6 +14,8 @@ struct KeepNode {
     name: Box<[u8]>,
     children: Vec<u32>,
     whole: bool,
+    /// In the created-trie: the new name of a rename (the whole subtree is the function's).
+    deep: bool,
 }
 
 impl KeepTrie {
@@ -23,6 +25,7 @@ impl KeepTrie {
                 name: Box::default(),
                 children: Vec::new(),
                 whole: false,
+                deep: false,
             }],
         };
         for path in paths {
@@ -36,6 +39,19 @@ impl KeepTrie {
     pub(super) fn insert_whole(&mut self, path: &Path) {
         let at = self.insert(path);
         self.nodes[at].whole = true;
+    }
+
+    /// Adds `path` (relative) as a whole entry whose subtree is whole too (see
+    /// [`Self::is_deep`]).
+    pub(super) fn insert_deep(&mut self, path: &Path) {
+        let at = self.insert(path);
+        self.nodes[at].whole = true;
+        self.nodes[at].deep = true;
+    }
+
+    /// Whether `node` was added with [`Self::insert_deep`].
+    pub(super) fn is_deep(&self, node: u32) -> bool {
+        self.nodes.get(node as usize).is_some_and(|n| n.deep)
     }
 
     /// The node of `path`, created with its ancestors as needed.
@@ -59,6 +75,7 @@ impl KeepTrie {
                             name: name.into(),
                             children: Vec::new(),
                             whole: false,
+                            deep: false,
                         });
                         nodes[at].children.push(i as u32);
                         i

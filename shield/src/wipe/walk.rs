@@ -69,8 +69,10 @@ struct Frame {
 struct Scope {
     /// Keep-trie node when this directory leads to kept paths.
     keep: Option<u32>,
-    /// Created-trie node when only some of this directory's contents are the function's;
-    /// `None` when all of them are (except entries that existed before the shield started).
+    /// Created-trie node when only some of this directory's contents are the function's
+    /// (the noted ones: also for a directory the function made, `own`, which is then removed
+    /// only if that empties it); `None` when all of them are (inside the new name of a
+    /// rename; except entries that existed before the shield started).
     target: Option<u32>,
     /// The entry itself may be removed.
     own: bool,
@@ -85,8 +87,8 @@ pub(super) struct Created<'a> {
     /// What existed before the shield started.
     pub(super) before: &'a Snapshot,
     /// After a journal overflow: the hashes of every created path (see
-    /// [`super::journal::path_hash`]); every directory is then entered and every entry whose
-    /// relative path has one of them is the function's.
+    /// [`super::journal::path_hash`] and [`super::journal::moved_hash`]); every directory is
+    /// then entered and every entry whose relative path has one of them is the function's.
     pub(super) hashes: Option<&'a std::collections::HashSet<u64>>,
 }
 
@@ -97,8 +99,14 @@ const NO_NODE: u32 = u32::MAX;
 enum Disposition {
     /// Not the function's: leave it (a directory is not entered).
     Leave,
-    /// The function's: remove it and, for a directory, everything in it that is not older.
+    /// The new name of a rename: remove it and, for a directory, everything in it that is
+    /// not older.
     Remove,
+    /// Made by the function: remove it; for a directory (with the created-trie node of its
+    /// contents, [`NO_NODE`] when none), only the entries inside that are the function's by
+    /// the same rules, and then the directory if that empties it. Another process's file
+    /// inside keeps it.
+    RemoveNoted(u32),
     /// A directory that leads to the function's entries (with the created-trie node of its
     /// contents, `None` when all newer entries in it are the function's): enter it, but never
     /// remove or modify it. A non-directory is left.
@@ -310,6 +318,7 @@ impl<'w> Walk<'w> {
         let (target, own) = match self.verdict(target, bytes, ino) {
             Disposition::Leave => return self.retain(ino),
             Disposition::Remove => (None, true),
+            Disposition::RemoveNoted(node) => (Some(node), true),
             Disposition::Enter(node) => (node, false),
         };
         let scope = Scope { keep, target, own };
@@ -337,29 +346,43 @@ impl<'w> Walk<'w> {
                 Disposition::Remove
             };
         };
-        if let Some(hashes) = created.hashes {
-            if !before && hashes.contains(&self.entry_hash(name)) {
-                return Disposition::Remove;
+        let child = created.trie.child(node, name);
+        if !before {
+            if let Some(hashes) = created.hashes {
+                let (made, moved) = self.entry_hashes(name);
+                if hashes.contains(&moved) {
+                    return Disposition::Remove;
+                }
+                if hashes.contains(&made) {
+                    return match child {
+                        Some((c, _)) if created.trie.is_deep(c) => Disposition::Remove,
+                        Some((c, _)) => Disposition::RemoveNoted(c),
+                        None => Disposition::RemoveNoted(NO_NODE),
+                    };
+                }
             }
         }
-        match created.trie.child(node, name) {
-            Some((_, true)) if !before => Disposition::Remove,
-            Some((child, _)) => Disposition::Enter(Some(child)),
+        match child {
+            Some((c, true)) if !before && created.trie.is_deep(c) => Disposition::Remove,
+            Some((c, true)) if !before => Disposition::RemoveNoted(c),
+            Some((c, _)) => Disposition::Enter(Some(c)),
             // Hashed paths may be anywhere: look inside every directory.
             None if created.hashes.is_some() => Disposition::Enter(Some(NO_NODE)),
             None => Disposition::Leave,
         }
     }
 
-    /// The journal's hash of entry `name` of the top directory, by its path from the root.
-    fn entry_hash(&self, name: &[u8]) -> u64 {
+    /// The journal's hashes of entry `name` of the top directory, by its path from the root:
+    /// as made ([`super::journal::path_hash`]) and as moved ([`super::journal::moved_hash`]).
+    fn entry_hashes(&self, name: &[u8]) -> (u64, u64) {
         use super::journal::{fnv_extend, fnv_finish, FNV_START};
         let mut h = FNV_START;
         for frame in self.stack.iter().skip(1) {
             h = fnv_extend(h, frame.name.to_bytes());
             h = fnv_extend(h, b"/");
         }
-        fnv_finish(fnv_extend(h, name))
+        let h = fnv_extend(h, name);
+        (fnv_finish(h), fnv_finish(fnv_extend(h, b"\0")))
     }
 
     /// Leaves non-directory entry `ino` of the top directory in place (not the function's).
@@ -516,7 +539,7 @@ impl<'w> Walk<'w> {
                 }
                 // Entered only to look for hashed paths (after a journal overflow), and not
                 // ours: another user's directory, a mount. Left alone, not a failure.
-                _ if keep.target == Some(NO_NODE) => self.retain(ino),
+                _ if keep.target == Some(NO_NODE) && !keep.own => self.retain(ino),
                 e => self.fail_entry(name, ino, WipeFailureReason::from_errno(e)),
             };
         };
@@ -569,7 +592,7 @@ impl<'w> Walk<'w> {
                     .mounts
                     .as_ref()
                     .is_some_and(|m| m.contains(&(st.st_dev, st.st_ino)));
-            if foreign && keep.target == Some(NO_NODE) {
+            if foreign && keep.target == Some(NO_NODE) && !keep.own {
                 return self.retain(ino);
             }
             if foreign {
@@ -648,6 +671,18 @@ impl<'w> Walk<'w> {
                     return;
                 }
                 Err(Errno::ENOENT) => return,
+                // A directory the function made still holds entries that are not its own
+                // (another process wrote them after the scan): it stays, and that is no
+                // failure.
+                Err(Errno::ENOTEMPTY | Errno::EEXIST)
+                    if scope.target.is_some() && passes + 1 >= MAX_PASSES =>
+                {
+                    if let Some(parent) = self.stack.last_mut() {
+                        parent.left.push(ino);
+                        parent.retained = true;
+                    }
+                    return;
+                }
                 Err(Errno::ENOTEMPTY | Errno::EEXIST) if passes + 1 < MAX_PASSES => {
                     // Refilled meanwhile (or `readdir` missed an entry): scan it again.
                     return match self.open_dir_checked(&name, ino) {

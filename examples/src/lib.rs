@@ -63,6 +63,36 @@ pub async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
                 .map(|()| format!("{count} files"))
                 .map_err(|e| e.to_string())
         }
+        "mkdir_wait" => {
+            // `count` files in directory `flood` (a journal overflow when past 1,024), then
+            // `create_dir_all(target)` and `target/mine`; then it waits until another process
+            // has written the FIFO `to` and closed it (that process writes into `target`
+            // meanwhile).
+            let count = event
+                .payload
+                .get("count")
+                .and_then(Value::as_u64)
+                .unwrap_or(0);
+            let flood = event.payload.get("flood").and_then(Value::as_str);
+            let to = event
+                .payload
+                .get("to")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned();
+            let filled = match flood {
+                Some(dir) => std::fs::create_dir_all(dir).and_then(|()| {
+                    (0..count).try_for_each(|i| std::fs::write(format!("{dir}/f{i}"), b"x"))
+                }),
+                None => Ok(()),
+            };
+            filled
+                .and_then(|()| std::fs::create_dir_all(&target))
+                .and_then(|()| std::fs::write(format!("{target}/mine"), b"x"))
+                .and_then(|()| std::fs::read(&to))
+                .map(|_| "waited".to_owned())
+                .map_err(|e| e.to_string())
+        }
         "tmpfile" => tmpfile_linked(&target),
         "exists" => Ok(std::path::Path::new(&target).exists().to_string()),
         "mkdir" => std::fs::create_dir_all(&target)

@@ -338,3 +338,111 @@ async fn a_linked_tmpfile_goes_trap() {
     f.assert_pre_existing_survive();
     drop(f.process);
 }
+
+/// The function makes `/tmp/cache/a/b` (`create_dir_all`, or a child's `mkdir -p`) and a file
+/// in it; another process (this test, an extension in Lambda) writes `/tmp/cache/a/ext.db`
+/// meanwhile. The function's file and its emptied directory go; the other process's file stays,
+/// and with it the directories that hold it. With `count` files first, the journal overflows
+/// and knows the directories by their hashes only.
+async fn a_made_directory_keeps_another_process_file(
+    name: &str,
+    children: &str,
+    event: Value,
+    mine: &str,
+) {
+    use std::os::unix::fs::OpenOptionsExt;
+    let Some(f) = start(name, children).await else {
+        return;
+    };
+    let go = f.tmp.join("go");
+    nix::unistd::mkfifo(&go, nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let id = f.emu.invoke(event);
+    let writer = {
+        let (go, tmp) = (go.clone(), f.tmp.clone());
+        // Opening the FIFO for writing waits until the function opens it for reading: by
+        // then it has made the directory. Closing it lets the function answer.
+        tokio::task::spawn_blocking(move || {
+            let fifo = std::fs::OpenOptions::new().write(true).open(&go);
+            std::fs::write(tmp.join("cache/a/ext.db"), b"the extension's").unwrap();
+            drop(fifo);
+        })
+    };
+    tokio::select! {
+        done = writer => done.unwrap(),
+        r = f.emu.result(&id) => {
+            // Unblock the writer before failing.
+            let _ = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+                .open(&go);
+            panic!("the function answered before it waited: {r:?}");
+        }
+    }
+    let r = f.emu.result(&id).await.expect_response();
+    assert!(r["result"] == "waited" || r["result"] == "done", "{r}");
+    f.emu.wait_next_after(&id).await;
+    assert!(
+        f.exists("cache/a/ext.db"),
+        "another process's file in a directory the function made was removed\n{}",
+        f.emu.render_timeline()
+    );
+    assert!(!f.exists(mine), "the function's file survived");
+    assert!(!f.exists("cache/a/b"), "the function's emptied directory survived");
+    assert!(!f.exists("flood"), "the function's flood survived");
+    f.assert_pre_existing_survive();
+    drop(f.process);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_made_directory_keeps_another_process_file_trap() {
+    a_made_directory_keeps_another_process_file(
+        "made-trap",
+        "block",
+        json!({"action": "mkdir_wait", "target": "/tmp/cache/a/b", "to": "/tmp/go"}),
+        "cache/a/b/mine",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_made_directory_keeps_another_process_file_child() {
+    a_made_directory_keeps_another_process_file(
+        "made-child",
+        "allow",
+        json!({"action": "exec", "target": "mkdir -p /tmp/cache/a/b && echo x > /tmp/cache/a/b/mine && cat /tmp/go && echo done"}),
+        "cache/a/b/mine",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_made_directory_keeps_another_process_file_after_an_overflow() {
+    a_made_directory_keeps_another_process_file(
+        "made-flood",
+        "block",
+        json!({"action": "mkdir_wait", "target": "/tmp/cache/a/b", "to": "/tmp/go",
+               "flood": "/tmp/flood", "count": 1500}),
+        "cache/a/b/mine",
+    )
+    .await;
+}
+
+/// A directory the function (here a child's `mv`) renamed goes with everything in it: its
+/// contents were noted under the old name.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_renamed_directory_goes_with_its_contents() {
+    let Some(f) = start("renamed-dir", "allow").await else {
+        return;
+    };
+    let r = f
+        .call(json!({"action": "exec", "target": "mkdir -p /tmp/d/sub && echo x > /tmp/d/sub/f && mv /tmp/d /tmp/e && echo done"}))
+        .await;
+    assert_eq!(r["result"], "done", "{r}");
+    assert!(
+        !f.exists("e"),
+        "a directory the function renamed survived\n{}",
+        f.emu.render_timeline()
+    );
+    f.assert_pre_existing_survive();
+    drop(f.process);
+}

@@ -387,7 +387,10 @@ async fn a_made_directory_keeps_another_process_file(
         f.emu.render_timeline()
     );
     assert!(!f.exists(mine), "the function's file survived");
-    assert!(!f.exists("cache/a/b"), "the function's emptied directory survived");
+    assert!(
+        !f.exists("cache/a/b"),
+        "the function's emptied directory survived"
+    );
     assert!(!f.exists("flood"), "the function's flood survived");
     f.assert_pre_existing_survive();
     drop(f.process);

@@ -163,7 +163,10 @@ fn a_created_directory_goes_whole_even_after_a_rename() {
     d.put("d/ext.db");
     let report = wiper(&d).wipe_created(&noted(&["d", "d/x"]), &before);
     assert!(report.is_clean(), "{report}");
-    assert!(d.join("d/ext.db").exists() && !d.join("d/x").exists(), "{report}");
+    assert!(
+        d.join("d/ext.db").exists() && !d.join("d/x").exists(),
+        "{report}"
+    );
 }
 
 #[test]

@@ -12,7 +12,9 @@
 //! a fixed hash set, which also skips paths already noted since the last wipe.
 //!
 //! [`Journal::take`] (outside signal context, at the wipe) returns what was noted:
-//! - the paths, as a set the wipe may remove (see [`super::TmpWiper::wipe_created`]);
+//! - the paths, as a set the wipe may remove (see [`super::TmpWiper::wipe_created`]), in two
+//!   kinds: made by the function (a directory so named keeps entries inside that are not
+//!   noted) and new names of a `rename` (a directory so named goes with what is in it);
 //! - when a path was longer than a record holds, or the ring overflowed: the count of paths
 //!   known only by their hash. The wipe then looks at every entry under the root and removes
 //!   those whose relative path has a noted hash. A flood of creations does not let a planted
@@ -330,8 +332,16 @@ mod tests {
         j.note(b"/tmp/both", true);
         j.note(b"/tmp/moved", true);
         let n = j.take();
-        assert_eq!(n.paths, ["made", "both"].map(PathBuf::from).to_vec(), "{n:?}");
-        assert_eq!(n.moved, ["moved", "both"].map(PathBuf::from).to_vec(), "{n:?}");
+        assert_eq!(
+            n.paths,
+            ["made", "both"].map(PathBuf::from).to_vec(),
+            "{n:?}"
+        );
+        assert_eq!(
+            n.moved,
+            ["moved", "both"].map(PathBuf::from).to_vec(),
+            "{n:?}"
+        );
         assert_ne!(path_hash(b"a"), moved_hash(b"a"));
         // After an overflow each kind is known by its own hash.
         for i in 0..CAPACITY + 1 {

@@ -198,10 +198,14 @@ impl TmpWiper {
 
     /// Removes what the function and its children created under the root, and nothing else:
     /// the entries named in `noted.paths` (paths relative to the root, from the journal of
-    /// the creations the interceptors allowed) and everything inside a directory so named,
-    /// and, when `noted.lost` is not zero, every entry whose relative path has one of
-    /// `noted.hashes` (the whole tree is then looked at) — in every case except entries whose
-    /// inode is in `before` (what existed when the shield started) and the keep-list.
+    /// the creations the interceptors allowed; a directory so named, one the function made,
+    /// loses only the entries in it that are noted too, and is removed only if that empties
+    /// it: another process's file in it keeps it, which is no failure), the entries named in
+    /// `noted.moved` (new names of a `rename`) with everything inside, and, when `noted.lost`
+    /// is not zero, every entry whose relative path has one of `noted.hashes` (the whole tree
+    /// is then looked at; the hash tells a made path from a moved one) — in every case except
+    /// entries whose inode is in `before` (what existed when the shield started) and the
+    /// keep-list.
     /// Otherwise, entries not named are not even looked at; directories that lead to named
     /// entries are entered but never removed or modified. Nothing is removed on a guess:
     /// `noted.unrecorded` creations the journal could not record stay where they are.

@@ -56,9 +56,9 @@ pub struct Noted {
     /// when not zero, the wipe looks at every entry and removes those whose relative path
     /// has one of the [`Noted::hashes`].
     pub lost: u64,
-    /// Hashes of every noted path (64-bit FNV-1a of the path relative to the root, never 0:
-    /// [`path_hash`] for the [`Noted::paths`] kind, [`moved_hash`] for the [`Noted::moved`]
-    /// kind); used when `lost` is not zero.
+    /// Hashes of every noted path (64-bit FNV-1a of the path relative to the root, never 0;
+    /// for the [`Noted::moved`] kind, of the path followed by a NUL byte); used when `lost` is
+    /// not zero.
     pub hashes: std::collections::HashSet<u64>,
     /// Creations that could not be recorded at all (the hash set was full): left in place,
     /// and reported.

@@ -396,6 +396,11 @@ fn child(phase: &str, dir: PathBuf) {
 type Rounds = Vec<(Call, Config, Vec<(f64, f64)>)>;
 
 fn paired(fx: &Fixture) -> Rounds {
+    // Both sides on one CPU (the children inherit it): see `benches::pin_to_current_cpu`.
+    match benches::pin_to_current_cpu() {
+        Some(cpu) => eprintln!("paired rounds pinned to CPU {cpu}"),
+        None => eprintln!("paired rounds not pinned (sched_setaffinity refused)"),
+    }
     let mut out = Vec::new();
     for config in CONFIGS {
         let mut child = PairedChild::spawn([

@@ -61,7 +61,7 @@ pub(crate) fn install() {
             // No user signal handler ever runs here. SIGSYS stays deliverable: the symbolizer
             // makes ordinary (trapped) syscalls, and a trap with SIGSYS blocked kills the
             // process; its only handler is the shield's (rt_sigaction(SIGSYS) is refused).
-            let mask: u64 = !(1u64 << (libc::SIGSYS - 1) | super::shared::LIBC_SETXID_BIT);
+            let mask: u64 = !(1u64 << (libc::SIGSYS - 1) | crate::sys::sigsys::LIBC_SETXID_BIT);
             crate::sys::syscall(
                 libc::SYS_rt_sigprocmask,
                 [

@@ -104,20 +104,6 @@ pub(crate) fn armed_filter_traps(nr: i64, a: [u64; 6], ip: u64) -> bool {
 /// The SIGSYS bit in a kernel `sigset_t` word.
 pub(crate) const SIGSYS_BIT: u64 = 1 << (libc::SIGSYS - 1);
 
-/// The C library's own signal for applying `setuid`, `setgid`, `setgroups` and the like to
-/// every thread (glibc: SIGSETXID, 33; musl: SIGSYNCCALL, 34). The caller sends it to each
-/// thread and waits until all have made the change, so a thread that blocks it makes that call
-/// wait for ever: the shield's threads, which block every other signal, leave it deliverable.
-/// Only the C library's handler runs for it (its `sigaction` refuses the number), and that
-/// handler makes the one id-changing system call, which no filter intercepts.
-pub(crate) const LIBC_SETXID_BIT: u64 = if cfg!(target_env = "musl") {
-    1 << (34 - 1)
-} else if cfg!(target_env = "gnu") {
-    1 << (33 - 1)
-} else {
-    0
-};
-
 pub(crate) static STATE: OnceLock<InterceptState> = OnceLock::new();
 
 /// IP → host names learnt from DNS answers (bounded, TTL-honouring, lock-free).
@@ -163,7 +149,7 @@ pub(crate) fn exempt_on_shield_thread<T: Send>(f: impl FnOnce() -> T + Send) -> 
         std::thread::Builder::new()
             .name("fnshield-wipe".into())
             .spawn_scoped(s, || {
-                let all_but_sigsys: u64 = !(SIGSYS_BIT | LIBC_SETXID_BIT);
+                let all_but_sigsys: u64 = !(SIGSYS_BIT | crate::sys::sigsys::LIBC_SETXID_BIT);
                 syscall(
                     libc::SYS_rt_sigprocmask,
                     [

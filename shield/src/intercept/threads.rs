@@ -170,9 +170,9 @@ pub(crate) fn start_reporter(
 ///   `/sys/devices/system/cpu/online`, which after install would be a notified call waiting for
 ///   this very thread.
 pub(crate) fn prepare_shield_thread() {
-    // Every signal but the C library's setxid one (see `shared::LIBC_SETXID_BIT`: glibc's
+    // Every signal but the C library's setxid one (see `sys::sigsys::LIBC_SETXID_BIT`: glibc's
     // `setuid` & co. waited for ever for this thread).
-    let all: u64 = !super::shared::LIBC_SETXID_BIT;
+    let all: u64 = !crate::sys::sigsys::LIBC_SETXID_BIT;
     syscall(
         libc::SYS_rt_sigprocmask,
         [

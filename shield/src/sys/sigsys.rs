@@ -4,6 +4,20 @@
 
 use std::sync::OnceLock;
 
+/// The C library's own signal for applying `setuid`, `setgid`, `setgroups` and the like to
+/// every thread (glibc: SIGSETXID, 33; musl: SIGSYNCCALL, 34). The caller sends it to each
+/// thread and waits until all have made the change, so a thread that blocks it makes that call
+/// wait for ever: the shield's threads, which block every other signal, leave it deliverable.
+/// Only the C library's handler runs for it (its `sigaction` refuses the number), and that
+/// handler makes the one id-changing system call, which no filter intercepts.
+pub(crate) const LIBC_SETXID_BIT: u64 = if cfg!(target_env = "musl") {
+    1 << (34 - 1)
+} else if cfg!(target_env = "gnu") {
+    1 << (33 - 1)
+} else {
+    0
+};
+
 /// What a trapped syscall returns: `handler(nr, args, ip, mask)`, or `None` when the filter
 /// does not trap that call (then the interrupted code resumes untouched). Set once, before the
 /// filter goes in. Runs in signal context: it must be async-signal-safe.

@@ -9,6 +9,27 @@ use std::path::Path;
 
 mod common;
 
+/// The function answers an echo (it reached its Runtime API) and is still enforcing: a fetch
+/// of `forbidden` is refused.
+async fn echoes_and_refuses(emu: &Emulator, n: u64, forbidden: &str, why: &str) {
+    let r = emu.call(json!({"action": "echo", "n": n})).await;
+    assert_eq!(
+        r.expect_response()["n"],
+        n,
+        "{why}\n{}",
+        emu.render_timeline()
+    );
+    let r = emu
+        .call(json!({"action": "fetch", "target": forbidden}))
+        .await
+        .expect_response();
+    assert_eq!(r["ok"], false, "{r}");
+    assert!(
+        r["error"].as_str().unwrap().contains("not permitted"),
+        "{why}: {r}"
+    );
+}
+
 async fn emulator() -> Emulator {
     Emulator::builder()
         .function_name("myfn")
@@ -30,18 +51,8 @@ async fn the_function_reaches_its_runtime_api_in_url_form() {
             &[("LAMBDA_TASK_ROOT", s.task.to_str().unwrap())],
         )
         .await;
-    let r = emu.call(json!({"action": "echo", "n": 7})).await;
-    assert_eq!(r.expect_response()["n"], 7, "{}", emu.render_timeline());
     // Still enforcing: other destinations stay blocked.
-    let r = emu
-        .call(json!({"action": "fetch", "target": "127.0.0.2:9"}))
-        .await
-        .expect_response();
-    assert_eq!(r["ok"], false, "{r}");
-    assert!(
-        r["error"].as_str().unwrap().contains("not permitted"),
-        "{r}"
-    );
+    echoes_and_refuses(&emu, 7, "127.0.0.2:9", "another host").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -85,22 +96,8 @@ async fn other_url_forms_reach_exactly_the_endpoint() {
             ],
         )
         .await;
-    let r = emu.call(json!({"action": "echo", "n": 8})).await;
-    assert_eq!(
-        r.expect_response()["n"],
-        8,
-        "{value}\n{}",
-        emu.render_timeline()
-    );
-    let r = emu
-        .call(json!({"action": "fetch", "target": "127.0.0.5:9"}))
-        .await
-        .expect_response();
-    assert_eq!(r["ok"], false, "{r}");
-    assert!(
-        r["error"].as_str().unwrap().contains("not permitted"),
-        "another port of the Runtime API's host: {r}"
-    );
+    let why = format!("{value}: another port of the Runtime API's host");
+    echoes_and_refuses(&emu, 8, "127.0.0.5:9", &why).await;
 }
 
 /// An IPv4-mapped IPv6 address (`http://[::ffff:127.0.0.5]:port/p`), which `lambda_runtime`
@@ -125,15 +122,11 @@ async fn a_mapped_ipv6_address_reaches_the_endpoint() {
             &[("LAMBDA_TASK_ROOT", s.task.to_str().unwrap())],
         )
         .await;
-    let r = emu.call(json!({"action": "echo", "n": 9})).await;
-    assert_eq!(r.expect_response()["n"], 9, "{}", emu.render_timeline());
-    let r = emu
-        .call(json!({"action": "fetch", "target": "127.0.0.5:9"}))
-        .await
-        .expect_response();
-    assert_eq!(r["ok"], false, "{r}");
-    assert!(
-        r["error"].as_str().unwrap().contains("not permitted"),
-        "another port of the Runtime API's host: {r}"
-    );
+    echoes_and_refuses(
+        &emu,
+        9,
+        "127.0.0.5:9",
+        "another port of the Runtime API's host",
+    )
+    .await;
 }

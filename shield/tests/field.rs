@@ -172,6 +172,27 @@ fn passages_case(interceptor: Mechanism) {
     }
 }
 
+/// Send this process's stderr to a new file at `log` (outside the tmp root); returns the
+/// descriptor to give [`stderr_back`].
+fn stderr_to(log: &Path) -> i32 {
+    let f = std::fs::File::create(log).unwrap();
+    // SAFETY: dup/dup2 on descriptors this process owns; `stderr_back` restores fd 2.
+    unsafe {
+        let saved = libc::dup(2);
+        libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&f), 2);
+        saved
+    }
+}
+
+/// Put back the stderr [`stderr_to`] saved.
+fn stderr_back(saved: i32) {
+    // SAFETY: dup2 of the descriptor stderr_to saved, then its close.
+    unsafe {
+        libc::dup2(saved, 2);
+        libc::close(saved);
+    }
+}
+
 #[test]
 fn tmp_root_and_passages_are_traversable_trap() {
     case("tmp_root_and_passages_are_traversable_trap", || {
@@ -747,18 +768,13 @@ fn panic_backtrace_is_symbolized_without_a_violation() {
         let shield = common::install_shield(&task, &tmp, Mechanism::SeccompTrap, |b| b);
         // Capture this process's stderr in a file outside the tmp root.
         let log = tmp.parent().unwrap().join("stderr.txt");
-        let f = std::fs::File::create(&log).unwrap();
-        // SAFETY: dup/dup2 on fds we own; restored below.
-        let saved = unsafe { libc::dup(2) };
-        // SAFETY: as above.
-        unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&f), 2) };
+        let saved = stderr_to(&log);
         let joined = std::thread::Builder::new()
             .name("handler".into())
             .spawn(field_panicking_handler)
             .unwrap()
             .join();
-        // SAFETY: as above.
-        unsafe { libc::dup2(saved, 2) };
+        stderr_back(saved);
         assert!(joined.is_err());
         let text = std::fs::read_to_string(&log).unwrap();
         assert!(text.contains("thread 'handler' panicked at"), "{text}");
@@ -800,11 +816,7 @@ fn panic_variants_are_symbolized_and_the_binary_stays_refused() {
                 b.allow_exec("/usr/bin/true")
             });
             let log = tmp.parent().unwrap().join("stderr.txt");
-            let f = std::fs::File::create(&log).unwrap();
-            // SAFETY: dup/dup2 on fds we own; restored below.
-            let saved = unsafe { libc::dup(2) };
-            // SAFETY: as above.
-            unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&f), 2) };
+            let saved = stderr_to(&log);
             for _ in 0..2 {
                 let joined = std::thread::Builder::new()
                     .name("handler".into())
@@ -813,8 +825,7 @@ fn panic_variants_are_symbolized_and_the_binary_stays_refused() {
                     .join();
                 assert!(joined.is_err());
             }
-            // SAFETY: as above.
-            unsafe { libc::dup2(saved, 2) };
+            stderr_back(saved);
             let text = std::fs::read_to_string(&log).unwrap();
             assert!(
                 text.matches("field_panicking_handler").count() >= 2,
@@ -1186,11 +1197,7 @@ fn a_panic_in_a_forked_child_does_not_wait_for_the_symbolizer() {
                 b.allow_exec("/usr/bin/true")
             });
             let log = tmp.parent().unwrap().join("stderr-fork.txt");
-            let f = std::fs::File::create(&log).unwrap();
-            // SAFETY: dup/dup2 on fds we own; restored below.
-            let saved = unsafe { libc::dup(2) };
-            // SAFETY: as above.
-            unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&f), 2) };
+            let saved = stderr_to(&log);
             // SAFETY: libc's fork (its atfork handlers make malloc usable in the child); the
             // child only panics, catches it and leaves with _exit.
             let pid = unsafe { libc::fork() };
@@ -1203,8 +1210,7 @@ fn a_panic_in_a_forked_child_does_not_wait_for_the_symbolizer() {
             let mut st = 0;
             // SAFETY: waiting for our own child.
             assert_eq!(unsafe { libc::waitpid(pid as i32, &mut st, 0) }, pid as i32);
-            // SAFETY: as above.
-            unsafe { libc::dup2(saved, 2) };
+            stderr_back(saved);
             assert!(libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 0, "{st:#x}");
             let text = std::fs::read_to_string(&log).unwrap();
             assert!(text.contains("boom-in-forked-child"), "{text}");

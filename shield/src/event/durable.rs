@@ -289,22 +289,12 @@ pub(crate) fn wait_writable(fd: i32, budget_ms: &mut i64) -> bool {
     }
     let step = (*budget_ms).min(100);
     *budget_ms -= step;
-    #[repr(C)]
-    struct PollFd {
-        fd: i32,
-        events: i16,
-        revents: i16,
-    }
-    let mut p = PollFd {
+    let mut p = [libc::pollfd {
         fd,
         events: libc::POLLOUT,
         revents: 0,
-    };
-    let ts = [0i64, step * 1_000_000];
-    let r = crate::sys::syscall(
-        libc::SYS_ppoll,
-        [&mut p as *mut PollFd as u64, 1, ts.as_ptr() as u64, 0, 0, 0],
-    );
+    }];
+    let r = crate::sys::poll(&mut p, step);
     // Ready, timed out (the write is tried again) or interrupted: go on while budget remains;
     // an error of the fd itself (EBADF, EFAULT, ...) ends the wait.
     r >= 0 || r == -(libc::EINTR as i64)

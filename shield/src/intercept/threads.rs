@@ -24,30 +24,13 @@ const STALLED_SECS: u64 = 2;
 /// elsewhere (alert-only, libc alone) a descriptor that cannot take 8 bytes now is skipped:
 /// the ring then waits for the flush, and a record it cannot take is counted as lost.
 fn wake(fd: i32) {
-    #[repr(C)]
-    struct PollFd {
-        fd: i32,
-        events: i16,
-        revents: i16,
-    }
-    let mut p = PollFd {
+    let mut p = [libc::pollfd {
         fd,
         events: libc::POLLOUT,
         revents: 0,
-    };
-    let now = [0i64; 2];
-    let r = syscall(
-        libc::SYS_ppoll,
-        [
-            &mut p as *mut PollFd as u64,
-            1,
-            now.as_ptr() as u64,
-            0,
-            0,
-            0,
-        ],
-    );
-    if r != 1 || p.revents & libc::POLLOUT == 0 {
+    }];
+    let r = crate::sys::poll(&mut p, 0);
+    if r != 1 || p[0].revents & libc::POLLOUT == 0 {
         return;
     }
     let one = 1u64;

@@ -506,6 +506,24 @@ pub(crate) fn fstat_mode(fd: i64) -> Option<u32> {
     (r == 0).then_some(sb.st_mode)
 }
 
+/// `ppoll` on `fds` (`revents` filled in), waiting at most `timeout_ms` (-1: no limit).
+/// Returns the raw result. Async-signal-safe.
+pub(crate) fn poll(fds: &mut [libc::pollfd], timeout_ms: i64) -> i64 {
+    let ts = libc::timespec {
+        tv_sec: timeout_ms.max(0) / 1000,
+        tv_nsec: (timeout_ms.max(0) % 1000) * 1_000_000,
+    };
+    let tsp = if timeout_ms < 0 {
+        0
+    } else {
+        &ts as *const libc::timespec as u64
+    };
+    syscall(
+        libc::SYS_ppoll,
+        [fds.as_mut_ptr() as u64, fds.len() as u64, tsp, 0, 8, 0],
+    )
+}
+
 /// `(st_dev, st_ino)` of the file open as `fd`, or `None` if `fstat` fails.
 /// Async-signal-safe.
 pub(crate) fn fstat_identity(fd: i64) -> Option<(u64, u64)> {

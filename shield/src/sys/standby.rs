@@ -128,24 +128,6 @@ pub(crate) fn recv_with_fd(sock: i32, buf: &mut [u8]) -> (i64, i32) {
     (r, fd)
 }
 
-/// `ppoll` on `fds` (`revents` filled in), waiting at most `timeout_ms` (-1: no limit).
-/// Returns the raw result.
-pub(crate) fn poll(fds: &mut [libc::pollfd], timeout_ms: i64) -> i64 {
-    let ts = libc::timespec {
-        tv_sec: timeout_ms.max(0) / 1000,
-        tv_nsec: (timeout_ms.max(0) % 1000) * 1_000_000,
-    };
-    let tsp = if timeout_ms < 0 {
-        0
-    } else {
-        &ts as *const libc::timespec as u64
-    };
-    syscall(
-        libc::SYS_ppoll,
-        [fds.as_mut_ptr() as u64, fds.len() as u64, tsp, 0, 8, 0],
-    )
-}
-
 /// In a freshly forked stand-by: every signal back to its default action (no handler of the
 /// function runs there; SIGTERM and SIGINT end it as they end the function), SIGPIPE ignored
 /// (a closed stdout must not kill the supervisor), and no signal blocked.

@@ -431,7 +431,7 @@ fn ready(fd: i32) -> bool {
         events: libc::POLLIN,
         revents: 0,
     }];
-    raw::poll(&mut p, 0) > 0 && p[0].revents != 0
+    crate::sys::poll(&mut p, 0) > 0 && p[0].revents != 0
 }
 
 /// Wait until the listener has a call to receive (`true`), or the watched process has exited
@@ -465,7 +465,7 @@ fn readable_or_gone(fd: i32, pidfd: i32) -> Option<i16> {
                 revents: 0,
             },
         ];
-        let r = raw::poll(&mut p, -1);
+        let r = crate::sys::poll(&mut p, -1);
         if r == -(libc::EINTR as i64) {
             continue;
         }

@@ -44,24 +44,9 @@ pub(crate) fn pidfd_pid(pid: i64, fd: i64) -> Option<i64> {
 fn proc_field(tid: i64, what: &[u8], field: &[u8], radix: i64) -> Option<i64> {
     let mut p = [0u8; 64];
     proc_path(tid, what, &mut p)?;
-    let fd = open_path(&p, libc::O_RDONLY);
-    if fd < 0 {
-        return None;
-    }
     let mut buf = [0u8; 1024];
-    let r = syscall(
-        nr::READ,
-        [
-            fd as u64,
-            buf.as_mut_ptr() as u64,
-            buf.len() as u64,
-            0,
-            0,
-            0,
-        ],
-    );
-    syscall(libc::SYS_close, [fd as u64, 0, 0, 0, 0, 0]);
-    let text = &buf[..r.max(0) as usize];
+    let n = read_start(&p, &mut buf).ok()?;
+    let text = &buf[..n];
     let at = text.windows(field.len()).position(|w| w == field)? + field.len();
     let mut v = 0i64;
     let mut seen = false;
@@ -120,6 +105,31 @@ pub(crate) fn open_path(path: &[u8], flags: i32) -> i64 {
             0,
         ],
     )
+}
+
+/// The start of the file at `path` (NUL-terminated), one `read` into `buf`, through the
+/// trampoline: the bytes read, or the errno. For `/proc` files, whose short ones come whole.
+pub(crate) fn read_start(path: &[u8], buf: &mut [u8]) -> Result<usize, i64> {
+    let fd = open_path(path, libc::O_RDONLY);
+    if fd < 0 {
+        return Err(-fd);
+    }
+    let n = syscall(
+        nr::READ,
+        [
+            fd as u64,
+            buf.as_mut_ptr() as u64,
+            buf.len() as u64,
+            0,
+            0,
+            0,
+        ],
+    );
+    syscall(libc::SYS_close, [fd as u64, 0, 0, 0, 0, 0]);
+    if n < 0 {
+        return Err(-n);
+    }
+    Ok(n as usize)
 }
 
 /// Write `v` in decimal into `out`; returns the digits written.

@@ -425,7 +425,10 @@ fn hold_root(point: &Path, exe: (u64, u64)) -> Option<(i32, (u64, u64))> {
 /// released).
 fn task_gone(tid: u64) -> bool {
     let mut stat = [0u8; 512];
-    match read_proc(&format!("/proc/self/task/{tid}/stat\0"), &mut stat) {
+    match super::caller::read_start(
+        format!("/proc/self/task/{tid}/stat\0").as_bytes(),
+        &mut stat,
+    ) {
         // The state follows the command name's closing parenthesis.
         Ok(n) => stat[..n]
             .iter()
@@ -487,36 +490,6 @@ fn task_ids() -> Result<Vec<u64>, i64> {
         return Err(-r);
     }
     Ok(out)
-}
-
-/// Read the start of the `/proc` file `path` (NUL-terminated) into `buf` through the
-/// trampoline: the bytes read, or the errno.
-fn read_proc(path: &str, buf: &mut [u8]) -> Result<usize, i64> {
-    use crate::sys::syscall;
-    let flags = (libc::O_RDONLY | libc::O_CLOEXEC) as u64;
-    let fd = syscall(
-        libc::SYS_openat,
-        [libc::AT_FDCWD as u64, path.as_ptr() as u64, flags, 0, 0, 0],
-    );
-    if fd < 0 {
-        return Err(-fd);
-    }
-    let n = syscall(
-        libc::SYS_read,
-        [
-            fd as u64,
-            buf.as_mut_ptr() as u64,
-            buf.len() as u64,
-            0,
-            0,
-            0,
-        ],
-    );
-    syscall(libc::SYS_close, [fd as u64, 0, 0, 0, 0, 0]);
-    if n < 0 {
-        return Err(-n);
-    }
-    Ok(n as usize)
 }
 
 #[cfg(test)]

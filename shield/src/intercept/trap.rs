@@ -367,56 +367,44 @@ fn open_like(
         };
         // Below a held mount root outside the executable's file system (see `super::mounts`),
         // the open starts there and may not leave that mount: then the object cannot be the
-        // executable and the identity check's `fstat` is not needed. Any failure repeats the
-        // open from the lexical path as before (same errors, identity check included).
-        if let Some((root, off)) = st.roots.start(copy.bytes()) {
+        // executable and the identity check's `fstat` is not needed.
+        let open2 = |base: u64, path: u64, resolve: u64| {
             let how = [
                 flags,
                 mode,
-                RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
+                RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | resolve,
             ];
-            let fd = syscall(
-                nr::OPENAT2,
-                [
-                    root as u64,
-                    copy.ptr() + off as u64,
-                    how.as_ptr() as u64,
-                    24,
-                    0,
-                    0,
-                ],
-            );
-            if fd >= 0 {
-                record_path(nr, d, copy.bytes(), access);
-                note_created(d, copy.bytes(), creates, || false);
-                return fd;
-            }
+            syscall(nr::OPENAT2, [base, path, how.as_ptr() as u64, 24, 0, 0])
+        };
+        let lexical = || open2(AT_FDCWD as u64, copy.ptr(), 0);
+        let mut rooted = st.roots.start(copy.bytes());
+        let mut fd = match rooted {
+            Some((root, off)) => open2(root as u64, copy.ptr() + off as u64, RESOLVE_NO_XDEV),
+            None => lexical(),
+        };
+        if rooted.is_some() && RETRY_LEXICAL.contains(&(-fd as i32)) {
             if fd == -(libc::ENOSYS as i64) {
                 // No openat2 here (Linux < 5.6, or a sandbox's filter): stop trying.
                 st.roots.disable();
             }
-            // Only what the walk from the root cannot settle is repeated from the lexical
-            // path (a submount, a symlink, openat2's own refusals). Any other answer is the
-            // open's own, which the walk from `/` meets at the same component: returned as
-            // is. (Repeating it made an open that a signal interrupted block again instead
-            // of returning EINTR, and doubled the cost of every ENOENT.)
-            if !RETRY_LEXICAL.contains(&(-fd as i32)) {
-                record_path(nr, d, copy.bytes(), access);
-                return fd;
-            }
+            // Only what the walk from the root cannot settle (a submount, a symlink,
+            // openat2's own refusals) is repeated from the lexical path, identity check
+            // included. Any other answer is the open's own, which the walk from `/` meets at
+            // the same component. (Repeating it made an open that a signal interrupted block
+            // again instead of returning EINTR, and doubled the cost of every ENOENT.)
+            rooted = None;
+            fd = lexical();
         }
-        let how = [flags, mode, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS];
-        let fd = syscall(
-            nr::OPENAT2,
-            [AT_FDCWD as u64, copy.ptr(), how.as_ptr() as u64, 24, 0, 0],
-        );
-        let fallback = RETRY_LEXICAL.contains(&(-fd as i32));
-        if !fallback {
+        // Otherwise (ELOOP, or a kernel without openat2) resolve it properly below.
+        if !RETRY_LEXICAL.contains(&(-fd as i32)) {
             record_path(nr, d, copy.bytes(), access);
             if fd < 0 {
                 return fd;
             }
             note_created(d, copy.bytes(), creates, || false);
+            if rooted.is_some() {
+                return fd;
+            }
             return verify_identity(st, nr, fd, access, d);
         }
     }

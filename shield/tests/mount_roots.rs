@@ -722,3 +722,74 @@ fn an_interrupted_open_returns_eintr_notify() {
         fifo_eintr_case(InterceptorChoice::Notify)
     });
 }
+
+/// Where an unprivileged case keeps its tmp root: under the host's `/dev/shm`, named after the
+/// test process (the case's parent, which removes it afterwards) and the interceptor.
+fn shared_shm_dir(test_pid: u32, i: InterceptorChoice) -> PathBuf {
+    PathBuf::from(format!(
+        "/dev/shm/fnshield-roots-{}-{test_pid}-{i:?}",
+        nix::unistd::geteuid()
+    ))
+}
+
+/// As Lambda runs a function: unprivileged, no mount namespace to make (the launcher's
+/// `lambda-nnp` profile runs this; root runs it too). The tmp root is on the host's `/dev/shm`,
+/// a file system other than the executable's: the roots are held and used, an allowed file
+/// opens through them, and a symlink to the executable or `..` out of the root is still
+/// refused and reported.
+fn unprivileged_case(i: InterceptorChoice) {
+    let base = shared_shm_dir(std::os::unix::process::parent_id(), i);
+    let exe = std::fs::read_link("/proc/self/exe").unwrap();
+    let task = base.join("task");
+    let tmp = base.join("tmp");
+    std::fs::create_dir_all(&task).unwrap();
+    std::fs::write(task.join("bootstrap"), b"secret code").unwrap();
+    std::fs::create_dir_all(tmp.join("cache")).unwrap();
+    std::fs::write(tmp.join("cache/public"), b"public").unwrap();
+    std::os::unix::fs::symlink(&exe, tmp.join("cache/link")).unwrap();
+    let l = Layout { task, tmp, exe };
+    let (s, report) = install(&l, i);
+    assert!(
+        report
+            .interceptor_reason
+            .contains("allowed opens below /dev/shm"),
+        "the tmp root's file system must be held (/dev/shm is not the executable's here): {report}"
+    );
+    for open in [open_libc, open_raw] {
+        let fd = open(&l.c("public"));
+        assert!(fd >= 0, "open cache/public: {fd}");
+        close(fd);
+        let dotdot = PathBuf::from(format!("/dev/shm/../..{}", l.exe.to_str().unwrap()));
+        for p in [l.c("link"), dotdot] {
+            assert_eq!(open(&p), -i64::from(libc::EACCES), "{}", p.display());
+        }
+    }
+    assert!(code_refused(&s), "{:#?}", events(&s));
+}
+
+fn unprivileged(name: &str, i: InterceptorChoice) {
+    let body: fn() = match i {
+        InterceptorChoice::Notify => || unprivileged_case(InterceptorChoice::Notify),
+        _ => || unprivileged_case(InterceptorChoice::Trap),
+    };
+    let dir = shared_shm_dir(std::process::id(), i);
+    let _ = std::fs::remove_dir_all(&dir);
+    case(name, body);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn unprivileged_opens_use_the_roots_trap() {
+    unprivileged(
+        "unprivileged_opens_use_the_roots_trap",
+        InterceptorChoice::Trap,
+    );
+}
+
+#[test]
+fn unprivileged_opens_use_the_roots_notify() {
+    unprivileged(
+        "unprivileged_opens_use_the_roots_notify",
+        InterceptorChoice::Notify,
+    );
+}

@@ -67,7 +67,6 @@ fn main() {
 #[cfg(target_arch = "x86_64")]
 fn stage1(profile: Profile, args: &[String]) -> ! {
     use nix::sys::ptrace::{self, Options};
-    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
     use nix::unistd::Pid;
 
     let kernel = profile
@@ -102,35 +101,52 @@ fn stage1(profile: Profile, args: &[String]) -> ! {
     .unwrap_or_else(|e| fail(format!("ptrace(PTRACE_SEIZE): {e}")));
     ours.write_all(b"g")
         .unwrap_or_else(|e| fail(format!("cannot start the command: {e}")));
+    // Restart tracee `p`, delivering signal `sig` (0: none). Raw, for real-time signals too.
+    let cont = |p: i32, sig: i32| {
+        sandbox::value_syscall(
+            libc::SYS_ptrace,
+            [libc::PTRACE_CONT as u64, p as u64, 0, sig as u64, 0, 0],
+        );
+    };
     loop {
-        match waitpid(None, Some(WaitPidFlag::__WALL)) {
-            Ok(WaitStatus::Exited(p, code)) if p == child => std::process::exit(code),
-            Ok(WaitStatus::Signaled(p, sig, _)) if p == child => {
-                std::process::exit(128 + sig as i32)
+        let (p, status) = match sandbox::wait_any() {
+            Ok(w) => w,
+            Err(e) if e == -(libc::EINTR as i64) => continue,
+            Err(e) => fail(format!("waitpid: errno {}", -e)),
+        };
+        if libc::WIFEXITED(status) {
+            if p == child.as_raw() {
+                std::process::exit(libc::WEXITSTATUS(status));
             }
-            Ok(WaitStatus::PtraceEvent(p, _, ev)) if ev == libc::PTRACE_EVENT_SECCOMP => {
-                if let Ok(mut regs) = ptrace::getregs(p) {
-                    let a = [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9];
-                    if let Some(e) = sandbox::decide(kernel, p.as_raw(), regs.orig_rax as i64, a) {
-                        // Skip the call and return -e.
-                        regs.orig_rax = u64::MAX;
-                        regs.rax = (-(e as i64)) as u64;
-                        let _ = ptrace::setregs(p, regs);
+        } else if libc::WIFSIGNALED(status) {
+            if p == child.as_raw() {
+                std::process::exit(128 + libc::WTERMSIG(status));
+            }
+        } else if libc::WIFSTOPPED(status) {
+            match status >> 16 {
+                libc::PTRACE_EVENT_SECCOMP => {
+                    let p = Pid::from_raw(p);
+                    if let Ok(mut regs) = ptrace::getregs(p) {
+                        let a = [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9];
+                        if let Some(e) =
+                            sandbox::decide(kernel, p.as_raw(), regs.orig_rax as i64, a)
+                        {
+                            // Skip the call and return -e.
+                            regs.orig_rax = u64::MAX;
+                            regs.rax = (-(e as i64)) as u64;
+                            let _ = ptrace::setregs(p, regs);
+                        }
                     }
+                    cont(p.as_raw(), 0);
                 }
-                let _ = ptrace::cont(p, None);
+                // Fork/clone/stop events: the new tracee is attached; go on.
+                0 => {
+                    // Signal-delivery stop: pass the signal on unchanged (its siginfo is
+                    // kept), real-time signals included.
+                    cont(p, libc::WSTOPSIG(status));
+                }
+                _ => cont(p, 0),
             }
-            // Fork/clone/stop events: the new tracee is attached; go on.
-            Ok(WaitStatus::PtraceEvent(p, _, _)) => {
-                let _ = ptrace::cont(p, None);
-            }
-            // Signal-delivery stop: pass the signal on unchanged (its siginfo is kept).
-            Ok(WaitStatus::Stopped(p, sig)) => {
-                let _ = ptrace::cont(p, Some(sig));
-            }
-            Ok(_) => {}
-            Err(nix::errno::Errno::EINTR) => {}
-            Err(e) => fail(format!("waitpid: {e}")),
         }
     }
 }

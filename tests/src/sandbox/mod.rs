@@ -29,7 +29,7 @@ pub use sys::{
     action_avail, ioctl_value, ioctl_with, openat2, seccomp_get_notif_sizes, set_mode_filter,
     value_syscall,
 };
-pub use sys::{adopt_inherited, vm_read, Insn};
+pub use sys::{adopt_inherited, vm_read, wait_any, Insn};
 
 #[cfg(target_arch = "x86_64")]
 pub use sys::int80_getpid;

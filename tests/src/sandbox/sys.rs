@@ -97,6 +97,32 @@ pub fn ioctl_value(fd: i32, req: u64, value: u64) -> i64 {
     unsafe { raw(libc::SYS_ioctl, [fd as u64, req, value, 0, 0, 0]) }
 }
 
+/// `waitpid(-1, &status, __WALL)`: `(pid, raw status)`, or `-errno`. The raw status, because
+/// nix's `WaitStatus` cannot hold a stop by a real-time signal (it answers EINVAL, and the
+/// launcher died on glibc's SIGSETXID, signal 33).
+pub fn wait_any() -> Result<(i32, i32), i64> {
+    let mut status = 0i32;
+    // SAFETY: `status` is a valid, writable int for the kernel to fill.
+    let r = unsafe {
+        raw(
+            libc::SYS_wait4,
+            [
+                u64::MAX,
+                &mut status as *mut i32 as u64,
+                libc::__WALL as u64,
+                0,
+                0,
+                0,
+            ],
+        )
+    };
+    if r < 0 {
+        Err(r)
+    } else {
+        Ok((r as i32, status))
+    }
+}
+
 /// A syscall whose arguments are plain values (no pointers): the raw result or `-errno`.
 pub fn value_syscall(nr: libc::c_long, a: [u64; 6]) -> i64 {
     // SAFETY: the callers pass only integer arguments (or null pointers, which the kernel

@@ -589,11 +589,7 @@ fn report(
         let replays = if killable {
             ""
         } else {
-            if cfg!(target_arch = "x86_64") {
-                "; this kernel lacks WAIT_KILLABLE_RECV, so a signal can make it restart an emulated call after its answer was sent: rt_sigreturn is notified too (one supervisor round trip per handled signal) and a restart, recognised from the signal frame, gets the first result instead of being carried out twice"
-            } else {
-                "; this kernel lacks WAIT_KILLABLE_RECV, so a signal can make it restart an emulated call after its answer was sent: a restart is answered with the first result when the answer was lost, and a restarted connect's EISCONN is mapped back, but on this architecture a datagram or received data whose answer was discarded can be sent twice or lost"
-            }
+            "; this kernel lacks WAIT_KILLABLE_RECV, so a signal can make it restart an emulated call after its answer was sent: a restart is answered with the first result when the answer was lost, and a restarted connect's EISCONN is mapped back, but an answer the kernel accepted just as a signal woke the caller is discarded, and that restart counts as a new call (one more event, a datagram sent twice)"
         };
         let (net_state, net_reason) = if kernel.has("pidfd_getfd") {
             (full, format!("connect, sendto, sendmsg, sendmmsg decided on copies and emulated on a duplicate socket (pidfd_getfd), in this process and its children; host names learnt from DNS answers{replays}"))
